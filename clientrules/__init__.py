@@ -1,0 +1,1 @@
+"""clientrules: keep, renegotiate, refer out or terminate clients, and learn from those you lose."""

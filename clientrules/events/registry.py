@@ -1,0 +1,118 @@
+"""Type names to payload classes, the ``data`` codec, and upcasters for old stored shapes.
+
+An upcaster turns the ``data`` of a type as stored under schema version ``n``
+into its shape under ``n + 1``. When a field of a type changes, raise that
+class's ``SCHEMA`` and register the upcaster; events stored earlier are then
+read in the new shape::
+
+    registry.register_upcaster("WorkLogged", 1, lambda data: {**data, "hours": data["minutes"] / 60})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Iterable, Mapping
+
+import attrs
+
+from clientrules.errors import InvalidEvent
+from clientrules.events.system import SYSTEM_TYPES
+from clientrules.events.types import DATA_KEY, SPEC_TYPES, Payload
+
+Upcaster = Callable[[dict], dict]
+
+
+class Registry:
+    """Maps event type names to payload classes, and knows their shapes' history."""
+
+    def __init__(self, types: Iterable[type[Payload]] = ()) -> None:
+        self._types: dict[str, type[Payload]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._keys: dict[type[Payload], tuple[tuple[str, str], ...]] = {}
+        for payload_type in types:
+            self.register(payload_type)
+
+    def register(self, payload_type: type[Payload]) -> None:
+        if payload_type.TYPE in self._types:
+            raise ValueError(f"event type {payload_type.TYPE} is already registered")
+        self._types[payload_type.TYPE] = payload_type
+        self._keys[payload_type] = tuple(
+            (f.name, f.metadata.get(DATA_KEY, f.name))
+            for f in attrs.fields(payload_type)
+            if f.name != "extra"
+        )
+
+    def register_upcaster(self, type_name: str, from_schema: int, upcaster: Upcaster) -> None:
+        """Register how ``data`` stored under ``from_schema`` becomes ``from_schema + 1``."""
+        self._upcasters[(type_name, from_schema)] = upcaster
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._types
+
+    def names(self) -> list[str]:
+        return list(self._types)
+
+    def payload_type(self, type_name: object) -> type[Payload]:
+        try:
+            return self._types[type_name]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise InvalidEvent(f"unknown event type {str(type_name)[:60]!r}", field="type") from None
+
+    def decode(self, type_name: str, data: Any, schema: int | None = None) -> Payload:
+        """Build the payload of ``type_name`` from its JSON ``data`` (upcast first if ``schema`` is old)."""
+        payload_type = self.payload_type(type_name)
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise InvalidEvent("must be a JSON object", field="data")
+        data = dict(data)
+        version = payload_type.SCHEMA if schema is None else schema
+        while version < payload_type.SCHEMA:
+            upcaster = self._upcasters.get((type_name, version))
+            if upcaster is None:
+                raise InvalidEvent(
+                    f"no upcaster from schema {version} of {type_name}", field="data"
+                )
+            data = upcaster(data)
+            version += 1
+        known = {}
+        for name, key in self._keys[payload_type]:
+            if key in data:
+                known[name] = data.pop(key)
+        required = [
+            key
+            for (name, key), field in zip(self._keys[payload_type], _fields(payload_type))
+            if field.default is attrs.NOTHING and name not in known
+        ]
+        if required:
+            raise InvalidEvent("is required", field=f"data.{required[0]}")
+        try:
+            return payload_type(extra=data, **known)
+        except InvalidEvent as error:
+            raise InvalidEvent(str(error).split(": ", 1)[-1], field=f"data.{error.field}") from None
+
+    def encode(self, payload: Payload) -> dict:
+        """The JSON ``data`` of a payload: set fields (``None`` omitted), then kept extras."""
+        data: dict[str, Any] = {}
+        for name, key in self._keys[type(payload)]:
+            value = getattr(payload, name)
+            if value is None:
+                continue
+            data[key] = value.isoformat() if isinstance(value, dt.date) else _plain(value)
+        for key, value in payload.extra.items():
+            data.setdefault(key, value)
+        return data
+
+
+def _fields(payload_type: type[Payload]) -> list[attrs.Attribute]:
+    return [f for f in attrs.fields(payload_type) if f.name != "extra"]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+#: The registry of every type in ``spec/events.md`` and the library's own.
+registry = Registry((*SPEC_TYPES, *SYSTEM_TYPES))
