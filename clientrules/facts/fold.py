@@ -1,0 +1,416 @@
+"""The incremental fold of one client's events into the facts of ``spec/playbook.md``.
+
+:class:`ClientFold` keeps each kind of event in a sorted :class:`Timeline`
+(invoices and payments in an :class:`InvoiceBook`). ``apply`` bisects one
+event into place, whatever its ``at``; ``facts(T)`` bisects every timeline to
+T and to the window each fact looks at, so a windowed fact costs as much as
+the events in its window, not the whole history. Exact definitions of every
+fact: ``clientrules/facts/catalogue.py``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_left, bisect_right
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable
+
+from clientrules.errors import ClientRulesError
+from clientrules.events import Event, Instant, as_instant
+from clientrules.facts.invoices import InvoiceBook
+from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, Timeline, at_of, last_key_at, order_key
+from clientrules.facts.value import Facts
+
+SNAPSHOT_SCHEMA = 1
+SNAPSHOT_KIND = "clientrules.facts.ClientFold"
+SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
+REMEDIES = ("MeetingHeld", "PlanAgreed", "TermsRenegotiated")
+EMPTY: tuple[str, ...] = ()
+
+
+class FactsError(ClientRulesError):
+    """An event or snapshot that cannot be folded, or a bad argument to ``facts``."""
+
+
+def _decimal(number: float | int) -> Decimal:
+    """A JSON number as the decimal it was written as (``0.1`` is exactly one tenth)."""
+    return Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+
+
+# What each event type contributes: the timeline ("kind") it goes to and the fields kept.
+_ROWS: dict[str, Callable[[Any], tuple[str, tuple[Any, ...]] | None]] = {
+    "ClientOnboarded": lambda p: ("onboarded", ()),
+    "InvoiceIssued": lambda p: ("invoice", (p.invoice_id, _decimal(p.amount), p.due_on.toordinal())),
+    "PaymentReceived": lambda p: ("payment", (p.invoice_id, _decimal(p.amount))),
+    "WorkLogged": lambda p: ("work", (_decimal(p.hours), p.billable)),
+    "ScopeChangeRequested": lambda p: None if p.paid else ("unpaid_scope", ()),
+    "DeadlineMissed": lambda p: ("deadline", ()),
+    "FollowUpSent": lambda p: ("followup", ()),
+    "ClientReplied": lambda p: ("reply", ()),
+    "ClientMessageReceived": lambda p: ("message", ()),
+    "ReplySent": lambda p: ("answer", ()),
+    "MeetingHeld": lambda p: ("remedy", (p.TYPE,)),
+    "PlanAgreed": lambda p: ("remedy", (p.TYPE,)),
+    "TermsRenegotiated": lambda p: ("remedy", (p.TYPE,)),
+    "IncidentReported": lambda p: ("incident", (p.against == "staff" and p.kind in SEVERE_KINDS,)),
+    "ContractBreached": lambda p: ("breach", ()),
+    "NeedOutgrown": lambda p: ("outgrown", ()),
+    "RelationshipEnded": lambda p: ("ended", ()),
+}
+#: Kinds kept in a plain timeline of their own (the others are routed by ``_add``).
+_PLAIN = (
+    "onboarded",
+    "unpaid_scope",
+    "deadline",
+    "followup",
+    "reply",
+    "message",
+    "answer",
+    "breach",
+    "outgrown",
+    "ended",
+)
+#: Positions of exact decimals in each kind's row (written as strings in a snapshot).
+_DECIMAL_AT = {"invoice": 1, "payment": 1, "work": 0}
+
+
+class ClientFold:
+    """All that the facts of one client need, folded event by event.
+
+    ``apply`` takes events in any order of ``at``; events with the same ``at``
+    keep their stream order (their ``version``; for events not stored yet, the
+    order they were applied in). An event id applied twice counts once.
+    ``facts(T)`` considers only events with ``at <= T``.
+    """
+
+    def __init__(self) -> None:
+        self.client: str | None = None
+        #: the highest stream version folded (0 when no stored event was folded)
+        self.version = 0
+        self._sequence = 0
+        self._ids: set[str] = set()
+        self._unindexed: list[str] = []
+        self._first: tuple[int, str] | None = None
+        self._timelines = {kind: Timeline() for kind in _PLAIN}
+        self._work = Timeline(summed=0)
+        self._unbillable = Timeline(summed=0)
+        self._remedies = Timeline()
+        self._plans = Timeline()
+        self._incidents = Timeline()
+        self._severe = Timeline()
+        self._book = InvoiceBook()
+
+    def __len__(self) -> int:
+        """How many events were folded."""
+        return len(self._ids)
+
+    # --- folding ------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> bool:
+        """Fold one event in (O(log n) to find its place); False if its id was folded already."""
+        if not isinstance(event, Event):
+            raise FactsError(f"can only fold an Event, not {type(event).__name__}")
+        if self.client is None:
+            self.client = event.client
+        elif event.client != self.client:
+            raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
+        if event.id in self._ids:
+            return False
+        self._sequence += 1
+        version = event.version
+        if version is not None and version > self.version:
+            self.version = version
+        key = order_key(event.at.key, self._sequence if version is None else version)
+        contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
+        if contribution is None:
+            self._ids.add(event.id)
+            self._unindexed.append(event.id)
+        else:
+            self._add(contribution[0], key, event.id, contribution[1])
+        if not event.payload.SYSTEM and (self._first is None or key < self._first[0]):
+            self._first = (key, event.id)
+        return True
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def _add(self, kind: str, key: int, event_id: str, row: tuple[Any, ...]) -> None:
+        self._ids.add(event_id)
+        if kind in self._timelines:
+            self._timelines[kind].insert(key, event_id, row)
+        elif kind == "invoice":
+            self._book.issue(key, event_id, *row)
+        elif kind == "payment":
+            self._book.pay(key, event_id, *row)
+        elif kind == "work":
+            self._work.insert(key, event_id, row)
+            if not row[1]:
+                self._unbillable.insert(key, event_id, row)
+        elif kind == "remedy":
+            self._remedies.insert(key, event_id, row)
+            if row[0] == "PlanAgreed":
+                self._plans.insert(key, event_id, row)
+        elif kind == "incident":
+            self._incidents.insert(key, event_id, row)
+            if row[0]:
+                self._severe.insert(key, event_id, row)
+        else:
+            raise FactsError(f"unknown kind of fold record {kind!r}")
+
+    # --- snapshots ----------------------------------------------------------------------
+
+    def _records(self) -> dict[str, list[list[Any]]]:
+        records: dict[str, list[list[Any]]] = {}
+        sources = {**self._timelines, "work": self._work, "remedy": self._remedies, "incident": self._incidents}
+        for kind, timeline in sources.items():
+            records[kind] = [[key, event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)]
+        records["invoice"] = []
+        records["payment"] = []
+        for invoice in self._book.invoices.values():
+            issues, payments = invoice.issues, invoice.payments
+            for key, event_id, (amount, due) in zip(issues.keys, issues.ids, issues.rows):
+                records["invoice"].append([key, event_id, invoice.invoice_id, amount, due])
+            for key, event_id, (amount,) in zip(payments.keys, payments.ids, payments.rows):
+                records["payment"].append([key, event_id, invoice.invoice_id, amount])
+        for kind, position in _DECIMAL_AT.items():
+            for record in records[kind]:
+                record[position + 2] = str(record[position + 2])
+        return records
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The fold's whole state as plain JSON data; :meth:`from_snapshot` continues from it."""
+        return {
+            "kind": SNAPSHOT_KIND,
+            "schema": SNAPSHOT_SCHEMA,
+            "client": self.client,
+            "version": self.version,
+            "sequence": self._sequence,
+            "first": list(self._first) if self._first else None,
+            "records": self._records(),
+            "unindexed": list(self._unindexed),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> ClientFold:
+        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one)."""
+        if not isinstance(snapshot, dict) or snapshot.get("kind") != SNAPSHOT_KIND:
+            raise FactsError("not a client fold snapshot")
+        if snapshot.get("schema") != SNAPSHOT_SCHEMA:
+            raise FactsError(
+                f"fold snapshot schema {snapshot.get('schema')!r} is not {SNAPSHOT_SCHEMA}: fold the events again"
+            )
+        fold = cls()
+        try:
+            fold.client = snapshot["client"]
+            fold.version = int(snapshot["version"])
+            fold._sequence = int(snapshot["sequence"])
+            first = snapshot["first"]
+            fold._first = (int(first[0]), str(first[1])) if first else None
+            for kind, records in snapshot["records"].items():
+                position = _DECIMAL_AT.get(kind)
+                for key, event_id, *row in records:
+                    if position is not None:
+                        row[position] = Decimal(row[position])
+                    fold._add(kind, int(key), str(event_id), tuple(row))
+            fold._unindexed = [str(event_id) for event_id in snapshot["unindexed"]]
+            fold._ids.update(fold._unindexed)
+        except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
+            raise FactsError("the client fold snapshot is damaged: fold the events again") from None
+        return fold
+
+    # --- facts --------------------------------------------------------------------------
+
+    def facts(self, as_of: Instant, *, grace_days: int = 7) -> Facts:
+        """The facts as of ``as_of`` (only events with ``at <= as_of`` count)."""
+        as_of = as_instant(as_of, field="as_of")
+        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
+            raise FactsError(f"grace_days must be a whole number of days >= 0, not {grace_days!r}")
+        now = as_of.key
+        bound = last_key_at(now)
+        values: dict[str, int | float | bool] = {}
+        evidence: dict[str, tuple[str, ...]] = {}
+        self._tenure(now, bound, values, evidence)
+        self._invoices(now, bound, as_of.date.toordinal(), grace_days, values, evidence)
+        self._silence(now, bound, grace_days, values, evidence)
+        self._work_facts(now, bound, values, evidence)
+        self._conduct(now, bound, values, evidence)
+        self._our_side(now, bound, values, evidence)
+        ended = self._timelines["ended"]
+        count = bisect_right(ended.keys, bound)
+        values["relationship_ended"] = count > 0
+        evidence["relationship_ended"] = tuple(ended.ids[:count])
+        return Facts(as_of, values, evidence)
+
+    def _tenure(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        onboarded = self._timelines["onboarded"]
+        if onboarded.keys and onboarded.keys[0] <= bound:
+            start, event_id = onboarded.keys[0], onboarded.ids[0]
+        elif self._first is not None and self._first[0] <= bound:
+            start, event_id = self._first
+        else:
+            return
+        values["tenure_days"] = (now - at_of(start)) // DAY_US
+        evidence["tenure_days"] = (event_id,)
+
+    def _invoices(
+        self, now: int, bound: int, today: int, grace: int, values: dict, evidence: dict
+    ) -> None:
+        book = self._book
+        late = [
+            invoice
+            for invoice in book.due_between(now - 365 * DAY_US, now)
+            if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
+        ]
+        values["late_invoices_12m"] = len(late)
+        evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
+
+        remedies = self._remedies
+        if late:
+            start = bisect_left(remedies.keys, late[0].due_us << TIE_BITS)
+            stop = bisect_right(remedies.keys, bound)
+            values["remedy_since_first_late"] = stop > start
+            evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
+
+        count = bisect_right(remedies.keys, bound)
+        if count:
+            latest = remedies.keys[count - 1]
+            late_after = [
+                invoice
+                for invoice in book.due_between(at_of(latest), now)
+                if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
+            ]
+            values["late_after_latest_remedy"] = len(late_after)
+            evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
+        else:
+            values["late_after_latest_remedy"] = 0
+            evidence["late_after_latest_remedy"] = EMPTY
+
+        open_count = book.open_count(bound)
+        overdue_ids: list[str] = []
+        overdue = Decimal(0)
+        open_ids: list[str] = []
+        for invoice in book.open_invoices(bound):
+            open_ids.append(invoice.issue_id)
+            if today - invoice.due_ordinal > grace:
+                overdue_ids.extend(invoice.evidence(bound))
+                overdue = EXACT.add(overdue, EXACT.subtract(invoice.amount, invoice.paid_amount(bound)))
+        values["open_invoices"] = open_count
+        evidence["open_invoices"] = tuple(reversed(open_ids))
+        values["overdue_amount"] = float(overdue)
+        evidence["overdue_amount"] = tuple(overdue_ids)
+
+    def _silence(self, now: int, bound: int, grace: int, values: dict, evidence: dict) -> None:
+        followups = self._timelines["followup"]
+        replies = self._timelines["reply"]
+        replied = bisect_right(replies.keys, bound)
+        start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
+        stop = bisect_right(followups.keys, bound)
+        if start >= stop:
+            values["unanswered_followups"] = 0
+            evidence["unanswered_followups"] = EMPTY
+            return
+        values["unanswered_followups"] = stop - start
+        evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
+        first_key, first_id = followups.keys[start], followups.ids[start]
+        first_at = at_of(first_key)
+        values["silent_days"] = (now - first_at) // DAY_US
+        evidence["silent_days"] = (first_id,)
+        stains: list[str] = []
+        incidents = self._incidents
+        if incidents.keys and incidents.keys[0] < first_key:
+            stains.append(incidents.ids[0])
+        earliest_late = self._book.earliest_late(grace)
+        if earliest_late is not None and earliest_late[0] <= first_at:
+            stains.append(earliest_late[1].issue_id)
+        values["clean_before_silence"] = not stains
+        evidence["clean_before_silence"] = tuple(stains)
+
+    def _work_facts(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        work, unbillable = self._work, self._unbillable
+        after = last_key_at(now - 90 * DAY_US)
+        self._hours("_90d", work, unbillable, after, bound, values, evidence)
+        _count(values, evidence, "unpaid_scope_changes_90d", self._timelines["unpaid_scope"], after, bound)
+        plans = self._plans
+        _count(values, evidence, "plans_180d", plans, last_key_at(now - 180 * DAY_US), bound)
+        count = bisect_right(plans.keys, bound)
+        if not count:
+            return
+        plan_key, plan_id = plans.keys[count - 1], plans.ids[count - 1]
+        values["plan_age_days"] = (now - at_of(plan_key)) // DAY_US
+        evidence["plan_age_days"] = (plan_id,)
+        self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence)
+        _count(values, evidence, "unpaid_scope_changes_since_plan", self._timelines["unpaid_scope"], plan_key, bound)
+        for name in ("hours_since_plan", "unbillable_hours_since_plan", "unbillable_share_since_plan"):
+            evidence[name] = (plan_id, *evidence[name])
+        evidence["unpaid_scope_changes_since_plan"] = (plan_id, *evidence["unpaid_scope_changes_since_plan"])
+
+    @staticmethod
+    def _hours(
+        suffix: str, work: Timeline, unbillable: Timeline, after: int, bound: int, values: dict, evidence: dict
+    ) -> None:
+        """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound]."""
+        start, stop = bisect_right(work.keys, after), bisect_right(work.keys, bound)
+        hours = work.total(start, stop)
+        ustart, ustop = bisect_right(unbillable.keys, after), bisect_right(unbillable.keys, bound)
+        unbilled = unbillable.total(ustart, ustop)
+        values["hours" + suffix] = float(hours)
+        values["unbillable_hours" + suffix] = float(unbilled)
+        values["unbillable_share" + suffix] = float(EXACT.divide(unbilled, hours)) if hours else 0.0
+        ids = tuple(work.ids[start:stop])
+        evidence["hours" + suffix] = ids
+        evidence["unbillable_hours" + suffix] = tuple(unbillable.ids[ustart:ustop])
+        evidence["unbillable_share" + suffix] = ids
+
+    def _conduct(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        year = last_key_at(now - 365 * DAY_US)
+        _count(values, evidence, "incidents_180d", self._incidents, last_key_at(now - 180 * DAY_US), bound)
+        _count(values, evidence, "severe_staff_incidents_365d", self._severe, year, bound)
+        _count(values, evidence, "contract_breaches_365d", self._timelines["breach"], year, bound)
+        _count(values, evidence, "needs_outgrown_365d", self._timelines["outgrown"], year, bound)
+
+    def _our_side(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        after = last_key_at(now - 90 * DAY_US)
+        _count(values, evidence, "deadlines_missed_90d", self._timelines["deadline"], after, bound)
+        messages, answers = self._timelines["message"], self._timelines["answer"]
+        start, stop = bisect_right(answers.keys, after), bisect_right(answers.keys, bound)
+        days: list[float] = []
+        pairs: list[str] = []
+        for index in range(start, stop):
+            oldest = bisect_right(messages.keys, answers.keys[index - 1]) if index else 0
+            if oldest < len(messages.keys) and messages.keys[oldest] < answers.keys[index]:
+                days.append((at_of(answers.keys[index]) - at_of(messages.keys[oldest])) / DAY_US)
+                pairs += (messages.ids[oldest], answers.ids[index])
+        if days:
+            values["reply_days_median_90d"] = float(statistics.median(days))
+            evidence["reply_days_median_90d"] = tuple(pairs)
+        answered = bisect_right(answers.keys, bound)
+        first = bisect_right(messages.keys, answers.keys[answered - 1]) if answered else 0
+        last = bisect_right(messages.keys, bound)
+        values["unanswered_messages"] = max(0, last - first)
+        evidence["unanswered_messages"] = tuple(messages.ids[first:last])
+
+
+def _none(_: Any) -> None:
+    return None
+
+
+def _count(values: dict, evidence: dict, name: str, timeline: Timeline, after: int, bound: int) -> None:
+    """``name``: how many events of ``timeline`` have an order key in (after, bound]."""
+    start, stop = bisect_right(timeline.keys, after), bisect_right(timeline.keys, bound)
+    values[name] = max(0, stop - start)
+    evidence[name] = tuple(timeline.ids[start:stop])
+
+
+def _invoice_evidence(invoices: list, bound: int) -> tuple[str, ...]:
+    ids: list[str] = []
+    for invoice in invoices:
+        ids.extend(invoice.evidence(bound))
+    return tuple(ids)
+
+
+def facts_of(events: Iterable[Event], as_of: Instant, *, grace_days: int = 7) -> Facts:
+    """The facts of one client's ``events`` (any order) as of ``as_of``."""
+    fold = ClientFold()
+    fold.apply_all(events)
+    return fold.facts(as_of, grace_days=grace_days)

@@ -1,0 +1,121 @@
+"""A sorted index of one kind of event: bisect to a moment or a window in O(log n).
+
+Every event folded gets an integer **order key**: its ``at`` in microseconds
+since the Unix epoch, shifted left by :data:`TIE_BITS`, plus a tie-break (the
+event's stream version, else the order in which it was applied). Keys sort in
+stream order: by ``at``, then append order. Comparing plain integers keeps
+:mod:`bisect` in C.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from decimal import Context, Decimal
+from typing import Any
+
+TIE_BITS = 40
+TIE_MASK = (1 << TIE_BITS) - 1
+DAY_US = 86_400_000_000
+#: Exact enough for any sum of amounts or hours written with up to 17 significant digits.
+EXACT = Context(prec=80)
+
+
+def order_key(at_us: int, tie: int) -> int:
+    """The order key of an event at ``at_us`` microseconds with tie-break ``tie``."""
+    return (at_us << TIE_BITS) | (tie & TIE_MASK)
+
+
+def last_key_at(at_us: int) -> int:
+    """The largest order key an event at ``at_us`` can have: ``key <= last_key_at(t)`` iff ``at <= t``."""
+    return (at_us << TIE_BITS) | TIE_MASK
+
+
+def at_of(key: int) -> int:
+    """The ``at`` (microseconds since the epoch) of an order key."""
+    return key >> TIE_BITS
+
+
+class Timeline:
+    """Events of one kind, sorted by order key: ``keys``, ``ids`` and ``rows`` (their fields).
+
+    With ``summed`` (an index into ``rows``), it also keeps exact running
+    totals of that field, so the sum over any slice costs O(1). The totals are
+    extended lazily: an event inserted before the end only truncates them.
+    """
+
+    __slots__ = ("keys", "ids", "rows", "_summed", "_totals")
+
+    def __init__(self, summed: int | None = None) -> None:
+        self.keys: list[int] = []
+        self.ids: list[str] = []
+        self.rows: list[tuple[Any, ...]] = []
+        self._summed = summed
+        self._totals: list[Decimal] = [Decimal(0)]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def insert(self, key: int, event_id: str, row: tuple[Any, ...] = ()) -> int:
+        """Insert in order (after any equal key); return the index it got."""
+        keys = self.keys
+        if not keys or key >= keys[-1]:
+            index = len(keys)
+            keys.append(key)
+            self.ids.append(event_id)
+            self.rows.append(row)
+            return index
+        index = bisect_right(keys, key)
+        keys.insert(index, key)
+        self.ids.insert(index, event_id)
+        self.rows.insert(index, row)
+        if self._summed is not None and len(self._totals) > index + 1:
+            del self._totals[index + 1 :]
+        return index
+
+    def upto(self, key: int) -> int:
+        """How many events have an order key ``<= key``."""
+        return bisect_right(self.keys, key)
+
+    def total(self, start: int, stop: int) -> Decimal:
+        """The exact sum of the summed field over ``rows[start:stop]``."""
+        totals = self._totals
+        if len(totals) <= stop:
+            column = self._summed
+            running = totals[-1]
+            for row in self.rows[len(totals) - 1 : stop]:
+                running = EXACT.add(running, row[column])
+                totals.append(running)
+        return EXACT.subtract(totals[stop], totals[start])
+
+
+def insort_key(keys: list[int], values: list[Any], key: int, value: Any) -> None:
+    """Insert ``value`` into ``values`` kept parallel to the sorted ``keys``."""
+    if not keys or key >= keys[-1]:
+        keys.append(key)
+        values.append(value)
+        return
+    index = bisect_right(keys, key)
+    keys.insert(index, key)
+    values.insert(index, value)
+
+
+def remove_key(keys: list[int], values: list[Any], key: int, value: Any) -> None:
+    """Remove ``value`` (by identity) stored under ``key`` from parallel sorted lists."""
+    index = bisect_right(keys, key) - 1
+    while values[index] is not value:
+        index -= 1
+    del keys[index]
+    del values[index]
+
+
+__all__ = [
+    "DAY_US",
+    "EXACT",
+    "TIE_BITS",
+    "Timeline",
+    "at_of",
+    "insort_key",
+    "last_key_at",
+    "order_key",
+    "remove_key",
+]
