@@ -3,6 +3,9 @@
 A fact is absent (``None``) where it has no meaning yet, e.g. ``plan_age_days``
 before any ``PlanAgreed``; a condition on an absent fact is false. Day counts
 are whole days, rounded down: ``silent_days >= 14`` means at least 14 × 24 h.
+"In the last N days" means ``T - N days < at <= T``. Amounts and hours are
+summed exactly, as the decimals they were written as. Invoices, payments and
+lateness: ``clientrules/facts/invoices.py``.
 """
 
 from __future__ import annotations
@@ -20,18 +23,20 @@ class FactSpec:
 FACTS: dict[str, FactSpec] = {
     spec.name: spec
     for spec in (
-        FactSpec("tenure_days", int, "days since ClientOnboarded (else since the first event)"),
+        FactSpec("tenure_days", int, "days since the first ClientOnboarded (else since the client's first event; system events do not count)"),
         FactSpec("late_invoices_12m", int, "late invoices whose due_on is in the last 365 days"),
         FactSpec(
             "remedy_since_first_late",
             bool,
             "a remedy (MeetingHeld, PlanAgreed, TermsRenegotiated) on or after the due_on "
-            "of the earliest invoice counted in late_invoices_12m",
+            "(00:00 UTC) of the earliest invoice counted in late_invoices_12m "
+            "(absent when late_invoices_12m is 0)",
         ),
         FactSpec(
             "late_after_latest_remedy",
             int,
-            "late invoices due after the latest remedy (0 when there is no remedy)",
+            "late invoices whose due_on is after the UTC date of the latest remedy "
+            "(0 when there is no remedy)",
         ),
         FactSpec(
             "unanswered_followups",
@@ -42,7 +47,8 @@ FACTS: dict[str, FactSpec] = {
         FactSpec(
             "clean_before_silence",
             bool,
-            "before the first unanswered follow-up there was no late invoice and no incident "
+            "before the first unanswered follow-up there was no late invoice and no incident: "
+            "no IncidentReported before it, and no invoice late as of its moment "
             "(absent when there is no unanswered follow-up)",
         ),
         FactSpec("hours_90d", float, "WorkLogged hours in the last 90 days"),
@@ -80,11 +86,17 @@ FACTS: dict[str, FactSpec] = {
             "reply_days_median_90d",
             float,
             "median days from the oldest unanswered ClientMessageReceived to our ReplySent, "
-            "over replies in the last 90 days (absent when none)",
+            "over replies in the last 90 days (absent when none); a ReplySent answers every "
+            "message since the previous ReplySent, one with none pending has no reply time",
         ),
         FactSpec("unanswered_messages", int, "ClientMessageReceived not yet followed by a ReplySent"),
-        FactSpec("open_invoices", int, "invoices not fully paid"),
-        FactSpec("overdue_amount", float, "unpaid amount of invoices more than grace_days past due_on"),
+        FactSpec("open_invoices", int, "invoices issued and not fully paid as of T"),
+        FactSpec(
+            "overdue_amount",
+            float,
+            "unpaid amount of the open invoices whose due_on is more than grace_days days "
+            "before the UTC date of T",
+        ),
         FactSpec("relationship_ended", bool, "a RelationshipEnded event exists"),
     )
 }
