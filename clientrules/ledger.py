@@ -4,3 +4,179 @@
 capability lives in its own module and hangs off the ledger as a property
 (``ledger.decisions``, ``ledger.rules``, ``ledger.surveys``, ``ledger.learning``).
 """
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import sys
+from typing import IO, Iterable, Iterator
+
+from clientrules.errors import ClientRulesError, UnknownClient
+from clientrules.events import Event, Instant, Payload, as_instant
+from clientrules.events.jsonl import iter_events, iter_lines, write_events
+from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
+
+DEFAULT_DB = "clientrules.db"
+DB_ENV = "CLIENTRULES_DB"
+
+Moment = Instant | dt.datetime | dt.date | str
+Source = str | os.PathLike | IO[bytes] | IO[str]
+
+
+def default_url() -> str:
+    """The database the ledger opens when given none: ``$CLIENTRULES_DB``, else ``./clientrules.db``."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+class Ledger:
+    """Every client's append-only event stream, and what the library derives from them.
+
+    ::
+
+        with Ledger.open("clients.db") as ledger:
+            ledger.record("acme", InvoiceIssued(invoice_id="A-1", amount=900.0, due_on="2026-03-31"), "2026-03-01")
+            ledger.events("acme")
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, url: str | os.PathLike | None = None, *, create: bool = True) -> Ledger:
+        """Open the ledger at ``url`` (see :func:`clientrules.store.open_store`; None: :func:`default_url`).
+
+        With ``create=False`` a SQLite file that does not exist is an error
+        instead of a new, empty database.
+        """
+        return cls(open_store(default_url() if url is None else url, create=create))
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    # --- writing ------------------------------------------------------------------
+
+    def record(
+        self,
+        client: str,
+        payload: Payload,
+        at: Moment,
+        *,
+        id: str | None = None,
+        expected_version: int | None = None,
+    ) -> Event:
+        """Append one event to ``client``'s stream and return it as stored (with version and position).
+
+        ``expected_version`` (0 for a new client) makes the append fail with
+        :class:`~clientrules.errors.ConcurrencyError` if another writer got
+        there first. Recording an ``id`` that is stored already changes
+        nothing and returns the stored event.
+        """
+        event = Event.new(client, payload, at, id=id)
+        result = self.store.append([event], expected_version=expected_version)
+        if result.stored:
+            return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+        return next(e for e in self.store.read_client(client) if e.id == event.id)
+
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Append ``events`` in one transaction (all or none); ids stored already are skipped."""
+        return self.store.append(events, expected_version=expected_version)  # type: ignore[arg-type]
+
+    def import_jsonl(self, source: Source) -> AppendResult:
+        """Import a JSON Lines document (``spec/events.md``) in one transaction.
+
+        ``source`` is a path, ``"-"`` for standard input, or a binary or text
+        file object. The document is read one line at a time, so its size is
+        not limited by memory; a bad line raises
+        :class:`~clientrules.errors.InvalidInput` with its line number and
+        nothing is stored. Events whose id is stored already are counted in
+        ``already_present``, so importing a file again is a no-op.
+        """
+        with _lines_of(source) as lines:
+            return self.store.append(iter_events(lines))  # type: ignore[arg-type]
+
+    # --- reading ------------------------------------------------------------------
+
+    def events(self, client: str, *, until: Moment | None = None) -> list[Event]:
+        """``client``'s events in time order (``at``, then append order); only those at or before ``until``."""
+        return self.store.read_client(client, until=None if until is None else as_instant(until, field="until"))
+
+    def version(self, client: str) -> int:
+        """``client``'s current version: the number of events in its stream."""
+        return self.store.client_version(client)
+
+    def clients(self) -> list[ClientSummary]:
+        """Every client (system streams excluded) with its event count and first and last activity."""
+        return self.store.clients()
+
+    def export_jsonl(self, out: str | os.PathLike | IO[str], *, client: str | None = None) -> int:
+        """Write events as JSON Lines to ``out`` (a text file object, a path, or ``"-"`` for stdout).
+
+        Each stream's events are in time order, streams in the order their first
+        event was stored; ids are included so that ``import`` of the output is a
+        no-op on this ledger and rebuilds it elsewhere. Returns the number written.
+        """
+        if client is not None and not self.store.client_version(client):
+            raise UnknownClient(client)
+        streams = [client] if client is not None else self._streams()
+        with _text_output(out) as stream:
+            return sum(write_events(self.store.read_client(name), stream) for name in streams)
+
+    def _streams(self) -> list[str]:
+        """Every stream, system ones included, in the order its first event was stored."""
+        order: dict[str, None] = {}
+        for event in self.store.iter_all():
+            order.setdefault(event.client)
+        return list(order)
+
+    # --- lifetime -----------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.url!r})"
+
+
+@contextlib.contextmanager
+def _lines_of(source: Source) -> Iterator[Iterable[bytes] | Iterable[str]]:
+    if source == "-":
+        yield iter_lines(sys.stdin.buffer)
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            file = open(source, "rb")
+        except OSError as error:
+            raise ClientRulesError(f"cannot read {os.fspath(source)}: {error.strerror}") from None
+        with file:
+            yield iter_lines(file)
+    elif isinstance(source, io.TextIOBase):
+        yield source
+    else:
+        yield iter_lines(source)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _text_output(out: str | os.PathLike | IO[str]) -> Iterator[IO[str]]:
+    if out == "-":
+        yield sys.stdout
+    elif isinstance(out, (str, os.PathLike)):
+        try:
+            file = open(out, "w", encoding="utf-8", newline="\n")
+        except OSError as error:
+            raise ClientRulesError(f"cannot write {os.fspath(out)}: {error.strerror}") from None
+        with file:
+            yield file
+    else:
+        yield out
+
+
+__all__ = ["DB_ENV", "DEFAULT_DB", "Ledger", "default_url"]

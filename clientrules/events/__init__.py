@@ -2,7 +2,7 @@
 
 from clientrules.events.event import Event, check_client_id, content_id
 from clientrules.events.instant import Instant, as_instant
-from clientrules.events.jsonl import read_events, write_events
+from clientrules.events.jsonl import iter_events, read_events, write_events
 from clientrules.events.registry import Registry, registry
 from clientrules.events.system import *  # noqa: F403
 from clientrules.events.system import __all__ as _system_names
@@ -19,6 +19,7 @@ __all__ = [
     "as_instant",
     "check_client_id",
     "content_id",
+    "iter_events",
     "read_events",
     "registry",
     "write_events",

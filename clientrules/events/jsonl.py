@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import Counter
 from typing import IO, Iterable, Iterator
 
@@ -12,18 +14,24 @@ from clientrules.events.instant import Instant
 from clientrules.events.registry import Registry, registry as default_registry
 
 MAX_LINE_BYTES = 64 * 1024
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 KEYS = frozenset({"client", "type", "at", "data", "id"})
 
 
 def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
     """Check one line's JSON and shape; return its object (raises :class:`InvalidEvent`)."""
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_reject_constant)
     except (json.JSONDecodeError, RecursionError) as error:
         message = getattr(error, "msg", "too deeply nested")
         raise InvalidEvent(f"invalid JSON ({message})") from None
     if not isinstance(obj, dict):
         raise InvalidEvent("an event must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEvent("a string holds a lone surrogate escape (\\ud800-\\udfff): not valid Unicode") from None
     unknown = sorted(set(obj) - KEYS)
     if unknown:
         raise InvalidEvent(f"unknown key {unknown[0][:40]!r} (keys: client, type, at, data, id)")
@@ -31,6 +39,10 @@ def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
         if key not in obj:
             raise InvalidEvent("is required", field=key)
     return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
 def event_from_json(obj: dict, occurrence: int = 0, *, registry: Registry = default_registry) -> Event:
@@ -43,48 +55,68 @@ def event_from_json(obj: dict, occurrence: int = 0, *, registry: Registry = defa
     return Event(obj["client"], at, payload, event_id)
 
 
-def read_events(lines: Iterable[str | bytes], *, registry: Registry = default_registry) -> list[Event]:
-    """Read a whole JSON Lines document; the first bad line raises :class:`InvalidInput`.
+def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_registry) -> Iterator[Event]:
+    """The events of a JSON Lines document, one line at a time; a bad line raises :class:`InvalidInput`.
 
-    Blank lines and lines starting with ``#`` are skipped. Nothing is returned
-    unless every line is valid, so a caller can store all or nothing.
+    Blank lines and lines starting with ``#`` are skipped; a UTF-8 byte-order
+    mark before the first line is allowed. Memory stays bounded by one line
+    (plus 16 bytes per distinct line without an ``id``), whatever the length of
+    the document; events before a bad line have been yielded already, so a
+    caller that must store all or nothing does so in one transaction.
     """
-    events: list[Event] = []
-    seen: Counter[str] = Counter()
+    seen: Counter[bytes] = Counter()
     for number, raw in enumerate(lines, start=1):
-        if isinstance(raw, bytes):
-            if len(raw) > MAX_LINE_BYTES + 2:
-                raise InvalidInput(number, f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
-            try:
-                raw = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidInput(number, "not valid UTF-8") from None
-        elif len(raw) > MAX_LINE_BYTES + 2 and len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES + 2:
-            raise InvalidInput(number, f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
-        text = raw.strip()
+        text = _line_text(number, raw)
         if not text or text.startswith("#"):
             continue
         try:
             obj = parse_line(text, registry=registry)
             occurrence = 0
             if "id" not in obj:
-                fingerprint = json.dumps(obj, sort_keys=True)
-                occurrence = seen[fingerprint]
-                seen[fingerprint] += 1
-            events.append(event_from_json(obj, occurrence, registry=registry))
+                fingerprint = json.dumps(obj, sort_keys=True).encode("utf-8", "surrogatepass")
+                digest = hashlib.blake2b(fingerprint, digest_size=16).digest()
+                occurrence = seen[digest]
+                seen[digest] += 1
+            yield event_from_json(obj, occurrence, registry=registry)
         except InvalidEvent as error:
             raise InvalidInput(number, str(error)) from None
-    return events
+
+
+def read_events(lines: Iterable[str | bytes], *, registry: Registry = default_registry) -> list[Event]:
+    """Read a whole JSON Lines document (see :func:`iter_events`); nothing is returned unless every line is valid."""
+    return list(iter_events(lines, registry=registry))
+
+
+def _line_text(number: int, raw: str | bytes) -> str:
+    """One line as text without its line ending; too long or not UTF-8 raises :class:`InvalidInput`."""
+    if isinstance(raw, bytes):
+        raw = raw.rstrip(b"\r\n")
+        if len(raw) > MAX_LINE_BYTES:
+            raise InvalidInput(number, f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(number, "not valid UTF-8") from None
+    else:
+        text = raw.rstrip("\r\n")
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if len(text) * 4 > MAX_LINE_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+            raise InvalidInput(number, f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
+    return text.strip()
 
 
 def iter_lines(stream: IO[bytes], *, limit: int = MAX_LINE_BYTES + 2) -> Iterator[bytes]:
-    """Lines of a binary stream, each cut at ``limit`` bytes so a huge line cannot exhaust memory."""
+    """Lines of a binary stream, each cut after ``limit`` bytes so a huge line cannot exhaust memory.
+
+    A cut line is yielded once, longer than ``limit``, and reported as too long by :func:`iter_events`.
+    """
     while True:
         line = stream.readline(limit + 1)
         if not line:
             return
         if len(line) > limit and not line.endswith(b"\n"):
-            yield line  # reported as too long by read_events
+            yield line  # reported as too long by iter_events
             while line and not line.endswith(b"\n"):
                 line = stream.readline(limit + 1)
             continue

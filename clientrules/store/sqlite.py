@@ -1,0 +1,435 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+Schema (version 1)::
+
+    events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
+           id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
+           type TEXT, schema INTEGER, at_key INTEGER, at_text TEXT, data TEXT, recorded_at TEXT)
+    meta(key TEXT PRIMARY KEY, value TEXT)
+    schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT)
+
+Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
+``events are append-only``, whoever issues it.
+
+Writers take the write lock up front (``BEGIN IMMEDIATE``), so a version check
+and the insert that follows it see the same stream; waiting writers queue on
+``busy_timeout`` and are retried, so "database is locked" never reaches a user.
+A rolled-back transaction gives its positions back, so positions stay dense.
+
+Durability: ``synchronous=NORMAL`` (default) keeps every acknowledged append
+through a process crash; ``?synchronous=full`` in the URL also keeps it through
+a power loss, at a cost of one fsync per commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+from urllib.parse import parse_qs
+
+from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError
+from clientrules.events import Event, Instant, Registry, registry as default_registry
+from clientrules.store.base import AppendResult, ClientSummary, utc_now
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+#: how long a writer keeps retrying a busy database before giving up with a StoreError
+RETRY_SECONDS = 120.0
+#: rows per INSERT batch (and ids per lookup: under SQLite's 999-variable limit)
+CHUNK = 500
+SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    at_key INTEGER NOT NULL,
+    at_text TEXT NOT NULL,
+    data TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (stream, at_key, version);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+"""
+
+_COLUMNS = "position, id, stream, version, type, schema, at_key, at_text, data"
+_INSERT = (
+    "INSERT INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+T = TypeVar("T")
+
+
+def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
+    """The file and options of ``url``: a plain path, or ``sqlite:///path?synchronous=full``.
+
+    As in SQLAlchemy, ``sqlite:///rel.db`` is relative and ``sqlite:////abs.db`` absolute.
+    """
+    options: dict[str, str] = {}
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite:") :]
+        if not rest.startswith("///"):
+            raise StoreError(f"{url!r} is not a SQLite URL (sqlite:///relative.db or sqlite:////abs.db)")
+        rest, _, query = rest[3:].partition("?")
+        for key, values in parse_qs(query, keep_blank_values=True).items():
+            options[key] = values[-1]
+        url = rest
+    if not url or url == ":memory:":
+        raise StoreError("the SQLite store needs a file path (an in-memory database cannot be shared)")
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise StoreError(f"unknown SQLite URL option {unknown[0]!r} (known: synchronous)")
+    return Path(url).expanduser(), options
+
+
+class SqliteStore:
+    """An :class:`~clientrules.store.base.EventStore` in one SQLite file.
+
+    Safe to share between threads (each thread gets its own connection) and
+    between processes (SQLite's file locks; writers queue and are retried).
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike,
+        *,
+        create: bool = True,
+        registry: Registry = default_registry,
+    ) -> None:
+        self.url = str(url)
+        self.path, options = sqlite_path(self.url)
+        self.synchronous = options.get("synchronous", "normal").lower()
+        if self.synchronous not in SYNCHRONOUS_LEVELS:
+            raise StoreError(
+                f"synchronous={self.synchronous!r} is not one of {', '.join(SYNCHRONOUS_LEVELS)}"
+            )
+        if not create and not self.path.exists():
+            raise StoreError(f"no database at {self.path} (import events first: clientrules import FILE)")
+        self.registry = registry
+        self._local = threading.local()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._migrate()
+
+    # --- connections ------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        if self._closed:
+            raise StoreError(f"the store {self.url} is closed")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot open the database {self.path}: {error}") from None
+        try:
+            self._retry(lambda: self._configure(connection))
+        except BaseException:
+            connection.close()
+            raise
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        with self._lock:
+            self._connections.append((os.getpid(), connection))
+        return connection
+
+    def _configure(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"cannot put {self.path} in WAL mode (journal_mode is {mode})")
+        connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``, retrying while another process holds the database."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        pause = 0.005
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as error:
+                message = str(error)
+                if "locked" not in message and "busy" not in message:
+                    raise StoreError(f"database {self.path}: {message}") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"database {self.path} stayed busy for {RETRY_SECONDS:.0f} s; try again"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+            except sqlite3.DatabaseError as error:
+                raise StoreError(f"database {self.path}: {error}") from None
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction, retried whole if the database is busy."""
+        connection = self._connection()
+
+        def attempt() -> T:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._retry(attempt)
+
+    def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple]:
+        connection = self._connection()
+        return self._retry(lambda: connection.execute(sql, tuple(parameters)).fetchall())
+
+    def _migrate(self) -> None:
+        def migrate(connection: sqlite3.Connection) -> None:
+            found = connection.execute(
+                "SELECT name FROM sqlite_master WHERE name = 'schema_migrations'"
+            ).fetchone()
+            current = 0
+            if found:
+                current = connection.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database {self.path} has schema version {current}; this clientrules "
+                    f"knows up to {SCHEMA_VERSION}: upgrade clientrules"
+                )
+            if current < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";\n"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (SCHEMA_VERSION, utc_now().isoformat()),
+                )
+
+        self._write(migrate)
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` in one transaction (see :class:`~clientrules.store.base.EventStore`).
+
+        ``events`` may be any iterable, including a generator of unbounded
+        length: it is consumed in batches inside the transaction, and if it
+        raises, nothing is stored. With ``expected_version``, a batch whose
+        events are all stored already is an idempotent retry and succeeds
+        without the version check.
+        """
+        if expected_version is not None:
+            events = list(events)
+            streams = {event.client for event in events}
+            if len(streams) > 1:
+                raise InvalidEvent("an append with expected_version must hold events of one client")
+            if expected_version < 0:
+                raise InvalidEvent("must be 0 or more", field="expected_version")
+            return self._write(lambda c: self._append(c, events, expected_version, streams.pop() if streams else None))
+        if isinstance(events, (list, tuple)):
+            return self._write(lambda c: self._append(c, events, None, None))
+        # a one-shot iterable cannot be replayed if the transaction has to be retried
+        return self._append_once(events)
+
+    def _append_once(self, events: Iterable[Event]) -> AppendResult:
+        connection = self._connection()
+        self._retry(lambda: connection.execute("BEGIN IMMEDIATE"))
+        try:
+            result = self._append(connection, events, None, None)
+            self._retry(lambda: connection.execute("COMMIT"))
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"database {self.path}: {error}") from None
+            raise
+        return result
+
+    def _append(
+        self,
+        connection: sqlite3.Connection,
+        events: Iterable[Event],
+        expected_version: int | None,
+        client: str | None,
+    ) -> AppendResult:
+        versions: dict[str, int] = {}
+        streams: set[str] = set()
+        seen: set[str] = set()
+        stored = already_present = 0
+        recorded_at = utc_now().isoformat()
+        encode = self.registry.encode
+        iterator = iter(events)
+        checked = expected_version is None
+        while chunk := list(itertools.islice(iterator, CHUNK)):
+            streams.update(event.client for event in chunk)
+            fresh = self._fresh(connection, chunk, seen)
+            already_present += len(chunk) - len(fresh)
+            if not fresh:
+                continue
+            if not checked:
+                actual = self._version(connection, client, versions)
+                if actual != expected_version:
+                    raise ConcurrencyError(client, expected_version, actual)
+                checked = True
+            rows = []
+            for event in fresh:
+                version = self._version(connection, event.client, versions) + 1
+                versions[event.client] = version
+                payload_type = type(event.payload)
+                rows.append(
+                    (
+                        event.id,
+                        event.client,
+                        version,
+                        payload_type.TYPE,
+                        payload_type.SCHEMA,
+                        event.at.key,
+                        event.at.text,
+                        json.dumps(encode(event.payload), ensure_ascii=False, separators=(",", ":")),
+                        recorded_at,
+                    )
+                )
+            connection.executemany(_INSERT, rows)
+            stored += len(rows)
+        last_position = None
+        if stored:
+            last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
+        version = None
+        if client is not None or len(streams) == 1:
+            version = self._version(connection, client or streams.pop(), versions)
+        return AppendResult(stored, already_present, version, last_position)
+
+    @staticmethod
+    def _fresh(connection: sqlite3.Connection, chunk: list[Event], seen: set[str]) -> list[Event]:
+        """The events of ``chunk`` whose id is neither stored nor earlier in this append."""
+        ids = [event.id for event in chunk]
+        marks = ",".join("?" * len(ids))
+        seen.update(row[0] for row in connection.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids))
+        fresh = []
+        for event in chunk:
+            if event.id not in seen:
+                seen.add(event.id)
+                fresh.append(event)
+        return fresh
+
+    @staticmethod
+    def _version(connection: sqlite3.Connection, stream: str, versions: dict[str, int]) -> int:
+        if stream not in versions:
+            versions[stream] = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
+            ).fetchone()[0]
+        return versions[stream]
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        def put(connection: sqlite3.Connection) -> str:
+            connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+        return self._write(put)
+
+    # --- reading ------------------------------------------------------------------
+
+    def read_client(
+        self, client: str, *, until: Instant | None = None, after_version: int = 0
+    ) -> list[Event]:
+        sql = f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ?"
+        parameters: list[Any] = [client, after_version]
+        if until is not None:
+            sql += " AND at_key <= ?"
+            parameters.append(until.key)
+        return self._decode(self._read(sql + " ORDER BY at_key, version", parameters))
+
+    def client_version(self, client: str) -> int:
+        return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0]
+
+    def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
+        return self._decode(
+            self._read(
+                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after_position, -1 if limit is None else limit),
+            )
+        )
+
+    def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
+        while events := self.read_all(after_position=after_position, limit=batch):
+            yield from events
+            after_position = events[-1].position  # type: ignore[assignment]
+
+    def head_position(self) -> int:
+        return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    def clients(self) -> list[ClientSummary]:
+        """Client streams in the order their first event was stored."""
+        rows = self._read(
+            "SELECT stream, COUNT(*), MIN(position),"
+            " MIN(at_key), (SELECT at_text FROM events f WHERE f.stream = e.stream ORDER BY at_key, version LIMIT 1),"
+            " MAX(at_key), (SELECT at_text FROM events l WHERE l.stream = e.stream ORDER BY at_key DESC, version DESC LIMIT 1)"
+            " FROM events e WHERE stream NOT LIKE '$%' GROUP BY stream ORDER BY MIN(position)"
+        )
+        return [
+            ClientSummary(
+                stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text)
+            )
+            for stream, count, _, first_key, first_text, last_key, last_text in rows
+        ]
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        rows = self._read(
+            "SELECT stream FROM events WHERE position > ? AND stream NOT LIKE '$%'"
+            " GROUP BY stream ORDER BY MIN(position)",
+            (after_position,),
+        )
+        return [row[0] for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def _decode(self, rows: list[tuple]) -> list[Event]:
+        restore_payload = self.registry.restore
+        restore_event = Event.restore
+        loads = json.loads
+        instants: dict[int, Instant] = {}  # events of one stream often share a moment
+        events = []
+        for position, event_id, stream, version, type_name, schema, at_key, at_text, data in rows:
+            at = instants.get(at_key)
+            if at is None or at.text != at_text:
+                at = instants[at_key] = Instant.from_key(at_key, at_text)
+            payload = restore_payload(type_name, loads(data), schema)
+            events.append(restore_event(stream, at, payload, event_id, version, position))
+        return events
+
+    # --- lifetime -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection this store opened in this process (a forked child leaves its parent's)."""
+        self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for pid, connection in connections:
+            if pid == os.getpid():
+                connection.close()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.url!r})"

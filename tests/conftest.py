@@ -1,0 +1,72 @@
+"""Fixtures shared by every test module: databases on real files, the shared scenarios, store backends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from clientrules import Ledger
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path:
+    """``shared/`` beside the repository (as in CI), else the one of the development machine."""
+    for candidate in (REPO.parent / "shared", Path("/work/shared")):
+        if (candidate / "scenarios").is_dir():
+            return candidate
+    raise RuntimeError(f"the shared specs and scenarios are not beside {REPO} nor at /work/shared")
+
+
+SHARED = _shared_dir()
+STORIES = SHARED / "scenarios" / "stories.jsonl"
+
+
+def require_server(reason: str) -> None:
+    """Skip the test where a server it needs is missing, but fail in CI (env ``CI`` set), where it must be there."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return SHARED
+
+
+@pytest.fixture
+def stories_path() -> Path:
+    """``shared/scenarios/stories.jsonl``: the 122 events of the story clients."""
+    return STORIES
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLite database file that does not exist yet."""
+    return str(tmp_path / "clientrules.db")
+
+
+@pytest.fixture
+def ledger(db_url: str) -> Iterator[Ledger]:
+    """A ledger on a fresh SQLite file."""
+    with Ledger.open(db_url) as opened:
+        yield opened
+
+
+def _sqlite_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return str(tmp_path / "store.db")
+
+
+#: backend name -> how to get the URL of a fresh, empty store of that backend
+STORE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": _sqlite_store_url,
+}
+
+
+@pytest.fixture(params=sorted(STORE_BACKENDS))
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty store, once per backend (tests/test_store_contract.py runs on each)."""
+    return STORE_BACKENDS[request.param](request, tmp_path)

@@ -1,0 +1,209 @@
+"""The EventStore contract (clientrules/store/base.py), run against every backend through ``store_url``."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from clientrules.errors import ConcurrencyError, InvalidEvent
+from clientrules.events import (
+    ClientOnboarded,
+    Event,
+    FollowUpSent,
+    Instant,
+    RuleSetAdopted,
+    WorkLogged,
+)
+from clientrules.store import EventStore, open_store
+
+
+def work(client: str, at: str, *, id: str | None = None, hours: float = 1.0) -> Event:
+    return Event.new(client, WorkLogged(hours=hours, billable=True), at, id=id)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[EventStore]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+def test_an_empty_store_has_nothing(store):
+    assert store.head_position() == 0
+    assert store.client_version("acme") == 0
+    assert store.read_client("acme") == []
+    assert store.read_all() == []
+    assert store.clients() == []
+
+
+def test_append_sets_versions_per_client_and_dense_global_positions(store):
+    result = store.append([work("a", "2026-03-01"), work("b", "2026-03-01"), work("a", "2026-03-02")])
+    assert (result.stored, result.already_present, result.last_position) == (3, 0, 3)
+    assert result.version is None  # two clients
+    result = store.append([work("a", "2026-03-03")])
+    assert (result.version, result.last_position) == (3, 4)
+    assert [(e.client, e.version, e.position) for e in store.read_all()] == [
+        ("a", 1, 1),
+        ("b", 1, 2),
+        ("a", 2, 3),
+        ("a", 3, 4),
+    ]
+    assert store.client_version("a") == 3
+    assert store.head_position() == 4
+
+
+def test_events_come_back_as_appended(store):
+    event = Event.new("acme", ClientOnboarded(name="Acme", email="a@acme.test", monthly_value=900), "2026-03-01T09:30:00+02:00", id="e-1")
+    store.append([event])
+    (read,) = store.read_client("acme")
+    assert read == event.stored(1, 1)
+    assert read.at.text == "2026-03-01T09:30:00+02:00"
+    assert read.to_json() == event.to_json()
+
+
+def test_unknown_data_keys_are_kept(store):
+    event = Event.new("acme", WorkLogged(hours=2.0, billable=False, extra={"ticket": "T-9", "tags": ["x"]}), "2026-03-01")
+    store.append([event])
+    (read,) = store.read_client("acme")
+    assert read.data == {"hours": 2.0, "billable": False, "ticket": "T-9", "tags": ["x"]}
+
+
+def test_read_client_is_in_time_order_whatever_the_append_order(store):
+    store.append([work("a", "2026-03-05", id="late"), work("a", "2026-03-01", id="early"), work("a", "2026-03-03", id="mid")])
+    assert [e.id for e in store.read_client("a")] == ["early", "mid", "late"]
+    assert [e.version for e in store.read_client("a")] == [2, 3, 1]
+
+
+def test_time_zones_sort_by_the_utc_moment(store):
+    store.append([work("a", "2026-03-01", id="midnight-utc"), work("a", "2026-03-01T01:00:00+02:00", id="23h-utc-before")])
+    assert [e.id for e in store.read_client("a")] == ["23h-utc-before", "midnight-utc"]
+
+
+def test_events_at_the_same_moment_keep_their_append_order(store):
+    store.append([work("a", "2026-03-01", id=f"e{i}") for i in range(5)])
+    store.append([work("a", "2026-03-01T00:00:00Z", id="e5")])
+    assert [e.id for e in store.read_client("a")] == [f"e{i}" for i in range(6)]
+
+
+def test_read_client_until_and_after_version(store):
+    store.append([work("a", f"2026-03-0{day}", id=f"d{day}") for day in range(1, 6)])
+    assert [e.id for e in store.read_client("a", until=Instant.parse("2026-03-03"))] == ["d1", "d2", "d3"]
+    assert [e.id for e in store.read_client("a", until=Instant.parse("2026-03-02T23:59:59Z"))] == ["d1", "d2"]
+    assert [e.id for e in store.read_client("a", after_version=3)] == ["d4", "d5"]
+
+
+def test_an_id_stored_already_is_skipped(store):
+    first = store.append([work("a", "2026-03-01", id="x"), work("a", "2026-03-02", id="y")])
+    again = store.append([work("a", "2026-03-01", id="x"), work("a", "2026-03-09", id="z")])
+    assert (first.stored, first.already_present) == (2, 0)
+    assert (again.stored, again.already_present, again.version) == (1, 1, 3)
+    assert [e.id for e in store.read_client("a")] == ["x", "y", "z"]
+
+
+def test_a_duplicate_id_within_one_batch_is_stored_once(store):
+    result = store.append([work("a", "2026-03-01", id="x"), work("a", "2026-03-01", id="x")])
+    assert (result.stored, result.already_present) == (1, 1)
+    assert store.head_position() == 1
+
+
+def test_expected_version_appends_when_it_matches(store):
+    assert store.append([work("a", "2026-03-01")], expected_version=0).version == 1
+    assert store.append([work("a", "2026-03-02"), work("a", "2026-03-03")], expected_version=1).version == 3
+
+
+def test_a_stale_expected_version_raises_and_stores_nothing(store):
+    store.append([work("a", "2026-03-01")])
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append([work("a", "2026-03-02"), work("a", "2026-03-03")], expected_version=0)
+    assert (raised.value.expected, raised.value.actual) == (0, 1)
+    assert "'a' is at version 1, not the expected 0" in str(raised.value)
+    assert store.head_position() == 1
+
+
+def test_two_writers_expecting_the_same_version_one_wins(store, store_url):
+    other = open_store(store_url)
+    try:
+        seen_by_both = store.client_version("a")
+        store.append([work("a", "2026-03-01", id="first")], expected_version=seen_by_both)
+        with pytest.raises(ConcurrencyError):
+            other.append([work("a", "2026-03-01", id="second")], expected_version=seen_by_both)
+        assert [e.id for e in other.read_client("a")] == ["first"]
+    finally:
+        other.close()
+
+
+def test_retrying_an_append_that_was_stored_is_a_no_op_not_a_conflict(store):
+    batch = [work("a", "2026-03-01", id="x")]
+    store.append(batch, expected_version=0)
+    result = store.append(batch, expected_version=0)
+    assert (result.stored, result.already_present, result.version) == (0, 1, 1)
+
+
+def test_expected_version_needs_a_single_client(store):
+    with pytest.raises(InvalidEvent):
+        store.append([work("a", "2026-03-01"), work("b", "2026-03-01")], expected_version=0)
+    assert store.head_position() == 0
+
+
+def test_a_batch_that_fails_midway_stores_nothing_and_leaves_no_gap(store):
+    def batch() -> Iterator[Event]:
+        for i in range(1200):
+            yield work("a", "2026-03-01", id=f"e{i}")
+        raise InvalidEvent("bad event at the end")
+
+    with pytest.raises(InvalidEvent):
+        store.append(batch())
+    assert store.head_position() == 0
+    store.append([work("a", "2026-03-01", id="after")])
+    assert [(e.id, e.position, e.version) for e in store.read_all()] == [("after", 1, 1)]
+
+
+def test_append_accepts_any_iterable_in_one_transaction(store):
+    result = store.append(work("a", "2026-03-01", id=f"e{i}") for i in range(1200))
+    assert (result.stored, result.version, result.last_position) == (1200, 1200, 1200)
+
+
+def test_read_all_and_iter_all_follow_positions(store):
+    store.append([work(f"c{i % 3}", "2026-03-01", id=f"e{i}") for i in range(25)])
+    assert [e.position for e in store.read_all(after_position=20)] == [21, 22, 23, 24, 25]
+    assert [e.position for e in store.read_all(after_position=5, limit=3)] == [6, 7, 8]
+    assert [e.id for e in store.iter_all(after_position=2, batch=4)] == [f"e{i}" for i in range(2, 25)]
+
+
+def test_clients_summarise_client_streams_only(store):
+    store.append([work("b", "2026-03-05"), work("a", "2026-03-01T10:00:00+02:00"), work("b", "2026-02-01"), work("b", "2026-03-02")])
+    store.append([Event.new("$rules", RuleSetAdopted(version=1, source="x"), "2026-01-01")])
+    summaries = store.clients()
+    assert [(s.client, s.events, s.first_at.text, s.last_at.text) for s in summaries] == [
+        ("b", 3, "2026-02-01", "2026-03-05"),
+        ("a", 1, "2026-03-01T10:00:00+02:00", "2026-03-01T10:00:00+02:00"),
+    ]
+
+
+def test_changed_clients_after_a_position(store):
+    store.append([work("a", "2026-03-01"), work("b", "2026-03-01")])
+    head = store.head_position()
+    store.append([work("c", "2026-03-01"), work("a", "2026-03-02"), Event.new("$rules", RuleSetAdopted(version=1, source="x"), "2026-01-01")])
+    assert sorted(store.changed_clients(head)) == ["a", "c"]
+    assert store.changed_clients(store.head_position()) == []
+
+
+def test_meta_keeps_the_first_value(store):
+    assert store.get_meta("secret") is None
+    assert store.put_meta_if_absent("secret", "one") == "one"
+    assert store.put_meta_if_absent("secret", "two") == "one"
+    assert store.get_meta("secret") == "one"
+
+
+def test_events_survive_closing_and_reopening(store_url):
+    first = open_store(store_url)
+    first.append([Event.new("acme", FollowUpSent(topic="logo"), "2026-03-01", id="kept")])
+    first.put_meta_if_absent("k", "v")
+    first.close()
+    second = open_store(store_url)
+    try:
+        assert [e.id for e in second.read_client("acme")] == ["kept"]
+        assert second.get_meta("k") == "v"
+    finally:
+        second.close()

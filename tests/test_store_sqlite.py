@@ -1,0 +1,213 @@
+"""What only the SQLite store does: the file, its triggers and pragmas, processes and threads sharing it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from clientrules.errors import StoreError
+from clientrules.events import Event, Registry, WorkLogged
+from clientrules.events.types import Payload
+from clientrules.store import open_store
+from clientrules.store.sqlite import SqliteStore, sqlite_path
+
+WRITERS = 2
+EVENTS_PER_WRITER = 300
+BATCH = 5
+SHARED_CLIENTS = 4
+
+
+def work(client: str, at: str = "2026-03-01", *, id: str | None = None) -> Event:
+    return Event.new(client, WorkLogged(hours=1.0, billable=True), at, id=id)
+
+
+@pytest.fixture
+def store(db_url):
+    opened = SqliteStore(db_url)
+    yield opened
+    opened.close()
+
+
+def test_the_database_refuses_update_and_delete_of_events(store, db_url):
+    store.append([work("a", id="x")])
+    raw = sqlite3.connect(db_url)
+    try:
+        for statement in ("UPDATE events SET data = '{}'", "DELETE FROM events", "UPDATE events SET stream = 'b'"):
+            with pytest.raises(sqlite3.DatabaseError, match="events are append-only"):
+                raw.execute(statement)
+        raw.rollback()
+    finally:
+        raw.close()
+    assert [(e.id, e.data) for e in store.read_client("a")] == [("x", {"hours": 1.0, "billable": True})]
+
+
+def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
+    store.append([work("a")])
+    raw = sqlite3.connect(db_url)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "level"), [("", 1), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1), ("?synchronous=extra", 3)]
+)
+def test_the_durability_setting_comes_from_the_url(tmp_path, query, level):
+    opened = open_store(f"sqlite:///{tmp_path}/d.db{query}")
+    try:
+        assert opened._connection().execute("PRAGMA synchronous").fetchone()[0] == level
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///x.db?synchronous=sometimes", "synchronous='sometimes' is not one of"),
+        ("sqlite:///x.db?cache=shared", "unknown SQLite URL option 'cache'"),
+        ("sqlite://x.db", "is not a SQLite URL"),
+        (":memory:", "needs a file path"),
+        ("mysql://host/db", "unknown database URL scheme 'mysql'"),
+    ],
+)
+def test_bad_urls_are_one_clear_error(url, message):
+    with pytest.raises(StoreError, match=message):
+        open_store(url)
+
+
+def test_url_forms_name_the_file():
+    assert sqlite_path("data/c.db") == (Path("data/c.db"), {})
+    assert sqlite_path("sqlite:///data/c.db") == (Path("data/c.db"), {})
+    assert sqlite_path("sqlite:////tmp/c.db?synchronous=full") == (Path("/tmp/c.db"), {"synchronous": "full"})
+
+
+def test_opening_without_create_refuses_a_missing_file(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreError, match="no database at .*missing.db"):
+        open_store(str(missing), create=False)
+    assert not missing.exists()
+
+
+def test_a_database_from_a_newer_version_is_refused(store, db_url):
+    raw = sqlite3.connect(db_url)
+    raw.execute("INSERT INTO schema_migrations VALUES (99, 'later')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SqliteStore(db_url)
+
+
+def test_an_upcaster_applies_to_events_stored_in_an_old_shape(db_url):
+    @attrs.frozen(kw_only=True)
+    class Call(Payload):
+        TYPE: ClassVar[str] = "Call"
+        SCHEMA: ClassVar[int] = 2
+        hours: float
+
+    registry = Registry([Call])
+    registry.register_upcaster("Call", 1, lambda data: {"hours": data.pop("minutes") / 60, **data})
+    store = SqliteStore(db_url, registry=registry)
+    try:
+        store.append([Event.new("a", Call(hours=2.0), "2026-03-02", id="new")])
+        raw = sqlite3.connect(db_url)
+        raw.execute(
+            "INSERT INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
+            " VALUES ('old', 'a', 2, 'Call', 1, 0, '1970-01-01', '{\"minutes\": 90, \"room\": \"B\"}', 'then')"
+        )
+        raw.commit()
+        raw.close()
+        old, new = store.read_client("a")
+        assert (old.id, old.payload.hours, old.payload.extra) == ("old", 1.5, {"room": "B"})
+        assert (new.id, new.payload.hours) == ("new", 2.0)
+    finally:
+        store.close()
+
+
+def test_a_writer_waits_for_another_holding_the_lock(store, db_url):
+    holder = sqlite3.connect(db_url, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        result = store.append([work("a")])
+    finally:
+        release.join()
+        holder.close()
+    assert result.stored == 1
+
+
+def test_threads_share_one_store(store):
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for i in range(20):
+                store.append([work(f"t{thread}", id=f"t{thread}-{i}")])
+                store.read_client(f"t{thread}")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [e.position for e in store.read_all()] == list(range(1, 81))
+
+
+def _append_from_another_process(url: str, writer: int, start: multiprocessing.Event) -> None:
+    store = open_store(url)
+    start.wait()
+    for first in range(0, EVENTS_PER_WRITER, BATCH):
+        store.append(
+            [work(f"shared-{(first + i) % SHARED_CLIENTS}", id=f"w{writer}-{first + i}") for i in range(BATCH)]
+        )
+    store.close()
+
+
+def test_two_processes_appending_at_once_keep_positions_and_versions_dense(store, db_url):
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    writers = [context.Process(target=_append_from_another_process, args=(db_url, n, start)) for n in range(WRITERS)]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [writer.exitcode for writer in writers] == [0] * WRITERS
+
+    events = store.read_all()
+    total = WRITERS * EVENTS_PER_WRITER
+    assert [e.position for e in events] == list(range(1, total + 1))
+    versions: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        versions[event.client].append(event.version)
+    assert {client: sorted(v) for client, v in versions.items()} == {
+        client: list(range(1, len(v) + 1)) for client, v in versions.items()
+    }
+    assert sum(len(v) for v in versions.values()) == total
+    writers_seen = {event.id.split("-")[0] for event in events}
+    assert writers_seen == {f"w{n}" for n in range(WRITERS)}
+
+
+def test_a_closed_store_refuses_work(db_url):
+    store = SqliteStore(db_url)
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.read_client("a")
+
+
+def test_reading_back_does_not_revalidate_but_gives_equal_events(store):
+    events = [work("a", f"2026-03-{day:02d}", id=f"d{day}") for day in range(1, 29)]
+    store.append(events)
+    assert store.read_client("a") == [e.stored(n, n) for n, e in enumerate(events, start=1)]
