@@ -1,0 +1,98 @@
+"""The ledger's commands: ``import``, ``export``, ``history`` and ``clients``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from clientrules.cli.context import ctx_ledger
+from clientrules.errors import InvalidInput, UnknownClient
+from clientrules.events import Event, Instant
+
+#: longest value shown for one field in a timeline (the export has them whole)
+SHOWN_VALUE = 60
+
+
+@click.command("import")
+@click.argument("file", metavar="FILE")
+def import_command(file: str) -> None:
+    """Import events from a JSON Lines FILE ('-' for standard input), all or nothing.
+
+    Prints how many events were stored and how many were there already
+    (importing the same file again stores nothing). A bad line stops the
+    import with its line number, and nothing of the file is stored.
+    """
+    ledger = ctx_ledger()
+    try:
+        result = ledger.import_jsonl(file)
+    except InvalidInput as error:
+        name = "<stdin>" if file == "-" else file
+        raise InvalidInput(error.line, f"{error.reason} (in {name}; nothing was stored)") from None
+    click.echo(f"stored {result.stored} events, {result.already_present} already present")
+
+
+@click.command("export")
+@click.option("--client", "client", metavar="ID", help="Only this client's events.")
+@click.argument("file", metavar="[FILE]", required=False, default="-")
+def export_command(client: str | None, file: str) -> None:
+    """Write events as JSON Lines to FILE (default: standard output).
+
+    Each client's events are in time order, clients in the order they were
+    first recorded; ids are included, so importing the output is a no-op here
+    and rebuilds the ledger elsewhere.
+    """
+    ledger = ctx_ledger(create=False)
+    count = ledger.export_jsonl(file, client=client)
+    if file != "-":
+        click.echo(f"exported {count} events to {file}", err=True)
+
+
+@click.command("history")
+@click.argument("client", metavar="CLIENT")
+@click.option("--until", metavar="DATE", help="Only events at or before DATE (2026-03-01 or a date-time).")
+def history_command(client: str, until: str | None) -> None:
+    """Show CLIENT's timeline: when, what happened, and its fields."""
+    ledger = ctx_ledger(create=False)
+    events = ledger.events(client, until=until)
+    if not events and not ledger.version(client):
+        raise UnknownClient(client)
+    click.echo(f"{client}: {len(events)} events" + (f" up to {until}" if until else ""))
+    whens = [_when(event.at) for event in events]
+    when_width = max(map(len, whens), default=0)
+    type_width = max((len(event.type) for event in events), default=0)
+    for when, event in zip(whens, events):
+        click.echo(f"{when:<{when_width}}  {event.type:<{type_width}}  {_fields(event)}".rstrip())
+
+
+@click.command("clients")
+def clients_command() -> None:
+    """List the clients with their number of events and last activity."""
+    summaries = ctx_ledger(create=False).clients()
+    if not summaries:
+        click.echo("no clients yet (import events with: clientrules import FILE)")
+        return
+    width = max(len("CLIENT"), *(len(summary.client) for summary in summaries))
+    click.echo(f"{'CLIENT':<{width}}  {'EVENTS':>6}  {'FIRST':<10}  LAST ACTIVITY")
+    for summary in summaries:
+        click.echo(
+            f"{summary.client:<{width}}  {summary.events:>6}  {summary.first_at.text[:10]:<10}  {summary.last_at.text[:10]}"
+        )
+
+
+def _when(at: Instant) -> str:
+    """The moment as written, readable: ``2026-03-01`` or ``2026-03-01 09:30:00+02:00``."""
+    return at.text.replace("T", " ")
+
+
+def _fields(event: Event) -> str:
+    return ", ".join(f"{key}={_shown(value)}" for key, value in event.data.items())
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
+
+
+commands = [import_command, export_command, history_command, clients_command]
