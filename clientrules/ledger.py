@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import os
 import sys
-from typing import IO, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from clientrules.errors import ClientRulesError, UnknownClient
 from clientrules.events import Event, Instant, Payload, as_instant
 from clientrules.events.jsonl import iter_events, iter_lines, write_events
 from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
+
+if TYPE_CHECKING:
+    from clientrules.survey import Surveys
 
 DEFAULT_DB = "clientrules.db"
 DB_ENV = "CLIENTRULES_DB"
@@ -56,6 +60,13 @@ class Ledger:
     @property
     def url(self) -> str:
         return self.store.url
+
+    @functools.cached_property
+    def surveys(self) -> Surveys:
+        """Exit-survey invitations and answers (:class:`clientrules.survey.Surveys`)."""
+        from clientrules.survey import Surveys
+
+        return Surveys.for_ledger(self)
 
     # --- writing ------------------------------------------------------------------
 

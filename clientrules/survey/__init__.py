@@ -1,0 +1,56 @@
+"""The exit survey (``ledger.surveys``): personal links for departed clients, the questionnaire, its answers.
+
+No web framework here: the Flask app (``survey_app``) and the CLI call
+:class:`Surveys`, which keeps everything as events in the clients' streams.
+"""
+
+from clientrules.survey.errors import (
+    InvalidAnswers,
+    LinkError,
+    LinkExpired,
+    LinkSuperseded,
+    LinkUnknown,
+    LinkUsed,
+    NotEligible,
+    OwnerPasswordError,
+    SurveyError,
+)
+from clientrules.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation
+from clientrules.survey.owner import OwnerAccount
+from clientrules.survey.questionnaire import (
+    FIELDS,
+    MAX_TEXT,
+    RATING_SCALE,
+    RATINGS,
+    REASON_LABELS,
+    RECOMMEND_SCALE,
+    WOULD_RETURN,
+)
+from clientrules.survey.service import Surveys, shared_secret
+
+__all__ = [
+    "ANSWERED",
+    "EXPIRED",
+    "FIELDS",
+    "InvalidAnswers",
+    "Invitation",
+    "LinkError",
+    "LinkExpired",
+    "LinkSuperseded",
+    "LinkUnknown",
+    "LinkUsed",
+    "MAX_TEXT",
+    "NotEligible",
+    "OPEN",
+    "OwnerAccount",
+    "OwnerPasswordError",
+    "RATINGS",
+    "RATING_SCALE",
+    "REASON_LABELS",
+    "RECOMMEND_SCALE",
+    "SUPERSEDED",
+    "SurveyError",
+    "Surveys",
+    "WOULD_RETURN",
+    "shared_secret",
+]

@@ -1,0 +1,271 @@
+"""ledger.surveys: invitations, single-use signed links, expiry, reminders, answers (real SQLite files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from clientrules import ClientOnboarded, ClientRulesError, Ledger, RelationshipEnded, SurveyAnswered, UnknownClient
+from clientrules.survey import (
+    InvalidAnswers,
+    LinkExpired,
+    LinkSuperseded,
+    LinkUnknown,
+    LinkUsed,
+    NotEligible,
+    OwnerPasswordError,
+    SurveyError,
+)
+from clientrules.survey.links import LinkSigner
+from clientrules.survey.service import SECRET_ENV
+
+from survey_fixtures import FULL_ANSWERS, SECRET, Clock, add_departed, surveys
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def departed(ledger: Ledger) -> Ledger:
+    add_departed(ledger, "acme", email="ann@acme.example")
+    add_departed(ledger, "bravo")
+    return ledger
+
+
+def test_only_clients_who_left_are_invited(ledger: Ledger, clock: Clock) -> None:
+    ledger.record("stays", ClientOnboarded(name="Stays"), "2026-01-05")
+    with pytest.raises(NotEligible, match="no RelationshipEnded event"):
+        surveys(ledger, clock).invite("stays")
+    with pytest.raises(UnknownClient):
+        surveys(ledger, clock).invite("nobody")
+    assert ledger.version("stays") == 1
+
+
+def test_invitation_uses_the_known_address_unless_one_is_given(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    assert service.invite("acme").email == "ann@acme.example"
+    assert service.invite("acme", email="bob@acme.example").email == "bob@acme.example"
+    assert service.invite("bravo").email is None
+    with pytest.raises(SurveyError, match="not an e-mail address"):
+        service.invite("bravo", email="x@y.z\nBcc: all@example.com")
+
+
+def test_invitation_expires_after_thirty_days_by_default(departed: Ledger, clock: Clock) -> None:
+    invitation = surveys(departed, clock).invite("acme")
+    assert invitation.status == "open"
+    assert (invitation.expires_at.utc - invitation.invited_at.utc).days == 30
+    assert invitation.url("https://survey.example.com/") == f"https://survey.example.com/s/{invitation.token}"
+
+
+def test_opening_a_link_changes_nothing(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    invitation = service.invite("acme")
+    head = departed.store.head_position()
+    for _ in range(3):
+        assert service.open(invitation.token).invitation_id == invitation.invitation_id
+    assert departed.store.head_position() == head
+
+
+def test_an_answer_is_stored_once_in_the_clients_stream(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    token = service.invite("acme").token
+    event = service.submit(token, FULL_ANSWERS)
+    assert event.client == "acme" and event.id.startswith("survey-answer:inv-")
+    assert isinstance(event.payload, SurveyAnswered)
+    assert event.payload.other_reasons == ["poor_communication", "price_too_high"]
+    head = departed.store.head_position()
+    with pytest.raises(LinkUsed):
+        service.submit(token, {"primary_reason": "quality"})
+    with pytest.raises(LinkUsed):
+        service.open(token)
+    assert departed.store.head_position() == head
+    assert [e.id for e in service.answers()] == [event.id]
+    assert service.invitations("acme")[0].status == "answered"
+
+
+def test_concurrent_submissions_of_one_link_store_exactly_one_answer(departed: Ledger, clock: Clock) -> None:
+    token = surveys(departed, clock).invite("acme").token
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def submit(reason: str) -> None:
+        service = surveys(departed, clock)
+        start.wait()
+        try:
+            service.submit(token, {"primary_reason": reason})
+            outcomes.append("stored")
+        except LinkUsed:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit, args=(r,)) for r in ["quality", "other"] * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["stored"]
+    assert len(surveys(departed, clock).answers("acme")) == 1
+
+
+def test_invalid_answers_name_each_field_and_store_nothing(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    token = service.invite("acme").token
+    head = departed.store.head_position()
+    with pytest.raises(InvalidAnswers) as caught:
+        service.submit(
+            token,
+            {
+                "other_reasons": ["quality", "quality"],
+                "rating_value": 6,
+                "recommend": True,
+                "would_return": "never",
+                "what_to_change": "x" * 5_001,
+                "may_contact": "yes",
+                "favourite_colour": "blue",
+            },
+        )
+    assert set(caught.value.errors) == {
+        "primary_reason",
+        "other_reasons",
+        "rating_value",
+        "recommend",
+        "would_return",
+        "what_to_change",
+        "may_contact",
+        "favourite_colour",
+    }
+    assert departed.store.head_position() == head
+    assert service.submit(token, {"primary_reason": "quality"}).payload.primary_reason == "quality"
+
+
+def test_free_text_keeps_its_characters_and_counts_a_line_break_once(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    text = "<script>alert('x')</script>\r\n" + "y" * (5_000 - 28)  # 5,001 characters as sent
+    event = service.submit(service.invite("acme").token, {"primary_reason": "other", "what_to_change": text})
+    assert event.payload.what_to_change == text.replace("\r\n", "\n")
+    assert len(event.payload.what_to_change) == 5_000
+
+
+def test_blank_free_text_is_no_answer(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    event = service.submit(service.invite("acme").token, {"primary_reason": "other", "what_to_change": "  \n"})
+    assert event.payload.what_to_change is None
+
+
+def test_re_inviting_makes_the_older_link_unusable(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    first = service.invite("acme")
+    clock.advance(days=1)
+    second = service.invite("acme")
+    assert first.token != second.token
+    with pytest.raises(LinkSuperseded):
+        service.submit(first.token, {"primary_reason": "quality"})
+    service.submit(second.token, {"primary_reason": "quality"})
+    assert [i.status for i in service.invitations("acme")] == ["superseded", "answered"]
+
+
+def test_a_client_who_answered_is_not_invited_again_until_they_leave_again(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    service.submit(service.invite("acme").token, {"primary_reason": "quality"})
+    with pytest.raises(NotEligible, match="already answered"):
+        service.invite("acme")
+    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")
+    assert service.invite("acme").status == "open"
+
+
+def test_links_expire(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    token = service.invite("acme").token
+    clock.advance(days=29, hours=23)
+    service.open(token)
+    clock.advance(hours=2)
+    with pytest.raises(LinkExpired):
+        service.submit(token, {"primary_reason": "quality"})
+    # the expiry stored with the invitation holds even where links are configured to live longer
+    with pytest.raises(LinkExpired):
+        surveys(departed, clock, expiry_days=90).open(token)
+    assert surveys(departed, clock).invitations("acme")[0].status == "expired"
+    assert surveys(departed, clock).answers() == []
+
+
+def test_forged_tampered_and_foreign_tokens_are_unknown(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    invitation = service.invite("acme")
+    token = invitation.token
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    other_secret = surveys(departed, clock, secret="another-secret").invite("bravo").token
+    insider = LinkSigner(SECRET, max_age=dt.timedelta(days=30), clock=clock)
+    bravo_with_acmes_invitation = insider.token(invitation.invitation_id, "bravo", clock.now)
+    bad_client_id = insider.token(invitation.invitation_id, "../etc", clock.now)
+    for bad in (tampered, other_secret, bravo_with_acmes_invitation, bad_client_id, "", "not-a-token", "a.b.c"):
+        with pytest.raises(LinkUnknown) as caught:
+            service.submit(bad, {"primary_reason": "quality"})
+        assert "acme" not in str(caught.value) and "bravo" not in str(caught.value)
+    assert service.answers() == []
+
+
+def test_reminders_go_to_open_invitations_not_contacted_for_n_days(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    service.invite("acme")
+    answered = service.invite("bravo")
+    service.submit(answered.token, {"primary_reason": "quality"})
+    assert service.remind(7) == []
+    clock.advance(days=7)
+    reminded = service.remind(7)
+    assert [(i.client, len(i.reminded_at)) for i in reminded] == [("acme", 1)]
+    assert service.remind(7) == []  # contacted just now
+    clock.advance(days=7)
+    assert [len(i.reminded_at) for i in service.remind(7)] == [2]
+    clock.advance(days=30)
+    assert service.remind(7) == []  # expired
+    with pytest.raises(ClientRulesError, match="after-days"):
+        service.remind(-1)
+
+
+def test_a_reminder_resends_the_same_link(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    invitation = service.invite("acme")
+    clock.advance(days=8)
+    assert service.remind(7)[0].token == invitation.token
+
+
+def test_the_secret_is_generated_once_and_kept_with_the_database(db_url: str, monkeypatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with Ledger.open(db_url) as first:
+        add_departed(first, "acme")
+        token = first.surveys.invite("acme").token
+    with Ledger.open(db_url) as second:
+        assert second.surveys.open(token).client == "acme"
+    monkeypatch.setenv(SECRET_ENV, "from-the-environment")
+    with Ledger.open(db_url) as third:
+        with pytest.raises(LinkUnknown):
+            third.surveys.open(token)
+
+
+def test_owner_password_is_stored_hashed_and_can_be_changed(ledger: Ledger, clock: Clock) -> None:
+    owner = surveys(ledger, clock).owner
+    assert owner.version() == 0 and owner.check("anything at all") is None
+    with pytest.raises(OwnerPasswordError):
+        owner.set_password("short")
+    assert owner.set_password("correct horse battery") == 1
+    assert "correct horse" not in (ledger.store.get_meta("owner_password.1") or "")
+    assert owner.check("correct horse battery") == 1
+    assert owner.check("wrong password here") is None
+    assert owner.set_password("another long password") == 2
+    assert owner.check("correct horse battery") is None
+    assert owner.check("another long password") == 2
+
+
+def test_the_questionnaire_offers_every_reason_code_of_the_spec() -> None:
+    from clientrules import REASON_CODES
+    from clientrules.survey import FIELDS, REASON_LABELS
+
+    assert tuple(REASON_LABELS) == REASON_CODES
+    assert REASON_LABELS["felt_neglected"] == "You seemed too busy with other clients"
+    assert set(FIELDS) == {
+        "primary_reason", "other_reasons", "rating_communication", "rating_timeliness",
+        "rating_quality", "rating_value", "recommend", "would_return", "what_to_change", "may_contact",
+    }
