@@ -69,6 +69,12 @@ class Registry:
             raise InvalidEvent("must be a JSON object", field="data")
         data = dict(data)
         version = payload_type.SCHEMA if schema is None else schema
+        if version > payload_type.SCHEMA:
+            raise InvalidEvent(
+                f"schema {version} of {type_name} is newer than this clientrules reads "
+                f"({payload_type.SCHEMA}): upgrade clientrules",
+                field="data",
+            )
         while version < payload_type.SCHEMA:
             upcaster = self._upcasters.get((type_name, version))
             if upcaster is None:

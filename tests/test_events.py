@@ -1,0 +1,146 @@
+"""Events as values: instants, the type registry and its codec, upcasters, and fast restoring from a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from clientrules.errors import InvalidEvent
+from clientrules.events import SPEC_TYPES, Event, Instant, Registry, as_instant, content_id, registry
+from clientrules.events.system import SYSTEM_TYPES
+from clientrules.events.types import Payload
+
+#: one valid ``data`` per type, with every optional field set where the type has one
+SAMPLES = {
+    "ClientOnboarded": {"name": "Acme", "email": "a@acme.test", "segment": "shop", "monthly_value": 900},
+    "ContractSigned": {"contract_id": "C-1", "ends_on": "2027-01-31", "value": 12000.0},
+    "RelationshipEnded": {"initiated_by": "client", "reason": "moved"},
+    "ClientReferredOut": {"partner": "Big Agency"},
+    "InvoiceIssued": {"invoice_id": "I-1", "amount": 4200.0, "due_on": "2026-03-15"},
+    "PaymentReceived": {"invoice_id": "I-1", "amount": 100},
+    "DepositRequested": {"amount": 1920.0, "for": "samples"},
+    "DepositReceived": {"amount": 1920.0},
+    "WorkLogged": {"hours": 2.5, "billable": False},
+    "ScopeChangeRequested": {"description": "more pages", "paid": False},
+    "DeadlineMissed": {"deliverable": "logo"},
+    "FollowUpSent": {"topic": "deposit"},
+    "ClientReplied": {"topic": "deposit"},
+    "ClientMessageReceived": {"topic": "question"},
+    "ReplySent": {},
+    "MeetingHeld": {"topic": "delays", "outcome": "resolved"},
+    "PlanAgreed": {"summary": "weekly calls", "review_on": "2026-04-01"},
+    "TermsRenegotiated": {"change": "upfront payment"},
+    "IncidentReported": {"kind": "threat", "against": "owner", "severity": 3, "note": "n"},
+    "ContractBreached": {"clause": "4.2"},
+    "NeedOutgrown": {"need": "24/7 support"},
+    "DecisionRecorded": {"verdict": "keep", "fired": ["r1"], "reasons": [{"rule": "r1"}], "ruleset_version": 1, "as_of": "2026-03-01"},
+    "SurveyInvited": {"invitation_id": "inv-1", "expires_at": "2026-04-01T00:00:00Z", "email": "a@acme.test"},
+    "SurveyReminded": {"invitation_id": "inv-1"},
+    "SurveyAnswered": {"invitation_id": "inv-1", "primary_reason": "quality", "other_reasons": ["price_too_high"], "recommend": 7, "may_contact": True},
+    "PersonalDataErased": {"requested_by": "client"},
+    "RuleSetAdopted": {"version": 2, "source": "[rules]", "note": "stricter"},
+    "ProposalDecided": {"proposal_id": "p-1", "outcome": "accepted", "evidence": "12 of 15", "rule": {"name": "x"}},
+}
+
+
+def test_every_type_has_a_sample():
+    assert set(SAMPLES) == {t.TYPE for t in (*SPEC_TYPES, *SYSTEM_TYPES)}
+
+
+@pytest.mark.parametrize("type_name", sorted(SAMPLES))
+def test_decode_then_encode_gives_the_data_back(type_name):
+    data = {**SAMPLES[type_name], "future_field": {"kept": True}}
+    payload = registry.decode(type_name, data)
+    assert registry.encode(payload) == data
+
+
+@pytest.mark.parametrize("type_name", sorted(SAMPLES))
+def test_restore_builds_what_decode_builds(type_name):
+    data = {**SAMPLES[type_name], "future_field": 1}
+    payload_type = registry.payload_type(type_name)
+    assert registry.restore(type_name, dict(data), payload_type.SCHEMA) == registry.decode(type_name, dict(data))
+
+
+def test_restore_fills_defaults_and_converts_dates():
+    restored = registry.restore("IncidentReported", {"kind": "rude", "against": "staff"}, 1)
+    assert (restored.severity, restored.note, restored.extra) == (1, None, {})
+    invoice = registry.restore("InvoiceIssued", {"invoice_id": "I", "amount": 1, "due_on": "2026-03-15"}, 1)
+    assert invoice.due_on == dt.date(2026, 3, 15)
+    first, second = (registry.restore("DecisionRecorded", {"verdict": "keep", "ruleset_version": 1, "as_of": "x"}, 1) for _ in range(2))
+    assert first.fired == [] and first.fired is not second.fired
+
+
+def test_event_restore_equals_a_validated_event():
+    event = Event.new("acme", registry.decode("FollowUpSent", {"topic": "x"}), "2026-03-01", id="e")
+    assert Event.restore("acme", event.at, event.payload, "e", 3, 9) == event.stored(3, 9)
+
+
+def test_instants_compare_by_their_utc_moment():
+    early = Instant.parse("2026-03-01T01:00:00+02:00")
+    midnight = Instant.parse("2026-03-01")
+    same = Instant.parse("2026-03-01T00:00:00Z")
+    assert early < midnight <= same
+    assert early.key < midnight.key == same.key
+    assert sorted([midnight, early]) == [early, midnight]
+    assert early.date == dt.date(2026, 2, 28)
+    assert Instant.from_key(early.key, early.text).utc == early.utc
+
+
+@pytest.mark.parametrize("text", ["2026-03-01T09:30", "2026-3-1", "tomorrow", "2026-03-01T25:00:00Z", ""])
+def test_bad_moments_are_refused(text):
+    with pytest.raises(InvalidEvent, match="^at: "):
+        Instant.parse(text)
+
+
+def test_as_instant_takes_what_callers_have():
+    assert as_instant(dt.date(2026, 3, 1)).text == "2026-03-01"
+    aware = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert as_instant(aware).key == Instant.parse("2026-03-01T09:30:00+02:00").key
+    with pytest.raises(InvalidEvent, match="needs a time zone"):
+        as_instant(dt.datetime(2026, 3, 1, 9, 30))
+
+
+def test_payloads_validate_when_built():
+    with pytest.raises(InvalidEvent, match="^data.severity: must be 1, 2 or 3$"):
+        registry.decode("IncidentReported", {"kind": "rude", "against": "staff", "severity": 4})
+    with pytest.raises(InvalidEvent, match="^data.amount: must be a number$"):
+        registry.decode("DepositReceived", {"amount": True})
+    with pytest.raises(InvalidEvent, match="^data: must be a JSON object$"):
+        registry.decode("DepositReceived", "100")
+
+
+def test_system_streams_are_allowed_as_clients_but_not_other_dollar_names():
+    Event.new("$rules", registry.decode("RuleSetAdopted", SAMPLES["RuleSetAdopted"]), "2026-03-01")
+    with pytest.raises(InvalidEvent, match="^client: "):
+        Event.new("$Rules!", registry.decode("ClientReplied", {}), "2026-03-01")
+
+
+def test_upcasters_run_in_order_from_the_stored_schema():
+    @attrs.frozen(kw_only=True)
+    class Call(Payload):
+        TYPE: ClassVar[str] = "Call"
+        SCHEMA: ClassVar[int] = 3
+        hours: float
+        channel: str
+
+    calls = Registry([Call])
+    calls.register_upcaster("Call", 1, lambda data: {"hours": data.pop("minutes") / 60, **data})
+    calls.register_upcaster("Call", 2, lambda data: {"channel": "phone", **data})
+    assert calls.decode("Call", {"minutes": 30}, 1) == Call(hours=0.5, channel="phone")
+    assert calls.restore("Call", {"hours": 1, "channel": "video"}, 2) == Call(hours=1, channel="video")
+    assert calls.restore("Call", {"hours": 1, "channel": "video"}, 3) == Call(hours=1, channel="video")
+    with pytest.raises(InvalidEvent, match="schema 4 of Call is newer than this clientrules reads"):
+        calls.restore("Call", {"hours": 1}, 4)
+    missing = Registry([Call])
+    with pytest.raises(InvalidEvent, match="no upcaster from schema 1 of Call"):
+        missing.decode("Call", {"minutes": 30}, 1)
+
+
+def test_content_ids_are_deterministic_and_tell_occurrences_apart():
+    first = content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 0)
+    assert first == content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 0)
+    assert first != content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 1)
+    assert first.startswith("c-") and len(first) == 34
