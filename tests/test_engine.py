@@ -1,0 +1,269 @@
+"""The durable-rules adapter: playbook edge cases, and every way durable-rules is known to fail."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import durable_rules_engine
+
+import pytest
+
+from clientrules.engine import DurableEngine, EngineError
+from clientrules.events import Instant
+from clientrules.facts import Facts
+from clientrules.rules import default_ruleset_text, parse_ruleset
+
+T = Instant.parse("2026-06-01")
+PLAYBOOK = parse_ruleset(default_ruleset_text())
+
+
+def facts(**values) -> Facts:
+    return Facts(as_of=T, values=values, evidence={name: (f"ev-{name}",) for name in values})
+
+
+def playbook_with(old: str, new: str) -> str:
+    text = default_ruleset_text()
+    assert old in text
+    return text.replace(old, new)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with DurableEngine(PLAYBOOK) as engine:
+        yield engine
+
+
+CHRONIC = dict(late_invoices_12m=3, remedy_since_first_late=False, late_after_latest_remedy=0)
+SILENT = dict(unanswered_followups=3, silent_days=14, tenure_days=365, clean_before_silence=True)
+
+
+@pytest.mark.parametrize(
+    ("values", "verdict", "fired"),
+    [
+        ({}, "keep", []),
+        (dict(tenure_days=900, hours_90d=0.0, plans_180d=0), "keep", []),
+        # abuse-of-staff: one severe incident against staff, or two incidents in 180 days
+        (dict(severe_staff_incidents_365d=1, incidents_180d=1), "terminate", ["abuse-of-staff"]),
+        (dict(severe_staff_incidents_365d=0, incidents_180d=2), "terminate", ["abuse-of-staff"]),
+        (dict(severe_staff_incidents_365d=0, incidents_180d=1), "keep", []),
+        (dict(contract_breaches_365d=1), "terminate", ["contract-breach"]),
+        (dict(contract_breaches_365d=0), "keep", []),
+        (dict(needs_outgrown_365d=1), "refer_out", ["outgrown"]),
+        # late payers: the threshold of 3, then whether we talked, then whether it happened again
+        (dict(CHRONIC, late_invoices_12m=2), "keep", []),
+        (CHRONIC, "renegotiate", ["chronic-late-payer", "late-payer-first-talk"]),
+        (dict(CHRONIC, remedy_since_first_late=True), "keep", ["chronic-late-payer"]),
+        (
+            dict(CHRONIC, remedy_since_first_late=True, late_after_latest_remedy=1),
+            "terminate",
+            ["chronic-late-payer", "late-payer-after-remedy"],
+        ),
+        # silence: 3 follow-ups and 14 days, then valued (365 days, clean) or not
+        (dict(SILENT, unanswered_followups=2), "keep", []),
+        (dict(SILENT, silent_days=13), "keep", []),
+        (SILENT, "renegotiate", ["gone-silent", "silent-valued-client"]),
+        (dict(SILENT, tenure_days=364), "terminate", ["gone-silent", "silent-client"]),
+        (dict(SILENT, clean_before_silence=False), "terminate", ["gone-silent", "silent-client"]),
+        # unprofitable: 10 hours and 25 % unbillable, or 3 unpaid scope changes
+        (dict(hours_90d=10.0, unbillable_share_90d=0.25, plans_180d=0), "renegotiate", ["unprofitable", "unprofitable-no-plan"]),
+        (dict(hours_90d=9.5, unbillable_share_90d=0.9, plans_180d=0), "keep", []),
+        (dict(hours_90d=40.0, unbillable_share_90d=0.2499, plans_180d=0), "keep", []),
+        (dict(unpaid_scope_changes_90d=3, plans_180d=0), "renegotiate", ["unprofitable", "unprofitable-no-plan"]),
+        (dict(unpaid_scope_changes_90d=3, plans_180d=1), "keep", ["unprofitable"]),
+        (
+            dict(plan_age_days=30, hours_since_plan=10.0, unbillable_share_since_plan=0.25, unpaid_scope_changes_since_plan=0),
+            "terminate",
+            ["unprofitable-despite-plan"],
+        ),
+        (dict(plan_age_days=29, unpaid_scope_changes_since_plan=3), "keep", []),
+        (dict(plan_age_days=45, unpaid_scope_changes_since_plan=3), "terminate", ["unprofitable-despite-plan"]),
+        # absent facts never satisfy a condition
+        (dict(hours_since_plan=50.0, unbillable_share_since_plan=1.0), "keep", []),
+    ],
+)
+def test_default_rules_at_their_boundaries(engine, values, verdict, fired):
+    decision = engine.decide("c", facts(**values))
+    assert decision.verdict == verdict
+    assert sorted(decision.fired) == sorted(fired)
+
+
+def test_the_most_severe_verdict_wins_and_every_fired_rule_is_listed(engine):
+    decision = engine.decide(
+        "c",
+        facts(needs_outgrown_365d=1, contract_breaches_365d=1, **CHRONIC),
+    )
+    assert decision.verdict == "terminate"
+    assert set(decision.fired) == {"outgrown", "contract-breach", "chronic-late-payer", "late-payer-first-talk"}
+    assert decision.advice == (PLAYBOOK.rule("contract-breach").advice,)
+    assert engine.decide("c", facts(needs_outgrown_365d=1, **CHRONIC)).verdict == "refer_out"
+
+
+def test_a_signal_comes_before_the_rules_that_match_it(engine):
+    decision = engine.decide("c", facts(**dict(SILENT, tenure_days=10), **CHRONIC))
+    order = list(decision.fired)
+    assert order.index("gone-silent") < order.index("silent-client")
+    assert order.index("chronic-late-payer") < order.index("late-payer-first-talk")
+
+
+def test_reasons_carry_the_facts_used_their_evidence_and_plain_words(engine):
+    decision = engine.decide("acme", facts(**dict(CHRONIC, late_invoices_12m=4)))
+    first, second = decision.reasons
+    assert first.rule == "chronic-late-payer" and first.verdict is None
+    assert first.facts == {"late_invoices_12m": 4}
+    assert first.evidence == ("ev-late_invoices_12m",)
+    assert "4 late invoices in the last 12 months (at least 3)" in first.sentence
+    assert second.rule == "late-payer-first-talk" and second.verdict == "renegotiate"
+    assert second.facts == {"remedy_since_first_late": False}
+    assert second.advice == PLAYBOOK.rule("late-payer-first-talk").advice
+    data = decision.to_json()
+    assert list(data) == ["client", "verdict", "fired", "reasons", "advice", "ruleset_version", "as_of"]
+    assert data["as_of"] == "2026-06-01" and data["ruleset_version"] == 0
+    assert list(data["reasons"][0]) == ["rule", "verdict", "sentence", "facts", "evidence", "advice"]
+
+
+def test_a_disabled_rule_never_fires():
+    text = playbook_with('id = "outgrown"', 'id = "outgrown"\nenabled = false')
+    with DurableEngine(parse_ruleset(text)) as engine:
+        assert engine.decide("c", facts(needs_outgrown_365d=3)).verdict == "keep"
+
+
+def test_changed_thresholds_and_verdicts_take_effect():
+    text = playbook_with('when = ["late_invoices_12m >= 3"]', 'when = ["late_invoices_12m >= 2"]')
+    text = text.replace('verdict = "refer_out"', 'verdict = "renegotiate"')
+    with DurableEngine(parse_ruleset(text)) as engine:
+        assert engine.decide("c", facts(**dict(CHRONIC, late_invoices_12m=2))).verdict == "renegotiate"
+        assert engine.decide("c", facts(needs_outgrown_365d=1)).verdict == "renegotiate"
+
+
+def test_salience_orders_the_firing_but_not_the_verdict():
+    text = playbook_with('id = "outgrown"', 'id = "outgrown"\nsalience = 100')
+    with DurableEngine(parse_ruleset(text)) as engine:
+        decision = engine.decide("c", facts(needs_outgrown_365d=1, contract_breaches_365d=1, incidents_180d=2))
+    assert decision.fired[0] == "outgrown"
+    assert decision.verdict == "terminate"
+    low = playbook_with('id = "abuse-of-staff"', 'id = "abuse-of-staff"\nsalience = -100')
+    with DurableEngine(parse_ruleset(low)) as engine:
+        decision = engine.decide("c", facts(needs_outgrown_365d=1, contract_breaches_365d=1, incidents_180d=2))
+    assert decision.fired[-1] == "abuse-of-staff"
+
+
+def test_negation_waits_for_the_signal_it_negates_whatever_the_salience():
+    # silent-client (stage 1) with the highest salience still cannot fire before silent-valued-client settles
+    text = playbook_with('id = "silent-client"', 'id = "silent-client"\nsalience = 1000')
+    text = text.replace('id = "silent-valued-client"', 'id = "silent-valued-client"\nsalience = -1000')
+    with DurableEngine(parse_ruleset(text)) as engine:
+        assert engine.decide("c", facts(**SILENT)).fired == ("gone-silent", "silent-valued-client")
+
+
+def test_a_longer_chain_through_two_negations():
+    text = """
+[[rules]]
+id = "a"
+signal = true
+when = ["tenure_days >= 1"]
+[[rules]]
+id = "b"
+signal = true
+when = ["not signal a"]
+[[rules]]
+id = "c"
+verdict = "terminate"
+when = ["not signal b", "signal a"]
+"""
+    with DurableEngine(parse_ruleset(text)) as engine:
+        assert engine.decide("x", facts(tenure_days=5)).fired == ("a", "c")
+        assert engine.decide("x", facts(tenure_days=0)).fired == ("b",)
+
+
+# -- what durable-rules does wrong --------------------------------------------------
+
+
+def test_more_than_1024_clients_in_a_row(engine):
+    verdicts = [engine.decide(f"c{i}", facts(late_invoices_12m=i % 5, remedy_since_first_late=False)).verdict for i in range(3000)]
+    assert verdicts.count("renegotiate") == 1200
+    assert verdicts.count("keep") == 1800
+
+
+def test_facts_that_match_no_rule_are_not_an_error(engine):
+    assert engine.decide("c", facts()).fired == ()
+    assert engine.decide("c", facts(deadlines_missed_90d=9, open_invoices=2)).fired == ()
+
+
+class _FailingEngine(DurableEngine):
+    """The real engine, with one rule whose action raises (as a bug in an action would)."""
+
+    def _action(self, rule_id, asserts):
+        action = super()._action(rule_id, asserts)
+        if rule_id != "outgrown":
+            return action
+
+        def failing(closure):
+            raise RuntimeError("the action broke")
+
+        return failing
+
+
+def test_an_exception_in_an_action_is_raised_not_swallowed():
+    with _FailingEngine(PLAYBOOK) as engine:
+        with pytest.raises(EngineError, match="the action broke"):
+            engine.decide("c", facts(needs_outgrown_365d=1))
+        # the failed session was freed: the engine keeps working
+        assert engine.decide("c", facts(contract_breaches_365d=1)).verdict == "terminate"
+
+
+def test_a_wrongly_typed_fact_is_refused(engine):
+    with pytest.raises(EngineError, match="fact remedy_since_first_late of client 'c' is 0, not a bool"):
+        engine.decide("c", facts(late_invoices_12m=3, remedy_since_first_late=0))
+    with pytest.raises(EngineError, match="not a int"):
+        engine.decide("c", facts(late_invoices_12m=True))
+
+
+def test_a_duplicate_fact_report_is_retried_with_a_fresh_session(engine):
+    # Make the engine's next session hold a fact with the id the engine will use, as a 32-bit
+    # hash collision would: durable-rules answers "already observed"; the engine must retry
+    # with a fresh session, not lose the client or fail.
+    ruleset = engine._live_ruleset()
+    upcoming = next(engine._sessions) + 1
+    squatter = {"t": "facts", "sid": f"s{upcoming}", "id": f"s{upcoming}:facts", "contract_breaches_365d": 0}
+    assert durable_rules_engine.assert_fact(ruleset._handle, json.dumps(squatter))[0] == 0
+    assert engine.decide("c", facts(contract_breaches_365d=1)).verdict == "terminate"
+    assert next(engine._sessions) == upcoming + 2  # one session given up, one used
+
+
+def test_four_threads_deciding_at_once_get_the_right_answers(engine):
+    cases = [facts(late_invoices_12m=i % 5, remedy_since_first_late=i % 3 == 0, late_after_latest_remedy=i % 2) for i in range(200)]
+    expected = [engine.decide(f"c{i}", case).fired for i, case in enumerate(cases)]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            results[worker] = [engine.decide(f"c{i}", case).fired for i, case in enumerate(cases)]
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert all(results[n] == expected for n in range(6))
+
+
+def test_rule_sets_are_replaced_in_process_without_leaking():
+    strict = parse_ruleset(playbook_with('"late_invoices_12m >= 3"', '"late_invoices_12m >= 1"'))
+    client = facts(late_invoices_12m=1, remedy_since_first_late=False)
+    for _ in range(300):
+        with DurableEngine(PLAYBOOK) as old, DurableEngine(strict) as new:
+            assert old.decide("c", client).verdict == "keep"
+            assert new.decide("c", client).verdict == "renegotiate"
+
+
+def test_a_closed_engine_is_rebuilt_when_used_again():
+    engine = DurableEngine(PLAYBOOK)
+    engine.close()
+    assert engine.decide("c", facts(contract_breaches_365d=1)).verdict == "terminate"
+    engine.close()
+    engine.close()
