@@ -110,6 +110,9 @@ def test_payloads_validate_when_built():
         registry.decode("DepositReceived", {"amount": True})
     with pytest.raises(InvalidEvent, match="^data: must be a JSON object$"):
         registry.decode("DepositReceived", "100")
+    with pytest.raises(InvalidEvent, match="^data.name: is not valid Unicode"):
+        registry.decode("ClientOnboarded", {"name": "Ren\ud800e"})
+    assert registry.decode("ClientOnboarded", {"name": "Renée 😀"}).name == "Renée 😀"
 
 
 def test_system_streams_are_allowed_as_clients_but_not_other_dollar_names():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -199,3 +201,20 @@ def test_unknown_data_keys_survive_import_and_export(ledger, tmp_path):
 def test_opening_without_create_reports_a_missing_database(tmp_path):
     with pytest.raises(StoreError, match="no database at"):
         Ledger.open(tmp_path / "none.db", create=False)
+
+
+def test_non_ascii_text_round_trips(ledger, tmp_path):
+    source = write_lines(tmp_path / "u.jsonl", [line("zoe", "ClientOnboarded", "2026-03-01", {"name": "Zoë Brontë 😀"}, id="u")])
+    ledger.import_jsonl(source)
+    out = io.StringIO()
+    ledger.export_jsonl(out)
+    assert out.getvalue() == source.read_text().replace("\\u00eb", "ë").replace("\\ud83d\\ude00", "😀")
+
+
+def test_the_quickstart_example_runs(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    done = subprocess.run([sys.executable, str(example)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "imported 122 events, 0 already present" in done.stdout
+    assert "second writer refused: client 'acme' is at version 3, not the expected 2" in done.stdout
+    assert list(tmp_path.iterdir()) == []

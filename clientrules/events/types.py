@@ -26,6 +26,11 @@ DATA_KEY = "data_key"  # metadata: the JSON key where it differs from the field 
 def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
     if not isinstance(value, str):
         raise InvalidEvent("must be a string", field=attribute.name)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEvent("is not valid Unicode (it holds a lone surrogate)", field=attribute.name) from None
 
 
 def _optional_text(instance: object, attribute: attrs.Attribute, value: object) -> None:

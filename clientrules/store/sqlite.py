@@ -74,6 +74,9 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# ASCII escapes: a string the caller built with a lone surrogate is stored rather than crashing the driver
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
 T = TypeVar("T")
 
 
@@ -278,6 +281,7 @@ class SqliteStore:
         stored = already_present = 0
         recorded_at = utc_now().isoformat()
         encode = self.registry.encode
+        to_json = _COMPACT_JSON.encode
         iterator = iter(events)
         checked = expected_version is None
         while chunk := list(itertools.islice(iterator, CHUNK)):
@@ -305,7 +309,7 @@ class SqliteStore:
                         payload_type.SCHEMA,
                         event.at.key,
                         event.at.text,
-                        json.dumps(encode(event.payload), ensure_ascii=False, separators=(",", ":")),
+                        to_json(encode(event.payload)),
                         recorded_at,
                     )
                 )
