@@ -3,7 +3,8 @@
 #   make test   build .venv with the test tools, run the whole test suite (.ci/run calls this)
 
 # durable-rules needs CPython 3.10-3.12: take the newest of those found, else python3.
-PYTHON ?= $(firstword $(shell command -v python3.12 python3.11 python3.10 2>/dev/null) python3)
+PYTHON ?= $(firstword $(shell for p in python3.12 python3.11 python3.10; do \
+	$$p -c 'import sys; assert (3, 10) <= sys.version_info < (3, 13)' >/dev/null 2>&1 && echo $$p; done) python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := demo.db
