@@ -21,6 +21,8 @@ from clientrules.events.jsonl import iter_events, iter_lines, write_events
 from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
 
 if TYPE_CHECKING:
+    from clientrules.decisions.service import Decisions
+    from clientrules.rules.versions import RuleVersions
     from clientrules.survey import Surveys
 
 DEFAULT_DB = "clientrules.db"
@@ -67,6 +69,20 @@ class Ledger:
         from clientrules.survey import Surveys
 
         return Surveys.for_ledger(self)
+
+    @functools.cached_property
+    def rules(self) -> RuleVersions:
+        """Rule-set versions: current, use, versions, get (:class:`clientrules.rules.versions.RuleVersions`)."""
+        from clientrules.rules.versions import RuleVersions
+
+        return RuleVersions(self.store)
+
+    @functools.cached_property
+    def decisions(self) -> Decisions:
+        """Evaluate, record and explain decisions (:class:`clientrules.decisions.service.Decisions`)."""
+        from clientrules.decisions.service import Decisions
+
+        return Decisions(self.store, self.rules)
 
     # --- writing ------------------------------------------------------------------
 

@@ -18,16 +18,25 @@ class FactsLike(Protocol):
     evidence: Mapping[str, tuple[str, ...]]
 
 
-def reason_for(ruleset: RuleSet, rule_id: str, facts: FactsLike) -> Reason:
+def reason_for(
+    ruleset: RuleSet, rule_id: str, facts: FactsLike, signal_evidence: Mapping[str, tuple[str, ...]]
+) -> Reason:
+    """The reason of one fired rule; its evidence includes that of the signals it matched."""
     rule = ruleset.rule(rule_id)
     used = rule.facts_used
-    evidence = dict.fromkeys(event_id for name in used for event_id in facts.evidence.get(name, ()))
+    own = (event_id for name in used for event_id in facts.evidence.get(name, ()))
+    chained = (
+        event_id
+        for condition in rule.signal_conditions
+        if not condition.negated
+        for event_id in signal_evidence.get(condition.name, ())
+    )
     return Reason(
         rule=rule.id,
         verdict=rule.verdict,
         sentence=describe_fired(rule, facts.values),
         facts={name: facts.values.get(name) for name in used},
-        evidence=tuple(evidence),
+        evidence=tuple(dict.fromkeys([*own, *chained])),
         advice=rule.advice,
     )
 
@@ -36,7 +45,12 @@ def build_decision(
     client: str, ruleset: RuleSet, version: int, facts: FactsLike, fired: Iterable[str]
 ) -> Decision:
     """The decision for ``client`` given the ids of the rules that fired, in firing order."""
-    reasons = tuple(reason_for(ruleset, rule_id, facts) for rule_id in fired)
+    reasons: list[Reason] = []
+    evidence: dict[str, tuple[str, ...]] = {}
+    for rule_id in fired:  # in firing order: a signal's reason exists before the rules that match it
+        reason = reason_for(ruleset, rule_id, facts, evidence)
+        evidence[rule_id] = reason.evidence
+        reasons.append(reason)
     verdict = most_severe(reason.verdict for reason in reasons if reason.verdict)
     advice = tuple(
         dict.fromkeys(r.advice for r in reasons if r.verdict == verdict and r.advice)
@@ -45,7 +59,7 @@ def build_decision(
         client=client,
         verdict=verdict,
         fired=tuple(reason.rule for reason in reasons),
-        reasons=reasons,
+        reasons=tuple(reasons),
         advice=advice,
         ruleset_version=version,
         as_of=facts.as_of,

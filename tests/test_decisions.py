@@ -1,0 +1,204 @@
+"""ledger.decisions and ledger.rules on a real SQLite ledger: evaluate, record, explain, versions, time travel."""
+
+from __future__ import annotations
+
+import pytest
+
+from clientrules.decisions.service import Decisions
+from clientrules.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
+from clientrules.events import (
+    ClientOnboarded,
+    ContractBreached,
+    DecisionRecorded,
+    InvoiceIssued,
+    MeetingHeld,
+    NeedOutgrown,
+    PaymentReceived,
+    RULES_STREAM,
+)
+from clientrules.ledger import Ledger
+from clientrules.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
+from clientrules.rules.versions import RuleSetVersion, UnknownRuleSetVersion
+
+
+def late_invoice(ledger: Ledger, client: str, number: int, due_on: str, paid_at: str) -> None:
+    """An invoice due on ``due_on`` and paid in full at ``paid_at`` (late when that is > 7 days after)."""
+    ledger.record(client, InvoiceIssued(invoice_id=f"{client}-{number}", amount=100.0, due_on=due_on), "2025-01-01")
+    ledger.record(client, PaymentReceived(invoice_id=f"{client}-{number}", amount=100.0), paid_at)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger.open(str(tmp_path / "clients.db")) as ledger:
+        ledger.record("acme", ClientOnboarded(name="Acme"), "2025-01-01")
+        late_invoice(ledger, "acme", 1, "2026-01-10", "2026-02-01")
+        late_invoice(ledger, "acme", 2, "2026-02-10", "2026-03-01")
+        late_invoice(ledger, "acme", 3, "2026-03-10", "2026-04-01")
+        ledger.record("globex", ClientOnboarded(name="Globex"), "2025-06-01")
+        ledger.record("globex", NeedOutgrown(need="24/7 support"), "2026-03-01")
+        yield ledger
+
+
+def test_evaluate_every_client_with_the_current_version(ledger):
+    decisions = {d.client: d for d in ledger.decisions.evaluate(as_of="2026-05-01")}
+    assert decisions["acme"].verdict == "renegotiate"
+    assert decisions["acme"].fired == ("chronic-late-payer", "late-payer-first-talk")
+    assert decisions["globex"].verdict == "refer_out"
+    assert {d.ruleset_version for d in decisions.values()} == {1}
+    assert decisions["acme"].as_of.text == "2026-05-01"
+
+
+def test_reasons_name_the_events_behind_them(ledger):
+    (decision,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01")
+    invoice_events = {e.id for e in ledger.events("acme") if e.type in ("InvoiceIssued", "PaymentReceived")}
+    chronic, first_talk = decision.reasons
+    assert chronic.facts == {"late_invoices_12m": 3}
+    assert set(chronic.evidence) <= invoice_events and chronic.evidence
+    # a rule's evidence includes that of the signals it matched
+    assert set(chronic.evidence) <= set(first_talk.evidence)
+
+
+def test_time_travel_only_counts_events_up_to_the_moment(ledger):
+    # as of 2026-03-15 the third invoice (due 03-10) is not yet more than 7 days late
+    (before,) = ledger.decisions.evaluate(["acme"], as_of="2026-03-15")
+    assert before.verdict == "keep" and before.fired == ()
+    (after,) = ledger.decisions.evaluate(["acme"], as_of="2026-03-18T00:00:00Z")
+    assert after.verdict == "renegotiate"
+    # a client whose history starts after the moment is not evaluated at all
+    assert [d.client for d in ledger.decisions.evaluate(as_of="2025-03-01")] == ["acme"]
+
+
+def test_a_remedy_then_another_late_invoice_terminates(ledger):
+    ledger.record("acme", MeetingHeld(topic="payments", outcome="resolved"), "2026-04-05")
+    (talked,) = ledger.decisions.evaluate(["acme"], as_of="2026-04-20")
+    assert talked.verdict == "keep" and talked.fired == ("chronic-late-payer",)
+    late_invoice(ledger, "acme", 4, "2026-04-10", "2026-05-01")
+    (again,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-02")
+    assert again.verdict == "terminate"
+    assert again.fired == ("chronic-late-payer", "late-payer-after-remedy")
+
+
+def test_record_appends_a_decision_event_naming_its_version(ledger):
+    decisions = ledger.decisions.evaluate(as_of="2026-05-01", record=True)
+    assert len(decisions) == 2
+    recorded = ledger.decisions.recorded("acme")
+    assert len(recorded) == 1
+    payload = recorded[0].payload
+    assert isinstance(payload, DecisionRecorded)
+    assert (payload.verdict, payload.fired, payload.ruleset_version, payload.as_of) == (
+        "renegotiate",
+        ["chronic-late-payer", "late-payer-first-talk"],
+        1,
+        "2026-05-01",
+    )
+    assert [reason["rule"] for reason in payload.reasons] == payload.fired
+    # a recorded decision does not change the facts it came from
+    (again,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01")
+    assert again.fired == tuple(payload.fired)
+
+
+def test_a_new_rule_set_version_takes_effect_at_once_and_old_decisions_keep_theirs(ledger, tmp_path):
+    (old,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01", record=True)
+    stricter = default_ruleset_text().replace('"late_invoices_12m >= 3"', '"late_invoices_12m >= 4"')
+    adopted = ledger.rules.use(stricter, note="more patience")
+    assert adopted.version == 2 and ledger.rules.current().version == 2
+    (new,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01")
+    assert (new.verdict, new.ruleset_version) == ("keep", 2)
+    # another ledger on the same database (another process) sees version 2 too
+    with Ledger.open(ledger.url) as other:
+        assert other.decisions.evaluate(["acme"], as_of="2026-05-01")[0].ruleset_version == 2
+    # the recorded decision is re-explained with its own version and moment
+    event_id = ledger.decisions.recorded("acme")[0].id
+    explanation = ledger.decisions.explain("acme", decision=event_id)
+    assert explanation.decision.ruleset_version == 1
+    assert explanation.decision.verdict == old.verdict == "renegotiate"
+    assert explanation.decision.as_of.text == "2026-05-01"
+    assert explanation.agrees_with_record is True
+    assert f"re-explaining decision {event_id}" in explanation.to_text()
+
+
+def test_re_explaining_notices_back_dated_events(ledger):
+    ledger.decisions.evaluate(["globex"], as_of="2026-05-01", record=True)
+    ledger.record("globex", ContractBreached(clause="5.1"), "2026-04-01")  # learned later, dated before
+    event_id = ledger.decisions.recorded("globex")[0].id
+    explanation = ledger.decisions.explain("globex", decision=event_id)
+    assert explanation.recorded.verdict == "refer_out"
+    assert explanation.decision.verdict == "terminate"
+    assert explanation.agrees_with_record is False
+    assert "events dated before its moment were added later" in explanation.to_text()
+
+
+def test_explain_shows_the_chain_and_what_came_close(ledger):
+    text = ledger.decisions.explain("acme", as_of="2026-03-15").to_text()
+    assert text.startswith("acme as of 2026-03-15, rule-set version 1: KEEP")
+    assert "No rule fired" in text
+    assert "chronic-late-payer (signal): 2 late invoices in the last 12 months of the 3 needed" in text
+    assert "late-payer-first-talk -> renegotiate: needs chronic-late-payer, which did not fire" in text
+    assert "contract-breach" not in text  # nothing of it was met: not close
+    fired = ledger.decisions.explain("acme", as_of="2026-05-01")
+    text = fired.to_text()
+    assert "1. chronic-late-payer (signal): They pay late again and again: 3 late invoices" in text
+    assert "2. late-payer-first-talk -> renegotiate" in text
+    assert "Advice:" in text
+    assert fired.to_json()["near_misses"] == []
+
+
+def test_facts_are_folded_incrementally(ledger):
+    class CountingStore:
+        """The real store, counting the events it hands out."""
+
+        def __init__(self, store):
+            self._store = store
+            self.read = 0
+
+        def read_client(self, client, **kwargs):
+            events = self._store.read_client(client, **kwargs)
+            self.read += len(events)
+            return events
+
+        def __getattr__(self, name):
+            return getattr(self._store, name)
+
+    store = CountingStore(ledger.store)
+    decisions = Decisions(store, ledger.rules)
+    decisions.evaluate(["acme"], as_of="2026-05-01")
+    assert store.read == 7
+    ledger.record("acme", MeetingHeld(topic="payments", outcome="resolved"), "2026-04-05")
+    (decision,) = decisions.evaluate(["acme"], as_of="2026-05-01")
+    assert store.read == 8  # only the new event was read
+    assert decision.fired == ("chronic-late-payer",)
+
+
+def test_unknown_and_invalid_clients(ledger):
+    with pytest.raises(UnknownClient):
+        ledger.decisions.evaluate(["nobody"])
+    with pytest.raises(InvalidEvent):
+        ledger.decisions.evaluate(["not a client id!"])
+    with pytest.raises(UnknownClient):
+        ledger.decisions.explain("nobody")
+
+
+def test_rule_set_versions_are_an_append_only_stream(ledger):
+    assert ledger.rules.current().version == 1
+    assert ledger.rules.current().note == "default playbook"
+    with pytest.raises(RuleSetProblems):
+        ledger.rules.use("[[rules]]\nid = 'x'\n")
+    assert ledger.store.client_version(RULES_STREAM) == 1  # nothing stored
+    ledger.rules.use(default_ruleset_text(), note="same again", expected_version=1)
+    with pytest.raises(ConcurrencyError):
+        ledger.rules.use(default_ruleset_text(), expected_version=1)
+    versions = ledger.rules.versions()
+    assert [(v.version, v.note) for v in versions] == [(1, "default playbook"), (2, "same again")]
+    assert ledger.rules.get(1).ruleset.source == default_ruleset_text()
+    with pytest.raises(UnknownRuleSetVersion, match="there is no rule-set version 9"):
+        ledger.rules.get(9)
+    assert "$rules" not in [summary.client for summary in ledger.clients()]
+
+
+def test_a_draft_rule_set_can_be_tried_but_not_recorded(ledger):
+    draft = parse_ruleset(default_ruleset_text().replace('verdict = "refer_out"', 'verdict = "terminate"'))
+    trial = RuleSetVersion(version=0, ruleset=draft)
+    (decision,) = ledger.decisions.evaluate(["globex"], as_of="2026-05-01", ruleset=trial)
+    assert (decision.verdict, decision.ruleset_version) == ("terminate", 0)
+    with pytest.raises(ClientRulesError, match="only decisions of an adopted rule-set version"):
+        ledger.decisions.evaluate(["globex"], as_of="2026-05-01", ruleset=trial, record=True)
