@@ -1,0 +1,153 @@
+"""Decision commands: ``evaluate``, ``explain`` and ``rules show|check|use|versions``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+import click
+
+from clientrules.cli.context import ctx_ledger
+from clientrules.errors import ClientRulesError, InvalidEvent
+from clientrules.events import Instant
+from clientrules.rules import RuleSetProblems, parse_ruleset
+
+
+class MomentType(click.ParamType):
+    """WHEN: a date (00:00 UTC) or a date-time with an offset, as event times are written."""
+
+    name = "WHEN"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Instant:
+        if isinstance(value, Instant):
+            return value
+        try:
+            return Instant.parse(value, field="as_of")
+        except InvalidEvent as error:
+            self.fail(str(error).removeprefix("as_of: "), param, ctx)
+
+
+AS_OF = click.option(
+    "--as-of",
+    "as_of",
+    type=MomentType(),
+    help="Decide as of WHEN (2026-06-01 or 2026-06-01T09:30:00+02:00); only events at or before it count. "
+    "[default: now]",
+)
+
+
+def _read(file: IO[str]) -> str:
+    try:
+        return file.read()
+    except UnicodeDecodeError:
+        raise ClientRulesError(f"{file.name} is not UTF-8 text") from None
+
+
+@click.command("evaluate")
+@click.argument("clients", metavar="[CLIENT]...", nargs=-1)
+@AS_OF
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of decisions.")
+@click.option("--record", is_flag=True, help="Append each decision to its client's history.")
+def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: bool, record: bool) -> None:
+    """Decide keep, renegotiate, refer_out or terminate for CLIENTs (default: every client).
+
+    The decision is the most severe verdict of the rules that fired, under the
+    current rule-set version. With --record each decision is stored as a
+    DecisionRecorded event, naming the rule-set version that made it.
+    """
+    ledger = ctx_ledger(create=False)
+    decisions = ledger.decisions.evaluate(list(clients) or None, as_of=as_of, record=record)
+    if as_json:
+        click.echo(json.dumps([decision.to_json() for decision in decisions], indent=1))
+        return
+    if not decisions:
+        click.echo("no clients")
+        return
+    width = max(len("client"), *(len(d.client) for d in decisions))
+    click.echo(f"{'client':<{width}}  {'verdict':<11}  fired")
+    for decision in decisions:
+        fired = ", ".join(decision.fired) or "-"
+        click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}")
+    first = decisions[0]
+    summary = f"{len(decisions)} clients as of {first.as_of.text}, rule-set version {first.ruleset_version}"
+    click.echo(summary + ("; decisions recorded" if record else ""), err=True)
+
+
+@click.command("explain")
+@click.argument("client", metavar="CLIENT")
+@AS_OF
+@click.option(
+    "--decision",
+    "decision",
+    metavar="EVENT_ID",
+    help="Re-explain a recorded decision (its DecisionRecorded event id) with its own rule-set version and moment.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain_command(client: str, as_of: Instant | None, decision: str | None, as_json: bool) -> None:
+    """Explain CLIENT's decision: every rule that fired and why, and the rules that came close."""
+    if decision is not None and as_of is not None:
+        raise click.UsageError("--decision uses the recorded moment; do not give --as-of with it")
+    explanation = ctx_ledger(create=False).decisions.explain(client, as_of=as_of, decision=decision)
+    if as_json:
+        click.echo(json.dumps(explanation.to_json(), indent=1))
+    else:
+        click.echo(explanation.to_text())
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Show, check and adopt rule-set versions."""
+
+
+@rules_group.command("show")
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N", help="Show version N. [default: current]")
+def rules_show(version: int | None) -> None:
+    """Print the TOML text of the current (or --version N) rule set."""
+    rules = ctx_ledger(create=False).rules
+    chosen = rules.get(version) if version is not None else rules.current()
+    click.echo(chosen.ruleset.source, nl=not chosen.ruleset.source.endswith("\n"))
+
+
+@rules_group.command("check")
+@click.argument("file", type=click.File("r", encoding="utf-8"), metavar="FILE")
+def rules_check(file: IO[str]) -> None:
+    """Validate a rule-set FILE ('-' for standard input) without adopting it; exit 1 with every problem."""
+    try:
+        ruleset = parse_ruleset(_read(file))
+    except RuleSetProblems as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    enabled = len(ruleset.enabled_rules)
+    click.echo(f"ok: {len(ruleset.rules)} rules ({enabled} enabled)")
+
+
+@rules_group.command("use")
+@click.argument("file", type=click.File("r", encoding="utf-8"), metavar="FILE")
+@click.option("--note", metavar="TEXT", help="Why this version (shown by 'rules versions').")
+@click.option(
+    "--expected-version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Fail unless the current version is N (someone else adopted one in between).",
+)
+def rules_use(file: IO[str], note: str | None, expected_version: int | None) -> None:
+    """Validate a rule-set FILE and adopt it as a new version, which becomes current."""
+    adopted = ctx_ledger().rules.use(_read(file), note=note, expected_version=expected_version)
+    click.echo(f"rule-set version {adopted.version} is now current ({len(adopted.ruleset.rules)} rules)")
+
+
+@rules_group.command("versions")
+def rules_versions() -> None:
+    """List the rule-set versions: number, when adopted, rules, note."""
+    versions = ctx_ledger(create=False).rules.versions()
+    click.echo(f"{'version':>7}  {'adopted at':<25}  {'rules':>5}  note")
+    for entry in versions:
+        current = "*" if entry is versions[-1] else " "
+        adopted = entry.adopted_at.text if entry.adopted_at else "-"
+        rules = f"{len(entry.ruleset.enabled_rules)}/{len(entry.ruleset.rules)}"
+        click.echo(f"{entry.version:>6}{current}  {adopted:<25}  {rules:>5}  {entry.note or ''}")
+
+
+commands: list[click.Command] = [evaluate_command, explain_command, rules_group]
