@@ -2,9 +2,8 @@
 #   make demo   build .venv, load examples/clients.jsonl into ./demo.db, print what the library knows
 #   make test   build .venv with the test tools, run the whole test suite (.ci/run calls this)
 
-# durable-rules needs CPython 3.10-3.12: take the newest of those found, else python3.
-PYTHON ?= $(firstword $(shell for p in python3.12 python3.11 python3.10; do \
-	$$p -c 'import sys; assert (3, 10) <= sys.version_info < (3, 13)' >/dev/null 2>&1 && echo $$p; done) python3)
+# durable-rules needs CPython 3.10-3.12: the first of these that runs one (or PYTHON=...)
+PYTHONS = $(or $(PYTHON),python3.12 python3.11 python3.10 python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := demo.db
@@ -27,7 +26,16 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@for candidate in $(PYTHONS); do \
+		if $$candidate -c 'import sys; assert (3, 10) <= sys.version_info < (3, 13)' >/dev/null 2>&1; then \
+			python=$$candidate; break; \
+		fi; \
+	done; \
+	if [ -z "$$python" ]; then \
+		echo "error: clientrules needs Python 3.10-3.12 (tried: $(PYTHONS)); name one with PYTHON=..." >&2; exit 1; \
+	fi; \
+	echo "$$python -m venv $(VENV)"; \
+	$$python -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
