@@ -17,7 +17,6 @@ from clientrules.ledger import DB_ENV
 
 COMMAND_MODULES = [
     "clientrules.cli.ledger",
-    "clientrules.cli.survey",
     "clientrules.cli.decisions",
 ]
 
