@@ -22,6 +22,7 @@ from clientrules.store import AppendResult, ClientSummary, EventStore, open_stor
 
 if TYPE_CHECKING:
     from clientrules.decisions.service import Decisions
+    from clientrules.learning import Learning
     from clientrules.rules.versions import RuleVersions
     from clientrules.survey import Surveys
 
@@ -83,6 +84,13 @@ class Ledger:
         from clientrules.decisions.service import Decisions
 
         return Decisions(self.store, self.rules)
+
+    @functools.cached_property
+    def learning(self) -> Learning:
+        """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.learning.Learning`)."""
+        from clientrules.learning import Learning
+
+        return Learning(self)
 
     # --- writing ------------------------------------------------------------------
 

@@ -44,21 +44,23 @@ DEFAULT_OUT = Path(__file__).with_name("learning_history.jsonl")
 
 #: Archetypes of client, with their share of all clients.
 ARCHETYPES = (
-    ("retained", 0.54),
+    ("retained", 0.53),
     ("retained_late_payer", 0.06),
     ("retained_unprofitable", 0.04),
-    ("left_deadlines", 0.08),
+    ("left_deadlines", 0.10),
     ("left_price", 0.08),
-    ("left_slow_replies", 0.05),
+    ("left_slow_replies", 0.04),
     ("left_outgrown", 0.04),
     ("left_finished", 0.05),
     ("let_go_late_payer", 0.03),
     ("let_go_silent", 0.03),
 )
+#: Share of departed clients who answer the exit survey (silent clients rarely do).
+ANSWER_RATE = {"let_go_silent": 0.0, "let_go_late_payer": 0.45, "left_outgrown": 0.6}
 #: Event types that may follow the end of the relationship.
 AFTER_END = frozenset({"PaymentReceived", "SurveyInvited", "SurveyReminded", "SurveyAnswered"})
 #: Base rate of a missed deadline per month, for every client.
-BASE_DEADLINE_RATE = 0.025
+BASE_DEADLINE_RATE = 0.02
 
 ADJECTIVES = (
     "amber", "birch", "cobalt", "delta", "ember", "fjord", "granite", "harbor", "indigo", "juniper",
@@ -78,8 +80,8 @@ SURVEY = {
     "left_slow_replies": (("poor_communication",) * 3 + ("felt_neglected",), ("poor_communication", "felt_neglected")),
     "left_outgrown": (("needs_changed",), ("personal_fit",)),
     "left_finished": (("project_finished",), ()),
-    "let_go_late_payer": (("personal_fit", "price_too_high", "other"), ()),
-    "let_go_silent": (("needs_changed", "other"), ()),
+    "let_go_late_payer": (("personal_fit", "other"), ()),
+    "let_go_silent": (("other",), ()),
 }
 WHAT_TO_CHANGE = {
     "missed_deadlines": (
@@ -176,7 +178,7 @@ class ClientHistory:
         unprofitable = self.archetype == "retained_unprofitable"
         day = self.onboarded + days(rng.randrange(1, 20))
         while day < self.last_day:
-            billable = not (unprofitable and rng.random() < 0.45) and rng.random() > 0.08
+            billable = not (unprofitable and rng.random() < 0.45)
             self.add(day, "WorkLogged", hours=float(rng.randrange(4, 24)), billable=billable)
             if unprofitable and rng.random() < 0.3:
                 self.add(day + days(2), "ScopeChangeRequested", description="extra variant", paid=False)
@@ -208,7 +210,7 @@ class ClientHistory:
             day += days(30)
         if self.archetype == "left_deadlines":
             count = rng.choice((2, 2, 3, 3, 4)) if rng.random() < 0.85 else 1
-            for offset in sorted(rng.sample(range(35, 140), count)):
+            for offset in sorted(rng.sample(range(35, 115), count)):
                 self.add(self.ended - days(offset), "DeadlineMissed", deliverable=rng.choice(DELIVERABLES))
 
     def trouble(self) -> None:
@@ -240,7 +242,7 @@ class ClientHistory:
             return
         invitation_id = f"inv-{rng.getrandbits(64):016x}"
         self.add(invited, "SurveyInvited", invitation_id=invitation_id, expires_at=(invited + days(30)).isoformat())
-        if rng.random() > (0.45 if by_us else 0.85):
+        if rng.random() > ANSWER_RATE.get(self.archetype, 0.85):
             return
         answered = invited + days(rng.randrange(0, 9))
         if answered > END:
