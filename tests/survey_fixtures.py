@@ -47,3 +47,47 @@ FULL_ANSWERS = {
     "what_to_change": "Tell us early when a deadline slips.",
     "may_contact": True,
 }
+
+
+def clean_environment(monkeypatch) -> None:
+    """Drop every ``CLIENTRULES_*`` variable, so the machine's settings cannot leak into a test."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("CLIENTRULES_"):
+            monkeypatch.delenv(key)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the (first) form of a page."""
+    import re
+
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found, "the page has a csrf_token field"
+    return found.group(1)
+
+
+def make_app(db_url: str, tmp_path, **settings):
+    """The app on ``db_url`` with its outbox under ``tmp_path``; close with ``close_app``."""
+    from survey_app import create_app
+
+    return create_app({"CLIENTRULES_DB": db_url, "CLIENTRULES_OUTBOX": str(tmp_path / "outbox"), **settings})
+
+
+def close_app(app) -> None:
+    app.extensions["clientrules"].ledger.close()
+
+
+#: the answers above as a browser posts them
+FULL_FORM = {
+    "primary_reason": "missed_deadlines",
+    "other_reasons": ["poor_communication", "price_too_high"],
+    "rating_communication": "2",
+    "rating_timeliness": "1",
+    "rating_quality": "4",
+    "rating_value": "3",
+    "recommend": "5",
+    "would_return": "maybe",
+    "what_to_change": "Tell us early when a deadline slips.",
+    "may_contact": "y",
+}

@@ -17,6 +17,7 @@ from clientrules.ledger import DB_ENV
 
 COMMAND_MODULES = [
     "clientrules.cli.ledger",
+    "clientrules.cli.survey",
     "clientrules.cli.decisions",
 ]
 

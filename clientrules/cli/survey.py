@@ -1,0 +1,141 @@
+"""The exit survey's commands: ``survey invite|remind|list``, ``owner set-password`` and ``serve``.
+
+Mail goes through the web app's mailer (Flask-Mail), so the commands build
+the app around the command's ledger; it is imported only when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from clientrules.cli.context import ctx_ledger
+from clientrules.survey import Invitation
+
+BASE_URL_ENV = "CLIENTRULES_BASE_URL"
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+
+base_url_option = click.option(
+    "--base-url",
+    metavar="URL",
+    envvar=BASE_URL_ENV,
+    show_envvar=True,
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="Where the app is reachable by clients; links start with it.",
+)
+
+
+def _mail_links(invitations: list[Invitation], base_url: str) -> None:
+    """Print each link on stdout, mail it (or write it to the outbox), and say where it went on stderr."""
+    from survey_app import create_app
+    from survey_app.mail import send_link
+
+    app = create_app(ledger=ctx_ledger())
+    with app.app_context():
+        for invitation in invitations:
+            click.echo(invitation.url(base_url))
+            click.echo(f"{invitation.client}: {send_link(invitation, base_url).describe()}", err=True)
+
+
+@click.group("survey")
+def survey() -> None:
+    """Invite clients who left to the exit survey, remind them, list invitations."""
+
+
+@survey.command("invite")
+@click.argument("client", metavar="CLIENT")
+@click.option("--email", metavar="ADDR", help="Send the link here [default: the address CLIENT was onboarded with].")
+@base_url_option
+def invite(client: str, email: str | None, base_url: str) -> None:
+    """Invite CLIENT (who has a RelationshipEnded event) and print the personal link.
+
+    The link is mailed when an address is known: by SMTP when
+    CLIENTRULES_MAIL_SERVER is set, else written to the outbox folder.
+    Inviting again gives a new link and makes the earlier one unusable.
+    """
+    invitation = ctx_ledger(create=False).surveys.invite(client, email=email)
+    _mail_links([invitation], base_url)
+
+
+@survey.command("remind")
+@click.option(
+    "--after-days", type=click.IntRange(min=0), default=7, show_default=True, metavar="N",
+    help="Remind those not contacted for N days who have not answered.",
+)
+@base_url_option
+def remind(after_days: int, base_url: str) -> None:
+    """Send the link again to invited clients who have not answered after N days."""
+    reminded = ctx_ledger(create=False).surveys.remind(after_days)
+    _mail_links(reminded, base_url)
+    click.echo(f"reminded {len(reminded)} client(s)", err=True)
+
+
+@survey.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_invitations(as_json: bool) -> None:
+    """List every invitation: client, status (open, answered, expired, superseded), dates, reminders."""
+    for invitation in ctx_ledger(create=False).surveys.invitations():
+        row = {
+            "client": invitation.client,
+            "status": invitation.status,
+            "invited_at": invitation.invited_at.text,
+            "expires_at": invitation.expires_at.text,
+            "answered_at": invitation.answered_at.text if invitation.answered_at else None,
+            "reminders": len(invitation.reminded_at),
+            "email": invitation.email,
+        }
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            answered = f" on {invitation.answered_at.date}" if invitation.answered_at else ""
+            click.echo(
+                f"{invitation.client}\t{invitation.status}{answered}\tinvited {invitation.invited_at.date}"
+                f"\texpires {invitation.expires_at.date}\treminders {row['reminders']}\t{invitation.email or '-'}"
+            )
+
+
+@click.group("owner")
+def owner() -> None:
+    """The owner account of the web app's dashboard."""
+
+
+@owner.command("set-password")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def set_password(password_stdin: bool) -> None:
+    """Set the owner's password (stored hashed with the database); open sessions end."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New owner password", hide_input=True, confirmation_prompt=True)
+    version = ctx_ledger().surveys.owner.set_password(password)
+    click.echo(f"owner password set (version {version}); sessions under an older password have ended")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
+    import waitress
+
+    from survey_app import create_app
+
+    ledger = ctx_ledger()
+    app = create_app(ledger=ledger)
+    if not ledger.surveys.owner.version():
+        click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)
+    server = waitress.create_server(app, host=host, port=port, threads=threads)
+    click.echo(f"serving {ledger.url} on http://{host}:{server.effective_port}/ (owner pages: /owner/); Ctrl-C stops", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+commands: list[click.Command] = [survey, owner, serve]

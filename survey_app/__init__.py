@@ -1,0 +1,97 @@
+"""The exit-survey web app: the public questionnaire at personal links, and the owner's pages.
+
+::
+
+    from survey_app import create_app
+    app = create_app({"CLIENTRULES_DB": "clients.db"})
+
+The app calls the library only (``clientrules.Ledger`` and ``ledger.surveys``,
+``ledger.decisions``, ``ledger.rules``); see :mod:`survey_app.settings` for its settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+from flask import Flask
+from flask_mail import Mail
+from flask_wtf.csrf import CSRFProtect
+
+from clientrules import Ledger
+from clientrules.survey import Surveys, shared_secret
+from survey_app.errors import register_error_pages
+from survey_app.owner import owner
+from survey_app.public import public
+from survey_app.security import LoginLimiter, add_security_headers
+from survey_app.settings import PREFIX, Settings, load_settings
+
+SESSION_LIFETIME = dt.timedelta(hours=12)
+
+
+@attrs.frozen
+class AppState:
+    """What the views share, kept at ``app.extensions["clientrules"]``; the ledger lives as long as the app."""
+
+    settings: Settings
+    ledger: Ledger
+    surveys: Surveys
+    mail: Mail
+    limiter: LoginLimiter
+    outbox: Path
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None = None) -> Flask:
+    """The app, configured from ``CLIENTRULES_*`` environment variables and then ``config``.
+
+    Keys of ``config`` that do not start with ``CLIENTRULES_`` go to Flask's config as they are.
+    The app opens ``CLIENTRULES_DB`` unless given an open ``ledger`` (the CLI passes its own).
+    """
+    settings = load_settings(config)
+    if ledger is None:
+        ledger = Ledger.open(settings.db)
+    secret = settings.secret_key or shared_secret(ledger)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="clientrules_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        PREFERRED_URL_SCHEME="https" if settings.https else "http",
+        # a questionnaire may stay open for a while before it is sent
+        WTF_CSRF_TIME_LIMIT=24 * 3600,
+        # the token is checked; the https Referer check cannot work with Referrer-Policy: no-referrer
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAIL_SERVER=settings.mail_server,
+        MAIL_PORT=settings.mail_port or (465 if settings.mail_use_ssl else 587 if settings.mail_use_tls else 25),
+        MAIL_USE_TLS=settings.mail_use_tls,
+        MAIL_USE_SSL=settings.mail_use_ssl,
+        MAIL_USERNAME=settings.mail_username,
+        MAIL_PASSWORD=settings.mail_password,
+        MAIL_DEFAULT_SENDER=settings.mail_from,
+        MAIL_SUPPRESS_SEND=False,
+    )
+    app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
+    mail = Mail(app)
+    app.extensions["clientrules"] = AppState(
+        settings=settings,
+        ledger=ledger,
+        surveys=Surveys(ledger, secret=secret, expiry_days=settings.survey_expiry_days),
+        mail=mail,
+        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
+        outbox=settings.outbox_dir(getattr(ledger.store, "path", None)),
+    )
+    CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
+    app.register_blueprint(public)
+    app.register_blueprint(owner)
+    register_error_pages(app)
+    app.after_request(add_security_headers)
+    return app
+
+
+__all__ = ["AppState", "create_app"]

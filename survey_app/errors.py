@@ -1,0 +1,54 @@
+"""Friendly pages for every error, with the right status and never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from clientrules.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
+
+LINK_TITLES = {
+    LinkUnknown: "This link does not work",
+    LinkExpired: "This link has expired",
+    LinkUsed: "You have already answered",
+    LinkSuperseded: "There is a newer link",
+}
+
+PAGES = {
+    400: ("Something was wrong with that request", "Please go back, reload the page and try again."),
+    404: ("Page not found", "There is nothing at this address. Check that the link was copied completely."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: ("Too much", "What was sent is too large."),
+    429: ("Too many attempts", "Please wait a few minutes and try again."),
+    500: ("Something went wrong on our side", "Nothing was saved. Please try again later."),
+}
+
+
+def page(status: int, title: str, message: str):
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(LinkError)
+    def link_error(error: LinkError):
+        return page(410 if error.gone else 404, LINK_TITLES[type(error)], str(error).capitalize() + ".")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return page(
+            400,
+            "This form has expired",
+            "Nothing was saved. Please go back, reload the page and send the form again "
+            "(the page needs cookies to be allowed for this site).",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        title, message = PAGES.get(error.code or 500, (error.name, error.description or ""))
+        return page(error.code or 500, title, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        app.logger.exception("unexpected error")
+        return page(500, *PAGES[InternalServerError.code])

@@ -1,0 +1,71 @@
+"""Sending a survey link by mail (Flask-Mail over SMTP), or into the outbox folder when no server is set."""
+
+from __future__ import annotations
+
+import smtplib
+from pathlib import Path
+
+import attrs
+from flask import current_app
+from flask_mail import Message
+
+from clientrules.errors import ClientRulesError
+from clientrules.survey import Invitation
+
+SUBJECT = "Why did we part ways? A three-minute question"
+
+
+class MailError(ClientRulesError):
+    """A message could not be sent (the invitation itself is stored; its link works)."""
+
+
+@attrs.frozen
+class Delivery:
+    """Where a link went: ``smtp`` (to ``to``), ``outbox`` (a file at ``path``) or ``none`` (no address known)."""
+
+    how: str
+    to: str | None = None
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.how == "smtp":
+            return f"mailed to {self.to}"
+        if self.how == "outbox":
+            return f"no mail server is configured: the message to {self.to} was written to {self.path}"
+        return "no e-mail address is known for this client: send the link yourself"
+
+
+def send_link(invitation: Invitation, base_url: str) -> Delivery:
+    """Mail ``invitation``'s link (a reminder if it was reminded already). Needs an app context."""
+    if not invitation.email:
+        return Delivery("none")
+    state = current_app.extensions["clientrules"]
+    message = Message(
+        subject=("Reminder: " if invitation.reminded_at else "") + SUBJECT,
+        recipients=[invitation.email],
+        body=current_app.jinja_env.get_template("mail/invitation.txt").render(
+            invitation=invitation, url=invitation.url(base_url)
+        ),
+        sender=state.settings.mail_from,
+    )
+    if not state.settings.mail_server:
+        return Delivery("outbox", invitation.email, _write_to_outbox(message, state.outbox, invitation))
+    try:
+        state.mail.send(message)
+    except (smtplib.SMTPException, OSError) as error:
+        raise MailError(
+            f"could not mail {invitation.email} through {state.settings.mail_server}: {error}"
+            " (the invitation is stored; its link works)"
+        ) from None
+    return Delivery("smtp", invitation.email)
+
+
+def _write_to_outbox(message: Message, outbox: Path, invitation: Invitation) -> Path:
+    suffix = f"-reminder-{len(invitation.reminded_at)}" if invitation.reminded_at else ""
+    path = outbox / f"{invitation.client}-{invitation.invitation_id}{suffix}.eml"
+    try:
+        outbox.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(message.as_bytes())
+    except OSError as error:
+        raise MailError(f"cannot write {path}: {error.strerror}") from None
+    return path

@@ -1,0 +1,142 @@
+"""The owner's pages (login required): clients and their decisions, one client's history, invitations, rules."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+
+from clientrules.errors import ClientRulesError, InvalidEvent
+from clientrules.events import check_client_id
+from clientrules.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
+from survey_app.forms import ActionForm, InviteForm, LoginForm
+from survey_app.mail import send_link
+from survey_app.security import login_required, owner_logged_in
+
+owner = Blueprint("owner", __name__, url_prefix="/owner")
+
+
+def _state():
+    return current_app.extensions["clientrules"]
+
+
+@owner.context_processor
+def navigation() -> dict:
+    return {"logged_in": owner_logged_in(), "logout_form": ActionForm()}
+
+
+@owner.route("/login", methods=["GET", "POST"])
+def login():
+    state = _state()
+    form = LoginForm()
+    address = request.remote_addr or "unknown"
+    status = 200
+    if request.method == "POST":
+        wait = state.limiter.retry_after(address)
+        if wait:
+            form.password.errors = [f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."]
+            page = render_template("owner/login.html", form=form, password_set=True)
+            return page, 429, {"Retry-After": str(wait)}
+        if form.validate():
+            version = state.surveys.owner.check(form.password.data)
+            if version:
+                state.limiter.succeeded(address)
+                session.clear()
+                session.permanent = True
+                session["owner"] = version
+                return redirect(_safe_next(request.args.get("next")), code=303)
+            state.limiter.failed(address)
+            form.password.errors = ["That password is not right."]
+        status = 400
+    password_set = state.surveys.owner.version() > 0
+    return render_template("owner/login.html", form=form, password_set=password_set), status
+
+
+@owner.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("owner.login"), code=303)
+
+
+@owner.route("/")
+@login_required
+def clients():
+    state = _state()
+    decisions = {d.client: d for d in state.ledger.decisions.evaluate()}
+    latest = {i.client: i for i in state.surveys.invitations()}
+    return render_template(
+        "owner/clients.html", clients=state.ledger.clients(), decisions=decisions, invitations=latest
+    )
+
+
+@owner.route("/clients/<client>")
+@login_required
+def client(client: str):
+    state = _state()
+    events = state.ledger.events(_known_client(client))
+    (decision,) = state.ledger.decisions.evaluate([client])
+    return render_template(
+        "owner/client.html",
+        client=client,
+        events=events,
+        decision=decision,
+        invitations=state.surveys.invitations(client),
+        answers=state.surveys.answers(client),
+        form=InviteForm(),
+        **_labels(),
+    )
+
+
+@owner.route("/clients/<client>/invite", methods=["POST"])
+@login_required
+def invite(client: str):
+    state = _state()
+    _known_client(client)
+    form = InviteForm()
+    if not form.validate():
+        flash("The invitation was not sent: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
+    else:
+        try:
+            invitation = state.surveys.invite(client, email=form.email.data or None)
+            delivery = send_link(invitation, _base_url())
+        except ClientRulesError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"Invitation stored; {delivery.describe()}. Link: {invitation.url(_base_url())}", "success")
+    return redirect(url_for("owner.client", client=client), code=303)
+
+
+@owner.route("/invitations")
+@login_required
+def invitations():
+    state = _state()
+    return render_template("owner/invitations.html", invitations=state.surveys.invitations())
+
+
+@owner.route("/rules")
+@login_required
+def rules():
+    return render_template("owner/rules.html", current=_state().ledger.rules.current())
+
+
+def _known_client(client: str) -> str:
+    try:
+        check_client_id(client)
+    except InvalidEvent:
+        abort(404)
+    if not _state().ledger.version(client):
+        abort(404)
+    return client
+
+
+def _base_url() -> str:
+    return _state().settings.base_url or request.url_root
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of the owner's pages: never another site (an open redirect)."""
+    if target and target.startswith("/owner/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("owner.clients")
+
+
+def _labels() -> dict:
+    return {"fields": FIELDS, "reason_labels": REASON_LABELS, "ratings": RATINGS, "would_return": WOULD_RETURN}

@@ -1,0 +1,84 @@
+"""What every response and the owner's login get: security headers, the login rate limit, the login check."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import time
+from typing import Callable, Deque, TypeVar
+
+from flask import Response, current_app, redirect, request, session, url_for
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def add_security_headers(response: Response) -> Response:
+    """No script at all, no framing, no sniffing, no referrer (survey tokens are in URLs), no caching of pages."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if response.mimetype == "text/html":
+        headers["Cache-Control"] = "no-store"
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+class LoginLimiter:
+    """At most ``max_failures`` failed logins per address within ``window`` seconds (kept in memory).
+
+    Thread-safe; the app runs in one process (waitress serves with threads).
+    """
+
+    def __init__(self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, Deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may try again (0: it may now)."""
+        with self._lock:
+            failures = self._recent(address)
+            if len(failures) < self.max_failures:
+                return 0
+            return max(1, int(failures[0] + self.window - self._clock()) + 1)
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self._clock())
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _recent(self, address: str) -> Deque[float]:
+        failures = self._failures[address]
+        while failures and failures[0] <= self._clock() - self.window:
+            failures.popleft()
+        return failures
+
+
+def owner_logged_in() -> bool:
+    """Whether the session belongs to the owner under the password in force (a new password ends old sessions)."""
+    version = session.get("owner")
+    return bool(version) and version == current_app.extensions["clientrules"].surveys.owner.version()
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def guarded(*args: object, **kwargs: object) -> object:
+        if not owner_logged_in():
+            return redirect(url_for("owner.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]

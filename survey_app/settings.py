@@ -1,0 +1,127 @@
+"""The app's settings: ``CLIENTRULES_*`` keys from the environment, overridden by a mapping given to ``create_app``.
+
+========================================  ======================================================
+key                                       meaning (default)
+========================================  ======================================================
+``CLIENTRULES_DB``                        the database, as for the CLI (``./clientrules.db``)
+``CLIENTRULES_SECRET_KEY``                signs links, sessions and forms (kept with the database)
+``CLIENTRULES_SURVEY_EXPIRY_DAYS``        how long a new link works (30)
+``CLIENTRULES_BASE_URL``                  the public address links start with (the request's)
+``CLIENTRULES_HTTPS``                     ``1`` behind https: Secure cookies, HSTS (off)
+``CLIENTRULES_MAIL_SERVER``               SMTP host; unset: messages go to the outbox folder
+``CLIENTRULES_MAIL_PORT``                 SMTP port (25; 465 with SSL; 587 with TLS)
+``CLIENTRULES_MAIL_USE_TLS`` / ``_SSL``   STARTTLS / SMTP over TLS (off)
+``CLIENTRULES_MAIL_USERNAME`` / ``_PASSWORD``  SMTP login (none)
+``CLIENTRULES_MAIL_FROM``                 the sender address (``clientrules@localhost``)
+``CLIENTRULES_OUTBOX``                    where unsent messages are written (``outbox/`` beside the db)
+``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
+``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
+========================================  ======================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+
+from clientrules.errors import ClientRulesError
+from clientrules.survey.service import DEFAULT_EXPIRY_DAYS
+
+PREFIX = "CLIENTRULES_"
+
+
+class SettingsError(ClientRulesError):
+    """A setting has a value the app cannot use."""
+
+
+def _flag(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key}={value!r} is not a yes/no value (1 or 0)")
+
+
+def _positive(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    raise SettingsError(f"{key}={value!r} is not a positive whole number")
+
+
+def _text(key: str, value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+@attrs.frozen
+class Settings:
+    db: str | None = None
+    secret_key: str | None = None
+    survey_expiry_days: int = DEFAULT_EXPIRY_DAYS
+    base_url: str | None = None
+    https: bool = False
+    mail_server: str | None = None
+    mail_port: int | None = None
+    mail_use_tls: bool = False
+    mail_use_ssl: bool = False
+    mail_username: str | None = None
+    mail_password: str | None = attrs.field(default=None, repr=False)
+    mail_from: str = "clientrules@localhost"
+    outbox: str | None = None
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+
+    def outbox_dir(self, db_path: Path | None) -> Path:
+        """``CLIENTRULES_OUTBOX``, else ``outbox/`` beside a SQLite database, else ``./outbox``."""
+        if self.outbox:
+            return Path(self.outbox)
+        return (db_path.parent if db_path is not None else Path.cwd()) / "outbox"
+
+
+_PARSERS: dict[str, Callable[[str, object], Any]] = {
+    "db": _text,
+    "secret_key": _text,
+    "survey_expiry_days": _positive,
+    "base_url": _text,
+    "https": _flag,
+    "mail_server": _text,
+    "mail_port": _positive,
+    "mail_use_tls": _flag,
+    "mail_use_ssl": _flag,
+    "mail_username": _text,
+    "mail_password": _text,
+    "mail_from": _text,
+    "outbox": _text,
+    "login_max_failures": _positive,
+    "login_window_minutes": _positive,
+}
+
+
+def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from ``environ``'s ``CLIENTRULES_*`` keys, then ``config``'s (which win).
+
+    An unknown ``CLIENTRULES_*`` key in ``config`` is refused (a typo would
+    otherwise be ignored silently); other keys are not settings of ours.
+    """
+    config = {k: v for k, v in (config or {}).items() if k.startswith(PREFIX)}
+    unknown = sorted(k for k in config if k[len(PREFIX):].lower() not in _PARSERS)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r}")
+    values: dict[str, Any] = {}
+    for name, parse in _PARSERS.items():
+        key = PREFIX + name.upper()
+        for source in (environ, config):
+            if key in source:
+                parsed = parse(key, source[key])
+                if parsed is None:
+                    values.pop(name, None)
+                else:
+                    values[name] = parsed
+    return Settings(**values)
