@@ -165,6 +165,18 @@ def test_threads_share_one_store(store):
     assert [e.position for e in store.read_all()] == list(range(1, 81))
 
 
+def test_connections_of_ended_threads_are_closed(store):
+    def read() -> None:
+        store.read_client("a")
+
+    for _ in range(30):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    read()
+    assert len(store._connections) <= 2
+
+
 def _append_from_another_process(url: str, writer: int, start: multiprocessing.Event) -> None:
     store = open_store(url)
     start.wait()

@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import parse_qs
@@ -127,7 +128,8 @@ class SqliteStore:
             raise StoreError(f"no database at {self.path} (import events first: clientrules import FILE)")
         self.registry = registry
         self._local = threading.local()
-        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        #: every open connection: (process id, its thread, connection)
+        self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
         self._migrate()
@@ -154,9 +156,25 @@ class SqliteStore:
             raise
         self._local.connection = connection
         self._local.pid = os.getpid()
-        with self._lock:
-            self._connections.append((os.getpid(), connection))
+        self._remember(connection)
         return connection
+
+    def _remember(self, connection: sqlite3.Connection) -> None:
+        """Keep ``connection`` for :meth:`close`, and close those of threads that have ended.
+
+        A server that starts a thread per request would otherwise pile up open files.
+        """
+        pid = os.getpid()
+        with self._lock:
+            kept = []
+            for owner_pid, thread, other in self._connections:
+                owner = thread()
+                if owner_pid == pid and (owner is None or not owner.is_alive()):
+                    other.close()
+                else:
+                    kept.append((owner_pid, thread, other))
+            kept.append((pid, weakref.ref(threading.current_thread()), connection))
+            self._connections = kept
 
     def _configure(self, connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -430,7 +448,7 @@ class SqliteStore:
         self._closed = True
         with self._lock:
             connections, self._connections = self._connections, []
-        for pid, connection in connections:
+        for pid, _, connection in connections:
             if pid == os.getpid():
                 connection.close()
         self._local = threading.local()
