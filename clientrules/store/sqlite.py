@@ -132,7 +132,11 @@ class SqliteStore:
         self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # --- connections ------------------------------------------------------------
 
@@ -225,19 +229,12 @@ class SqliteStore:
         return self._retry(lambda: connection.execute(sql, tuple(parameters)).fetchall())
 
     def _migrate(self) -> None:
+        """Create or upgrade the schema; an up-to-date database is only read (no write lock)."""
+        if self._schema_version(self._connection()) == SCHEMA_VERSION:
+            return
+
         def migrate(connection: sqlite3.Connection) -> None:
-            found = connection.execute(
-                "SELECT name FROM sqlite_master WHERE name = 'schema_migrations'"
-            ).fetchone()
-            current = 0
-            if found:
-                current = connection.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"database {self.path} has schema version {current}; this clientrules "
-                    f"knows up to {SCHEMA_VERSION}: upgrade clientrules"
-                )
-            if current < SCHEMA_VERSION:
+            if self._schema_version(connection) < SCHEMA_VERSION:
                 for statement in _SCHEMA.split(";\n"):
                     if statement.strip():
                         connection.execute(statement)
@@ -247,6 +244,22 @@ class SqliteStore:
                 )
 
         self._write(migrate)
+
+    def _schema_version(self, connection: sqlite3.Connection) -> int:
+        found = self._retry(
+            lambda: connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
+        )
+        current = 0
+        if found:
+            current = self._retry(
+                lambda: connection.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+            ) or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {current}; this clientrules "
+                f"knows up to {SCHEMA_VERSION}: upgrade clientrules"
+            )
+        return current
 
     # --- writing ------------------------------------------------------------------
 
@@ -266,7 +279,8 @@ class SqliteStore:
                 raise InvalidEvent("an append with expected_version must hold events of one client")
             if expected_version < 0:
                 raise InvalidEvent("must be 0 or more", field="expected_version")
-            return self._write(lambda c: self._append(c, events, expected_version, streams.pop() if streams else None))
+            client = next(iter(streams), None)
+            return self._write(lambda c: self._append(c, events, expected_version, client))
         if isinstance(events, (list, tuple)):
             return self._write(lambda c: self._append(c, events, None, None))
         # a one-shot iterable cannot be replayed if the transaction has to be retried
