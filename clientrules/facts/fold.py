@@ -81,6 +81,9 @@ class ClientFold:
     keep their stream order (their ``version``; for events not stored yet, the
     order they were applied in). An event id applied twice counts once.
     ``facts(T)`` considers only events with ``at <= T``.
+
+    A fold is not thread-safe (``facts`` extends running totals and caches as
+    it goes): give each thread its own, or hold a lock around it.
     """
 
     def __init__(self) -> None:
@@ -339,17 +342,27 @@ class ClientFold:
         plan_key, plan_id = plans.keys[count - 1], plans.ids[count - 1]
         values["plan_age_days"] = (now - at_of(plan_key)) // DAY_US
         evidence["plan_age_days"] = (plan_id,)
-        self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence)
-        _count(values, evidence, "unpaid_scope_changes_since_plan", self._timelines["unpaid_scope"], plan_key, bound)
-        for name in ("hours_since_plan", "unbillable_hours_since_plan", "unbillable_share_since_plan"):
-            evidence[name] = (plan_id, *evidence[name])
-        evidence["unpaid_scope_changes_since_plan"] = (plan_id, *evidence["unpaid_scope_changes_since_plan"])
+        behind = (plan_id,)
+        self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence, behind)
+        _count(
+            values, evidence, "unpaid_scope_changes_since_plan", self._timelines["unpaid_scope"], plan_key, bound, behind
+        )
 
     @staticmethod
     def _hours(
-        suffix: str, work: Timeline, unbillable: Timeline, after: int, bound: int, values: dict, evidence: dict
+        suffix: str,
+        work: Timeline,
+        unbillable: Timeline,
+        after: int,
+        bound: int,
+        values: dict,
+        evidence: dict,
+        behind: tuple[str, ...] = EMPTY,
     ) -> None:
-        """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound]."""
+        """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound].
+
+        Their evidence is ``behind`` (e.g. the plan they count from) and the work logs.
+        """
         start, stop = bisect_right(work.keys, after), bisect_right(work.keys, bound)
         hours = work.total(start, stop)
         ustart, ustop = bisect_right(unbillable.keys, after), bisect_right(unbillable.keys, bound)
@@ -357,9 +370,9 @@ class ClientFold:
         values["hours" + suffix] = float(hours)
         values["unbillable_hours" + suffix] = float(unbilled)
         values["unbillable_share" + suffix] = float(EXACT.divide(unbilled, hours)) if hours else 0.0
-        ids = tuple(work.ids[start:stop])
+        ids = (*behind, *work.ids[start:stop])
         evidence["hours" + suffix] = ids
-        evidence["unbillable_hours" + suffix] = tuple(unbillable.ids[ustart:ustop])
+        evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
         evidence["unbillable_share" + suffix] = ids
 
     def _conduct(self, now: int, bound: int, values: dict, evidence: dict) -> None:
@@ -395,11 +408,24 @@ def _none(_: Any) -> None:
     return None
 
 
-def _count(values: dict, evidence: dict, name: str, timeline: Timeline, after: int, bound: int) -> None:
-    """``name``: how many events of ``timeline`` have an order key in (after, bound]."""
-    start, stop = bisect_right(timeline.keys, after), bisect_right(timeline.keys, bound)
+def _count(
+    values: dict,
+    evidence: dict,
+    name: str,
+    timeline: Timeline,
+    after: int,
+    bound: int,
+    behind: tuple[str, ...] = EMPTY,
+) -> None:
+    """``name``: how many events of ``timeline`` have an order key in (after, bound]; evidence ``behind`` and them."""
+    keys = timeline.keys
+    if not keys or keys[-1] <= after or keys[0] > bound:
+        values[name] = 0
+        evidence[name] = behind
+        return
+    start, stop = bisect_right(keys, after), bisect_right(keys, bound)
     values[name] = max(0, stop - start)
-    evidence[name] = tuple(timeline.ids[start:stop])
+    evidence[name] = (*behind, *timeline.ids[start:stop])
 
 
 def _invoice_evidence(invoices: list, bound: int) -> tuple[str, ...]:
