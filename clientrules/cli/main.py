@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "clientrules.cli.ledger",
     "clientrules.cli.survey",
     "clientrules.cli.decisions",
+    "clientrules.cli.learning",
 ]
 
 

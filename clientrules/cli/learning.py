@@ -1,0 +1,110 @@
+"""Learning-loop commands: ``report``, ``proposals [accept|reject ID]`` and ``backtest``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clientrules.cli.context import ctx_ledger
+from clientrules.errors import ClientRulesError
+from clientrules.learning.backtest import describe
+from clientrules.learning.report import proposals_text
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ClientRulesError(f"cannot write {path}: {error.strerror}") from None
+
+
+@click.command("report")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stable keys: see clientrules.learning.report).")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="Write the report as one self-contained HTML page with charts (prints well).",
+)
+def report_command(as_json: bool, html_file: Path | None) -> None:
+    """The learning report: why clients left, what their logs showed before, and the rule changes it proposes."""
+    if as_json and html_file:
+        raise click.UsageError("choose one of --json and --html")
+    report = ctx_ledger(create=False).learning.report()
+    if as_json:
+        _echo_json(report.to_json())
+    elif html_file is not None:
+        _write(html_file, report.to_html())
+        click.echo(f"wrote {html_file}", err=True)
+    else:
+        click.echo(report.to_text(), nl=False)
+
+
+@click.group("proposals", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the proposals as JSON.")
+@click.pass_context
+def proposals_group(ctx: click.Context, as_json: bool) -> None:
+    """Rule changes learned from exit surveys, each with its backtest; accept or reject them by ID."""
+    if ctx.invoked_subcommand is not None:
+        return
+    proposals = ctx_ledger(create=False).learning.proposals()
+    data = proposals.to_json()
+    if as_json:
+        _echo_json(data)
+    else:
+        for line in proposals_text(data):
+            click.echo(line)
+
+
+@proposals_group.command("accept")
+@click.argument("proposal_id", metavar="ID")
+@click.option("--note", help="Why, kept with the new rule-set version.")
+def accept_command(proposal_id: str, note: str | None) -> None:
+    """Add the proposed rule: the rule set with it becomes a new version."""
+    version = ctx_ledger(create=False).learning.accept(proposal_id, note=note)
+    click.echo(f"accepted {proposal_id}: rule-set version {version.version} is now current")
+
+
+@proposals_group.command("reject")
+@click.argument("proposal_id", metavar="ID")
+def reject_command(proposal_id: str) -> None:
+    """Reject the proposal: it is recorded and not proposed again for the same evidence."""
+    ctx_ledger(create=False).learning.reject(proposal_id)
+    click.echo(f"rejected {proposal_id}")
+
+
+@click.command("backtest")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="A rule-set file to compare with the current version (default: the current version alone).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def backtest_command(rules_file: Any, as_json: bool) -> None:
+    """Replay every client's history month by month under the current rules and FILE, side by side."""
+    text = None
+    if rules_file is not None:
+        try:
+            text = rules_file.read()
+        except UnicodeDecodeError:
+            raise ClientRulesError(f"{rules_file.name} is not UTF-8 text") from None
+    label = f"candidate ({Path(rules_file.name).name})" if rules_file is not None else "candidate"
+    result = ctx_ledger(create=False).learning.backtest(text, label=label)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        for line in describe(result):
+            click.echo(line)
+
+
+commands: list[click.Command] = [report_command, proposals_group, backtest_command]
