@@ -53,7 +53,8 @@ def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: b
     """Decide keep, renegotiate, refer_out or terminate for CLIENTs (default: every client).
 
     The decision is the most severe verdict of the rules that fired, under the
-    current rule-set version. With --record each decision is stored as a
+    current rule-set version; the table says why under each client, rule by rule ('explain'
+    gives the whole chain). With --record each decision is stored as a
     DecisionRecorded event, naming the rule-set version that made it.
     """
     ledger = ctx_ledger(create=False)
@@ -69,6 +70,8 @@ def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: b
     for decision in decisions:
         fired = ", ".join(decision.fired) or "-"
         click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}")
+        for reason in decision.reasons:
+            click.echo(f"{'':<{width}}  - {reason.sentence}")
     first = decisions[0]
     summary = f"{len(decisions)} clients as of {first.as_of.text}, rule-set version {first.ruleset_version}"
     click.echo(summary + ("; decisions recorded" if record else ""), err=True)
