@@ -1,0 +1,127 @@
+"""Invitations by real SMTP: a local aiosmtpd server receives what the CLI and the app send."""
+
+from __future__ import annotations
+
+import email
+import socket
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from click.testing import CliRunner
+
+from clientrules import Ledger
+from clientrules.cli.main import cli
+from survey_fixtures import add_departed, clean_environment
+
+USER, PASSWORD = "mailer", "mail-password"
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], Message]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    return AuthResult(success=(auth_data.login, auth_data.password) == (USER.encode(), PASSWORD.encode()))
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login, auth_require_tls=False
+    )
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def mail_env(smtp_server, monkeypatch, db_url: str, tmp_path: Path):
+    controller, inbox = smtp_server
+    clean_environment(monkeypatch)
+    monkeypatch.setenv("CLIENTRULES_MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setenv("CLIENTRULES_MAIL_PORT", str(controller.port))
+    monkeypatch.setenv("CLIENTRULES_MAIL_USERNAME", USER)
+    monkeypatch.setenv("CLIENTRULES_MAIL_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CLIENTRULES_MAIL_FROM", "Studio <hello@studio.example>")
+    monkeypatch.setenv("CLIENTRULES_OUTBOX", str(tmp_path / "outbox"))
+    with Ledger.open(db_url) as ledger:
+        add_departed(ledger, "acme", email="ann@acme.example")
+    return inbox
+
+
+def test_cli_invitation_arrives_by_smtp_with_the_link(mail_env: Inbox, db_url: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme", "--base-url", "https://s.example"])
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip()
+    assert "mailed to ann@acme.example" in result.stderr
+    ((sender, recipients, message),) = mail_env.messages
+    assert sender == "hello@studio.example" and recipients == ["ann@acme.example"]
+    assert message["To"] == "ann@acme.example" and "part ways" in message["Subject"]
+    assert link in message.get_payload(decode=True).decode()
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_the_address_given_wins_over_the_known_one(mail_env: Inbox, db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme", "--email", "boss@acme.example"])
+    assert result.exit_code == 0, result.output
+    assert mail_env.messages[0][1] == ["boss@acme.example"]
+
+
+def test_reminders_arrive_with_the_same_link(mail_env: Inbox, db_url: str) -> None:
+    invited = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme"])
+    reminded = CliRunner().invoke(cli, ["--db", db_url, "survey", "remind", "--after-days", "0"])
+    assert reminded.exit_code == 0, reminded.output
+    assert reminded.stdout == invited.stdout
+    assert "reminded 1 client(s)" in reminded.stderr
+    first, second = (m for _, _, m in mail_env.messages)
+    assert second["Subject"] == "Reminder: " + first["Subject"]
+    assert invited.stdout.strip() in second.get_payload(decode=True).decode()
+
+
+def test_a_dashboard_invitation_arrives_by_smtp(mail_env: Inbox, db_url: str, tmp_path: Path) -> None:
+    from survey_fixtures import close_app, csrf_token, make_app
+
+    with Ledger.open(db_url) as ledger:
+        ledger.surveys.owner.set_password("owner password here")
+    app = make_app(db_url, tmp_path, CLIENTRULES_BASE_URL="https://survey.studio.example")
+    try:
+        client = app.test_client()
+        token = csrf_token(client.get("/owner/login").get_data(as_text=True))
+        client.post("/owner/login", data={"csrf_token": token, "password": "owner password here"})
+        token = csrf_token(client.get("/owner/clients/acme").get_data(as_text=True))
+        assert client.post("/owner/clients/acme/invite", data={"csrf_token": token}).status_code == 303
+        (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
+    finally:
+        close_app(app)
+    ((_, _, message),) = mail_env.messages
+    assert invitation.url("https://survey.studio.example") in message.get_payload(decode=True).decode()
+
+
+def test_an_unreachable_mail_server_is_one_clear_error_and_the_link_still_works(
+    mail_env: Inbox, db_url: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("CLIENTRULES_MAIL_PORT", str(free_port()))  # nobody listens there
+    result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: could not mail ann@acme.example through 127.0.0.1")
+    assert "Traceback" not in result.output
+    link = result.stdout.strip()
+    with Ledger.open(db_url) as ledger:
+        assert ledger.surveys.open(link.rsplit("/", 1)[1]).client == "acme"
