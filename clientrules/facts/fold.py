@@ -24,7 +24,6 @@ from clientrules.facts.value import Facts
 SNAPSHOT_SCHEMA = 1
 SNAPSHOT_KIND = "clientrules.facts.ClientFold"
 SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
-REMEDIES = ("MeetingHeld", "PlanAgreed", "TermsRenegotiated")
 EMPTY: tuple[str, ...] = ()
 
 
@@ -103,14 +102,15 @@ class ClientFold:
         self._severe = Timeline()
         self._book = InvoiceBook()
 
-    def __len__(self) -> int:
-        """How many events were folded."""
-        return len(self._ids)
-
     # --- folding ------------------------------------------------------------------------
 
     def apply(self, event: Event) -> bool:
-        """Fold one event in (O(log n) to find its place); False if its id was folded already."""
+        """Fold one event in; False if an event with its id was folded already.
+
+        Finding its place is a bisection (O(log n)); appending in time order is
+        O(1), and inserting earlier shifts the later entries of one list (a
+        memmove, not a refold).
+        """
         if not isinstance(event, Event):
             raise FactsError(f"can only fold an Event, not {type(event).__name__}")
         if self.client is None:
@@ -400,7 +400,7 @@ class ClientFold:
         answered = bisect_right(answers.keys, bound)
         first = bisect_right(messages.keys, answers.keys[answered - 1]) if answered else 0
         last = bisect_right(messages.keys, bound)
-        values["unanswered_messages"] = max(0, last - first)
+        values["unanswered_messages"] = last - first
         evidence["unanswered_messages"] = tuple(messages.ids[first:last])
 
 
@@ -424,7 +424,7 @@ def _count(
         evidence[name] = behind
         return
     start, stop = bisect_right(keys, after), bisect_right(keys, bound)
-    values[name] = max(0, stop - start)
+    values[name] = stop - start
     evidence[name] = (*behind, *timeline.ids[start:stop])
 
 

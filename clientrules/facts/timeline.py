@@ -52,9 +52,6 @@ class Timeline:
         self._summed = summed
         self._totals: list[Decimal] = [Decimal(0)]
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def insert(self, key: int, event_id: str, row: tuple[Any, ...] = ()) -> int:
         """Insert in order (after any equal key); return the index it got."""
         keys = self.keys
@@ -71,10 +68,6 @@ class Timeline:
         if self._summed is not None and len(self._totals) > index + 1:
             del self._totals[index + 1 :]
         return index
-
-    def upto(self, key: int) -> int:
-        """How many events have an order key ``<= key``."""
-        return bisect_right(self.keys, key)
 
     def total(self, start: int, stop: int) -> Decimal:
         """The exact sum of the summed field over ``rows[start:stop]``."""
