@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from clientrules.decisions.service import Decisions
@@ -202,3 +204,42 @@ def test_a_draft_rule_set_can_be_tried_but_not_recorded(ledger):
     assert (decision.verdict, decision.ruleset_version) == ("terminate", 0)
     with pytest.raises(ClientRulesError, match="only decisions of an adopted rule-set version"):
         ledger.decisions.evaluate(["globex"], as_of="2026-05-01", ruleset=trial, record=True)
+
+
+def test_grace_days_of_the_rule_set_reach_the_facts(ledger):
+    patient = default_ruleset_text().replace("grace_days = 7", "grace_days = 30")
+    ledger.rules.use(patient, note="30 days of grace")
+    # every acme invoice was paid 19-22 days after due: on time with 30 days of grace
+    (decision,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01")
+    assert (decision.verdict, decision.fired, decision.ruleset_version) == ("keep", (), 2)
+
+
+def test_many_versions_in_one_process_stay_correct(ledger):
+    for threshold in (1, 2, 3, 4, 5, 6):
+        text = default_ruleset_text().replace('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"')
+        ledger.rules.use(text)
+        (decision,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01")
+        assert decision.verdict == ("renegotiate" if threshold <= 3 else "keep"), threshold
+    # old versions (their engines were freed from the cache) are rebuilt on demand
+    (again,) = ledger.decisions.evaluate(["acme"], as_of="2026-05-01", ruleset=ledger.rules.get(2))
+    assert again.verdict == "renegotiate" and again.ruleset_version == 2
+
+
+def test_threads_share_one_ledger_decisions(ledger):
+    expected = [d.to_json() for d in ledger.decisions.evaluate(as_of="2026-05-01")]
+    results, errors = [], []
+
+    def work() -> None:
+        try:
+            for _ in range(30):
+                results.append([d.to_json() for d in ledger.decisions.evaluate(as_of="2026-05-01")])
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 120 and all(result == expected for result in results)

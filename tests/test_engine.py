@@ -267,3 +267,18 @@ def test_a_closed_engine_is_rebuilt_when_used_again():
     assert engine.decide("c", facts(contract_breaches_365d=1)).verdict == "terminate"
     engine.close()
     engine.close()
+
+
+def test_sessions_where_no_rule_fires_are_freed_safely():
+    # Regression (found by the differential test): deleting a durable-rules session in which no
+    # action ran segfaulted, and an unmatched fact held one of the 1,024 session slots.
+    lone = parse_ruleset('[[rules]]\nid = "r"\nverdict = "keep"\nwhen = ["late_invoices_12m < 0"]\n')
+    with DurableEngine(lone) as engine:
+        assert {engine.decide(f"c{i}", facts(late_invoices_12m=i % 3)).fired for i in range(2500)} == {()}
+        assert engine.decide("c", facts(late_invoices_12m=-1)).fired == ("r",)
+
+
+def test_an_any_with_several_options_holding_fires_its_rule_once(engine):
+    decision = engine.decide("c", facts(severe_staff_incidents_365d=1, incidents_180d=3))
+    assert decision.fired == ("abuse-of-staff",)
+    assert len(decision.reasons) == 1
