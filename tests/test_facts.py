@@ -500,15 +500,69 @@ def test_snapshot_continues_the_fold():
     assert restored.version == len(events)
 
 
+def _good_snapshot() -> dict:
+    fold = ClientFold()
+    fold.apply_all(stories()["brightline-late-again"][:6])
+    return json.loads(json.dumps(fold.to_snapshot()))
+
+
+def _damaged(change) -> dict:
+    snapshot = _good_snapshot()
+    change(snapshot)
+    return snapshot
+
+
 @pytest.mark.parametrize(
     "damaged",
-    [None, {}, {"kind": "clientrules.facts.ClientFold", "schema": 99}, {"kind": "clientrules.facts.ClientFold", "schema": 1}],
+    [
+        None,
+        {},
+        {"kind": "clientrules.facts.ClientFold", "schema": 99},
+        {"kind": "clientrules.facts.ClientFold", "schema": 1},
+        _damaged(lambda s: s["records"]["invoice"][0].__setitem__(3, "1000 EUR")),
+        _damaged(lambda s: s["records"]["invoice"][0].__setitem__(4, "2025-10-10")),
+        _damaged(lambda s: s["records"]["payment"][0].pop()),
+        _damaged(lambda s: s["records"].__setitem__("gossip", [[1, "x"]])),
+        _damaged(lambda s: s.__setitem__("version", "12")),
+    ],
 )
 def test_damaged_snapshot_is_a_clear_error(damaged):
     with pytest.raises(FactsError) as raised:
         ClientFold.from_snapshot(damaged)
     assert "\n" not in str(raised.value)
     assert isinstance(raised.value, ClientRulesError)
+
+
+def test_snapshot_of_unstored_events_keeps_their_order():
+    fold = ClientFold()
+    fold.apply(followup("2026-05-01"))
+    restored = ClientFold.from_snapshot(json.loads(json.dumps(fold.to_snapshot())))
+    restored.apply(ev("ClientReplied", "2026-05-01"))  # same moment, applied later: it answers
+    assert restored.facts(Instant.parse(T)).values["unanswered_followups"] == 0
+    assert restored.version == 0
+
+
+def test_a_persisted_fold_continues_from_its_version_in_a_real_store(tmp_path):
+    from clientrules import Ledger
+
+    events = stories()["acme-late"]
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        ledger.append(events[:6])
+        fold = ClientFold()
+        fold.apply_all(ledger.store.read_client("acme-late"))
+        (tmp_path / "fold.json").write_text(json.dumps(fold.to_snapshot()))
+        ledger.append(events[6:])
+        # One more, dated before everything folded so far.
+        ledger.record("acme-late", registry.decode("MeetingHeld", {"topic": "x", "outcome": "resolved"}), "2026-01-20")
+
+        restored = ClientFold.from_snapshot(json.loads((tmp_path / "fold.json").read_text()))
+        newer = ledger.store.read_client("acme-late", after_version=restored.version)
+        assert len(newer) == len(events) - 6 + 1
+        restored.apply_all(newer)
+        as_of = Instant.parse("2026-06-01")
+        assert restored.version == ledger.version("acme-late")
+        assert restored.facts(as_of) == facts_of(ledger.events("acme-late"), as_of)
+        assert restored.facts(as_of).values["remedy_since_first_late"] is True
 
 
 def test_an_event_applied_twice_counts_once():

@@ -69,8 +69,15 @@ _PLAIN = (
     "outgrown",
     "ended",
 )
-#: Positions of exact decimals in each kind's row (written as strings in a snapshot).
-_DECIMAL_AT = {"invoice": 1, "payment": 1, "work": 0}
+#: The fields of each kind's row; exact decimals are written as strings in a snapshot.
+_ROW_FIELDS: dict[str, tuple[type, ...]] = {
+    **{kind: () for kind in _PLAIN},
+    "invoice": (str, Decimal, int),
+    "payment": (str, Decimal),
+    "work": (Decimal, bool),
+    "remedy": (str,),
+    "incident": (bool,),
+}
 
 
 class ClientFold:
@@ -176,9 +183,11 @@ class ClientFold:
                 records["invoice"].append([key, event_id, invoice.invoice_id, amount, due])
             for key, event_id, (amount,) in zip(payments.keys, payments.ids, payments.rows):
                 records["payment"].append([key, event_id, invoice.invoice_id, amount])
-        for kind, position in _DECIMAL_AT.items():
-            for record in records[kind]:
-                record[position + 2] = str(record[position + 2])
+        for kind, fields in _ROW_FIELDS.items():
+            if Decimal in fields:
+                position = fields.index(Decimal) + 2
+                for record in records[kind]:
+                    record[position] = str(record[position])
         return records
 
     def to_snapshot(self) -> dict[str, Any]:
@@ -205,18 +214,17 @@ class ClientFold:
             )
         fold = cls()
         try:
-            fold.client = snapshot["client"]
-            fold.version = int(snapshot["version"])
-            fold._sequence = int(snapshot["sequence"])
+            client = snapshot["client"]
+            fold.client = None if client is None else _checked(client, str)
+            fold.version = _checked(snapshot["version"], int)
+            fold._sequence = _checked(snapshot["sequence"], int)
             first = snapshot["first"]
-            fold._first = (int(first[0]), str(first[1])) if first else None
+            fold._first = (_checked(first[0], int), _checked(first[1], str)) if first else None
             for kind, records in snapshot["records"].items():
-                position = _DECIMAL_AT.get(kind)
+                fields = _ROW_FIELDS[kind]
                 for key, event_id, *row in records:
-                    if position is not None:
-                        row[position] = Decimal(row[position])
-                    fold._add(kind, int(key), str(event_id), tuple(row))
-            fold._unindexed = [str(event_id) for event_id in snapshot["unindexed"]]
+                    fold._add(kind, _checked(key, int), _checked(event_id, str), _row(row, fields))
+            fold._unindexed = [_checked(event_id, str) for event_id in snapshot["unindexed"]]
             fold._ids.update(fold._unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
             raise FactsError("the client fold snapshot is damaged: fold the events again") from None
@@ -406,6 +414,22 @@ class ClientFold:
 
 def _none(_: Any) -> None:
     return None
+
+
+def _checked(value: Any, kind: type) -> Any:
+    if type(value) is not kind:
+        raise TypeError(f"{value!r} is not a {kind.__name__}")
+    return value
+
+
+def _row(row: list[Any], fields: tuple[type, ...]) -> tuple[Any, ...]:
+    """A snapshot row back as the fold keeps it (raises TypeError or ValueError if it is not one)."""
+    if len(row) != len(fields):
+        raise ValueError("wrong number of fields")
+    return tuple(
+        Decimal(_checked(value, str)) if kind is Decimal else _checked(value, kind)
+        for value, kind in zip(row, fields)
+    )
 
 
 def _count(
