@@ -1,0 +1,193 @@
+"""The learning loop on a small generated history: proposals, accept, reject, report data and rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clientrules import (
+    ClientOnboarded,
+    Ledger,
+    RelationshipEnded,
+    SurveyAnswered,
+    SurveyInvited,
+)
+from clientrules.cli.main import cli
+from clientrules.events.system import LEARNING_STREAM
+from clientrules.learning import REPORT_KEYS, Finding, UnknownProposal
+from clientrules.learning.history import days_before
+from tests.learning_fixtures import build_db, copy_db, generator
+
+SMALL = 60  # clients: 4 of them leave citing missed deadlines, with deadlines piling up before
+
+
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_db(tmp_path_factory.mktemp("learning") / "small.db", clients=SMALL)
+
+
+@pytest.fixture
+def small_db(small_template: Path, tmp_path: Path) -> str:
+    return copy_db(small_template, tmp_path / "ledger.db")
+
+
+def _proposal_for(proposals, reason):
+    return next(p for p in proposals.pending if p.reason == reason)
+
+
+def test_generator_is_deterministic() -> None:
+    module = generator()
+    assert module.generate(seed=7, clients=20) == module.generate(seed=7, clients=20)
+    assert module.generate(seed=7, clients=20) != module.generate(seed=8, clients=20)
+
+
+def test_proposes_the_planted_signal_and_nothing_for_price(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger:
+        proposals = ledger.learning.proposals()
+    proposal = _proposal_for(proposals, "missed_deadlines")
+    assert (proposal.finding.fact, proposal.finding.op, proposal.finding.threshold) == ("deadlines_missed_90d", ">=", 2)
+    assert proposal.rule["id"] == "learned-missed-deadlines"
+    assert proposal.rule["verdict"] == "renegotiate"
+    assert proposal.rule["when"] == ["deadlines_missed_90d >= 2"]
+    rule_outcome = proposal.backtest.rules["learned-missed-deadlines"]
+    assert len(rule_outcome.flagged) >= 4 and rule_outcome.median_lead_days >= 30
+    assert len(rule_outcome.false_alarms) <= 1
+    assert all(p.reason != "price_too_high" for p in proposals.pending)
+    why = next(n.why for n in proposals.not_proposed if n.reason == "price_too_high")
+    assert why.startswith("no separating fact")
+
+
+def test_accept_adopts_a_new_version_whose_decisions_cite_the_rule(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger:
+        proposal = _proposal_for(ledger.learning.proposals(with_backtest=False), "missed_deadlines")
+        assert ledger.rules.current().version == 1
+        version = ledger.learning.accept(proposal.id)
+        assert version.version == 2 and ledger.rules.current().version == 2
+        assert version.ruleset.rule("learned-missed-deadlines").verdict == "renegotiate"
+        history = ledger.learning.history()
+        for client in proposal.finding.flagged:
+            moment = days_before(history.records[client].departure.at, 30)
+            (decision,) = ledger.decisions.evaluate([client], as_of=moment)
+            assert "learned-missed-deadlines" in decision.fired
+            assert decision.ruleset_version == 2
+            reason = next(r for r in decision.reasons if r.rule == "learned-missed-deadlines")
+            assert "missed deadlines" in reason.advice
+        (decided,) = [e.payload for e in ledger.events(LEARNING_STREAM)]
+        assert (decided.proposal_id, decided.outcome, decided.ruleset_version) == (proposal.id, "accepted", 2)
+        after = ledger.learning.proposals(with_backtest=False)
+        assert proposal.id not in {p.id for p in after.pending}
+        assert [(d.id, d.outcome) for d in after.decided] == [(proposal.id, "accepted")]
+        with pytest.raises(UnknownProposal, match="was accepted already"):
+            ledger.learning.accept(proposal.id)
+
+
+def test_reject_is_recorded_and_not_proposed_again(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger:
+        proposal = _proposal_for(ledger.learning.proposals(with_backtest=False), "missed_deadlines")
+        ledger.learning.reject(proposal.id)
+        (decided,) = [e.payload for e in ledger.events(LEARNING_STREAM)]
+        assert (decided.proposal_id, decided.outcome, decided.ruleset_version) == (proposal.id, "rejected", None)
+        assert json.loads(decided.evidence)["clients"] == list(proposal.finding.clients)
+        again = ledger.learning.proposals(with_backtest=False)
+        assert proposal.id not in {p.id for p in again.pending}
+        with pytest.raises(UnknownProposal, match="was rejected already"):
+            ledger.learning.accept(proposal.id)
+        assert ledger.rules.current().version == 1
+
+
+def test_unknown_proposal_is_a_clear_error(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger, pytest.raises(UnknownProposal, match="no pending proposal 'p-nope'"):
+        ledger.learning.reject("p-nope")
+
+
+def test_proposal_id_follows_the_evidence() -> None:
+    def finding(clients: tuple[str, ...], threshold: int = 2) -> Finding:
+        return Finding("missed_deadlines", "deadlines_missed_90d", threshold, clients, clients, (), 10)
+
+    assert finding(("a", "b")).proposal_id == finding(("a", "b")).proposal_id
+    assert finding(("a", "b")).proposal_id != finding(("a", "b", "c")).proposal_id
+    assert finding(("a", "b")).proposal_id != finding(("a", "b"), 3).proposal_id
+
+
+def test_report_json_keys_are_stable(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger:
+        data = ledger.learning.report().to_json()
+    assert list(data) == list(REPORT_KEYS) == [
+        "schema", "period", "summary", "reasons", "by_quarter", "ratings", "recommend", "would_return",
+        "answers", "departed_clients", "proposals", "not_proposed", "decided", "method",
+    ]  # fmt: skip
+    assert set(data["summary"]) == {
+        "clients", "retained", "departed", "answered", "flagged_before_leaving", "lost_monthly_value", "ruleset_version",
+    }  # fmt: skip
+    assert set(data["reasons"][0]) == {"code", "label", "primary", "contributing", "lost_monthly_value"}
+    assert set(data["recommend"]) == {"answers", "average", "promoters", "passives", "detractors", "nps", "distribution"}
+    assert set(data["departed_clients"][0]) == {
+        "client", "departed_on", "initiated_by", "monthly_value", "answered", "primary_reason", "other_reasons",
+        "facts_before", "signals_before", "flagged", "first_flagged", "lead_days", "flagged_verdict", "flagged_by",
+        "flagged_ruleset_version",
+    }  # fmt: skip
+    assert data["summary"]["clients"] == SMALL
+    assert data["summary"]["departed"] == len(data["departed_clients"])
+    assert sum(r["primary"] for r in data["reasons"]) == data["summary"]["answered"]
+    json.dumps(data)  # JSON-able as it is
+
+
+def _departed_with_answer(db: str, text: str) -> None:
+    with Ledger.open(db) as ledger:
+        ledger.record("shouty-client", ClientOnboarded(name="Shouty", monthly_value=900.0), "2025-01-10")
+        ledger.record("shouty-client", RelationshipEnded(initiated_by="client"), "2025-08-01")
+        ledger.record("shouty-client", SurveyInvited(invitation_id="inv-1", expires_at="2025-09-01"), "2025-08-02")
+        answer = SurveyAnswered(
+            invitation_id="inv-1", primary_reason="quality", recommend=3, rating_quality=1, what_to_change=text
+        )
+        ledger.record("shouty-client", answer, "2025-08-03")
+
+
+def test_html_report_has_svg_charts_and_escapes_answers(db_url: str) -> None:
+    _departed_with_answer(db_url, "<script>alert('x')</script> & more")
+    with Ledger.open(db_url) as ledger:
+        report = ledger.learning.report()
+    page, body = report.to_html(), report.to_html(full_page=False)
+    assert page.startswith("<!doctype html>") and page.count("<svg") >= 2
+    assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in page
+    assert "@media print" in page
+    assert not body.lstrip().startswith("<!doctype") and "<svg" in body
+
+
+@pytest.mark.slow
+def test_cli_report_proposals_accept_and_backtest(small_db: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--db", small_db, "proposals", "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    proposal = next(p for p in json.loads(listed.stdout)["proposals"] if p["reason"] == "missed_deadlines")
+
+    candidate = tmp_path / "candidate.toml"
+    with Ledger.open(small_db) as ledger:
+        candidate.write_text(ledger.rules.current().ruleset.source + "\n" + proposal["rule_toml"])
+    tested = runner.invoke(cli, ["--db", small_db, "backtest", "--rules", str(candidate), "--json"])
+    assert tested.exit_code == 0, tested.stderr
+    result = json.loads(tested.stdout)
+    assert result["candidate_outcome"]["departures_flagged"] > result["current"]["departures_flagged"]
+    assert result["rules"]["learned-missed-deadlines"] == proposal["backtest"]["rules"]["learned-missed-deadlines"]
+
+    accepted = runner.invoke(cli, ["--db", small_db, "proposals", "accept", proposal["id"]])
+    assert accepted.exit_code == 0 and "rule-set version 2 is now current" in accepted.stdout
+    again = runner.invoke(cli, ["--db", small_db, "proposals", "reject", proposal["id"]])
+    assert again.exit_code == 1 and again.stderr == f"error: proposal {proposal['id']} was accepted already\n"
+
+    html = tmp_path / "report.html"
+    written = runner.invoke(cli, ["--db", small_db, "report", "--html", str(html)])
+    assert written.exit_code == 0 and "<svg" in html.read_text()
+    text = runner.invoke(cli, ["--db", small_db, "report"])
+    assert text.exit_code == 0 and "Decided: " + proposal["id"] in text.stdout
+
+
+def test_cli_backtest_refuses_an_invalid_rule_set(small_db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rules]]\nid = "x"\nverdict = "renegotiate"\nwhen = ["no_such_fact >= 1"]\n')
+    result = CliRunner().invoke(cli, ["--db", small_db, "backtest", "--rules", str(bad)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid rule set:") and result.stderr.count("\n") == 1
