@@ -107,6 +107,14 @@ def test_a_duplicate_id_within_one_batch_is_stored_once(store):
     assert store.head_position() == 1
 
 
+def test_a_duplicate_id_far_apart_in_a_long_batch_is_stored_once(store):
+    batch = [work("a", "2026-03-01", id=f"e{i}") for i in range(1500)]
+    batch[1400] = work("a", "2026-03-02", id="e3")
+    result = store.append(iter(batch))
+    assert (result.stored, result.already_present) == (1499, 1)
+    assert [e.id for e in store.read_client("a")][-1] == "e1499"
+
+
 def test_expected_version_appends_when_it_matches(store):
     assert store.append([work("a", "2026-03-01")], expected_version=0).version == 1
     assert store.append([work("a", "2026-03-02"), work("a", "2026-03-03")], expected_version=1).version == 3

@@ -309,7 +309,6 @@ class SqliteStore:
     ) -> AppendResult:
         versions: dict[str, int] = {}
         streams: set[str] = set()
-        seen: set[str] = set()
         stored = already_present = 0
         recorded_at = utc_now().isoformat()
         encode = self.registry.encode
@@ -318,7 +317,7 @@ class SqliteStore:
         checked = expected_version is None
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
-            fresh = self._fresh(connection, chunk, seen)
+            fresh = self._fresh(connection, chunk)
             already_present += len(chunk) - len(fresh)
             if not fresh:
                 continue
@@ -356,11 +355,11 @@ class SqliteStore:
         return AppendResult(stored, already_present, version, last_position)
 
     @staticmethod
-    def _fresh(connection: sqlite3.Connection, chunk: list[Event], seen: set[str]) -> list[Event]:
-        """The events of ``chunk`` whose id is neither stored nor earlier in this append."""
+    def _fresh(connection: sqlite3.Connection, chunk: list[Event]) -> list[Event]:
+        """The events of ``chunk`` whose id is neither stored (earlier chunks included) nor earlier in it."""
         ids = [event.id for event in chunk]
         marks = ",".join("?" * len(ids))
-        seen.update(row[0] for row in connection.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids))
+        seen = {row[0] for row in connection.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)}
         fresh = []
         for event in chunk:
             if event.id not in seen:
