@@ -223,3 +223,12 @@ def test_reading_back_does_not_revalidate_but_gives_equal_events(store):
     events = [work("a", f"2026-03-{day:02d}", id=f"d{day}") for day in range(1, 29)]
     store.append(events)
     assert store.read_client("a") == [e.stored(n, n) for n, e in enumerate(events, start=1)]
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
+    not_a_db = tmp_path / "events.jsonl"
+    not_a_db.write_text('{"client": "acme"}\n' * 100)
+    with pytest.raises(StoreError, match="events.jsonl: file is not a database"):
+        open_store(str(not_a_db))
+    with pytest.raises(StoreError, match="cannot open the database"):
+        open_store(str(tmp_path))
