@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "clientrules.cli.survey",
     "clientrules.cli.decisions",
     "clientrules.cli.learning",
+    "clientrules.cli.facts",
 ]
 
 
