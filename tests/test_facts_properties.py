@@ -178,6 +178,7 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
 
     open_ = [s for s in invoices if s["paid_on"] is None]
     values["open_invoices"] = len(open_)
+    evidence["open_invoices"] = {s["issue"].id for s in open_}
     values["overdue_amount"] = float(
         sum((s["amount"] - s["received"] for s in open_ if (t.date - s["due"]).days > grace), Decimal(0))
     )

@@ -297,17 +297,15 @@ class ClientFold:
             values["late_after_latest_remedy"] = 0
             evidence["late_after_latest_remedy"] = EMPTY
 
-        open_count = book.open_count(bound)
+        open_invoices = book.open_invoices(bound)
         overdue_ids: list[str] = []
         overdue = Decimal(0)
-        open_ids: list[str] = []
-        for invoice in book.open_invoices(bound):
-            open_ids.append(invoice.issue_id)
+        for invoice in open_invoices:
             if today - invoice.due_ordinal > grace:
                 overdue_ids.extend(invoice.evidence(bound))
                 overdue = EXACT.add(overdue, EXACT.subtract(invoice.amount, invoice.paid_amount(bound)))
-        values["open_invoices"] = open_count
-        evidence["open_invoices"] = tuple(reversed(open_ids))
+        values["open_invoices"] = len(open_invoices)
+        evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
         values["overdue_amount"] = float(overdue)
         evidence["overdue_amount"] = tuple(overdue_ids)
 

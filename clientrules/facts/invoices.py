@@ -17,11 +17,10 @@ days after ``due_on``.
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from typing import Iterator
 
-from clientrules.facts.timeline import DAY_US, EXACT, Timeline, at_of, insort_key, remove_key
+from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, Timeline, at_of, insort_key, remove_key
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
@@ -126,6 +125,9 @@ class InvoiceBook:
         "issue_invoices",
         "settled_keys",
         "settled_invoices",
+        "unpaid_keys",
+        "unpaid_invoices",
+        "_longest_wait",
         "_earliest_late",
     )
 
@@ -138,6 +140,11 @@ class InvoiceBook:
         #: max(issue, paid) order key of the fully paid invoices
         self.settled_keys: list[int] = []
         self.settled_invoices: list[Invoice] = []
+        #: issue order keys of the invoices that are not fully paid (as of any moment)
+        self.unpaid_keys: list[int] = []
+        self.unpaid_invoices: list[Invoice] = []
+        #: at least the longest time (µs) from an issue to its settling: older paid invoices cannot be open
+        self._longest_wait = 0
         self._earliest_late: dict[int, tuple[int, Invoice] | None] = {}
 
     def issue(self, key: int, event_id: str, invoice_id: str, amount: Decimal, due_ordinal: int) -> None:
@@ -159,7 +166,9 @@ class InvoiceBook:
         elif invoice.issue_key is not None:
             remove_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
             remove_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
-            if invoice.paid_key is not None:
+            if invoice.paid_key is None:
+                remove_key(self.unpaid_keys, self.unpaid_invoices, invoice.issue_key, invoice)
+            else:
                 remove_key(self.settled_keys, self.settled_invoices, self._settled_key(invoice), invoice)
         return invoice
 
@@ -167,8 +176,12 @@ class InvoiceBook:
         invoice.settle()
         insort_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
         insort_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
-        if invoice.paid_key is not None:
-            insort_key(self.settled_keys, self.settled_invoices, self._settled_key(invoice), invoice)
+        if invoice.paid_key is None:
+            insort_key(self.unpaid_keys, self.unpaid_invoices, invoice.issue_key, invoice)
+        else:
+            settled = self._settled_key(invoice)
+            insort_key(self.settled_keys, self.settled_invoices, settled, invoice)
+            self._longest_wait = max(self._longest_wait, at_of(settled) - at_of(invoice.issue_key))
 
     @staticmethod
     def _settled_key(invoice: Invoice) -> int:
@@ -183,19 +196,22 @@ class InvoiceBook:
         """How many invoices issued as of ``bound`` are not fully paid as of it."""
         return bisect_right(self.issue_keys, bound) - bisect_right(self.settled_keys, bound)
 
-    def open_invoices(self, bound: int) -> Iterator[Invoice]:
-        """The invoices open as of ``bound``, newest issue first (stops once all are found)."""
-        wanted = self.open_count(bound)
-        if not wanted:
-            return
-        issued = self.issue_invoices
-        for index in range(bisect_right(self.issue_keys, bound) - 1, -1, -1):
-            invoice = issued[index]
-            if invoice.paid_key is None or self._settled_key(invoice) > bound:
-                yield invoice
-                wanted -= 1
-                if not wanted:
-                    return
+    def open_invoices(self, bound: int) -> list[Invoice]:
+        """The invoices issued and not fully paid as of ``bound``, in issue order.
+
+        Those never paid come from their own index; a paid one is open only if
+        issued less than the longest wait before ``bound``, so only those are looked at.
+        """
+        found = self.unpaid_invoices[: bisect_right(self.unpaid_keys, bound)]
+        if len(found) < self.open_count(bound):
+            oldest = (at_of(bound) - self._longest_wait) << TIE_BITS
+            issued = self.issue_invoices
+            first = bisect_left(self.issue_keys, oldest)
+            for invoice in issued[first : bisect_right(self.issue_keys, bound)]:
+                if invoice.paid_key is not None and self._settled_key(invoice) > bound:
+                    found.append(invoice)
+            found.sort(key=lambda invoice: invoice.issue_key)
+        return found
 
     def earliest_late(self, grace_days: int) -> tuple[int, Invoice] | None:
         """The first moment (µs) any invoice was late, and that invoice; None if none ever is."""
