@@ -32,7 +32,8 @@ def page(status: int, title: str, message: str):
 def register_error_pages(app: Flask) -> None:
     @app.errorhandler(LinkError)
     def link_error(error: LinkError):
-        return page(410 if error.gone else 404, LINK_TITLES[type(error)], str(error).capitalize() + ".")
+        message = str(error)
+        return page(410 if error.gone else 404, LINK_TITLES[type(error)], message[0].upper() + message[1:] + ".")
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

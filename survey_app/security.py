@@ -42,7 +42,7 @@ class LoginLimiter:
         self.max_failures = max_failures
         self.window = window
         self._clock = clock
-        self._failures: dict[str, Deque[float]] = collections.defaultdict(collections.deque)
+        self._failures: dict[str, Deque[float]] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, address: str) -> int:
@@ -55,16 +55,20 @@ class LoginLimiter:
 
     def failed(self, address: str) -> None:
         with self._lock:
-            self._recent(address).append(self._clock())
+            self._failures[address] = self._recent(address)
+            self._failures[address].append(self._clock())
 
     def succeeded(self, address: str) -> None:
         with self._lock:
             self._failures.pop(address, None)
 
     def _recent(self, address: str) -> Deque[float]:
-        failures = self._failures[address]
+        """``address``'s failures within the window; an address with none is forgotten (memory stays bounded)."""
+        failures = self._failures.pop(address, collections.deque())
         while failures and failures[0] <= self._clock() - self.window:
             failures.popleft()
+        if failures:
+            self._failures[address] = failures
         return failures
 
 

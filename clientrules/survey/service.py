@@ -148,14 +148,17 @@ class Surveys:
         cutoff = now - dt.timedelta(days=after_days)
         due = [i for i in self.invitations() if i.status == OPEN and i.last_contact.utc <= cutoff]
         at = Instant.from_datetime(now)
+        reminded = []
         for invitation in due:
-            self._ledger.record(
+            reminder = Event.new(
                 invitation.client,
                 SurveyReminded(invitation_id=invitation.invitation_id),
                 at,
                 id=f"survey-reminder:{invitation.invitation_id}:{len(invitation.reminded_at) + 1}",
             )
-        return [self._find(i.client, i.invitation_id) for i in due]
+            if self._ledger.append([reminder]).stored:  # else another run reminded this client just now
+                reminded.append(self._find(invitation.client, invitation.invitation_id))
+        return reminded
 
     # --- answering ----------------------------------------------------------------
 
