@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clientrules.errors import InvalidInput
-from clientrules.events import Event, WorkLogged, iter_events, read_events, write_events
+from clientrules.events import Event, FollowUpSent, WorkLogged, iter_events, read_events, write_events
 from clientrules.events.jsonl import MAX_LINE_BYTES, iter_lines
 
 GOOD = '{"client": "acme", "type": "WorkLogged", "at": "2026-03-01", "data": {"hours": 1, "billable": true}}'
@@ -143,3 +146,35 @@ def test_every_example_of_the_spec_reads(shared_dir):
     examples = [line for line in spec.splitlines() if line.startswith('{"client"')]
     assert examples
     assert len(read_events(examples)) == len(examples)
+
+
+moments = st.builds(
+    lambda moment, offset_minutes, date_only: moment.date().isoformat()
+    if date_only
+    else moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes))).isoformat(),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2090, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: m - m % 15),
+    st.booleans(),
+)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True),
+            moments,
+            st.one_of(
+                st.builds(lambda h, b: WorkLogged(hours=h, billable=b), st.floats(0, 1e6), st.booleans()),
+                st.builds(lambda t, x: FollowUpSent(topic=t, extra=x), texts, st.dictionaries(texts, texts, max_size=3)),
+            ),
+        ),
+        max_size=20,
+    )
+)
+def test_any_events_written_read_back_equal(specs):
+    events = [Event.new(client, payload, at) for client, at, payload in specs]
+    out = io.StringIO()
+    write_events(events, out)
+    assert read_events(out.getvalue().splitlines()) == events

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import sqlite3
+import tempfile
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import ClassVar
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clientrules.errors import StoreError
 from clientrules.events import Event, Registry, WorkLogged
@@ -232,3 +236,39 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
         open_store(str(not_a_db))
     with pytest.raises(StoreError, match="cannot open the database"):
         open_store(str(tmp_path))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1)),
+            st.sampled_from([-600, -120, 0, 60, 330, 840]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=10),
+)
+def test_any_history_reads_back_in_utc_order_then_append_order(moments, batch):
+    texts = [
+        moment.date().isoformat()
+        if date_only
+        else moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset))).isoformat()
+        for moment, offset, date_only in moments
+    ]
+    events = [work("a", text, id=f"e{n}") for n, text in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as directory:
+        store = SqliteStore(Path(directory) / "h.db")
+        try:
+            for start in range(0, len(events), batch):
+                store.append(events[start : start + batch])
+            read = store.read_client("a")
+            until = events[len(events) // 2].at
+            read_until = store.read_client("a", until=until)
+        finally:
+            store.close()
+    expected = sorted(events, key=lambda e: (e.at.utc, int(e.id[1:])))
+    assert [e.id for e in read] == [e.id for e in expected]
+    assert [e.id for e in read_until] == [e.id for e in expected if e.at.utc <= until.utc]

@@ -15,6 +15,7 @@ from clientrules.events.registry import Registry, registry as default_registry
 
 MAX_LINE_BYTES = 64 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LINE_BREAK_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 KEYS = frozenset({"client", "type", "at", "data", "id"})
 
 
@@ -124,9 +125,16 @@ def iter_lines(stream: IO[bytes], *, limit: int = MAX_LINE_BYTES + 2) -> Iterato
 
 
 def write_events(events: Iterable[Event], out: IO[str]) -> int:
-    """Write events as JSON Lines; returns how many were written."""
+    """Write events as JSON Lines (UTF-8 text kept readable); returns how many were written.
+
+    The characters some tools take for line breaks (U+0085, U+2028, U+2029)
+    are written as ``\\u`` escapes, so every event stays on one line for any reader.
+    """
     count = 0
     for event in events:
-        out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        line = json.dumps(event.to_json(), ensure_ascii=False)
+        if not line.isascii():
+            line = line.translate(_LINE_BREAK_ESCAPES)
+        out.write(line + "\n")
         count += 1
     return count
