@@ -23,6 +23,8 @@ from flask_wtf.csrf import CSRFProtect
 from clientrules import Ledger
 from clientrules.survey import Surveys, shared_secret
 from survey_app.errors import register_error_pages
+from survey_app.learning import ReportCache, learning
+from survey_app.learning import learning
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.security import LoginLimiter, add_security_headers
@@ -41,6 +43,7 @@ class AppState:
     mail: Mail
     limiter: LoginLimiter
     outbox: Path
+    report_cache: ReportCache
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None = None) -> Flask:
@@ -85,10 +88,13 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         mail=mail,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         outbox=settings.outbox_dir(getattr(ledger.store, "path", None)),
+        report_cache=ReportCache(),
     )
     CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
     app.register_blueprint(public)
     app.register_blueprint(owner)
+    app.register_blueprint(learning)
+    app.register_blueprint(learning)
     register_error_pages(app)
     app.after_request(add_security_headers)
     return app

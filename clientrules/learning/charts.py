@@ -1,4 +1,9 @@
-"""The report's charts, drawn with matplotlib as inline SVG (text kept as text, output deterministic)."""
+"""The report's charts, drawn with matplotlib: SVG to inline in a page (text kept as text, output
+deterministic), or PNG for pages whose Content-Security-Policy forbids inline styles.
+
+:func:`names` lists the charts a report has, :func:`figure` draws one by
+name, :func:`svg` and :func:`png` render it.
+"""
 
 from __future__ import annotations
 
@@ -22,77 +27,107 @@ STYLE = {
 }
 
 
-def _svg(figure: Any) -> str:
+def names(data: dict[str, Any]) -> list[str]:
+    """The charts of the report ``data``: reasons, quarters, recommend, and one per proposal with a backtest."""
+    found = [name for name, key in (("reasons", "reasons"), ("quarters", "by_quarter")) if data[key]]
+    if data["recommend"]["answers"]:
+        found.append("recommend")
+    found.extend(f"proposal-{p['id']}" for p in data["proposals"] if p["backtest"] is not None)
+    return found
+
+
+def figure(data: dict[str, Any], name: str) -> Any:
+    """The matplotlib figure of chart ``name`` of the report ``data`` (``KeyError`` if it has no such chart)."""
+    if name not in names(data):
+        raise KeyError(name)
+    with plt.rc_context(STYLE):
+        if name == "reasons":
+            return _reasons(data["reasons"])
+        if name == "quarters":
+            return _quarters(data["by_quarter"])
+        if name == "recommend":
+            return _recommend(data["recommend"])
+        return _proposal(next(p for p in data["proposals"] if f"proposal-{p['id']}" == name))
+
+
+def svg(chart: Any) -> str:
+    """The figure as an ``<svg>`` element (the figure is closed)."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(figure)
+    with plt.rc_context(STYLE):
+        chart.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(chart)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
-def reasons_chart(reasons: list[dict]) -> str:
+def png(chart: Any) -> bytes:
+    """The figure as PNG bytes (the figure is closed)."""
+    buffer = io.BytesIO()
+    with plt.rc_context(STYLE):
+        chart.savefig(buffer, format="png", bbox_inches="tight", dpi=150, metadata={"Software": None})
+    plt.close(chart)
+    return buffer.getvalue()
+
+
+def _reasons(reasons: list[dict]) -> Any:
     """Horizontal bars: how many departed clients cited each reason, as primary and as contributing."""
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(6.5, 0.35 * max(len(reasons), 2) + 0.8))
-        labels = [r["code"] for r in reasons][::-1]
-        primary = [r["primary"] for r in reasons][::-1]
-        contributing = [r["contributing"] for r in reasons][::-1]
-        axes.barh(labels, primary, color=PRIMARY, label="primary reason")
-        axes.barh(labels, contributing, left=primary, color=CONTRIBUTING, label="contributing reason")
-        axes.set_xlabel("departed clients")
-        axes.legend(frameon=False, loc="lower right")
-        return _svg(figure)
+    chart, axes = plt.subplots(figsize=(6.5, 0.35 * max(len(reasons), 2) + 0.8))
+    labels = [r["code"] for r in reasons][::-1]
+    primary = [r["primary"] for r in reasons][::-1]
+    contributing = [r["contributing"] for r in reasons][::-1]
+    axes.barh(labels, primary, color=PRIMARY, label="primary reason")
+    axes.barh(labels, contributing, left=primary, color=CONTRIBUTING, label="contributing reason")
+    axes.set_xlabel("departed clients")
+    axes.legend(frameon=False, loc="lower right")
+    return chart
 
 
-def quarters_chart(by_quarter: list[dict]) -> str:
+def _quarters(by_quarter: list[dict]) -> Any:
     """Stacked bars per quarter: departures by primary reason (unanswered in grey), with the monthly value lost."""
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(6.5, 3.0))
-        quarters = [q["quarter"] for q in by_quarter]
-        codes = sorted({code for q in by_quarter for code in q["primary"]})
-        bottom = [0] * len(quarters)
-        for index, code in enumerate(codes):
-            counts = [q["primary"].get(code, 0) for q in by_quarter]
-            axes.bar(quarters, counts, bottom=bottom, color=PALETTE[index % len(PALETTE)], label=code)
-            bottom = [b + c for b, c in zip(bottom, counts)]
-        unanswered = [q["departures"] - q["answered"] for q in by_quarter]
-        axes.bar(quarters, unanswered, bottom=bottom, color="#dddddd", label="no answer")
-        axes.set_ylabel("departures")
-        value_axes = axes.twinx()
-        value_axes.plot(quarters, [q["lost_monthly_value"] for q in by_quarter], color="black", marker="o", label="monthly value lost")
-        value_axes.set_ylabel("monthly value lost")
-        value_axes.set_ylim(bottom=0)
-        handles, labels = axes.get_legend_handles_labels()
-        more_handles, more_labels = value_axes.get_legend_handles_labels()
-        axes.legend(handles + more_handles, labels + more_labels, frameon=False, fontsize=7, loc="upper left", ncol=2)
-        return _svg(figure)
+    chart, axes = plt.subplots(figsize=(6.5, 3.0))
+    quarters = [q["quarter"] for q in by_quarter]
+    codes = sorted({code for q in by_quarter for code in q["primary"]})
+    bottom = [0] * len(quarters)
+    for index, code in enumerate(codes):
+        counts = [q["primary"].get(code, 0) for q in by_quarter]
+        axes.bar(quarters, counts, bottom=bottom, color=PALETTE[index % len(PALETTE)], label=code)
+        bottom = [b + c for b, c in zip(bottom, counts)]
+    unanswered = [q["departures"] - q["answered"] for q in by_quarter]
+    axes.bar(quarters, unanswered, bottom=bottom, color="#dddddd", label="no answer")
+    axes.set_ylabel("departures")
+    value_axes = axes.twinx()
+    value_axes.plot(quarters, [q["lost_monthly_value"] for q in by_quarter], color="black", marker="o", label="monthly value lost")
+    value_axes.set_ylabel("monthly value lost")
+    value_axes.set_ylim(bottom=0)
+    handles, labels = axes.get_legend_handles_labels()
+    more_handles, more_labels = value_axes.get_legend_handles_labels()
+    axes.legend(handles + more_handles, labels + more_labels, frameon=False, fontsize=7, loc="upper left", ncol=2)
+    return chart
 
 
-def recommend_chart(recommend: dict) -> str:
+def _recommend(recommend: dict) -> Any:
     """Bars of the 0-10 recommend scores, coloured as detractors, passives and promoters."""
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(6.5, 2.4))
-        colours = ["#b03a48"] * 7 + ["#adb5bd"] * 2 + ["#3d9970"] * 2
-        axes.bar(range(11), recommend["distribution"], color=colours)
-        axes.set_xticks(range(11))
-        axes.set_xlabel("How likely to recommend us (0-10): detractors 0-6, passives 7-8, promoters 9-10")
-        axes.set_ylabel("answers")
-        return _svg(figure)
+    chart, axes = plt.subplots(figsize=(6.5, 2.4))
+    colours = ["#b03a48"] * 7 + ["#adb5bd"] * 2 + ["#3d9970"] * 2
+    axes.bar(range(11), recommend["distribution"], color=colours)
+    axes.set_xticks(range(11))
+    axes.set_xlabel("How likely to recommend us (0-10): detractors 0-6, passives 7-8, promoters 9-10")
+    axes.set_ylabel("answers")
+    return chart
 
 
-def proposal_chart(proposal: dict) -> str:
+def _proposal(proposal: dict) -> Any:
     """Grouped bars: departures flagged and false alarms, current rule set against the one with the proposed rule."""
     backtest = proposal["backtest"]
     current, candidate = backtest["current"], backtest["candidate_outcome"]
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(5.0, 2.4))
-        groups = ["departures flagged", "false alarms"]
-        before = [current["departures_flagged"], current["false_alarms"]]
-        after = [candidate["departures_flagged"], candidate["false_alarms"]]
-        positions = range(len(groups))
-        axes.bar([p - 0.2 for p in positions], before, width=0.4, color=CONTRIBUTING, label=f"current (v{backtest['current_version']})")
-        axes.bar([p + 0.2 for p in positions], after, width=0.4, color=PRIMARY, label=f"with {proposal['rule']['id']}")
-        axes.set_xticks(list(positions), groups)
-        axes.set_ylabel("clients")
-        axes.legend(frameon=False, fontsize=7)
-        return _svg(figure)
+    chart, axes = plt.subplots(figsize=(5.0, 2.4))
+    groups = ["departures flagged", "false alarms"]
+    positions = range(len(groups))
+    before = [current["departures_flagged"], current["false_alarms"]]
+    after = [candidate["departures_flagged"], candidate["false_alarms"]]
+    axes.bar([p - 0.2 for p in positions], before, width=0.4, color=CONTRIBUTING, label=f"current (v{backtest['current_version']})")
+    axes.bar([p + 0.2 for p in positions], after, width=0.4, color=PRIMARY, label=f"with {proposal['rule']['id']}")
+    axes.set_xticks(list(positions), groups)
+    axes.set_ylabel("clients")
+    axes.legend(frameon=False, fontsize=7)
+    return chart

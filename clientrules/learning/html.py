@@ -1,16 +1,21 @@
-"""The learning report as HTML: a Jinja2 template (autoescaped) with matplotlib charts inline as SVG.
+"""The learning report as HTML: a Jinja2 template (autoescaped) with matplotlib charts.
 
-:func:`render_html` gives one self-contained page (no external file, no
-script; print CSS included) or, with ``full_page=False``, the body fragment
-(its ``<style>`` included) that the owner pages of the web app embed.
+:func:`render_html` gives one self-contained page (charts inline as SVG, the
+stylesheet inline, no script; print CSS included) or, with
+``full_page=False``, the body fragment a web page embeds. A web page whose
+Content-Security-Policy forbids inline styles passes ``stylesheet_url``
+(serve :func:`stylesheet` there) and ``chart_url`` (serve
+``charts.png(charts.figure(data, name))`` there): the fragment then links to
+both instead of inlining them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import resources
+from typing import Any, Callable, Mapping
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from clientrules.learning import charts
 
@@ -24,16 +29,47 @@ _ENVIRONMENT = jinja2.Environment(
 _ENVIRONMENT.filters["money"] = lambda value: f"{value:,.0f}" if value is not None else "–"
 _ENVIRONMENT.filters["number"] = lambda value: "–" if value is None else f"{value:g}"
 
+CHART_TITLES = {
+    "reasons": "Reasons departed clients gave",
+    "quarters": "Departures per quarter",
+    "recommend": "Recommend scores",
+}
 
-def render_html(data: dict[str, Any], *, full_page: bool = True) -> str:
-    """The report data (``Report.to_json()``) as HTML; every text from the data is escaped."""
-    figures = {
-        "reasons": Markup(charts.reasons_chart(data["reasons"])) if data["reasons"] else None,
-        "quarters": Markup(charts.quarters_chart(data["by_quarter"])) if data["by_quarter"] else None,
-        "recommend": Markup(charts.recommend_chart(data["recommend"])) if data["recommend"]["answers"] else None,
-        "proposals": {
-            p["id"]: Markup(charts.proposal_chart(p)) for p in data["proposals"] if p["backtest"] is not None
-        },
-    }
+
+def stylesheet() -> str:
+    """The report's CSS (screen and print)."""
+    return resources.files("clientrules.learning").joinpath("templates/report.css").read_text("utf-8")
+
+
+def render_html(
+    data: dict[str, Any],
+    *,
+    full_page: bool = True,
+    stylesheet_url: str | None = None,
+    chart_url: Callable[[str], str] | None = None,
+    actions: Mapping[str, Markup] | None = None,
+) -> str:
+    """The report data (``Report.to_json()``) as HTML; every text from the data is escaped.
+
+    ``actions`` maps a proposal id to the (trusted) HTML of its accept/reject
+    controls; without it the page shows the CLI commands instead.
+    """
+    figures: dict[str, Any] = {"reasons": None, "quarters": None, "recommend": None, "proposals": {}}
+    for name in charts.names(data):
+        if chart_url is None:
+            markup = Markup(charts.svg(charts.figure(data, name)))
+        else:
+            title = CHART_TITLES.get(name, "Backtest of the proposal")
+            markup = Markup(f'<img src="{escape(chart_url(name))}" alt="{escape(title)}">')
+        if name.startswith("proposal-"):
+            figures["proposals"][name.removeprefix("proposal-")] = markup
+        else:
+            figures[name] = markup
     template = _ENVIRONMENT.get_template("report.html" if full_page else "report_body.html")
-    return template.render(report=data, figures=figures)
+    return template.render(
+        report=data,
+        figures=figures,
+        css=Markup(stylesheet()),
+        stylesheet_url=stylesheet_url,
+        actions=actions,
+    )

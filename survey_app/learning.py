@@ -1,0 +1,100 @@
+"""The owner's learning page: the learning report (``ledger.learning``), its charts, and accepting or rejecting proposals.
+
+The report is built once per state of the database (it replays the whole
+history) and reused for its chart images until another event is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from markupsafe import Markup
+
+from clientrules.errors import ClientRulesError
+from clientrules.learning import charts
+from clientrules.learning.html import render_html, stylesheet
+from survey_app.forms import ActionForm
+from survey_app.security import login_required
+
+learning = Blueprint("learning", __name__, url_prefix="/owner/learning")
+#: matplotlib's pyplot state is global: one chart is drawn at a time
+_DRAWING = threading.Lock()
+
+
+class ReportCache:
+    """The latest report data, keyed by the database's head position."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._position = -1
+        self._data: dict[str, Any] | None = None
+
+    def get(self, position: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            if self._data is None or position != self._position:
+                self._data, self._position = build(), position
+            return self._data
+
+
+def _report() -> tuple[int, dict[str, Any]]:
+    state = current_app.extensions["clientrules"]
+    position = state.ledger.store.head_position()
+    return position, state.report_cache.get(position, lambda: state.ledger.learning.report().to_json())
+
+
+@learning.route("/")
+@login_required
+def report():
+    position, data = _report()
+    actions = {
+        proposal["id"]: Markup(render_template("owner/proposal_actions.html", proposal=proposal, form=ActionForm()))
+        for proposal in data["proposals"]
+    }
+    # the library's template escapes every text of the data (answers included)
+    body = Markup(
+        render_html(
+            data,
+            full_page=False,
+            stylesheet_url=url_for(".report_stylesheet"),
+            chart_url=lambda name: url_for(".chart", name=name, at=position),
+            actions=actions,
+        )
+    )
+    return render_template("owner/learning.html", body=body)
+
+
+@learning.route("/report.css")
+@login_required
+def report_stylesheet():
+    return Response(stylesheet(), mimetype="text/css")
+
+
+@learning.route("/charts/<name>.png")
+@login_required
+def chart(name: str):
+    _, data = _report()
+    if name not in charts.names(data):
+        abort(404)
+    with _DRAWING:
+        image = charts.png(charts.figure(data, name))
+    return Response(image, mimetype="image/png")
+
+
+@learning.route("/proposals/<proposal_id>/<outcome>", methods=["POST"])
+@login_required
+def decide(proposal_id: str, outcome: str):
+    if outcome not in ("accept", "reject"):
+        abort(404)
+    service = current_app.extensions["clientrules"].ledger.learning
+    try:
+        if outcome == "accept":
+            version = service.accept(proposal_id)
+            flash(f"Proposal {proposal_id} accepted: rule set version {version.version} is now in use.", "success")
+        else:
+            service.reject(proposal_id)
+            flash(f"Proposal {proposal_id} rejected: it will not be proposed again for the same evidence.", "success")
+    except ClientRulesError as error:
+        flash(str(error), "error")
+    return redirect(url_for(".report"), code=303)
