@@ -24,7 +24,6 @@ from clientrules import Ledger
 from clientrules.survey import Surveys, shared_secret
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
-from survey_app.learning import learning
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.security import LoginLimiter, add_security_headers
@@ -93,7 +92,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
     app.register_blueprint(public)
     app.register_blueprint(owner)
-    app.register_blueprint(learning)
     app.register_blueprint(learning)
     register_error_pages(app)
     app.after_request(add_security_headers)

@@ -47,7 +47,7 @@ def _report() -> tuple[int, dict[str, Any]]:
 @learning.route("/")
 @login_required
 def report():
-    position, data = _report()
+    _, data = _report()
     actions = {
         proposal["id"]: Markup(render_template("owner/proposal_actions.html", proposal=proposal, form=ActionForm()))
         for proposal in data["proposals"]
@@ -58,7 +58,7 @@ def report():
             data,
             full_page=False,
             stylesheet_url=url_for(".report_stylesheet"),
-            chart_url=lambda name: url_for(".chart", name=name, at=position),
+            chart_url=lambda name: url_for(".chart", name=name),
             actions=actions,
         )
     )

@@ -18,7 +18,7 @@ def _state():
     return current_app.extensions["clientrules"]
 
 
-@owner.context_processor
+@owner.app_context_processor
 def navigation() -> dict:
     return {"logged_in": owner_logged_in(), "logout_form": ActionForm()}
 
