@@ -1,0 +1,72 @@
+"""Backtest semantics on a tiny hand-made history: flagged departures and their lead, false alarms, changed decisions."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from clientrules import ClientOnboarded, DeadlineMissed, Ledger, RelationshipEnded, WorkLogged
+from clientrules.cli.main import cli
+from clientrules.rules import default_ruleset_text
+
+RULE = """
+[[rules]]
+id = "learned-missed-deadlines"
+verdict = "renegotiate"
+when = ["deadlines_missed_90d >= 2"]
+advice = "Talk to them."
+"""
+
+
+@pytest.fixture
+def ledger(db_url: str):
+    with Ledger.open(db_url) as ledger:
+        for client in ("leaver", "stayer", "calm"):
+            ledger.record(client, ClientOnboarded(name=client.title()), "2025-01-05")
+        # the leaver: two deadlines missed in April, gone on 15 June
+        ledger.record("leaver", DeadlineMissed(deliverable="logo"), "2025-04-10")
+        ledger.record("leaver", DeadlineMissed(deliverable="site"), "2025-04-20")
+        ledger.record("leaver", RelationshipEnded(initiated_by="client"), "2025-06-15")
+        # the stayer: two deadlines missed in March, still a client
+        ledger.record("stayer", DeadlineMissed(deliverable="logo"), "2025-03-01")
+        ledger.record("stayer", DeadlineMissed(deliverable="site"), "2025-03-15")
+        ledger.record("calm", WorkLogged(hours=5.0, billable=True), "2025-09-01")
+        yield ledger
+
+
+def test_candidate_against_current(ledger: Ledger) -> None:
+    result = ledger.learning.backtest(default_ruleset_text() + RULE)
+    assert [m.text for m in result.moments] == [f"2025-{month:02d}-01" for month in range(2, 10)]
+    assert (result.current.flagged, result.current.false_alarms) == ((), ())
+    (flag,) = result.candidate.flagged
+    assert (flag.client, flag.first_flagged.text, flag.lead_days, flag.verdict) == ("leaver", "2025-05-01", 45, "renegotiate")
+    assert flag.rules == ("learned-missed-deadlines",)
+    assert result.candidate.false_alarms == ("stayer",)
+    assert [(c.client, c.as_of.text, c.before, c.after, c.added) for c in result.changes] == [
+        ("leaver", "2025-05-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
+        ("leaver", "2025-06-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
+        ("stayer", "2025-04-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
+        ("stayer", "2025-05-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
+    ]
+    rule = result.rules["learned-missed-deadlines"]
+    assert (len(rule.flagged), rule.median_lead_days, rule.false_alarms) == (1, 45, ("stayer",))
+    # the leaver is decided only while a client: 5 months, the others 8 each
+    assert result.current.decisions == result.candidate.decisions == 5 + 8 + 8
+    data = result.to_json()
+    assert data["changed_decisions"] == 4 and data["changed_clients"] == 2
+    assert data["transitions"] == {"keep -> renegotiate": 4}
+
+
+def test_without_a_candidate_the_current_rules_are_replayed_alone(ledger: Ledger) -> None:
+    result = ledger.learning.backtest()
+    assert result.changes == () and result.rules == {}
+    assert result.candidate == result.current and result.candidate_label == "current (v1)"
+
+
+def test_cli_backtest_text(ledger: Ledger, tmp_path) -> None:
+    rules = tmp_path / "candidate.toml"
+    rules.write_text(default_ruleset_text() + RULE)
+    result = CliRunner().invoke(cli, ["--db", ledger.url, "backtest", "--rules", str(rules)])
+    assert result.exit_code == 0, result.stderr
+    assert "departures flagged" in result.stdout and "1 of 1" in result.stdout
+    assert "Rule learned-missed-deadlines: fired before 1 of 1 departures (median 45 days ahead), and for 1 of 2 retained clients" in result.stdout

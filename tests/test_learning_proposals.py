@@ -1,0 +1,91 @@
+"""The proposal method on hand-made histories (pure: events in memory, no store)."""
+
+from __future__ import annotations
+
+from clientrules.events import (
+    ClientMessageReceived,
+    ClientOnboarded,
+    Event,
+    RelationshipEnded,
+    ReplySent,
+    SurveyAnswered,
+)
+from clientrules.learning.history import History
+from clientrules.learning.proposals import Method, find, learned_rule
+from clientrules.rules import default_ruleset_text, parse_ruleset
+
+
+def _events(client: str, *items) -> list[Event]:
+    return [Event.new(client, payload, at) for at, payload in items]
+
+
+def _slow_leaver(client: str, reason: str, reply_after_days: int) -> list[Event]:
+    """Onboarded in January; a message in March answered late; gone on 1 June; cites ``reason``."""
+    answered = f"2025-03-{1 + reply_after_days:02d}"
+    return _events(
+        client,
+        ("2025-01-05", ClientOnboarded(name=client)),
+        ("2025-03-01", ClientMessageReceived(topic="brief")),
+        (answered, ReplySent(topic="brief")),
+        ("2025-06-01", RelationshipEnded(initiated_by="client")),
+        ("2025-06-05", SurveyAnswered(invitation_id=f"inv-{client}", primary_reason=reason)),
+    )
+
+
+def _quick_stayer(client: str) -> list[Event]:
+    return _events(
+        client,
+        ("2025-01-05", ClientOnboarded(name=client)),
+        ("2025-03-01", ClientMessageReceived(topic="brief")),
+        ("2025-03-03", ReplySent(topic="brief")),
+        ("2025-08-01", ClientMessageReceived(topic="hello")),
+    )
+
+
+def test_threshold_is_lowered_to_the_whole_number_above_the_retained_clients() -> None:
+    history = History.from_events(
+        [*_slow_leaver("a", "poor_communication", 9), *_slow_leaver("b", "poor_communication", 12),
+         *_quick_stayer("x"), *_quick_stayer("y")]
+    )  # fmt: skip
+    (finding,), not_proposed = find(history)
+    assert not_proposed == []
+    # the leavers waited 9 and 12 days, the stayers 2: 3 days flags the same clients as 9 and warns earlier
+    assert finding.condition == "reply_days_median_90d >= 3.0"
+    assert (finding.clients, finding.flagged, finding.false_alarms) == (("a", "b"), ("a", "b"), ())
+    assert (finding.precision, finding.recall, finding.f1) == (1.0, 1.0, 1.0)
+    rule = learned_rule(finding, Method())
+    assert rule["id"] == "learned-poor-communication" and rule["when"] == ["reply_days_median_90d >= 3.0"]
+    assert "2 exit surveys" in rule["description"]
+
+
+def test_too_few_clients_and_no_separating_fact_are_explained() -> None:
+    history = History.from_events(
+        [*_slow_leaver("a", "price_too_high", 2), *_slow_leaver("b", "price_too_high", 2),
+         *_slow_leaver("c", "quality", 9), *_quick_stayer("x"), *_quick_stayer("y"), *_quick_stayer("z")]
+    )  # fmt: skip
+    findings, not_proposed = find(history)
+    assert findings == []
+    why = {n.reason: n.why for n in not_proposed}
+    assert why["quality"] == "too few clients: 1 cited it, 2 needed"
+    # they waited two days for replies, as every retained client did
+    assert why["price_too_high"] == (
+        "no separating fact: the best, reply_days_median_90d >= 1.0, flags 2 of 2 of them "
+        "but also 3 of 3 retained clients (precision 0.40, needs 0.60)"
+    )
+
+
+def test_a_rule_already_in_the_rule_set_covers_the_finding() -> None:
+    ruleset = parse_ruleset(
+        default_ruleset_text()
+        + '\n[[rules]]\nid = "slow-replies"\nverdict = "renegotiate"\nwhen = ["reply_days_median_90d >= 2.5"]\n'
+    )
+    history = History.from_events([*_slow_leaver("a", "felt_neglected", 9), *_slow_leaver("b", "felt_neglected", 9), *_quick_stayer("x")])
+    findings, (covered,) = find(history, ruleset=ruleset)
+    assert findings == []
+    assert covered.why == "already covered: rule slow-replies (reply_days_median_90d >= 2.5) fires whenever reply_days_median_90d >= 3.0 holds"
+
+
+def test_stricter_settings_refuse_thin_evidence() -> None:
+    history = History.from_events([*_slow_leaver("a", "poor_communication", 9), *_slow_leaver("b", "poor_communication", 9), *_quick_stayer("x")])
+    findings, (thin,) = find(history, Method(min_support=3, min_clients=2))
+    assert findings == [] and thin.why.startswith("no separating fact: no condition holds for 3 of these clients")
