@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any
+from typing import IO, Any, Iterable
 
 import click
 
@@ -58,23 +58,33 @@ def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: b
     DecisionRecorded event, naming the rule-set version that made it.
     """
     ledger = ctx_ledger(create=False)
-    decisions = ledger.decisions.evaluate(list(clients) or None, as_of=as_of, record=record)
+    decisions = ledger.decisions.iter_evaluate(list(clients) or None, as_of=as_of, record=record)
     if as_json:
-        click.echo(json.dumps([decision.to_json() for decision in decisions], indent=1))
+        _print_json_array(decision.to_json() for decision in decisions)
         return
-    if not decisions:
-        click.echo("no clients")
-        return
-    width = max(len("client"), *(len(d.client) for d in decisions))
-    click.echo(f"{'client':<{width}}  {'verdict':<11}  fired")
-    for decision in decisions:
+    count = 0
+    for decision in decisions:  # streamed: constant memory however many clients
+        if count == 0:
+            width = max(len("client"), *(len(c) for c in clients)) if clients else 22
+            click.echo(f"{'client':<{width}}  {'verdict':<11}  fired")
+        count += 1
         fired = ", ".join(decision.fired) or "-"
         click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}")
         for reason in decision.reasons:
             click.echo(f"{'':<{width}}  - {reason.sentence}")
-    first = decisions[0]
-    summary = f"{len(decisions)} clients as of {first.as_of.text}, rule-set version {first.ruleset_version}"
+    if count == 0:
+        click.echo("no clients")
+        return
+    summary = f"{count} clients as of {decision.as_of.text}, rule-set version {decision.ruleset_version}"
     click.echo(summary + ("; decisions recorded" if record else ""), err=True)
+
+
+def _print_json_array(items: Iterable[dict[str, Any]]) -> None:
+    """One JSON array, written element by element."""
+    click.echo("[", nl=False)
+    for number, item in enumerate(items):
+        click.echo(("," if number else "") + "\n" + json.dumps(item, indent=1), nl=False)
+    click.echo("\n]")
 
 
 @click.command("explain")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from clientrules.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.decisions.model import Decision
@@ -22,7 +22,10 @@ from clientrules.facts import ClientFold, Facts
 from clientrules.rules.versions import RuleSetVersion, RuleVersions
 from clientrules.store.base import EventStore
 
-FOLD_CACHE_SIZE = 10_000
+#: clients whose fold is kept between calls (about 15 KB each for a short history)
+FOLD_CACHE_SIZE = 1_000
+#: decisions stored per transaction when recording
+RECORD_BATCH = 1_000
 ENGINE_CACHE_SIZE = 4
 
 
@@ -53,8 +56,20 @@ class Decisions:
 
         ``ruleset`` defaults to the current version. With ``record`` each
         decision is appended to its client's stream as a ``DecisionRecorded``
-        event (all in one transaction).
+        event. See :meth:`iter_evaluate` to go through many clients in constant memory.
         """
+        return list(self.iter_evaluate(clients, as_of=as_of, record=record, ruleset=ruleset))
+
+    def iter_evaluate(
+        self,
+        clients: Iterable[str] | None = None,
+        *,
+        as_of: Instant | str | None = None,
+        record: bool = False,
+        ruleset: RuleSetVersion | None = None,
+    ) -> Iterator[Decision]:
+        """:meth:`evaluate`, one decision at a time; recorded decisions are stored
+        in transactions of :data:`RECORD_BATCH` before they are yielded."""
         moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
         version = ruleset or self._rules.current()
         if record and version.version < 1:
@@ -63,12 +78,19 @@ class Decisions:
             ids = [summary.client for summary in self._store.clients() if summary.first_at <= moment]
         else:
             ids = [check_client_id(client) for client in clients]
+            for client in ids:  # before anything is decided or recorded
+                if self._store.client_version(client) == 0:
+                    raise UnknownClient(client)
         engine = self.engine(version)
         grace_days = version.ruleset.parameters.grace_days
-        decisions = [engine.decide(client, self.facts(client, moment, grace_days=grace_days)) for client in ids]
-        if record and decisions:
-            self._store.append([_recorded_event(decision) for decision in decisions])
-        return decisions
+        for start in range(0, len(ids), RECORD_BATCH):
+            decisions = [
+                engine.decide(client, self.facts(client, moment, grace_days=grace_days))
+                for client in ids[start:start + RECORD_BATCH]
+            ]
+            if record:
+                self._store.append([_recorded_event(decision) for decision in decisions])
+            yield from decisions
 
     def explain(
         self, client: str, *, as_of: Instant | str | None = None, decision: str | None = None

@@ -57,6 +57,7 @@ SETTLED = "$settled"
 _ATTEMPTS = 4
 _OPERATORS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 _ruleset_numbers = itertools.count(1)
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
 
 
 class EngineError(ClientRulesError):
@@ -108,6 +109,7 @@ class DurableEngine:
         else:
             self.ruleset, self.version = ruleset_version.ruleset, ruleset_version.version
         self._stages = self.ruleset.stages()
+        self._stratified = max(self._stages.values(), default=0) > 0
         self._matched_signals = self.ruleset.matched_signals()
         self._facts_used = frozenset(
             name for rule in self.ruleset.enabled_rules for name in rule.facts_used
@@ -210,7 +212,7 @@ class DurableEngine:
             expected = FACTS[name].kind
             if (expected is bool) != isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise EngineError(
-                    f"fact {name} of client {client!r} is {value!r}, not a {expected.__name__}"
+                    f"fact {name} of client {client!r} is {value!r}, not {_KIND_WORDS[expected]}"
                 )
             fact[name] = value
         return fact
@@ -219,18 +221,20 @@ class DurableEngine:
         ruleset = self._live_ruleset()
         sid = f"s{next(self._sessions)}"
         messages = [{**facts_fact, "sid": sid, "id": f"{sid}:facts"}]
-        if len(self._stages) and max(self._stages.values()):
+        if self._stratified:
             messages.append({"t": "stage", "n": 0, "sid": sid, "id": f"{sid}:stage:0"})
         self._fired.clear()
         self._errors.clear()
         outcome: list[tuple[Any, Any]] = []
         try:
             status, state_handle = durable_rules_engine.assert_facts(ruleset._handle, json.dumps(messages))
-            if status == _OBSERVED:
-                raise _Observed()
+            # run the actions even after "already observed": deleting a session in which no
+            # action ran can crash durable-rules
             ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
         finally:
             durable_rules_engine.delete_state(ruleset._handle, sid)
+        if status == _OBSERVED:
+            raise _Observed()
         error, state = outcome[0] if outcome else (None, None)
         for problem in self._errors:
             if isinstance(problem, _Observed):
