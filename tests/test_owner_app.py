@@ -183,3 +183,13 @@ def test_the_owner_sees_answers_with_free_text_escaped(app, owner) -> None:
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in html
     assert "Deadlines were missed" in html
     assert "answered on" in owner.get("/owner/invitations").get_data(as_text=True)
+
+
+def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:
+    surveys = app.extensions["clientrules"].surveys
+    script = '<script>alert("owned")</script>'
+    surveys.submit(surveys.invite("acme").token, {"primary_reason": "quality", "what_to_change": script})
+    html = owner.get("/owner/learning/").get_data(as_text=True)
+    assert "Learning report" in html
+    assert script not in html
+    assert "&lt;script&gt;" in html
