@@ -565,6 +565,22 @@ def test_a_persisted_fold_continues_from_its_version_in_a_real_store(tmp_path):
         assert restored.facts(as_of).values["remedy_since_first_late"] is True
 
 
+def test_facts_asked_between_out_of_order_applies_stay_right():
+    fold = ClientFold()
+    as_of = Instant.parse(T)
+    fold.apply_all([followup("2026-05-01"), invoice("2026-03-01", "A", "2026-04-01")])
+    fold.apply(work("2026-05-10", 1))
+    assert fold.facts(as_of).values["clean_before_silence"] is False  # A was late from April 9
+    assert fold.facts(as_of).values["hours_90d"] == 1.0
+    fold.apply(payment("2026-04-08", "A"))  # A was paid on due_on + 7 after all
+    fold.apply(work("2026-05-09", 2))  # before the work already summed
+    found = fold.facts(as_of)
+    assert found.values["clean_before_silence"] is True
+    assert found.values["hours_90d"] == 3.0
+    fold.apply(invoice("2026-02-01", "B", "2026-03-01"))  # never paid: late before the silence
+    assert fold.facts(as_of).evidence["clean_before_silence"] == (fold.facts(as_of).evidence["open_invoices"][0],)
+
+
 def test_an_event_applied_twice_counts_once():
     fold = ClientFold()
     event = work(_at(1), 3)

@@ -188,14 +188,19 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
 
 # --- random histories ------------------------------------------------------------------------
 
-moments = st.builds(
-    lambda hours, minutes, offset: Instant.from_datetime(
-        (START + dt.timedelta(hours=hours, minutes=minutes)).astimezone(dt.timezone(dt.timedelta(hours=offset)))
-    ),
-    st.integers(0, SPAN_HOURS).map(lambda h: h - h % 24 if h % 3 else h),  # many events at midnight
-    st.sampled_from([0, 0, 0, 30, 59]),
-    st.sampled_from([0, 0, 2, -5, 14]),
-)
+def moments_within(span_hours: int) -> st.SearchStrategy[Instant]:
+    """Moments from START to ``span_hours`` later, many at midnight, written with various offsets."""
+    return st.builds(
+        lambda hours, minutes, offset: Instant.from_datetime(
+            (START + dt.timedelta(hours=hours, minutes=minutes)).astimezone(dt.timezone(dt.timedelta(hours=offset)))
+        ),
+        st.integers(0, span_hours).map(lambda h: h - h % 24 if h % 3 else h),
+        st.sampled_from([0, 0, 0, 30, 59]),
+        st.sampled_from([0, 0, 2, -5, 14]),
+    )
+
+
+moments = moments_within(SPAN_HOURS)
 invoice_ids = st.sampled_from(["A", "B", "C", "D"])
 amounts = st.sampled_from([0, 100, 250.5, 333.33, 1000, 999.99])
 due_dates = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2026, 8, 1)).map(dt.date.isoformat)
@@ -259,10 +264,10 @@ def near(anchor: dt.datetime, days: list[int]) -> st.SearchStrategy[Instant]:
 
 
 @st.composite
-def histories(draw):
+def histories(draw, span_hours: int = SPAN_HOURS):
     themes = draw(st.lists(st.sampled_from(sorted(THEMES)), min_size=1, max_size=3, unique=True))
     kinds = st.one_of(*[kind for theme in themes for kind in THEMES[theme]])
-    drawn = draw(st.lists(st.tuples(kinds, moments), min_size=3, max_size=40))
+    drawn = draw(st.lists(st.tuples(kinds, moments_within(span_hours)), min_size=3, max_size=40))
     dues = [data for (type_name, data), _ in drawn if type_name == "InvoiceIssued"]
     events = []
     for n, ((type_name, data), at) in enumerate(drawn, start=1):
@@ -319,3 +324,21 @@ def test_fold_in_any_order_with_a_snapshot_matches_the_reference(events, data, g
     assert fold.version == len(events)
     for t in data.draw(st.lists(as_of_moments(events), min_size=1, max_size=4), label="as of"):
         assert_same(fold.facts(t, grace_days=grace), events, t, grace)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=histories(span_hours=24 * 100), data=st.data())
+def test_facts_between_applies_match_the_reference_of_what_was_applied(events, data):
+    """Asking for facts between out-of-order applies (so running totals and caches are half built) changes nothing.
+
+    The events span 100 days and T is after all of them, so most fall in the windows.
+    """
+    order = data.draw(st.permutations(events), label="apply order")
+    latest = max(event.at.utc for event in events)
+    t = data.draw(near(latest, [0, 1, 8, 14, 30]), label="as of")
+    fold = ClientFold()
+    for count, event in enumerate(order, start=1):
+        fold.apply(event)
+        if data.draw(st.booleans(), label="ask now"):
+            for grace in (0, 7):
+                assert_same(fold.facts(t, grace_days=grace), order[:count], t, grace)

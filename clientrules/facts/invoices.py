@@ -159,11 +159,14 @@ class InvoiceBook:
             self._reindex(invoice)
 
     def _unindexed(self, invoice_id: str) -> Invoice:
-        self._earliest_late.clear()
+        """The invoice, taken out of every index (and out of the remembered earliest lateness) to change."""
         invoice = self.invoices.get(invoice_id)
         if invoice is None:
             invoice = self.invoices[invoice_id] = Invoice(invoice_id)
         elif invoice.issue_key is not None:
+            cache = self._earliest_late
+            for grace_days in [g for g, found in cache.items() if found is not None and found[1] is invoice]:
+                del cache[grace_days]
             remove_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
             remove_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
             if invoice.paid_key is None:
@@ -174,6 +177,11 @@ class InvoiceBook:
 
     def _reindex(self, invoice: Invoice) -> None:
         invoice.settle()
+        cache = self._earliest_late
+        for grace_days, found in cache.items():
+            since = invoice.late_since(grace_days)
+            if since is not None and (found is None or since < found[0]):
+                cache[grace_days] = (since, invoice)
         insort_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
         insort_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
         if invoice.paid_key is None:
