@@ -278,22 +278,25 @@ def backtest(
 
 def describe(result: Backtest) -> Iterable[str]:
     """The backtest as lines of plain text: the two rule sets side by side, then the rules that differ."""
-    now, new = result.current, result.candidate
     yield (
         f"Backtest over {len(result.moments)} monthly moments"
         + (f" ({result.moments[0].date} to {result.moments[-1].date})" if result.moments else "")
         + f"; a departure counts as flagged when a decision in the {result.horizon_days} days before it was not keep."
     )
     yield ""
-    yield f"{'':34}{'current (v' + str(result.current_version) + ')':>18}{result.candidate_label:>18}"
+    columns = [(f"current (v{result.current_version})", result.current)]
+    if result.candidate_label != columns[0][0]:
+        columns.append((result.candidate_label, result.candidate))
+    width = max(18, *(len(label) + 2 for label, _ in columns))
     rows = (
-        ("decisions", now.decisions, new.decisions),
-        ("departures flagged", f"{len(now.flagged)} of {now.departures}", f"{len(new.flagged)} of {new.departures}"),
-        ("median lead (days)", _number(now.median_lead_days), _number(new.median_lead_days)),
-        ("false alarms (retained flagged)", f"{len(now.false_alarms)} of {now.retained}", f"{len(new.false_alarms)} of {new.retained}"),
+        ("", lambda label, o: label),
+        ("decisions", lambda label, o: o.decisions),
+        ("departures flagged", lambda label, o: f"{len(o.flagged)} of {o.departures}"),
+        ("median lead (days)", lambda label, o: _number(o.median_lead_days)),
+        ("false alarms (retained flagged)", lambda label, o: f"{len(o.false_alarms)} of {o.retained}"),
     )
-    for label, left, right in rows:
-        yield f"{label:34}{left!s:>18}{right!s:>18}"
+    for name, cell in rows:
+        yield f"{name:34}" + "".join(f"{cell(label, o)!s:>{width}}" for label, o in columns)
     yield ""
     clients = len({c.client for c in result.changes})
     yield f"Decisions that change: {len(result.changes)} (for {clients} clients)" if clients else "Decisions that change: none"

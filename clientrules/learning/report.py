@@ -248,6 +248,9 @@ def _version_of(decisions: list, flag: Any) -> int | None:
 
 def _text_lines(data: dict) -> Iterable[str]:
     summary, period = data["summary"], data["period"]
+    if period["first"] is None:
+        yield f"Learning report (rule set v{summary['ruleset_version']}): no client events yet."
+        return
     yield f"Learning report: {period['first']} to {period['last']} (rule set v{summary['ruleset_version']})"
     yield ""
     yield (
@@ -266,11 +269,11 @@ def _text_lines(data: dict) -> Iterable[str]:
         yield f"  {quarter['quarter']}: {quarter['departures']:3} left, {quarter['answered']} answered, value lost {quarter['lost_monthly_value']:,.0f} ({reasons})"
     yield ""
     yield "Ratings (1-5): " + "; ".join(
-        f"{r['label']} {r['average'] if r['average'] is not None else '-'} (n={r['answers']})" for r in data["ratings"]
+        f"{r['label']} {_shown(r['average'])} (n={r['answers']})" for r in data["ratings"]
     )
     recommend = data["recommend"]
     yield (
-        f"Recommend (0-10): average {recommend['average']}, NPS {recommend['nps']} "
+        f"Recommend (0-10): average {_shown(recommend['average'])}, NPS {_shown(recommend['nps'])} "
         f"({recommend['promoters']} promoters, {recommend['passives']} passives, {recommend['detractors']} detractors)"
     )
     back = data["would_return"]
@@ -291,6 +294,10 @@ def _text_lines(data: dict) -> Iterable[str]:
         yield f"  {client['departed_on']} {client['client']} [{client['primary_reason'] or 'no answer'}]: {facts}; {flagged}"
     yield ""
     yield from proposals_text(data)
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def proposals_text(data: dict) -> Iterable[str]:
