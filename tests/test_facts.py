@@ -378,6 +378,10 @@ def test_clean_before_silence():
     assert value([*chases, late_after], T, "clean_before_silence") is True
     paid_late_before = [invoice("2026-01-01", "C", "2026-02-01"), payment("2026-02-20", "C")]
     assert value([*chases, *paid_late_before], T, "clean_before_silence") is False
+    # Lateness is judged as of the first unanswered follow-up's moment: due April 1, late from April 9.
+    due_april = invoice("2026-03-01", "D", "2026-04-01")
+    assert value([due_april, followup("2026-04-09")], T, "clean_before_silence") is False
+    assert value([due_april, followup("2026-04-08T23:59:59Z")], T, "clean_before_silence") is True
 
 
 # --- work, scope and plans ---------------------------------------------------------------------
