@@ -32,6 +32,7 @@ from clientrules.engine import DurableEngine
 from clientrules.events import Instant
 from clientrules.learning.history import History, days_before, days_between
 from clientrules.rules.model import RuleSet
+from clientrules.rules.versions import RuleSetVersion
 
 HORIZON_DAYS = 180
 Replay = dict[str, list[Decision]]
@@ -84,6 +85,15 @@ class Replayer:
     def close(self) -> None:
         for engine in self._engines.values():
             engine.close()
+
+
+def version_in_force(versions: list[RuleSetVersion], moment: Instant) -> RuleSetVersion:
+    """The newest version adopted at or before ``moment``; version 1 (the default playbook) before any."""
+    in_force = versions[0]
+    for version in versions:
+        if version.adopted_at is not None and version.adopted_at <= moment:
+            in_force = version
+    return in_force
 
 
 @attrs.frozen

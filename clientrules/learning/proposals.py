@@ -254,8 +254,8 @@ def _retained_peaks(
         for moment in record.active_moments(moments):
             values = record.facts(moment, grace_days).values
             for fact in facts:
-                value = values.get(fact)
-                if value is not None and value > peaks[fact].get(record.client, value - 1):
+                value, peak = values.get(fact), peaks[fact].get(record.client)
+                if value is not None and (peak is None or value > peak):
                     peaks[fact][record.client] = value
     return peaks
 

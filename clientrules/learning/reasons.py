@@ -30,3 +30,5 @@ ADVICE: dict[str, str] = {
 def rule_id_for(reason: str) -> str:
     """The id a rule learned from ``reason`` gets: ``missed_deadlines`` -> ``learned-missed-deadlines``."""
     return "learned-" + reason.replace("_", "-")
+
+__all__ = ["ADVICE", "LABELS", "rule_id_for"]

@@ -52,7 +52,7 @@ from typing import Any, Iterable
 
 import attrs
 
-from clientrules.learning.backtest import HORIZON_DAYS, Replayer, not_keep, outcome
+from clientrules.learning.backtest import HORIZON_DAYS, Replayer, not_keep, outcome, version_in_force
 from clientrules.learning.history import History, days_before
 from clientrules.learning.proposals import CANDIDATE_FACTS
 from clientrules.learning.reasons import LABELS
@@ -99,8 +99,6 @@ class Report:
 
 def build_report(history: History, replayer: Replayer, versions: list, proposals: Any) -> Report:
     """Gather the report from the folded history, the rule-set versions and the current proposals."""
-    from clientrules.learning.service import version_in_force
-
     lead_days = proposals.method.lead_days
     grace_days = versions[-1].ruleset.parameters.grace_days
     in_force = replayer.replay_in_force(lambda moment: version_in_force(versions, moment))

@@ -15,7 +15,7 @@ records the owner's verdicts:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -26,11 +26,11 @@ from clientrules.learning.backtest import Backtest, Replayer, backtest
 from clientrules.learning.history import History
 from clientrules.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.learning.reasons import LABELS, rule_id_for
+from clientrules.learning.report import Report, build_report
 from clientrules.rules import parse_ruleset
 from clientrules.rules.versions import RuleSetVersion
 
 if TYPE_CHECKING:
-    from clientrules.learning.report import Report
     from clientrules.ledger import Ledger
 
 
@@ -184,12 +184,13 @@ class Learning:
     def accept(self, proposal_id: str, *, note: str | None = None) -> RuleSetVersion:
         """Adopt the rule set with the proposed rule appended as a new version; record the acceptance."""
         head = self._ledger.store.client_version(LEARNING_STREAM)
-        proposal = self.proposals(with_backtest=False).get(proposal_id)
-        current = self._ledger.rules.current()
+        proposals = self.proposals(with_backtest=False)
+        proposal = proposals.get(proposal_id)
+        # the proposal extends the version it was computed from: fail rather than drop a newer one
         version = self._ledger.rules.use(
             proposal.ruleset_text,
             note=note or f"accepted proposal {proposal.id}: {proposal.rule['id']} ({proposal.finding.condition})",
-            expected_version=current.version,
+            expected_version=proposals.ruleset_version,
         )
         self._record(proposal, "accepted", head, version.version)
         return version
@@ -227,8 +228,6 @@ class Learning:
 
     def report(self) -> Report:
         """The learning report: why clients left, what their logs showed, and what to change."""
-        from clientrules.learning.report import build_report
-
         history = self.history()
         replayer = Replayer(history)
         try:
@@ -237,11 +236,3 @@ class Learning:
         finally:
             replayer.close()
 
-
-def version_in_force(versions: list[RuleSetVersion], moment: Instant) -> Any:
-    """The newest version adopted at or before ``moment``; version 1 (the default playbook) before any."""
-    in_force = versions[0]
-    for version in versions:
-        if version.adopted_at is not None and version.adopted_at <= moment:
-            in_force = version
-    return in_force
