@@ -100,7 +100,9 @@ def invite(client: str):
         except ClientRulesError as error:
             flash(str(error), "error")
         else:
-            flash(f"Invitation stored; {delivery.describe()}. Link: {invitation.url(_base_url())}", "success")
+            flash(f"{client}: invitation stored; {delivery.describe()}. Link: {invitation.url(_base_url())}", "success")
+    if request.form.get("back") == "invitations":
+        return redirect(url_for("owner.invitations"), code=303)
     return redirect(url_for("owner.client", client=client), code=303)
 
 
@@ -108,7 +110,12 @@ def invite(client: str):
 @login_required
 def invitations():
     state = _state()
-    return render_template("owner/invitations.html", invitations=state.surveys.invitations())
+    return render_template(
+        "owner/invitations.html",
+        invitations=state.surveys.invitations(),
+        uninvited=state.surveys.uninvited(),
+        form=InviteForm(),
+    )
 
 
 @owner.route("/rules")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,14 +15,23 @@ PASSWORD = "a proper owner password"
 OWNER_PAGES = ["/owner/", "/owner/clients/acme", "/owner/invitations", "/owner/rules"]
 
 
-@pytest.fixture
-def app(db_url: str, tmp_path: Path, monkeypatch):
-    clean_environment(monkeypatch)
-    with Ledger.open(db_url) as ledger:
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A departed client, a current one, and the owner's password (hashed once: hashing is slow on purpose)."""
+    db = tmp_path_factory.mktemp("owner") / "template.db"
+    with Ledger.open(str(db)) as ledger:
         add_departed(ledger, "acme", email="ann@acme.example")
         ledger.record("bravo", ClientOnboarded(name="Bravo"), "2026-02-01")
         ledger.record("bravo", InvoiceIssued(invoice_id="B-1", amount=500.0, due_on="2026-03-01"), "2026-02-01")
         ledger.surveys.owner.set_password(PASSWORD)
+    return db
+
+
+@pytest.fixture
+def app(template_db: Path, db_url: str, tmp_path: Path, monkeypatch):
+    clean_environment(monkeypatch)
+    with closing(sqlite3.connect(template_db)) as source, closing(sqlite3.connect(db_url)) as copy:
+        source.backup(copy)
     app = make_app(db_url, tmp_path)
     yield app
     close_app(app)
@@ -190,3 +201,16 @@ def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:
     assert "Learning report" in html
     assert script not in html
     assert "&lt;script&gt;" in html
+
+
+def test_the_invitations_page_invites_departed_clients_and_re_invites(app, owner) -> None:
+    page = owner.get("/owner/invitations").get_data(as_text=True)
+    assert 'action="/owner/clients/acme/invite"' in page and "/owner/clients/bravo/invite" not in page
+    response = owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
+    assert response.headers["Location"] == "/owner/invitations"
+    page = owner.get("/owner/invitations").get_data(as_text=True)
+    assert "acme: invitation stored" in page and "Every client who left has been invited." in page
+    assert "Invite again" in page
+    owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
+    statuses = [i.status for i in app.extensions["clientrules"].surveys.invitations("acme")]
+    assert statuses == ["superseded", "open"]

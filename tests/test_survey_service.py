@@ -269,3 +269,13 @@ def test_the_questionnaire_offers_every_reason_code_of_the_spec() -> None:
         "primary_reason", "other_reasons", "rating_communication", "rating_timeliness",
         "rating_quality", "rating_value", "recommend", "would_return", "what_to_change", "may_contact",
     }
+
+
+def test_uninvited_lists_departed_clients_not_invited_since_they_left(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    departed.record("stays", ClientOnboarded(name="Stays"), "2026-01-05")
+    assert service.uninvited() == ["acme", "bravo"]
+    service.invite("acme")
+    assert service.uninvited() == ["bravo"]
+    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")  # came back, left again
+    assert service.uninvited() == ["bravo", "acme"]

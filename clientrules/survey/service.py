@@ -202,6 +202,19 @@ class Surveys:
         """Every invitation (of one client, or of all), oldest first, with its current status."""
         return invitations_of(self._survey_events(client), now=self._clock(), token_of=self._signer.token)
 
+    def uninvited(self) -> list[str]:
+        """Clients who left (a ``RelationshipEnded`` event) and were not invited since, in the order they left."""
+        last_left: dict[str, Event] = {}
+        invited_since: set[str] = set()
+        for event in self._ledger.store.iter_all():
+            if isinstance(event.payload, RelationshipEnded):
+                last_left[event.client] = event
+                invited_since.discard(event.client)
+            elif isinstance(event.payload, SurveyInvited):
+                invited_since.add(event.client)
+        departed = [e for client, e in last_left.items() if client not in invited_since]
+        return [e.client for e in sorted(departed, key=lambda e: (e.at, e.client))]
+
     def answers(self, client: str | None = None) -> list[Event]:
         """Every ``SurveyAnswered`` event (of one client, or of all), in the order they were stored."""
         events = [e for e in self._survey_events(client) if isinstance(e.payload, SurveyAnswered)]
