@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import tempfile
 import time
 from typing import Callable
 
+from clientrules import Ledger
 from clientrules.events import Event, Instant, registry
 from clientrules.facts import ClientFold
 
@@ -117,6 +119,23 @@ def main() -> None:
         f"10,000-event snapshot: {len(json.dumps(snapshot)) / 1e6:.2f} MB of JSON, restored in {restore * 1e3:.1f} ms; "
         f"facts after 1 more event match a refold: {found == folded(ten_thousand).facts(as_of)}"
     )
+
+    with tempfile.TemporaryDirectory() as directory, Ledger.open(f"{directory}/bench.db") as ledger:
+        ledger.append(base)
+        fold = folded(ledger.events("bench"))
+        text = json.dumps(fold.to_snapshot())
+        ledger.append([extra])
+
+        def from_store() -> None:
+            folded(ledger.events("bench")).facts(as_of)
+
+        def from_snapshot() -> None:
+            fold = ClientFold.from_snapshot(json.loads(text))
+            fold.apply_all(ledger.store.read_client("bench", after_version=fold.version))
+            fold.facts(as_of)
+
+        print(f"SQLite, 10,001 events: read all + fold + facts(): {per_call(from_store, seconds=2) * 1e3:7.1f} ms")
+        print(f"SQLite, 10,001 events: JSON snapshot + read 1 + facts(): {per_call(from_snapshot, seconds=2) * 1e3:7.1f} ms")
 
 
 if __name__ == "__main__":
