@@ -17,13 +17,13 @@ from typing import Any, Mapping
 
 import attrs
 from flask import Flask
-from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
 from clientrules import Ledger
 from clientrules.survey import Surveys, shared_secret
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
+from survey_app.mail import VerifiedMail
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.security import LoginLimiter, add_security_headers
@@ -39,7 +39,7 @@ class AppState:
     settings: Settings
     ledger: Ledger
     surveys: Surveys
-    mail: Mail
+    mail: VerifiedMail
     limiter: LoginLimiter
     outbox: Path
     report_cache: ReportCache
@@ -79,7 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         MAIL_SUPPRESS_SEND=False,
     )
     app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
-    mail = Mail(app)
+    mail = VerifiedMail(app)
     app.extensions["clientrules"] = AppState(
         settings=settings,
         ledger=ledger,

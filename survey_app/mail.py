@@ -1,18 +1,49 @@
-"""Sending a survey link by mail (Flask-Mail over SMTP), or into the outbox folder when no server is set."""
+"""Sending a survey link by mail (Flask-Mail over SMTP), or into the outbox folder when no server is set.
+
+Flask-Mail builds and sends the messages; its connection is replaced by one
+that verifies the server's TLS certificate (Flask-Mail's own STARTTLS and SSL
+accept any certificate) and gives up on a silent server after a timeout.
+"""
 
 from __future__ import annotations
 
 import smtplib
+import ssl
 from pathlib import Path
 
 import attrs
 from flask import current_app
-from flask_mail import Message
+from flask_mail import Connection, Mail, Message
 
 from clientrules.errors import ClientRulesError
 from clientrules.survey import Invitation
 
 SUBJECT = "Why did we part ways? A three-minute question"
+
+
+SMTP_TIMEOUT = 30.0
+
+
+class VerifiedConnection(Connection):
+    """A Flask-Mail connection whose TLS (STARTTLS or SMTP over TLS) checks the server's certificate and name."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        host: smtplib.SMTP
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, context=context, timeout=SMTP_TIMEOUT)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=SMTP_TIMEOUT)
+            if self.mail.use_tls:
+                host.starttls(context=context)
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class VerifiedMail(Mail):
+    def connect(self) -> Connection:
+        return VerifiedConnection(current_app.extensions["mail"])
 
 
 class MailError(ClientRulesError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
+import ipaddress
 import socket
+import ssl
 from email.message import Message
 from pathlib import Path
 
@@ -11,6 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from clientrules import Ledger
 from clientrules.cli.main import cli
@@ -125,3 +132,85 @@ def test_an_unreachable_mail_server_is_one_clear_error_and_the_link_still_works(
     link = result.stdout.strip()
     with Ledger.open(db_url) as ledger:
         assert ledger.surveys.open(link.rsplit("/", 1)[1]).client == "acme"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def starttls_server(tmp_path: Path, mail_env: Inbox, monkeypatch):
+    """A second server that requires STARTTLS before anything (and before the login)."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login,
+        tls_context=context, require_starttls=True, auth_require_tls=True,
+    )
+    controller.start()
+    monkeypatch.setenv("CLIENTRULES_MAIL_PORT", str(controller.port))
+    monkeypatch.setenv("CLIENTRULES_MAIL_USE_TLS", "1")
+    yield inbox, cert
+    controller.stop()
+
+
+def test_starttls_with_a_trusted_certificate_delivers(starttls_server, db_url: str, monkeypatch) -> None:
+    inbox, cert = starttls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test's certificate
+    result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme"])
+    assert result.exit_code == 0, result.output
+    ((_, recipients, message),) = inbox.messages
+    assert recipients == ["ann@acme.example"]
+    assert result.stdout.strip() in message.get_payload(decode=True).decode()
+
+
+def test_starttls_refuses_a_certificate_it_cannot_verify(starttls_server, db_url: str) -> None:
+    inbox, _ = starttls_server
+    result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme"])
+    assert result.exit_code == 1
+    assert "certificate verify failed" in result.stderr and result.stderr.startswith("error: could not mail")
+    assert inbox.messages == []
+
+
+def test_smtp_over_tls_with_a_trusted_certificate_delivers(mail_env: Inbox, db_url: str, tmp_path: Path, monkeypatch) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login, ssl_context=context,
+        auth_require_tls=False,  # aiosmtpd only counts STARTTLS as TLS; this whole connection is TLS
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("CLIENTRULES_MAIL_PORT", str(controller.port))
+        monkeypatch.setenv("CLIENTRULES_MAIL_USE_SSL", "1")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        result = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme"])
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert [recipients for _, recipients, _ in inbox.messages] == [["ann@acme.example"]]
