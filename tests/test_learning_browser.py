@@ -1,20 +1,44 @@
-"""The HTML learning report in Debian's Chromium: its charts are drawn (screenshot in test-output/)."""
+"""The learning report in Debian's Chromium: the HTML file's charts are drawn, and the owner page works
+under the app's Content-Security-Policy (screenshots in test-output/)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+import waitress
 
 from clientrules import Ledger
+from survey_fixtures import clean_environment, close_app, make_app
 from test_browser_e2e import SCREENSHOTS, chromium  # noqa: F401  (the shared Chromium fixture)
 from tests.learning_fixtures import build_db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSWORD = "learning browser owner password"
 
 
-def test_report_charts_are_visible_in_chromium(chromium, tmp_path: Path) -> None:  # noqa: F811
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
     db = build_db(tmp_path / "ledger.db", clients=60)
+    with Ledger.open(str(db)) as ledger:
+        ledger.surveys.owner.set_password(PASSWORD)
+    return db
+
+
+@pytest.fixture
+def server(db: Path, tmp_path: Path, monkeypatch):
+    clean_environment(monkeypatch)
+    app = make_app(str(db), tmp_path)
+    wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+    wsgi.close()
+    close_app(app)
+
+
+def test_report_file_charts_are_visible(chromium, db: Path, tmp_path: Path) -> None:  # noqa: F811
     with Ledger.open(str(db)) as ledger:
         html = ledger.learning.report().to_html()
     page_file = tmp_path / "report.html"
@@ -31,3 +55,26 @@ def test_report_charts_are_visible_in_chromium(chromium, tmp_path: Path) -> None
     page.screenshot(path=str(SCREENSHOTS / "learning-report.png"), full_page=True)
     page.emulate_media(media="print")  # the print CSS lets tables and charts use the whole page
     assert page.evaluate("() => getComputedStyle(document.querySelector('.learning-report')).maxWidth") == "none"
+
+
+def test_owner_page_shows_charts_and_accepts_a_proposal(chromium, server: str, db: Path) -> None:  # noqa: F811
+    errors: list[str] = []
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(f"{server}/owner/learning/")
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{server}/owner/learning/")
+    images = page.locator("figure img")
+    assert images.count() >= 4
+    assert page.evaluate("() => [...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth > 300)")
+    # the linked stylesheet applied (no inline style is allowed by the CSP)
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.proposal')).borderLeftWidth") == "4px"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "learning-owner-page.png"), full_page=True)
+    page.get_by_role("button", name="Accept p-").first.click()
+    page.wait_for_url(f"{server}/owner/learning/")
+    assert "version 2 is now in use" in page.locator(".flash").inner_text()
+    assert errors == []
+    with Ledger.open(str(db)) as ledger:
+        assert ledger.rules.current().version == 2
