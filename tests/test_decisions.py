@@ -243,3 +243,10 @@ def test_threads_share_one_ledger_decisions(ledger):
         thread.join()
     assert errors == []
     assert len(results) == 120 and all(result == expected for result in results)
+
+
+def test_every_catalogue_fact_has_plain_words():
+    from clientrules.decisions.words import FACT_WORDS
+    from clientrules.facts import FACTS
+
+    assert set(FACT_WORDS) == set(FACTS)
