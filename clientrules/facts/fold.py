@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from clientrules.errors import ClientRulesError
 from clientrules.events import Event, Instant, as_instant
 from clientrules.facts.invoices import InvoiceBook
-from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, Timeline, at_of, last_key_at, order_key
+from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, ZERO, Timeline, at_of, last_key_at, order_key
 from clientrules.facts.value import Facts
 
 SNAPSHOT_SCHEMA = 1
@@ -299,7 +299,7 @@ class ClientFold:
 
         open_invoices = book.open_invoices(bound)
         overdue_ids: list[str] = []
-        overdue = Decimal(0)
+        overdue = ZERO
         for invoice in open_invoices:
             if today - invoice.due_ordinal > grace:
                 overdue_ids.extend(invoice.evidence(bound))

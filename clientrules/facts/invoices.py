@@ -20,7 +20,7 @@ import datetime as dt
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
 
-from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, Timeline, at_of, insort_key, remove_key
+from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, ZERO, Timeline, at_of, insort_key, remove_key
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
@@ -58,7 +58,7 @@ class Invoice:
         self.payments = Timeline(summed=0)
         self.issue_key: int | None = None
         self.issue_id = ""
-        self.amount = Decimal(0)
+        self.amount = ZERO
         self.due_ordinal = 0
         self.due_us = 0
         #: the order key of the payment that made it fully paid (None: not fully paid)
@@ -78,7 +78,7 @@ class Invoice:
         if self.amount == 0:
             self.paid_key = self.issue_key
         else:
-            running = Decimal(0)
+            running = ZERO
             for index, (amount,) in enumerate(self.payments.rows):
                 running = EXACT.add(running, amount)
                 if running >= self.amount:

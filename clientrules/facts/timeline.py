@@ -18,6 +18,7 @@ TIE_MASK = (1 << TIE_BITS) - 1
 DAY_US = 86_400_000_000
 #: Exact enough for any sum of amounts or hours written with up to 17 significant digits.
 EXACT = Context(prec=80)
+ZERO = Decimal(0)
 
 
 def order_key(at_us: int, tie: int) -> int:
@@ -50,24 +51,23 @@ class Timeline:
         self.ids: list[str] = []
         self.rows: list[tuple[Any, ...]] = []
         self._summed = summed
-        self._totals: list[Decimal] = [Decimal(0)]
+        #: running totals of the summed field (``_totals[k]``: sum of the first k rows), if summed
+        self._totals: list[Decimal] | None = None if summed is None else [ZERO]
 
-    def insert(self, key: int, event_id: str, row: tuple[Any, ...] = ()) -> int:
-        """Insert in order (after any equal key); return the index it got."""
+    def insert(self, key: int, event_id: str, row: tuple[Any, ...] = ()) -> None:
+        """Insert in order, after any equal key."""
         keys = self.keys
         if not keys or key >= keys[-1]:
-            index = len(keys)
             keys.append(key)
             self.ids.append(event_id)
             self.rows.append(row)
-            return index
+            return
         index = bisect_right(keys, key)
         keys.insert(index, key)
         self.ids.insert(index, event_id)
         self.rows.insert(index, row)
-        if self._summed is not None and len(self._totals) > index + 1:
+        if self._totals is not None and len(self._totals) > index + 1:
             del self._totals[index + 1 :]
-        return index
 
     def total(self, start: int, stop: int) -> Decimal:
         """The exact sum of the summed field over ``rows[start:stop]``."""
@@ -105,6 +105,7 @@ __all__ = [
     "DAY_US",
     "EXACT",
     "TIE_BITS",
+    "ZERO",
     "Timeline",
     "at_of",
     "insort_key",
