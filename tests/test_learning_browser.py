@@ -55,6 +55,8 @@ def test_report_file_charts_are_visible(chromium, db: Path, tmp_path: Path) -> N
     page.screenshot(path=str(SCREENSHOTS / "learning-report.png"), full_page=True)
     page.emulate_media(media="print")  # the print CSS lets tables and charts use the whole page
     assert page.evaluate("() => getComputedStyle(document.querySelector('.learning-report')).maxWidth") == "none"
+    pdf = page.pdf(path=str(SCREENSHOTS / "learning-report.pdf"), format="A4")
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 3
 
 
 def test_owner_page_shows_charts_and_accepts_a_proposal(chromium, server: str, db: Path) -> None:  # noqa: F811
