@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from clientrules import (
     ClientOnboarded,
+    DeadlineMissed,
     Ledger,
     RelationshipEnded,
     SurveyAnswered,
@@ -96,6 +97,23 @@ def test_reject_is_recorded_and_not_proposed_again(small_db: str) -> None:
         with pytest.raises(UnknownProposal, match="was rejected already"):
             ledger.learning.accept(proposal.id)
         assert ledger.rules.current().version == 1
+
+
+def test_new_evidence_brings_a_rejected_proposal_back_with_a_new_id(small_db: str) -> None:
+    with Ledger.open(small_db) as ledger:
+        rejected = _proposal_for(ledger.learning.proposals(with_backtest=False), "missed_deadlines")
+        ledger.learning.reject(rejected.id)
+        client = "late-again"
+        ledger.record(client, ClientOnboarded(name="Late Again"), "2025-01-10")
+        for day in ("2025-04-02", "2025-04-20"):
+            ledger.record(client, DeadlineMissed(deliverable="campaign"), day)
+        ledger.record(client, RelationshipEnded(initiated_by="client"), "2025-06-01")
+        ledger.record(client, SurveyInvited(invitation_id="inv-late", expires_at="2025-07-01"), "2025-06-02")
+        ledger.record(client, SurveyAnswered(invitation_id="inv-late", primary_reason="missed_deadlines"), "2025-06-03")
+        again = _proposal_for(ledger.learning.proposals(with_backtest=False), "missed_deadlines")
+    assert again.id != rejected.id
+    assert again.finding.clients == tuple(sorted((*rejected.finding.clients, client)))
+    assert again.finding.condition == rejected.finding.condition
 
 
 def test_unknown_proposal_is_a_clear_error(small_db: str) -> None:
