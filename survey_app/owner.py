@@ -20,7 +20,8 @@ def _state():
 
 @owner.app_context_processor
 def navigation() -> dict:
-    return {"logged_in": owner_logged_in(), "logout_form": ActionForm()}
+    """For the owner pages' header (functions: public pages never pay for them)."""
+    return {"logged_in": owner_logged_in, "logout_form": ActionForm}
 
 
 @owner.route("/login", methods=["GET", "POST"])
