@@ -56,7 +56,7 @@ _ROWS: dict[str, Callable[[Any], tuple[str, tuple[Any, ...]] | None]] = {
     "NeedOutgrown": lambda p: ("outgrown", ()),
     "RelationshipEnded": lambda p: ("ended", ()),
 }
-#: Kinds kept in a plain timeline of their own (the others are routed by ``_add``).
+#: Kinds whose rows keep no field.
 _PLAIN = (
     "onboarded",
     "unpaid_scope",
@@ -69,6 +69,16 @@ _PLAIN = (
     "outgrown",
     "ended",
 )
+#: Timelines derived from another kind's: which, and which of its rows they keep.
+_DERIVED: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
+    "work": ("unbillable", lambda row: not row[1]),
+    "remedy": ("plan", lambda row: row[0] == "PlanAgreed"),
+    "incident": ("severe", lambda row: row[0]),
+}
+#: Timelines that keep running totals of a field (its position in the row).
+_SUMMED = {"work": 0, "unbillable": 0}
+#: Read-only stand-in for a timeline nothing was folded into yet (a fold creates its timelines lazily).
+_NOTHING = Timeline(summed=0)
 #: The fields of each kind's row; exact decimals are written as strings in a snapshot.
 _ROW_FIELDS: dict[str, tuple[type, ...]] = {
     **{kind: () for kind in _PLAIN},
@@ -100,13 +110,7 @@ class ClientFold:
         self._ids: set[str] = set()
         self._unindexed: list[str] = []
         self._first: tuple[int, str] | None = None
-        self._timelines = {kind: Timeline() for kind in _PLAIN}
-        self._work = Timeline(summed=0)
-        self._unbillable = Timeline(summed=0)
-        self._remedies = Timeline()
-        self._plans = Timeline()
-        self._incidents = Timeline()
-        self._severe = Timeline()
+        self._timelines: dict[str, Timeline] = {}
         self._book = InvoiceBook()
 
     # --- folding ------------------------------------------------------------------------
@@ -147,33 +151,37 @@ class ClientFold:
 
     def _add(self, kind: str, key: int, event_id: str, row: tuple[Any, ...]) -> None:
         self._ids.add(event_id)
-        if kind in self._timelines:
-            self._timelines[kind].insert(key, event_id, row)
-        elif kind == "invoice":
+        if kind == "invoice":
             self._book.issue(key, event_id, *row)
         elif kind == "payment":
             self._book.pay(key, event_id, *row)
-        elif kind == "work":
-            self._work.insert(key, event_id, row)
-            if not row[1]:
-                self._unbillable.insert(key, event_id, row)
-        elif kind == "remedy":
-            self._remedies.insert(key, event_id, row)
-            if row[0] == "PlanAgreed":
-                self._plans.insert(key, event_id, row)
-        elif kind == "incident":
-            self._incidents.insert(key, event_id, row)
-            if row[0]:
-                self._severe.insert(key, event_id, row)
+        elif kind in _ROW_FIELDS:
+            self._into(kind).insert(key, event_id, row)
+            if kind in _DERIVED:
+                derived, keeps = _DERIVED[kind]
+                if keeps(row):
+                    self._into(derived).insert(key, event_id, row)
         else:
             raise FactsError(f"unknown kind of fold record {kind!r}")
+
+    def _into(self, kind: str) -> Timeline:
+        timeline = self._timelines.get(kind)
+        if timeline is None:
+            timeline = self._timelines[kind] = Timeline(summed=_SUMMED.get(kind))
+        return timeline
+
+    def _of(self, kind: str) -> Timeline:
+        """The timeline of ``kind`` to read (an empty one if nothing was folded into it)."""
+        return self._timelines.get(kind, _NOTHING)
 
     # --- snapshots ----------------------------------------------------------------------
 
     def _records(self) -> dict[str, list[list[Any]]]:
         records: dict[str, list[list[Any]]] = {}
-        sources = {**self._timelines, "work": self._work, "remedy": self._remedies, "incident": self._incidents}
-        for kind, timeline in sources.items():
+        for kind in _ROW_FIELDS:
+            if kind in ("invoice", "payment"):
+                continue
+            timeline = self._of(kind)
             records[kind] = [[key, event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)]
         records["invoice"] = []
         records["payment"] = []
@@ -247,14 +255,14 @@ class ClientFold:
         self._work_facts(now, bound, values, evidence)
         self._conduct(now, bound, values, evidence)
         self._our_side(now, bound, values, evidence)
-        ended = self._timelines["ended"]
+        ended = self._of("ended")
         count = bisect_right(ended.keys, bound)
         values["relationship_ended"] = count > 0
         evidence["relationship_ended"] = tuple(ended.ids[:count])
         return Facts(as_of, values, evidence)
 
     def _tenure(self, now: int, bound: int, values: dict, evidence: dict) -> None:
-        onboarded = self._timelines["onboarded"]
+        onboarded = self._of("onboarded")
         if onboarded.keys and onboarded.keys[0] <= bound:
             start, event_id = onboarded.keys[0], onboarded.ids[0]
         elif self._first is not None and self._first[0] <= bound:
@@ -276,7 +284,7 @@ class ClientFold:
         values["late_invoices_12m"] = len(late)
         evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
 
-        remedies = self._remedies
+        remedies = self._of("remedy")
         if late:
             start = bisect_left(remedies.keys, late[0].due_us << TIE_BITS)
             stop = bisect_right(remedies.keys, bound)
@@ -310,8 +318,7 @@ class ClientFold:
         evidence["overdue_amount"] = tuple(overdue_ids)
 
     def _silence(self, now: int, bound: int, grace: int, values: dict, evidence: dict) -> None:
-        followups = self._timelines["followup"]
-        replies = self._timelines["reply"]
+        followups, replies = self._of("followup"), self._of("reply")
         replied = bisect_right(replies.keys, bound)
         start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
         stop = bisect_right(followups.keys, bound)
@@ -326,7 +333,7 @@ class ClientFold:
         values["silent_days"] = (now - first_at) // DAY_US
         evidence["silent_days"] = (first_id,)
         stains: list[str] = []
-        incidents = self._incidents
+        incidents = self._of("incident")
         if incidents.keys and incidents.keys[0] < first_key:
             stains.append(incidents.ids[0])
         earliest_late = self._book.earliest_late(grace)
@@ -336,11 +343,11 @@ class ClientFold:
         evidence["clean_before_silence"] = tuple(stains)
 
     def _work_facts(self, now: int, bound: int, values: dict, evidence: dict) -> None:
-        work, unbillable = self._work, self._unbillable
+        work, unbillable = self._of("work"), self._of("unbillable")
         after = last_key_at(now - 90 * DAY_US)
         self._hours("_90d", work, unbillable, after, bound, values, evidence)
-        _count(values, evidence, "unpaid_scope_changes_90d", self._timelines["unpaid_scope"], after, bound)
-        plans = self._plans
+        _count(values, evidence, "unpaid_scope_changes_90d", self._of("unpaid_scope"), after, bound)
+        plans = self._of("plan")
         _count(values, evidence, "plans_180d", plans, last_key_at(now - 180 * DAY_US), bound)
         count = bisect_right(plans.keys, bound)
         if not count:
@@ -351,7 +358,7 @@ class ClientFold:
         behind = (plan_id,)
         self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence, behind)
         _count(
-            values, evidence, "unpaid_scope_changes_since_plan", self._timelines["unpaid_scope"], plan_key, bound, behind
+            values, evidence, "unpaid_scope_changes_since_plan", self._of("unpaid_scope"), plan_key, bound, behind
         )
 
     @staticmethod
@@ -383,15 +390,15 @@ class ClientFold:
 
     def _conduct(self, now: int, bound: int, values: dict, evidence: dict) -> None:
         year = last_key_at(now - 365 * DAY_US)
-        _count(values, evidence, "incidents_180d", self._incidents, last_key_at(now - 180 * DAY_US), bound)
-        _count(values, evidence, "severe_staff_incidents_365d", self._severe, year, bound)
-        _count(values, evidence, "contract_breaches_365d", self._timelines["breach"], year, bound)
-        _count(values, evidence, "needs_outgrown_365d", self._timelines["outgrown"], year, bound)
+        _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
+        _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
+        _count(values, evidence, "contract_breaches_365d", self._of("breach"), year, bound)
+        _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
 
     def _our_side(self, now: int, bound: int, values: dict, evidence: dict) -> None:
         after = last_key_at(now - 90 * DAY_US)
-        _count(values, evidence, "deadlines_missed_90d", self._timelines["deadline"], after, bound)
-        messages, answers = self._timelines["message"], self._timelines["answer"]
+        _count(values, evidence, "deadlines_missed_90d", self._of("deadline"), after, bound)
+        messages, answers = self._of("message"), self._of("answer")
         start, stop = bisect_right(answers.keys, after), bisect_right(answers.keys, bound)
         days: list[float] = []
         pairs: list[str] = []
