@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from clientrules.events import (
     ClientMessageReceived,
     ClientOnboarded,
@@ -89,3 +93,54 @@ def test_stricter_settings_refuse_thin_evidence() -> None:
     history = History.from_events([*_slow_leaver("a", "poor_communication", 9), *_slow_leaver("b", "poor_communication", 9), *_quick_stayer("x")])
     findings, (thin,) = find(history, Method(min_support=3, min_clients=2))
     assert findings == [] and thin.why.startswith("no separating fact: no condition holds for 3 of these clients")
+
+
+def _deadline_history(leavers: list[int], stayers: list[int]) -> History:
+    """Leavers (citing missed_deadlines, gone 1 June) and stayers with the given numbers of deadlines missed."""
+    from clientrules.events import DeadlineMissed
+
+    events: list[Event] = []
+    for index, count in enumerate(leavers):
+        client = f"leaver-{index}"
+        events += _events(client, ("2025-01-05", ClientOnboarded(name=client)))
+        events += _events(client, *((f"2025-04-{day + 1:02d}", DeadlineMissed(deliverable="x")) for day in range(count)))
+        events += _events(
+            client,
+            ("2025-06-01", RelationshipEnded(initiated_by="client")),
+            ("2025-06-02", SurveyAnswered(invitation_id=f"inv-{client}", primary_reason="missed_deadlines")),
+        )
+    for index, count in enumerate(stayers):
+        client = f"stayer-{index}"
+        events += _events(client, ("2025-01-05", ClientOnboarded(name=client)), ("2025-08-01", ClientMessageReceived(topic="hi")))
+        events += _events(client, *((f"2025-03-{day + 1:02d}", DeadlineMissed(deliverable="x")) for day in range(count)))
+    return History.from_events(events)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    leavers=st.lists(st.integers(0, 5), min_size=2, max_size=6),
+    stayers=st.lists(st.integers(0, 5), min_size=1, max_size=6),
+)
+def test_the_chosen_threshold_is_the_best_that_passes(leavers: list[int], stayers: list[int]) -> None:
+    method = Method(facts=("deadlines_missed_90d",))
+    findings, not_proposed = find(_deadline_history(leavers, stayers), method)
+
+    def scores(threshold: int) -> tuple[int, int, float]:
+        true = sum(count >= threshold for count in leavers)
+        false = sum(count >= threshold for count in stayers)
+        precision = true / (true + false) if true + false else 0.0
+        recall = true / len(leavers)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return true, false, f1 if precision >= method.min_precision and true >= method.min_support else -1.0
+
+    best = max(scores(t)[2] for t in range(1, 7))
+    if best < 0:
+        assert findings == [] and not_proposed[0].why.startswith("no separating fact")
+        return
+    (finding,) = findings
+    true, false, f1 = scores(finding.threshold)
+    assert (len(finding.flagged), len(finding.false_alarms)) == (true, false)
+    assert abs(finding.f1 - best) < 1e-9 and f1 == pytest.approx(best)
+    # ties: fewer false alarms, then the lowest threshold
+    tied = [t for t in range(1, 7) if abs(scores(t)[2] - best) < 1e-9]
+    assert (false, finding.threshold) == min((scores(t)[1], t) for t in tied)
