@@ -203,6 +203,7 @@ def test_superseded_unknown_and_tampered_links_get_clear_pages(app, db_url: str)
             assert response.status_code == 404
             assert "This link does not work" in html
             assert "acme" not in html and "bravo" not in html and "Traceback" not in html
+            assert "Set-Cookie" not in response.headers
     assert answers_in(db_url) == []
     assert client.get(new).status_code == 200
 
