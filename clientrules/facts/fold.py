@@ -10,6 +10,7 @@ fact: ``clientrules/facts/catalogue.py``.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from bisect import bisect_left, bisect_right
 from decimal import Decimal, InvalidOperation
@@ -31,8 +32,12 @@ class FactsError(ClientRulesError):
     """An event or snapshot that cannot be folded, or a bad argument to ``facts``."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _decimal(number: float | int) -> Decimal:
-    """A JSON number as the decimal it was written as (``0.1`` is exactly one tenth)."""
+    """A JSON number as the decimal it was written as (``0.1`` is exactly one tenth).
+
+    Amounts and hours repeat a lot, so equal ones share one (immutable) Decimal.
+    """
     return Decimal(number) if isinstance(number, int) else Decimal(repr(number))
 
 
