@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from clientrules.survey import FIELDS, RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, WOULD_RETURN
 
@@ -69,6 +69,14 @@ class LoginForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("E-mail address (optional)", validators=[Optional()])
+
+
+class RemindForm(FlaskForm):
+    after_days = IntegerField(
+        "Remind those not contacted for (days)",
+        default=7,
+        validators=[InputRequired(message="Please give a number of days."), NumberRange(min=0, message="Use 0 or more days.")],
+    )
 
 
 class ActionForm(FlaskForm):

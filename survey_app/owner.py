@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from clientrules.errors import ClientRulesError, InvalidEvent
 from clientrules.events import check_client_id
 from clientrules.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
-from survey_app.forms import ActionForm, InviteForm, LoginForm
+from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
 from survey_app.mail import send_link
 from survey_app.security import login_required, owner_logged_in
 
@@ -116,7 +116,26 @@ def invitations():
         invitations=state.surveys.invitations(),
         uninvited=state.surveys.uninvited(),
         form=InviteForm(),
+        remind_form=RemindForm(),
     )
+
+
+@owner.route("/invitations/remind", methods=["POST"])
+@login_required
+def remind():
+    state = _state()
+    form = RemindForm()
+    if not form.validate():
+        flash("No reminder was sent: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("owner.invitations"), code=303)
+    try:
+        reminded = state.surveys.remind(form.after_days.data)
+        deliveries = [f"{i.client}: {send_link(i, _base_url()).describe()}" for i in reminded]
+    except ClientRulesError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"Reminded {len(reminded)} client(s). " + " ".join(deliveries), "success")
+    return redirect(url_for("owner.invitations"), code=303)
 
 
 @owner.route("/rules")

@@ -214,3 +214,17 @@ def test_the_invitations_page_invites_departed_clients_and_re_invites(app, owner
     owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
     statuses = [i.status for i in app.extensions["clientrules"].surveys.invitations("acme")]
     assert statuses == ["superseded", "open"]
+
+
+def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None:
+    app.extensions["clientrules"].surveys.invite("acme")
+    page = owner.get("/owner/invitations").get_data(as_text=True)
+    assert owner.post("/owner/invitations/remind", data={"after_days": "0"}).status_code == 400  # no CSRF token
+    owner.post("/owner/invitations/remind", data={"csrf_token": csrf_token(page), "after_days": "-1"})
+    assert "Use 0 or more days." in owner.get("/owner/invitations").get_data(as_text=True)
+    response = owner.post("/owner/invitations/remind", data={"csrf_token": csrf_token(page), "after_days": "0"})
+    assert response.status_code == 303
+    assert "Reminded 1 client(s). acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
+    assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
+    (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
+    assert len(invitation.reminded_at) == 1

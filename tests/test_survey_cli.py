@@ -121,3 +121,21 @@ def test_serve_runs_waitress_on_localhost(db: str, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_answers_export_as_csv_and_json(db: str) -> None:
+    import csv
+    import io
+
+    from survey_fixtures import FULL_ANSWERS
+
+    with Ledger.open(db) as ledger:
+        ledger.surveys.submit(ledger.surveys.invite("acme").token, {**FULL_ANSWERS, "what_to_change": 'Say "no", early;\nplease'})
+    rows = list(csv.DictReader(io.StringIO(run(db, "survey", "answers").stdout)))
+    assert len(rows) == 1 and rows[0]["client"] == "acme"
+    assert rows[0]["primary_reason"] == "missed_deadlines"
+    assert rows[0]["other_reasons"] == "poor_communication price_too_high"
+    assert rows[0]["what_to_change"] == 'Say "no", early;\nplease'
+    (line,) = run(db, "survey", "answers", "--format", "json").stdout.splitlines()
+    answer = json.loads(line)
+    assert answer["rating_timeliness"] == 1 and answer["may_contact"] is True and answer["client"] == "acme"

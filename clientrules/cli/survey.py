@@ -1,4 +1,4 @@
-"""The exit survey's commands: ``survey invite|remind|list``, ``owner set-password`` and ``serve``.
+"""The exit survey's commands: ``survey invite|remind|list|answers``, ``owner set-password`` and ``serve``.
 
 Mail goes through the web app's mailer (Flask-Mail), so the commands build
 the app around the command's ledger; it is imported only when needed.
@@ -6,13 +6,16 @@ the app around the command's ledger; it is imported only when needed.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.survey import Invitation
+from clientrules.events import Event
+from clientrules.survey import FIELDS, Invitation
 
 BASE_URL_ENV = "CLIENTRULES_BASE_URL"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -42,7 +45,7 @@ def _mail_links(invitations: list[Invitation], base_url: str) -> None:
 
 @click.group("survey")
 def survey() -> None:
-    """Invite clients who left to the exit survey, remind them, list invitations."""
+    """Invite clients who left to the exit survey, remind them, list invitations and answers."""
 
 
 @survey.command("invite")
@@ -95,6 +98,31 @@ def list_invitations(as_json: bool) -> None:
                 f"{invitation.client}\t{invitation.status}{answered}\tinvited {invitation.invited_at.date}"
                 f"\texpires {invitation.expires_at.date}\treminders {row['reminders']}\t{invitation.email or '-'}"
             )
+
+
+@survey.command("answers")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="csv: a header and one row per answer; json: one object per line.")
+def list_answers(fmt: str) -> None:
+    """Write every survey answer (client, when, and each question's answer) to standard output."""
+    rows = [
+        {"client": event.client, "answered_at": event.at.text, **_answer_fields(event)}
+        for event in ctx_ledger(create=False).surveys.answers()
+    ]
+    if fmt == "json":
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=["client", "answered_at", *FIELDS], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "other_reasons": " ".join(row["other_reasons"])})
+    click.echo(table.getvalue(), nl=False)
+
+
+def _answer_fields(event: Event) -> dict:
+    return {name: getattr(event.payload, name) for name in FIELDS}
 
 
 @click.group("owner")
