@@ -593,6 +593,13 @@ def test_an_event_applied_twice_counts_once():
     assert fold.facts(Instant.parse(T)).values["hours_90d"] == 3.0
 
 
+def test_a_stream_version_beyond_the_order_key_is_refused():
+    fold = ClientFold()
+    with pytest.raises(FactsError, match="at most"):
+        fold.apply(work(_at(1), 3).stored(version=2**40, position=1))
+    assert fold.version == 0
+
+
 def test_a_fold_is_for_one_client():
     fold = ClientFold()
     fold.apply(work(_at(1), 3))

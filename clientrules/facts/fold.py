@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from clientrules.errors import ClientRulesError
 from clientrules.events import Event, Instant, as_instant
 from clientrules.facts.invoices import InvoiceBook
-from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, ZERO, Timeline, at_of, last_key_at, order_key
+from clientrules.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
 from clientrules.facts.value import Facts
 
 SNAPSHOT_SCHEMA = 1
@@ -135,11 +135,14 @@ class ClientFold:
             raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
         if event.id in self._ids:
             return False
-        self._sequence += 1
         version = event.version
+        tie = self._sequence + 1 if version is None else version
+        if tie > TIE_MASK:
+            raise FactsError(f"a fold orders at most {TIE_MASK} events of one client")
+        self._sequence += 1
         if version is not None and version > self.version:
             self.version = version
-        key = order_key(event.at.key, self._sequence if version is None else version)
+        key = order_key(event.at.key, tie)
         contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
         if contribution is None:
             self._ids.add(event.id)

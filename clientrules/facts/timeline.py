@@ -105,6 +105,7 @@ __all__ = [
     "DAY_US",
     "EXACT",
     "TIE_BITS",
+    "TIE_MASK",
     "ZERO",
     "Timeline",
     "at_of",
