@@ -23,9 +23,9 @@ def shared_dir() -> Path:
 _ids = itertools.count(1)
 
 
-def ev(type_name: str, at: str, *, id: str | None = None, client: str = "c1", **data) -> Event:
-    """An event as the JSON Lines format would give it (``for_`` is written ``for``)."""
-    return Event.new(client, registry.decode(type_name, data), at, id=id or f"e{next(_ids)}")
+def ev(type_name: str, at: str, *, client: str = "c1", **data) -> Event:
+    """An event of ``client`` with the ``data`` of the JSON Lines format and a fresh id."""
+    return Event.new(client, registry.decode(type_name, data), at, id=f"e{next(_ids)}")
 
 
 def work(at: str, hours: float, billable: bool = True, **kw) -> Event:
