@@ -132,3 +132,21 @@ def test_the_installed_command_runs_end_to_end(db):
     )
     assert completed.returncode == 0, completed.stderr
     assert [d["verdict"] for d in json.loads(completed.stdout)] == ["renegotiate", "refer_out"]
+
+
+def test_explain_why_not_a_rule(db):
+    result = run(db, "explain", "acme", "--as-of", "2026-05-01", "--why-not", "late-payer-after-remedy",
+                 "--why-not", "contract-breach", "--why-not", "chronic-late-payer")
+    assert result.exit_code == 0, result.output
+    why_not = result.stdout.split("Why not:\n")[1].splitlines()
+    assert why_not == [
+        "  - late-payer-after-remedy did not fire: a meeting, plan or new terms since the first late invoice: no "
+        "(needs remedy_since_first_late == true); 0 late invoices due after the latest remedy of the 1 needed.",
+        "  - contract-breach did not fire: 0 contract breaches in the last 365 days of the 1 needed.",
+        "  - chronic-late-payer fired.",
+    ]
+    as_json = json.loads(run(db, "explain", "acme", "--as-of", "2026-05-01", "--why-not", "outgrown", "--json").stdout)
+    assert as_json["why_not"] == {"outgrown": "outgrown did not fire: 0 times their needs outgrew us in the last 365 days of the 1 needed."}
+    unknown = run(db, "explain", "acme", "--why-not", "no-such-rule")
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "error: rule-set version 1 has no rule 'no-such-rule'\n"

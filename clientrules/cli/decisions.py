@@ -96,16 +96,26 @@ def _print_json_array(items: Iterable[dict[str, Any]]) -> None:
     metavar="EVENT_ID",
     help="Re-explain a recorded decision (its DecisionRecorded event id) with its own rule-set version and moment.",
 )
+@click.option(
+    "--why-not", "why_not", metavar="RULE", multiple=True, help="Also say why RULE did not fire (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
-def explain_command(client: str, as_of: Instant | None, decision: str | None, as_json: bool) -> None:
+def explain_command(
+    client: str, as_of: Instant | None, decision: str | None, why_not: tuple[str, ...], as_json: bool
+) -> None:
     """Explain CLIENT's decision: every rule that fired and why, and the rules that came close."""
     if decision is not None and as_of is not None:
         raise click.UsageError("--decision uses the recorded moment; do not give --as-of with it")
     explanation = ctx_ledger(create=False).decisions.explain(client, as_of=as_of, decision=decision)
+    answers = {rule_id: explanation.why_not(rule_id) for rule_id in why_not}
     if as_json:
-        click.echo(json.dumps(explanation.to_json(), indent=1))
-    else:
-        click.echo(explanation.to_text())
+        click.echo(json.dumps({**explanation.to_json(), "why_not": answers}, indent=1))
+        return
+    click.echo(explanation.to_text())
+    if answers:
+        click.echo("\nWhy not:")
+        for answer in answers.values():
+            click.echo(f"  - {answer}")
 
 
 @click.group("rules")

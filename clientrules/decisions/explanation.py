@@ -13,7 +13,12 @@ import attrs
 from clientrules.decisions.model import Decision
 from clientrules.decisions.reasons import FactsLike
 from clientrules.decisions.words import describe_miss
+from clientrules.errors import ClientRulesError
 from clientrules.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, RuleSet, SignalCondition
+
+
+class UnknownRule(ClientRulesError):
+    """The rule set has no rule with that id."""
 
 
 @attrs.frozen
@@ -44,7 +49,25 @@ class Explanation:
     decision: Decision
     facts: FactsLike
     near_misses: tuple[NearMiss, ...]
+    ruleset: RuleSet
     recorded: Recorded | None = None
+
+    def why_not(self, rule_id: str) -> str:
+        """Why ``rule_id`` did not fire, condition by condition (or that it did, or is disabled)."""
+        try:
+            rule = self.ruleset.rule(rule_id)
+        except KeyError:
+            raise UnknownRule(
+                f"rule-set version {self.decision.ruleset_version} has no rule {rule_id!r}"
+            ) from None
+        fired = frozenset(self.decision.fired)
+        if rule_id in fired:
+            return f"{rule_id} fired."
+        if not rule.enabled:
+            return f"{rule_id} is disabled in rule-set version {self.decision.ruleset_version}."
+        values = self.facts.values
+        unmet = [describe_miss(c, values, fired) for c in rule.when if not _holds(c, values, fired)]
+        return f"{rule_id} did not fire: {'; '.join(unmet)}."
 
     @property
     def agrees_with_record(self) -> bool | None:
@@ -117,7 +140,7 @@ def explain_decision(
     found = tuple(
         miss for rule_id in rules if rule_id not in fired for miss in [miss_of(rule_id)] if miss is not None
     )
-    return Explanation(decision=decision, facts=facts, near_misses=found, recorded=recorded)
+    return Explanation(decision=decision, facts=facts, near_misses=found, ruleset=ruleset, recorded=recorded)
 
 
 def near_miss(
