@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 import pytest
 
 from clientrules import Ledger
+from postgres_fixtures import fresh_schema_url, pg_url  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,6 +64,7 @@ def _sqlite_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 #: backend name -> how to get the URL of a fresh, empty store of that backend
 STORE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "sqlite": _sqlite_store_url,
+    "postgres": fresh_schema_url,
 }
 
 

@@ -1,0 +1,372 @@
+"""The networked event store: PostgreSQL through psycopg 3 and a connection pool.
+
+URL: ``postgresql://user[:password]@host[:port]/dbname[?schema=NAME&...]``.
+Every table lives in the PostgreSQL schema ``NAME`` (default ``clientrules``),
+so several ledgers (or test runs) can share one database; any other query
+parameter is passed to libpq (``sslmode``, ``connect_timeout``...). Opening
+the store applies pending migrations (:mod:`clientrules.store.postgres_schema`);
+``clientrules db migrate`` does the same explicitly, and ``db status`` shows them.
+
+Guarantees, enforced by the database:
+
+* append-only: a trigger raises ``events are append-only`` on any ``UPDATE``,
+  ``DELETE`` or ``TRUNCATE`` of ``events``, whoever issues it;
+* per-client versions: ``UNIQUE (stream, version)``, and the expected version
+  is checked inside the appending transaction (:class:`ConcurrencyError`);
+* idempotent appends: ``UNIQUE (id)``; ids stored already are skipped and counted;
+* a gap-free global position in commit order. A ``bigserial`` would not do: a
+  transaction can take position 7, another position 8 and commit first, and
+  a reader that saw 8 and checkpointed past it would never see 7. Instead an
+  append locks the single row of ``position_counter`` (``SELECT ... FOR
+  UPDATE``), hands out ``last + 1 ...`` and writes the new ``last`` back in the
+  same transaction. The row lock is held until commit, so appends commit in
+  position order, one after the other, and a rolled-back append gives its
+  positions back: positions are dense and a reader following
+  ``read_all(after_position=...)`` can never see a later position before an
+  earlier one. The cost: appenders are serialised (as with SQLite's single
+  writer) for the few round trips of their transaction; readers never wait.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError
+from clientrules.events import Event, Instant, Registry, registry as default_registry
+from clientrules.store import postgres_schema
+from clientrules.store.base import AppendResult, ClientSummary
+
+#: events per round trip when appending (ids looked up, versions read, rows copied)
+CHUNK = 5_000
+POOL_MAX_SIZE = 8
+CONNECT_TIMEOUT_SECONDS = 10
+
+_COLUMNS = "position, id, stream, version, type, schema, at_key, at_text, data"
+_COPY = "COPY events (position, id, stream, version, type, schema, at_key, at_text, data) FROM STDIN"
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def postgres_conninfo(url: str) -> tuple[str, str]:
+    """The libpq connection string of ``url`` without ``schema=``, and the schema name."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = postgres_schema.DEFAULT_SCHEMA
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as error:
+        raise StoreError(f"not a PostgreSQL URL: {_one_line(error)}") from None
+    return conninfo, postgres_schema.check_schema_name(schema)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _where(conninfo: str) -> str:
+    """host:port/dbname of a connection string, for messages (never the password)."""
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+
+
+class PostgresStore:
+    """An :class:`~clientrules.store.base.EventStore` in a PostgreSQL schema.
+
+    Safe to share between threads (a pool of connections). A process forked
+    after opening gets a pool of its own on first use.
+    """
+
+    def __init__(self, url: str, *, registry: Registry = default_registry, migrate: bool = True) -> None:
+        self.url = url
+        self.registry = registry
+        self.conninfo, self.schema = postgres_conninfo(url)
+        self.where = _where(self.conninfo)
+        self._closed = False
+        if migrate:
+            with self.direct_connection() as connection:
+                self._run(lambda: postgres_schema.migrate(connection, self.schema))
+        self._pid = os.getpid()
+        self._pool = self._new_pool()
+        self._inherited: list[ConnectionPool] = []
+
+    # --- connections ------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        params = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+        options = f"{params.get('options', '')} -c search_path={self.schema}".strip()
+        return {"options": options, "connect_timeout": params.get("connect_timeout", CONNECT_TIMEOUT_SECONDS)}
+
+    @contextmanager
+    def direct_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection of its own (autocommit, search path set), outside the pool."""
+        try:
+            connection = psycopg.connect(self.conninfo, autocommit=True, **self._options())
+        except psycopg.Error as error:
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {_one_line(error)}") from None
+        with connection:
+            yield connection
+
+    def _new_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self.conninfo,
+            kwargs={"autocommit": True, **self._options()},
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            timeout=CONNECT_TIMEOUT_SECONDS * 3,
+            name=f"clientrules {self.where}",
+            open=False,
+        )
+        try:
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS * 3)
+        except PoolTimeout:
+            pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}") from None
+        return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection (autocommit; use ``connection.transaction()`` for a transaction)."""
+        if self._closed:
+            raise StoreError(f"the store {self.where} (schema {self.schema}) is closed")
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use or close
+            self._inherited.append(self._pool)
+            self._pool, self._pid = self._new_pool(), os.getpid()
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except PoolTimeout:
+            raise StoreError(f"no connection to PostgreSQL at {self.where} became available") from None
+
+    def _run(self, operation: Any) -> Any:
+        try:
+            return operation()
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
+
+    def _read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        def read() -> list[tuple]:
+            with self.connection() as connection:
+                return connection.execute(query, parameters).fetchall()
+
+        return self._run(read)
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` in one transaction (see :class:`~clientrules.store.base.EventStore`).
+
+        ``events`` may be any iterable, even a generator of unbounded length:
+        it is consumed in chunks inside the transaction, and if it raises,
+        nothing is stored. With ``expected_version``, a batch whose events are
+        all stored already is an idempotent retry and succeeds without the check.
+        """
+
+        def append() -> AppendResult:
+            with self.connection() as connection, connection.transaction():
+                return self.append_in(connection, events, expected_version=expected_version)
+
+        return self._run(append)
+
+    def append_in(
+        self,
+        connection: psycopg.Connection,
+        events: Iterable[Event],
+        *,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        """:meth:`append` inside the caller's transaction on ``connection`` (e.g. with a queue update).
+
+        Holds the position lock until that transaction ends: commit soon after.
+        """
+        client = None
+        if expected_version is not None:
+            events = list(events)
+            streams = {event.client for event in events}
+            if len(streams) > 1:
+                raise InvalidEvent("an append with expected_version must hold events of one client")
+            if expected_version < 0:
+                raise InvalidEvent("must be 0 or more", field="expected_version")
+            client = next(iter(streams), None)
+        last = connection.execute("SELECT last FROM position_counter FOR UPDATE").fetchone()[0]
+        position = last
+        versions: dict[str, int] = {}
+        streams_seen: set[str] = set()
+        stored = already_present = 0
+        checked = expected_version is None
+        encode = self.registry.encode
+        to_json = _COMPACT_JSON.encode
+        iterator = iter(events)
+        while chunk := list(itertools.islice(iterator, CHUNK)):
+            streams_seen.update(event.client for event in chunk)
+            fresh = _fresh(connection, chunk)
+            already_present += len(chunk) - len(fresh)
+            if not fresh:
+                continue
+            _load_versions(connection, {event.client for event in fresh} - versions.keys(), versions)
+            if not checked:
+                actual = versions[client]  # type: ignore[index]
+                if actual != expected_version:
+                    raise ConcurrencyError(client, expected_version, actual)  # type: ignore[arg-type]
+                checked = True
+            with connection.cursor().copy(_COPY) as copy:
+                for event in fresh:
+                    position += 1
+                    versions[event.client] += 1
+                    payload_type = type(event.payload)
+                    copy.write_row(
+                        (
+                            position,
+                            event.id,
+                            event.client,
+                            versions[event.client],
+                            payload_type.TYPE,
+                            payload_type.SCHEMA,
+                            event.at.key,
+                            event.at.text,
+                            to_json(encode(event.payload)),
+                        )
+                    )
+            stored += len(fresh)
+        if stored:
+            connection.execute("UPDATE position_counter SET last = %s", (position,))
+        version = None
+        single = client or (next(iter(streams_seen)) if len(streams_seen) == 1 else None)
+        if single is not None:
+            _load_versions(connection, {single} - versions.keys(), versions)
+            version = versions[single]
+        return AppendResult(stored, already_present, version, position if stored else None)
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        def put() -> str:
+            with self.connection() as connection, connection.transaction():
+                connection.execute(
+                    "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value)
+                )
+                return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+
+        return self._run(put)
+
+    # --- reading ------------------------------------------------------------------
+
+    def read_client(
+        self, client: str, *, until: Instant | None = None, after_version: int = 0
+    ) -> list[Event]:
+        query = f"SELECT {_COLUMNS} FROM events WHERE stream = %s AND version > %s"
+        parameters: list[Any] = [client, after_version]
+        if until is not None:
+            query += " AND at_key <= %s"
+            parameters.append(until.key)
+        return self._decode(self._read(query + " ORDER BY at_key, version", parameters))
+
+    def client_version(self, client: str) -> int:
+        return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
+
+    def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
+        return self._decode(
+            self._read(
+                f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                (after_position, limit),
+            )
+        )
+
+    def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
+        while events := self.read_all(after_position=after_position, limit=batch):
+            yield from events
+            after_position = events[-1].position  # type: ignore[assignment]
+
+    def head_position(self) -> int:
+        return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    def clients(self) -> list[ClientSummary]:
+        """Client streams in the order their first event was stored."""
+        rows = self._read(
+            "SELECT e.stream, e.count, f.at_key, f.at_text, l.at_key, l.at_text FROM"
+            " (SELECT stream, COUNT(*) AS count, MIN(position) AS first_position FROM events"
+            "  WHERE stream NOT LIKE '$%%' GROUP BY stream) e"
+            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
+            "  ORDER BY at_key, version LIMIT 1) f"
+            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
+            "  ORDER BY at_key DESC, version DESC LIMIT 1) l"
+            " ORDER BY e.first_position"
+        )
+        return [
+            ClientSummary(stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text))
+            for stream, count, first_key, first_text, last_key, last_text in rows
+        ]
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        rows = self._read(
+            "SELECT stream FROM events WHERE position > %s AND stream NOT LIKE '$%%'"
+            " GROUP BY stream ORDER BY MIN(position)",
+            (after_position,),
+        )
+        return [row[0] for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def _decode(self, rows: list[tuple]) -> list[Event]:
+        restore_payload = self.registry.restore
+        restore_event = Event.restore
+        loads = json.loads
+        instants: dict[int, Instant] = {}
+        events = []
+        for position, event_id, stream, version, type_name, schema, at_key, at_text, data in rows:
+            at = instants.get(at_key)
+            if at is None or at.text != at_text:
+                at = instants[at_key] = Instant.from_key(at_key, at_text)
+            payload = restore_payload(type_name, loads(data), schema)
+            events.append(restore_event(stream, at, payload, event_id, version, position))
+        return events
+
+    # --- lifetime -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close this process's pool (a forked child leaves its parent's connections alone)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pid == os.getpid():
+            self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.where!r}, schema={self.schema!r})"
+
+
+def _fresh(connection: psycopg.Connection, chunk: list[Event]) -> list[Event]:
+    """The events of ``chunk`` whose id is neither stored nor earlier in the chunk."""
+    ids = [event.id for event in chunk]
+    seen = {row[0] for row in connection.execute("SELECT id FROM events WHERE id = ANY(%s)", (ids,))}
+    fresh = []
+    for event in chunk:
+        if event.id not in seen:
+            seen.add(event.id)
+            fresh.append(event)
+    return fresh
+
+
+def _load_versions(connection: psycopg.Connection, streams: set[str], versions: dict[str, int]) -> None:
+    """Add the current version of each of ``streams`` to ``versions`` (0 for a new stream)."""
+    if not streams:
+        return
+    versions.update(dict.fromkeys(streams, 0))
+    rows = connection.execute(
+        "SELECT stream, MAX(version) FROM events WHERE stream = ANY(%s) GROUP BY stream", (list(streams),)
+    )
+    versions.update(rows)
