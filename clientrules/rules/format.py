@@ -38,12 +38,10 @@ from clientrules.rules.conditions import (
 from clientrules.rules.model import (
     VERDICTS,
     AnyOf,
-    Comparison,
     Condition,
     Parameters,
     Rule,
     RuleSet,
-    SignalCondition,
 )
 from clientrules.rules.validation import RuleSetProblems, check_ruleset, did_you_mean
 
