@@ -190,18 +190,20 @@ class ClientFold:
             if kind in ("invoice", "payment"):
                 continue
             timeline = self._of(kind)
-            records[kind] = [[key, event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)]
+            records[kind] = [
+                [*_split(key), event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)
+            ]
         records["invoice"] = []
         records["payment"] = []
         for invoice in self._book.invoices.values():
             issues, payments = invoice.issues, invoice.payments
             for key, event_id, (amount, due) in zip(issues.keys, issues.ids, issues.rows):
-                records["invoice"].append([key, event_id, invoice.invoice_id, amount, due])
+                records["invoice"].append([*_split(key), event_id, invoice.invoice_id, amount, due])
             for key, event_id, (amount,) in zip(payments.keys, payments.ids, payments.rows):
-                records["payment"].append([key, event_id, invoice.invoice_id, amount])
+                records["payment"].append([*_split(key), event_id, invoice.invoice_id, amount])
         for kind, fields in _ROW_FIELDS.items():
             if Decimal in fields:
-                position = fields.index(Decimal) + 2
+                position = fields.index(Decimal) + 3
                 for record in records[kind]:
                     record[position] = str(record[position])
         return records
@@ -214,7 +216,7 @@ class ClientFold:
             "client": self.client,
             "version": self.version,
             "sequence": self._sequence,
-            "first": list(self._first) if self._first else None,
+            "first": [*_split(self._first[0]), self._first[1]] if self._first else None,
             "records": self._records(),
             "unindexed": list(self._unindexed),
         }
@@ -235,11 +237,11 @@ class ClientFold:
             fold.version = _checked(snapshot["version"], int)
             fold._sequence = _checked(snapshot["sequence"], int)
             first = snapshot["first"]
-            fold._first = (_checked(first[0], int), _checked(first[1], str)) if first else None
+            fold._first = (_joined(first[0], first[1]), _checked(first[2], str)) if first else None
             for kind, records in snapshot["records"].items():
                 fields = _ROW_FIELDS[kind]
-                for key, event_id, *row in records:
-                    fold._add(kind, _checked(key, int), _checked(event_id, str), _row(row, fields))
+                for at_us, tie, event_id, *row in records:
+                    fold._add(kind, _joined(at_us, tie), _checked(event_id, str), _row(row, fields))
             fold._unindexed = [_checked(event_id, str) for event_id in snapshot["unindexed"]]
             fold._ids.update(fold._unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
@@ -427,6 +429,17 @@ class ClientFold:
 
 def _none(_: Any) -> None:
     return None
+
+
+def _split(key: int) -> list[int]:
+    """An order key as ``[at in µs, tie-break]``: two integers any JSON reader keeps exact."""
+    return [at_of(key), key & TIE_MASK]
+
+
+def _joined(at_us: Any, tie: Any) -> int:
+    if not 0 <= _checked(tie, int) <= TIE_MASK:
+        raise ValueError("tie-break out of range")
+    return order_key(_checked(at_us, int), tie)
 
 
 def _checked(value: Any, kind: type) -> Any:
