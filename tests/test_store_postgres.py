@@ -1,0 +1,171 @@
+"""The PostgreSQL store against the real server: concurrent writers and followers, database-enforced rules, migrations."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from clientrules.errors import ConcurrencyError, StoreError
+from clientrules.events import Event, WorkLogged
+from clientrules.store import open_store
+from clientrules.store import postgres_schema
+from clientrules.store.postgres import PostgresStore
+
+WRITERS = 3
+READERS = 2
+APPENDS_PER_WRITER = 60
+STREAMS = ("shared-a", "shared-b", "shared-c")
+
+
+def work(client: str, at: str = "2026-03-01", *, id: str | None = None) -> Event:
+    return Event.new(client, WorkLogged(hours=1.0, billable=True), at, id=id)
+
+
+def _write(url: str, writer: int, results: multiprocessing.Queue) -> None:
+    """Append one or two events at a time with the expected version, re-reading and retrying on conflict."""
+    store = open_store(url)
+    appended = []  # (stream, version reached, ids)
+    conflicts = 0
+    for number in range(APPENDS_PER_WRITER):
+        stream = STREAMS[(writer + number) % len(STREAMS)] if number % 4 else f"own-{writer}"
+        ids = [f"w{writer}-{number}-{part}" for part in range(1 + number % 2)]
+        while True:
+            expected = store.client_version(stream)
+            try:
+                result = store.append([work(stream, id=i) for i in ids], expected_version=expected)
+            except ConcurrencyError:
+                conflicts += 1
+                continue
+            assert result.version == expected + len(ids)
+            appended.append((stream, result.version, ids))
+            break
+    store.close()
+    results.put(("writer", writer, appended, conflicts))
+
+
+def _follow(url: str, reader: int, total: int, results: multiprocessing.Queue) -> None:
+    """Follow every stream by global position, checkpointing after each small batch."""
+    store = open_store(url)
+    seen: list[tuple[int, str]] = []
+    checkpoint = 0
+    while len(seen) < total:
+        for event in store.read_all(after_position=checkpoint, limit=7):
+            seen.append((event.position, event.id))
+            checkpoint = event.position
+    store.close()
+    results.put(("reader", reader, seen, None))
+
+
+@pytest.mark.slow
+def test_concurrent_writers_and_followers_see_every_event_once_in_position_order(pg_url):
+    open_store(pg_url).close()  # migrate once, before the processes race
+    total = WRITERS * sum(1 + number % 2 for number in range(APPENDS_PER_WRITER))
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_follow, args=(pg_url, r, total, results)) for r in range(READERS)]
+    processes += [context.Process(target=_write, args=(pg_url, w, results)) for w in range(WRITERS)]
+    for process in processes:
+        process.start()
+    reports = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+
+    written = {report[1]: report[2] for report in reports if report[0] == "writer"}
+    all_ids = sorted(i for appended in written.values() for _, _, ids in appended for i in ids)
+    assert len(all_ids) == total == len(set(all_ids))
+    for reader in (report for report in reports if report[0] == "reader"):
+        positions = [position for position, _ in reader[2]]
+        assert positions == list(range(1, total + 1))  # nothing skipped, duplicated or out of order
+        assert sorted(event_id for _, event_id in reader[2]) == all_ids
+
+    store = open_store(pg_url)
+    try:
+        stored = store.read_all()
+        assert [e.position for e in stored] == list(range(1, total + 1))
+        # no lost update: every acknowledged append is there, at the version it was acknowledged with
+        by_id = {e.id: e for e in stored}
+        for appended in written.values():
+            for stream, version, ids in appended:
+                assert [(by_id[i].client, by_id[i].version) for i in ids] == [
+                    (stream, version - len(ids) + 1 + k) for k in range(len(ids))
+                ]
+        for stream in {e.client for e in stored}:
+            versions = sorted(e.version for e in stored if e.client == stream)
+            assert versions == list(range(1, len(versions) + 1))
+    finally:
+        store.close()
+
+
+def test_the_database_refuses_to_change_or_delete_events(pg_url):
+    store = PostgresStore(pg_url)
+    store.append([work("acme", id="e-1")])
+    with store.connection() as connection:
+        for statement in ("UPDATE events SET data = '{}'", "DELETE FROM events", "TRUNCATE events"):
+            with pytest.raises(psycopg.Error, match="events are append-only"):
+                connection.execute(statement)
+    assert [e.id for e in store.read_all()] == ["e-1"]
+    store.close()
+
+
+def test_the_same_batch_appended_at_once_by_two_writers_is_stored_once(pg_url):
+    store = open_store(pg_url)
+    batch = [work("acme", id=f"e-{n}") for n in range(50)]
+    results = []
+    barrier = threading.Barrier(2)
+
+    def append() -> None:
+        barrier.wait()
+        results.append(store.append(batch))
+
+    threads = [threading.Thread(target=append) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted((r.stored, r.already_present) for r in results) == [(0, 50), (50, 0)]
+    assert [e.position for e in store.read_all()] == list(range(1, 51))
+    store.close()
+
+
+def test_a_conflict_stores_nothing_and_gives_the_position_back(pg_url):
+    store = open_store(pg_url)
+    store.append([work("acme")], expected_version=0)
+    with pytest.raises(ConcurrencyError, match="'acme' is at version 1, not the expected 0"):
+        store.append([work("acme"), work("acme")], expected_version=0)
+    assert store.append([work("bob")]).last_position == 2
+    store.close()
+
+
+def test_migrations_are_recorded_and_idempotent(pg_url):
+    store = PostgresStore(pg_url)
+    with store.direct_connection() as connection:
+        assert postgres_schema.migrate(connection, store.schema) == []
+        assert postgres_schema.applied_versions(connection, store.schema) == [m.version for m in postgres_schema.MIGRATIONS]
+    store.close()
+    PostgresStore(pg_url).close()
+
+
+def test_a_schema_newer_than_this_library_is_refused(pg_url):
+    store = PostgresStore(pg_url)
+    with store.direct_connection() as connection:
+        connection.execute(
+            sql.SQL("INSERT INTO {}.schema_migrations (version, description) VALUES (99, 'future')").format(
+                sql.Identifier(store.schema)
+            )
+        )
+    store.close()
+    with pytest.raises(StoreError, match="has schema version 99; this clientrules knows up to"):
+        PostgresStore(pg_url)
+
+
+def test_bad_urls_and_unreachable_servers_are_one_line_errors():
+    with pytest.raises(StoreError, match="schema='Bad-Name' is not a schema name"):
+        open_store("postgresql://postgres@127.0.0.1:5432/test?schema=Bad-Name")
+    with pytest.raises(StoreError, match=r"^cannot connect to PostgreSQL at 127.0.0.1:1/test: ") as error:
+        open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+    assert "\n" not in str(error.value)
