@@ -23,7 +23,12 @@ class FactSpec:
 FACTS: dict[str, FactSpec] = {
     spec.name: spec
     for spec in (
-        FactSpec("tenure_days", int, "days since the first ClientOnboarded (else since the client's first event; system events do not count)"),
+        FactSpec(
+            "tenure_days",
+            int,
+            "days since the first ClientOnboarded (else since the client's first event; "
+            "events the library appends do not count)",
+        ),
         FactSpec("late_invoices_12m", int, "late invoices whose due_on is in the last 365 days"),
         FactSpec(
             "remedy_since_first_late",
