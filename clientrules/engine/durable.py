@@ -48,7 +48,8 @@ from clientrules.rules.model import AnyOf, Comparison, Rule, RuleSet
 
 #: Serialises every call into the durable-rules C module, whichever engine makes it.
 DURABLE_LOCK = threading.RLock()
-_OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2
+#: status of durable-rules' assert calls: 0 handled, 1 matched no rule (harmless here), 2 already observed
+_OBSERVED = 2
 #: durable-rules' salience: lower fires first. Owner salience (higher first) maps into this band.
 _PRI_BASE = 10_000
 _ADVANCE_PRI = 1_000_000
