@@ -56,3 +56,18 @@ def test_named_clients_only(db):
     )
     assert result.exit_code == 0, result.output
     assert [d["client"] for d in json.loads(result.stdout)] == ["acme-late", "globex-outgrown"]
+
+
+@pytest.mark.postgres
+def test_stories_on_postgresql_with_versions_and_records(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        ledger.import_jsonl(str(STORIES))
+        decisions = ledger.decisions.evaluate(as_of=EXPECTED["as_of"], record=True)
+        assert {d.client: {"verdict": d.verdict, "fired": list(d.fired)} for d in decisions} == EXPECTED["clients"]
+        (recorded,) = ledger.decisions.recorded("acme-late")
+        patient = ledger.rules.current().ruleset.source.replace('"late_invoices_12m >= 3"', '"late_invoices_12m >= 9"')
+        assert ledger.rules.use(patient, note="patient", expected_version=1).version == 2
+        (now,) = ledger.decisions.evaluate(["acme-late"], as_of=EXPECTED["as_of"])
+        assert (now.verdict, now.ruleset_version) == ("keep", 2)
+        again = ledger.decisions.explain("acme-late", decision=recorded.id)
+        assert (again.decision.verdict, again.decision.ruleset_version, again.agrees_with_record) == ("renegotiate", 1, True)
