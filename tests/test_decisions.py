@@ -250,3 +250,26 @@ def test_every_catalogue_fact_has_plain_words():
     from clientrules.facts import FACTS
 
     assert set(FACT_WORDS) == set(FACTS)
+
+
+def test_concurrent_adoptions_without_an_expected_version_all_get_their_own_version(ledger):
+    ledger.rules.current()
+    errors: list[BaseException] = []
+
+    def adopt(worker: int) -> None:
+        with Ledger.open(ledger.url) as own:
+            try:
+                for n in range(5):
+                    own.rules.use(default_ruleset_text(), note=f"{worker}-{n}")
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=adopt, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    versions = ledger.rules.versions()
+    assert [v.version for v in versions] == list(range(1, 22))
+    assert sorted(v.note for v in versions[1:]) == sorted(f"{w}-{n}" for w in range(4) for n in range(5))

@@ -83,10 +83,16 @@ class RuleVersions:
         version is that one (someone else adopted a version in between).
         """
         parse_ruleset(text)  # validate before anything is stored
-        current = self.current().version
-        if expected_version is not None and expected_version != current:
-            raise ConcurrencyError(RULES_STREAM, expected_version, current)
-        return self._append(current + 1, text, note)
+        while True:
+            current = self.current().version
+            if expected_version is not None and expected_version != current:
+                raise ConcurrencyError(RULES_STREAM, expected_version, current)
+            try:
+                return self._append(current + 1, text, note)
+            except ConcurrencyError:
+                if expected_version is not None:
+                    raise
+                # another process adopted a version in between: this one goes after it
 
     def _adopt_default(self) -> RuleSetVersion:
         try:
