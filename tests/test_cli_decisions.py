@@ -43,7 +43,7 @@ def test_evaluate_prints_a_table(db):
     assert lines[2].strip() == "- They pay late again and again: 3 late invoices in the last 12 months (at least 3)."
     assert lines[3].strip().startswith("- A chronic late payer nobody has talked to yet: ")
     assert lines[4].split() == ["globex", "refer_out", "outgrown"]
-    assert lines[5].strip() == "- Their needs outgrew what we can do: 1 times their needs outgrew us in the last 365 days (at least 1)."
+    assert lines[5].strip() == "- Their needs outgrew what we can do: 1 time their needs outgrew us in the last 365 days (at least 1)."
     assert len(lines) == 6
     assert "2 clients as of 2026-05-01, rule-set version 1" in result.stderr
 

@@ -273,3 +273,13 @@ def test_concurrent_adoptions_without_an_expected_version_all_get_their_own_vers
     versions = ledger.rules.versions()
     assert [v.version for v in versions] == list(range(1, 22))
     assert sorted(v.note for v in versions[1:]) == sorted(f"{w}-{n}" for w in range(4) for n in range(5))
+
+
+def test_counts_of_one_read_in_the_singular():
+    from clientrules.decisions.words import describe_value
+
+    assert describe_value("late_invoices_12m", 1) == "1 late invoice in the last 12 months"
+    assert describe_value("late_invoices_12m", 2) == "2 late invoices in the last 12 months"
+    assert describe_value("tenure_days", 1) == "1 day as a client"
+    assert describe_value("unbillable_share_90d", 0.25) == "0.25 share of unbillable hours in the last 90 days"
+    assert describe_value("remedy_since_first_late", True) == "a meeting, plan or new terms since the first late invoice: yes"

@@ -7,6 +7,7 @@ never decide: verdicts come from the engine.
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from clientrules.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, SignalCondition
@@ -36,13 +37,36 @@ FACT_WORDS: dict[str, str] = {
     "needs_outgrown_365d": "times their needs outgrew us in the last 365 days",
     "deadlines_missed_90d": "deadlines we missed in the last 90 days",
     "reply_days_median_90d": "median days we took to reply in the last 90 days",
-    "unanswered_messages": "of their messages we have not answered",
+    "unanswered_messages": "messages of theirs we have not answered",
     "open_invoices": "open invoices",
     "overdue_amount": "overdue amount",
     "relationship_ended": "the relationship ended",
 }
 
+#: the first plural noun of a phrase, and its singular, for "1 late invoice", "1 day as a client"
+_SINGULAR = {
+    "invoices": "invoice",
+    "follow-ups": "follow-up",
+    "changes": "change",
+    "plans": "plan",
+    "incidents": "incident",
+    "breaches": "breach",
+    "times": "time",
+    "deadlines": "deadline",
+    "days": "day",
+    "messages": "message",
+    "hours": "hour",
+}
+_PLURAL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _SINGULAR)) + r")\b")
+
 _BOUND = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly", "!=": "not"}
+
+
+def counted(value: FactValue, words: str) -> str:
+    """``4 late invoices``, ``1 late invoice``."""
+    if value == 1:
+        words = _PLURAL_WORD.sub(lambda match: _SINGULAR[match[1]], words, count=1)
+    return f"{number(value)} {words}"
 
 
 def number(value: FactValue) -> str:
@@ -59,7 +83,7 @@ def describe_value(fact: str, value: FactValue | None) -> str:
         return f"{fact} is unknown (no event gives it a value)"
     if isinstance(value, bool):
         return f"{words}: {'yes' if value else 'no'}"
-    return f"{number(value)} {words}"
+    return counted(value, words)
 
 
 def describe_comparison(comparison: Comparison, values: Mapping[str, FactValue]) -> str:
@@ -102,5 +126,5 @@ def describe_miss(condition: Condition, values: Mapping[str, FactValue], fired: 
     if actual is None or isinstance(condition.value, bool):
         return f"{describe_value(condition.fact, actual)} (needs {condition})"
     if condition.op in (">=", ">") and actual < condition.value:
-        return f"{number(actual)} {FACT_WORDS.get(condition.fact, condition.fact)} of the {number(condition.value)} needed"
+        return f"{counted(actual, FACT_WORDS.get(condition.fact, condition.fact))} of the {number(condition.value)} needed"
     return f"{describe_value(condition.fact, actual)} (needs {_BOUND[condition.op]} {number(condition.value)})"
