@@ -172,6 +172,17 @@ class ClientFold:
         else:
             raise FactsError(f"unknown kind of fold record {kind!r}")
 
+    def _load(self, kind: str, entries: list[tuple[int, str, tuple[Any, ...]]]) -> None:
+        """Fill the (empty) timeline of ``kind`` and those derived from it with sorted entries."""
+        if not entries:
+            return
+        self._timelines[kind] = Timeline.of(entries, _SUMMED.get(kind))
+        if kind in _DERIVED:
+            derived, keeps = _DERIVED[kind]
+            kept = [entry for entry in entries if keeps(entry[2])]
+            if kept:
+                self._timelines[derived] = Timeline.of(kept, _SUMMED.get(derived))
+
     def _into(self, kind: str) -> Timeline:
         timeline = self._timelines.get(kind)
         if timeline is None:
@@ -238,10 +249,15 @@ class ClientFold:
             fold._sequence = _checked(snapshot["sequence"], int)
             first = snapshot["first"]
             fold._first = (_joined(first[0], first[1]), _checked(first[2], str)) if first else None
-            for kind, records in snapshot["records"].items():
-                fields = _ROW_FIELDS[kind]
-                for at_us, tie, event_id, *row in records:
-                    fold._add(kind, _joined(at_us, tie), _checked(event_id, str), _row(row, fields))
+            entries = {
+                kind: sorted((_entry(record, _ROW_FIELDS[kind]) for record in records), key=_order)
+                for kind, records in snapshot["records"].items()
+            }
+            for kind, kind_entries in entries.items():
+                fold._ids.update(event_id for _, event_id, _ in kind_entries)
+                if kind not in ("invoice", "payment"):
+                    fold._load(kind, kind_entries)
+            fold._book.load(entries.get("invoice", []), entries.get("payment", []))
             fold._unindexed = [_checked(event_id, str) for event_id in snapshot["unindexed"]]
             fold._ids.update(fold._unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
@@ -440,6 +456,16 @@ def _joined(at_us: Any, tie: Any) -> int:
     if not 0 <= _checked(tie, int) <= TIE_MASK:
         raise ValueError("tie-break out of range")
     return order_key(_checked(at_us, int), tie)
+
+
+def _entry(record: list[Any], fields: tuple[type, ...]) -> tuple[int, str, tuple[Any, ...]]:
+    """A snapshot record ``[at, tie, id, *fields]`` as the fold keeps it: ``(key, id, row)``."""
+    at_us, tie, event_id, *row = record
+    return _joined(at_us, tie), _checked(event_id, str), _row(row, fields)
+
+
+def _order(entry: tuple[int, str, tuple[Any, ...]]) -> int:
+    return entry[0]
 
 
 def _checked(value: Any, kind: type) -> Any:

@@ -152,6 +152,19 @@ class InvoiceBook:
         invoice.issues.insert(key, event_id, (amount, due_ordinal))
         self._reindex(invoice)
 
+    def load(self, issues: list[tuple[int, str, tuple]], payments: list[tuple[int, str, tuple]]) -> None:
+        """Fill an empty book from ``(key, id, (invoice_id, *fields))`` entries sorted by key (a restore)."""
+        grouped: dict[str, tuple[list, list]] = {}
+        for entries, side in ((issues, 0), (payments, 1)):
+            for key, event_id, (invoice_id, *fields) in entries:
+                grouped.setdefault(invoice_id, ([], []))[side].append((key, event_id, tuple(fields)))
+        for invoice_id, (its_issues, its_payments) in grouped.items():
+            invoice = self.invoices[invoice_id] = Invoice(invoice_id)
+            invoice.issues = Timeline.of(its_issues)
+            invoice.payments = Timeline.of(its_payments, summed=0)
+            if its_issues:
+                self._reindex(invoice)
+
     def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
         invoice = self._unindexed(invoice_id)
         invoice.payments.insert(key, event_id, (amount,))

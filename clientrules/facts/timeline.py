@@ -54,6 +54,15 @@ class Timeline:
         #: running totals of the summed field (``_totals[k]``: sum of the first k rows), if summed
         self._totals: list[Decimal] | None = None if summed is None else [ZERO]
 
+    @classmethod
+    def of(cls, entries: list[tuple[int, str, tuple[Any, ...]]], summed: int | None = None) -> Timeline:
+        """A timeline of ``(key, id, row)`` entries already sorted by key (a restore)."""
+        timeline = cls(summed)
+        if entries:
+            keys, ids, rows = zip(*entries)
+            timeline.keys, timeline.ids, timeline.rows = list(keys), list(ids), list(rows)
+        return timeline
+
     def insert(self, key: int, event_id: str, row: tuple[Any, ...] = ()) -> None:
         """Insert in order, after any equal key."""
         keys = self.keys
