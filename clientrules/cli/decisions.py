@@ -12,6 +12,7 @@ from clientrules.cli.context import ctx_ledger
 from clientrules.errors import ClientRulesError, InvalidEvent
 from clientrules.events import Instant
 from clientrules.rules import RuleSetProblems, parse_ruleset
+from clientrules.workers import iter_evaluate_parallel
 
 
 class MomentType(click.ParamType):
@@ -49,7 +50,17 @@ def _read(file: IO[str]) -> str:
 @AS_OF
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of decisions.")
 @click.option("--record", is_flag=True, help="Append each decision to its client's history.")
-def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: bool, record: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Spread the clients over N processes (the same decisions, in the same order).",
+)
+def evaluate_command(
+    clients: tuple[str, ...], as_of: Instant | None, as_json: bool, record: bool, workers: int
+) -> None:
     """Decide keep, renegotiate, refer_out or terminate for CLIENTs (default: every client).
 
     The decision is the most severe verdict of the rules that fired, under the
@@ -58,7 +69,10 @@ def evaluate_command(clients: tuple[str, ...], as_of: Instant | None, as_json: b
     DecisionRecorded event, naming the rule-set version that made it.
     """
     ledger = ctx_ledger(create=False)
-    decisions = ledger.decisions.iter_evaluate(list(clients) or None, as_of=as_of, record=record)
+    if workers > 1:
+        decisions = iter_evaluate_parallel(ledger, list(clients) or None, workers=workers, as_of=as_of, record=record)
+    else:
+        decisions = ledger.decisions.iter_evaluate(list(clients) or None, as_of=as_of, record=record)
     if as_json:
         _print_json_array(decision.to_json() for decision in decisions)
         return

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "clientrules.cli.decisions",
     "clientrules.cli.learning",
     "clientrules.cli.facts",
+    "clientrules.cli.operations",
 ]
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -98,11 +99,22 @@ class PostgresStore:
         self.where = _where(self.conninfo)
         self._closed = False
         if migrate:
-            with self.direct_connection() as connection:
-                self._run(lambda: postgres_schema.migrate(connection, self.schema))
+            self.migrate()
         self._pid = os.getpid()
-        self._pool = self._new_pool()
+        self._pool: ConnectionPool | None = None  # opened on first use
         self._inherited: list[ConnectionPool] = []
+        self._opening = threading.Lock()
+
+    # --- schema -----------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (:mod:`~clientrules.store.postgres_schema`); return those applied now."""
+        with self.direct_connection() as connection:
+            return self._run(lambda: postgres_schema.migrate(connection, self.schema))
+
+    def applied_migrations(self) -> list[int]:
+        with self.direct_connection() as connection:
+            return self._run(lambda: postgres_schema.applied_versions(connection, self.schema))
 
     # --- connections ------------------------------------------------------------
 
@@ -144,13 +156,29 @@ class PostgresStore:
         if self._closed:
             raise StoreError(f"the store {self.where} (schema {self.schema}) is closed")
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use or close
-            self._inherited.append(self._pool)
-            self._pool, self._pid = self._new_pool(), os.getpid()
+            if self._pool is not None:
+                self._inherited.append(self._pool)
+            self._pool, self._pid = None, os.getpid()
+        with self._opening:
+            if self._pool is None:
+                self._pool = self._new_pool()
         try:
             with self._pool.connection() as connection:
                 yield connection
         except PoolTimeout:
             raise StoreError(f"no connection to PostgreSQL at {self.where} became available") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction, committed at the end or rolled back on an error.
+
+        Database errors become :class:`StoreError`.
+        """
+        try:
+            with self.connection() as connection, connection.transaction():
+                yield connection
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
 
     def _run(self, operation: Any) -> Any:
         try:
@@ -158,7 +186,9 @@ class PostgresStore:
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
 
-    def _read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+    def read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one query on a pooled connection; database errors become :class:`StoreError`."""
+
         def read() -> list[tuple]:
             with self.connection() as connection:
                 return connection.execute(query, parameters).fetchall()
@@ -176,11 +206,8 @@ class PostgresStore:
         all stored already is an idempotent retry and succeeds without the check.
         """
 
-        def append() -> AppendResult:
-            with self.connection() as connection, connection.transaction():
-                return self.append_in(connection, events, expected_version=expected_version)
-
-        return self._run(append)
+        with self.transaction() as connection:
+            return self.append_in(connection, events, expected_version=expected_version)
 
     def append_in(
         self,
@@ -252,14 +279,9 @@ class PostgresStore:
         return AppendResult(stored, already_present, version, position if stored else None)
 
     def put_meta_if_absent(self, key: str, value: str) -> str:
-        def put() -> str:
-            with self.connection() as connection, connection.transaction():
-                connection.execute(
-                    "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value)
-                )
-                return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
-
-        return self._run(put)
+        with self.transaction() as connection:
+            connection.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
+            return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
 
     # --- reading ------------------------------------------------------------------
 
@@ -271,14 +293,14 @@ class PostgresStore:
         if until is not None:
             query += " AND at_key <= %s"
             parameters.append(until.key)
-        return self._decode(self._read(query + " ORDER BY at_key, version", parameters))
+        return self._decode(self.read(query + " ORDER BY at_key, version", parameters))
 
     def client_version(self, client: str) -> int:
-        return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
+        return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
 
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
-            self._read(
+            self.read(
                 f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
                 (after_position, limit),
             )
@@ -290,11 +312,11 @@ class PostgresStore:
             after_position = events[-1].position  # type: ignore[assignment]
 
     def head_position(self) -> int:
-        return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+        return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
 
     def clients(self) -> list[ClientSummary]:
         """Client streams in the order their first event was stored."""
-        rows = self._read(
+        rows = self.read(
             "SELECT e.stream, e.count, f.at_key, f.at_text, l.at_key, l.at_text FROM"
             " (SELECT stream, COUNT(*) AS count, MIN(position) AS first_position FROM events"
             "  WHERE stream NOT LIKE '$%%' GROUP BY stream) e"
@@ -310,7 +332,7 @@ class PostgresStore:
         ]
 
     def changed_clients(self, after_position: int) -> list[str]:
-        rows = self._read(
+        rows = self.read(
             "SELECT stream FROM events WHERE position > %s AND stream NOT LIKE '$%%'"
             " GROUP BY stream ORDER BY MIN(position)",
             (after_position,),
@@ -318,7 +340,7 @@ class PostgresStore:
         return [row[0] for row in rows]
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._read("SELECT value FROM meta WHERE key = %s", (key,))
+        rows = self.read("SELECT value FROM meta WHERE key = %s", (key,))
         return rows[0][0] if rows else None
 
     def _decode(self, rows: list[tuple]) -> list[Event]:
@@ -342,7 +364,7 @@ class PostgresStore:
         if self._closed:
             return
         self._closed = True
-        if self._pid == os.getpid():
+        if self._pool is not None and self._pid == os.getpid():
             self._pool.close()
 
     def __repr__(self) -> str:

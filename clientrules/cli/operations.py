@@ -1,0 +1,96 @@
+"""Operations commands: ``db migrate``, ``db status`` and ``worker``."""
+
+from __future__ import annotations
+
+import click
+
+from clientrules.cli.context import CliState, ctx_ledger
+from clientrules.ledger import Ledger, default_url
+from clientrules.store import open_store, postgres_schema
+from clientrules.store.postgres import PostgresStore
+from clientrules.workers import EvaluationQueue, run_worker
+from clientrules.workers.queue import DEFAULT_BATCH
+
+
+def _db_url() -> str:
+    state = click.get_current_context().find_object(CliState)
+    return (state.db if state is not None else None) or default_url()
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+@click.group("db")
+def db_group() -> None:
+    """Create, upgrade and inspect the database schema."""
+
+
+@db_group.command("migrate")
+def db_migrate() -> None:
+    """Create the schema or apply pending migrations (safe to run again, and from several hosts at once)."""
+    url = _db_url()
+    if not _is_postgres(url):
+        open_store(url).close()  # a SQLite file is created and upgraded when opened
+        click.echo(f"SQLite database {url} is up to date")
+        return
+    store = PostgresStore(url, migrate=False)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    if applied:
+        click.echo(f"schema {store.schema}: applied migration {', '.join(map(str, applied))}")
+    else:
+        click.echo(f"schema {store.schema} is up to date (version {postgres_schema.LATEST})")
+
+
+@db_group.command("status")
+def db_status() -> None:
+    """Show the backend, the schema version and pending migrations, the last position and the evaluation queue."""
+    url = _db_url()
+    if not _is_postgres(url):
+        store = open_store(url, create=False)
+        try:
+            click.echo(f"backend: SQLite {url}\nlast position: {store.head_position()}")
+        finally:
+            store.close()
+        return
+    store = PostgresStore(url, migrate=False)
+    try:
+        applied = store.applied_migrations()
+        pending = [m for m in postgres_schema.MIGRATIONS if m.version not in applied]
+        click.echo(f"backend: PostgreSQL {store.where}, schema {store.schema}")
+        click.echo(f"migrations applied: {', '.join(map(str, applied)) or 'none'}")
+        for migration in pending:
+            click.echo(f"pending migration {migration.version}: {migration.description}  (run: clientrules db migrate)")
+        if not pending:
+            click.echo(f"last position: {store.head_position()}")
+            queue = EvaluationQueue(Ledger(store))
+            click.echo(f"evaluation queue: {queue.pending()} clients, filled up to position {queue.checkpoint()}")
+    finally:
+        store.close()
+
+
+@click.command("worker")
+@click.option("--batch", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True, metavar="N",
+              help="Clients claimed and recorded per transaction.")
+@click.option("--once", is_flag=True, help="Stop when nothing is left to claim.")
+@click.option("--idle-exit", "idle_exit", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Stop after SECONDS without work. [default: run until stopped]")
+def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
+    """Re-evaluate and record clients whose history changed, sharing the work with other workers.
+
+    Needs a PostgreSQL database. Run any number of workers on any hosts: each
+    changed client is decided and recorded once, by one worker; a worker that
+    is stopped or killed mid-batch leaves its clients to the others.
+    """
+    if not _is_postgres(_db_url()):
+        raise click.UsageError("the worker needs a PostgreSQL database (--db postgresql://...)")
+    report = run_worker(
+        ctx_ledger(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)
+    )
+    click.echo(f"evaluated and recorded {report.evaluated} clients in {report.batches} batches")
+
+
+commands: list[click.Command] = [db_group, worker_command]

@@ -1,0 +1,17 @@
+"""Evaluation spread over processes: ``evaluate --workers N`` and ``clientrules worker``.
+
+durable-rules is bound to one thread per process (see
+``shared/notes/durable-rules.md``), so parallel evaluation means processes,
+each with its own ledger and engine:
+
+* :func:`~clientrules.workers.parallel.iter_evaluate_parallel` spreads a list of
+  clients over a local process pool (any backend);
+* :class:`~clientrules.workers.queue.EvaluationQueue` and
+  :func:`~clientrules.workers.queue.run_worker` let worker processes on any
+  number of hosts share the re-evaluation of changed clients through PostgreSQL.
+"""
+
+from clientrules.workers.parallel import iter_evaluate_parallel
+from clientrules.workers.queue import EvaluationQueue, WorkerReport, run_worker
+
+__all__ = ["EvaluationQueue", "WorkerReport", "iter_evaluate_parallel", "run_worker"]

@@ -1,0 +1,133 @@
+"""Parallel evaluation: ``evaluate --workers N`` on both backends, and ``clientrules worker`` sharing a PostgreSQL queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from clientrules import Ledger
+from clientrules.cli.main import cli
+from clientrules.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
+from clientrules.workers import EvaluationQueue, run_worker
+
+CHANGED_CLIENTS = 300
+
+
+def run(db: str, *args: str):
+    return CliRunner().invoke(cli, ["--db", db, *args])
+
+
+def onboard(clients: range | list[str], at: str = "2026-01-05") -> list[Event]:
+    events = []
+    for number in clients:
+        client = number if isinstance(number, str) else f"c{number:04d}"
+        events.append(Event.new(client, ClientOnboarded(name=client, monthly_value=500.0), at))
+        events.append(Event.new(client, InvoiceIssued(invoice_id=f"{client}-1", amount=500.0, due_on="2026-02-01"), at))
+    return events
+
+
+def recorded_per_client(ledger: Ledger) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in ledger.store.iter_all():
+        if isinstance(event.payload, DecisionRecorded):
+            counts[event.client] = counts.get(event.client, 0) + 1
+    return counts
+
+
+@pytest.mark.slow
+def test_evaluate_with_workers_gives_the_decisions_of_one_process_in_the_same_order(store_url, stories_path):
+    assert run(store_url, "import", str(stories_path)).exit_code == 0
+    one = run(store_url, "evaluate", "--as-of", "2026-06-01", "--json")
+    three = run(store_url, "evaluate", "--as-of", "2026-06-01", "--json", "--workers", "3")
+    assert one.exit_code == three.exit_code == 0, three.stderr
+    assert len(json.loads(one.stdout)) == 11
+    assert three.stdout == one.stdout
+
+    recorded = run(store_url, "evaluate", "--as-of", "2026-06-01", "--record", "--workers", "2", "acme-late", "no-such")
+    assert (recorded.exit_code, recorded.stderr) == (1, "error: no events are stored for client 'no-such'\n")
+    with Ledger.open(store_url) as ledger:
+        assert recorded_per_client(ledger) == {}  # checked before any process records
+    recorded = run(store_url, "evaluate", "--as-of", "2026-06-01", "--record", "--workers", "2")
+    assert recorded.exit_code == 0, recorded.stderr
+    with Ledger.open(store_url) as ledger:
+        counts = recorded_per_client(ledger)
+        assert sorted(counts) == sorted(summary.client for summary in ledger.clients())
+        assert set(counts.values()) == {1}
+
+
+def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        queue = EvaluationQueue(ledger)
+        ledger.append(onboard(["acme", "bolt"]))
+        ledger.rules.current()  # an event in the system stream $rules: never queued
+        assert queue.fill() == 5
+        assert (queue.pending(), queue.checkpoint()) == (2, 5)
+        assert run_worker(ledger, once=True).evaluated == 2
+        assert recorded_per_client(ledger) == {"acme": 1, "bolt": 1}
+        queue.fill()
+        assert (queue.pending(), queue.checkpoint()) == (0, 7)  # the two DecisionRecorded events: read, not queued
+        ledger.record("bolt", WorkLogged(hours=2.0, billable=True), "2026-01-06")
+        assert run_worker(ledger, once=True).evaluated == 1
+        assert recorded_per_client(ledger) == {"acme": 1, "bolt": 2}
+        assert run_worker(ledger, once=True).evaluated == 0
+
+
+def test_the_worker_needs_postgresql(tmp_path):
+    result = run(str(tmp_path / "ledger.db"), "worker", "--once")
+    assert result.exit_code == 2
+    assert "the worker needs a PostgreSQL database (--db postgresql://...)" in result.stderr
+    assert not (tmp_path / "ledger.db").exists()
+
+
+def _worker(url: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clientrules", "--db", url, "worker", "--batch", "10", "--idle-exit", "1.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_claim(url: str, application: str, deadline: float) -> None:
+    """Until a connection of ``application`` holds claimed queue rows (``FOR UPDATE``: a row-share lock)."""
+    schema = url.partition("schema=")[2].partition("&")[0]
+    with psycopg.connect(url.partition("?")[0], autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                " WHERE application_name = %s AND relation = %s::regclass AND mode = 'RowShareLock'",
+                (application, f"{schema}.evaluation_queue"),
+            ).fetchone()
+            if row[0]:
+                return
+            time.sleep(0.002)
+    raise AssertionError(f"{application} never claimed a batch")
+
+
+@pytest.mark.slow
+def test_two_workers_and_one_killed_midway_record_each_changed_client_exactly_once(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        ledger.rules.current()
+        ledger.append(onboard(range(CHANGED_CLIENTS)))
+    victim_url = f"{pg_url}&application_name=victim"
+    victim = _worker(victim_url)
+    workers = [_worker(pg_url), _worker(pg_url)]
+    _wait_for_claim(pg_url, "victim", time.monotonic() + 60)
+    os.kill(victim.pid, signal.SIGKILL)
+    assert victim.wait(timeout=30) == -signal.SIGKILL
+    workers.append(_worker(victim_url))  # restarted
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    with Ledger.open(pg_url) as ledger:
+        counts = recorded_per_client(ledger)
+        assert EvaluationQueue(ledger).pending() == 0
+    assert sorted(counts) == [f"c{number:04d}" for number in range(CHANGED_CLIENTS)]
+    assert set(counts.values()) == {1}  # the killed worker's claimed batch was recorded once, by another
