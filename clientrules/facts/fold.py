@@ -249,10 +249,7 @@ class ClientFold:
             fold._sequence = _checked(snapshot["sequence"], int)
             first = snapshot["first"]
             fold._first = (_joined(first[0], first[1]), _checked(first[2], str)) if first else None
-            entries = {
-                kind: sorted((_entry(record, _ROW_FIELDS[kind]) for record in records), key=_order)
-                for kind, records in snapshot["records"].items()
-            }
+            entries = {kind: _entries(records, _ROW_FIELDS[kind]) for kind, records in snapshot["records"].items()}
             for kind, kind_entries in entries.items():
                 fold._ids.update(event_id for _, event_id, _ in kind_entries)
                 if kind not in ("invoice", "payment"):
@@ -458,10 +455,19 @@ def _joined(at_us: Any, tie: Any) -> int:
     return order_key(_checked(at_us, int), tie)
 
 
-def _entry(record: list[Any], fields: tuple[type, ...]) -> tuple[int, str, tuple[Any, ...]]:
-    """A snapshot record ``[at, tie, id, *fields]`` as the fold keeps it: ``(key, id, row)``."""
-    at_us, tie, event_id, *row = record
-    return _joined(at_us, tie), _checked(event_id, str), _row(row, fields)
+def _entries(records: list[list[Any]], fields: tuple[type, ...]) -> list[tuple[int, str, tuple[Any, ...]]]:
+    """Snapshot records ``[at, tie, id, *fields]`` as the fold keeps them: ``(key, id, row)``, sorted."""
+    width = 3 + len(fields)
+    entries = []
+    for record in records:
+        if type(record) is not list or len(record) != width:
+            raise ValueError("not a snapshot record")
+        at_us, tie, event_id = record[0], record[1], record[2]
+        if type(at_us) is not int or type(tie) is not int or type(event_id) is not str or not 0 <= tie <= TIE_MASK:
+            raise ValueError("not a snapshot record")
+        entries.append(((at_us << TIE_BITS) | tie, event_id, _row(record[3:], fields) if fields else ()))
+    entries.sort(key=_order)
+    return entries
 
 
 def _order(entry: tuple[int, str, tuple[Any, ...]]) -> int:
