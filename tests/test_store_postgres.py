@@ -169,3 +169,23 @@ def test_bad_urls_and_unreachable_servers_are_one_line_errors():
     with pytest.raises(StoreError, match=r"^cannot connect to PostgreSQL at 127.0.0.1:1/test: ") as error:
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
     assert "\n" not in str(error.value)
+
+
+def _append_in_child(store: PostgresStore, results: multiprocessing.Queue) -> None:
+    results.put(store.append([work("child", id="from-child")]).last_position)
+    store.close()
+
+
+def test_a_forked_process_gets_connections_of_its_own(pg_url):
+    store = PostgresStore(pg_url)
+    store.append([work("parent", id="before-fork")])
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_append_in_child, args=(store, results))
+    child.start()
+    assert results.get(timeout=30) == 2
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    store.append([work("parent", id="after-fork")])  # the parent's pooled connection was left alone
+    assert [e.id for e in store.read_all()] == ["before-fork", "from-child", "after-fork"]
+    store.close()

@@ -29,6 +29,7 @@ Guarantees, enforced by the database:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -178,14 +179,17 @@ class PostgresStore:
             raise StoreError(f"no connection to PostgreSQL at {self.where} became available") from None
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Connection]:
         """A pooled connection in a transaction, committed at the end or rolled back on an error.
 
-        Database errors become :class:`StoreError`.
+        With ``pipeline``, statements whose results are not read yet travel
+        together (``BEGIN`` with the first query, the last write with
+        ``COMMIT``); ``COPY`` cannot be used then. Database errors become :class:`StoreError`.
         """
         try:
-            with self.connection() as connection, connection.transaction():
-                yield connection
+            with self.connection() as connection:
+                with connection.pipeline() if pipeline else contextlib.nullcontext(), connection.transaction():
+                    yield connection
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
 
@@ -215,7 +219,9 @@ class PostgresStore:
         all stored already is an idempotent retry and succeeds without the check.
         """
 
-        with self.transaction() as connection:
+        # a few events: two round trips (BEGIN + lock + lookups, then INSERT + COMMIT)
+        few = isinstance(events, (list, tuple)) and len(events) <= FEW_ROWS
+        with self.transaction(pipeline=few) as connection:
             return self.append_in(connection, events, expected_version=expected_version)
 
     def append_in(
@@ -239,7 +245,7 @@ class PostgresStore:
                 raise InvalidEvent("must be 0 or more", field="expected_version")
             client = next(iter(streams), None)
         # its own statement: the reads below get a snapshot taken after the lock, so they see every earlier append
-        position = connection.execute("SELECT last FROM position_counter FOR UPDATE").fetchone()[0]
+        counter = connection.execute("SELECT last FROM position_counter FOR UPDATE")
         versions: dict[str, int] = {}
         streams: set[str] = set()
         stored = already_present = 0
@@ -247,9 +253,12 @@ class PostgresStore:
         encode = self.registry.encode
         to_json = _COMPACT_JSON.encode
         iterator = iter(events)
+        position: int | None = None
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
-            fresh = _fresh_and_versions(connection, chunk, versions)
+            fresh = _fresh_and_versions(connection, chunk, versions)  # in a pipeline: sent with the lock
+            if position is None:
+                position = counter.fetchone()[0]
             already_present += len(chunk) - len(fresh)
             if not fresh:
                 continue
