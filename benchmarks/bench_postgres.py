@@ -9,8 +9,9 @@
   ``bigserial`` key through psycopg (no checks, no gap-free position).
 * evaluation: CLIENTS synthetic clients (benchmarks/bench_decisions.py),
   ``evaluate`` in 1 and 2 processes on each backend.
-* worker queue: two ``clientrules worker`` processes re-evaluate and record
-  CLIENTS changed clients on PostgreSQL.
+* worker queue: two ``clientrules worker`` processes, plus a third killed
+  (SIGKILL) after a second and restarted, re-evaluate and record CLIENTS
+  changed clients on PostgreSQL; checked: one DecisionRecorded per client.
 
 Every run uses a schema of its own, dropped at the end.
 """
@@ -18,6 +19,7 @@ Every run uses a schema of its own, dropped at the end.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -115,12 +117,28 @@ def evaluation(url: str, count: int, workers: int) -> float:
 
 
 def queue(url: str, count: int) -> float:
-    command = [sys.executable, "-m", "clientrules", "--db", url, "worker", "--batch", "100", "--once"]
-    start = time.perf_counter()
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-    done = sum(int(worker.communicate()[0].split()[3]) for worker in workers)
-    seconds = time.perf_counter() - start
-    assert done == count, done
+    """Two workers plus a third killed (SIGKILL) after a second and restarted; checks each client is recorded once."""
+    command = [sys.executable, "-m", "clientrules", "--db", url, "worker", "--batch", "100", "--idle-exit", "1"]
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    began = time.perf_counter()
+    workers = [start(), start()]
+    victim = start()
+    time.sleep(1.0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    workers.append(start())
+    for worker in workers:
+        assert worker.wait() == 0
+    seconds = time.perf_counter() - began - 1.0  # the idle wait before the workers exit
+    with Ledger.open(url) as ledger:
+        recorded: dict[str, int] = {}
+        for event in ledger.store.iter_all():
+            if event.type == "DecisionRecorded":
+                recorded[event.client] = recorded.get(event.client, 0) + 1
+    assert len(recorded) == count and set(recorded.values()) == {1}, "not exactly once"
     return count / seconds
 
 
@@ -147,7 +165,7 @@ def main(count: int) -> None:
                 fill(url, count)
                 for workers in (1, 2):
                     print(f"  {name:<10} evaluate, {workers} process(es): {evaluation(url, count, workers):>7,.0f} clients/s")
-            print(f"  PostgreSQL 2 x 'clientrules worker' (queue fill, claim, decide, record): "
+            print(f"  PostgreSQL 2 x 'clientrules worker' + 1 killed and restarted, each client recorded once: "
                   f"{queue(backends['PostgreSQL'], count):,.0f} clients/s")
     finally:
         with psycopg.connect(SERVER, autocommit=True) as connection:
