@@ -35,7 +35,7 @@ from bench_decisions import T, client_events
 from clientrules.events import Event, WorkLogged
 from clientrules.ledger import Ledger
 from clientrules.store import open_store
-from clientrules.workers import iter_evaluate_parallel
+from clientrules.workers.parallel import iter_evaluate_parallel
 
 SERVER = os.environ.get("CLIENTRULES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SINGLE = 3_000

@@ -189,3 +189,37 @@ def test_a_forked_process_gets_connections_of_its_own(pg_url):
     store.append([work("parent", id="after-fork")])  # the parent's pooled connection was left alone
     assert [e.id for e in store.read_all()] == ["before-fork", "from-child", "after-fork"]
     store.close()
+
+
+def _cli(db: str, *args: str):
+    from click.testing import CliRunner
+
+    from clientrules.cli.main import cli
+
+    return CliRunner().invoke(cli, ["--db", db, *args])
+
+
+def test_db_status_and_migrate_commands(pg_url, tmp_path):
+    schema = pg_url.rpartition("schema=")[2]
+    status = _cli(pg_url, "db", "status")
+    assert status.exit_code == 0
+    assert status.stdout.splitlines()[1:] == [
+        "migrations applied: none",
+        "pending migration 1: events (append-only), position counter, meta  (run: clientrules db migrate)",
+        "pending migration 2: evaluation queue for clientrules worker  (run: clientrules db migrate)",
+    ]
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 2)\n"
+    store = open_store(pg_url)
+    store.append([work("acme"), work("bolt")])
+    store.close()
+    assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
+        "migrations applied: 1, 2",
+        "last position: 2",
+        "evaluation queue: 0 clients, filled up to position 0",
+    ]
+    sqlite = str(tmp_path / "ledger.db")
+    missing = _cli(sqlite, "db", "status")
+    assert (missing.exit_code, missing.stderr) == (1, f"error: no database at {sqlite} (import events first: clientrules import FILE)\n")
+    assert _cli(sqlite, "db", "migrate").stdout == f"SQLite database {sqlite} is up to date\n"
+    assert _cli(sqlite, "db", "status").stdout == f"backend: SQLite {sqlite}\nlast position: 0\n"

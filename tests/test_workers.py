@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from clientrules import Ledger
 from clientrules.cli.main import cli
 from clientrules.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
-from clientrules.workers import EvaluationQueue, run_worker
+from clientrules.workers.queue import EvaluationQueue, run_worker
 
 CHANGED_CLIENTS = 300
 

@@ -12,7 +12,7 @@ from clientrules.cli.context import ctx_ledger
 from clientrules.errors import ClientRulesError, InvalidEvent
 from clientrules.events import Instant
 from clientrules.rules import RuleSetProblems, parse_ruleset
-from clientrules.workers import iter_evaluate_parallel
+from clientrules.workers.parallel import iter_evaluate_parallel
 
 
 class MomentType(click.ParamType):

@@ -39,7 +39,6 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError

@@ -9,9 +9,10 @@ each with its own ledger and engine:
 * :class:`~clientrules.workers.queue.EvaluationQueue` and
   :func:`~clientrules.workers.queue.run_worker` let worker processes on any
   number of hosts share the re-evaluation of changed clients through PostgreSQL.
+
+Import them from their modules: :mod:`clientrules.workers.queue` loads psycopg,
+which a SQLite user's commands need not pay for.
 """
 
-from clientrules.workers.parallel import iter_evaluate_parallel
-from clientrules.workers.queue import EvaluationQueue, WorkerReport, run_worker
-
-__all__ = ["EvaluationQueue", "WorkerReport", "iter_evaluate_parallel", "run_worker"]
+#: clients claimed, decided and recorded per worker transaction
+DEFAULT_BATCH = 50

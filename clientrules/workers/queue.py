@@ -39,8 +39,8 @@ from clientrules.events import Instant
 from clientrules.events.system import DecisionRecorded
 from clientrules.ledger import Ledger
 from clientrules.store.postgres import PostgresStore
+from clientrules.workers import DEFAULT_BATCH
 
-DEFAULT_BATCH = 50
 #: most events read by one fill, to keep its transaction short
 FILL_LIMIT = 100_000
 POLL_SECONDS = 1.0
