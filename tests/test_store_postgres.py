@@ -223,3 +223,35 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
     assert (missing.exit_code, missing.stderr) == (1, f"error: no database at {sqlite} (import events first: clientrules import FILE)\n")
     assert _cli(sqlite, "db", "migrate").stdout == f"SQLite database {sqlite} is up to date\n"
     assert _cli(sqlite, "db", "status").stdout == f"backend: SQLite {sqlite}\nlast position: 0\n"
+
+
+def _wait_until_blocked_on_a_lock(url: str, application: str) -> None:
+    with psycopg.connect(url.partition("?")[0], autocommit=True) as connection:
+        for _ in range(5_000):
+            row = connection.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                (application,),
+            ).fetchone()
+            if row[0]:
+                return
+            threading.Event().wait(0.002)
+    raise AssertionError(f"{application} never waited for a lock")
+
+
+def test_a_later_append_cannot_commit_before_an_earlier_one_so_a_follower_sees_no_gap(pg_url):
+    """The bigserial trap: position 2 must not become visible while position 1 is still uncommitted."""
+    first = PostgresStore(pg_url)
+    second = PostgresStore(f"{pg_url}&application_name=second-writer")
+    reader = PostgresStore(pg_url)
+    results = []
+    with first.transaction() as connection:
+        assert first.append_in(connection, [work("a", id="first")]).last_position == 1
+        writer = threading.Thread(target=lambda: results.append(second.append([work("b", id="second")])))
+        writer.start()
+        _wait_until_blocked_on_a_lock(pg_url, "second-writer")  # on the position counter row
+        assert reader.read_all() == []  # neither is visible: no gap for a follower to checkpoint past
+    writer.join(timeout=30)
+    assert results[0].last_position == 2
+    assert [(e.id, e.position) for e in reader.read_all()] == [("first", 1), ("second", 2)]
+    for store in (first, second, reader):
+        store.close()
