@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from clientrules import Ledger
 from clientrules.cli.main import cli
 from clientrules.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
-from clientrules.workers.queue import EvaluationQueue, run_worker
+from clientrules.workers.queue import EvaluationQueue, WorkerReport, run_worker
 
 CHANGED_CLIENTS = 300
 
@@ -78,6 +78,23 @@ def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url
         assert run_worker(ledger, once=True).evaluated == 1
         assert recorded_per_client(ledger) == {"acme": 1, "bolt": 2}
         assert run_worker(ledger, once=True).evaluated == 0
+
+
+def test_a_client_that_cannot_be_decided_is_set_aside_without_stopping_the_others(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        ledger.append(onboard(["acme", "bolt"]))
+        queue = EvaluationQueue(ledger)
+        queue.fill()
+        with ledger.store.transaction() as connection:  # a queued client with no events (e.g. a hand-made row)
+            connection.execute("INSERT INTO evaluation_queue (client, position) VALUES ('ghost', 1)")
+        report = run_worker(ledger, once=True)
+        assert (report.evaluated, report.failed) == (2, 1)
+        assert recorded_per_client(ledger) == {"acme": 1, "bolt": 1}
+        assert queue.failed() == [("ghost", "no events are stored for client 'ghost'")]
+        assert queue.pending() == 0
+        assert run_worker(ledger, once=True) == WorkerReport(0, 0, 0)  # not claimed again
+    status = run(pg_url, "db", "status")
+    assert "set aside until its next event: ghost: no events are stored for client 'ghost'" in status.stdout
 
 
 def test_the_worker_needs_postgresql(tmp_path):

@@ -73,6 +73,8 @@ def db_status() -> None:
             click.echo(f"last position: {store.head_position()}")
             queue = EvaluationQueue(Ledger(store))
             click.echo(f"evaluation queue: {queue.pending()} clients, filled up to position {queue.checkpoint()}")
+            for client, error in queue.failed():
+                click.echo(f"set aside until its next event: {client}: {error}")
     finally:
         store.close()
 
@@ -97,7 +99,8 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     report = run_worker(
         ctx_ledger(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)
     )
-    click.echo(f"evaluated and recorded {report.evaluated} clients in {report.batches} batches")
+    set_aside = f"; {report.failed} set aside (see db status)" if report.failed else ""
+    click.echo(f"evaluated and recorded {report.evaluated} clients in {report.batches} batches{set_aside}")
 
 
 commands: list[click.Command] = [db_group, worker_command]

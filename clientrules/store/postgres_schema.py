@@ -79,6 +79,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO evaluation_checkpoint (position) VALUES (0);
         """,
     ),
+    Migration(
+        3,
+        "clients whose evaluation failed are set aside with the error",
+        """
+        -- set: the client is not claimed until a newer event queues it again
+        ALTER TABLE evaluation_queue ADD COLUMN error text;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -23,7 +23,9 @@ A worker repeats three steps:
    another worker takes them. So each queued client is recorded exactly once.
 
 A client that changes again while it is claimed is queued again by the next
-fill, once the claim has ended, and evaluated again.
+fill, once the claim has ended, and evaluated again. A client whose evaluation
+fails is set aside with its error (``db status`` lists it) instead of stopping
+the batch, until a newer event queues it again.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from typing import Callable
 import attrs
 
 from clientrules.decisions.service import _recorded_event
-from clientrules.errors import StoreError
+from clientrules.decisions import Decision
+from clientrules.errors import ClientRulesError, StoreError
 from clientrules.events import Instant
 from clientrules.events.system import DecisionRecorded
 from clientrules.ledger import Ledger
@@ -47,11 +50,20 @@ POLL_SECONDS = 1.0
 
 
 @attrs.frozen
+class Batch:
+    """What one claimed batch gave: how many clients were recorded, and those set aside with their error."""
+
+    evaluated: int
+    failed: tuple[tuple[str, str], ...]
+
+
+@attrs.frozen
 class WorkerReport:
     """What a worker run did."""
 
     evaluated: int
     batches: int
+    failed: int = 0
 
 
 class EvaluationQueue:
@@ -87,33 +99,69 @@ class EvaluationQueue:
                 " WHERE position > %s AND position <= %s AND stream NOT LIKE '$%%' AND type <> %s"
                 " GROUP BY stream"
                 " ON CONFLICT (client) DO UPDATE"
-                " SET position = GREATEST(evaluation_queue.position, EXCLUDED.position)",
+                " SET position = GREATEST(evaluation_queue.position, EXCLUDED.position), error = NULL",
                 (checkpoint, head, DecisionRecorded.TYPE),
             )
             connection.execute("UPDATE evaluation_checkpoint SET position = %s", (head,))
             return head - checkpoint
 
-    def process_batch(self, size: int = DEFAULT_BATCH) -> int:
-        """Claim up to ``size`` queued clients, decide and record each, in one transaction; return how many."""
+    def process_batch(self, size: int = DEFAULT_BATCH) -> Batch:
+        """Claim up to ``size`` queued clients, decide and record each, in one transaction.
+
+        A client whose evaluation fails (a :class:`ClientRulesError` other than a
+        store error) is set aside with its error, so that it does not stop the
+        others; a newer event of that client queues it again.
+        """
         with self.store.transaction() as connection:
             clients = [
                 row[0]
                 for row in connection.execute(
-                    "SELECT client FROM evaluation_queue ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED",
+                    "SELECT client FROM evaluation_queue WHERE error IS NULL"
+                    " ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED",
                     (size,),
                 )
             ]
             if not clients:
-                return 0
-            version = self.ledger.rules.current()
-            decisions = self.ledger.decisions.evaluate(clients, as_of=Instant.now(), ruleset=version)
+                return Batch(0, ())
+            decisions, failed = self._decide(clients)
             self.store.append_in(connection, [_recorded_event(decision) for decision in decisions])
-            connection.execute("DELETE FROM evaluation_queue WHERE client = ANY(%s)", (clients,))
-            return len(clients)
+            connection.execute(
+                "DELETE FROM evaluation_queue WHERE client = ANY(%s)", ([d.client for d in decisions],)
+            )
+            for client, error in failed:
+                connection.execute("UPDATE evaluation_queue SET error = %s WHERE client = %s", (error, client))
+            return Batch(len(decisions), tuple(failed))
+
+    def _decide(self, clients: list[str]) -> tuple[list[Decision], list[tuple[str, str]]]:
+        """The decisions of ``clients``, and (client, error) for those that cannot be decided."""
+        version = self.ledger.rules.current()
+        moment = Instant.now()
+        evaluate = self.ledger.decisions.evaluate
+        try:
+            return evaluate(clients, as_of=moment, ruleset=version), []
+        except StoreError:
+            raise
+        except ClientRulesError:
+            pass  # find which: one at a time
+        decisions, failed = [], []
+        for client in clients:
+            try:
+                decisions.extend(evaluate([client], as_of=moment, ruleset=version))
+            except StoreError:
+                raise
+            except ClientRulesError as error:
+                failed.append((client, str(error)))
+        return decisions, failed
+
+    def failed(self) -> list[tuple[str, str]]:
+        """The clients set aside, with the error of their last evaluation."""
+        return [tuple(row) for row in self.store.read(  # type: ignore[misc]
+            "SELECT client, error FROM evaluation_queue WHERE error IS NOT NULL ORDER BY position"
+        )]
 
     def pending(self) -> int:
-        """How many clients are queued (claimed ones included)."""
-        return self.store.read("SELECT COUNT(*) FROM evaluation_queue")[0][0]
+        """How many clients wait for evaluation (claimed ones included, those set aside not)."""
+        return self.store.read("SELECT COUNT(*) FROM evaluation_queue WHERE error IS NULL")[0][0]
 
     def checkpoint(self) -> int:
         return self.store.read("SELECT position FROM evaluation_checkpoint")[0][0]
@@ -131,19 +179,21 @@ def run_worker(
     """Fill, claim and record until stopped: with ``once``, until the queue is empty; with
     ``idle_exit``, after that many seconds without work; else forever (polling every ``poll`` s)."""
     queue = EvaluationQueue(ledger)
-    evaluated = batches = 0
+    evaluated = batches = failed = 0
     idle_since = time.monotonic()
     while True:
         queue.fill()
         done = queue.process_batch(batch)
-        if done:
-            evaluated += done
+        if done.evaluated or done.failed:
+            evaluated += done.evaluated
+            failed += len(done.failed)
             batches += 1
             idle_since = time.monotonic()
             if progress is not None:
+                for client, error in done.failed:
+                    progress(f"client {client!r} set aside: {error}")
                 progress(f"evaluated {evaluated} clients")
             continue
         if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
-            return WorkerReport(evaluated, batches)
+            return WorkerReport(evaluated, batches, failed)
         time.sleep(poll)
-
