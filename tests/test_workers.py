@@ -93,8 +93,11 @@ def test_a_client_that_cannot_be_decided_is_set_aside_without_stopping_the_other
         assert queue.failed() == [("ghost", "no events are stored for client 'ghost'")]
         assert queue.pending() == 0
         assert run_worker(ledger, once=True) == WorkerReport(0, 0, 0)  # not claimed again
-    status = run(pg_url, "db", "status")
-    assert "set aside until its next event: ghost: no events are stored for client 'ghost'" in status.stdout
+        status = run(pg_url, "db", "status")
+        assert "set aside until its next event: ghost: no events are stored for client 'ghost'" in status.stdout
+        ledger.append(onboard(["ghost"]))  # its next event queues it again
+        assert run_worker(ledger, once=True) == WorkerReport(1, 1, 0)
+        assert (queue.failed(), recorded_per_client(ledger)["ghost"]) == ([], 1)
 
 
 def test_the_worker_needs_postgresql(tmp_path):
