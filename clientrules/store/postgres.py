@@ -217,7 +217,6 @@ class PostgresStore:
         nothing is stored. With ``expected_version``, a batch whose events are
         all stored already is an idempotent retry and succeeds without the check.
         """
-
         # a few events: two round trips (BEGIN + lock + lookups, then INSERT + COMMIT)
         few = isinstance(events, (list, tuple)) and len(events) <= FEW_ROWS
         with self.transaction(pipeline=few) as connection:
@@ -237,12 +236,12 @@ class PostgresStore:
         client = None
         if expected_version is not None:
             events = list(events)
-            streams = {event.client for event in events}
-            if len(streams) > 1:
+            owners = {event.client for event in events}
+            if len(owners) > 1:
                 raise InvalidEvent("an append with expected_version must hold events of one client")
             if expected_version < 0:
                 raise InvalidEvent("must be 0 or more", field="expected_version")
-            client = next(iter(streams), None)
+            client = next(iter(owners), None)
         # its own statement: the reads below get a snapshot taken after the lock, so they see every earlier append
         counter = connection.execute("SELECT last FROM position_counter FOR UPDATE")
         versions: dict[str, int] = {}
