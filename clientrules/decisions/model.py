@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import attrs
 
-from clientrules.events import Instant
+from clientrules.events import DecisionRecorded, Event, Instant
 
 
 @attrs.frozen
@@ -74,3 +74,14 @@ class Decision:
             "ruleset_version": self.ruleset_version,
             "as_of": self.as_of.text,
         }
+
+    def recorded_event(self, recorded_at: Instant) -> Event:
+        """The ``DecisionRecorded`` event that keeps this decision in the client's stream."""
+        payload = DecisionRecorded(
+            verdict=self.verdict,
+            fired=list(self.fired),
+            reasons=[reason.to_json() for reason in self.reasons],
+            ruleset_version=self.ruleset_version,
+            as_of=self.as_of.text,
+        )
+        return Event.new(self.client, payload, recorded_at)

@@ -89,7 +89,7 @@ class Decisions:
                 for client in ids[start:start + RECORD_BATCH]
             ]
             if record:
-                self._store.append([_recorded_event(decision) for decision in decisions])
+                self._store.append([decision.recorded_event(Instant.now()) for decision in decisions])
             yield from decisions
 
     def explain(
@@ -160,13 +160,3 @@ class Decisions:
                 return event
         raise UnknownDecision(f"client {client!r} has no recorded decision with id {event_id!r}")
 
-
-def _recorded_event(decision: Decision) -> Event:
-    payload = DecisionRecorded(
-        verdict=decision.verdict,
-        fired=list(decision.fired),
-        reasons=[reason.to_json() for reason in decision.reasons],
-        ruleset_version=decision.ruleset_version,
-        as_of=decision.as_of.text,
-    )
-    return Event.new(decision.client, payload, Instant.now())

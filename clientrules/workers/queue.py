@@ -35,7 +35,6 @@ from typing import Callable
 
 import attrs
 
-from clientrules.decisions.service import _recorded_event
 from clientrules.decisions import Decision
 from clientrules.errors import ClientRulesError, StoreError
 from clientrules.events import Instant
@@ -124,7 +123,7 @@ class EvaluationQueue:
             if not clients:
                 return Batch(0, ())
             decisions, failed = self._decide(clients)
-            self.store.append_in(connection, [_recorded_event(decision) for decision in decisions])
+            self.store.append_in(connection, [decision.recorded_event(Instant.now()) for decision in decisions])
             connection.execute(
                 "DELETE FROM evaluation_queue WHERE client = ANY(%s)", ([d.client for d in decisions],)
             )
