@@ -278,6 +278,29 @@ def test_sessions_where_no_rule_fires_are_freed_safely():
         assert engine.decide("c", facts(late_invoices_12m=-1)).fired == ("r",)
 
 
+@pytest.mark.parametrize(
+    ("values", "fired"),
+    [
+        # 1 unbillable hour in 100,000: Python writes the share 1e-05, which durable-rules' number reader
+        # (an exponent only after a decimal point) misread, and the process then died of a segfault
+        (dict(hours_90d=100_000.0, unbillable_share_90d=1e-05, plans_180d=0), ()),
+        (dict(hours_90d=1e-05, unbillable_share_90d=1.0, plans_180d=0), ()),
+        (dict(hours_90d=5e-324, unbillable_share_90d=1.0, plans_180d=0), ()),
+        (dict(hours_90d=1e16, unbillable_share_90d=0.5, plans_180d=0), ("unprofitable", "unprofitable-no-plan")),
+        (dict(hours_90d=1.7976931348623157e308, unbillable_share_90d=0.25, plans_180d=0), ("unprofitable", "unprofitable-no-plan")),
+        (dict(hours_90d=10.0, unbillable_share_90d=2e-308, plans_180d=0), ()),
+    ],
+)
+def test_facts_of_any_finite_size_reach_the_engine_as_they_are(engine, values, fired):
+    assert engine.decide("c", facts(**values)).fired == fired
+
+
+def test_a_fact_that_is_not_finite_is_refused(engine):
+    for value in (float("inf"), float("nan")):
+        with pytest.raises(EngineError, match=f"fact hours_90d of client 'c' is {value!r}, not a number"):
+            engine.decide("c", facts(hours_90d=value, unbillable_share_90d=0.5, plans_180d=0))
+
+
 def test_an_any_with_several_options_holding_fires_its_rule_once(engine):
     decision = engine.decide("c", facts(severe_staff_incidents_365d=1, incidents_180d=3))
     assert decision.fired == ("abuse-of-staff",)

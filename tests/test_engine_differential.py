@@ -128,7 +128,7 @@ def fact_values(draw) -> dict:
             values[name] = draw(st.integers(0, 5))
     for name in FLOAT_FACTS:
         if draw(st.integers(0, 4)):
-            values[name] = draw(st.sampled_from([0.0, 0.25, 0.2499, 0.5, 9.99, 10.0, 12.5, 40.0]))
+            values[name] = draw(st.sampled_from([0.0, 0.25, 0.2499, 0.5, 9.99, 10.0, 12.5, 40.0, 1e-05, 2e16]))
     for name in BOOL_FACTS:
         if draw(st.integers(0, 4)):
             values[name] = draw(st.booleans())

@@ -15,6 +15,11 @@ within what it survives (``shared/notes/durable-rules.md``):
   state: both that and our own record of them are checked after every client.
 * Message ids are compared by a 32-bit hash: each fact gets a unique id, and
   a spurious ``already observed`` answer is retried with a fresh session.
+  Session ids are ``s1``, ``s2``, ... rather than client ids, and only one
+  session lives at a time, so two clients whose ids collide never share one.
+* Its JSON reader takes an exponent only after a decimal point: facts are
+  written by :func:`_message_json` (``1.0e-05``, where Python writes ``1e-05``,
+  which it misreads and then crashes the process on).
 * A session in which no action ran cannot be deleted (``delete_state``
   segfaults; found by the differential test), and a fact no rule matches
   still takes one of the 1,024 session slots. So every rule set gets a
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 from typing import Any, Callable
 
@@ -90,6 +96,23 @@ def facts_pattern(rule: Rule) -> dict[str, Any]:
                 {"$or": [_all_of([_comparison(c) for c in option]) for option in condition.options]}
             )
     return _all_of(expressions)
+
+
+def _message_json(message: dict[str, Any]) -> str:
+    """A flat message (names to text, true/false, whole or finite numbers) as JSON durable-rules reads right.
+
+    Its number reader takes an exponent only after a decimal point, so a float
+    that Python writes as ``1e-05`` is written ``1.0e-05``.
+    """
+    return "{" + ", ".join(f"{json.dumps(name)}: {_value_json(value)}" for name, value in message.items()) + "}"
+
+
+def _value_json(value: Any) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, exponent, power = text.partition("e")
+        return f"{mantissa}.0e{power}" if exponent and "." not in mantissa else text
+    return json.dumps(value)
 
 
 def _signal_pattern(name: str) -> dict[str, Any]:
@@ -166,7 +189,7 @@ class DurableEngine:
                 if asserts is not None:
                     sid = closure.s.sid
                     fact = {**asserts, "sid": sid, "id": f"{sid}:{asserts['t']}:{asserts.get('name', asserts.get('n'))}"}
-                    status, _ = durable_rules_engine.assert_fact(self._ruleset._handle, json.dumps(fact))
+                    status, _ = durable_rules_engine.assert_fact(self._ruleset._handle, _message_json(fact))
                     if status == _OBSERVED:
                         errors.append(_Observed())
             except BaseException as error:  # durable-rules would swallow it: keep it to raise later
@@ -211,7 +234,11 @@ class DurableEngine:
             if value is None:
                 continue
             expected = FACTS[name].kind
-            if (expected is bool) != isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                (expected is bool) != isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise EngineError(
                     f"fact {name} of client {client!r} is {value!r}, not {_KIND_WORDS[expected]}"
                 )
@@ -228,7 +255,9 @@ class DurableEngine:
         self._errors.clear()
         outcome: list[tuple[Any, Any]] = []
         try:
-            status, state_handle = durable_rules_engine.assert_facts(ruleset._handle, json.dumps(messages))
+            status, state_handle = durable_rules_engine.assert_facts(
+                ruleset._handle, "[" + ", ".join(map(_message_json, messages)) + "]"
+            )
             # run the actions even after "already observed": deleting a session in which no
             # action ran can crash durable-rules
             ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
