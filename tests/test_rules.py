@@ -124,6 +124,10 @@ def test_and_inside_a_condition_string_is_several_conditions():
         (['verdict = "keep"', 'when = ["relationship_ended == 1"]'], "is true or false, not a number"),
         (['verdict = "keep"', 'when = ["tenure_days == true"]'], "is a number, not true or false"),
         (['verdict = "keep"', 'when = ["tenure_days >= 3.5"]'], "is a whole number"),
+        # values the engine cannot be given as they are (durable-rules misreads 1e-05; 64-bit whole numbers; infinity)
+        (['verdict = "keep"', 'when = ["hours_90d >= 0.00001"]'], "'0.00001' is out of range"),
+        (['verdict = "keep"', 'when = ["tenure_days >= 10000000000000000"]'], "'10000000000000000' is out of range"),
+        (['verdict = "keep"', 'when = ["hours_90d < -' + "9" * 400 + '.0"]'], "is out of range (0, or 0.0001 to 10^15"),
         (['verdict = "fire"', 'when = ["tenure_days >= 3"]'], "verdict 'fire' is not one of terminate, refer_out, renegotiate, keep"),
         (['when = ["tenure_days >= 3"]'], "gives neither a verdict"),
         (['verdict = "keep"', "signal = true", 'when = ["tenure_days >= 3"]'], "has both a verdict and signal = true"),
@@ -204,6 +208,7 @@ def test_parameters_and_top_level_keys_are_checked():
 
 def test_not_toml_and_empty_rule_sets_are_refused():
     assert problems_of("[[rules]\nid=")[0].startswith("not valid TOML: ")
+    assert problems_of("x = " + "[" * 5000 + "]" * 5000) == ("not valid TOML: arrays or tables nested too deeply",)
     assert problems_of("")[0] == "rule set: there are no rules ([[rules]] tables)"
 
 

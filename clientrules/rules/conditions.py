@@ -8,7 +8,9 @@
     VALUE      := a number (3, 0.25, -1) | true | false
 
 A rule file therefore cannot run code: anything else is refused with a
-message saying what was expected.
+message saying what was expected. A number is 0 or between 0.0001 and 10^15
+in size: the engine reads no exponent (Python writes 0.00001 as ``1e-05``)
+and compares whole numbers in 64 bits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ _COMPARISON = re.compile(r"(?P<fact>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>[<>=!]+)\s*
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _AND = re.compile(r"\s+and\s+")
 RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: the sizes a number in a condition may have (besides 0)
+SMALLEST_VALUE, LARGEST_VALUE = 0.0001, 10**15
 
 
 class ConditionError(ValueError):
@@ -32,7 +36,10 @@ def parse_value(text: str) -> FactValue:
     if text in ("true", "false"):
         return text == "true"
     if _NUMBER.fullmatch(text):
-        return float(text) if "." in text else int(text)
+        value = float(text) if "." in text else int(text)
+        if value and not SMALLEST_VALUE <= abs(value) <= LARGEST_VALUE:
+            raise ConditionError(f"{text[:40]!r} is out of range (0, or 0.0001 to 10^15 in size)")
+        return value
     raise ConditionError(f"{text!r} is not a value (a number such as 3 or 0.25, or true/false)")
 
 

@@ -62,6 +62,8 @@ def parse_ruleset(text: str) -> RuleSet:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise RuleSetProblems([f"not valid TOML: {error}"]) from None
+    except RecursionError:
+        raise RuleSetProblems(["not valid TOML: arrays or tables nested too deeply"]) from None
     problems: list[str] = []
     reader = _Reader(problems)
     ruleset = reader.ruleset(document, text)
