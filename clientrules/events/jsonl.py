@@ -124,17 +124,20 @@ def iter_lines(stream: IO[bytes], *, limit: int = MAX_LINE_BYTES + 2) -> Iterato
         yield line
 
 
-def write_events(events: Iterable[Event], out: IO[str]) -> int:
-    """Write events as JSON Lines (UTF-8 text kept readable); returns how many were written.
+def event_line(event: Event) -> str:
+    """``event`` as one line of JSON Lines (UTF-8 text kept readable), without its line break.
 
     The characters some tools take for line breaks (U+0085, U+2028, U+2029)
     are written as ``\\u`` escapes, so every event stays on one line for any reader.
     """
+    line = json.dumps(event.to_json(), ensure_ascii=False)
+    return line if line.isascii() else line.translate(_LINE_BREAK_ESCAPES)
+
+
+def write_events(events: Iterable[Event], out: IO[str]) -> int:
+    """Write events as JSON Lines (:func:`event_line`); returns how many were written."""
     count = 0
     for event in events:
-        line = json.dumps(event.to_json(), ensure_ascii=False)
-        if not line.isascii():
-            line = line.translate(_LINE_BREAK_ESCAPES)
-        out.write(line + "\n")
+        out.write(event_line(event) + "\n")
         count += 1
     return count

@@ -14,9 +14,11 @@ import attrs
 
 from clientrules.errors import ClientRulesError, ConcurrencyError
 from clientrules.events import Event, Instant
+from clientrules.events.jsonl import MAX_LINE_BYTES, event_line
 from clientrules.events.system import RULES_STREAM, RuleSetAdopted
 from clientrules.rules.format import default_ruleset_text, parse_ruleset
 from clientrules.rules.model import RuleSet
+from clientrules.rules.validation import RuleSetProblems
 from clientrules.store.base import EventStore
 
 DEFAULT_NOTE = "default playbook"
@@ -103,6 +105,11 @@ class RuleVersions:
 
     def _append(self, version: int, text: str, note: str | None) -> RuleSetVersion:
         event = Event.new(RULES_STREAM, RuleSetAdopted(version=version, source=text, note=note), Instant.now())
+        size = len(event_line(event).encode("utf-8"))
+        if size > MAX_LINE_BYTES:  # export would write a line that import refuses
+            raise RuleSetProblems(
+                [f"rule set: too large to keep: {size:,} bytes as an event with its note (at most {MAX_LINE_BYTES:,})"]
+            )
         self._store.append([event], expected_version=version - 1)
         self._load()
         return self._known[version]
