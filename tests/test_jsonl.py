@@ -58,6 +58,8 @@ BAD_LINES = {
     "unknown key": (obj_line(when="now"), "unknown key 'when' (keys: client, type, at, data, id)"),
     "data not an object": (obj_line(data=[1]), "data: must be a JSON object"),
     "bad id": (obj_line(id="x" * 129), "id: must be a string of 1 to 128 characters"),
+    # PostgreSQL cannot store it: the same file must import into either backend
+    "NUL in id": (obj_line(id="x\u0000y"), "id: must not hold the NUL character (\\u0000)"),
     "negative amount": (obj_line(type="DepositReceived", data={"amount": -5}), "data.amount: must not be negative"),
     "NaN": (GOOD.replace('"hours": 1', '"hours": NaN'), "invalid JSON (NaN is not a JSON number)"),
     "bad due date": (

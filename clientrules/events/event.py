@@ -39,6 +39,8 @@ def _check_stream(_: object, attribute: attrs.Attribute, value: object) -> None:
 def _check_id(_: object, attribute: attrs.Attribute, value: object) -> None:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidEvent(f"must be a string of 1 to {MAX_ID_LENGTH} characters", field="id")
+    if "\x00" in value:  # PostgreSQL text cannot hold it: an id must fit either backend
+        raise InvalidEvent("must not hold the NUL character (\\u0000)", field="id")
 
 
 @attrs.frozen
