@@ -93,9 +93,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.register_blueprint(public)
     app.register_blueprint(owner)
     app.register_blueprint(learning)
+    app.add_url_rule("/healthz", "healthz", healthz)
     register_error_pages(app)
     app.after_request(add_security_headers)
     return app
+
+
+def healthz() -> tuple[str, int, dict[str, str]]:
+    """A static reply for load balancers and the survey benchmark: the app answers (nothing else is checked)."""
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 __all__ = ["AppState", "create_app"]

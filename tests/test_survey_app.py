@@ -229,6 +229,12 @@ def test_every_response_carries_the_security_headers(app) -> None:
     assert client.get(invite(app)).headers["Cache-Control"] == "no-store"
 
 
+def test_the_health_endpoint_answers_ok_without_a_session(app) -> None:
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok\n"
+    assert "Set-Cookie" not in response.headers and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_unknown_pages_and_methods_get_friendly_pages(app) -> None:
     client = app.test_client()
     missing = client.get("/nowhere")
