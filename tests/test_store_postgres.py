@@ -1,4 +1,4 @@
-"""The PostgreSQL store against the real server: concurrent writers and followers, database-enforced rules, migrations."""
+"""The PostgreSQL store against the real server: database-enforced rules, migrations (racing processes: tests/test_concurrency.py)."""
 
 from __future__ import annotations
 
@@ -15,90 +15,9 @@ from clientrules.store import open_store
 from clientrules.store import postgres_schema
 from clientrules.store.postgres import PostgresStore
 
-WRITERS = 3
-READERS = 2
-APPENDS_PER_WRITER = 60
-STREAMS = ("shared-a", "shared-b", "shared-c")
-
 
 def work(client: str, at: str = "2026-03-01", *, id: str | None = None) -> Event:
     return Event.new(client, WorkLogged(hours=1.0, billable=True), at, id=id)
-
-
-def _write(url: str, writer: int, results: multiprocessing.Queue) -> None:
-    """Append one or two events at a time with the expected version, re-reading and retrying on conflict."""
-    store = open_store(url)
-    appended = []  # (stream, version reached, ids)
-    conflicts = 0
-    for number in range(APPENDS_PER_WRITER):
-        stream = STREAMS[(writer + number) % len(STREAMS)] if number % 4 else f"own-{writer}"
-        ids = [f"w{writer}-{number}-{part}" for part in range(1 + number % 2)]
-        while True:
-            expected = store.client_version(stream)
-            try:
-                result = store.append([work(stream, id=i) for i in ids], expected_version=expected)
-            except ConcurrencyError:
-                conflicts += 1
-                continue
-            assert result.version == expected + len(ids)
-            appended.append((stream, result.version, ids))
-            break
-    store.close()
-    results.put(("writer", writer, appended, conflicts))
-
-
-def _follow(url: str, reader: int, total: int, results: multiprocessing.Queue) -> None:
-    """Follow every stream by global position, checkpointing after each small batch."""
-    store = open_store(url)
-    seen: list[tuple[int, str]] = []
-    checkpoint = 0
-    while len(seen) < total:
-        for event in store.read_all(after_position=checkpoint, limit=7):
-            seen.append((event.position, event.id))
-            checkpoint = event.position
-    store.close()
-    results.put(("reader", reader, seen, None))
-
-
-@pytest.mark.slow
-def test_concurrent_writers_and_followers_see_every_event_once_in_position_order(pg_url):
-    open_store(pg_url).close()  # migrate once, before the processes race
-    total = WRITERS * sum(1 + number % 2 for number in range(APPENDS_PER_WRITER))
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    processes = [context.Process(target=_follow, args=(pg_url, r, total, results)) for r in range(READERS)]
-    processes += [context.Process(target=_write, args=(pg_url, w, results)) for w in range(WRITERS)]
-    for process in processes:
-        process.start()
-    reports = [results.get(timeout=120) for _ in processes]
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
-
-    written = {report[1]: report[2] for report in reports if report[0] == "writer"}
-    all_ids = sorted(i for appended in written.values() for _, _, ids in appended for i in ids)
-    assert len(all_ids) == total == len(set(all_ids))
-    for reader in (report for report in reports if report[0] == "reader"):
-        positions = [position for position, _ in reader[2]]
-        assert positions == list(range(1, total + 1))  # nothing skipped, duplicated or out of order
-        assert sorted(event_id for _, event_id in reader[2]) == all_ids
-
-    store = open_store(pg_url)
-    try:
-        stored = store.read_all()
-        assert [e.position for e in stored] == list(range(1, total + 1))
-        # no lost update: every acknowledged append is there, at the version it was acknowledged with
-        by_id = {e.id: e for e in stored}
-        for appended in written.values():
-            for stream, version, ids in appended:
-                assert [(by_id[i].client, by_id[i].version) for i in ids] == [
-                    (stream, version - len(ids) + 1 + k) for k in range(len(ids))
-                ]
-        for stream in {e.client for e in stored}:
-            versions = sorted(e.version for e in stored if e.client == stream)
-            assert versions == list(range(1, len(versions) + 1))
-    finally:
-        store.close()
 
 
 def test_the_database_refuses_to_change_or_delete_events(pg_url):

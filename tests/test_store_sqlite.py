@@ -7,7 +7,6 @@ import multiprocessing
 import sqlite3
 import tempfile
 import threading
-from collections import defaultdict
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,6 +14,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from store_checks import assert_consistent
 
 from clientrules.errors import StoreError
 from clientrules.events import Event, Registry, WorkLogged
@@ -202,16 +202,8 @@ def test_two_processes_appending_at_once_keep_positions_and_versions_dense(store
         writer.join(timeout=120)
     assert [writer.exitcode for writer in writers] == [0] * WRITERS
 
-    events = store.read_all()
-    total = WRITERS * EVENTS_PER_WRITER
-    assert [e.position for e in events] == list(range(1, total + 1))
-    versions: dict[str, list[int]] = defaultdict(list)
-    for event in events:
-        versions[event.client].append(event.version)
-    assert {client: sorted(v) for client, v in versions.items()} == {
-        client: list(range(1, len(v) + 1)) for client, v in versions.items()
-    }
-    assert sum(len(v) for v in versions.values()) == total
+    events = assert_consistent(store)  # positions 1..N, every client's versions 1..n, the file sound
+    assert len(events) == WRITERS * EVENTS_PER_WRITER
     writers_seen = {event.id.split("-")[0] for event in events}
     assert writers_seen == {f"w{n}" for n in range(WRITERS)}
 
