@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import durable_rules_engine
-
 import pytest
+from durable.engine import Ruleset
 
 from clientrules.engine import DurableEngine, EngineError
+from clientrules.errors import InvalidRuleSet
 from clientrules.events import Instant
-from clientrules.facts import Facts
+from clientrules.facts import FACTS, Facts
 from clientrules.rules import default_ruleset_text, parse_ruleset
+from clientrules.rules.validation import MAX_SIGNAL_CONDITIONS
 
 T = Instant.parse("2026-06-01")
 PLAYBOOK = parse_ruleset(default_ruleset_text())
@@ -305,3 +308,118 @@ def test_an_any_with_several_options_holding_fires_its_rule_once(engine):
     decision = engine.decide("c", facts(severe_staff_incidents_365d=1, incidents_180d=3))
     assert decision.fired == ("abuse-of-staff",)
     assert len(decision.reasons) == 1
+
+
+def fnv1_32(text: str) -> int:
+    """durable-rules' hash of session and message ids (``fnv1Hash32`` in its state.c): all it compares."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = (value ^ byte) * 0x01000193 & 0xFFFFFFFF
+    return value
+
+
+def test_two_clients_whose_ids_collide_in_the_32_bit_hash_keep_their_own_decisions(engine):
+    first, second = "client-332789", "client-529192"  # found by a birthday search over client-N
+    assert fnv1_32(first) == fnv1_32(second)
+    # keyed by these ids, durable-rules takes the second client's facts for the first's: "already observed"
+    probe = Ruleset("collision-probe", None, {"r": {"all": [{"m": {"t": "facts"}}], "run": lambda c: None}})
+    statuses = []
+    for sid in (first, second):
+        status, state = durable_rules_engine.assert_facts(probe._handle, json.dumps([{"t": "facts", "sid": sid, "id": f"{sid}:facts"}]))
+        probe.do_actions(state, lambda error, result: None)
+        statuses.append(status)
+    assert json.loads(durable_rules_engine.get_state(probe._handle, second))["sid"] == first
+    durable_rules_engine.delete_state(probe._handle, first)
+    durable_rules_engine.delete_ruleset(probe._handle)
+    assert statuses == [0, 2]
+    # the engine never keys a session by client id: interleaved, each client gets the decision of its own facts
+    terminate, keep = facts(contract_breaches_365d=1), facts(contract_breaches_365d=0)
+    for _ in range(3):
+        assert engine.decide(first, terminate).verdict == "terminate"
+        assert engine.decide(second, keep).verdict == "keep"
+        assert engine.decide(second, terminate).verdict == "terminate"
+        assert engine.decide(first, keep).verdict == "keep"
+
+
+def test_more_rule_set_replacements_than_durable_rules_has_handles():
+    # durable-rules keeps rulesets in a table of 131,072 handles; a freed one goes to the back of its free list
+    engine = DurableEngine(parse_ruleset('[[rules]]\nid = "r"\nverdict = "refer_out"\nwhen = ["needs_outgrown_365d >= 1"]\n'))
+    handles = set()
+    for _ in range(131_100):
+        handles.add(engine._live_ruleset()._handle)
+        engine.close()
+    assert len(handles) < 131_100  # unfreed, the table would have been full before the end of the loop
+    assert engine.decide("c", facts(needs_outgrown_365d=1)).verdict == "refer_out"
+    engine.close()
+
+
+def test_the_engine_starts_no_thread(engine):
+    # durable-rules' Host runs timer threads that crash when sessions are deleted; the engine uses none
+    before = set(threading.enumerate())
+    with DurableEngine(PLAYBOOK) as other:
+        other.decide("c", facts(**CHRONIC))
+    engine.decide("c", facts(**SILENT))
+    assert set(threading.enumerate()) == before
+
+
+def test_a_rule_joining_the_most_patterns_durable_rules_allows():
+    # durable-rules joins at most 16 patterns: the facts, the stage of a rule after a negation, and 14 signals
+    signals = [f"s{n}" for n in range(MAX_SIGNAL_CONDITIONS)]
+    text = "".join(
+        f'[[rules]]\nid = "{name}"\nsignal = true\nwhen = ["tenure_days >= {2 if name == signals[-1] else 1}"]\n'
+        for name in signals
+    )
+    when = [f'"signal {name}"' for name in signals[:-1]] + [f'"not signal {signals[-1]}"']
+    joined = text + f'[[rules]]\nid = "joined"\nverdict = "terminate"\nwhen = [{", ".join(when)}]\n'
+    with DurableEngine(parse_ruleset(joined)) as engine:
+        assert set(engine.decide("c", facts(tenure_days=1)).fired) == {*signals[:-1], "joined"}
+        assert set(engine.decide("c", facts(tenure_days=2)).fired) == set(signals)
+    one_more = text + f'[[rules]]\nid = "joined"\nverdict = "terminate"\nwhen = [{", ".join(when)}, "signal s0"]\n'
+    with pytest.raises(InvalidRuleSet, match=f"matches {MAX_SIGNAL_CONDITIONS + 1} signals, at most {MAX_SIGNAL_CONDITIONS}"):
+        parse_ruleset(one_more)
+
+
+def test_every_catalogue_fact_in_one_decision():
+    # one fact with every catalogue fact (durable-rules allows 255 properties per fact)
+    text = "".join(
+        f'[[rules]]\nid = "r{n}"\nverdict = "keep"\nwhen = ["{name} {"==" if spec.kind is bool else ">="} {"true" if spec.kind is bool else 1}"]\n'
+        for n, (name, spec) in enumerate(FACTS.items())
+    )
+    values = {name: True if spec.kind is bool else spec.kind(1) for name, spec in FACTS.items()}
+    with DurableEngine(parse_ruleset(text)) as engine:
+        assert engine.decide("c", facts(**values)).fired == tuple(f"r{n}" for n in range(len(FACTS)))
+
+
+def test_threads_deciding_while_new_rule_set_versions_are_adopted(ledger, stories_path):
+    # a web server's threads evaluating while the owner adopts versions: more than the engines kept (some freed in use)
+    ledger.import_jsonl(stories_path)
+    thresholds = (1, 2, 4, 5, 6, 2, 1)
+    decided: list[dict] = []
+    errors: list[BaseException] = []
+    adopting = threading.Event()
+
+    def evaluate() -> None:
+        try:
+            while not adopting.is_set():
+                decided.extend(decision.to_json() for decision in ledger.decisions.evaluate(as_of="2026-06-01"))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for threshold in thresholds:
+        ledger.rules.use(default_ruleset_text().replace('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"'))
+        time.sleep(0.05)
+    adopting.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = {
+        (decision.ruleset_version, decision.client): decision.to_json()
+        for version in ledger.rules.versions()
+        for decision in ledger.decisions.evaluate(as_of="2026-06-01", ruleset=version)
+    }
+    assert len({decision["ruleset_version"] for decision in decided}) > 2
+    assert all(decision == expected[decision["ruleset_version"], decision["client"]] for decision in decided)
+
