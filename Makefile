@@ -1,6 +1,7 @@
-# Two commands do all the set-up (see README.md):
+# Three commands do all the set-up (see README.md):
 #   make demo   build .venv, load examples/clients.jsonl into ./demo.db, print what the library knows
 #   make test   build .venv with the test tools, run the whole test suite (.ci/run calls this)
+#   make bench  build .venv with the benchmark peers, run every benchmark (README: Performance)
 
 # durable-rules needs CPython 3.10-3.12: the first of these that runs one (or PYTHON=...)
 PYTHONS = $(or $(PYTHON),python3.12 python3.11 python3.10 python3)
@@ -10,7 +11,7 @@ DEMO_DB := demo.db
 # the moment the example decisions are taken at (the story clients' data ends in May 2026)
 AS_OF ?= 2026-06-01
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 demo: $(VENV)/.installed
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
@@ -24,6 +25,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks
 
 $(BIN)/python:
 	@for candidate in $(PYTHONS); do \
@@ -44,6 +48,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable '.[bench]'
 	touch $@ $(VENV)/.installed
 
 clean:

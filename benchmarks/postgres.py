@@ -1,0 +1,167 @@
+"""PostgreSQL beside SQLite in the same run: appends, evaluation, the worker queue (run when a server answers).
+
+* appends of generated events: one per transaction (1 and 4 writer threads),
+  then 100 and 10,000 per transaction, on each backend; beside them the limit,
+  a bare ``INSERT`` of one row per transaction into a ``bigserial`` table
+  through psycopg (no checks, no gap-free position);
+* evaluation of the same generated clients (~50 events each), 1 and 2 processes;
+* the worker queue: two ``clientrules worker`` processes plus a third killed
+  (SIGKILL) after a second and restarted re-evaluate and record every changed
+  client; checked: exactly one ``DecisionRecorded`` per client.
+
+No targets: the figures say what PostgreSQL costs against SQLite. Every run
+uses schemas of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import psycopg
+from psycopg import sql
+
+from benchmarks.history import AS_OF, history
+from benchmarks.measure import seconds
+from benchmarks.results import Figure, Row
+from benchmarks.scale import Context
+from clientrules import Ledger
+from clientrules.events import Event
+from clientrules.events.jsonl import event_from_json
+from clientrules.store import open_store
+from clientrules.workers.parallel import iter_evaluate_parallel
+
+NAME = "postgres"
+WRITER_THREADS = 4
+
+
+def with_schema(server: str, schema: str) -> str:
+    return f"{server}{'&' if '?' in server else '?'}schema={schema}"
+
+
+def generated_events(clients: int, events: int) -> list[Event]:
+    return [event_from_json(line) for line in history(clients, events, long_every=0)]
+
+
+def appends(url: str, events: list[Event]) -> dict[str, float]:
+    """Events/s of each way of appending, on the store at ``url``."""
+    single = len(events) // 10
+    rates = {}
+    store = open_store(url)
+    try:
+        rates["1 event/txn"] = single / seconds(lambda: [store.append([event]) for event in events[:single]])
+        shares = [events[single + n:2 * single:WRITER_THREADS] for n in range(WRITER_THREADS)]
+        threads = [threading.Thread(target=lambda share=share: [store.append([e]) for e in share]) for share in shares]
+
+        def run_threads() -> None:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        rates[f"1 event/txn, {WRITER_THREADS} threads"] = sum(map(len, shares)) / seconds(run_threads)
+        rest = events[2 * single:]
+        half = len(rest) // 2
+        hundreds = [rest[n:n + 100] for n in range(0, half, 100)]
+        rates["100 events/txn"] = half / seconds(lambda: [store.append(batch) for batch in hundreds])
+        big = [rest[n:n + 10_000] for n in range(half, len(rest), 10_000)]
+        rates["10,000 events/txn"] = (len(rest) - half) / seconds(lambda: [store.append(batch) for batch in big])
+    finally:
+        store.close()
+    return rates
+
+
+def bare_insert_rate(server: str, schema: str, rows: int) -> float:
+    with psycopg.connect(server, autocommit=True) as connection:
+        table = sql.Identifier(schema, "bare")
+        connection.execute(sql.SQL("CREATE TABLE {} (position bigserial PRIMARY KEY, id text, data text)").format(table))
+        insert = sql.SQL("INSERT INTO {} (id, data) VALUES (%s, %s)").format(table)
+        return rows / seconds(lambda: [connection.execute(insert, (f"e{n}", '{"hours":1.0}')) for n in range(rows)])
+
+
+def evaluation_rate(url: str, workers: int) -> float:
+    with Ledger.open(url) as ledger:
+        ledger.rules.current()
+        decided = 0
+
+        def evaluate() -> None:
+            nonlocal decided
+            decided = sum(1 for _ in iter_evaluate_parallel(ledger, workers=workers, as_of=AS_OF))
+
+        spent = seconds(evaluate)
+        return decided / spent
+
+
+def queue_rate(url: str, clients: int) -> float:
+    """Two workers plus a third killed after a second and restarted; checks each client is recorded once."""
+    command = [sys.executable, "-m", "clientrules", "--db", url, "worker", "--batch", "100", "--idle-exit", "1"]
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    began = time.perf_counter()
+    workers = [start(), start()]
+    victim = start()
+    time.sleep(1.0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    workers.append(start())
+    for worker in workers:
+        if worker.wait() != 0:
+            raise RuntimeError(f"a worker exited with status {worker.returncode}")
+    spent = time.perf_counter() - began - 1.0  # the idle second before the workers exit
+    with Ledger.open(url) as ledger:
+        recorded: dict[str, int] = {}
+        for event in ledger.store.iter_all():
+            if event.type == "DecisionRecorded":
+                recorded[event.client] = recorded.get(event.client, 0) + 1
+    if len(recorded) != clients or set(recorded.values()) != {1}:
+        raise RuntimeError("the worker queue did not record each client exactly once")
+    return clients / spent
+
+
+def run(context: Context) -> list[Row]:
+    server = context.postgres_url
+    assert server is not None, "the runner skips this benchmark without a PostgreSQL server"
+    clients = context.scale.postgres_clients
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    backends = {"SQLite": str(context.workdir / "postgres-beside.db"), "PostgreSQL": with_schema(server, schema)}
+    try:
+        events = generated_events(clients, clients * 10)
+        rates = {name: appends(url, events) for name, url in backends.items()}
+        limit = bare_insert_rate(server, schema, len(events) // 10)
+        evaluation = {}
+        for name, url in backends.items():
+            url = str(context.workdir / "postgres-evaluate.db") if name == "SQLite" else with_schema(server, f"{schema}_e")
+            backends[name] = url
+            with Ledger.open(url) as ledger:
+                ledger.append(generated_events(clients, clients * 50))
+            evaluation[name] = {workers: evaluation_rate(url, workers) for workers in (1, 2)}
+        queue = queue_rate(backends["PostgreSQL"], clients)
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            for name in (schema, f"{schema}_e"):
+                connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    rows = [
+        Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
+            Figure(rates["PostgreSQL"]["1 event/txn"], "events/s"), "bare bigserial INSERT, 1 row/txn",
+            Figure(limit, "rows/s"), None, notes="the limit checks nothing and gives no gap-free position"),
+    ]
+    for what, rate in rates["PostgreSQL"].items():
+        rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),
+                        f"SQLite, {what}", Figure(rates["SQLite"][what], "events/s"), None))
+    measures = f"iter_evaluate_parallel of {clients:,} clients (~50 events each)"
+    rows += [
+        Row(NAME, "PostgreSQL evaluate, 1 process", measures, Figure(evaluation["PostgreSQL"][1], "clients/s"),
+            "SQLite, 1 process", Figure(evaluation["SQLite"][1], "clients/s"), None),
+        Row(NAME, "PostgreSQL evaluate --workers 2", measures, Figure(evaluation["PostgreSQL"][2], "clients/s"),
+            "SQLite, --workers 2", Figure(evaluation["SQLite"][2], "clients/s"), None),
+        Row(NAME, "PostgreSQL worker queue", f"2 x clientrules worker + 1 killed and restarted, {clients:,} clients",
+            Figure(queue, "clients/s"), "evaluate, 1 process", Figure(evaluation["PostgreSQL"][1], "clients/s"),
+            None, notes="each client recorded exactly once (checked)"),
+    ]
+    return rows

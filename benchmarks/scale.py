@@ -1,0 +1,70 @@
+"""How big each benchmark runs: the full run (a few minutes on 2 cores) and the smoke run (seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+
+@attrs.frozen
+class Scale:
+    name: str
+    #: the shared history: the bulk import, evaluation and workers read it
+    history_clients: int
+    history_events: int
+    append_events: int
+    rebuild_events: int
+    incremental_events: int
+    incremental_appends: int
+    memory_clients: tuple[int, int]
+    memory_events_per_client: int
+    survey_seconds: float
+    survey_clients: int
+    survey_links: int
+    postgres_clients: int
+    rounds: int
+
+
+FULL = Scale(
+    name="full",
+    history_clients=20_000,
+    history_events=1_000_000,
+    append_events=5_000,
+    rebuild_events=1_000,
+    incremental_events=10_000,
+    incremental_appends=200,
+    memory_clients=(10_000, 100_000),
+    memory_events_per_client=8,
+    survey_seconds=30.0,
+    survey_clients=20,
+    survey_links=12_000,
+    postgres_clients=2_000,
+    rounds=3,
+)
+
+SMOKE = Scale(
+    name="smoke",
+    history_clients=200,
+    history_events=12_000,
+    append_events=100,
+    rebuild_events=1_000,
+    incremental_events=1_000,
+    incremental_appends=5,
+    memory_clients=(100, 1_000),
+    memory_events_per_client=8,
+    survey_seconds=1.0,
+    survey_clients=4,
+    survey_links=300,
+    postgres_clients=50,
+    rounds=1,
+)
+
+
+@attrs.frozen
+class Context:
+    """What every benchmark gets: its sizes, a work directory shared by the run, the PostgreSQL server if any."""
+
+    scale: Scale
+    workdir: Path
+    postgres_url: str | None = None
