@@ -16,8 +16,9 @@ import sys
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from clientrules.errors import ClientRulesError, UnknownClient
-from clientrules.events import Event, Instant, Payload, as_instant
+from clientrules.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
 from clientrules.events.jsonl import iter_events, iter_lines, write_events
+from clientrules.privacy import Erasure
 from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
 
 if TYPE_CHECKING:
@@ -132,6 +133,23 @@ class Ledger:
         """
         with _lines_of(source) as lines:
             return self.store.append(iter_events(lines))  # type: ignore[arg-type]
+
+    def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
+        """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.
+
+        From then on the client's names, e-mail addresses, notes, reasons and
+        free-text answers read as erased (``"[erased]"``; an e-mail address as
+        None) everywhere: reads, exports, reports, the web app. Every other field
+        stays, so its facts, decisions and statistics do not change. Calling it
+        again changes nothing. ``requested_by`` (who asked; not encrypted: no
+        personal data there) is recorded with the event. See
+        :class:`~clientrules.privacy.Erasure` for what it could not erase.
+        """
+        check_client_id(client)
+        if not self.store.client_version(client):
+            raise UnknownClient(client)
+        erasure = Event.new(client, PersonalDataErased(requested_by=requested_by), Instant.now())
+        return self.store.erase(erasure)
 
     # --- reading ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The ledger's commands: ``import``, ``export``, ``history`` and ``clients``."""
+"""The ledger's commands: ``import``, ``export``, ``history``, ``clients`` and ``erase``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.errors import InvalidInput, UnknownClient
-from clientrules.events import Event, Instant
+from clientrules.errors import ClientRulesError, InvalidInput, UnknownClient
+from clientrules.events import ERASED, Event, Instant
 
 #: longest value shown for one field in a timeline (the export has them whole)
 SHOWN_VALUE = 60
@@ -81,6 +81,30 @@ def clients_command() -> None:
         )
 
 
+@click.command("erase")
+@click.argument("client", metavar="CLIENT")
+@click.option("--yes", is_flag=True, help="Confirm: an erasure cannot be undone.")
+@click.option("--requested-by", metavar="TEXT", help="Who asked for it (recorded as it is: no personal data here).")
+def erase_command(client: str, yes: bool, requested_by: str | None) -> None:
+    """Erase CLIENT's personal data for good: names, e-mail addresses, notes, reasons, free-text answers.
+
+    Destroys the client's key, so those fields read as [erased] from then on,
+    everywhere (history, export, reports, the web app); the rest of its
+    history (amounts, dates, reason codes, ratings) and its decisions stay.
+    Running it again changes nothing.
+    """
+    if not yes:
+        raise ClientRulesError(f"erasing the personal data of {client} cannot be undone: run again with --yes")
+    erasure = ctx_ledger(create=False).erase(client, requested_by=requested_by)
+    if erasure.already_erased:
+        click.echo(f"{client} was erased on {erasure.event.at.date}: nothing left to erase")
+    else:
+        count = erasure.erased_events
+        click.echo(f"erased {client}: the personal fields of {count} event{'s' if count != 1 else ''} now read as {ERASED}")
+    for warning in erasure.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
 def _when(at: Instant) -> str:
     """The moment as written, readable: ``2026-03-01`` or ``2026-03-01 09:30:00+02:00``."""
     return at.text.replace("T", " ")
@@ -95,4 +119,4 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
 
 
-commands = [import_command, export_command, history_command, clients_command]
+commands = [import_command, export_command, history_command, clients_command, erase_command]

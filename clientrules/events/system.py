@@ -12,6 +12,7 @@ import attrs
 from clientrules.errors import InvalidEvent
 from clientrules.events.types import (
     Payload,
+    _email_field,
     _flag,
     _one_of,
     _optional_text_field,
@@ -94,7 +95,7 @@ class SurveyInvited(Payload):
     SYSTEM = True
     invitation_id: str = _text_field()
     expires_at: str = _text_field()
-    email: str | None = _optional_text_field(personal=True)
+    email: str | None = _email_field()
 
 
 @attrs.frozen(kw_only=True)

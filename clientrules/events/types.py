@@ -4,8 +4,11 @@ A payload class holds the ``data`` of one event. Its fields are validated when i
 is built, so an invalid event cannot exist. ``data`` keys the class does not know
 are kept in ``extra`` (forward compatibility) and written back on export.
 
-Fields marked ``personal`` hold what identifies a person or what they wrote; they
-are the ones erased when a client asks to be forgotten.
+Fields marked ``personal`` hold what identifies a person or what they wrote; the
+stores encrypt them with the client's own key, and they are the ones erased when a
+client asks to be forgotten (:mod:`clientrules.privacy`). Once erased, a personal
+field reads as :data:`ERASED`, or as its ``erased_as`` metadata where that is given
+(an e-mail address reads as None: nothing can be sent to an erased address).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from clientrules.errors import InvalidEvent
 from clientrules.events.instant import parse_date
 
 PERSONAL = "personal"
+ERASED_AS = "erased_as"  # metadata: what a personal field reads as once erased, where not ERASED
 DATA_KEY = "data_key"  # metadata: the JSON key where it differs from the field name
+#: what an erased personal text reads as
+ERASED = "[erased]"
 
 
 def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
@@ -73,6 +79,11 @@ def _optional_text_field(*, personal: bool = False) -> Any:
     return attrs.field(default=None, validator=_optional_text, metadata={PERSONAL: personal})
 
 
+def _email_field() -> Any:
+    """An optional e-mail address: personal, and None once erased."""
+    return attrs.field(default=None, validator=_optional_text, metadata={PERSONAL: True, ERASED_AS: None})
+
+
 def _date_field(name: str, *, optional: bool = False) -> Any:
     def convert(value: object) -> object:
         if value is None and optional:
@@ -100,7 +111,7 @@ class Payload:
 class ClientOnboarded(Payload):
     TYPE = "ClientOnboarded"
     name: str = _text_field(personal=True)
-    email: str | None = _optional_text_field(personal=True)
+    email: str | None = _email_field()
     segment: str | None = _optional_text_field()
     monthly_value: float | None = attrs.field(default=None, validator=_optional_amount)
 

@@ -10,17 +10,21 @@ Guarantees every backend gives, enforced by the database itself:
   order never skips, even with concurrent writers;
 * idempotent appends by event id: an event whose id is stored already is
   skipped and counted as ``already_present``;
-* a batch is one transaction: all of it is stored, or none.
+* a batch is one transaction: all of it is stored, or none;
+* personal fields are encrypted with their client's key before they are
+  written, and read as erased once :meth:`EventStore.erase` destroyed it
+  (:mod:`clientrules.privacy`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator, Protocol, Sequence
+from typing import Collection, Iterator, Mapping, Protocol, Sequence
 
 import attrs
 
 from clientrules.events import Event, Instant
+from clientrules.privacy import ClientKey, Erasure
 
 
 @attrs.frozen
@@ -79,6 +83,17 @@ class EventStore(Protocol):
 
     def changed_clients(self, after_position: int) -> list[str]:
         """Client ids with an event after ``after_position``."""
+
+    def client_keys(self, clients: Collection[str]) -> Mapping[str, ClientKey]:
+        """The data keys of those of ``clients`` that have one (:class:`~clientrules.privacy.KeyStore`)."""
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the data key of ``erasure``'s client and append ``erasure`` (a ``PersonalDataErased``), in one transaction.
+
+        From then on the client's personal fields read as erased. With no key
+        to destroy and an earlier ``PersonalDataErased`` stored, nothing is
+        written and :class:`~clientrules.privacy.Erasure` names the earlier one.
+        """
 
     def get_meta(self, key: str) -> str | None:
         """A setting kept with the database (e.g. the survey signing secret)."""

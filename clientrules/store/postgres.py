@@ -24,34 +24,41 @@ Guarantees, enforced by the database:
   positions back: positions are dense and a reader following
   ``read_all(after_position=...)`` can never see a later position before an
   earlier one. The cost: appenders are serialised (as with SQLite's single
-  writer) for the few round trips of their transaction; readers never wait.
+  writer) for the few round trips of their transaction; readers never wait;
+* personal fields sealed with their client's key from ``client_keys``
+  (:mod:`clientrules.privacy`), created in the appending transaction; an
+  erasure takes the position lock too, so no append can seal with a key
+  that is being destroyed, deletes the key, and rewrites the table
+  (``VACUUM FULL``) so that its files no longer hold the key's bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Collection, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import attrs
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError
-from clientrules.events import Event, Instant, Registry, registry as default_registry
+from clientrules.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.store import postgres_schema
 from clientrules.store.base import AppendResult, ClientSummary
+from clientrules.store.erasing import record_erasure
+from clientrules.store.rows import COLUMNS, decode_rows, encode_data
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
 CHUNK = 5_000
 POOL_MAX_SIZE = 8
 CONNECT_TIMEOUT_SECONDS = 10
 
-_COLUMNS = "position, id, stream, version, type, schema, at_key, at_text, data"
 # a few rows: one round trip, the rows as column arrays and the counter moved to the last position
 _INSERT_FEW = (
     "WITH stored AS (INSERT INTO events (position, id, stream, version, type, schema, at_key, at_text, data)"
@@ -62,7 +69,12 @@ _INSERT_FEW = (
 _COPY = "COPY events (position, id, stream, version, type, schema, at_key, at_text, data) FROM STDIN"
 #: most rows sent as arrays in one INSERT; more go through COPY (Python-side array quoting costs more than the round trips)
 FEW_ROWS = 32
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+_SELECT_KEYS = (
+    "SELECT client, key_id, secret FROM unnest(%s::text[]) AS wanted (client) JOIN client_keys USING (client)"
+)
+_INSERT_KEYS = "INSERT INTO client_keys (client, key_id, secret) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+#: how long an erasure waits to rewrite client_keys while appends read it
+VACUUM_LOCK_TIMEOUT = "3s"
 
 
 def postgres_conninfo(url: str) -> tuple[str, str]:
@@ -104,6 +116,7 @@ class PostgresStore:
     def __init__(self, url: str, *, registry: Registry = default_registry, migrate: bool = True) -> None:
         self.url = url
         self.registry = registry
+        self.personal = PersonalFields(registry)
         self.conninfo, self.schema = postgres_conninfo(url)
         self.where = _where(self.conninfo)
         self._closed = False
@@ -248,15 +261,18 @@ class PostgresStore:
         streams: set[str] = set()
         stored = already_present = 0
         checked = expected_version is None
-        encode = self.registry.encode
-        to_json = _COMPACT_JSON.encode
+        keys: dict[str, ClientKey] = {}
         iterator = iter(events)
         position: int | None = None
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
-            fresh = _fresh_and_versions(connection, chunk, versions)  # in a pipeline: sent with the lock
+            wanted = sorted(self.personal.clients_needing_keys(chunk) - keys.keys())
+            found = connection.execute(_SELECT_KEYS, (wanted,)) if wanted else None
+            fresh = _fresh_and_versions(connection, chunk, versions)  # in a pipeline: sent with the lock and keys
             if position is None:
                 position = counter.fetchone()[0]
+            if found is not None:
+                keys.update(_keys(found.fetchall()))
             already_present += len(chunk) - len(fresh)
             if not fresh:
                 continue
@@ -265,6 +281,10 @@ class PostgresStore:
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)  # type: ignore[arg-type]
                 checked = True
+            new = {client: ClientKey.generate() for client in self.personal.clients_needing_keys(fresh) - keys.keys()}
+            if new:  # under the position lock, which every key's creator and destroyer holds
+                connection.execute(_INSERT_KEYS, (list(new), [k.id for k in new.values()], [k.secret for k in new.values()]))
+                keys.update(new)
             rows = []
             for event in fresh:
                 position += 1
@@ -280,7 +300,7 @@ class PostgresStore:
                         payload_type.SCHEMA,
                         event.at.key,
                         event.at.text,
-                        to_json(encode(event.payload)),
+                        encode_data(event, self.registry, self.personal, keys),
                     )
                 )
             _insert(connection, rows)
@@ -299,12 +319,21 @@ class PostgresStore:
     def read_client(
         self, client: str, *, until: Instant | None = None, after_version: int = 0
     ) -> list[Event]:
-        query = f"SELECT {_COLUMNS} FROM events WHERE stream = %s AND version > %s"
+        query = f"SELECT {COLUMNS} FROM events WHERE stream = %s AND version > %s"
         parameters: list[Any] = [client, after_version]
         if until is not None:
             query += " AND at_key <= %s"
             parameters.append(until.key)
-        return self._decode(self.read(query + " ORDER BY at_key, version", parameters))
+
+        def read() -> tuple[list[tuple], dict[str, ClientKey]]:
+            # one round trip; the key is read after the events, as decode_rows needs
+            with self.connection() as connection, connection.pipeline():
+                rows = connection.execute(query + " ORDER BY at_key, version", parameters)
+                key = connection.execute(_SELECT_KEYS, ([client],))
+                return rows.fetchall(), _keys(key.fetchall())
+
+        rows, keys = self._run(read)
+        return decode_rows(rows, self.registry, self.personal, lambda _: keys)
 
     def client_version(self, client: str) -> int:
         return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
@@ -312,7 +341,7 @@ class PostgresStore:
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self.read(
-                f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                f"SELECT {COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
                 (after_position, limit),
             )
         )
@@ -354,19 +383,55 @@ class PostgresStore:
         rows = self.read("SELECT value FROM meta WHERE key = %s", (key,))
         return rows[0][0] if rows else None
 
+    def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
+        """The keys of those of ``clients`` that have one (:class:`~clientrules.privacy.KeyStore`)."""
+        return _keys(self.read(_SELECT_KEYS, (sorted(clients),)))
+
     def _decode(self, rows: list[tuple]) -> list[Event]:
-        restore_payload = self.registry.restore
-        restore_event = Event.restore
-        loads = json.loads
-        instants: dict[int, Instant] = {}
-        events = []
-        for position, event_id, stream, version, type_name, schema, at_key, at_text, data in rows:
-            at = instants.get(at_key)
-            if at is None or at.text != at_text:
-                at = instants[at_key] = Instant.from_key(at_key, at_text)
-            payload = restore_payload(type_name, loads(data), schema)
-            events.append(restore_event(stream, at, payload, event_id, version, position))
-        return events
+        return decode_rows(rows, self.registry, self.personal, self.client_keys)
+
+    # --- erasing ------------------------------------------------------------------
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the key of ``erasure``'s client and append ``erasure`` in one transaction, then rewrite
+        ``client_keys`` (``VACUUM FULL``): a deleted row's bytes stay in the table's pages until then.
+
+        When the client has no key and an earlier ``PersonalDataErased`` is
+        stored, nothing is written and the earlier one is returned.
+        """
+        client = erasure.client
+        with self.transaction() as connection:
+            # the position lock first: every append that read a key commits before the key goes
+            connection.execute("SELECT last FROM position_counter FOR UPDATE")
+            done = record_erasure(
+                erasure,
+                self.personal,
+                destroyed=connection.execute("DELETE FROM client_keys WHERE client = %s", (client,)).rowcount > 0,
+                earlier=self._decode(
+                    connection.execute(
+                        f"SELECT {COLUMNS} FROM events WHERE stream = %s AND type = %s ORDER BY version DESC LIMIT 1",
+                        (client, PersonalDataErased.TYPE),
+                    ).fetchall()
+                ),
+                append=lambda events: self.append_in(connection, events),
+                personal_rows=lambda: connection.execute(
+                    "SELECT id, type, data FROM events WHERE stream = %s AND type = ANY(%s) ORDER BY version",
+                    (client, sorted(self.personal.types)),
+                ),
+            )
+        if not done.key_destroyed:
+            return done
+        try:
+            with self.direct_connection() as connection:
+                connection.execute(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
+                connection.execute("VACUUM FULL client_keys")
+        except (psycopg.Error, StoreError) as error:
+            return attrs.evolve(
+                done,
+                lingering=f"VACUUM FULL client_keys failed ({_one_line(error)}): the destroyed key's bytes may "
+                "remain in the table's pages until it is vacuumed",
+            )
+        return done
 
     # --- lifetime -----------------------------------------------------------------
 
@@ -391,6 +456,10 @@ def _insert(connection: psycopg.Connection, rows: list[tuple]) -> None:
         for row in rows:
             copy.write_row(row)
     connection.execute("UPDATE position_counter SET last = %s", (rows[-1][0],))
+
+
+def _keys(rows: Iterable[tuple[str, str, bytes]]) -> dict[str, ClientKey]:
+    return {client: ClientKey(key_id, bytes(secret)) for client, key_id, secret in rows}
 
 
 def _fresh_and_versions(connection: psycopg.Connection, chunk: list[Event], versions: dict[str, int]) -> list[Event]:

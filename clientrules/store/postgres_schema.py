@@ -87,6 +87,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE evaluation_queue ADD COLUMN error text;
         """,
     ),
+    Migration(
+        4,
+        "per-client data keys for personal fields (deleted to erase a client)",
+        """
+        -- one key per client with personal data; unlike events, a row can be deleted (clientrules.privacy)
+        CREATE TABLE client_keys (
+            client text PRIMARY KEY,
+            key_id text NOT NULL,
+            secret bytea NOT NULL CHECK (octet_length(secret) = 32),
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE FUNCTION client_keys_are_never_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'a client key is never changed, only destroyed' USING ERRCODE = 'restrict_violation';
+        END $$;
+        CREATE TRIGGER client_keys_no_update BEFORE UPDATE ON client_keys
+            FOR EACH ROW EXECUTE FUNCTION client_keys_are_never_changed();
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

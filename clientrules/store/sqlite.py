@@ -1,15 +1,20 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 1)::
+Schema (version 2)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
            type TEXT, schema INTEGER, at_key INTEGER, at_text TEXT, data TEXT, recorded_at TEXT)
     meta(key TEXT PRIMARY KEY, value TEXT)
     schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT)
+    client_keys(client TEXT PRIMARY KEY, key_id TEXT, secret BLOB, created_at TEXT)   -- version 2
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
-``events are append-only``, whoever issues it.
+``events are append-only``, whoever issues it. Personal fields are sealed with
+their client's key from ``client_keys`` (:mod:`clientrules.privacy`); a key is
+never updated, only deleted by an erasure, with ``secure_delete`` on every
+connection (freed bytes are zeroed) and a truncating checkpoint afterwards, so
+the key's bytes are left neither in the file nor in its write-ahead log.
 
 Writers take the write lock up front (``BEGIN IMMEDIATE``), so a version check
 and the insert that follows it see the same stream; waiting writers queue on
@@ -24,21 +29,24 @@ a power loss, at a cost of one fsync per commit.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sqlite3
 import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Collection, Iterable, Iterator, TypeVar
 from urllib.parse import parse_qs
 
-from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError
-from clientrules.events import Event, Instant, Registry, registry as default_registry
-from clientrules.store.base import AppendResult, ClientSummary, utc_now
+import attrs
 
-SCHEMA_VERSION = 1
+from clientrules.errors import ConcurrencyError, InvalidEvent, StoreError
+from clientrules.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.privacy import ClientKey, Erasure, PersonalFields
+from clientrules.store.base import AppendResult, ClientSummary, utc_now
+from clientrules.store.erasing import record_erasure
+from clientrules.store.rows import COLUMNS, decode_rows, encode_data
+
 BUSY_TIMEOUT_MS = 30_000
 #: how long a writer keeps retrying a busy database before giving up with a StoreError
 RETRY_SECONDS = 120.0
@@ -46,7 +54,9 @@ RETRY_SECONDS = 120.0
 CHUNK = 500
 SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
 
-_SCHEMA = """
+#: version -> its statements; version 1 is the whole schema before client keys
+_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS[1] = """
 CREATE TABLE IF NOT EXISTS events (
     position INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -68,15 +78,22 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
 """
+_MIGRATIONS[2] = """
+CREATE TABLE client_keys (
+    client TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    secret BLOB NOT NULL CHECK (length(secret) = 32),
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER client_keys_no_update BEFORE UPDATE ON client_keys
+BEGIN SELECT RAISE(ABORT, 'a client key is never changed, only destroyed'); END;
+"""
+SCHEMA_VERSION = max(_MIGRATIONS)
 
-_COLUMNS = "position, id, stream, version, type, schema, at_key, at_text, data"
 _INSERT = (
     "INSERT INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-# ASCII escapes: a string the caller built with a lone surrogate is stored rather than crashing the driver
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 T = TypeVar("T")
 
@@ -127,6 +144,7 @@ class SqliteStore:
         if not create and not self.path.exists():
             raise StoreError(f"no database at {self.path} (import events first: clientrules import FILE)")
         self.registry = registry
+        self.personal = PersonalFields(registry)
         self._local = threading.local()
         #: every open connection: (process id, its thread, connection)
         self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
@@ -186,6 +204,7 @@ class SqliteStore:
         if mode.lower() != "wal":
             raise StoreError(f"cannot put {self.path} in WAL mode (journal_mode is {mode})")
         connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        connection.execute("PRAGMA secure_delete = ON")  # a destroyed key leaves no bytes behind in the file
 
     def _retry(self, operation: Callable[[], T]) -> T:
         """Run ``operation``, retrying while another process holds the database."""
@@ -234,13 +253,14 @@ class SqliteStore:
             return
 
         def migrate(connection: sqlite3.Connection) -> None:
-            if self._schema_version(connection) < SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";\n"):
+            for version in range(self._schema_version(connection) + 1, SCHEMA_VERSION + 1):
+                # split by hand: executescript would commit the transaction
+                for statement in _MIGRATIONS[version].split(";\n"):
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (SCHEMA_VERSION, utc_now().isoformat()),
+                    (version, utc_now().isoformat()),
                 )
 
         self._write(migrate)
@@ -311,8 +331,7 @@ class SqliteStore:
         streams: set[str] = set()
         stored = already_present = 0
         recorded_at = utc_now().isoformat()
-        encode = self.registry.encode
-        to_json = _COMPACT_JSON.encode
+        keys: dict[str, ClientKey] = {}
         iterator = iter(events)
         checked = expected_version is None
         while chunk := list(itertools.islice(iterator, CHUNK)):
@@ -326,6 +345,9 @@ class SqliteStore:
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)
                 checked = True
+            needed = self.personal.clients_needing_keys(fresh) - keys.keys()
+            if needed:
+                keys.update(self._keys_for_writing(connection, needed))
             rows = []
             for event in fresh:
                 version = self._version(connection, event.client, versions) + 1
@@ -340,7 +362,7 @@ class SqliteStore:
                         payload_type.SCHEMA,
                         event.at.key,
                         event.at.text,
-                        to_json(encode(event.payload)),
+                        encode_data(event, self.registry, self.personal, keys),
                         recorded_at,
                     )
                 )
@@ -353,6 +375,17 @@ class SqliteStore:
         if client is not None or len(streams) == 1:
             version = self._version(connection, client or streams.pop(), versions)
         return AppendResult(stored, already_present, version, last_position)
+
+    @staticmethod
+    def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:
+        """The keys of ``clients``, those without one given a new one in the appending transaction."""
+        keys = _select_keys(connection, clients)
+        new = {client: ClientKey.generate() for client in clients - keys.keys()}
+        connection.executemany(
+            "INSERT INTO client_keys (client, key_id, secret, created_at) VALUES (?, ?, ?, ?)",
+            [(client, key.id, key.secret, utc_now().isoformat()) for client, key in new.items()],
+        )
+        return {**keys, **new}
 
     @staticmethod
     def _fresh(connection: sqlite3.Connection, chunk: list[Event]) -> list[Event]:
@@ -387,7 +420,7 @@ class SqliteStore:
     def read_client(
         self, client: str, *, until: Instant | None = None, after_version: int = 0
     ) -> list[Event]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ?"
+        sql = f"SELECT {COLUMNS} FROM events WHERE stream = ? AND version > ?"
         parameters: list[Any] = [client, after_version]
         if until is not None:
             sql += " AND at_key <= ?"
@@ -400,7 +433,7 @@ class SqliteStore:
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self._read(
-                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (after_position, -1 if limit is None else limit),
             )
         )
@@ -440,19 +473,56 @@ class SqliteStore:
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
+    def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
+        """The keys of those of ``clients`` that have one (:class:`~clientrules.privacy.KeyStore`)."""
+        return self._retry(lambda: _select_keys(self._connection(), clients))
+
     def _decode(self, rows: list[tuple]) -> list[Event]:
-        restore_payload = self.registry.restore
-        restore_event = Event.restore
-        loads = json.loads
-        instants: dict[int, Instant] = {}  # events of one stream often share a moment
-        events = []
-        for position, event_id, stream, version, type_name, schema, at_key, at_text, data in rows:
-            at = instants.get(at_key)
-            if at is None or at.text != at_text:
-                at = instants[at_key] = Instant.from_key(at_key, at_text)
-            payload = restore_payload(type_name, loads(data), schema)
-            events.append(restore_event(stream, at, payload, event_id, version, position))
-        return events
+        return decode_rows(rows, self.registry, self.personal, self.client_keys)
+
+    # --- erasing ------------------------------------------------------------------
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the key of ``erasure``'s client and append ``erasure`` in one transaction.
+
+        When the client has no key and an earlier ``PersonalDataErased`` is
+        stored, nothing is written and the earlier one is returned. Then a
+        truncating checkpoint copies the zeroed page into the file and empties
+        the write-ahead log, where the key's bytes would otherwise remain.
+        """
+        client = erasure.client
+        personal_types = sorted(self.personal.types)
+
+        def erase(connection: sqlite3.Connection) -> Erasure:
+            marks = ",".join("?" * len(personal_types))
+            return record_erasure(
+                erasure,
+                self.personal,
+                destroyed=connection.execute("DELETE FROM client_keys WHERE client = ?", (client,)).rowcount > 0,
+                earlier=self._decode(
+                    connection.execute(
+                        f"SELECT {COLUMNS} FROM events WHERE stream = ? AND type = ? ORDER BY version DESC LIMIT 1",
+                        (client, PersonalDataErased.TYPE),
+                    ).fetchall()
+                ),
+                append=lambda events: self._append(connection, events, None, None),
+                personal_rows=lambda: connection.execute(
+                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({marks}) ORDER BY version",
+                    (client, *personal_types),
+                ),
+            )
+
+        done = self._write(erase)
+        if not done.key_destroyed:
+            return done
+        busy, _, _ = self._retry(lambda: self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+        if busy:
+            return attrs.evolve(
+                done,
+                lingering=f"another connection was reading {self.path}: the destroyed key's bytes may remain "
+                f"in {self.path.name}-wal until its next checkpoint",
+            )
+        return done
 
     # --- lifetime -----------------------------------------------------------------
 
@@ -468,3 +538,16 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r})"
+
+
+def _select_keys(connection: sqlite3.Connection, clients: Collection[str]) -> dict[str, ClientKey]:
+    keys = {}
+    wanted = list(clients)
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for client, key_id, secret in connection.execute(
+            f"SELECT client, key_id, secret FROM client_keys WHERE client IN ({marks})", chunk
+        ):
+            keys[client] = ClientKey(key_id, secret)
+    return keys
