@@ -90,13 +90,33 @@ def test_a_line_over_64_kib_is_refused_without_reading_it_whole():
 
 
 def test_a_line_of_exactly_64_kib_is_accepted():
-    padding = MAX_LINE_BYTES - len(obj_line(data={"hours": 1, "billable": True, "pad": ""}))
-    line = obj_line(data={"hours": 1, "billable": True, "pad": "x" * padding})
+    # written as export writes it (an id, 1.0 for a number of hours), so that the export is the same line
+    padding = MAX_LINE_BYTES - len(obj_line(data={"hours": 1.0, "billable": True, "pad": ""}, id="e-1"))
+    line = obj_line(data={"hours": 1.0, "billable": True, "pad": "x" * padding}, id="e-1")
     assert len(line.encode()) == MAX_LINE_BYTES
     (event,) = read_events(iter_lines(io.BytesIO((line + "\r\n").encode())))
     assert len(event.payload.extra["pad"]) == padding
     with pytest.raises(InvalidInput, match="longer than 64 KiB"):
         read_events([line.replace('"pad": "', '"pad": "y') + "\n"])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # without its id, which export adds
+        obj_line(data={"hours": 1.0, "billable": True, "pad": "x" * (MAX_LINE_BYTES - 120)}),
+        # compact JSON: export puts a space after every comma and colon, and writes 1e15 as 1000000000000000.0
+        obj_line(data={"hours": 1.0, "billable": True, "n": [1] * 30_000}, id="e-1").replace(", ", ","),
+        obj_line(data={"hours": 1.0, "billable": True, "n": [0] * 6_000}, id="e-1").replace(" 0", "1e15"),
+        # characters that export escapes so that no reader takes them for line breaks
+        json.dumps({**json.loads(obj_line(id="e-1")), "data": {"hours": 1.0, "billable": True, "pad": "\u2028" * 15_000}}, ensure_ascii=False),
+    ],
+    ids=["no id", "compact", "compact numbers", "line separators"],
+)
+def test_a_line_that_export_would_write_longer_than_64_kib_is_refused(line):
+    assert len(line.encode()) <= MAX_LINE_BYTES
+    with pytest.raises(InvalidInput, match="^line 2: export would write this event longer than 64 KiB"):
+        read_events([GOOD, line])
 
 
 def test_invalid_utf8_and_lone_surrogates_are_refused():

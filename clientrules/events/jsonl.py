@@ -17,6 +17,9 @@ MAX_LINE_BYTES = 64 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LINE_BREAK_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 KEYS = frozenset({"client", "type", "at", "data", "id"})
+#: lines up to this many characters are never written back longer than MAX_LINE_BYTES: a character is
+#: at most 4 bytes, and export at most multiplies bytes by 4.5 (1e15 becomes 1000000000000000.0) and adds an id
+_SHORT_ENOUGH = MAX_LINE_BYTES // 20
 
 
 def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
@@ -60,7 +63,9 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
     """The events of a JSON Lines document, one line at a time; a bad line raises :class:`InvalidInput`.
 
     Blank lines and lines starting with ``#`` are skipped; a UTF-8 byte-order
-    mark before the first line is allowed. Memory stays bounded by one line
+    mark before the first line is allowed. A line is at most
+    :data:`MAX_LINE_BYTES`, and so is the line export would write for its
+    event, so that every export can be imported again. Memory stays bounded by one line
     (plus 16 bytes per distinct line without an ``id``), whatever the length of
     the document; events before a bad line have been yielded already, so a
     caller that must store all or nothing does so in one transaction.
@@ -78,7 +83,14 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
                 digest = hashlib.blake2b(fingerprint, digest_size=16).digest()
                 occurrence = seen[digest]
                 seen[digest] += 1
-            yield event_from_json(obj, occurrence, registry=registry)
+            event = event_from_json(obj, occurrence, registry=registry)
+            if len(text) > _SHORT_ENOUGH and len(event_line(event).encode("utf-8")) > MAX_LINE_BYTES:
+                # else an export of it could not be imported again
+                raise InvalidEvent(
+                    f"export would write this event longer than {MAX_LINE_BYTES // 1024} KiB"
+                    " (with its id, spaces after commas and colons, numbers in full)"
+                )
+            yield event
         except InvalidEvent as error:
             raise InvalidInput(number, str(error)) from None
 
