@@ -39,8 +39,9 @@ class KeyStore(Protocol):
 
     Keys are created inside the transaction that appends a client's first
     personal field (so an append that rolls back leaves no key behind, and two
-    writers cannot give one client two keys), read after the events they open
-    (so a key seen missing is one destroyed after those events were written),
+    writers cannot give one client two keys), read in the same statement as
+    the events they open (one snapshot: a key missing there was destroyed),
+    never cached between calls (another process may destroy one at any time),
     and never changed: only destroyed, by the erasure's transaction.
     """
 

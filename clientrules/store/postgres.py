@@ -72,6 +72,8 @@ FEW_ROWS = 32
 _SELECT_KEYS = (
     "SELECT client, key_id, secret FROM unnest(%s::text[]) AS wanted (client) JOIN client_keys USING (client)"
 )
+#: events joined to the keys that open them (see clientrules.store.rows.COLUMNS); its parameter: the types with personal fields
+_EVENTS = "events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)"
 _INSERT_KEYS = "INSERT INTO client_keys (client, key_id, secret) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
@@ -117,6 +119,7 @@ class PostgresStore:
         self.url = url
         self.registry = registry
         self.personal = PersonalFields(registry)
+        self._key_types = sorted(self.personal.types)
         self.conninfo, self.schema = postgres_conninfo(url)
         self.where = _where(self.conninfo)
         self._closed = False
@@ -319,21 +322,12 @@ class PostgresStore:
     def read_client(
         self, client: str, *, until: Instant | None = None, after_version: int = 0
     ) -> list[Event]:
-        query = f"SELECT {COLUMNS} FROM events WHERE stream = %s AND version > %s"
-        parameters: list[Any] = [client, after_version]
+        query = f"SELECT {COLUMNS} FROM {_EVENTS} WHERE stream = %s AND version > %s"
+        parameters: list[Any] = [self._key_types, client, after_version]
         if until is not None:
             query += " AND at_key <= %s"
             parameters.append(until.key)
-
-        def read() -> tuple[list[tuple], dict[str, ClientKey]]:
-            # one round trip; the key is read after the events, as decode_rows needs
-            with self.connection() as connection, connection.pipeline():
-                rows = connection.execute(query + " ORDER BY at_key, version", parameters)
-                key = connection.execute(_SELECT_KEYS, ([client],))
-                return rows.fetchall(), _keys(key.fetchall())
-
-        rows, keys = self._run(read)
-        return decode_rows(rows, self.registry, self.personal, lambda _: keys)
+        return self._decode(self.read(query + " ORDER BY at_key, version", parameters))
 
     def client_version(self, client: str) -> int:
         return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
@@ -341,8 +335,8 @@ class PostgresStore:
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self.read(
-                f"SELECT {COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
-                (after_position, limit),
+                f"SELECT {COLUMNS} FROM {_EVENTS} WHERE position > %s ORDER BY position LIMIT %s",
+                (self._key_types, after_position, limit),
             )
         )
 
@@ -388,7 +382,7 @@ class PostgresStore:
         return _keys(self.read(_SELECT_KEYS, (sorted(clients),)))
 
     def _decode(self, rows: list[tuple]) -> list[Event]:
-        return decode_rows(rows, self.registry, self.personal, self.client_keys)
+        return decode_rows(rows, self.registry, self.personal)
 
     # --- erasing ------------------------------------------------------------------
 
@@ -409,14 +403,15 @@ class PostgresStore:
                 destroyed=connection.execute("DELETE FROM client_keys WHERE client = %s", (client,)).rowcount > 0,
                 earlier=self._decode(
                     connection.execute(
-                        f"SELECT {COLUMNS} FROM events WHERE stream = %s AND type = %s ORDER BY version DESC LIMIT 1",
-                        (client, PersonalDataErased.TYPE),
+                        f"SELECT {COLUMNS} FROM {_EVENTS} WHERE stream = %s AND type = %s"
+                        " ORDER BY version DESC LIMIT 1",
+                        (self._key_types, client, PersonalDataErased.TYPE),
                     ).fetchall()
                 ),
                 append=lambda events: self.append_in(connection, events),
                 personal_rows=lambda: connection.execute(
                     "SELECT id, type, data FROM events WHERE stream = %s AND type = ANY(%s) ORDER BY version",
-                    (client, sorted(self.personal.types)),
+                    (client, self._key_types),
                 ),
             )
         if not done.key_destroyed:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, Collection, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from clientrules.events import Event, Instant, Registry
 from clientrules.privacy import ClientKey, PersonalFields
 
-#: the columns every backend reads an event from, in this order
-COLUMNS = "position, id, stream, version, type, schema, at_key, at_text, data"
-KeysOf = Callable[[Collection[str]], Mapping[str, ClientKey]]
+#: what every backend selects to read events, from ``events e`` left-joined to ``client_keys k`` on the
+#: event's client where its type has personal fields: in one statement, so a key and the events it opens
+#: are read from the same snapshot
+COLUMNS = "e.position, e.id, e.stream, e.version, e.type, e.schema, e.at_key, e.at_text, e.data, k.key_id, k.secret"
 # ASCII escapes: a string the caller built with a lone surrogate is stored rather than crashing the driver
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
@@ -20,29 +21,28 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     return _COMPACT_JSON.encode(personal.seal(event, registry.encode(event.payload), keys))
 
 
-def decode_rows(rows: Sequence[tuple], registry: Registry, personal: PersonalFields, keys_of: KeysOf) -> list[Event]:
+def decode_rows(rows: Sequence[tuple], registry: Registry, personal: PersonalFields) -> list[Event]:
     """Events from rows of :data:`COLUMNS`, without validating them again (they were when appended).
 
-    The keys of the streams with sealed fields are asked of ``keys_of`` once,
-    after the rows were read: a key missing then was destroyed after the rows
-    were written, and its fields read as erased.
+    A sealed field opens with the key read in its row; without one (the key
+    was destroyed) it reads as erased.
     """
-    loads = json.loads
-    datas = [loads(row[8]) for row in rows]
-    is_sealed = personal.is_sealed
-    sealed = [index for index, (row, data) in enumerate(zip(rows, datas)) if is_sealed(row[4], data)]
-    if sealed:
-        keys = keys_of({rows[index][2] for index in sealed})
-        for index in sealed:
-            _, event_id, stream, _, type_name, *_ = rows[index]
-            personal.open(event_id, type_name, datas[index], keys.get(stream))
     restore_payload = registry.restore
     restore_event = Event.restore
+    loads = json.loads
+    personal_types = personal.types
     instants: dict[int, Instant] = {}  # events of one stream often share a moment
+    keys: dict[str, ClientKey] = {}
     events = []
-    for (position, event_id, stream, version, type_name, schema, at_key, at_text, _), data in zip(rows, datas):
+    for position, event_id, stream, version, type_name, schema, at_key, at_text, text, key_id, secret in rows:
         at = instants.get(at_key)
         if at is None or at.text != at_text:
             at = instants[at_key] = Instant.from_key(at_key, at_text)
+        data = loads(text)
+        if type_name in personal_types and personal.is_sealed(type_name, data):
+            key = None
+            if key_id is not None:
+                key = keys.get(key_id) or keys.setdefault(key_id, ClientKey(key_id, bytes(secret)))
+            personal.open(event_id, type_name, data, key)
         events.append(restore_event(stream, at, restore_payload(type_name, data, schema), event_id, version, position))
     return events

@@ -145,6 +145,12 @@ class SqliteStore:
             raise StoreError(f"no database at {self.path} (import events first: clientrules import FILE)")
         self.registry = registry
         self.personal = PersonalFields(registry)
+        self._key_types = tuple(sorted(self.personal.types))
+        #: events joined to the keys that open them (see clientrules.store.rows.COLUMNS); takes _key_types first
+        self._events = (
+            "events e LEFT JOIN client_keys k ON k.client = e.stream"
+            f" AND e.type IN ({','.join('?' * len(self._key_types))})"
+        )
         self._local = threading.local()
         #: every open connection: (process id, its thread, connection)
         self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
@@ -420,8 +426,8 @@ class SqliteStore:
     def read_client(
         self, client: str, *, until: Instant | None = None, after_version: int = 0
     ) -> list[Event]:
-        sql = f"SELECT {COLUMNS} FROM events WHERE stream = ? AND version > ?"
-        parameters: list[Any] = [client, after_version]
+        sql = f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ? AND version > ?"
+        parameters: list[Any] = [*self._key_types, client, after_version]
         if until is not None:
             sql += " AND at_key <= ?"
             parameters.append(until.key)
@@ -433,8 +439,8 @@ class SqliteStore:
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self._read(
-                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                (after_position, -1 if limit is None else limit),
+                f"SELECT {COLUMNS} FROM {self._events} WHERE position > ? ORDER BY position LIMIT ?",
+                (*self._key_types, after_position, -1 if limit is None else limit),
             )
         )
 
@@ -478,7 +484,7 @@ class SqliteStore:
         return self._retry(lambda: _select_keys(self._connection(), clients))
 
     def _decode(self, rows: list[tuple]) -> list[Event]:
-        return decode_rows(rows, self.registry, self.personal, self.client_keys)
+        return decode_rows(rows, self.registry, self.personal)
 
     # --- erasing ------------------------------------------------------------------
 
@@ -491,24 +497,24 @@ class SqliteStore:
         the write-ahead log, where the key's bytes would otherwise remain.
         """
         client = erasure.client
-        personal_types = sorted(self.personal.types)
 
         def erase(connection: sqlite3.Connection) -> Erasure:
-            marks = ",".join("?" * len(personal_types))
             return record_erasure(
                 erasure,
                 self.personal,
                 destroyed=connection.execute("DELETE FROM client_keys WHERE client = ?", (client,)).rowcount > 0,
                 earlier=self._decode(
                     connection.execute(
-                        f"SELECT {COLUMNS} FROM events WHERE stream = ? AND type = ? ORDER BY version DESC LIMIT 1",
-                        (client, PersonalDataErased.TYPE),
+                        f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ? AND type = ?"
+                        " ORDER BY version DESC LIMIT 1",
+                        (*self._key_types, client, PersonalDataErased.TYPE),
                     ).fetchall()
                 ),
                 append=lambda events: self._append(connection, events, None, None),
                 personal_rows=lambda: connection.execute(
-                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({marks}) ORDER BY version",
-                    (client, *personal_types),
+                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({','.join('?' * len(self._key_types))})"
+                    " ORDER BY version",
+                    (client, *self._key_types),
                 ),
             )
 
