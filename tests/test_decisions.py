@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from conftest import run_in_threads
 
 from clientrules.decisions.service import Decisions
 from clientrules.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
@@ -242,21 +241,13 @@ def test_many_versions_in_one_process_stay_correct(ledger):
 
 def test_threads_share_one_ledger_decisions(ledger):
     expected = [d.to_json() for d in ledger.decisions.evaluate(as_of="2026-05-01")]
-    results, errors = [], []
+    results = []
 
-    def work() -> None:
-        try:
-            for _ in range(30):
-                results.append([d.to_json() for d in ledger.decisions.evaluate(as_of="2026-05-01")])
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def work(_: int) -> None:
+        for _ in range(30):
+            results.append([d.to_json() for d in ledger.decisions.evaluate(as_of="2026-05-01")])
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(work, 4) == []
     assert len(results) == 120 and all(result == expected for result in results)
 
 
@@ -269,22 +260,13 @@ def test_every_catalogue_fact_has_plain_words():
 
 def test_concurrent_adoptions_without_an_expected_version_all_get_their_own_version(ledger):
     ledger.rules.current()
-    errors: list[BaseException] = []
 
     def adopt(worker: int) -> None:
         with Ledger.open(ledger.url) as own:
-            try:
-                for n in range(5):
-                    own.rules.use(default_ruleset_text(), note=f"{worker}-{n}")
-            except BaseException as error:  # pragma: no cover - reported below
-                errors.append(error)
+            for n in range(5):
+                own.rules.use(default_ruleset_text(), note=f"{worker}-{n}")
 
-    threads = [threading.Thread(target=adopt, args=(worker,)) for worker in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(adopt, 4) == []
     versions = ledger.rules.versions()
     assert [v.version for v in versions] == list(range(1, 22))
     assert sorted(v.note for v in versions[1:]) == sorted(f"{w}-{n}" for w in range(4) for n in range(5))

@@ -8,6 +8,7 @@ import time
 
 import durable_rules_engine
 import pytest
+from conftest import run_in_threads
 from durable.engine import Ruleset
 
 from clientrules.engine import DurableEngine, EngineError
@@ -238,20 +239,11 @@ def test_four_threads_deciding_at_once_get_the_right_answers(engine):
     cases = [facts(late_invoices_12m=i % 5, remedy_since_first_late=i % 3 == 0, late_after_latest_remedy=i % 2) for i in range(200)]
     expected = [engine.decide(f"c{i}", case).fired for i, case in enumerate(cases)]
     results: dict[int, list] = {}
-    errors: list[BaseException] = []
 
     def work(worker: int) -> None:
-        try:
-            results[worker] = [engine.decide(f"c{i}", case).fired for i, case in enumerate(cases)]
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+        results[worker] = [engine.decide(f"c{i}", case).fired for i, case in enumerate(cases)]
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert run_in_threads(work, 6) == []
     assert all(results[n] == expected for n in range(6))
 
 
@@ -393,28 +385,19 @@ def test_every_catalogue_fact_in_one_decision():
 def test_threads_deciding_while_new_rule_set_versions_are_adopted(ledger, stories_path):
     # a web server's threads evaluating while the owner adopts versions: more than the engines kept (some freed in use)
     ledger.import_jsonl(stories_path)
-    thresholds = (1, 2, 4, 5, 6, 2, 1)
     decided: list[dict] = []
-    errors: list[BaseException] = []
-    adopting = threading.Event()
+    adopted = threading.Event()
 
-    def evaluate() -> None:
-        try:
-            while not adopting.is_set():
-                decided.extend(decision.to_json() for decision in ledger.decisions.evaluate(as_of="2026-06-01"))
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def adopt_or_evaluate(thread: int) -> None:
+        if thread == 0:
+            for threshold in (1, 2, 4, 5, 6, 2, 1):
+                ledger.rules.use(playbook_with('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"'))
+                time.sleep(0.05)
+            adopted.set()
+        while not adopted.is_set():
+            decided.extend(decision.to_json() for decision in ledger.decisions.evaluate(as_of="2026-06-01"))
 
-    threads = [threading.Thread(target=evaluate) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for threshold in thresholds:
-        ledger.rules.use(default_ruleset_text().replace('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"'))
-        time.sleep(0.05)
-    adopting.set()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(adopt_or_evaluate, 5) == []
     expected = {
         (decision.ruleset_version, decision.client): decision.to_json()
         for version in ledger.rules.versions()

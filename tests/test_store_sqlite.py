@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import attrs
 import pytest
+from conftest import run_in_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_checks import assert_consistent
@@ -150,22 +151,12 @@ def test_a_writer_waits_for_another_holding_the_lock(store, db_url):
 
 
 def test_threads_share_one_store(store):
-    errors: list[BaseException] = []
-
     def write(thread: int) -> None:
-        try:
-            for i in range(20):
-                store.append([work(f"t{thread}", id=f"t{thread}-{i}")])
-                store.read_client(f"t{thread}")
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+        for i in range(20):
+            store.append([work(f"t{thread}", id=f"t{thread}-{i}")])
+            store.read_client(f"t{thread}")
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(write, 4) == []
     assert [e.position for e in store.read_all()] == list(range(1, 81))
 
 
