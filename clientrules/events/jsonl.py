@@ -65,10 +65,11 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
     Blank lines and lines starting with ``#`` are skipped; a UTF-8 byte-order
     mark before the first line is allowed. A line is at most
     :data:`MAX_LINE_BYTES`, and so is the line export would write for its
-    event, so that every export can be imported again. Memory stays bounded by one line
-    (plus 16 bytes per distinct line without an ``id``), whatever the length of
-    the document; events before a bad line have been yielded already, so a
-    caller that must store all or nothing does so in one transaction.
+    event, so that every export can be imported again. Memory stays bounded
+    by one line (plus 16 bytes per distinct line without an ``id``), whatever
+    the length of the document; events before a bad line have been yielded
+    already, so a caller that must store all or nothing does so in one
+    transaction.
     """
     seen: Counter[bytes] = Counter()
     for number, raw in enumerate(lines, start=1):
