@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import attrs
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clientrules import Ledger
 from clientrules.survey import Surveys, shared_secret
@@ -26,7 +27,7 @@ from survey_app.learning import ReportCache, learning
 from survey_app.mail import VerifiedMail
 from survey_app.owner import owner
 from survey_app.public import public
-from survey_app.security import LoginLimiter, add_security_headers
+from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
 from survey_app.settings import PREFIX, Settings, load_settings
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -79,6 +80,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         MAIL_SUPPRESS_SEND=False,
     )
     app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
+    app.session_interface = SecureWhenHttpsSessions()
+    if settings.trusted_proxies:
+        # believe the address, scheme and host the proxies say (the rate limit and Secure cookies need them)
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     mail = VerifiedMail(app)
     app.extensions["clientrules"] = AppState(
         settings=settings,

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_mail import Connection, Mail, Message
 
 from clientrules.errors import ClientRulesError
-from clientrules.survey import Invitation
+from clientrules.survey import Invitation, is_email_address
 
 SUBJECT = "Why did we part ways? A three-minute question"
 
@@ -70,6 +70,8 @@ def send_link(invitation: Invitation, base_url: str) -> Delivery:
     """Mail ``invitation``'s link (a reminder if it was reminded already). Needs an app context."""
     if not invitation.email:
         return Delivery("none")
+    if not is_email_address(invitation.email):  # e.g. imported: never let it add a header or a recipient
+        raise MailError(f"{invitation.email[:80]!r} is not an e-mail address: nothing was sent (the link works)")
     state = current_app.extensions["clientrules"]
     message = Message(
         subject=("Reminder: " if invitation.reminded_at else "") + SUBJECT,

@@ -31,12 +31,12 @@ def login():
     address = request.remote_addr or "unknown"
     status = 200
     if request.method == "POST":
-        wait = state.limiter.retry_after(address)
-        if wait:
-            form.password.errors = [f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."]
-            page = render_template("owner/login.html", form=form, password_set=True)
-            return page, 429, {"Retry-After": str(wait)}
         if form.validate():
+            wait = state.limiter.attempt(address)
+            if wait:
+                form.password.errors = [f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."]
+                page = render_template("owner/login.html", form=form, password_set=True)
+                return page, 429, {"Retry-After": str(wait)}
             version = state.surveys.owner.check(form.password.data)
             if version:
                 state.limiter.succeeded(address)
@@ -44,7 +44,6 @@ def login():
                 session.permanent = True
                 session["owner"] = version
                 return redirect(_safe_next(request.args.get("next")), code=303)
-            state.limiter.failed(address)
             form.password.errors = ["That password is not right."]
         status = 400
     password_set = state.surveys.owner.version() > 0

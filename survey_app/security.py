@@ -1,4 +1,4 @@
-"""What every response and the owner's login get: security headers, the login rate limit, the login check."""
+"""What every response and the owner's login get: security headers, session cookies, the login rate limit, the login check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import threading
 import time
 from typing import Callable, Deque, TypeVar
 
-from flask import Response, current_app, redirect, request, session, url_for
+from flask import Flask, Response, current_app, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -32,10 +33,27 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+class SecureWhenHttpsSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, whose cookie is also ``Secure`` whenever the request came over https.
+
+    ``CLIENTRULES_HTTPS=1`` makes it Secure always; otherwise a request that
+    reached the app over TLS (``wsgi.url_scheme``, or ``X-Forwarded-Proto``
+    from a proxy the app is told to trust) gets a Secure cookie too.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
+
+
 class LoginLimiter:
     """At most ``max_failures`` failed logins per address within ``window`` seconds (kept in memory).
 
-    Thread-safe; the app runs in one process (waitress serves with threads).
+    Thread-safe, and exact under concurrent requests: an attempt is counted
+    as failed before the password is checked (:meth:`attempt`), so parallel
+    guesses cannot slip past the limit while the slow hash runs. The count
+    lives in this process: ``clientrules serve`` is one process (waitress
+    threads), so the limit is exact there; several processes or servers each
+    keep their own count.
     """
 
     def __init__(self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -45,18 +63,16 @@ class LoginLimiter:
         self._failures: dict[str, Deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, address: str) -> int:
-        """Seconds until ``address`` may try again (0: it may now)."""
+    def attempt(self, address: str) -> int:
+        """Reserve one attempt for ``address``: 0 if it may try now (counted as failed until :meth:`succeeded`),
+        else the seconds until it may."""
         with self._lock:
             failures = self._recent(address)
-            if len(failures) < self.max_failures:
-                return 0
-            return max(1, int(failures[0] + self.window - self._clock()) + 1)
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._failures[address] = self._recent(address)
-            self._failures[address].append(self._clock())
+            if len(failures) >= self.max_failures:
+                return max(1, int(failures[0] + self.window - self._clock()) + 1)
+            failures.append(self._clock())
+            self._failures[address] = failures
+            return 0
 
     def succeeded(self, address: str) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ key                                       meaning (default)
 ``CLIENTRULES_SURVEY_EXPIRY_DAYS``        how long a new link works (30)
 ``CLIENTRULES_BASE_URL``                  the public address links start with (the request's)
 ``CLIENTRULES_HTTPS``                     ``1`` behind https: Secure cookies, HSTS (off)
+``CLIENTRULES_TRUSTED_PROXIES``           proxies in front whose ``X-Forwarded-*`` headers are believed (0)
 ``CLIENTRULES_MAIL_SERVER``               SMTP host; unset: messages go to the outbox folder
 ``CLIENTRULES_MAIL_PORT``                 SMTP port (25; 465 with SSL; 587 with TLS)
 ``CLIENTRULES_MAIL_USE_TLS`` / ``_SSL``   STARTTLS / SMTP over TLS (off)
@@ -28,7 +29,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from clientrules.errors import ClientRulesError
-from clientrules.survey.service import DEFAULT_EXPIRY_DAYS
+from clientrules.survey.service import DEFAULT_EXPIRY_DAYS, check_secret
 
 PREFIX = "CLIENTRULES_"
 
@@ -56,8 +57,24 @@ def _positive(key: str, value: object) -> int:
     raise SettingsError(f"{key}={value!r} is not a positive whole number")
 
 
+def _count(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise SettingsError(f"{key}={value!r} is not a whole number, 0 or more")
+
+
 def _text(key: str, value: object) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _secret(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    try:
+        return None if text is None else check_secret(text, origin=key)
+    except ClientRulesError as error:
+        raise SettingsError(str(error)) from None
 
 
 @attrs.frozen
@@ -67,6 +84,7 @@ class Settings:
     survey_expiry_days: int = DEFAULT_EXPIRY_DAYS
     base_url: str | None = None
     https: bool = False
+    trusted_proxies: int = 0
     mail_server: str | None = None
     mail_port: int | None = None
     mail_use_tls: bool = False
@@ -87,10 +105,11 @@ class Settings:
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "db": _text,
-    "secret_key": _text,
+    "secret_key": _secret,
     "survey_expiry_days": _positive,
     "base_url": _text,
     "https": _flag,
+    "trusted_proxies": _count,
     "mail_server": _text,
     "mail_port": _positive,
     "mail_use_tls": _flag,

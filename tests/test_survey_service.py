@@ -239,7 +239,7 @@ def test_the_secret_is_generated_once_and_kept_with_the_database(db_url: str, mo
         token = first.surveys.invite("acme").token
     with Ledger.open(db_url) as second:
         assert second.surveys.open(token).client == "acme"
-    monkeypatch.setenv(SECRET_ENV, "from-the-environment")
+    monkeypatch.setenv(SECRET_ENV, "from-the-environment, long enough to sign")
     with Ledger.open(db_url) as third:
         with pytest.raises(LinkUnknown):
             third.surveys.open(token)

@@ -34,13 +34,11 @@ def test_the_limiter_counts_failures_per_address_within_the_window() -> None:
     now = [0.0]
     limiter = LoginLimiter(max_failures=3, window=900, clock=lambda: now[0])
     for _ in range(3):
-        assert limiter.retry_after("1.2.3.4") == 0
-        limiter.failed("1.2.3.4")
-    assert limiter.retry_after("1.2.3.4") == 901
-    assert limiter.retry_after("5.6.7.8") == 0
+        assert limiter.attempt("1.2.3.4") == 0
+    assert limiter.attempt("1.2.3.4") == 901  # refused: not counted
+    assert limiter.attempt("5.6.7.8") == 0
+    limiter.succeeded("5.6.7.8")
     now[0] = 900.5
-    assert limiter.retry_after("1.2.3.4") == 0
-    limiter.failed("1.2.3.4")
+    assert limiter.attempt("1.2.3.4") == 0
     limiter.succeeded("1.2.3.4")
-    assert limiter.retry_after("1.2.3.4") == 0
     assert limiter._failures == {}  # nothing kept for addresses without recent failures

@@ -115,7 +115,10 @@ def _fields(event: Event) -> str:
 
 
 def _shown(value: Any) -> str:
+    """``value`` on one line of the timeline: control characters (line breaks, terminal escapes) shown escaped."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
 
 

@@ -18,6 +18,8 @@ from clientrules.events import Event
 from clientrules.survey import FIELDS, Invitation
 
 BASE_URL_ENV = "CLIENTRULES_BASE_URL"
+#: what a spreadsheet takes for the start of a formula in a cell (OWASP, "CSV Injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 base_url_option = click.option(
@@ -104,7 +106,12 @@ def list_invitations(as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="csv: a header and one row per answer; json: one object per line.")
 def list_answers(fmt: str) -> None:
-    """Write every survey answer (client, when, and each question's answer) to standard output."""
+    """Write every survey answer (client, when, and each question's answer) to standard output.
+
+    In CSV, a text that a spreadsheet would take for a formula (it starts
+    with = + - @, a tab or a carriage return) gets a leading ' so that it is
+    shown as text; JSON keeps every text as it was written.
+    """
     rows = [
         {"client": event.client, "answered_at": event.at.text, **_answer_fields(event)}
         for event in ctx_ledger(create=False).surveys.answers()
@@ -114,15 +121,24 @@ def list_answers(fmt: str) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=["client", "answered_at", *FIELDS], lineterminator="\n")
+    # RFC 4180 line ends (\r\n): a field holding a carriage return is quoted too, so it cannot break its row
+    writer = csv.DictWriter(table, fieldnames=["client", "answered_at", *FIELDS])
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "other_reasons": " ".join(row["other_reasons"])})
+        cells = {**row, "other_reasons": " ".join(row["other_reasons"])}
+        writer.writerow({name: _spreadsheet_safe(value) for name, value in cells.items()})
     click.echo(table.getvalue(), nl=False)
 
 
 def _answer_fields(event: Event) -> dict:
     return {name: getattr(event.payload, name) for name in FIELDS}
+
+
+def _spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (shown as text); others are as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @click.group("owner")

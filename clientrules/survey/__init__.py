@@ -26,7 +26,7 @@ from clientrules.survey.questionnaire import (
     RECOMMEND_SCALE,
     WOULD_RETURN,
 )
-from clientrules.survey.service import Surveys, shared_secret
+from clientrules.survey.service import Surveys, is_email_address, shared_secret
 
 __all__ = [
     "ANSWERED",
@@ -52,5 +52,6 @@ __all__ = [
     "SurveyError",
     "Surveys",
     "WOULD_RETURN",
+    "is_email_address",
     "shared_secret",
 ]

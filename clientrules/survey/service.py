@@ -46,11 +46,13 @@ if TYPE_CHECKING:
 SECRET_ENV = "CLIENTRULES_SECRET_KEY"
 EXPIRY_ENV = "CLIENTRULES_SURVEY_EXPIRY_DAYS"
 SECRET_META_KEY = "survey_secret"
+#: the shortest signing secret accepted from the environment (a generated one has 43 characters)
+MIN_SECRET_LENGTH = 32
 DEFAULT_EXPIRY_DAYS = 30
 #: how often a submission is retried when another writer appended to the client's stream meanwhile
 SUBMIT_ATTEMPTS = 5
 SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
-_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@\s<>,;\"\x00-\x1f\x7f]+")
 _LINK_ERRORS = {SUPERSEDED: LinkSuperseded, ANSWERED: LinkUsed, EXPIRED: LinkExpired}
 
 
@@ -59,10 +61,29 @@ def utc_now() -> dt.datetime:
 
 
 def shared_secret(ledger: Ledger) -> str:
-    """The link-signing secret: ``$CLIENTRULES_SECRET_KEY``, else one generated once and kept in the database."""
-    return os.environ.get(SECRET_ENV) or ledger.store.put_meta_if_absent(
-        SECRET_META_KEY, secrets.token_urlsafe(32)
-    )
+    """The link-signing secret: ``$CLIENTRULES_SECRET_KEY``, else one generated once and kept in the database.
+
+    There is no default secret: a database gets a random one of its own.
+    """
+    given = os.environ.get(SECRET_ENV)
+    if given:
+        return check_secret(given, origin=SECRET_ENV)
+    return ledger.store.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
+
+
+def check_secret(secret: str, *, origin: str) -> str:
+    """``secret`` if it is long enough to sign links and sessions, else a one-line error naming ``origin``."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ClientRulesError(
+            f"{origin} is too short ({len(secret)} characters; at least {MIN_SECRET_LENGTH}): make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))', or unset it to use the database's own"
+        )
+    return secret
+
+
+def is_email_address(text: str) -> bool:
+    """Whether ``text`` looks like one e-mail address (and nothing that could add a header or a recipient)."""
+    return bool(_EMAIL.fullmatch(text))
 
 
 def expiry_days_from_env() -> int:
@@ -119,7 +140,7 @@ class Surveys:
         is not invited again.
         """
         check_client_id(client)
-        if email is not None and not _EMAIL.fullmatch(email):
+        if email is not None and not is_email_address(email):
             raise SurveyError(f"{email[:80]!r} is not an e-mail address")
         events = sorted(self._ledger.events(client), key=lambda e: e.version or 0)
         if not events:
@@ -127,6 +148,11 @@ class Surveys:
         _check_eligible(client, events)
         if email is None:
             email = _known_email(events)
+            if email is not None and not is_email_address(email):
+                raise SurveyError(
+                    f"client {client!r} was onboarded with {email[:80]!r}, which is not an e-mail address: "
+                    "give one (--email ADDRESS)"
+                )
         now = self._now()
         payload = SurveyInvited(
             invitation_id=f"inv-{uuid.uuid4().hex}",
