@@ -189,6 +189,15 @@ def test_clients_summarise_client_streams_only(store):
     ]
 
 
+def test_client_ids_in_summary_order_and_by_first_event(store):
+    store.append([work("b", "2026-03-05"), work("a", "2026-03-01T10:00:00+02:00"), work("c", "2026-04-01"), work("b", "2026-02-01")])
+    store.append([Event.new("$rules", RuleSetAdopted(version=1, source="x"), "2026-01-01")])
+    assert store.client_ids() == [summary.client for summary in store.clients()] == ["b", "a", "c"]
+    assert store.client_ids(started_by=Instant.parse("2026-03-01T08:00:00Z")) == ["b", "a"]
+    assert store.client_ids(started_by=Instant.parse("2026-03-01T07:59:59Z")) == ["b"]
+    assert store.client_ids(started_by=Instant.parse("2026-01-31")) == []
+
+
 def test_changed_clients_after_a_position(store):
     store.append([work("a", "2026-03-01"), work("b", "2026-03-01")])
     head = store.head_position()

@@ -75,7 +75,7 @@ class Decisions:
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         if clients is None:
-            ids = [summary.client for summary in self._store.clients() if summary.first_at <= moment]
+            ids = self._store.client_ids(started_by=moment)
         else:
             ids = [check_client_id(client) for client in clients]
             for client in ids:  # before anything is decided or recorded

@@ -81,6 +81,13 @@ class EventStore(Protocol):
     def clients(self) -> list[ClientSummary]:
         """Every client stream (system streams, whose names start with ``$``, excluded)."""
 
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        """The ids of :meth:`clients`, in the same order; only those with an event at or before ``started_by``.
+
+        For going through every client: no summaries are built, so memory is a
+        few dozen bytes per client.
+        """
+
     def changed_clients(self, after_position: int) -> list[str]:
         """Client ids with an event after ``after_position``."""
 

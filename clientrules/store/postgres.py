@@ -365,6 +365,13 @@ class PostgresStore:
             for stream, count, first_key, first_text, last_key, last_text in rows
         ]
 
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%%' GROUP BY stream"
+        parameters: tuple[int, ...] = ()
+        if started_by is not None:
+            sql, parameters = sql + " HAVING MIN(at_key) <= %s", (started_by.key,)
+        return [row[0] for row in self.read(sql + " ORDER BY MIN(position)", parameters)]
+
     def changed_clients(self, after_position: int) -> list[str]:
         rows = self.read(
             "SELECT stream FROM events WHERE position > %s AND stream NOT LIKE '$%%'"

@@ -467,6 +467,15 @@ class SqliteStore:
             for stream, count, _, first_key, first_text, last_key, last_text in rows
         ]
 
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%' GROUP BY stream"
+        parameters: tuple[int, ...] = ()
+        if started_by is not None:
+            sql, parameters = sql + " HAVING MIN(at_key) <= ?", (started_by.key,)
+        connection = self._connection()
+        # one row at a time from the cursor: no list of every row beside the list of ids
+        return self._retry(lambda: [row[0] for row in connection.execute(sql + " ORDER BY MIN(position)", parameters)])
+
     def changed_clients(self, after_position: int) -> list[str]:
         rows = self._read(
             "SELECT stream FROM events WHERE position > ? AND stream NOT LIKE '$%'"

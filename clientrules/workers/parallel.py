@@ -46,7 +46,7 @@ def iter_evaluate_parallel(
         yield from ledger.decisions.iter_evaluate(clients, as_of=moment, record=record, ruleset=version)
         return
     if clients is None:
-        ids = [summary.client for summary in ledger.clients() if summary.first_at <= moment]
+        ids = ledger.store.client_ids(started_by=moment)
     else:
         ids = [check_client_id(client) for client in clients]
         for client in ids:  # before any process decides or records
