@@ -40,6 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import threading
 from typing import Any, Callable
 
@@ -64,6 +65,8 @@ SETTLED = "$settled"
 _ATTEMPTS = 4
 _OPERATORS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 _ruleset_numbers = itertools.count(1)
+#: a number written with an exponent and no decimal point, as the value of a key
+_BARE_EXPONENT = re.compile(r'(?<=": )(-?\d+)e')
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
 
 
@@ -102,17 +105,11 @@ def _message_json(message: dict[str, Any]) -> str:
     """A flat message (names to text, true/false, whole or finite numbers) as JSON durable-rules reads right.
 
     Its number reader takes an exponent only after a decimal point, so a float
-    that Python writes as ``1e-05`` is written ``1.0e-05``.
+    that Python writes as ``1e-05`` is written ``1.0e-05``. One ``json.dumps``
+    of the whole message, then that fix on numbers only: a number follows a
+    key's ``": "``, and no text value here (names, rule ids, session ids) holds one.
     """
-    return "{" + ", ".join(f"{json.dumps(name)}: {_value_json(value)}" for name, value in message.items()) + "}"
-
-
-def _value_json(value: Any) -> str:
-    if isinstance(value, float):
-        text = repr(value)
-        mantissa, exponent, power = text.partition("e")
-        return f"{mantissa}.0e{power}" if exponent and "." not in mantissa else text
-    return json.dumps(value)
+    return _BARE_EXPONENT.sub(r"\1.0e", json.dumps(message))
 
 
 def _signal_pattern(name: str) -> dict[str, Any]:
