@@ -13,9 +13,10 @@ from clientrules.events import (
     RelationshipEnded,
     ReplySent,
     SurveyAnswered,
+    WorkLogged,
 )
 from clientrules.learning.history import History
-from clientrules.learning.proposals import Method, find, learned_rule
+from clientrules.learning.proposals import Method, NoProposal, find, learned_rule
 from clientrules.rules import default_ruleset_text, parse_ruleset
 
 
@@ -144,3 +145,24 @@ def test_the_chosen_threshold_is_the_best_that_passes(leavers: list[int], stayer
     # ties: fewer false alarms, then the lowest threshold
     tied = [t for t in range(1, 7) if abs(scores(t)[2] - best) < 1e-9]
     assert (false, finding.threshold) == min((scores(t)[1], t) for t in tied)
+
+
+def test_a_threshold_no_rule_file_can_state_is_not_proposed() -> None:
+    """Leavers with a sliver of unbillable work (a share of 1e-05) and stayers with none: 0.00001 cannot be a rule."""
+
+    def leaver(client: str) -> list[Event]:
+        return _events(
+            client,
+            ("2025-01-05", ClientOnboarded(name=client)),
+            ("2025-04-01", WorkLogged(hours=99_999, billable=True)),
+            ("2025-04-01", WorkLogged(hours=1, billable=False)),
+            ("2025-06-01", RelationshipEnded(initiated_by="client")),
+            ("2025-06-05", SurveyAnswered(invitation_id=f"inv-{client}", primary_reason="quality")),
+        )
+
+    history = History.from_events([*leaver("a"), *leaver("b"), *_quick_stayer("x"), *_quick_stayer("y")])
+    assert find(history) == (
+        [],
+        [NoProposal("quality", ("a", "b"), "no separating fact: none of the candidate facts was at least 0.0001"
+                    " for these clients 30 days before they left")],
+    )  # fmt: skip

@@ -44,6 +44,7 @@ import tomli_w
 from clientrules.facts import FACTS
 from clientrules.learning.history import ClientRecord, History, days_before
 from clientrules.learning.reasons import ADVICE, LABELS, rule_id_for
+from clientrules.rules.conditions import LARGEST_VALUE, SMALLEST_VALUE
 from clientrules.rules.model import Comparison, RuleSet
 
 #: Facts a learned rule may use: numeric facts for which a higher value is a worse sign.
@@ -266,6 +267,7 @@ def _thresholds(positives: Iterable[int | float | None], peaks: Iterable[int | f
     Flagged sets only change at observed values, so ``t`` can go down to just
     above the highest value observed below it (positives' values and retained
     peaks alike); the whole number above that value is used when it is not above ``t``.
+    A threshold a rule file cannot state (below 0.0001 or above 10^15) is left out.
     """
     targets = {v for v in positives if v is not None and v > 0}
     observed = sorted(targets.union(peaks))
@@ -276,7 +278,7 @@ def _thresholds(positives: Iterable[int | float | None], peaks: Iterable[int | f
         below = max(observed[index - 1], 0) if index else 0
         whole = math.floor(below) + 1
         thresholds.add(whole if whole <= value else value)
-    return sorted(thresholds)
+    return sorted(t for t in thresholds if SMALLEST_VALUE <= t <= LARGEST_VALUE)
 
 
 def _candidate(
@@ -307,7 +309,7 @@ def _preference(finding: Finding) -> tuple:
 
 def _why_none(candidates: list[Finding], method: Method) -> str:
     if not candidates:
-        return f"no separating fact: none of the candidate facts was above 0 for these clients {method.lead_days} days before they left"
+        return f"no separating fact: none of the candidate facts was at least 0.0001 for these clients {method.lead_days} days before they left"
     supported = [c for c in candidates if len(c.flagged) >= method.min_support]
     if not supported:
         return f"no separating fact: no condition holds for {method.min_support} of these clients {method.lead_days} days before they left"
