@@ -25,7 +25,7 @@ _SHORT_ENOUGH = MAX_LINE_BYTES // 20
 def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
     """Check one line's JSON and shape; return its object (raises :class:`InvalidEvent`)."""
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _DECODER.decode(text)
     except (json.JSONDecodeError, RecursionError) as error:
         message = getattr(error, "msg", "too deeply nested")
         raise InvalidEvent(f"invalid JSON ({message})") from None
@@ -47,6 +47,10 @@ def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
 
 def _reject_constant(name: str) -> None:
     raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
+#: one decoder for every line (``json.loads`` with an option builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def event_from_json(obj: dict, occurrence: int = 0, *, registry: Registry = default_registry) -> Event:

@@ -11,7 +11,8 @@ read in the new shape::
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable
 
 import attrs
 
@@ -29,6 +30,8 @@ class Registry:
         self._types: dict[str, type[Payload]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._keys: dict[type[Payload], tuple[tuple[str, str], ...]] = {}
+        #: the (field name, data key) pairs a payload cannot be built without
+        self._required: dict[type[Payload], tuple[tuple[str, str], ...]] = {}
         self._restore_plans: dict[type[Payload], tuple[tuple[str, str, Any, Any], ...] | None] = {}
         for payload_type in types:
             self.register(payload_type)
@@ -41,6 +44,11 @@ class Registry:
             (f.name, f.metadata.get(DATA_KEY, f.name))
             for f in attrs.fields(payload_type)
             if f.name != "extra"
+        )
+        self._required[payload_type] = tuple(
+            name_key
+            for name_key, field in zip(self._keys[payload_type], _fields(payload_type))
+            if field.default is attrs.NOTHING
         )
         self._restore_plans[payload_type] = _restore_plan(payload_type)
 
@@ -87,11 +95,7 @@ class Registry:
         for name, key in self._keys[payload_type]:
             if key in data:
                 known[name] = data.pop(key)
-        required = [
-            key
-            for (name, key), field in zip(self._keys[payload_type], _fields(payload_type))
-            if field.default is attrs.NOTHING and name not in known
-        ]
+        required = [key for name, key in self._required[payload_type] if name not in known]
         if required:
             raise InvalidEvent("is required", field=f"data.{required[0]}")
         try:
