@@ -139,8 +139,9 @@ def test_two_workers_and_one_killed_midway_record_each_changed_client_exactly_on
         ledger.append(onboard(range(CHANGED_CLIENTS)))
     victim_url = f"{pg_url}&application_name=victim"
     victim = _worker(victim_url)
-    workers = [_worker(pg_url), _worker(pg_url)]
+    # the others start once the victim holds a batch: started together, under load they could drain the queue first
     _wait_for_claim(pg_url, "victim", time.monotonic() + 60)
+    workers = [_worker(pg_url), _worker(pg_url)]
     os.kill(victim.pid, signal.SIGKILL)
     assert victim.wait(timeout=30) == -signal.SIGKILL
     workers.append(_worker(victim_url))  # restarted
