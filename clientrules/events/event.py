@@ -103,15 +103,13 @@ class Event:
         long stream is several times faster without the second check.
         """
         event = object.__new__(cls)
-        for name, value in (
-            ("client", client),
-            ("at", at),
-            ("payload", payload),
-            ("id", id),
-            ("version", version),
-            ("position", position),
-        ):
-            object.__setattr__(event, name, value)
+        set_field = object.__setattr__  # one call per field, unrolled: this runs for every event read
+        set_field(event, "client", client)
+        set_field(event, "at", at)
+        set_field(event, "payload", payload)
+        set_field(event, "id", id)
+        set_field(event, "version", version)
+        set_field(event, "position", position)
         return event
 
 
