@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from pathlib import Path
+from typing import Iterable
 
 import attrs
 from flask import current_app
@@ -93,9 +94,28 @@ def send_link(invitation: Invitation, base_url: str) -> Delivery:
     return Delivery("smtp", invitation.email)
 
 
+def delete_outbox_copies(invitations: Iterable[Invitation]) -> list[Path]:
+    """Delete the outbox files of the messages sent for ``invitations`` (invitations and reminders).
+
+    Erasing a person's data leaves no copy of their mail behind. Needs an app context.
+    """
+    outbox: Path = current_app.extensions["clientrules"].outbox
+    stems = {_outbox_stem(invitation) for invitation in invitations}
+    deleted = []
+    for path in sorted(outbox.glob("*.eml")) if stems and outbox.is_dir() else ():
+        if path.stem in stems or path.stem.rpartition("-reminder-")[0] in stems:
+            path.unlink()
+            deleted.append(path)
+    return deleted
+
+
+def _outbox_stem(invitation: Invitation) -> str:
+    return f"{invitation.client}-{invitation.invitation_id}"
+
+
 def _write_to_outbox(message: Message, outbox: Path, invitation: Invitation) -> Path:
     suffix = f"-reminder-{len(invitation.reminded_at)}" if invitation.reminded_at else ""
-    path = outbox / f"{invitation.client}-{invitation.invitation_id}{suffix}.eml"
+    path = outbox / f"{_outbox_stem(invitation)}{suffix}.eml"
     try:
         outbox.mkdir(parents=True, exist_ok=True)
         path.write_bytes(message.as_bytes())

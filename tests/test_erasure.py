@@ -431,3 +431,25 @@ def test_the_erase_command_needs_yes_and_names_unknown_clients(store_url) -> Non
         (erased,) = [e.payload for e in ledger.events("zq") if isinstance(e.payload, PersonalDataErased)]
         assert erased.requested_by == "the client, by phone"
     assert "nothing left to erase" in run("--db", store_url, "erase", "zq", "--yes").stdout
+
+
+def test_the_erase_command_deletes_the_outbox_copies_of_the_clients_mail(store_url, tmp_path, monkeypatch) -> None:
+    clean_environment(monkeypatch)
+    outbox = tmp_path / "outbox"
+    monkeypatch.setenv("CLIENTRULES_OUTBOX", str(outbox))
+    with Ledger.open(store_url) as ledger:
+        for client, name, email in (("zq", NAME, EMAIL), ("zq-2", KEPT_NAME, "yk@example.test")):
+            ledger.record(client, ClientOnboarded(name=name, email=email), "2026-01-05")
+            ledger.record(client, RelationshipEnded(initiated_by="client"), "2026-10-30")
+    for client in ("zq", "zq-2"):  # "zq-2" starts like "zq-": its mail stays
+        assert run("--db", store_url, "survey", "invite", client).exit_code == 0
+    assert run("--db", store_url, "survey", "remind", "--after-days", "0").exit_code == 0
+    kept = sorted(outbox.glob("zq-2-*.eml"))
+    mailed_to_zq = sorted(set(outbox.glob("*.eml")) - set(kept))
+    assert len(kept) == len(mailed_to_zq) == 2  # an invitation and a reminder each
+    assert EMAIL.encode() in mailed_to_zq[0].read_bytes()
+
+    done = run("--db", store_url, "erase", "zq", "--yes")
+    assert done.exit_code == 0
+    assert done.stdout.splitlines()[1:] == [f"deleted the outbox copy {path}" for path in mailed_to_zq]
+    assert sorted(outbox.glob("*.eml")) == kept

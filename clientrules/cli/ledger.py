@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from clientrules.cli.context import ctx_ledger
 from clientrules.errors import ClientRulesError, InvalidInput, UnknownClient
 from clientrules.events import ERASED, Event, Instant
+from clientrules.ledger import Ledger
 
 #: longest value shown for one field in a timeline (the export has them whole)
 SHOWN_VALUE = 60
@@ -89,20 +91,36 @@ def erase_command(client: str, yes: bool, requested_by: str | None) -> None:
     """Erase CLIENT's personal data for good: names, e-mail addresses, notes, reasons, free-text answers.
 
     Destroys the client's key, so those fields read as [erased] from then on,
-    everywhere (history, export, reports, the web app); the rest of its
-    history (amounts, dates, reason codes, ratings) and its decisions stay.
-    Running it again changes nothing.
+    everywhere (history, export, reports, the web app), and deletes the copies
+    of its survey mail in the outbox folder; the rest of its history (amounts,
+    dates, reason codes, ratings) and its decisions stay. Running it again
+    changes nothing.
     """
     if not yes:
         raise ClientRulesError(f"erasing the personal data of {client} cannot be undone: run again with --yes")
-    erasure = ctx_ledger(create=False).erase(client, requested_by=requested_by)
+    ledger = ctx_ledger(create=False)
+    erasure = ledger.erase(client, requested_by=requested_by)
     if erasure.already_erased:
         click.echo(f"{client} was erased on {erasure.event.at.date}: nothing left to erase")
     else:
         count = erasure.erased_events
         click.echo(f"erased {client}: the personal fields of {count} event{'s' if count != 1 else ''} now read as {ERASED}")
+    for path in _delete_outbox_copies(ledger, client):
+        click.echo(f"deleted the outbox copy {path}")
     for warning in erasure.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _delete_outbox_copies(ledger: Ledger, client: str) -> list[Path]:
+    """The outbox files of ``client``'s survey mail, deleted (the outbox belongs to the web app's mailer)."""
+    invitations = ledger.surveys.invitations(client)
+    if not invitations:
+        return []
+    from survey_app import create_app
+    from survey_app.mail import delete_outbox_copies
+
+    with create_app(ledger=ledger).app_context():
+        return delete_outbox_copies(invitations)
 
 
 def _when(at: Instant) -> str:
