@@ -167,6 +167,17 @@ def test_a_batch_that_fails_midway_stores_nothing_and_leaves_no_gap(store):
     assert [(e.id, e.position, e.version) for e in store.read_all()] == [("after", 1, 1)]
 
 
+def test_an_event_too_long_for_one_exported_line_is_refused_and_nothing_stored(store):
+    # each control character is 1 character here and 6 bytes in the export (a \\u escape): 66 KiB in all
+    too_long = Event.new("a", FollowUpSent(topic="\x01" * 11_000), "2026-03-02")
+    fits = Event.new("a", FollowUpSent(topic="\x01" * 10_000), "2026-03-02")
+    with pytest.raises(InvalidEvent, match="export would write this event longer than 64 KiB"):
+        store.append([work("a", "2026-03-01"), too_long])
+    assert store.head_position() == 0
+    store.append([fits])
+    assert store.read_client("a") == [fits.stored(1, 1)]
+
+
 def test_append_accepts_any_iterable_in_one_transaction(store):
     result = store.append(work("a", "2026-03-01", id=f"e{i}") for i in range(1200))
     assert (result.stored, result.version, result.last_position) == (1200, 1200, 1200)

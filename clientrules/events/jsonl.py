@@ -89,12 +89,8 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
                 occurrence = seen[digest]
                 seen[digest] += 1
             event = event_from_json(obj, occurrence, registry=registry)
-            if len(text) > _SHORT_ENOUGH and len(event_line(event).encode("utf-8")) > MAX_LINE_BYTES:
-                # else an export of it could not be imported again
-                raise InvalidEvent(
-                    f"export would write this event longer than {MAX_LINE_BYTES // 1024} KiB"
-                    " (with its id, spaces after commas and colons, numbers in full)"
-                )
+            if len(text) > _SHORT_ENOUGH:
+                check_exportable(event)
             yield event
         except InvalidEvent as error:
             raise InvalidInput(number, str(error)) from None
@@ -139,6 +135,18 @@ def iter_lines(stream: IO[bytes], *, limit: int = MAX_LINE_BYTES + 2) -> Iterato
                 line = stream.readline(limit + 1)
             continue
         yield line
+
+
+def check_exportable(event: Event) -> None:
+    """Raise :class:`InvalidEvent` if export would write ``event`` longer than :data:`MAX_LINE_BYTES`.
+
+    Such an event could be stored, but its export could not be imported again.
+    """
+    if len(event_line(event).encode("utf-8")) > MAX_LINE_BYTES:
+        raise InvalidEvent(
+            f"export would write this event longer than {MAX_LINE_BYTES // 1024} KiB"
+            " (with its id, spaces after commas and colons, numbers in full)"
+        )
 
 
 def event_line(event: Event) -> str:

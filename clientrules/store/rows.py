@@ -6,6 +6,7 @@ import json
 from typing import Mapping, Sequence
 
 from clientrules.events import Event, Instant, Registry
+from clientrules.events.jsonl import MAX_LINE_BYTES, check_exportable
 from clientrules.privacy import ClientKey, PersonalFields
 
 #: what every backend selects to read events, from ``events e`` left-joined to ``client_keys k`` on the
@@ -14,11 +15,22 @@ from clientrules.privacy import ClientKey, PersonalFields
 COLUMNS = "e.position, e.id, e.stream, e.version, e.type, e.schema, e.at_key, e.at_text, e.data, k.key_id, k.secret"
 # ASCII escapes: a string the caller built with a lone surrogate is stored rather than crashing the driver
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+#: a ``data`` column up to this long always exports within MAX_LINE_BYTES: export writes what one stored
+#: character holds in at most 6 bytes (a \\u escape), and the rest of the line (ids of at most 128
+#: characters, type, moment) is under 2 KiB
+_EXPORTABLE_DATA = MAX_LINE_BYTES // 8
 
 
 def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys: Mapping[str, ClientKey]) -> str:
-    """The ``data`` column of ``event``: its payload as JSON, personal values sealed with their client's key."""
-    return _COMPACT_JSON.encode(personal.seal(event, registry.encode(event.payload), keys))
+    """The ``data`` column of ``event``: its payload as JSON, personal values sealed with their client's key.
+
+    Raises :class:`~clientrules.errors.InvalidEvent` for an event too long for
+    one line of an export, so that every export can be imported again.
+    """
+    data = _COMPACT_JSON.encode(personal.seal(event, registry.encode(event.payload), keys))
+    if len(data) > _EXPORTABLE_DATA:
+        check_exportable(event)
+    return data
 
 
 def decode_rows(rows: Sequence[tuple], registry: Registry, personal: PersonalFields) -> list[Event]:
