@@ -4,10 +4,12 @@ A history of ``events`` events over ``clients`` clients (about 50 events per
 client on average; one client in 200 has 1,000-2,000 events) as JSON Lines
 objects of ``spec/events.md``, ids included (as an export writes them). Each
 client starts with ``ClientOnboarded`` and then draws from a mix of the other
-event types: invoices and their payments (some late), work logged (some of it
-unbillable), follow-ups and replies, messages and our answers, scope changes,
-meetings, plans, incidents, missed deadlines, contracts. Its events are spread
-over up to two years ending at :data:`AS_OF`, in time order.
+event types: invoices due in 30 days and their payments (most around the due
+date, some late), work logged (some of it unbillable), follow-ups and replies,
+messages and our answers, scope changes, meetings, plans, incidents, needs
+outgrown, missed deadlines, contracts. Its events are spread over up to two
+years ending at :data:`AS_OF`, in time order. On the default playbook about
+57% of clients are kept, 20% renegotiated, 21% terminated, 2% referred out.
 """
 
 from __future__ import annotations
@@ -56,44 +58,54 @@ def client_lines(client: str, count: int, rng: random.Random | None = None) -> l
     spacing = span_days / count
     moment = END - dt.timedelta(days=span_days + rng.uniform(0, 30))
     lines = [_line(client, 0, moment, "ClientOnboarded", {"name": client.replace("-", " ").title()})]
-    open_invoices: list[str] = []
+    unpaid: list[tuple[str, dt.datetime, float]] = []
     for n in range(1, count):
         moment += dt.timedelta(days=rng.expovariate(1 / spacing))
-        type_name, data = _draw(rng, n, client, open_invoices, moment)
+        type_name, data = _draw(rng, n, client, unpaid, moment)
         lines.append(_line(client, n, moment, type_name, data))
     return lines
 
 
-def _draw(rng: random.Random, n: int, client: str, open_invoices: list[str], moment: dt.datetime) -> tuple[str, dict]:
+#: (cumulative share, type, data) of the events drawn when no payment falls due
+MIX: tuple[tuple[float, str, dict[str, Any]], ...] = (
+    (0.45, "WorkLogged", {}),
+    (0.54, "FollowUpSent", {"topic": "assets"}),
+    (0.63, "ClientReplied", {}),
+    (0.73, "ClientMessageReceived", {"topic": "question"}),
+    (0.83, "ReplySent", {}),
+    (0.87, "ScopeChangeRequested", {}),
+    (0.89, "MeetingHeld", {"topic": "payments", "outcome": "resolved"}),
+    (0.90, "PlanAgreed", {"summary": "pay upfront"}),
+    (0.902, "IncidentReported", {}),
+    (0.903, "NeedOutgrown", {"need": "24/7 support"}),
+    (0.93, "DeadlineMissed", {"deliverable": "logo"}),
+    (1.0, "ContractSigned", {}),
+)
+
+
+def _draw(
+    rng: random.Random, n: int, client: str, unpaid: list[tuple[str, dt.datetime, float]], moment: dt.datetime
+) -> tuple[str, dict]:
+    """One event: the oldest invoice's payment once it is nearly due (often on time, sometimes late), else the mix."""
+    if unpaid and moment >= unpaid[0][1] - dt.timedelta(days=5) and rng.random() < 0.6:
+        invoice_id, _, amount = unpaid.pop(0)
+        return "PaymentReceived", {"invoice_id": invoice_id, "amount": amount}
     roll = rng.random()
     if roll < 0.12:
-        invoice_id = f"{client}-{n}"
-        open_invoices.append(invoice_id)
-        due = (moment + dt.timedelta(days=30)).date().isoformat()
-        return "InvoiceIssued", {"invoice_id": invoice_id, "amount": rng.choice([500, 1000, 1250.5]), "due_on": due}
-    if roll < 0.24 and open_invoices:
-        return "PaymentReceived", {"invoice_id": open_invoices.pop(0), "amount": 1250.5}
-    if roll < 0.55:
-        return "WorkLogged", {"hours": rng.choice([0.5, 1, 2.5, 4, 8]), "billable": rng.random() < 0.8}
-    if roll < 0.65:
-        return "FollowUpSent", {"topic": "assets"}
-    if roll < 0.72:
-        return "ClientReplied", {}
-    if roll < 0.8:
-        return "ClientMessageReceived", {"topic": "question"}
-    if roll < 0.87:
-        return "ReplySent", {}
-    if roll < 0.9:
-        return "ScopeChangeRequested", {"description": "more", "paid": rng.random() < 0.5}
-    if roll < 0.92:
-        return "MeetingHeld", {"topic": "payments", "outcome": "resolved"}
-    if roll < 0.93:
-        return "PlanAgreed", {"summary": "pay upfront"}
-    if roll < 0.935:
-        return "IncidentReported", {"kind": rng.choice(["rude", "abuse"]), "against": "staff"}
-    if roll < 0.97:
-        return "DeadlineMissed", {"deliverable": "logo"}
-    return "ContractSigned", {"contract_id": f"{client}-K{n}"}
+        invoice_id, amount, due = f"{client}-{n}", rng.choice([500, 1000, 1250.5]), moment + dt.timedelta(days=30)
+        unpaid.append((invoice_id, due, amount))
+        return "InvoiceIssued", {"invoice_id": invoice_id, "amount": amount, "due_on": due.date().isoformat()}
+    roll = rng.random()
+    type_name, data = next((name, data) for share, name, data in MIX if roll < share)
+    if type_name == "WorkLogged":
+        data = {"hours": rng.choice([0.5, 1, 2.5, 4, 8]), "billable": rng.random() < 0.8}
+    elif type_name == "ScopeChangeRequested":
+        data = {"description": "more", "paid": rng.random() < 0.5}
+    elif type_name == "IncidentReported":
+        data = {"kind": rng.choice(["rude", "abuse"]), "against": "staff"}
+    elif type_name == "ContractSigned":
+        data = {"contract_id": f"{client}-K{n}"}
+    return type_name, data
 
 
 def _line(client: str, n: int, moment: dt.datetime, type_name: str, data: dict) -> dict[str, Any]:

@@ -39,7 +39,7 @@ FULL = Scale(
     survey_seconds=30.0,
     survey_clients=20,
     survey_links=12_000,
-    postgres_clients=2_000,
+    postgres_clients=1_000,
     rounds=3,
 )
 

@@ -42,16 +42,19 @@ def invite_departed(path: Path, clients: int) -> list[str]:
         return [ledger.surveys.invite(client).token for client in sorted(ended)]
 
 
-def start_server(path: Path) -> tuple[subprocess.Popen, int]:
+def start_server(path: Path, log: Path) -> tuple[subprocess.Popen, int]:
+    """``clientrules serve`` on a free port; its messages go to ``log`` (a pipe nobody reads would block it)."""
     command = [sys.executable, "-m", "clientrules", "--db", str(path), "serve", "--port", "0"]
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    for line in server.stderr:
-        found = SERVING.search(line)
+    with log.open("w") as stderr:
+        server = subprocess.Popen(command, stderr=stderr)
+    deadline = time.monotonic() + 60
+    while server.poll() is None and time.monotonic() < deadline:
+        found = SERVING.search(log.read_text())
         if found:
             return server, int(found.group(1))
-    server.wait()
-    raise RuntimeError(f"clientrules serve stopped (status {server.returncode}) before listening")
+        time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"clientrules serve did not start listening: {log.read_text()[-500:]}")
 
 
 def phase(port: int, mode: str, tokens: list[str], respondents: int, seconds: float) -> Load:
@@ -93,7 +96,7 @@ def run(context: Context) -> list[Row]:
     scale = context.scale
     database = context.workdir / "survey.db"
     tokens = in_fresh_process(invite_departed, database, scale.survey_links)
-    server, port = start_server(database)
+    server, port = start_server(database, context.workdir / "survey-server.log")
     try:
         health = phase(port, "health", [], scale.survey_clients, scale.survey_seconds)
         survey = phase(port, "survey", tokens, scale.survey_clients, scale.survey_seconds)
