@@ -39,10 +39,14 @@ TIMEOUT = 30.0
 class Load:
     """What one load process saw."""
 
-    latencies_ms: list[float] = attrs.field(factory=list)
+    #: by request method
+    latencies_ms: dict[str, list[float]] = attrs.field(factory=lambda: {"GET": [], "POST": []})
     errors: list[str] = attrs.field(factory=list)
     round_trips: int = 0
     ran_out_of_links: bool = False
+
+    def all_latencies(self) -> list[float]:
+        return [latency for latencies in self.latencies_ms.values() for latency in latencies]
 
 
 class _Respondent:
@@ -67,7 +71,7 @@ class _Respondent:
             return None
         elapsed = (time.perf_counter() - started) * 1000
         with self.lock:
-            self.load.latencies_ms.append(elapsed)
+            self.load.latencies_ms[method].append(elapsed)
         if response.status != expected:
             self._error(f"{method} {path[:12]}: status {response.status}")
             return None
