@@ -63,7 +63,11 @@ def clients():
     decisions = {d.client: d for d in state.ledger.decisions.evaluate()}
     latest = {i.client: i for i in state.surveys.invitations()}
     return render_template(
-        "owner/clients.html", clients=state.ledger.clients(), decisions=decisions, invitations=latest
+        "owner/clients.html",
+        clients=state.ledger.clients(),
+        decisions=decisions,
+        invitations=latest,
+        uninvited=set(state.surveys.uninvited()),
     )
 
 

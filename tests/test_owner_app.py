@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -153,6 +154,17 @@ def test_dashboard_shows_each_clients_decision_and_reasons(app, owner) -> None:
         assert decision.verdict.replace("_", " ") in html
     assert owner.get("/owner/clients/nobody").status_code == 404
     assert owner.get("/owner/clients/..%2Fetc").status_code == 404
+
+
+def test_dashboard_points_to_clients_who_left_and_were_not_invited(app, owner) -> None:
+    def survey_cell(client: str) -> str:
+        html = owner.get("/owner/").get_data(as_text=True)
+        return re.search(rf">{client}</a></th>(?:\s*<td>.*?</td>){{2}}\s*<td>(.*?)</td>", html, re.S).group(1)
+
+    assert survey_cell("acme") == '<a href="/owner/invitations">left; not invited</a>'
+    assert survey_cell("bravo") == ""
+    app.extensions["clientrules"].surveys.invite("acme")
+    assert survey_cell("acme") == "open"
 
 
 def test_rules_page_shows_the_rule_set_in_use(app, owner) -> None:
