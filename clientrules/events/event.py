@@ -91,7 +91,8 @@ class Event:
         return line
 
     def stored(self, version: int, position: int) -> Event:
-        return attrs.evolve(self, version=version, position=position)
+        """This event as the store keeps it, with its version and position (it was validated when built)."""
+        return self.restore(self.client, self.at, self.payload, self.id, version, position)
 
     @classmethod
     def restore(

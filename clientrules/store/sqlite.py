@@ -95,6 +95,11 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_ID_AND_VERSION = (
+    "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?),"
+    " (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?)"
+)
+
 T = TypeVar("T")
 
 
@@ -338,11 +343,12 @@ class SqliteStore:
         stored = already_present = 0
         recorded_at = utc_now().isoformat()
         keys: dict[str, ClientKey] = {}
+        last_position: int | None = None
         iterator = iter(events)
         checked = expected_version is None
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
-            fresh = self._fresh(connection, chunk)
+            fresh = self._fresh(connection, chunk, versions)
             already_present += len(chunk) - len(fresh)
             if not fresh:
                 continue
@@ -372,10 +378,13 @@ class SqliteStore:
                         recorded_at,
                     )
                 )
-            connection.executemany(_INSERT, rows)
+            if len(rows) == 1:  # execute tells the position it gave; executemany does not
+                last_position = connection.execute(_INSERT, rows[0]).lastrowid
+            else:
+                connection.executemany(_INSERT, rows)
+                last_position = None
             stored += len(rows)
-        last_position = None
-        if stored:
+        if stored and last_position is None:
             last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
         version = None
         if client is not None or len(streams) == 1:
@@ -394,8 +403,16 @@ class SqliteStore:
         return {**keys, **new}
 
     @staticmethod
-    def _fresh(connection: sqlite3.Connection, chunk: list[Event]) -> list[Event]:
-        """The events of ``chunk`` whose id is neither stored (earlier chunks included) nor earlier in it."""
+    def _fresh(connection: sqlite3.Connection, chunk: list[Event], versions: dict[str, int]) -> list[Event]:
+        """The events of ``chunk`` whose id is neither stored (earlier chunks included) nor earlier in it.
+
+        For a chunk of one event (the most common append), the same statement
+        puts its client's version in ``versions``.
+        """
+        if len(chunk) == 1:
+            event = chunk[0]
+            present, versions[event.client] = connection.execute(_ID_AND_VERSION, (event.id, event.client)).fetchone()
+            return [] if present else chunk
         ids = [event.id for event in chunk]
         marks = ",".join("?" * len(ids))
         seen = {row[0] for row in connection.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)}
