@@ -5,7 +5,8 @@
   a bare ``INSERT`` of one row per transaction into a ``bigserial`` table
   through psycopg (no checks, no gap-free position);
 * evaluation of the same generated clients (~50 events each), 1 and 2 processes;
-* the worker queue: two ``clientrules worker`` processes plus a third killed
+* the worker queue, on 10,000 clients (~10 events each) in a schema of their own:
+  two ``clientrules worker`` processes plus a third killed
   (SIGKILL) after a second and restarted re-evaluate and record every changed
   client; checked: exactly one ``DecisionRecorded`` per client.
 
@@ -141,10 +142,14 @@ def run(context: Context) -> list[Row]:
             with Ledger.open(url) as ledger:
                 ledger.append(generated_events(clients, clients * 50))
             evaluation[name] = {workers: evaluation_rate(url, workers) for workers in (1, 2)}
-        queue = queue_rate(backends["PostgreSQL"], clients)
+        queue_clients = context.scale.postgres_queue_clients
+        queue_url = with_schema(server, f"{schema}_q")
+        with Ledger.open(queue_url) as ledger:
+            ledger.append(generated_events(queue_clients, queue_clients * 10))
+        queue = queue_rate(queue_url, queue_clients)
     finally:
         with psycopg.connect(server, autocommit=True) as connection:
-            for name in (schema, f"{schema}_e"):
+            for name in (schema, f"{schema}_e", f"{schema}_q"):
                 connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     rows = [
         Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
@@ -160,7 +165,8 @@ def run(context: Context) -> list[Row]:
             "SQLite, 1 process", Figure(evaluation["SQLite"][1], "clients/s"), None),
         Row(NAME, "PostgreSQL evaluate --workers 2", measures, Figure(evaluation["PostgreSQL"][2], "clients/s"),
             "SQLite, --workers 2", Figure(evaluation["SQLite"][2], "clients/s"), None),
-        Row(NAME, "PostgreSQL worker queue", f"2 x clientrules worker + 1 killed and restarted, {clients:,} clients",
+        Row(NAME, "PostgreSQL worker queue",
+            f"2 x clientrules worker + 1 killed and restarted, {queue_clients:,} changed clients (~10 events each)",
             Figure(queue, "clients/s"), "evaluate, 1 process", Figure(evaluation["PostgreSQL"][1], "clients/s"),
             None, notes="each client recorded exactly once (checked)"),
     ]

@@ -23,6 +23,7 @@ class Scale:
     survey_clients: int
     survey_links: int
     postgres_clients: int
+    postgres_queue_clients: int
     rounds: int
 
 
@@ -40,6 +41,7 @@ FULL = Scale(
     survey_clients=20,
     survey_links=12_000,
     postgres_clients=1_000,
+    postgres_queue_clients=10_000,
     rounds=3,
 )
 
@@ -57,6 +59,7 @@ SMOKE = Scale(
     survey_clients=4,
     survey_links=300,
     postgres_clients=50,
+    postgres_queue_clients=50,
     rounds=1,
 )
 
