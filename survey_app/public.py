@@ -18,19 +18,19 @@ def questionnaire(token: str):
     from the app-wide check), so a used or expired link says so whatever was posted.
     """
     surveys = current_app.extensions["clientrules"].surveys
-    invitation = surveys.open(token)
+    link = surveys.open_link(token)
     if request.method == "POST":
         current_app.extensions["csrf"].protect()
     form = SurveyForm()
     if request.method == "POST" and form.validate():
         try:
-            surveys.submit(token, form.answers())
+            surveys.submit(link, form.answers())
         except InvalidAnswers as error:
             form.add_errors(error.errors)
         else:
             return redirect(url_for("survey.thanks"), code=303)
     status = 400 if form.errors else 200
-    return render_template("survey/form.html", form=form, invitation=invitation), status
+    return render_template("survey/form.html", form=form, invitation=link.invitation), status
 
 
 @public.route("/thanks")

@@ -26,7 +26,7 @@ from clientrules.survey.questionnaire import (
     RECOMMEND_SCALE,
     WOULD_RETURN,
 )
-from clientrules.survey.service import Surveys, is_email_address, shared_secret
+from clientrules.survey.service import OpenLink, Surveys, is_email_address, shared_secret
 
 __all__ = [
     "ANSWERED",
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_TEXT",
     "NotEligible",
     "OPEN",
+    "OpenLink",
     "OwnerAccount",
     "OwnerPasswordError",
     "RATINGS",

@@ -31,10 +31,15 @@ class Invitation:
     invited_at: Instant
     expires_at: Instant
     email: str | None
-    token: str = attrs.field(repr=False)
+    _token_of: TokenOf = attrs.field(alias="token_of", repr=False, eq=False)
     status: str
     answered_at: Instant | None = None
     reminded_at: tuple[Instant, ...] = ()
+
+    @property
+    def token(self) -> str:
+        """The personal link's token, signed when asked for (finding or listing invitations needs none)."""
+        return self._token_of(self.invitation_id, self.client, self.invited_at.utc)
 
     def url(self, base_url: str) -> str:
         """The personal link: ``<base_url>/s/<token>``."""
@@ -83,7 +88,7 @@ def invitations_of(events: Iterable[Event], *, now: dt.datetime, token_of: Token
                 invited_at=event.at,
                 expires_at=expires_at,
                 email=payload.email,
-                token=token_of(payload.invitation_id, event.client, event.at.utc),
+                token_of=token_of,
                 status=status,
                 answered_at=answered.get(payload.invitation_id),
                 reminded_at=tuple(reminded.get(payload.invitation_id, ())),

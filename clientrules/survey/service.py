@@ -16,6 +16,8 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+import attrs
+
 from clientrules.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
 from clientrules.events import (
     ClientOnboarded,
@@ -94,6 +96,19 @@ def expiry_days_from_env() -> int:
     if not text.isdigit() or int(text) < 1:
         raise ClientRulesError(f"{EXPIRY_ENV}={text!r} is not a positive whole number of days")
     return int(text)
+
+
+@attrs.frozen
+class OpenLink:
+    """A personal link found usable by :meth:`Surveys.open_link`: its invitation, as of the client's stream ``version``.
+
+    :meth:`Surveys.submit` takes it instead of the token, so that a request
+    that shows the link's page and then stores the answers reads the client once.
+    """
+
+    token: str = attrs.field(repr=False)
+    invitation: Invitation
+    version: int
 
 
 class Surveys:
@@ -193,18 +208,38 @@ class Surveys:
 
         Opening changes nothing: a mail scanner that follows the link does not use it up.
         """
-        return self._open(token)[0]
+        return self.open_link(token).invitation
 
-    def submit(self, token: str, answers: Mapping[str, Any]) -> Event:
+    def open_link(self, token: str) -> OpenLink:
+        """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
+        invitation_id, client = self._signer.read(token)
+        try:
+            events = self._ledger.events(check_client_id(client))
+        except InvalidEvent:
+            raise LinkUnknown() from None
+        invitation = _by_id(invitations_of(events, now=self._clock(), token_of=self._signer.token), invitation_id)
+        if invitation is None:
+            raise LinkUnknown()
+        if invitation.status != OPEN:
+            raise _LINK_ERRORS[invitation.status]()
+        return OpenLink(token, invitation, version=max((e.version or 0 for e in events), default=0))
+
+    def submit(self, link: str | OpenLink, answers: Mapping[str, Any]) -> Event:
         """Validate ``answers`` and append them as the link's one ``SurveyAnswered`` event; return it as stored.
 
+        ``link`` is a token, or what :meth:`open_link` returned for it.
         Raises :class:`~clientrules.survey.errors.LinkError` if the link cannot
         be used (a second submission gets :class:`LinkUsed`) and
         :class:`~clientrules.survey.errors.InvalidAnswers` for bad answers;
         either way nothing is stored.
         """
-        for _ in range(SUBMIT_ATTEMPTS):
-            invitation, version = self._open(token)
+        opened = self.open_link(link) if isinstance(link, str) else link
+        for attempt in range(SUBMIT_ATTEMPTS):
+            if attempt:
+                opened = self.open_link(opened.token)
+            invitation = opened.invitation
+            if self._clock() >= invitation.expires_at.utc:
+                raise LinkExpired()
             payload = answered(invitation.invitation_id, answers)
             event = Event.new(
                 invitation.client,
@@ -213,8 +248,8 @@ class Surveys:
                 id=f"survey-answer:{invitation.invitation_id}",
             )
             try:
-                # expected_version: a re-invitation appended since the link was checked wins
-                result = self._ledger.append([event], expected_version=version)
+                # expected_version: anything appended since the link was checked (a re-invitation) makes us check again
+                result = self._ledger.append([event], expected_version=opened.version)
             except ConcurrencyError:
                 continue
             if not result.stored:
@@ -247,20 +282,6 @@ class Surveys:
         return sorted(events, key=lambda e: e.position or 0)
 
     # --- helpers ------------------------------------------------------------------
-
-    def _open(self, token: str) -> tuple[Invitation, int]:
-        invitation_id, client = self._signer.read(token)
-        try:
-            events = self._ledger.events(check_client_id(client))
-        except InvalidEvent:
-            raise LinkUnknown() from None
-        version = max((e.version or 0 for e in events), default=0)
-        invitation = _by_id(invitations_of(events, now=self._clock(), token_of=self._signer.token), invitation_id)
-        if invitation is None:
-            raise LinkUnknown()
-        if invitation.status != OPEN:
-            raise _LINK_ERRORS[invitation.status]()
-        return invitation, version
 
     def _survey_events(self, client: str | None) -> list[Event]:
         if client is not None:
