@@ -167,6 +167,21 @@ def test_re_inviting_makes_the_older_link_unusable(departed: Ledger, clock: Cloc
     assert [i.status for i in service.invitations("acme")] == ["superseded", "answered"]
 
 
+def test_a_link_opened_before_a_re_invitation_or_its_expiry_cannot_store_answers(departed: Ledger, clock: Clock) -> None:
+    # the web form opens the link, then hands what it opened to submit instead of reading the client again
+    service = surveys(departed, clock)
+    opened = service.open_link(service.invite("acme").token)
+    clock.advance(days=1)
+    service.invite("acme")
+    with pytest.raises(LinkSuperseded):
+        service.submit(opened, {"primary_reason": "quality"})
+    opened = service.open_link(service.invite("bravo").token)
+    clock.advance(days=30)
+    with pytest.raises(LinkExpired):
+        service.submit(opened, {"primary_reason": "quality"})
+    assert service.answers() == []
+
+
 def test_a_client_who_answered_is_not_invited_again_until_they_leave_again(departed: Ledger, clock: Clock) -> None:
     service = surveys(departed, clock)
     service.submit(service.invite("acme").token, {"primary_reason": "quality"})
