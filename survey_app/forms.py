@@ -10,12 +10,38 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from clientrules.survey import FIELDS, RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, WOULD_RETURN
 
+
+class ChoiceInputs:
+    """A widget: a choice field's options as native radio buttons or checkboxes, each with its own label.
+
+    Built from the field's choices: WTForms' own list widget makes a subfield
+    for each option, and the questionnaire has about sixty. Option ids are
+    WTForms' (``<field id>-0``, ``-1``, ...); the template puts them in a fieldset with a legend.
+    """
+
+    def __init__(self, input_type: str) -> None:
+        self.input_type = input_type
+
+    def __call__(self, field: Any, *, required: bool = False) -> Markup:
+        field_id, name = escape(field.id), escape(field.name)
+        flags = " required" if required else ""
+        return Markup(
+            "".join(
+                f'<div class="option">\n'
+                f'  <input type="{self.input_type}" id="{field_id}-{n}" name="{name}" value="{escape(choice.value)}"'
+                f'{" checked" if choice.selected else ""}{flags}>\n'
+                f'  <label for="{field_id}-{n}">{escape(choice.label)}</label>\n'
+                f"</div>\n"
+                for n, choice in enumerate(field.iter_choices())
+            )
+        )
 
 
 def _choices(labels: dict[str, str]) -> list[SelectChoice]:
@@ -31,25 +57,32 @@ def _number(value: object) -> object:
 
 
 def _scale(label: str, scale: range) -> RadioField:
-    return RadioField(label, choices=[SelectChoice(n, str(n)) for n in scale], coerce=_number, validate_choice=False)
+    return RadioField(
+        label, choices=[SelectChoice(n, str(n)) for n in scale], coerce=_number, validate_choice=False, widget=RADIOS
+    )
 
 
 REASONS = _choices(REASON_LABELS)
+RADIOS = ChoiceInputs("radio")
 
 
 class SurveyForm(FlaskForm):
     """The questionnaire; its field names are those of ``spec/exit-survey.md``."""
 
     primary_reason = RadioField(
-        "What was the main reason you stopped working with us?", choices=REASONS, validate_choice=False
+        "What was the main reason you stopped working with us?", choices=REASONS, validate_choice=False, widget=RADIOS
     )
-    other_reasons = SelectMultipleField("Did anything else play a part?", choices=REASONS, validate_choice=False)
+    other_reasons = SelectMultipleField(
+        "Did anything else play a part?", choices=REASONS, validate_choice=False, widget=ChoiceInputs("checkbox")
+    )
     rating_communication = _scale(RATINGS["rating_communication"], RATING_SCALE)
     rating_timeliness = _scale(RATINGS["rating_timeliness"], RATING_SCALE)
     rating_quality = _scale(RATINGS["rating_quality"], RATING_SCALE)
     rating_value = _scale(RATINGS["rating_value"], RATING_SCALE)
     recommend = _scale("How likely are you to recommend us to a friend or colleague?", RECOMMEND_SCALE)
-    would_return = RadioField("Would you work with us again?", choices=_choices(WOULD_RETURN), validate_choice=False)
+    would_return = RadioField(
+        "Would you work with us again?", choices=_choices(WOULD_RETURN), validate_choice=False, widget=RADIOS
+    )
     what_to_change = TextAreaField("What could we have done differently?")
     may_contact = BooleanField("You may contact me to talk about my answers")
 
