@@ -25,7 +25,7 @@ class LinkSigner:
     def __init__(self, secret: str, *, max_age: dt.timedelta, clock: Clock) -> None:
         self._secret = secret
         self._max_age = max_age
-        self._clock = clock
+        self._reader = self._serializer(clock)
 
     def token(self, invitation_id: str, client: str, issued_at: dt.datetime) -> str:
         """The token of an invitation; the same invitation always gets the same token."""
@@ -34,7 +34,7 @@ class LinkSigner:
     def read(self, token: str) -> tuple[str, str]:
         """``(invitation id, client id)`` of a genuine, unexpired token, else :class:`LinkUnknown` / :class:`LinkExpired`."""
         try:
-            invitation_id, client = self._serializer(self._clock).loads(
+            invitation_id, client = self._reader.loads(
                 token, max_age=int(self._max_age.total_seconds())
             )
         except SignatureExpired:
