@@ -151,10 +151,10 @@ class SqliteStore:
         self.registry = registry
         self.personal = PersonalFields(registry)
         self._key_types = tuple(sorted(self.personal.types))
+        self._key_type_marks = ",".join("?" * len(self._key_types))
         #: events joined to the keys that open them (see clientrules.store.rows.COLUMNS); takes _key_types first
         self._events = (
-            "events e LEFT JOIN client_keys k ON k.client = e.stream"
-            f" AND e.type IN ({','.join('?' * len(self._key_types))})"
+            f"events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type IN ({self._key_type_marks})"
         )
         self._local = threading.local()
         #: every open connection: (process id, its thread, connection)
@@ -538,7 +538,7 @@ class SqliteStore:
                 ),
                 append=lambda events: self._append(connection, events, None, None),
                 personal_rows=lambda: connection.execute(
-                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({','.join('?' * len(self._key_types))})"
+                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({self._key_type_marks})"
                     " ORDER BY version",
                     (client, *self._key_types),
                 ),
