@@ -20,7 +20,7 @@ from benchmarks.raw_sqlite import raw_insert_seconds
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.events.jsonl import event_from_json
+from clientrules.domain.events.jsonl import event_from_json
 
 NAME = "append"
 SYNCHRONOUS_LEVELS = {"off": 0, "normal": 1, "full": 2, "extra": 3}

@@ -27,8 +27,8 @@ from benchmarks.plain_rules import plain_verdict
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.engine import DurableEngine
-from clientrules.facts import Facts
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.facts import Facts
 
 NAME = "evaluate"
 

@@ -20,8 +20,8 @@ import random
 from pathlib import Path
 from typing import Any, Iterator
 
-from clientrules.events import Event, Instant
-from clientrules.events.jsonl import event_from_json
+from clientrules.domain.events import Event, Instant
+from clientrules.domain.events.jsonl import event_from_json
 
 #: every history ends just before this moment; benchmarks decide as of it
 AS_OF = Instant.parse("2026-06-01")

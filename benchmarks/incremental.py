@@ -18,7 +18,7 @@ from benchmarks.measure import best_of, per_call, seconds
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.facts import facts_of
+from clientrules.domain.facts import facts_of
 
 NAME = "incremental"
 CLIENT = "long-client"

@@ -15,7 +15,7 @@ from benchmarks.measure import in_fresh_process, peak_rss_mib, seconds
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.events.jsonl import event_from_json
+from clientrules.domain.events.jsonl import event_from_json
 
 NAME = "memory"
 

@@ -1,6 +1,6 @@
 """The default playbook written as plain Python if/else: the floor an evaluation cannot beat.
 
-It knows one rule set only (``clientrules/rules/default_playbook.toml``), gives
+It knows one rule set only (``clientrules/domain/rules/default_playbook.toml``), gives
 no reasons and no evidence; the evaluation benchmark checks that it reaches
 the engine's verdict for every client.
 """

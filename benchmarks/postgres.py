@@ -31,10 +31,10 @@ from benchmarks.measure import seconds
 from benchmarks.results import Figure, Row
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.events import Event
-from clientrules.events.jsonl import event_from_json
-from clientrules.store import open_store
-from clientrules.workers.parallel import iter_evaluate_parallel
+from clientrules.domain.events import Event
+from clientrules.domain.events.jsonl import event_from_json
+from clientrules.adapters.store import open_store
+from clientrules.application.workers.parallel import iter_evaluate_parallel
 
 NAME = "postgres"
 WRITER_THREADS = 4

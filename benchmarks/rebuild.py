@@ -15,8 +15,8 @@ from benchmarks.measure import best_of, per_call
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.events.jsonl import event_from_json
-from clientrules.facts import facts_of
+from clientrules.domain.events.jsonl import event_from_json
+from clientrules.domain.facts import facts_of
 
 NAME = "rebuild"
 CLIENT = "rebuilt-client"

@@ -25,7 +25,7 @@ from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from benchmarks.survey_load import Load, generate_load
 from clientrules import Event, Ledger, RelationshipEnded
-from clientrules.events.jsonl import event_from_json
+from clientrules.domain.events.jsonl import event_from_json
 
 NAME = "survey"
 LOAD_PROCESSES = 2

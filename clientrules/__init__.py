@@ -8,10 +8,11 @@ The front door is :class:`Ledger`::
         ledger.record("acme", InvoiceIssued(invoice_id="A-1", amount=900.0, due_on="2026-03-31"), "2026-03-01")
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
-from clientrules import events
-from clientrules.errors import (
+from clientrules.domain import events
+from clientrules.domain.errors import (
     ClientRulesError,
     ConcurrencyError,
     InvalidEvent,
@@ -20,10 +21,48 @@ from clientrules.errors import (
     StoreError,
     UnknownClient,
 )
-from clientrules.events import *  # noqa: F403
-from clientrules.events import __all__ as _event_names
+from clientrules.domain.events import (
+    Event,
+    Instant,
+    Payload,
+    SPEC_TYPES,
+    as_instant,
+    LEARNING_STREAM,
+    REASON_CODES,
+    RULES_STREAM,
+    SYSTEM_TYPES,
+    DecisionRecorded,
+    SurveyInvited,
+    SurveyReminded,
+    SurveyAnswered,
+    PersonalDataErased,
+    RuleSetAdopted,
+    ProposalDecided,
+    ClientOnboarded,
+    ContractSigned,
+    RelationshipEnded,
+    ClientReferredOut,
+    InvoiceIssued,
+    PaymentReceived,
+    DepositRequested,
+    DepositReceived,
+    WorkLogged,
+    ScopeChangeRequested,
+    DeadlineMissed,
+    FollowUpSent,
+    ClientReplied,
+    ClientMessageReceived,
+    ReplySent,
+    MeetingHeld,
+    PlanAgreed,
+    TermsRenegotiated,
+    IncidentReported,
+    ContractBreached,
+    NeedOutgrown,
+)
 from clientrules.ledger import Ledger
-from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
+from clientrules.ports import AppendResult, ClientSummary, EventStore
+from clientrules.adapters.store import open_store
 
 try:
     __version__ = _version("clientrules")
@@ -31,19 +70,55 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "__version__",
     "AppendResult",
+    "as_instant",
+    "ClientMessageReceived",
+    "ClientOnboarded",
+    "ClientReferredOut",
+    "ClientReplied",
     "ClientRulesError",
     "ClientSummary",
     "ConcurrencyError",
+    "ContractBreached",
+    "ContractSigned",
+    "DeadlineMissed",
+    "DecisionRecorded",
+    "DepositReceived",
+    "DepositRequested",
+    "Event",
+    "events",
     "EventStore",
+    "FollowUpSent",
+    "IncidentReported",
+    "Instant",
     "InvalidEvent",
     "InvalidInput",
     "InvalidRuleSet",
+    "InvoiceIssued",
+    "LEARNING_STREAM",
     "Ledger",
-    "StoreError",
-    "UnknownClient",
-    "__version__",
-    "events",
+    "MeetingHeld",
+    "NeedOutgrown",
     "open_store",
-    *_event_names,
+    "Payload",
+    "PaymentReceived",
+    "PersonalDataErased",
+    "PlanAgreed",
+    "ProposalDecided",
+    "REASON_CODES",
+    "RelationshipEnded",
+    "ReplySent",
+    "RULES_STREAM",
+    "RuleSetAdopted",
+    "ScopeChangeRequested",
+    "SPEC_TYPES",
+    "StoreError",
+    "SurveyAnswered",
+    "SurveyInvited",
+    "SurveyReminded",
+    "SYSTEM_TYPES",
+    "TermsRenegotiated",
+    "UnknownClient",
+    "WorkLogged",
 ]

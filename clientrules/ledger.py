@@ -15,17 +15,17 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from clientrules.errors import ClientRulesError, UnknownClient
-from clientrules.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
-from clientrules.events.jsonl import iter_events, iter_lines, write_events
-from clientrules.privacy import Erasure
-from clientrules.store import AppendResult, ClientSummary, EventStore, open_store
+from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
+from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
+from clientrules.domain.privacy import Erasure
+from clientrules.adapters.store import AppendResult, ClientSummary, EventStore, open_store
 
 if TYPE_CHECKING:
-    from clientrules.decisions.service import Decisions
-    from clientrules.learning import Learning
-    from clientrules.rules.versions import RuleVersions
-    from clientrules.survey import Surveys
+    from clientrules.application.decisions import Decisions
+    from clientrules.application.learning import Learning
+    from clientrules.application.rule_versions import RuleVersions
+    from clientrules.application.surveys import Surveys
 
 DEFAULT_DB = "clientrules.db"
 DB_ENV = "CLIENTRULES_DB"
@@ -54,7 +54,7 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, create: bool = True) -> Ledger:
-        """Open the ledger at ``url`` (see :func:`clientrules.store.open_store`; None: :func:`default_url`).
+        """Open the ledger at ``url`` (see :func:`clientrules.adapters.store.open_store`; None: :func:`default_url`).
 
         With ``create=False`` a SQLite file that does not exist is an error
         instead of a new, empty database.
@@ -67,29 +67,29 @@ class Ledger:
 
     @functools.cached_property
     def surveys(self) -> Surveys:
-        """Exit-survey invitations and answers (:class:`clientrules.survey.Surveys`)."""
-        from clientrules.survey import Surveys
+        """Exit-survey invitations and answers (:class:`clientrules.domain.survey.Surveys`)."""
+        from clientrules.application.surveys import Surveys
 
         return Surveys.for_ledger(self)
 
     @functools.cached_property
     def rules(self) -> RuleVersions:
-        """Rule-set versions: current, use, versions, get (:class:`clientrules.rules.versions.RuleVersions`)."""
-        from clientrules.rules.versions import RuleVersions
+        """Rule-set versions: current, use, versions, get (:class:`clientrules.application.rule_versions.RuleVersions`)."""
+        from clientrules.application.rule_versions import RuleVersions
 
         return RuleVersions(self.store)
 
     @functools.cached_property
     def decisions(self) -> Decisions:
-        """Evaluate, record and explain decisions (:class:`clientrules.decisions.service.Decisions`)."""
-        from clientrules.decisions.service import Decisions
+        """Evaluate, record and explain decisions (:class:`clientrules.application.decisions.Decisions`)."""
+        from clientrules.application.decisions import Decisions
 
         return Decisions(self.store, self.rules)
 
     @functools.cached_property
     def learning(self) -> Learning:
-        """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.learning.Learning`)."""
-        from clientrules.learning import Learning
+        """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.domain.learning.Learning`)."""
+        from clientrules.application.learning import Learning
 
         return Learning(self)
 
@@ -107,7 +107,7 @@ class Ledger:
         """Append one event to ``client``'s stream and return it as stored (with version and position).
 
         ``expected_version`` (0 for a new client) makes the append fail with
-        :class:`~clientrules.errors.ConcurrencyError` if another writer got
+        :class:`~clientrules.domain.errors.ConcurrencyError` if another writer got
         there first. Recording an ``id`` that is stored already changes
         nothing and returns the stored event.
         """
@@ -127,7 +127,7 @@ class Ledger:
         ``source`` is a path, ``"-"`` for standard input, or a binary or text
         file object. The document is read one line at a time, so its size is
         not limited by memory; a bad line raises
-        :class:`~clientrules.errors.InvalidInput` with its line number and
+        :class:`~clientrules.domain.errors.InvalidInput` with its line number and
         nothing is stored. Events whose id is stored already are counted in
         ``already_present``, so importing a file again is a no-op.
         """
@@ -143,7 +143,7 @@ class Ledger:
         stays, so its facts, decisions and statistics do not change. Calling it
         again changes nothing. ``requested_by`` (who asked; not encrypted: no
         personal data there) is recorded with the event. See
-        :class:`~clientrules.privacy.Erasure` for what it could not erase.
+        :class:`~clientrules.domain.privacy.Erasure` for what it could not erase.
         """
         check_client_id(client)
         if not self.store.client_version(client):

@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clientrules import Ledger
-from clientrules.survey import Surveys, shared_secret
+from clientrules.application.surveys import Surveys, shared_secret
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
 from survey_app.mail import VerifiedMail

@@ -6,7 +6,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from clientrules.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
+from clientrules.domain.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
 
 LINK_TITLES = {
     LinkUnknown: "This link does not work",

@@ -15,7 +15,7 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Radio
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from clientrules.survey import FIELDS, RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, WOULD_RETURN
+from clientrules.domain.survey import FIELDS, RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, WOULD_RETURN
 
 
 class ChoiceInputs:

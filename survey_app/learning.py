@@ -12,9 +12,9 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from markupsafe import Markup
 
-from clientrules.errors import ClientRulesError
-from clientrules.learning import charts
-from clientrules.learning.html import render_html, stylesheet
+from clientrules.domain.errors import ClientRulesError
+from clientrules.adapters.report import charts
+from clientrules.adapters.report.html import render_html, stylesheet
 from survey_app.forms import ActionForm
 from survey_app.security import login_required
 

@@ -16,8 +16,9 @@ import attrs
 from flask import current_app
 from flask_mail import Connection, Mail, Message
 
-from clientrules.errors import ClientRulesError
-from clientrules.survey import Invitation, is_email_address
+from clientrules.domain.errors import ClientRulesError
+from clientrules.application.surveys import is_email_address
+from clientrules.domain.survey import Invitation
 
 SUBJECT = "Why did we part ways? A three-minute question"
 

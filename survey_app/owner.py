@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from clientrules.errors import ClientRulesError, InvalidEvent
-from clientrules.events import check_client_id
-from clientrules.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
+from clientrules.domain.errors import ClientRulesError, InvalidEvent
+from clientrules.domain.events import check_client_id
+from clientrules.domain.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
 from survey_app.mail import send_link
 from survey_app.security import login_required, owner_logged_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from clientrules.survey import InvalidAnswers
+from clientrules.domain.survey import InvalidAnswers
 from survey_app.forms import SurveyForm
 
 public = Blueprint("survey", __name__)

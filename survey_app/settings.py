@@ -28,8 +28,8 @@ from typing import Any, Callable, Mapping
 
 import attrs
 
-from clientrules.errors import ClientRulesError
-from clientrules.survey.service import DEFAULT_EXPIRY_DAYS, check_secret
+from clientrules.domain.errors import ClientRulesError
+from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, check_secret
 
 PREFIX = "CLIENTRULES_"
 

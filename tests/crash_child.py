@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from clientrules import Event, Ledger, WorkLogged
-from clientrules.events import write_events
+from clientrules.domain.events import write_events
 
 CLIENTS = 5
 KINDS = ("record", "batch", "import")

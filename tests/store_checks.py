@@ -11,10 +11,10 @@ from collections import defaultdict
 import psycopg
 from psycopg import sql
 
-from clientrules.events import Event
-from clientrules.store import EventStore
-from clientrules.store.postgres import PostgresStore, postgres_conninfo
-from clientrules.store.sqlite import sqlite_path
+from clientrules.domain.events import Event
+from clientrules.adapters.store import EventStore
+from clientrules.adapters.store.postgres import PostgresStore, postgres_conninfo
+from clientrules.adapters.store.sqlite import sqlite_path
 
 
 def assert_consistent(store: EventStore) -> list[Event]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from clientrules import ClientOnboarded, Ledger, RelationshipEnded
-from clientrules.survey import Surveys
+from clientrules.application.surveys import Surveys
 
 START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
 SECRET = "test-secret-for-survey-links"

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from clientrules import ClientOnboarded, DeadlineMissed, Ledger, RelationshipEnded, WorkLogged
 from clientrules.cli.main import cli
-from clientrules.rules import default_ruleset_text
+from clientrules.domain.rules import default_ruleset_text
 
 RULE = """
 [[rules]]

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from clientrules.cli.main import cli
-from clientrules.events import ClientOnboarded, InvoiceIssued, NeedOutgrown, PaymentReceived
+from clientrules.domain.events import ClientOnboarded, InvoiceIssued, NeedOutgrown, PaymentReceived
 from clientrules.ledger import Ledger
-from clientrules.rules import default_ruleset_text
+from clientrules.domain.rules import default_ruleset_text
 
 
 @pytest.fixture

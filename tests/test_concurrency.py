@@ -19,8 +19,8 @@ from store_checks import assert_consistent
 from survey_fixtures import FULL_FORM, add_departed, csrf_token
 
 from clientrules import ConcurrencyError, Ledger, SurveyAnswered
-from clientrules.events import Event, WorkLogged
-from clientrules.store import open_store
+from clientrules.domain.events import Event, WorkLogged
+from clientrules.adapters.store import open_store
 
 WRITERS = 4
 FOLLOWERS = 2

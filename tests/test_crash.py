@@ -24,7 +24,7 @@ from store_checks import assert_consistent
 from test_workers import onboard
 
 from clientrules import DecisionRecorded, Ledger, WorkLogged
-from clientrules.decisions.service import RECORD_BATCH
+from clientrules.application.decisions import RECORD_BATCH
 from postgres_fixtures import fresh_schema_url
 
 CHILD = Path(__file__).with_name("crash_child.py")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import run_in_threads
 
-from clientrules.decisions.service import Decisions
-from clientrules.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
-from clientrules.events import (
+from clientrules.application.decisions import Decisions
+from clientrules.domain.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
+from clientrules.domain.events import (
     ClientOnboarded,
     ContractBreached,
     DecisionRecorded,
@@ -18,8 +18,8 @@ from clientrules.events import (
     RULES_STREAM,
 )
 from clientrules.ledger import Ledger
-from clientrules.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
-from clientrules.rules.versions import RuleSetVersion, UnknownRuleSetVersion
+from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
+from clientrules.application.rule_versions import RuleSetVersion, UnknownRuleSetVersion
 
 
 def late_invoice(ledger: Ledger, client: str, number: int, due_on: str, paid_at: str) -> None:
@@ -252,8 +252,8 @@ def test_threads_share_one_ledger_decisions(ledger):
 
 
 def test_every_catalogue_fact_has_plain_words():
-    from clientrules.decisions.words import FACT_WORDS
-    from clientrules.facts import FACTS
+    from clientrules.domain.decisions.words import FACT_WORDS
+    from clientrules.domain.facts import FACTS
 
     assert set(FACT_WORDS) == set(FACTS)
 
@@ -273,7 +273,7 @@ def test_concurrent_adoptions_without_an_expected_version_all_get_their_own_vers
 
 
 def test_counts_of_one_read_in_the_singular():
-    from clientrules.decisions.words import describe_value
+    from clientrules.domain.decisions.words import describe_value
 
     assert describe_value("late_invoices_12m", 1) == "1 late invoice in the last 12 months"
     assert describe_value("late_invoices_12m", 2) == "2 late invoices in the last 12 months"

@@ -19,10 +19,10 @@ from test_facts_properties import as_of_moments, histories, reference
 
 import datetime as dt
 
-from clientrules.engine import DurableEngine
-from clientrules.events import Event, Instant, registry
-from clientrules.facts import ClientFold
-from clientrules.rules import default_ruleset_text, parse_ruleset
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.events import Event, Instant, registry
+from clientrules.domain.facts import ClientFold
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset
 
 PLAYBOOK = default_ruleset_text()
 T = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)

@@ -8,7 +8,7 @@ import gc
 import pytest
 from test_engine_memory import rss_kib
 
-from clientrules.events import ClientOnboarded, Event, FollowUpSent, InvoiceIssued, PaymentReceived
+from clientrules.domain.events import ClientOnboarded, Event, FollowUpSent, InvoiceIssued, PaymentReceived
 from clientrules.ledger import Ledger
 
 T = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)

@@ -11,12 +11,12 @@ import pytest
 from conftest import run_in_threads
 from durable.engine import Ruleset
 
-from clientrules.engine import DurableEngine, EngineError
-from clientrules.errors import InvalidRuleSet
-from clientrules.events import Instant
-from clientrules.facts import FACTS, Facts
-from clientrules.rules import default_ruleset_text, parse_ruleset
-from clientrules.rules.validation import MAX_SIGNAL_CONDITIONS
+from clientrules.adapters.durable import DurableEngine, EngineError
+from clientrules.domain.errors import InvalidRuleSet
+from clientrules.domain.events import Instant
+from clientrules.domain.facts import FACTS, Facts
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset
+from clientrules.domain.rules.validation import MAX_SIGNAL_CONDITIONS
 
 T = Instant.parse("2026-06-01")
 PLAYBOOK = parse_ruleset(default_ruleset_text())

@@ -15,10 +15,10 @@ import operator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clientrules.engine import DurableEngine
-from clientrules.events import Instant
-from clientrules.facts import FACTS, Facts
-from clientrules.rules import AnyOf, Comparison, RuleSet, SignalCondition, default_ruleset_text, parse_ruleset
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.events import Instant
+from clientrules.domain.facts import FACTS, Facts
+from clientrules.domain.rules import AnyOf, Comparison, RuleSet, SignalCondition, default_ruleset_text, parse_ruleset
 
 T = Instant.parse("2026-06-01")
 RANK = {"keep": 1, "renegotiate": 2, "refer_out": 3, "terminate": 4}

@@ -6,10 +6,10 @@ import gc
 
 import pytest
 
-from clientrules.engine import DurableEngine
-from clientrules.events import Instant
-from clientrules.facts import Facts
-from clientrules.rules import default_ruleset_text, parse_ruleset
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.events import Instant
+from clientrules.domain.facts import Facts
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset
 
 T = Instant.parse("2026-06-01")
 SITUATIONS = [

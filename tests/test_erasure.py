@@ -33,11 +33,11 @@ from clientrules import (
     WorkLogged,
 )
 from clientrules.cli.main import cli
-from clientrules.errors import ConcurrencyError, InvalidEvent
-from clientrules.events import ERASED, Instant, PersonalDataErased, as_instant, registry
-from clientrules.facts import facts_of
-from clientrules.privacy import ClientKey, PersonalFields, open_value, seal_value
-from clientrules.store import open_store
+from clientrules.domain.errors import ConcurrencyError, InvalidEvent
+from clientrules.domain.events import ERASED, Instant, PersonalDataErased, as_instant, registry
+from clientrules.domain.facts import facts_of
+from clientrules.domain.privacy import ClientKey, PersonalFields, open_value, seal_value
+from clientrules.adapters.store import open_store
 from postgres_fixtures import SERVER_URL
 from survey_fixtures import clean_environment, close_app, csrf_token, make_app
 

@@ -8,10 +8,10 @@ from typing import ClassVar
 import attrs
 import pytest
 
-from clientrules.errors import InvalidEvent
-from clientrules.events import SPEC_TYPES, Event, Instant, Registry, as_instant, content_id, registry
-from clientrules.events.system import SYSTEM_TYPES
-from clientrules.events.types import Payload
+from clientrules.domain.errors import InvalidEvent
+from clientrules.domain.events import SPEC_TYPES, Event, Instant, Registry, as_instant, content_id, registry
+from clientrules.domain.events.system import SYSTEM_TYPES
+from clientrules.domain.events.types import Payload
 
 #: one valid ``data`` per type, with every optional field set where the type has one
 SAMPLES = {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from clientrules.errors import ClientRulesError
-from clientrules.events import Event, Instant, read_events, registry
-from clientrules.facts import FACTS, ClientFold, Facts, FactsError, facts_of
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import Event, Instant, read_events, registry
+from clientrules.domain.facts import FACTS, ClientFold, Facts, FactsError, facts_of
 
 
 def shared_dir() -> Path:

@@ -17,8 +17,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clientrules.events import Event, Instant, registry
-from clientrules.facts import ClientFold, Facts
+from clientrules.domain.events import Event, Instant, registry
+from clientrules.domain.facts import ClientFold, Facts
 
 DAY = dt.timedelta(days=1)
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)

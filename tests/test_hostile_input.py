@@ -35,13 +35,13 @@ import clientrules
 import survey_app
 from clientrules import Ledger, SurveyAnswered
 from clientrules.cli.main import cli
-from clientrules.engine import DurableEngine
-from clientrules.errors import InvalidInput
-from clientrules.events import Instant, read_events, write_events
-from clientrules.events.jsonl import MAX_LINE_BYTES
-from clientrules.facts import FACTS, Facts
-from clientrules.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
-from clientrules.survey import FIELDS, REASON_LABELS
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.errors import InvalidInput
+from clientrules.domain.events import Instant, read_events, write_events
+from clientrules.domain.events.jsonl import MAX_LINE_BYTES
+from clientrules.domain.facts import FACTS, Facts
+from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
+from clientrules.domain.survey import FIELDS, REASON_LABELS
 
 STORY_LINES = [line for line in STORIES.read_text().splitlines() if line.strip()]
 HOSTILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

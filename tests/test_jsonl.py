@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clientrules.errors import InvalidInput
-from clientrules.events import Event, FollowUpSent, WorkLogged, iter_events, read_events, write_events
-from clientrules.events.jsonl import MAX_LINE_BYTES, iter_lines
+from clientrules.domain.errors import InvalidInput
+from clientrules.domain.events import Event, FollowUpSent, WorkLogged, iter_events, read_events, write_events
+from clientrules.domain.events.jsonl import MAX_LINE_BYTES, iter_lines
 
 GOOD = '{"client": "acme", "type": "WorkLogged", "at": "2026-03-01", "data": {"hours": 1, "billable": true}}'
 

@@ -17,9 +17,10 @@ from clientrules import (
     SurveyInvited,
 )
 from clientrules.cli.main import cli
-from clientrules.events.system import LEARNING_STREAM
-from clientrules.learning import REPORT_KEYS, Finding, UnknownProposal
-from clientrules.learning.history import days_before
+from clientrules.domain.events.system import LEARNING_STREAM
+from clientrules.application.learning import UnknownProposal
+from clientrules.domain.learning import REPORT_KEYS, Finding
+from clientrules.domain.learning.history import days_before
 from tests.learning_fixtures import build_db, copy_db, generator
 
 SMALL = 60  # clients: 4 of them leave citing missed deadlines, with deadlines piling up before

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clientrules import Ledger
-from clientrules.learning.history import days_before
+from clientrules.domain.learning.history import days_before
 from tests.learning_fixtures import EXAMPLE, build_db, copy_db, generator
 
 pytestmark = pytest.mark.slow

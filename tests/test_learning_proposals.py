@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clientrules.events import (
+from clientrules.domain.events import (
     ClientMessageReceived,
     ClientOnboarded,
     Event,
@@ -15,9 +15,9 @@ from clientrules.events import (
     SurveyAnswered,
     WorkLogged,
 )
-from clientrules.learning.history import History
-from clientrules.learning.proposals import Method, NoProposal, find, learned_rule
-from clientrules.rules import default_ruleset_text, parse_ruleset
+from clientrules.domain.learning.history import History
+from clientrules.domain.learning.proposals import Method, NoProposal, find, learned_rule
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset
 
 
 def _events(client: str, *items) -> list[Event]:
@@ -98,7 +98,7 @@ def test_stricter_settings_refuse_thin_evidence() -> None:
 
 def _deadline_history(leavers: list[int], stayers: list[int]) -> History:
     """Leavers (citing missed_deadlines, gone 1 June) and stayers with the given numbers of deadlines missed."""
-    from clientrules.events import DeadlineMissed
+    from clientrules.domain.events import DeadlineMissed
 
     events: list[Event] = []
     for index, count in enumerate(leavers):

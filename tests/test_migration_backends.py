@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from clientrules import Ledger
-from clientrules.events import RelationshipEnded
-from clientrules.rules import default_ruleset_text
+from clientrules.domain.events import RelationshipEnded
+from clientrules.domain.rules import default_ruleset_text
 
 CLI = [sys.executable, "-m", "clientrules"]
 

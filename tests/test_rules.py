@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clientrules.errors import InvalidRuleSet
-from clientrules.facts.catalogue import FACTS
-from clientrules.rules import (
+from clientrules.domain.errors import InvalidRuleSet
+from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.rules import (
     AnyOf,
     Comparison,
     RuleSetProblems,

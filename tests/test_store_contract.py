@@ -1,4 +1,4 @@
-"""The EventStore contract (clientrules/store/base.py), run against every backend through ``store_url``."""
+"""The EventStore contract (clientrules/ports.py), run against every backend through ``store_url``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from clientrules.errors import ConcurrencyError, InvalidEvent
-from clientrules.events import (
+from clientrules.domain.errors import ConcurrencyError, InvalidEvent
+from clientrules.domain.events import (
     ClientOnboarded,
     Event,
     FollowUpSent,
@@ -15,7 +15,7 @@ from clientrules.events import (
     RuleSetAdopted,
     WorkLogged,
 )
-from clientrules.store import EventStore, open_store
+from clientrules.adapters.store import EventStore, open_store
 
 
 def work(client: str, at: str, *, id: str | None = None, hours: float = 1.0) -> Event:

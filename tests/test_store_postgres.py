@@ -9,11 +9,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from clientrules.errors import ConcurrencyError, StoreError
-from clientrules.events import Event, WorkLogged
-from clientrules.store import open_store
-from clientrules.store import postgres_schema
-from clientrules.store.postgres import PostgresStore
+from clientrules.domain.errors import ConcurrencyError, StoreError
+from clientrules.domain.events import Event, WorkLogged
+from clientrules.adapters.store import open_store
+from clientrules.adapters.store import postgres_schema
+from clientrules.adapters.store.postgres import PostgresStore
 
 
 def work(client: str, at: str = "2026-03-01", *, id: str | None = None) -> Event:

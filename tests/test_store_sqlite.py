@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_checks import assert_consistent
 
-from clientrules.errors import StoreError
-from clientrules.events import Event, Registry, WorkLogged
-from clientrules.events.types import Payload
-from clientrules.store import open_store
-from clientrules.store.sqlite import SqliteStore, sqlite_path
+from clientrules.domain.errors import StoreError
+from clientrules.domain.events import Event, Registry, WorkLogged
+from clientrules.domain.events.types import Payload
+from clientrules.adapters.store import open_store
+from clientrules.adapters.store.sqlite import SqliteStore, sqlite_path
 
 WRITERS = 2
 EVENTS_PER_WRITER = 300

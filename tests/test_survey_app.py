@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from clientrules import Ledger, SurveyAnswered
 from clientrules.cli.main import cli
-from clientrules.survey import FIELDS, shared_secret
+from clientrules.application.surveys import shared_secret
+from clientrules.domain.survey import FIELDS
 from survey_fixtures import (
     FULL_FORM,
     Clock,

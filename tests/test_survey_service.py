@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from clientrules import ClientOnboarded, ClientRulesError, Ledger, RelationshipEnded, SurveyAnswered, UnknownClient
-from clientrules.survey import (
+from clientrules.domain.survey import (
     InvalidAnswers,
     LinkExpired,
     LinkSuperseded,
@@ -18,8 +18,8 @@ from clientrules.survey import (
     OwnerPasswordError,
     SurveyError,
 )
-from clientrules.survey.links import LinkSigner
-from clientrules.survey.service import SECRET_ENV
+from clientrules.domain.survey.links import LinkSigner
+from clientrules.application.surveys import SECRET_ENV
 
 from survey_fixtures import FULL_ANSWERS, SECRET, Clock, add_departed, surveys
 
@@ -276,7 +276,7 @@ def test_owner_password_is_stored_hashed_and_can_be_changed(ledger: Ledger, cloc
 
 def test_the_questionnaire_offers_every_reason_code_of_the_spec() -> None:
     from clientrules import REASON_CODES
-    from clientrules.survey import FIELDS, REASON_LABELS
+    from clientrules.domain.survey import FIELDS, REASON_LABELS
 
     assert tuple(REASON_LABELS) == REASON_CODES
     assert REASON_LABELS["felt_neglected"] == "You seemed too busy with other clients"

@@ -32,8 +32,8 @@ from clientrules import (
     SurveyAnswered,
 )
 from clientrules.cli.main import cli
-from clientrules.survey import shared_secret
-from clientrules.survey.links import LinkSigner
+from clientrules.application.surveys import shared_secret
+from clientrules.domain.survey.links import LinkSigner
 from conftest import REPO, run_in_threads
 from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app
 from survey_app.settings import SettingsError
@@ -311,7 +311,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused(ledger) -> None:
         client = f"-c{n}" if n == 2 else f"c{n}"  # a client id may start with '-'
         ledger.record(client, ClientOnboarded(name="x"), "2026-01-05")
         ledger.record(client, RelationshipEnded(initiated_by="client"), "2026-10-30")
-        from clientrules.survey import Surveys
+        from clientrules.application.surveys import Surveys
 
         surveys = Surveys(ledger, secret=secret)
         surveys.submit(surveys.invite(client).token, {"primary_reason": "other", "recommend": 7, "what_to_change": text})

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from clientrules import Ledger
 from clientrules.cli.main import cli
-from clientrules.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
-from clientrules.workers.queue import EvaluationQueue, WorkerReport, run_worker
+from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
+from clientrules.application.workers.queue import EvaluationQueue, WorkerReport, run_worker
 
 CHANGED_CLIENTS = 300
 

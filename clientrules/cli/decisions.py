@@ -9,10 +9,10 @@ from typing import IO, Any, Iterable
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.errors import ClientRulesError, InvalidEvent
-from clientrules.events import Instant
-from clientrules.rules import RuleSetProblems, parse_ruleset
-from clientrules.workers.parallel import iter_evaluate_parallel
+from clientrules.domain.errors import ClientRulesError, InvalidEvent
+from clientrules.domain.events import Instant
+from clientrules.domain.rules import RuleSetProblems, parse_ruleset
+from clientrules.application.workers.parallel import iter_evaluate_parallel
 
 
 class MomentType(click.ParamType):

@@ -7,9 +7,9 @@ import json
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.errors import UnknownClient
-from clientrules.events import Instant, as_instant
-from clientrules.facts import FACTS, Facts, facts_of
+from clientrules.domain.errors import UnknownClient
+from clientrules.domain.events import Instant, as_instant
+from clientrules.domain.facts import FACTS, Facts, facts_of
 
 SHOWN_IDS = 3
 

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.errors import ClientRulesError
-from clientrules.learning.backtest import describe
-from clientrules.learning.report import proposals_text
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.learning.backtest import describe
+from clientrules.domain.learning.report import proposals_text
 
 
 def _echo_json(data: Any) -> None:
@@ -26,7 +26,7 @@ def _write(path: Path, text: str) -> None:
 
 
 @click.command("report")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stable keys: see clientrules.learning.report).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stable keys: see clientrules.domain.learning.report).")
 @click.option(
     "--html",
     "html_file",

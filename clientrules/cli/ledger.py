@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.errors import ClientRulesError, InvalidInput, UnknownClient
-from clientrules.events import ERASED, Event, Instant
+from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
+from clientrules.domain.events import ERASED, Event, Instant
 from clientrules.ledger import Ledger
 
 #: longest value shown for one field in a timeline (the export has them whole)

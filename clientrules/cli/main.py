@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import click
 
 from clientrules.cli.context import CliState
-from clientrules.errors import ClientRulesError
+from clientrules.domain.errors import ClientRulesError
 from clientrules.ledger import DB_ENV
 
 COMMAND_MODULES = [

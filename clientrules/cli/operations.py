@@ -6,8 +6,8 @@ import click
 
 from clientrules.cli.context import CliState, ctx_ledger
 from clientrules.ledger import Ledger, default_url
-from clientrules.store import open_store
-from clientrules.workers import DEFAULT_BATCH
+from clientrules.adapters.store import open_store
+from clientrules.application.workers import DEFAULT_BATCH
 
 
 def _db_url() -> str:
@@ -32,8 +32,8 @@ def db_migrate() -> None:
         open_store(url).close()  # a SQLite file is created and upgraded when opened
         click.echo(f"SQLite database {url} is up to date")
         return
-    from clientrules.store import postgres_schema
-    from clientrules.store.postgres import PostgresStore
+    from clientrules.adapters.store import postgres_schema
+    from clientrules.adapters.store.postgres import PostgresStore
 
     store = PostgresStore(url, migrate=False)
     try:
@@ -57,9 +57,9 @@ def db_status() -> None:
         finally:
             store.close()
         return
-    from clientrules.store import postgres_schema
-    from clientrules.store.postgres import PostgresStore
-    from clientrules.workers.queue import EvaluationQueue
+    from clientrules.adapters.store import postgres_schema
+    from clientrules.adapters.store.postgres import PostgresStore
+    from clientrules.application.workers.queue import EvaluationQueue
 
     store = PostgresStore(url, migrate=False)
     try:
@@ -94,7 +94,7 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """
     if not _is_postgres(_db_url()):
         raise click.UsageError("the worker needs a PostgreSQL database (--db postgresql://...)")
-    from clientrules.workers.queue import run_worker
+    from clientrules.application.workers.queue import run_worker
 
     report = run_worker(
         ctx_ledger(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)

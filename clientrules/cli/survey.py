@@ -14,8 +14,8 @@ import sys
 import click
 
 from clientrules.cli.context import ctx_ledger
-from clientrules.events import Event
-from clientrules.survey import FIELDS, Invitation
+from clientrules.domain.events import Event
+from clientrules.domain.survey import FIELDS, Invitation
 
 BASE_URL_ENV = "CLIENTRULES_BASE_URL"
 #: what a spreadsheet takes for the start of a formula in a cell (OWASP, "CSV Injection")

@@ -1,0 +1,1 @@
+"""Rendering the learning report: HTML through Jinja and charts through matplotlib."""

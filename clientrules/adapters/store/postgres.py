@@ -1,0 +1,492 @@
+"""The networked event store: PostgreSQL through psycopg 3 and a connection pool.
+
+URL: ``postgresql://user[:password]@host[:port]/dbname[?schema=NAME&...]``.
+Every table lives in the PostgreSQL schema ``NAME`` (default ``clientrules``),
+so several ledgers (or test runs) can share one database; any other query
+parameter is passed to libpq (``sslmode``, ``connect_timeout``...). Opening
+the store applies pending migrations (:mod:`clientrules.adapters.store.postgres_schema`);
+``clientrules db migrate`` does the same explicitly, and ``db status`` shows them.
+
+Guarantees, enforced by the database:
+
+* append-only: a trigger raises ``events are append-only`` on any ``UPDATE``,
+  ``DELETE`` or ``TRUNCATE`` of ``events``, whoever issues it;
+* per-client versions: ``UNIQUE (stream, version)``, and the expected version
+  is checked inside the appending transaction (:class:`ConcurrencyError`);
+* idempotent appends: ``UNIQUE (id)``; ids stored already are skipped and counted;
+* a gap-free global position in commit order. A ``bigserial`` would not do: a
+  transaction can take position 7, another position 8 and commit first, and
+  a reader that saw 8 and checkpointed past it would never see 7. Instead an
+  append locks the single row of ``position_counter`` (``SELECT ... FOR
+  UPDATE``), hands out ``last + 1 ...`` and writes the new ``last`` back in the
+  same transaction. The row lock is held until commit, so appends commit in
+  position order, one after the other, and a rolled-back append gives its
+  positions back: positions are dense and a reader following
+  ``read_all(after_position=...)`` can never see a later position before an
+  earlier one. The cost: appenders are serialised (as with SQLite's single
+  writer) for the few round trips of their transaction; readers never wait;
+* personal fields sealed with their client's key from ``client_keys``
+  (:mod:`clientrules.domain.privacy`), created in the appending transaction; an
+  erasure takes the position lock too, so no append can seal with a key
+  that is being destroyed, deletes the key, and rewrites the table
+  (``VACUUM FULL``) so that its files no longer hold the key's bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Collection, Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
+from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
+from clientrules.adapters.store import postgres_schema
+from clientrules.ports import AppendResult, ClientSummary
+from clientrules.adapters.store.erasing import record_erasure
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data
+
+#: events per round trip when appending (ids looked up, versions read, rows copied)
+CHUNK = 5_000
+POOL_MAX_SIZE = 8
+CONNECT_TIMEOUT_SECONDS = 10
+
+# a few rows: one round trip, the rows as column arrays and the counter moved to the last position
+_INSERT_FEW = (
+    "WITH stored AS (INSERT INTO events (position, id, stream, version, type, schema, at_key, at_text, data)"
+    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::text[], %s::int[],"
+    " %s::bigint[], %s::text[], %s::text[]))"
+    " UPDATE position_counter SET last = %s"
+)
+_COPY = "COPY events (position, id, stream, version, type, schema, at_key, at_text, data) FROM STDIN"
+#: most rows sent as arrays in one INSERT; more go through COPY (Python-side array quoting costs more than the round trips)
+FEW_ROWS = 32
+_SELECT_KEYS = (
+    "SELECT client, key_id, secret FROM unnest(%s::text[]) AS wanted (client) JOIN client_keys USING (client)"
+)
+#: events joined to the keys that open them (see clientrules.adapters.store.rows.COLUMNS); its parameter: the types with personal fields
+_EVENTS = "events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)"
+_INSERT_KEYS = "INSERT INTO client_keys (client, key_id, secret) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+#: how long an erasure waits to rewrite client_keys while appends read it
+VACUUM_LOCK_TIMEOUT = "3s"
+
+
+def postgres_conninfo(url: str) -> tuple[str, str]:
+    """The libpq connection string of ``url`` without ``schema=``, and the schema name."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = postgres_schema.DEFAULT_SCHEMA
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as error:
+        raise StoreError(f"not a PostgreSQL URL: {_one_line(error)}") from None
+    return conninfo, postgres_schema.check_schema_name(schema)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _where(conninfo: str) -> str:
+    """host:port/dbname of a connection string, for messages (never the password)."""
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+
+
+class PostgresStore:
+    """An :class:`~clientrules.ports.EventStore` in a PostgreSQL schema.
+
+    Safe to share between threads (a pool of connections). A process forked
+    after opening gets a pool of its own on first use.
+    """
+
+    def __init__(self, url: str, *, registry: Registry = default_registry, migrate: bool = True) -> None:
+        self.url = url
+        self.registry = registry
+        self.personal = PersonalFields(registry)
+        self._key_types = sorted(self.personal.types)
+        self.conninfo, self.schema = postgres_conninfo(url)
+        self.where = _where(self.conninfo)
+        self._closed = False
+        if migrate:
+            self.migrate()
+        self._pid = os.getpid()
+        self._pool: ConnectionPool | None = None  # opened on first use
+        self._inherited: list[ConnectionPool] = []
+        self._opening = threading.Lock()
+
+    # --- schema -----------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (:mod:`~clientrules.adapters.store.postgres_schema`); return those applied now."""
+        with self.direct_connection() as connection:
+            return self._run(lambda: postgres_schema.migrate(connection, self.schema))
+
+    def applied_migrations(self) -> list[int]:
+        with self.direct_connection() as connection:
+            return self._run(lambda: postgres_schema.applied_versions(connection, self.schema))
+
+    # --- connections ------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        params = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+        options = f"{params.get('options', '')} -c search_path={self.schema}".strip()
+        return {"options": options, "connect_timeout": params.get("connect_timeout", CONNECT_TIMEOUT_SECONDS)}
+
+    @contextmanager
+    def direct_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection of its own (autocommit, search path set), outside the pool."""
+        try:
+            connection = psycopg.connect(self.conninfo, autocommit=True, **self._options())
+        except psycopg.Error as error:
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {_one_line(error)}") from None
+        with connection:
+            yield connection
+
+    def _new_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self.conninfo,
+            kwargs={"autocommit": True, **self._options()},
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            timeout=CONNECT_TIMEOUT_SECONDS * 3,
+            name=f"clientrules {self.where}",
+            open=False,
+        )
+        try:
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS * 3)
+        except PoolTimeout:
+            pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}") from None
+        return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection (autocommit; use ``connection.transaction()`` for a transaction)."""
+        if self._closed:
+            raise StoreError(f"the store {self.where} (schema {self.schema}) is closed")
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use or close
+            if self._pool is not None:
+                self._inherited.append(self._pool)
+            self._pool, self._pid = None, os.getpid()
+        with self._opening:
+            if self._pool is None:
+                self._pool = self._new_pool()
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except PoolTimeout:
+            raise StoreError(f"no connection to PostgreSQL at {self.where} became available") from None
+
+    @contextmanager
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction, committed at the end or rolled back on an error.
+
+        With ``pipeline``, statements whose results are not read yet travel
+        together (``BEGIN`` with the first query, the last write with
+        ``COMMIT``); ``COPY`` cannot be used then. Database errors become :class:`StoreError`.
+        """
+        try:
+            with self.connection() as connection:
+                with connection.pipeline() if pipeline else contextlib.nullcontext(), connection.transaction():
+                    yield connection
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
+
+    def _run(self, operation: Any) -> Any:
+        try:
+            return operation()
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
+
+    def read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one query on a pooled connection; database errors become :class:`StoreError`."""
+
+        def read() -> list[tuple]:
+            with self.connection() as connection:
+                return connection.execute(query, parameters).fetchall()
+
+        return self._run(read)
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` in one transaction (see :class:`~clientrules.ports.EventStore`).
+
+        ``events`` may be any iterable, even a generator of unbounded length:
+        it is consumed in chunks inside the transaction, and if it raises,
+        nothing is stored. With ``expected_version``, a batch whose events are
+        all stored already is an idempotent retry and succeeds without the check.
+        """
+        # a few events: two round trips (BEGIN + lock + lookups, then INSERT + COMMIT)
+        few = isinstance(events, (list, tuple)) and len(events) <= FEW_ROWS
+        with self.transaction(pipeline=few) as connection:
+            return self.append_in(connection, events, expected_version=expected_version)
+
+    def append_in(
+        self,
+        connection: psycopg.Connection,
+        events: Iterable[Event],
+        *,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        """:meth:`append` inside the caller's transaction on ``connection`` (e.g. with a queue update).
+
+        Holds the position lock until that transaction ends: commit soon after.
+        """
+        client = None
+        if expected_version is not None:
+            events = list(events)
+            owners = {event.client for event in events}
+            if len(owners) > 1:
+                raise InvalidEvent("an append with expected_version must hold events of one client")
+            if expected_version < 0:
+                raise InvalidEvent("must be 0 or more", field="expected_version")
+            client = next(iter(owners), None)
+        # its own statement: the reads below get a snapshot taken after the lock, so they see every earlier append
+        counter = connection.execute("SELECT last FROM position_counter FOR UPDATE")
+        versions: dict[str, int] = {}
+        streams: set[str] = set()
+        stored = already_present = 0
+        checked = expected_version is None
+        keys: dict[str, ClientKey] = {}
+        iterator = iter(events)
+        position: int | None = None
+        while chunk := list(itertools.islice(iterator, CHUNK)):
+            streams.update(event.client for event in chunk)
+            wanted = sorted(self.personal.clients_needing_keys(chunk) - keys.keys())
+            found = connection.execute(_SELECT_KEYS, (wanted,)) if wanted else None
+            fresh = _fresh_and_versions(connection, chunk, versions)  # in a pipeline: sent with the lock and keys
+            if position is None:
+                position = counter.fetchone()[0]
+            if found is not None:
+                keys.update(_keys(found.fetchall()))
+            already_present += len(chunk) - len(fresh)
+            if not fresh:
+                continue
+            if not checked:
+                actual = versions[client]  # type: ignore[index]
+                if actual != expected_version:
+                    raise ConcurrencyError(client, expected_version, actual)  # type: ignore[arg-type]
+                checked = True
+            new = {client: ClientKey.generate() for client in self.personal.clients_needing_keys(fresh) - keys.keys()}
+            if new:  # under the position lock, which every key's creator and destroyer holds
+                connection.execute(_INSERT_KEYS, (list(new), [k.id for k in new.values()], [k.secret for k in new.values()]))
+                keys.update(new)
+            rows = []
+            for event in fresh:
+                position += 1
+                versions[event.client] += 1
+                payload_type = type(event.payload)
+                rows.append(
+                    (
+                        position,
+                        event.id,
+                        event.client,
+                        versions[event.client],
+                        payload_type.TYPE,
+                        payload_type.SCHEMA,
+                        event.at.key,
+                        event.at.text,
+                        encode_data(event, self.registry, self.personal, keys),
+                    )
+                )
+            _insert(connection, rows)
+            stored += len(fresh)
+        single = client or (next(iter(streams)) if len(streams) == 1 else None)
+        version = versions.get(single) if single is not None else None
+        return AppendResult(stored, already_present, version, position if stored else None)
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        with self.transaction() as connection:
+            connection.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
+            return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+
+    # --- reading ------------------------------------------------------------------
+
+    def read_client(
+        self, client: str, *, until: Instant | None = None, after_version: int = 0
+    ) -> list[Event]:
+        query = f"SELECT {COLUMNS} FROM {_EVENTS} WHERE stream = %s AND version > %s"
+        parameters: list[Any] = [self._key_types, client, after_version]
+        if until is not None:
+            query += " AND at_key <= %s"
+            parameters.append(until.key)
+        return self._decode(self.read(query + " ORDER BY at_key, version", parameters))
+
+    def client_version(self, client: str) -> int:
+        return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
+
+    def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
+        return self._decode(
+            self.read(
+                f"SELECT {COLUMNS} FROM {_EVENTS} WHERE position > %s ORDER BY position LIMIT %s",
+                (self._key_types, after_position, limit),
+            )
+        )
+
+    def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
+        while events := self.read_all(after_position=after_position, limit=batch):
+            yield from events
+            after_position = events[-1].position  # type: ignore[assignment]
+
+    def head_position(self) -> int:
+        return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    def clients(self) -> list[ClientSummary]:
+        """Client streams in the order their first event was stored."""
+        rows = self.read(
+            "SELECT e.stream, e.count, f.at_key, f.at_text, l.at_key, l.at_text FROM"
+            " (SELECT stream, COUNT(*) AS count, MIN(position) AS first_position FROM events"
+            "  WHERE stream NOT LIKE '$%%' GROUP BY stream) e"
+            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
+            "  ORDER BY at_key, version LIMIT 1) f"
+            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
+            "  ORDER BY at_key DESC, version DESC LIMIT 1) l"
+            " ORDER BY e.first_position"
+        )
+        return [
+            ClientSummary(stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text))
+            for stream, count, first_key, first_text, last_key, last_text in rows
+        ]
+
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%%' GROUP BY stream"
+        parameters: tuple[int, ...] = ()
+        if started_by is not None:
+            sql, parameters = sql + " HAVING MIN(at_key) <= %s", (started_by.key,)
+        return [row[0] for row in self.read(sql + " ORDER BY MIN(position)", parameters)]
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        rows = self.read(
+            "SELECT stream FROM events WHERE position > %s AND stream NOT LIKE '$%%'"
+            " GROUP BY stream ORDER BY MIN(position)",
+            (after_position,),
+        )
+        return [row[0] for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.read("SELECT value FROM meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
+        """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
+        return _keys(self.read(_SELECT_KEYS, (sorted(clients),)))
+
+    def _decode(self, rows: list[tuple]) -> list[Event]:
+        return decode_rows(rows, self.registry, self.personal)
+
+    # --- erasing ------------------------------------------------------------------
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the key of ``erasure``'s client and append ``erasure`` in one transaction, then rewrite
+        ``client_keys`` (``VACUUM FULL``): a deleted row's bytes stay in the table's pages until then.
+
+        When the client has no key and an earlier ``PersonalDataErased`` is
+        stored, nothing is written and the earlier one is returned.
+        """
+        client = erasure.client
+        with self.transaction() as connection:
+            # the position lock first: every append that read a key commits before the key goes
+            connection.execute("SELECT last FROM position_counter FOR UPDATE")
+            done = record_erasure(
+                erasure,
+                self.personal,
+                destroyed=connection.execute("DELETE FROM client_keys WHERE client = %s", (client,)).rowcount > 0,
+                earlier=self._decode(
+                    connection.execute(
+                        f"SELECT {COLUMNS} FROM {_EVENTS} WHERE stream = %s AND type = %s"
+                        " ORDER BY version DESC LIMIT 1",
+                        (self._key_types, client, PersonalDataErased.TYPE),
+                    ).fetchall()
+                ),
+                append=lambda events: self.append_in(connection, events),
+                personal_rows=lambda: connection.execute(
+                    "SELECT id, type, data FROM events WHERE stream = %s AND type = ANY(%s) ORDER BY version",
+                    (client, self._key_types),
+                ),
+            )
+        if not done.key_destroyed:
+            return done
+        try:
+            with self.direct_connection() as connection:
+                connection.execute(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
+                connection.execute("VACUUM FULL client_keys")
+        except (psycopg.Error, StoreError) as error:
+            return attrs.evolve(
+                done,
+                lingering=f"VACUUM FULL client_keys failed ({_one_line(error)}): the destroyed key's bytes may "
+                "remain in the table's pages until it is vacuumed",
+            )
+        return done
+
+    # --- lifetime -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close this process's pool (a forked child leaves its parent's connections alone)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.where!r}, schema={self.schema!r})"
+
+
+def _insert(connection: psycopg.Connection, rows: list[tuple]) -> None:
+    """Insert ``rows`` (in position order) and move the position counter to the last one."""
+    if len(rows) <= FEW_ROWS:
+        connection.execute(_INSERT_FEW, (*(list(column) for column in zip(*rows)), rows[-1][0]))
+        return
+    with connection.cursor().copy(_COPY) as copy:
+        for row in rows:
+            copy.write_row(row)
+    connection.execute("UPDATE position_counter SET last = %s", (rows[-1][0],))
+
+
+def _keys(rows: Iterable[tuple[str, str, bytes]]) -> dict[str, ClientKey]:
+    return {client: ClientKey(key_id, bytes(secret)) for client, key_id, secret in rows}
+
+
+def _fresh_and_versions(connection: psycopg.Connection, chunk: list[Event], versions: dict[str, int]) -> list[Event]:
+    """The events of ``chunk`` whose id is neither stored nor earlier in it; adds the current version
+    (0 for a new stream) of the chunk's streams not in ``versions`` yet. One round trip."""
+    ids = [event.id for event in chunk]
+    streams = list({event.client for event in chunk} - versions.keys())
+    versions.update(dict.fromkeys(streams, 0))
+    seen = set()
+    rows = connection.execute(
+        # joins and index lookups per element: fast whatever the planner's statistics say
+        # (``id = ANY(array)`` became a quadratic scan on a freshly grown table)
+        "SELECT wanted.id, NULL, NULL FROM unnest(%s::text[]) AS wanted (id) JOIN events USING (id)"
+        " UNION ALL SELECT name, name, (SELECT MAX(version) FROM events WHERE stream = name)"
+        " FROM unnest(%s::text[]) AS streams (name)",
+        (ids, streams),
+    )
+    for event_id, stream, version in rows:
+        if stream is None:
+            seen.add(event_id)
+        elif version is not None:
+            versions[stream] = version
+    fresh = []
+    for event in chunk:
+        if event.id not in seen:
+            seen.add(event.id)
+            fresh.append(event)
+    return fresh

@@ -1,0 +1,167 @@
+"""Versioned, idempotent migrations of the PostgreSQL store's schema.
+
+Every object lives in one PostgreSQL schema (``clientrules`` unless the URL
+says ``?schema=NAME``), so several ledgers can share a database. Migration
+``n`` runs once, in its own transaction, and is recorded in
+``schema_migrations``; a transaction-scoped advisory lock on the schema name
+makes concurrent ``migrate`` calls (two servers starting at once) wait for
+each other instead of racing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import psycopg
+from psycopg import sql
+
+from clientrules.domain.errors import StoreError
+
+DEFAULT_SCHEMA = "clientrules"
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class Migration(NamedTuple):
+    version: int
+    description: str
+    statements: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events (append-only), position counter, meta",
+        """
+        CREATE TABLE events (
+            position bigint PRIMARY KEY,
+            id text NOT NULL UNIQUE,
+            stream text NOT NULL,
+            version integer NOT NULL,
+            type text NOT NULL,
+            schema integer NOT NULL,
+            at_key bigint NOT NULL,
+            at_text text NOT NULL,
+            data text NOT NULL,
+            recorded_at timestamptz NOT NULL DEFAULT now(),
+            UNIQUE (stream, version)
+        );
+        CREATE INDEX events_by_time ON events (stream, at_key, version);
+        CREATE FUNCTION events_are_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'events are append-only' USING ERRCODE = 'restrict_violation';
+        END $$;
+        CREATE TRIGGER events_no_update_or_delete BEFORE UPDATE OR DELETE ON events
+            FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
+        CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+            FOR EACH STATEMENT EXECUTE FUNCTION events_are_append_only();
+        -- one row: the last position handed out; appenders lock it (see clientrules.adapters.store.postgres)
+        CREATE TABLE position_counter (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            last bigint NOT NULL
+        );
+        INSERT INTO position_counter (last) VALUES (0);
+        CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+        """,
+    ),
+    Migration(
+        2,
+        "evaluation queue for clientrules worker",
+        """
+        -- clients whose history changed since their last recorded decision, and the newest such position
+        CREATE TABLE evaluation_queue (client text PRIMARY KEY, position bigint NOT NULL);
+        CREATE INDEX evaluation_queue_by_position ON evaluation_queue (position);
+        -- how far the queue has been filled from the events (one row)
+        CREATE TABLE evaluation_checkpoint (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            position bigint NOT NULL
+        );
+        INSERT INTO evaluation_checkpoint (position) VALUES (0);
+        """,
+    ),
+    Migration(
+        3,
+        "clients whose evaluation failed are set aside with the error",
+        """
+        -- set: the client is not claimed until a newer event queues it again
+        ALTER TABLE evaluation_queue ADD COLUMN error text;
+        """,
+    ),
+    Migration(
+        4,
+        "per-client data keys for personal fields (deleted to erase a client)",
+        """
+        -- one key per client with personal data; unlike events, a row can be deleted (clientrules.domain.privacy)
+        CREATE TABLE client_keys (
+            client text PRIMARY KEY,
+            key_id text NOT NULL,
+            secret bytea NOT NULL CHECK (octet_length(secret) = 32),
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE FUNCTION client_keys_are_never_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'a client key is never changed, only destroyed' USING ERRCODE = 'restrict_violation';
+        END $$;
+        CREATE TRIGGER client_keys_no_update BEFORE UPDATE ON client_keys
+            FOR EACH ROW EXECUTE FUNCTION client_keys_are_never_changed();
+        """,
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def check_schema_name(name: str) -> str:
+    if not SCHEMA_NAME.fullmatch(name):
+        raise StoreError(f"schema={name!r} is not a schema name (lower-case letters, digits and '_', 1-63)")
+    return name
+
+
+def applied_versions(connection: psycopg.Connection, schema: str) -> list[int]:
+    """The migrations applied to ``schema`` (empty when it has none, or does not exist)."""
+    exists = connection.execute(
+        "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'schema_migrations'", (schema,)
+    ).fetchone()
+    if not exists:
+        return []
+    query = sql.SQL("SELECT version FROM {}.schema_migrations ORDER BY version").format(sql.Identifier(schema))
+    return [row[0] for row in connection.execute(query)]
+
+
+def migrate(connection: psycopg.Connection, schema: str) -> list[int]:
+    """Apply the pending migrations to ``schema`` (created if missing); return the versions applied now.
+
+    ``connection`` must be in autocommit mode. Safe to run any number of
+    times, from any number of processes at once.
+    """
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(hashtext('clientrules.migrate.' || %s))", (schema,))
+            done = applied_versions(connection, schema)
+            if done and done[-1] > LATEST:
+                raise_too_new(schema, done[-1])
+            if migration.version in done:
+                continue
+            name = sql.Identifier(schema)
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+            connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(name))
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, description text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            connection.execute(migration.statements)
+            connection.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (migration.version, migration.description),
+            )
+            applied.append(migration.version)
+    return applied
+
+
+def raise_too_new(schema: str, version: int) -> None:
+    raise StoreError(
+        f"PostgreSQL schema {schema!r} has schema version {version}; this clientrules "
+        f"knows up to {LATEST}: upgrade clientrules"
+    )

@@ -1,0 +1,585 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+Schema (version 2)::
+
+    events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
+           id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
+           type TEXT, schema INTEGER, at_key INTEGER, at_text TEXT, data TEXT, recorded_at TEXT)
+    meta(key TEXT PRIMARY KEY, value TEXT)
+    schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT)
+    client_keys(client TEXT PRIMARY KEY, key_id TEXT, secret BLOB, created_at TEXT)   -- version 2
+
+Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
+``events are append-only``, whoever issues it. Personal fields are sealed with
+their client's key from ``client_keys`` (:mod:`clientrules.domain.privacy`); a key is
+never updated, only deleted by an erasure, with ``secure_delete`` on every
+connection (freed bytes are zeroed) and a truncating checkpoint afterwards, so
+the key's bytes are left neither in the file nor in its write-ahead log.
+
+Writers take the write lock up front (``BEGIN IMMEDIATE``), so a version check
+and the insert that follows it see the same stream; waiting writers queue on
+``busy_timeout`` and are retried, so "database is locked" never reaches a user.
+A rolled-back transaction gives its positions back, so positions stay dense.
+
+Durability: ``synchronous=NORMAL`` (default) keeps every acknowledged append
+through a process crash; ``?synchronous=full`` in the URL also keeps it through
+a power loss, at a cost of one fsync per commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any, Callable, Collection, Iterable, Iterator, TypeVar
+from urllib.parse import parse_qs
+
+import attrs
+
+from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
+from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
+from clientrules.ports import AppendResult, ClientSummary, utc_now
+from clientrules.adapters.store.erasing import record_erasure
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data
+
+BUSY_TIMEOUT_MS = 30_000
+#: how long a writer keeps retrying a busy database before giving up with a StoreError
+RETRY_SECONDS = 120.0
+#: rows per INSERT batch (and ids per lookup: under SQLite's 999-variable limit)
+CHUNK = 500
+SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
+
+#: version -> its statements; version 1 is the whole schema before client keys
+_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS[1] = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema INTEGER NOT NULL,
+    at_key INTEGER NOT NULL,
+    at_text TEXT NOT NULL,
+    data TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (stream, at_key, version);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+"""
+_MIGRATIONS[2] = """
+CREATE TABLE client_keys (
+    client TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    secret BLOB NOT NULL CHECK (length(secret) = 32),
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER client_keys_no_update BEFORE UPDATE ON client_keys
+BEGIN SELECT RAISE(ABORT, 'a client key is never changed, only destroyed'); END;
+"""
+SCHEMA_VERSION = max(_MIGRATIONS)
+
+_INSERT = (
+    "INSERT INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_ID_AND_VERSION = (
+    "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?),"
+    " (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?)"
+)
+
+T = TypeVar("T")
+
+
+def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
+    """The file and options of ``url``: a plain path, or ``sqlite:///path?synchronous=full``.
+
+    As in SQLAlchemy, ``sqlite:///rel.db`` is relative and ``sqlite:////abs.db`` absolute.
+    """
+    options: dict[str, str] = {}
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite:") :]
+        if not rest.startswith("///"):
+            raise StoreError(f"{url!r} is not a SQLite URL (sqlite:///relative.db or sqlite:////abs.db)")
+        rest, _, query = rest[3:].partition("?")
+        for key, values in parse_qs(query, keep_blank_values=True).items():
+            options[key] = values[-1]
+        url = rest
+    if not url or url == ":memory:":
+        raise StoreError("the SQLite store needs a file path (an in-memory database cannot be shared)")
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise StoreError(f"unknown SQLite URL option {unknown[0]!r} (known: synchronous)")
+    return Path(url).expanduser(), options
+
+
+class SqliteStore:
+    """An :class:`~clientrules.ports.EventStore` in one SQLite file.
+
+    Safe to share between threads (each thread gets its own connection) and
+    between processes (SQLite's file locks; writers queue and are retried).
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike,
+        *,
+        create: bool = True,
+        registry: Registry = default_registry,
+    ) -> None:
+        self.url = str(url)
+        self.path, options = sqlite_path(self.url)
+        self.synchronous = options.get("synchronous", "normal").lower()
+        if self.synchronous not in SYNCHRONOUS_LEVELS:
+            raise StoreError(
+                f"synchronous={self.synchronous!r} is not one of {', '.join(SYNCHRONOUS_LEVELS)}"
+            )
+        if not create and not self.path.exists():
+            raise StoreError(f"no database at {self.path} (import events first: clientrules import FILE)")
+        self.registry = registry
+        self.personal = PersonalFields(registry)
+        self._key_types = tuple(sorted(self.personal.types))
+        self._key_type_marks = ",".join("?" * len(self._key_types))
+        #: events joined to the keys that open them (see clientrules.adapters.store.rows.COLUMNS); takes _key_types first
+        self._events = (
+            f"events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type IN ({self._key_type_marks})"
+        )
+        self._local = threading.local()
+        #: every open connection: (process id, its thread, connection)
+        self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- connections ------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        if self._closed:
+            raise StoreError(f"the store {self.url} is closed")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot open the database {self.path}: {error}") from None
+        try:
+            self._retry(lambda: self._configure(connection))
+        except BaseException:
+            connection.close()
+            raise
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        self._remember(connection)
+        return connection
+
+    def _remember(self, connection: sqlite3.Connection) -> None:
+        """Keep ``connection`` for :meth:`close`, and close those of threads that have ended.
+
+        A server that starts a thread per request would otherwise pile up open files.
+        """
+        pid = os.getpid()
+        with self._lock:
+            kept = []
+            for owner_pid, thread, other in self._connections:
+                owner = thread()
+                if owner_pid == pid and (owner is None or not owner.is_alive()):
+                    other.close()
+                else:
+                    kept.append((owner_pid, thread, other))
+            kept.append((pid, weakref.ref(threading.current_thread()), connection))
+            self._connections = kept
+
+    def _configure(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"cannot put {self.path} in WAL mode (journal_mode is {mode})")
+        connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        connection.execute("PRAGMA secure_delete = ON")  # a destroyed key leaves no bytes behind in the file
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``, retrying while another process holds the database."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        pause = 0.005
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as error:
+                message = str(error)
+                if "locked" not in message and "busy" not in message:
+                    raise StoreError(f"database {self.path}: {message}") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"database {self.path} stayed busy for {RETRY_SECONDS:.0f} s; try again"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+            except sqlite3.DatabaseError as error:
+                raise StoreError(f"database {self.path}: {error}") from None
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction, retried whole if the database is busy."""
+        connection = self._connection()
+
+        def attempt() -> T:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._retry(attempt)
+
+    def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple]:
+        connection = self._connection()
+        return self._retry(lambda: connection.execute(sql, tuple(parameters)).fetchall())
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema; an up-to-date database is only read (no write lock)."""
+        if self._schema_version(self._connection()) == SCHEMA_VERSION:
+            return
+
+        def migrate(connection: sqlite3.Connection) -> None:
+            for version in range(self._schema_version(connection) + 1, SCHEMA_VERSION + 1):
+                # split by hand: executescript would commit the transaction
+                for statement in _MIGRATIONS[version].split(";\n"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, utc_now().isoformat()),
+                )
+
+        self._write(migrate)
+
+    def _schema_version(self, connection: sqlite3.Connection) -> int:
+        found = self._retry(
+            lambda: connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
+        )
+        current = 0
+        if found:
+            current = self._retry(
+                lambda: connection.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+            ) or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {current}; this clientrules "
+                f"knows up to {SCHEMA_VERSION}: upgrade clientrules"
+            )
+        return current
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` in one transaction (see :class:`~clientrules.ports.EventStore`).
+
+        ``events`` may be any iterable, including a generator of unbounded
+        length: it is consumed in batches inside the transaction, and if it
+        raises, nothing is stored. With ``expected_version``, a batch whose
+        events are all stored already is an idempotent retry and succeeds
+        without the version check.
+        """
+        if expected_version is not None:
+            events = list(events)
+            streams = {event.client for event in events}
+            if len(streams) > 1:
+                raise InvalidEvent("an append with expected_version must hold events of one client")
+            if expected_version < 0:
+                raise InvalidEvent("must be 0 or more", field="expected_version")
+            client = next(iter(streams), None)
+            return self._write(lambda c: self._append(c, events, expected_version, client))
+        if isinstance(events, (list, tuple)):
+            return self._write(lambda c: self._append(c, events, None, None))
+        # a one-shot iterable cannot be replayed if the transaction has to be retried
+        return self._append_once(events)
+
+    def _append_once(self, events: Iterable[Event]) -> AppendResult:
+        connection = self._connection()
+        self._retry(lambda: connection.execute("BEGIN IMMEDIATE"))
+        try:
+            result = self._append(connection, events, None, None)
+            self._retry(lambda: connection.execute("COMMIT"))
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"database {self.path}: {error}") from None
+            raise
+        return result
+
+    def _append(
+        self,
+        connection: sqlite3.Connection,
+        events: Iterable[Event],
+        expected_version: int | None,
+        client: str | None,
+    ) -> AppendResult:
+        versions: dict[str, int] = {}
+        streams: set[str] = set()
+        stored = already_present = 0
+        recorded_at = utc_now().isoformat()
+        keys: dict[str, ClientKey] = {}
+        last_position: int | None = None
+        iterator = iter(events)
+        checked = expected_version is None
+        while chunk := list(itertools.islice(iterator, CHUNK)):
+            streams.update(event.client for event in chunk)
+            fresh = self._fresh(connection, chunk, versions)
+            already_present += len(chunk) - len(fresh)
+            if not fresh:
+                continue
+            if not checked:
+                actual = self._version(connection, client, versions)
+                if actual != expected_version:
+                    raise ConcurrencyError(client, expected_version, actual)
+                checked = True
+            needed = self.personal.clients_needing_keys(fresh) - keys.keys()
+            if needed:
+                keys.update(self._keys_for_writing(connection, needed))
+            rows = []
+            for event in fresh:
+                version = self._version(connection, event.client, versions) + 1
+                versions[event.client] = version
+                payload_type = type(event.payload)
+                rows.append(
+                    (
+                        event.id,
+                        event.client,
+                        version,
+                        payload_type.TYPE,
+                        payload_type.SCHEMA,
+                        event.at.key,
+                        event.at.text,
+                        encode_data(event, self.registry, self.personal, keys),
+                        recorded_at,
+                    )
+                )
+            if len(rows) == 1:  # execute tells the position it gave; executemany does not
+                last_position = connection.execute(_INSERT, rows[0]).lastrowid
+            else:
+                connection.executemany(_INSERT, rows)
+                last_position = None
+            stored += len(rows)
+        if stored and last_position is None:
+            last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
+        version = None
+        if client is not None or len(streams) == 1:
+            version = self._version(connection, client or streams.pop(), versions)
+        return AppendResult(stored, already_present, version, last_position)
+
+    @staticmethod
+    def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:
+        """The keys of ``clients``, those without one given a new one in the appending transaction."""
+        keys = _select_keys(connection, clients)
+        new = {client: ClientKey.generate() for client in clients - keys.keys()}
+        connection.executemany(
+            "INSERT INTO client_keys (client, key_id, secret, created_at) VALUES (?, ?, ?, ?)",
+            [(client, key.id, key.secret, utc_now().isoformat()) for client, key in new.items()],
+        )
+        return {**keys, **new}
+
+    @staticmethod
+    def _fresh(connection: sqlite3.Connection, chunk: list[Event], versions: dict[str, int]) -> list[Event]:
+        """The events of ``chunk`` whose id is neither stored (earlier chunks included) nor earlier in it.
+
+        For a chunk of one event (the most common append), the same statement
+        puts its client's version in ``versions``.
+        """
+        if len(chunk) == 1:
+            event = chunk[0]
+            present, versions[event.client] = connection.execute(_ID_AND_VERSION, (event.id, event.client)).fetchone()
+            return [] if present else chunk
+        ids = [event.id for event in chunk]
+        marks = ",".join("?" * len(ids))
+        seen = {row[0] for row in connection.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)}
+        fresh = []
+        for event in chunk:
+            if event.id not in seen:
+                seen.add(event.id)
+                fresh.append(event)
+        return fresh
+
+    @staticmethod
+    def _version(connection: sqlite3.Connection, stream: str, versions: dict[str, int]) -> int:
+        if stream not in versions:
+            versions[stream] = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
+            ).fetchone()[0]
+        return versions[stream]
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        def put(connection: sqlite3.Connection) -> str:
+            connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+        return self._write(put)
+
+    # --- reading ------------------------------------------------------------------
+
+    def read_client(
+        self, client: str, *, until: Instant | None = None, after_version: int = 0
+    ) -> list[Event]:
+        sql = f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ? AND version > ?"
+        parameters: list[Any] = [*self._key_types, client, after_version]
+        if until is not None:
+            sql += " AND at_key <= ?"
+            parameters.append(until.key)
+        return self._decode(self._read(sql + " ORDER BY at_key, version", parameters))
+
+    def client_version(self, client: str) -> int:
+        return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0]
+
+    def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
+        return self._decode(
+            self._read(
+                f"SELECT {COLUMNS} FROM {self._events} WHERE position > ? ORDER BY position LIMIT ?",
+                (*self._key_types, after_position, -1 if limit is None else limit),
+            )
+        )
+
+    def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
+        while events := self.read_all(after_position=after_position, limit=batch):
+            yield from events
+            after_position = events[-1].position  # type: ignore[assignment]
+
+    def head_position(self) -> int:
+        return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    def clients(self) -> list[ClientSummary]:
+        """Client streams in the order their first event was stored."""
+        rows = self._read(
+            "SELECT stream, COUNT(*), MIN(position),"
+            " MIN(at_key), (SELECT at_text FROM events f WHERE f.stream = e.stream ORDER BY at_key, version LIMIT 1),"
+            " MAX(at_key), (SELECT at_text FROM events l WHERE l.stream = e.stream ORDER BY at_key DESC, version DESC LIMIT 1)"
+            " FROM events e WHERE stream NOT LIKE '$%' GROUP BY stream ORDER BY MIN(position)"
+        )
+        return [
+            ClientSummary(
+                stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text)
+            )
+            for stream, count, _, first_key, first_text, last_key, last_text in rows
+        ]
+
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%' GROUP BY stream"
+        parameters: tuple[int, ...] = ()
+        if started_by is not None:
+            sql, parameters = sql + " HAVING MIN(at_key) <= ?", (started_by.key,)
+        connection = self._connection()
+        # one row at a time from the cursor: no list of every row beside the list of ids
+        return self._retry(lambda: [row[0] for row in connection.execute(sql + " ORDER BY MIN(position)", parameters)])
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        rows = self._read(
+            "SELECT stream FROM events WHERE position > ? AND stream NOT LIKE '$%'"
+            " GROUP BY stream ORDER BY MIN(position)",
+            (after_position,),
+        )
+        return [row[0] for row in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
+        """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
+        return self._retry(lambda: _select_keys(self._connection(), clients))
+
+    def _decode(self, rows: list[tuple]) -> list[Event]:
+        return decode_rows(rows, self.registry, self.personal)
+
+    # --- erasing ------------------------------------------------------------------
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the key of ``erasure``'s client and append ``erasure`` in one transaction.
+
+        When the client has no key and an earlier ``PersonalDataErased`` is
+        stored, nothing is written and the earlier one is returned. Then a
+        truncating checkpoint copies the zeroed page into the file and empties
+        the write-ahead log, where the key's bytes would otherwise remain.
+        """
+        client = erasure.client
+
+        def erase(connection: sqlite3.Connection) -> Erasure:
+            return record_erasure(
+                erasure,
+                self.personal,
+                destroyed=connection.execute("DELETE FROM client_keys WHERE client = ?", (client,)).rowcount > 0,
+                earlier=self._decode(
+                    connection.execute(
+                        f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ? AND type = ?"
+                        " ORDER BY version DESC LIMIT 1",
+                        (*self._key_types, client, PersonalDataErased.TYPE),
+                    ).fetchall()
+                ),
+                append=lambda events: self._append(connection, events, None, None),
+                personal_rows=lambda: connection.execute(
+                    f"SELECT id, type, data FROM events WHERE stream = ? AND type IN ({self._key_type_marks})"
+                    " ORDER BY version",
+                    (client, *self._key_types),
+                ),
+            )
+
+        done = self._write(erase)
+        if not done.key_destroyed:
+            return done
+        busy, _, _ = self._retry(lambda: self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+        if busy:
+            return attrs.evolve(
+                done,
+                lingering=f"another connection was reading {self.path}: the destroyed key's bytes may remain "
+                f"in {self.path.name}-wal until its next checkpoint",
+            )
+        return done
+
+    # --- lifetime -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection this store opened in this process (a forked child leaves its parent's)."""
+        self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for pid, _, connection in connections:
+            if pid == os.getpid():
+                connection.close()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.url!r})"
+
+
+def _select_keys(connection: sqlite3.Connection, clients: Collection[str]) -> dict[str, ClientKey]:
+    keys = {}
+    wanted = list(clients)
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for client, key_id, secret in connection.execute(
+            f"SELECT client, key_id, secret FROM client_keys WHERE client IN ({marks})", chunk
+        ):
+            keys[client] = ClientKey(key_id, secret)
+    return keys

@@ -1,0 +1,162 @@
+"""The decisions service (``ledger.decisions``): evaluate clients from the store, record, explain.
+
+Facts come from one :class:`~clientrules.facts.ClientFold` per client, kept in
+an LRU cache and brought up to date by reading only the events stored after
+``fold.version``: re-evaluating a long client after one new event does not
+refold its history. Engines are cached per rule-set version, so a newly
+adopted version takes effect on the next call, without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Iterable, Iterator
+
+from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
+from clientrules.domain.decisions.model import Decision
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.events import DecisionRecorded, Event, Instant, as_instant, check_client_id
+from clientrules.domain.facts import ClientFold, Facts
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
+from clientrules.ports import EventStore
+
+#: clients whose fold is kept between calls (about 15 KB each for a short history)
+FOLD_CACHE_SIZE = 1_000
+#: decisions stored per transaction when recording
+RECORD_BATCH = 1_000
+ENGINE_CACHE_SIZE = 4
+
+
+class UnknownDecision(ClientRulesError):
+    """No recorded decision has that event id for that client."""
+
+
+class Decisions:
+    """Decisions for the clients of one store, under its rule-set versions. Safe to share between threads."""
+
+    def __init__(self, store: EventStore, rules: RuleVersions, *, fold_cache_size: int = FOLD_CACHE_SIZE) -> None:
+        self._store = store
+        self._rules = rules
+        self._fold_cache_size = fold_cache_size
+        self._folds: OrderedDict[str, ClientFold] = OrderedDict()
+        self._engines: OrderedDict[tuple[int, str], DurableEngine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def evaluate(
+        self,
+        clients: Iterable[str] | None = None,
+        *,
+        as_of: Instant | str | None = None,
+        record: bool = False,
+        ruleset: RuleSetVersion | None = None,
+    ) -> list[Decision]:
+        """Decide for ``clients`` (default: every client with an event by ``as_of``) as of ``as_of`` (default: now).
+
+        ``ruleset`` defaults to the current version. With ``record`` each
+        decision is appended to its client's stream as a ``DecisionRecorded``
+        event. See :meth:`iter_evaluate` to go through many clients in constant memory.
+        """
+        return list(self.iter_evaluate(clients, as_of=as_of, record=record, ruleset=ruleset))
+
+    def iter_evaluate(
+        self,
+        clients: Iterable[str] | None = None,
+        *,
+        as_of: Instant | str | None = None,
+        record: bool = False,
+        ruleset: RuleSetVersion | None = None,
+    ) -> Iterator[Decision]:
+        """:meth:`evaluate`, one decision at a time; recorded decisions are stored
+        in transactions of :data:`RECORD_BATCH` before they are yielded."""
+        moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
+        version = ruleset or self._rules.current()
+        if record and version.version < 1:
+            raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
+        if clients is None:
+            ids = self._store.client_ids(started_by=moment)
+        else:
+            ids = [check_client_id(client) for client in clients]
+            for client in ids:  # before anything is decided or recorded
+                if self._store.client_version(client) == 0:
+                    raise UnknownClient(client)
+        engine = self.engine(version)
+        grace_days = version.ruleset.parameters.grace_days
+        for start in range(0, len(ids), RECORD_BATCH):
+            decisions = [
+                engine.decide(client, self.facts(client, moment, grace_days=grace_days))
+                for client in ids[start:start + RECORD_BATCH]
+            ]
+            if record:
+                self._store.append([decision.recorded_event(Instant.now()) for decision in decisions])
+            yield from decisions
+
+    def explain(
+        self, client: str, *, as_of: Instant | str | None = None, decision: str | None = None
+    ) -> Explanation:
+        """The full chain for ``client`` and the rules that came close.
+
+        With ``decision`` (the event id of a ``DecisionRecorded``), that recorded
+        decision is re-explained with its own rule-set version and moment.
+        """
+        check_client_id(client)
+        recorded = None
+        if decision is not None:
+            event = self._recorded(client, decision)
+            payload = event.payload
+            version = self._rules.get(payload.ruleset_version)
+            moment = Instant.parse(payload.as_of, field="as_of")
+            recorded = Recorded(event_id=event.id, verdict=payload.verdict, fired=tuple(payload.fired))
+        else:
+            version = self._rules.current()
+            moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
+        facts = self.facts(client, moment, grace_days=version.ruleset.parameters.grace_days)
+        reached = self.engine(version).decide(client, facts)
+        return explain_decision(version.ruleset, reached, facts, recorded=recorded)
+
+    def recorded(self, client: str) -> list[Event]:
+        """The client's ``DecisionRecorded`` events, oldest first."""
+        return [e for e in self._store.read_client(check_client_id(client)) if isinstance(e.payload, DecisionRecorded)]
+
+    def facts(self, client: str, as_of: Instant, *, grace_days: int = 7) -> Facts:
+        """The client's facts as of ``as_of`` from its cached fold, updated with new events only."""
+        with self._lock:
+            fold = self._folds.pop(client, None)
+        if fold is None:
+            fold = ClientFold()
+        fold.apply_all(self._store.read_client(client, after_version=fold.version))
+        if fold.version == 0:
+            raise UnknownClient(client)
+        with self._lock:
+            self._folds[client] = fold
+            while len(self._folds) > self._fold_cache_size:
+                self._folds.popitem(last=False)
+        return fold.facts(as_of, grace_days=grace_days)
+
+    def engine(self, version: RuleSetVersion) -> DurableEngine:
+        """The engine of a rule-set version (cached; the least recently used one is freed)."""
+        key = (version.version, version.ruleset.source)
+        with self._lock:
+            engine = self._engines.pop(key, None) or DurableEngine(version)
+            self._engines[key] = engine
+            evicted = list(self._engines.values())[:-ENGINE_CACHE_SIZE]
+            for old in evicted:
+                del self._engines[(old.version, old.ruleset.source)]
+        for old in evicted:
+            old.close()
+        return engine
+
+    def close(self) -> None:
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), OrderedDict()
+            self._folds.clear()
+        for engine in engines:
+            engine.close()
+
+    def _recorded(self, client: str, event_id: str) -> Event:
+        for event in self.recorded(client):
+            if event.id == event_id:
+                return event
+        raise UnknownDecision(f"client {client!r} has no recorded decision with id {event_id!r}")
+

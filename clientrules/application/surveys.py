@@ -1,0 +1,319 @@
+"""The survey service behind ``ledger.surveys``: invite departed clients, check links, take answers exactly once.
+
+Single use is the database's job, not the signature's: an answer is appended
+with the deterministic event id ``survey-answer:<invitation id>``, so of two
+submissions of one link (one after the other, or at the same moment from two
+threads or processes) exactly one is stored; the other is told
+:class:`~clientrules.domain.survey.errors.LinkUsed`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import attrs
+
+from clientrules.domain.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
+from clientrules.domain.events import (
+    ClientOnboarded,
+    Event,
+    Instant,
+    RelationshipEnded,
+    SurveyAnswered,
+    SurveyInvited,
+    SurveyReminded,
+    check_client_id,
+)
+from clientrules.domain.survey.errors import (
+    LinkExpired,
+    LinkSuperseded,
+    LinkUnknown,
+    LinkUsed,
+    NotEligible,
+    SurveyError,
+)
+from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation, invitations_of
+from clientrules.domain.survey.links import LinkSigner
+from clientrules.application.owner import OwnerAccount
+from clientrules.domain.survey.questionnaire import answered
+
+if TYPE_CHECKING:
+    from clientrules.ledger import Ledger
+
+SECRET_ENV = "CLIENTRULES_SECRET_KEY"
+EXPIRY_ENV = "CLIENTRULES_SURVEY_EXPIRY_DAYS"
+SECRET_META_KEY = "survey_secret"
+#: the shortest signing secret accepted from the environment (a generated one has 43 characters)
+MIN_SECRET_LENGTH = 32
+DEFAULT_EXPIRY_DAYS = 30
+#: how often a submission is retried when another writer appended to the client's stream meanwhile
+SUBMIT_ATTEMPTS = 5
+SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@\s<>,;\"\x00-\x1f\x7f]+")
+_LINK_ERRORS = {SUPERSEDED: LinkSuperseded, ANSWERED: LinkUsed, EXPIRED: LinkExpired}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def shared_secret(ledger: Ledger) -> str:
+    """The link-signing secret: ``$CLIENTRULES_SECRET_KEY``, else one generated once and kept in the database.
+
+    There is no default secret: a database gets a random one of its own.
+    """
+    given = os.environ.get(SECRET_ENV)
+    if given:
+        return check_secret(given, origin=SECRET_ENV)
+    return ledger.store.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
+
+
+def check_secret(secret: str, *, origin: str) -> str:
+    """``secret`` if it is long enough to sign links and sessions, else a one-line error naming ``origin``."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ClientRulesError(
+            f"{origin} is too short ({len(secret)} characters; at least {MIN_SECRET_LENGTH}): make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))', or unset it to use the database's own"
+        )
+    return secret
+
+
+def is_email_address(text: str) -> bool:
+    """Whether ``text`` looks like one e-mail address (and nothing that could add a header or a recipient)."""
+    return bool(_EMAIL.fullmatch(text))
+
+
+def expiry_days_from_env() -> int:
+    """``$CLIENTRULES_SURVEY_EXPIRY_DAYS`` (a positive whole number), else 30."""
+    text = os.environ.get(EXPIRY_ENV)
+    if not text:
+        return DEFAULT_EXPIRY_DAYS
+    if not text.isdigit() or int(text) < 1:
+        raise ClientRulesError(f"{EXPIRY_ENV}={text!r} is not a positive whole number of days")
+    return int(text)
+
+
+@attrs.frozen
+class OpenLink:
+    """A personal link found usable by :meth:`Surveys.open_link`: its invitation, as of the client's stream ``version``.
+
+    :meth:`Surveys.submit` takes it instead of the token, so that a request
+    that shows the link's page and then stores the answers reads the client once.
+    """
+
+    token: str = attrs.field(repr=False)
+    invitation: Invitation
+    version: int
+
+
+class Surveys:
+    """Exit-survey invitations and answers of one ledger (``ledger.surveys``).
+
+    ::
+
+        invitation = ledger.surveys.invite("acme", email="ann@acme.example")
+        print(invitation.url("https://survey.example.com"))
+        ledger.surveys.submit(invitation.token, {"primary_reason": "missed_deadlines"})
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        secret: str,
+        expiry_days: int = DEFAULT_EXPIRY_DAYS,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        if not secret:
+            raise ClientRulesError("the survey needs a non-empty signing secret")
+        if expiry_days < 1:
+            raise ClientRulesError("survey links must stay valid at least 1 day")
+        self._ledger = ledger
+        self._clock = clock
+        self.expiry = dt.timedelta(days=expiry_days)
+        self._signer = LinkSigner(secret, max_age=self.expiry, clock=clock)
+        self.owner = OwnerAccount(ledger.store)
+
+    @classmethod
+    def for_ledger(cls, ledger: Ledger) -> Surveys:
+        """The service as ``ledger.surveys`` builds it: secret and expiry from the environment or the database."""
+        return cls(ledger, secret=shared_secret(ledger), expiry_days=expiry_days_from_env())
+
+    # --- inviting -----------------------------------------------------------------
+
+    def invite(self, client: str, *, email: str | None = None) -> Invitation:
+        """Invite a client who has left (a ``RelationshipEnded`` event) and return the new invitation.
+
+        Inviting again gives a fresh link and makes the earlier ones unusable.
+        Without ``email`` the client's address from ``ClientOnboarded`` is used,
+        if there is one. A client who answered already (since they last left)
+        is not invited again.
+        """
+        check_client_id(client)
+        if email is not None and not is_email_address(email):
+            raise SurveyError(f"{email[:80]!r} is not an e-mail address")
+        events = sorted(self._ledger.events(client), key=lambda e: e.version or 0)
+        if not events:
+            raise UnknownClient(client)
+        _check_eligible(client, events)
+        if email is None:
+            email = _known_email(events)
+            if email is not None and not is_email_address(email):
+                raise SurveyError(
+                    f"client {client!r} was onboarded with {email[:80]!r}, which is not an e-mail address: "
+                    "give one (--email ADDRESS)"
+                )
+        now = self._now()
+        payload = SurveyInvited(
+            invitation_id=f"inv-{uuid.uuid4().hex}",
+            expires_at=(now + self.expiry).isoformat(),
+            email=email,
+        )
+        self._ledger.record(client, payload, Instant.from_datetime(now))
+        return self._find(client, payload.invitation_id)
+
+    def remind(self, after_days: int = 7) -> list[Invitation]:
+        """Record a reminder for each open invitation whose client was last contacted ``after_days`` ago or more.
+
+        Returns those invitations (to mail the link again). Reminders get
+        deterministic ids, so two runs at once remind each client once.
+        """
+        if isinstance(after_days, bool) or not isinstance(after_days, int) or after_days < 0:
+            raise ClientRulesError("--after-days must be a whole number of days, 0 or more")
+        now = self._now()
+        cutoff = now - dt.timedelta(days=after_days)
+        due = [i for i in self.invitations() if i.status == OPEN and i.last_contact.utc <= cutoff]
+        at = Instant.from_datetime(now)
+        reminded = []
+        for invitation in due:
+            reminder = Event.new(
+                invitation.client,
+                SurveyReminded(invitation_id=invitation.invitation_id),
+                at,
+                id=f"survey-reminder:{invitation.invitation_id}:{len(invitation.reminded_at) + 1}",
+            )
+            if self._ledger.append([reminder]).stored:  # else another run reminded this client just now
+                reminded.append(self._find(invitation.client, invitation.invitation_id))
+        return reminded
+
+    # --- answering ----------------------------------------------------------------
+
+    def open(self, token: str) -> Invitation:
+        """The open invitation a link names; raises a :class:`~clientrules.domain.survey.errors.LinkError` otherwise.
+
+        Opening changes nothing: a mail scanner that follows the link does not use it up.
+        """
+        return self.open_link(token).invitation
+
+    def open_link(self, token: str) -> OpenLink:
+        """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
+        invitation_id, client = self._signer.read(token)
+        try:
+            events = self._ledger.events(check_client_id(client))
+        except InvalidEvent:
+            raise LinkUnknown() from None
+        invitation = _by_id(invitations_of(events, now=self._clock(), token_of=self._signer.token), invitation_id)
+        if invitation is None:
+            raise LinkUnknown()
+        if invitation.status != OPEN:
+            raise _LINK_ERRORS[invitation.status]()
+        return OpenLink(token, invitation, version=max((e.version or 0 for e in events), default=0))
+
+    def submit(self, link: str | OpenLink, answers: Mapping[str, Any]) -> Event:
+        """Validate ``answers`` and append them as the link's one ``SurveyAnswered`` event; return it as stored.
+
+        ``link`` is a token, or what :meth:`open_link` returned for it.
+        Raises :class:`~clientrules.domain.survey.errors.LinkError` if the link cannot
+        be used (a second submission gets :class:`LinkUsed`) and
+        :class:`~clientrules.domain.survey.errors.InvalidAnswers` for bad answers;
+        either way nothing is stored.
+        """
+        opened = self.open_link(link) if isinstance(link, str) else link
+        for attempt in range(SUBMIT_ATTEMPTS):
+            if attempt:
+                opened = self.open_link(opened.token)
+            invitation = opened.invitation
+            if self._clock() >= invitation.expires_at.utc:
+                raise LinkExpired()
+            payload = answered(invitation.invitation_id, answers)
+            event = Event.new(
+                invitation.client,
+                payload,
+                Instant.from_datetime(self._now()),
+                id=f"survey-answer:{invitation.invitation_id}",
+            )
+            try:
+                # expected_version: anything appended since the link was checked (a re-invitation) makes us check again
+                result = self._ledger.append([event], expected_version=opened.version)
+            except ConcurrencyError:
+                continue
+            if not result.stored:
+                raise LinkUsed()
+            return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+        raise SurveyError("the answers could not be saved because the record kept changing; please submit again")
+
+    # --- reading ------------------------------------------------------------------
+
+    def invitations(self, client: str | None = None) -> list[Invitation]:
+        """Every invitation (of one client, or of all), oldest first, with its current status."""
+        return invitations_of(self._survey_events(client), now=self._clock(), token_of=self._signer.token)
+
+    def uninvited(self) -> list[str]:
+        """Clients who left (a ``RelationshipEnded`` event) and were not invited since, in the order they left."""
+        last_left: dict[str, Event] = {}
+        invited_since: set[str] = set()
+        for event in self._ledger.store.iter_all():
+            if isinstance(event.payload, RelationshipEnded):
+                last_left[event.client] = event
+                invited_since.discard(event.client)
+            elif isinstance(event.payload, SurveyInvited):
+                invited_since.add(event.client)
+        departed = [e for client, e in last_left.items() if client not in invited_since]
+        return [e.client for e in sorted(departed, key=lambda e: (e.at, e.client))]
+
+    def answers(self, client: str | None = None) -> list[Event]:
+        """Every ``SurveyAnswered`` event (of one client, or of all), in the order they were stored."""
+        events = [e for e in self._survey_events(client) if isinstance(e.payload, SurveyAnswered)]
+        return sorted(events, key=lambda e: e.position or 0)
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _survey_events(self, client: str | None) -> list[Event]:
+        if client is not None:
+            return [e for e in self._ledger.events(client) if e.type in SURVEY_TYPES]
+        return [e for e in self._ledger.store.iter_all() if e.type in SURVEY_TYPES]
+
+    def _find(self, client: str, invitation_id: str) -> Invitation:
+        found = _by_id(self.invitations(client), invitation_id)
+        assert found is not None, "an invitation just stored is readable"
+        return found
+
+    def _now(self) -> dt.datetime:
+        """The clock's time to the second (links carry whole seconds)."""
+        return self._clock().astimezone(dt.timezone.utc).replace(microsecond=0)
+
+
+def _by_id(invitations: list[Invitation], invitation_id: str) -> Invitation | None:
+    return next((i for i in invitations if i.invitation_id == invitation_id), None)
+
+
+def _check_eligible(client: str, events: list[Event]) -> None:
+    """Raise :class:`NotEligible` unless the client has left and not answered since (``events`` in version order)."""
+    ended = [e for e in events if isinstance(e.payload, RelationshipEnded)]
+    if not ended:
+        raise NotEligible(
+            f"client {client!r} has no RelationshipEnded event: only clients who have left are invited"
+        )
+    answers = [e for e in events if isinstance(e.payload, SurveyAnswered) and e.version > ended[-1].version]
+    if answers:
+        raise NotEligible(f"client {client!r} already answered the exit survey on {answers[-1].at.date}")
+
+
+def _known_email(events: list[Event]) -> str | None:
+    emails = [e.payload.email for e in events if isinstance(e.payload, ClientOnboarded) and e.payload.email]
+    return emails[-1] if emails else None

@@ -1,5 +1,0 @@
-"""Decisions: verdicts with their reasons, explanations and near misses."""
-
-from clientrules.decisions.model import Decision, Reason
-
-__all__ = ["Decision", "Reason"]

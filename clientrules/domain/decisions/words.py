@@ -1,0 +1,130 @@
+"""Rules and their conditions in plain words, with the client's actual values (pure).
+
+Used for the reasons of a decision (why a rule fired) and for near misses
+(why a rule did not fire, and by how much). These readings explain; they
+never decide: verdicts come from the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from clientrules.domain.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, SignalCondition
+
+#: Short noun phrases for the facts of the catalogue, as in "4 late invoices in the last 12 months".
+FACT_WORDS: dict[str, str] = {
+    "tenure_days": "days as a client",
+    "late_invoices_12m": "late invoices in the last 12 months",
+    "remedy_since_first_late": "a meeting, plan or new terms since the first late invoice",
+    "late_after_latest_remedy": "late invoices due after the latest remedy",
+    "unanswered_followups": "unanswered follow-ups",
+    "silent_days": "days of silence",
+    "clean_before_silence": "a clean record before the silence",
+    "hours_90d": "hours worked in the last 90 days",
+    "unbillable_hours_90d": "unbillable hours in the last 90 days",
+    "unbillable_share_90d": "share of unbillable hours in the last 90 days",
+    "unpaid_scope_changes_90d": "unpaid scope changes in the last 90 days",
+    "plans_180d": "plans agreed in the last 180 days",
+    "plan_age_days": "days since the latest plan",
+    "hours_since_plan": "hours worked since the latest plan",
+    "unbillable_hours_since_plan": "unbillable hours since the latest plan",
+    "unbillable_share_since_plan": "share of unbillable hours since the latest plan",
+    "unpaid_scope_changes_since_plan": "unpaid scope changes since the latest plan",
+    "incidents_180d": "incidents in the last 180 days",
+    "severe_staff_incidents_365d": "incidents of abuse, harassment or threats against staff in the last 365 days",
+    "contract_breaches_365d": "contract breaches in the last 365 days",
+    "needs_outgrown_365d": "times their needs outgrew us in the last 365 days",
+    "deadlines_missed_90d": "deadlines we missed in the last 90 days",
+    "reply_days_median_90d": "median days we took to reply in the last 90 days",
+    "unanswered_messages": "messages of theirs we have not answered",
+    "open_invoices": "open invoices",
+    "overdue_amount": "overdue amount",
+    "relationship_ended": "the relationship ended",
+}
+
+#: the first plural noun of a phrase, and its singular, for "1 late invoice", "1 day as a client"
+_SINGULAR = {
+    "invoices": "invoice",
+    "follow-ups": "follow-up",
+    "changes": "change",
+    "plans": "plan",
+    "incidents": "incident",
+    "breaches": "breach",
+    "times": "time",
+    "deadlines": "deadline",
+    "days": "day",
+    "messages": "message",
+    "hours": "hour",
+}
+_PLURAL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _SINGULAR)) + r")\b")
+
+_BOUND = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly", "!=": "not"}
+
+
+def counted(value: FactValue, words: str) -> str:
+    """``4 late invoices``, ``1 late invoice``."""
+    if value == 1:
+        words = _PLURAL_WORD.sub(lambda match: _SINGULAR[match[1]], words, count=1)
+    return f"{number(value)} {words}"
+
+
+def number(value: FactValue) -> str:
+    """``4``, ``0.25``, ``12.5``: floats without noise."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def describe_value(fact: str, value: FactValue | None) -> str:
+    """The fact's value in words: '4 late invoices in the last 12 months', 'no ... (absent)'."""
+    words = FACT_WORDS.get(fact, fact)
+    if value is None:
+        return f"{fact} is unknown (no event gives it a value)"
+    if isinstance(value, bool):
+        return f"{words}: {'yes' if value else 'no'}"
+    return counted(value, words)
+
+
+def describe_comparison(comparison: Comparison, values: Mapping[str, FactValue]) -> str:
+    """Why a comparison holds, e.g. '4 late invoices in the last 12 months (at least 3)'."""
+    actual = values.get(comparison.fact)
+    if isinstance(comparison.value, bool) or actual is None:
+        return describe_value(comparison.fact, actual)
+    return f"{describe_value(comparison.fact, actual)} ({_BOUND[comparison.op]} {number(comparison.value)})"
+
+
+def describe_fired(rule: Rule, values: Mapping[str, FactValue]) -> str:
+    """The sentence of a reason: what the rule means and the conditions that made it fire."""
+    parts: list[str] = []
+    for condition in rule.when:
+        if isinstance(condition, SignalCondition):
+            parts.append(
+                f"{condition.name} did not fire" if condition.negated else f"{condition.name} fired"
+            )
+        elif isinstance(condition, AnyOf):
+            held = condition.holding_options(values)
+            parts.extend(describe_comparison(c, values) for option in held[:1] for c in option)
+        else:
+            parts.append(describe_comparison(condition, values))
+    head = rule.description or rule.id
+    return f"{head}: {'; '.join(parts)}."
+
+
+def describe_miss(condition: Condition, values: Mapping[str, FactValue], fired: frozenset[str]) -> str:
+    """Why a condition does not hold, e.g. '2 late invoices in the last 12 months of the 3 needed'."""
+    if isinstance(condition, SignalCondition):
+        if condition.negated:
+            return f"{condition.name} fired, which rules this out"
+        return f"needs {condition.name}, which did not fire"
+    if isinstance(condition, AnyOf):
+        return " or ".join(
+            "; ".join(describe_miss(c, values, fired) for c in option if not c.holds(values))
+            for option in condition.options
+        )
+    actual = values.get(condition.fact)
+    if actual is None or isinstance(condition.value, bool):
+        return f"{describe_value(condition.fact, actual)} (needs {condition})"
+    if condition.op in (">=", ">") and actual < condition.value:
+        return f"{counted(actual, FACT_WORDS.get(condition.fact, condition.fact))} of the {number(condition.value)} needed"
+    return f"{describe_value(condition.fact, actual)} (needs {_BOUND[condition.op]} {number(condition.value)})"

@@ -1,0 +1,124 @@
+"""The event envelope: which client, what type, when, its payload, its id, and where it was stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+import attrs
+
+from clientrules.domain.errors import InvalidEvent
+from clientrules.domain.events.instant import Instant, as_instant
+from clientrules.domain.events.registry import registry
+from clientrules.domain.events.types import Payload
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SYSTEM_STREAM = re.compile(r"\$[a-z][a-z0-9_-]{0,31}")
+MAX_ID_LENGTH = 128
+
+
+def check_client_id(client: object, *, field: str = "client") -> str:
+    """Return ``client`` if it is a valid client id (1-64 of letters, digits, ``.``, ``_``, ``-``)."""
+    if not isinstance(client, str) or not CLIENT_ID.fullmatch(client):
+        shown = repr(client)[:70]
+        raise InvalidEvent(
+            f"{shown} is not a client id (1-64 letters, digits, '.', '_' or '-')", field=field
+        )
+    return client
+
+
+def _check_stream(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, str) and SYSTEM_STREAM.fullmatch(value):
+        return
+    check_client_id(value, field=attribute.name)
+
+
+def _check_id(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
+        raise InvalidEvent(f"must be a string of 1 to {MAX_ID_LENGTH} characters", field="id")
+    if "\x00" in value:  # PostgreSQL text cannot hold it: an id must fit either backend
+        raise InvalidEvent("must not hold the NUL character (\\u0000)", field="id")
+
+
+@attrs.frozen
+class Event:
+    """One event of one client's stream.
+
+    ``version`` (1, 2, ... within the client's stream, in append order) and
+    ``position`` (gap-free across all streams, in commit order) are set by the
+    store; an event not yet stored has neither.
+    """
+
+    client: str = attrs.field(validator=_check_stream)
+    at: Instant
+    payload: Payload
+    id: str = attrs.field(validator=_check_id)
+    version: int | None = attrs.field(default=None, kw_only=True)
+    position: int | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    @property
+    def data(self) -> dict:
+        return registry.encode(self.payload)
+
+    @classmethod
+    def new(
+        cls,
+        client: str,
+        payload: Payload,
+        at: Instant | str | Any,
+        *,
+        id: str | None = None,
+    ) -> Event:
+        """A new event to append; without an ``id`` it gets a random one."""
+        return cls(client, as_instant(at), payload, id or f"ev-{uuid.uuid4().hex}")
+
+    def to_json(self) -> dict:
+        """The event as one object of the JSON Lines format (``spec/events.md``)."""
+        line: dict[str, Any] = {
+            "client": self.client,
+            "type": self.type,
+            "at": self.at.text,
+            "data": self.data,
+            "id": self.id,
+        }
+        return line
+
+    def stored(self, version: int, position: int) -> Event:
+        """This event as the store keeps it, with its version and position (it was validated when built)."""
+        return self.restore(self.client, self.at, self.payload, self.id, version, position)
+
+    @classmethod
+    def restore(
+        cls, client: str, at: Instant, payload: Payload, id: str, version: int, position: int
+    ) -> Event:
+        """Rebuild an event read back from a store without validating it again.
+
+        A store only holds events that were validated when appended; reading a
+        long stream is several times faster without the second check.
+        """
+        event = object.__new__(cls)
+        set_field = object.__setattr__  # one call per field, unrolled: this runs for every event read
+        set_field(event, "client", client)
+        set_field(event, "at", at)
+        set_field(event, "payload", payload)
+        set_field(event, "id", id)
+        set_field(event, "version", version)
+        set_field(event, "position", position)
+        return event
+
+
+def content_id(client: str, type_name: str, at: str, data: Any, occurrence: int) -> str:
+    """A deterministic id for an event given without one: the same line imported twice is one event.
+
+    ``occurrence`` tells apart identical events of one file (two identical
+    ``WorkLogged`` lines on one day are two events).
+    """
+    canonical = json.dumps([client, type_name, at, data, occurrence], sort_keys=True, separators=(",", ":"))
+    return "c-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -1,0 +1,110 @@
+"""Moments in time as events and the CLI write them: ISO dates or date-times with an offset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import attrs
+
+from clientrules.domain.errors import InvalidEvent
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})"
+)
+
+
+@attrs.frozen(order=False)
+class Instant:
+    """A moment as written (``text``, kept for round trips) and in UTC (``utc``).
+
+    Instants compare and sort by their UTC moment, whatever offset they were written in.
+    """
+
+    text: str
+    utc: dt.datetime = attrs.field(eq=False, repr=False)
+
+    @property
+    def key(self) -> int:
+        """Microseconds since the Unix epoch: the order the store sorts by."""
+        delta = self.utc - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+    @property
+    def date(self) -> dt.date:
+        """The UTC calendar date of this moment."""
+        return self.utc.date()
+
+    def __lt__(self, other: Instant) -> bool:
+        return self.utc < other.utc
+
+    def __le__(self, other: Instant) -> bool:
+        return self.utc <= other.utc
+
+    def __gt__(self, other: Instant) -> bool:
+        return self.utc > other.utc
+
+    def __ge__(self, other: Instant) -> bool:
+        return self.utc >= other.utc
+
+    @classmethod
+    def parse(cls, text: object, *, field: str = "at") -> Instant:
+        """Read an ISO 8601 date (00:00 UTC) or date-time with an offset (``Z`` or ``+02:00``)."""
+        if not isinstance(text, str):
+            raise InvalidEvent("must be an ISO 8601 date or date-time string", field=field)
+        try:
+            if _DATE.fullmatch(text):
+                day = dt.date.fromisoformat(text)
+                moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            elif _DATE_TIME.fullmatch(text):
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                raise ValueError
+        except ValueError:
+            raise InvalidEvent(
+                f"{text[:40]!r} is not an ISO 8601 date (2026-03-01) or "
+                "date-time with offset (2026-03-01T09:30:00+02:00)",
+                field=field,
+            ) from None
+        return cls(text, moment.astimezone(dt.timezone.utc))
+
+    @classmethod
+    def from_datetime(cls, moment: dt.datetime) -> Instant:
+        """Wrap an aware datetime; a naive one is refused rather than guessed."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise InvalidEvent("a datetime needs a time zone", field="at")
+        return cls(moment.isoformat(), moment.astimezone(dt.timezone.utc))
+
+    @classmethod
+    def from_key(cls, key: int, text: str) -> Instant:
+        """Rebuild an instant read back from a store (its key and its original text)."""
+        return cls(text, _EPOCH + dt.timedelta(microseconds=key))
+
+    @classmethod
+    def now(cls) -> Instant:
+        return cls.from_datetime(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+
+
+def as_instant(value: Instant | dt.datetime | dt.date | str, *, field: str = "at") -> Instant:
+    """Accept what a caller naturally has for a moment and return an :class:`Instant`."""
+    if isinstance(value, Instant):
+        return value
+    if isinstance(value, dt.datetime):
+        return Instant.from_datetime(value)
+    if isinstance(value, dt.date):
+        return Instant.parse(value.isoformat(), field=field)
+    return Instant.parse(value, field=field)
+
+
+def parse_date(value: object, *, field: str) -> dt.date:
+    """Read an ISO date (``2026-03-15``) strictly."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise InvalidEvent("must be an ISO date such as 2026-03-15", field=field)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"{value!r} is not a calendar date", field=field) from None

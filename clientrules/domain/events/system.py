@@ -1,0 +1,186 @@
+"""Events the library itself appends: decisions, survey invitations and answers, erasure, rule sets.
+
+They live in the same streams as the owner's events (rule-set versions and the
+learning loop's verdicts live in system streams whose names start with ``$``),
+export and import like any other event, and rules may read them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from clientrules.domain.errors import InvalidEvent
+from clientrules.domain.events.types import (
+    Payload,
+    _email_field,
+    _flag,
+    _one_of,
+    _optional_text_field,
+    _text,
+    _text_field,
+)
+
+RULES_STREAM = "$rules"
+LEARNING_STREAM = "$learning"
+
+REASON_CODES = (
+    "missed_deadlines",
+    "poor_communication",
+    "felt_neglected",
+    "price_too_high",
+    "found_cheaper",
+    "quality",
+    "needs_changed",
+    "personal_fit",
+    "project_finished",
+    "other",
+)
+
+
+def _list_of_text(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidEvent("must be a list of strings", field=attribute.name)
+
+
+def _list_of_dicts(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
+        raise InvalidEvent("must be a list of objects", field=attribute.name)
+
+
+def _reason(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if value not in REASON_CODES:
+        raise InvalidEvent(f"{value!r} is not a reason code", field=attribute.name)
+
+
+def _reasons(_: object, attribute: attrs.Attribute, value: object) -> None:
+    _list_of_text(_, attribute, value)
+    unknown = [v for v in value if v not in REASON_CODES]
+    if unknown:
+        raise InvalidEvent(f"{unknown[0]!r} is not a reason code", field=attribute.name)
+
+
+def _scale(low: int, high: int):
+    def check(_: object, attribute: attrs.Attribute, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidEvent(f"must be a whole number from {low} to {high}", field=attribute.name)
+
+    return check
+
+
+def _version(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidEvent("must be a positive whole number", field=attribute.name)
+
+
+@attrs.frozen(kw_only=True)
+class DecisionRecorded(Payload):
+    """The decision reached for the client as of ``as_of``, under rule-set ``ruleset_version``."""
+
+    TYPE = "DecisionRecorded"
+    SYSTEM = True
+    verdict: str = attrs.field(validator=_text)
+    fired: list = attrs.field(factory=list, validator=_list_of_text)
+    reasons: list = attrs.field(factory=list, validator=_list_of_dicts)
+    ruleset_version: int = attrs.field(validator=_version)
+    as_of: str = attrs.field(validator=_text)
+
+
+@attrs.frozen(kw_only=True)
+class SurveyInvited(Payload):
+    """An exit-survey link was issued; only the newest invitation of a client is usable."""
+
+    TYPE = "SurveyInvited"
+    SYSTEM = True
+    invitation_id: str = _text_field()
+    expires_at: str = _text_field()
+    email: str | None = _email_field()
+
+
+@attrs.frozen(kw_only=True)
+class SurveyReminded(Payload):
+    TYPE = "SurveyReminded"
+    SYSTEM = True
+    invitation_id: str = _text_field()
+
+
+@attrs.frozen(kw_only=True)
+class SurveyAnswered(Payload):
+    """The departed client's answers (``spec/exit-survey.md``)."""
+
+    TYPE = "SurveyAnswered"
+    SYSTEM = True
+    invitation_id: str = _text_field()
+    primary_reason: str = attrs.field(validator=_reason)
+    other_reasons: list = attrs.field(factory=list, validator=_reasons)
+    rating_communication: int | None = attrs.field(default=None, validator=_scale(1, 5))
+    rating_timeliness: int | None = attrs.field(default=None, validator=_scale(1, 5))
+    rating_quality: int | None = attrs.field(default=None, validator=_scale(1, 5))
+    rating_value: int | None = attrs.field(default=None, validator=_scale(1, 5))
+    recommend: int | None = attrs.field(default=None, validator=_scale(0, 10))
+    would_return: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_one_of("yes", "maybe", "no"))
+    )
+    what_to_change: str | None = _optional_text_field(personal=True)
+    may_contact: bool = attrs.field(default=False, validator=_flag)
+
+
+@attrs.frozen(kw_only=True)
+class PersonalDataErased(Payload):
+    """The client's personal fields were made unreadable (their key was destroyed)."""
+
+    TYPE = "PersonalDataErased"
+    SYSTEM = True
+    requested_by: str | None = _optional_text_field()
+
+
+@attrs.frozen(kw_only=True)
+class RuleSetAdopted(Payload):
+    """A new rule-set version (stream ``$rules``): its full TOML text, made current."""
+
+    TYPE = "RuleSetAdopted"
+    SYSTEM = True
+    version: int = attrs.field(validator=_version)
+    source: str = _text_field()
+    note: str | None = _optional_text_field()
+
+
+@attrs.frozen(kw_only=True)
+class ProposalDecided(Payload):
+    """The owner accepted or rejected a proposed rule (stream ``$learning``)."""
+
+    TYPE = "ProposalDecided"
+    SYSTEM = True
+    proposal_id: str = _text_field()
+    outcome: str = attrs.field(validator=_one_of("accepted", "rejected"))
+    evidence: str = _text_field()
+    rule: dict = attrs.field(factory=dict)
+    ruleset_version: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_version)
+    )
+
+
+SYSTEM_TYPES: tuple[type[Payload], ...] = (
+    DecisionRecorded,
+    SurveyInvited,
+    SurveyReminded,
+    SurveyAnswered,
+    PersonalDataErased,
+    RuleSetAdopted,
+    ProposalDecided,
+)
+
+__all__ = [
+    "DecisionRecorded",
+    "LEARNING_STREAM",
+    "PersonalDataErased",
+    "ProposalDecided",
+    "REASON_CODES",
+    "RULES_STREAM",
+    "RuleSetAdopted",
+    "SurveyAnswered",
+    "SurveyInvited",
+    "SurveyReminded",
+    "SYSTEM_TYPES",
+]

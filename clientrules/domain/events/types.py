@@ -1,0 +1,296 @@
+"""Every event type of ``spec/events.md`` (and the ones the library appends) as a frozen attrs class.
+
+A payload class holds the ``data`` of one event. Its fields are validated when it
+is built, so an invalid event cannot exist. ``data`` keys the class does not know
+are kept in ``extra`` (forward compatibility) and written back on export.
+
+Fields marked ``personal`` hold what identifies a person or what they wrote; the
+stores encrypt them with the client's own key, and they are the ones erased when a
+client asks to be forgotten (:mod:`clientrules.domain.privacy`). Once erased, a personal
+field reads as :data:`ERASED`, or as its ``erased_as`` metadata where that is given
+(an e-mail address reads as None: nothing can be sent to an erased address).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, ClassVar
+
+import attrs
+
+from clientrules.domain.errors import InvalidEvent
+from clientrules.domain.events.instant import parse_date
+
+PERSONAL = "personal"
+ERASED_AS = "erased_as"  # metadata: what a personal field reads as once erased, where not ERASED
+DATA_KEY = "data_key"  # metadata: the JSON key where it differs from the field name
+#: what an erased personal text reads as
+ERASED = "[erased]"
+
+
+def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidEvent("must be a string", field=attribute.name)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEvent("is not valid Unicode (it holds a lone surrogate)", field=attribute.name) from None
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
+
+
+def _amount(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidEvent("must be a number", field=attribute.name)
+    if value < 0:
+        raise InvalidEvent("must not be negative", field=attribute.name)
+
+
+def _optional_amount(instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None:
+        _amount(instance, attribute, value)
+
+
+def _flag(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidEvent("must be true or false", field=attribute.name)
+
+
+def _one_of(*choices: str):
+    def check(_: object, attribute: attrs.Attribute, value: object) -> None:
+        if value not in choices:
+            raise InvalidEvent(
+                f"{value!r} is not one of {', '.join(choices)}", field=attribute.name
+            )
+
+    return check
+
+
+def _text_field(*, personal: bool = False) -> Any:
+    return attrs.field(validator=_text, metadata={PERSONAL: personal})
+
+
+def _optional_text_field(*, personal: bool = False) -> Any:
+    return attrs.field(default=None, validator=_optional_text, metadata={PERSONAL: personal})
+
+
+def _email_field() -> Any:
+    """An optional e-mail address: personal, and None once erased."""
+    return attrs.field(default=None, validator=_optional_text, metadata={PERSONAL: True, ERASED_AS: None})
+
+
+def _date_field(name: str, *, optional: bool = False) -> Any:
+    def convert(value: object) -> object:
+        if value is None and optional:
+            return None
+        return parse_date(value, field=name)
+
+    return attrs.field(default=None, converter=convert) if optional else attrs.field(converter=convert)
+
+
+@attrs.frozen(kw_only=True)
+class Payload:
+    """Base of every event payload: ``TYPE`` is its name, ``SCHEMA`` its current shape's version."""
+
+    TYPE: ClassVar[str] = ""
+    SCHEMA: ClassVar[int] = 1
+    SYSTEM: ClassVar[bool] = False
+
+    extra: dict = attrs.field(factory=dict, repr=False)
+
+
+# --- Relationship -----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ClientOnboarded(Payload):
+    TYPE = "ClientOnboarded"
+    name: str = _text_field(personal=True)
+    email: str | None = _email_field()
+    segment: str | None = _optional_text_field()
+    monthly_value: float | None = attrs.field(default=None, validator=_optional_amount)
+
+
+@attrs.frozen(kw_only=True)
+class ContractSigned(Payload):
+    TYPE = "ContractSigned"
+    contract_id: str = _text_field()
+    ends_on: dt.date | None = _date_field("ends_on", optional=True)
+    value: float | None = attrs.field(default=None, validator=_optional_amount)
+
+
+@attrs.frozen(kw_only=True)
+class RelationshipEnded(Payload):
+    TYPE = "RelationshipEnded"
+    initiated_by: str = attrs.field(validator=_one_of("us", "client"))
+    reason: str | None = _optional_text_field(personal=True)
+
+
+@attrs.frozen(kw_only=True)
+class ClientReferredOut(Payload):
+    TYPE = "ClientReferredOut"
+    partner: str = _text_field()
+
+
+# --- Money --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceIssued(Payload):
+    TYPE = "InvoiceIssued"
+    invoice_id: str = _text_field()
+    amount: float = attrs.field(validator=_amount)
+    due_on: dt.date = _date_field("due_on")
+
+
+@attrs.frozen(kw_only=True)
+class PaymentReceived(Payload):
+    TYPE = "PaymentReceived"
+    invoice_id: str = _text_field()
+    amount: float = attrs.field(validator=_amount)
+
+
+@attrs.frozen(kw_only=True)
+class DepositRequested(Payload):
+    TYPE = "DepositRequested"
+    amount: float = attrs.field(validator=_amount)
+    for_: str | None = attrs.field(default=None, validator=_optional_text, metadata={DATA_KEY: "for"})
+
+
+@attrs.frozen(kw_only=True)
+class DepositReceived(Payload):
+    TYPE = "DepositReceived"
+    amount: float = attrs.field(validator=_amount)
+
+
+# --- Work ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WorkLogged(Payload):
+    TYPE = "WorkLogged"
+    hours: float = attrs.field(validator=_amount)
+    billable: bool = attrs.field(validator=_flag)
+
+
+@attrs.frozen(kw_only=True)
+class ScopeChangeRequested(Payload):
+    TYPE = "ScopeChangeRequested"
+    description: str = _text_field()
+    paid: bool = attrs.field(validator=_flag)
+
+
+@attrs.frozen(kw_only=True)
+class DeadlineMissed(Payload):
+    TYPE = "DeadlineMissed"
+    deliverable: str = _text_field()
+
+
+# --- Communication ------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FollowUpSent(Payload):
+    TYPE = "FollowUpSent"
+    topic: str = _text_field()
+
+
+@attrs.frozen(kw_only=True)
+class ClientReplied(Payload):
+    TYPE = "ClientReplied"
+    topic: str | None = _optional_text_field()
+
+
+@attrs.frozen(kw_only=True)
+class ClientMessageReceived(Payload):
+    TYPE = "ClientMessageReceived"
+    topic: str = _text_field()
+
+
+@attrs.frozen(kw_only=True)
+class ReplySent(Payload):
+    TYPE = "ReplySent"
+    topic: str | None = _optional_text_field()
+
+
+@attrs.frozen(kw_only=True)
+class MeetingHeld(Payload):
+    TYPE = "MeetingHeld"
+    topic: str = _text_field()
+    outcome: str = attrs.field(validator=_one_of("resolved", "unresolved"))
+
+
+@attrs.frozen(kw_only=True)
+class PlanAgreed(Payload):
+    TYPE = "PlanAgreed"
+    summary: str = _text_field()
+    review_on: dt.date | None = _date_field("review_on", optional=True)
+
+
+@attrs.frozen(kw_only=True)
+class TermsRenegotiated(Payload):
+    TYPE = "TermsRenegotiated"
+    change: str = _text_field()
+
+
+# --- Conduct ------------------------------------------------------------------------
+
+INCIDENT_KINDS = ("abuse", "harassment", "threat", "rude", "unreasonable_demand")
+
+
+def _severity(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3:
+        raise InvalidEvent("must be 1, 2 or 3", field=attribute.name)
+
+
+@attrs.frozen(kw_only=True)
+class IncidentReported(Payload):
+    TYPE = "IncidentReported"
+    kind: str = attrs.field(validator=_one_of(*INCIDENT_KINDS))
+    against: str = attrs.field(validator=_one_of("staff", "owner"))
+    severity: int = attrs.field(default=1, validator=_severity)
+    note: str | None = _optional_text_field(personal=True)
+
+
+@attrs.frozen(kw_only=True)
+class ContractBreached(Payload):
+    TYPE = "ContractBreached"
+    clause: str = _text_field()
+    note: str | None = _optional_text_field(personal=True)
+
+
+@attrs.frozen(kw_only=True)
+class NeedOutgrown(Payload):
+    TYPE = "NeedOutgrown"
+    need: str = _text_field()
+    note: str | None = _optional_text_field(personal=True)
+
+
+SPEC_TYPES: tuple[type[Payload], ...] = (
+    ClientOnboarded,
+    ContractSigned,
+    RelationshipEnded,
+    ClientReferredOut,
+    InvoiceIssued,
+    PaymentReceived,
+    DepositRequested,
+    DepositReceived,
+    WorkLogged,
+    ScopeChangeRequested,
+    DeadlineMissed,
+    FollowUpSent,
+    ClientReplied,
+    ClientMessageReceived,
+    ReplySent,
+    MeetingHeld,
+    PlanAgreed,
+    TermsRenegotiated,
+    IncidentReported,
+    ContractBreached,
+    NeedOutgrown,
+)

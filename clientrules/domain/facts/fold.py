@@ -1,0 +1,524 @@
+"""The incremental fold of one client's events into the facts of ``spec/playbook.md``.
+
+:class:`ClientFold` keeps each kind of event in a sorted :class:`Timeline`
+(invoices and payments in an :class:`InvoiceBook`). ``apply`` bisects one
+event into place, whatever its ``at``; ``facts(T)`` bisects every timeline to
+T and to the window each fact looks at, so a windowed fact costs as much as
+the events in its window, not the whole history. Exact definitions of every
+fact: ``clientrules/domain/facts/catalogue.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+from bisect import bisect_left, bisect_right
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable
+
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import Event, Instant, as_instant
+from clientrules.domain.facts.invoices import InvoiceBook
+from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
+from clientrules.domain.facts.value import Facts
+
+SNAPSHOT_SCHEMA = 1
+SNAPSHOT_KIND = "clientrules.facts.ClientFold"
+SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
+EMPTY: tuple[str, ...] = ()
+
+
+class FactsError(ClientRulesError):
+    """An event or snapshot that cannot be folded, or a bad argument to ``facts``."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal(number: float | int) -> Decimal:
+    """A JSON number as the decimal it was written as (``0.1`` is exactly one tenth).
+
+    Amounts and hours repeat a lot, so equal ones share one (immutable) Decimal.
+    """
+    return Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+
+
+# What each event type contributes: the timeline ("kind") it goes to and the fields kept.
+_ROWS: dict[str, Callable[[Any], tuple[str, tuple[Any, ...]] | None]] = {
+    "ClientOnboarded": lambda p: ("onboarded", ()),
+    "InvoiceIssued": lambda p: ("invoice", (p.invoice_id, _decimal(p.amount), p.due_on.toordinal())),
+    "PaymentReceived": lambda p: ("payment", (p.invoice_id, _decimal(p.amount))),
+    "WorkLogged": lambda p: ("work", (_decimal(p.hours), p.billable)),
+    "ScopeChangeRequested": lambda p: None if p.paid else ("unpaid_scope", ()),
+    "DeadlineMissed": lambda p: ("deadline", ()),
+    "FollowUpSent": lambda p: ("followup", ()),
+    "ClientReplied": lambda p: ("reply", ()),
+    "ClientMessageReceived": lambda p: ("message", ()),
+    "ReplySent": lambda p: ("answer", ()),
+    "MeetingHeld": lambda p: ("remedy", (p.TYPE,)),
+    "PlanAgreed": lambda p: ("remedy", (p.TYPE,)),
+    "TermsRenegotiated": lambda p: ("remedy", (p.TYPE,)),
+    "IncidentReported": lambda p: ("incident", (p.against == "staff" and p.kind in SEVERE_KINDS,)),
+    "ContractBreached": lambda p: ("breach", ()),
+    "NeedOutgrown": lambda p: ("outgrown", ()),
+    "RelationshipEnded": lambda p: ("ended", ()),
+}
+#: Kinds whose rows keep no field.
+_PLAIN = (
+    "onboarded",
+    "unpaid_scope",
+    "deadline",
+    "followup",
+    "reply",
+    "message",
+    "answer",
+    "breach",
+    "outgrown",
+    "ended",
+)
+#: Timelines derived from another kind's: which, and which of its rows they keep.
+_DERIVED: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
+    "work": ("unbillable", lambda row: not row[1]),
+    "remedy": ("plan", lambda row: row[0] == "PlanAgreed"),
+    "incident": ("severe", lambda row: row[0]),
+}
+#: Timelines that keep running totals of a field (its position in the row).
+_SUMMED = {"work": 0, "unbillable": 0}
+#: Read-only stand-in for a timeline nothing was folded into yet (a fold creates its timelines lazily).
+_NOTHING = Timeline(summed=0)
+#: The fields of each kind's row; exact decimals are written as strings in a snapshot.
+_ROW_FIELDS: dict[str, tuple[type, ...]] = {
+    **{kind: () for kind in _PLAIN},
+    "invoice": (str, Decimal, int),
+    "payment": (str, Decimal),
+    "work": (Decimal, bool),
+    "remedy": (str,),
+    "incident": (bool,),
+}
+
+
+class ClientFold:
+    """All that the facts of one client need, folded event by event.
+
+    ``apply`` takes events in any order of ``at``; events with the same ``at``
+    keep their stream order (their ``version``; for events not stored yet, the
+    order they were applied in). An event id applied twice counts once.
+    ``facts(T)`` considers only events with ``at <= T``.
+
+    A fold is not thread-safe (``facts`` extends running totals and caches as
+    it goes): give each thread its own, or hold a lock around it.
+    """
+
+    def __init__(self) -> None:
+        self.client: str | None = None
+        #: the highest stream version folded (0 when no stored event was folded)
+        self.version = 0
+        self._sequence = 0
+        self._ids: set[str] = set()
+        self._unindexed: list[str] = []
+        self._first: tuple[int, str] | None = None
+        self._timelines: dict[str, Timeline] = {}
+        self._book = InvoiceBook()
+
+    # --- folding ------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> bool:
+        """Fold one event in; False if an event with its id was folded already.
+
+        Finding its place is a bisection (O(log n)); appending in time order is
+        O(1), and inserting earlier shifts the later entries of one list (a
+        memmove, not a refold).
+        """
+        if not isinstance(event, Event):
+            raise FactsError(f"can only fold an Event, not {type(event).__name__}")
+        if self.client is None:
+            self.client = event.client
+        elif event.client != self.client:
+            raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
+        if event.id in self._ids:
+            return False
+        version = event.version
+        tie = self._sequence + 1 if version is None else version
+        if tie > TIE_MASK:
+            raise FactsError(f"a fold orders at most {TIE_MASK} events of one client")
+        self._sequence += 1
+        if version is not None and version > self.version:
+            self.version = version
+        key = order_key(event.at.key, tie)
+        contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
+        if contribution is None:
+            self._ids.add(event.id)
+            self._unindexed.append(event.id)
+        else:
+            self._add(contribution[0], key, event.id, contribution[1])
+        if not event.payload.SYSTEM and (self._first is None or key < self._first[0]):
+            self._first = (key, event.id)
+        return True
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def _add(self, kind: str, key: int, event_id: str, row: tuple[Any, ...]) -> None:
+        self._ids.add(event_id)
+        if kind == "invoice":
+            self._book.issue(key, event_id, *row)
+        elif kind == "payment":
+            self._book.pay(key, event_id, *row)
+        elif kind in _ROW_FIELDS:
+            self._into(kind).insert(key, event_id, row)
+            if kind in _DERIVED:
+                derived, keeps = _DERIVED[kind]
+                if keeps(row):
+                    self._into(derived).insert(key, event_id, row)
+        else:
+            raise FactsError(f"unknown kind of fold record {kind!r}")
+
+    def _load(self, kind: str, entries: list[tuple[int, str, tuple[Any, ...]]]) -> None:
+        """Fill the (empty) timeline of ``kind`` and those derived from it with sorted entries."""
+        if not entries:
+            return
+        self._timelines[kind] = Timeline.of(entries, _SUMMED.get(kind))
+        if kind in _DERIVED:
+            derived, keeps = _DERIVED[kind]
+            kept = [entry for entry in entries if keeps(entry[2])]
+            if kept:
+                self._timelines[derived] = Timeline.of(kept, _SUMMED.get(derived))
+
+    def _into(self, kind: str) -> Timeline:
+        timeline = self._timelines.get(kind)
+        if timeline is None:
+            timeline = self._timelines[kind] = Timeline(summed=_SUMMED.get(kind))
+        return timeline
+
+    def _of(self, kind: str) -> Timeline:
+        """The timeline of ``kind`` to read (an empty one if nothing was folded into it)."""
+        return self._timelines.get(kind, _NOTHING)
+
+    # --- snapshots ----------------------------------------------------------------------
+
+    def _records(self) -> dict[str, list[list[Any]]]:
+        records: dict[str, list[list[Any]]] = {}
+        for kind in _ROW_FIELDS:
+            if kind in ("invoice", "payment"):
+                continue
+            timeline = self._of(kind)
+            records[kind] = [
+                [*_split(key), event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)
+            ]
+        records["invoice"] = []
+        records["payment"] = []
+        for invoice in self._book.invoices.values():
+            issues, payments = invoice.issues, invoice.payments
+            for key, event_id, (amount, due) in zip(issues.keys, issues.ids, issues.rows):
+                records["invoice"].append([*_split(key), event_id, invoice.invoice_id, amount, due])
+            for key, event_id, (amount,) in zip(payments.keys, payments.ids, payments.rows):
+                records["payment"].append([*_split(key), event_id, invoice.invoice_id, amount])
+        for kind, fields in _ROW_FIELDS.items():
+            if Decimal in fields:
+                position = fields.index(Decimal) + 3
+                for record in records[kind]:
+                    record[position] = str(record[position])
+        return records
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The fold's whole state as plain JSON data; :meth:`from_snapshot` continues from it."""
+        return {
+            "kind": SNAPSHOT_KIND,
+            "schema": SNAPSHOT_SCHEMA,
+            "client": self.client,
+            "version": self.version,
+            "sequence": self._sequence,
+            "first": [*_split(self._first[0]), self._first[1]] if self._first else None,
+            "records": self._records(),
+            "unindexed": list(self._unindexed),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> ClientFold:
+        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one)."""
+        if not isinstance(snapshot, dict) or snapshot.get("kind") != SNAPSHOT_KIND:
+            raise FactsError("not a client fold snapshot")
+        if snapshot.get("schema") != SNAPSHOT_SCHEMA:
+            raise FactsError(
+                f"fold snapshot schema {snapshot.get('schema')!r} is not {SNAPSHOT_SCHEMA}: fold the events again"
+            )
+        fold = cls()
+        try:
+            client = snapshot["client"]
+            fold.client = None if client is None else _checked(client, str)
+            fold.version = _checked(snapshot["version"], int)
+            fold._sequence = _checked(snapshot["sequence"], int)
+            first = snapshot["first"]
+            fold._first = (_joined(first[0], first[1]), _checked(first[2], str)) if first else None
+            entries = {kind: _entries(records, _ROW_FIELDS[kind]) for kind, records in snapshot["records"].items()}
+            for kind, kind_entries in entries.items():
+                fold._ids.update(event_id for _, event_id, _ in kind_entries)
+                if kind not in ("invoice", "payment"):
+                    fold._load(kind, kind_entries)
+            fold._book.load(entries.get("invoice", []), entries.get("payment", []))
+            fold._unindexed = [_checked(event_id, str) for event_id in snapshot["unindexed"]]
+            fold._ids.update(fold._unindexed)
+        except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
+            raise FactsError("the client fold snapshot is damaged: fold the events again") from None
+        return fold
+
+    # --- facts --------------------------------------------------------------------------
+
+    def facts(self, as_of: Instant, *, grace_days: int = 7) -> Facts:
+        """The facts as of ``as_of`` (only events with ``at <= as_of`` count)."""
+        as_of = as_instant(as_of, field="as_of")
+        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
+            raise FactsError(f"grace_days must be a whole number of days >= 0, not {grace_days!r}")
+        now = as_of.key
+        bound = last_key_at(now)
+        values: dict[str, int | float | bool] = {}
+        evidence: dict[str, tuple[str, ...]] = {}
+        self._tenure(now, bound, values, evidence)
+        self._invoices(now, bound, as_of.date.toordinal(), grace_days, values, evidence)
+        self._silence(now, bound, grace_days, values, evidence)
+        self._work_facts(now, bound, values, evidence)
+        self._conduct(now, bound, values, evidence)
+        self._our_side(now, bound, values, evidence)
+        ended = self._of("ended")
+        count = bisect_right(ended.keys, bound)
+        values["relationship_ended"] = count > 0
+        evidence["relationship_ended"] = tuple(ended.ids[:count])
+        return Facts(as_of, values, evidence)
+
+    def _tenure(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        onboarded = self._of("onboarded")
+        if onboarded.keys and onboarded.keys[0] <= bound:
+            start, event_id = onboarded.keys[0], onboarded.ids[0]
+        elif self._first is not None and self._first[0] <= bound:
+            start, event_id = self._first
+        else:
+            return
+        values["tenure_days"] = (now - at_of(start)) // DAY_US
+        evidence["tenure_days"] = (event_id,)
+
+    def _invoices(
+        self, now: int, bound: int, today: int, grace: int, values: dict, evidence: dict
+    ) -> None:
+        book = self._book
+        late = [
+            invoice
+            for invoice in book.due_between(now - 365 * DAY_US, now)
+            if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
+        ]
+        values["late_invoices_12m"] = len(late)
+        evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
+
+        remedies = self._of("remedy")
+        if late:
+            start = bisect_left(remedies.keys, late[0].due_us << TIE_BITS)
+            stop = bisect_right(remedies.keys, bound)
+            values["remedy_since_first_late"] = stop > start
+            evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
+
+        count = bisect_right(remedies.keys, bound)
+        if count:
+            latest = remedies.keys[count - 1]
+            late_after = [
+                invoice
+                for invoice in book.due_between(at_of(latest), now)
+                if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
+            ]
+            values["late_after_latest_remedy"] = len(late_after)
+            evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
+        else:
+            values["late_after_latest_remedy"] = 0
+            evidence["late_after_latest_remedy"] = EMPTY
+
+        open_invoices = book.open_invoices(bound)
+        overdue_ids: list[str] = []
+        overdue = ZERO
+        for invoice in open_invoices:
+            if today - invoice.due_ordinal > grace:
+                overdue_ids.extend(invoice.evidence(bound))
+                overdue = EXACT.add(overdue, EXACT.subtract(invoice.amount, invoice.paid_amount(bound)))
+        values["open_invoices"] = len(open_invoices)
+        evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
+        values["overdue_amount"] = float(overdue)
+        evidence["overdue_amount"] = tuple(overdue_ids)
+
+    def _silence(self, now: int, bound: int, grace: int, values: dict, evidence: dict) -> None:
+        followups, replies = self._of("followup"), self._of("reply")
+        replied = bisect_right(replies.keys, bound)
+        start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
+        stop = bisect_right(followups.keys, bound)
+        if start >= stop:
+            values["unanswered_followups"] = 0
+            evidence["unanswered_followups"] = EMPTY
+            return
+        values["unanswered_followups"] = stop - start
+        evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
+        first_key, first_id = followups.keys[start], followups.ids[start]
+        first_at = at_of(first_key)
+        values["silent_days"] = (now - first_at) // DAY_US
+        evidence["silent_days"] = (first_id,)
+        stains: list[str] = []
+        incidents = self._of("incident")
+        if incidents.keys and incidents.keys[0] < first_key:
+            stains.append(incidents.ids[0])
+        earliest_late = self._book.earliest_late(grace)
+        if earliest_late is not None and earliest_late[0] <= first_at:
+            stains.append(earliest_late[1].issue_id)
+        values["clean_before_silence"] = not stains
+        evidence["clean_before_silence"] = tuple(stains)
+
+    def _work_facts(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        work, unbillable = self._of("work"), self._of("unbillable")
+        after = last_key_at(now - 90 * DAY_US)
+        self._hours("_90d", work, unbillable, after, bound, values, evidence)
+        _count(values, evidence, "unpaid_scope_changes_90d", self._of("unpaid_scope"), after, bound)
+        plans = self._of("plan")
+        _count(values, evidence, "plans_180d", plans, last_key_at(now - 180 * DAY_US), bound)
+        count = bisect_right(plans.keys, bound)
+        if not count:
+            return
+        plan_key, plan_id = plans.keys[count - 1], plans.ids[count - 1]
+        values["plan_age_days"] = (now - at_of(plan_key)) // DAY_US
+        evidence["plan_age_days"] = (plan_id,)
+        behind = (plan_id,)
+        self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence, behind)
+        _count(
+            values, evidence, "unpaid_scope_changes_since_plan", self._of("unpaid_scope"), plan_key, bound, behind
+        )
+
+    @staticmethod
+    def _hours(
+        suffix: str,
+        work: Timeline,
+        unbillable: Timeline,
+        after: int,
+        bound: int,
+        values: dict,
+        evidence: dict,
+        behind: tuple[str, ...] = EMPTY,
+    ) -> None:
+        """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound].
+
+        Their evidence is ``behind`` (e.g. the plan they count from) and the work logs.
+        """
+        start, stop = bisect_right(work.keys, after), bisect_right(work.keys, bound)
+        hours = work.total(start, stop)
+        ustart, ustop = bisect_right(unbillable.keys, after), bisect_right(unbillable.keys, bound)
+        unbilled = unbillable.total(ustart, ustop)
+        values["hours" + suffix] = float(hours)
+        values["unbillable_hours" + suffix] = float(unbilled)
+        values["unbillable_share" + suffix] = float(EXACT.divide(unbilled, hours)) if hours else 0.0
+        ids = (*behind, *work.ids[start:stop])
+        evidence["hours" + suffix] = ids
+        evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
+        evidence["unbillable_share" + suffix] = ids
+
+    def _conduct(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        year = last_key_at(now - 365 * DAY_US)
+        _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
+        _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
+        _count(values, evidence, "contract_breaches_365d", self._of("breach"), year, bound)
+        _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
+
+    def _our_side(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+        after = last_key_at(now - 90 * DAY_US)
+        _count(values, evidence, "deadlines_missed_90d", self._of("deadline"), after, bound)
+        messages, answers = self._of("message"), self._of("answer")
+        start, stop = bisect_right(answers.keys, after), bisect_right(answers.keys, bound)
+        days: list[float] = []
+        pairs: list[str] = []
+        for index in range(start, stop):
+            oldest = bisect_right(messages.keys, answers.keys[index - 1]) if index else 0
+            if oldest < len(messages.keys) and messages.keys[oldest] < answers.keys[index]:
+                days.append((at_of(answers.keys[index]) - at_of(messages.keys[oldest])) / DAY_US)
+                pairs += (messages.ids[oldest], answers.ids[index])
+        if days:
+            values["reply_days_median_90d"] = float(statistics.median(days))
+            evidence["reply_days_median_90d"] = tuple(pairs)
+        answered = bisect_right(answers.keys, bound)
+        first = bisect_right(messages.keys, answers.keys[answered - 1]) if answered else 0
+        last = bisect_right(messages.keys, bound)
+        values["unanswered_messages"] = last - first
+        evidence["unanswered_messages"] = tuple(messages.ids[first:last])
+
+
+def _none(_: Any) -> None:
+    return None
+
+
+def _split(key: int) -> list[int]:
+    """An order key as ``[at in µs, tie-break]``: two integers any JSON reader keeps exact."""
+    return [at_of(key), key & TIE_MASK]
+
+
+def _joined(at_us: Any, tie: Any) -> int:
+    if not 0 <= _checked(tie, int) <= TIE_MASK:
+        raise ValueError("tie-break out of range")
+    return order_key(_checked(at_us, int), tie)
+
+
+def _entries(records: list[list[Any]], fields: tuple[type, ...]) -> list[tuple[int, str, tuple[Any, ...]]]:
+    """Snapshot records ``[at, tie, id, *fields]`` as the fold keeps them: ``(key, id, row)``, sorted."""
+    width = 3 + len(fields)
+    entries = []
+    for record in records:
+        if type(record) is not list or len(record) != width:
+            raise ValueError("not a snapshot record")
+        at_us, tie, event_id = record[0], record[1], record[2]
+        if type(at_us) is not int or type(tie) is not int or type(event_id) is not str or not 0 <= tie <= TIE_MASK:
+            raise ValueError("not a snapshot record")
+        entries.append(((at_us << TIE_BITS) | tie, event_id, _row(record[3:], fields) if fields else ()))
+    entries.sort(key=_order)
+    return entries
+
+
+def _order(entry: tuple[int, str, tuple[Any, ...]]) -> int:
+    return entry[0]
+
+
+def _checked(value: Any, kind: type) -> Any:
+    if type(value) is not kind:
+        raise TypeError(f"{value!r} is not a {kind.__name__}")
+    return value
+
+
+def _row(row: list[Any], fields: tuple[type, ...]) -> tuple[Any, ...]:
+    """A snapshot row back as the fold keeps it (raises TypeError or ValueError if it is not one)."""
+    if len(row) != len(fields):
+        raise ValueError("wrong number of fields")
+    return tuple(
+        Decimal(_checked(value, str)) if kind is Decimal else _checked(value, kind)
+        for value, kind in zip(row, fields)
+    )
+
+
+def _count(
+    values: dict,
+    evidence: dict,
+    name: str,
+    timeline: Timeline,
+    after: int,
+    bound: int,
+    behind: tuple[str, ...] = EMPTY,
+) -> None:
+    """``name``: how many events of ``timeline`` have an order key in (after, bound]; evidence ``behind`` and them."""
+    keys = timeline.keys
+    if not keys or keys[-1] <= after or keys[0] > bound:
+        values[name] = 0
+        evidence[name] = behind
+        return
+    start, stop = bisect_right(keys, after), bisect_right(keys, bound)
+    values[name] = stop - start
+    evidence[name] = (*behind, *timeline.ids[start:stop])
+
+
+def _invoice_evidence(invoices: list, bound: int) -> tuple[str, ...]:
+    ids: list[str] = []
+    for invoice in invoices:
+        ids.extend(invoice.evidence(bound))
+    return tuple(ids)
+
+
+def facts_of(events: Iterable[Event], as_of: Instant, *, grace_days: int = 7) -> Facts:
+    """The facts of one client's ``events`` (any order) as of ``as_of``."""
+    fold = ClientFold()
+    fold.apply_all(events)
+    return fold.facts(as_of, grace_days=grace_days)

@@ -1,0 +1,247 @@
+"""One client's invoices and the payments towards them, indexed for questions as of any moment.
+
+An invoice is the first ``InvoiceIssued`` (in time) of its ``invoice_id``; a
+repeated one for the same id is kept but does not count. A ``PaymentReceived``
+counts for its invoice only once that invoice is issued as of the moment asked
+about (a payment for an unknown invoice is ignored), and it counts even when it
+arrived before the invoice was issued. Amounts are summed exactly, as the
+decimals they were written as: an invoice is fully paid at the payment where
+the running total reaches its amount (a zero amount is paid when issued).
+
+Lateness (``spec/playbook.md``): an invoice is late when the UTC date on which
+it became fully paid is more than ``grace_days`` days after ``due_on``, or
+when it is not fully paid and the UTC date of T is more than ``grace_days``
+days after ``due_on``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, bisect_right
+from decimal import Decimal
+
+from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, ZERO, Timeline, at_of, insort_key, remove_key
+
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def ordinal_of(at_us: int) -> int:
+    """The proleptic Gregorian ordinal of the UTC date of a moment (microseconds since the epoch)."""
+    return EPOCH_ORDINAL + at_us // DAY_US
+
+
+def midnight_of(ordinal: int) -> int:
+    """00:00 UTC of a date ordinal, in microseconds since the epoch."""
+    return (ordinal - EPOCH_ORDINAL) * DAY_US
+
+
+class Invoice:
+    """An invoice id with its issues (rows: amount, due ordinal) and payments (rows: amount)."""
+
+    __slots__ = (
+        "invoice_id",
+        "issues",
+        "payments",
+        "issue_key",
+        "issue_id",
+        "amount",
+        "due_ordinal",
+        "due_us",
+        "paid_key",
+        "paid_ordinal",
+        "paying",
+    )
+
+    def __init__(self, invoice_id: str) -> None:
+        self.invoice_id = invoice_id
+        self.issues = Timeline()
+        self.payments = Timeline(summed=0)
+        self.issue_key: int | None = None
+        self.issue_id = ""
+        self.amount = ZERO
+        self.due_ordinal = 0
+        self.due_us = 0
+        #: the order key of the payment that made it fully paid (None: not fully paid)
+        self.paid_key: int | None = None
+        self.paid_ordinal = 0
+        #: how many payments it took to be fully paid
+        self.paying = 0
+
+    def settle(self) -> None:
+        """Recompute which issue counts and when the payments reached its amount."""
+        self.issue_key = self.issues.keys[0]
+        self.issue_id = self.issues.ids[0]
+        self.amount, self.due_ordinal = self.issues.rows[0]
+        self.due_us = midnight_of(self.due_ordinal)
+        self.paid_key = None
+        self.paying = 0
+        if self.amount == 0:
+            self.paid_key = self.issue_key
+        else:
+            running = ZERO
+            for index, (amount,) in enumerate(self.payments.rows):
+                running = EXACT.add(running, amount)
+                if running >= self.amount:
+                    self.paid_key = self.payments.keys[index]
+                    self.paying = index + 1
+                    break
+        if self.paid_key is not None:
+            self.paid_ordinal = ordinal_of(at_of(self.paid_key))
+
+    def is_late(self, bound: int, ordinal: int, grace_days: int) -> bool:
+        """Late as of the moment whose last order key is ``bound`` and UTC date ``ordinal``."""
+        paid_key = self.paid_key
+        if paid_key is not None and paid_key <= bound:
+            return self.paid_ordinal - self.due_ordinal > grace_days
+        return ordinal - self.due_ordinal > grace_days
+
+    def late_since(self, grace_days: int) -> int | None:
+        """The first moment (µs) from which it is late for good; None if it never is."""
+        if self.paid_key is not None and self.paid_ordinal - self.due_ordinal <= grace_days:
+            return None
+        return max(midnight_of(self.due_ordinal + grace_days + 1), at_of(self.issue_key))
+
+    def evidence(self, bound: int) -> tuple[str, ...]:
+        """The issue id, then the ids of the payments up to the paying one, as of ``bound``."""
+        payments = self.payments
+        count = bisect_right(payments.keys, bound)
+        if self.paid_key is not None and self.paying < count:
+            count = self.paying
+        return (self.issue_id, *payments.ids[:count])
+
+    def paid_amount(self, bound: int) -> Decimal:
+        payments = self.payments
+        return payments.total(0, bisect_right(payments.keys, bound))
+
+
+class InvoiceBook:
+    """Every invoice of a client, indexed by due date, by issue and by when it was settled."""
+
+    __slots__ = (
+        "invoices",
+        "due_keys",
+        "due_invoices",
+        "issue_keys",
+        "issue_invoices",
+        "settled_keys",
+        "settled_invoices",
+        "unpaid_keys",
+        "unpaid_invoices",
+        "_longest_wait",
+        "_earliest_late",
+    )
+
+    def __init__(self) -> None:
+        self.invoices: dict[str, Invoice] = {}
+        self.due_keys: list[int] = []
+        self.due_invoices: list[Invoice] = []
+        self.issue_keys: list[int] = []
+        self.issue_invoices: list[Invoice] = []
+        #: max(issue, paid) order key of the fully paid invoices
+        self.settled_keys: list[int] = []
+        self.settled_invoices: list[Invoice] = []
+        #: issue order keys of the invoices that are not fully paid (as of any moment)
+        self.unpaid_keys: list[int] = []
+        self.unpaid_invoices: list[Invoice] = []
+        #: at least the longest time (µs) from an issue to its settling: older paid invoices cannot be open
+        self._longest_wait = 0
+        self._earliest_late: dict[int, tuple[int, Invoice] | None] = {}
+
+    def issue(self, key: int, event_id: str, invoice_id: str, amount: Decimal, due_ordinal: int) -> None:
+        invoice = self._unindexed(invoice_id)
+        invoice.issues.insert(key, event_id, (amount, due_ordinal))
+        self._reindex(invoice)
+
+    def load(self, issues: list[tuple[int, str, tuple]], payments: list[tuple[int, str, tuple]]) -> None:
+        """Fill an empty book from ``(key, id, (invoice_id, *fields))`` entries sorted by key (a restore)."""
+        grouped: dict[str, tuple[list, list]] = {}
+        for entries, side in ((issues, 0), (payments, 1)):
+            for key, event_id, (invoice_id, *fields) in entries:
+                grouped.setdefault(invoice_id, ([], []))[side].append((key, event_id, tuple(fields)))
+        for invoice_id, (its_issues, its_payments) in grouped.items():
+            invoice = self.invoices[invoice_id] = Invoice(invoice_id)
+            invoice.issues = Timeline.of(its_issues)
+            invoice.payments = Timeline.of(its_payments, summed=0)
+            if its_issues:
+                self._reindex(invoice)
+
+    def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
+        invoice = self._unindexed(invoice_id)
+        invoice.payments.insert(key, event_id, (amount,))
+        if invoice.issues.keys:
+            self._reindex(invoice)
+
+    def _unindexed(self, invoice_id: str) -> Invoice:
+        """The invoice, taken out of every index (and out of the remembered earliest lateness) to change."""
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            invoice = self.invoices[invoice_id] = Invoice(invoice_id)
+        elif invoice.issue_key is not None:
+            cache = self._earliest_late
+            for grace_days in [g for g, found in cache.items() if found is not None and found[1] is invoice]:
+                del cache[grace_days]
+            remove_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
+            remove_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
+            if invoice.paid_key is None:
+                remove_key(self.unpaid_keys, self.unpaid_invoices, invoice.issue_key, invoice)
+            else:
+                remove_key(self.settled_keys, self.settled_invoices, self._settled_key(invoice), invoice)
+        return invoice
+
+    def _reindex(self, invoice: Invoice) -> None:
+        invoice.settle()
+        cache = self._earliest_late
+        for grace_days, found in cache.items():
+            since = invoice.late_since(grace_days)
+            if since is not None and (found is None or since < found[0]):
+                cache[grace_days] = (since, invoice)
+        insort_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
+        insort_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
+        if invoice.paid_key is None:
+            insort_key(self.unpaid_keys, self.unpaid_invoices, invoice.issue_key, invoice)
+        else:
+            settled = self._settled_key(invoice)
+            insort_key(self.settled_keys, self.settled_invoices, settled, invoice)
+            self._longest_wait = max(self._longest_wait, at_of(settled) - at_of(invoice.issue_key))
+
+    @staticmethod
+    def _settled_key(invoice: Invoice) -> int:
+        return max(invoice.issue_key, invoice.paid_key)  # type: ignore[type-var]
+
+    def due_between(self, after_us: int, until_us: int) -> list[Invoice]:
+        """Invoices (issued or not yet) with ``after_us < due <= until_us``, by due date."""
+        keys = self.due_keys
+        return self.due_invoices[bisect_right(keys, after_us) : bisect_right(keys, until_us)]
+
+    def open_count(self, bound: int) -> int:
+        """How many invoices issued as of ``bound`` are not fully paid as of it."""
+        return bisect_right(self.issue_keys, bound) - bisect_right(self.settled_keys, bound)
+
+    def open_invoices(self, bound: int) -> list[Invoice]:
+        """The invoices issued and not fully paid as of ``bound``, in issue order.
+
+        Those never paid come from their own index; a paid one is open only if
+        issued less than the longest wait before ``bound``, so only those are looked at.
+        """
+        found = self.unpaid_invoices[: bisect_right(self.unpaid_keys, bound)]
+        if len(found) < self.open_count(bound):
+            oldest = (at_of(bound) - self._longest_wait) << TIE_BITS
+            issued = self.issue_invoices
+            first = bisect_left(self.issue_keys, oldest)
+            for invoice in issued[first : bisect_right(self.issue_keys, bound)]:
+                if invoice.paid_key is not None and self._settled_key(invoice) > bound:
+                    found.append(invoice)
+            found.sort(key=lambda invoice: invoice.issue_key)
+        return found
+
+    def earliest_late(self, grace_days: int) -> tuple[int, Invoice] | None:
+        """The first moment (µs) any invoice was late, and that invoice; None if none ever is."""
+        cache = self._earliest_late
+        if grace_days not in cache:
+            candidates = [
+                (since, invoice)
+                for invoice in self.issue_invoices
+                if (since := invoice.late_since(grace_days)) is not None
+            ]
+            cache[grace_days] = min(candidates, key=lambda pair: pair[0]) if candidates else None
+        return cache[grace_days]

@@ -1,0 +1,331 @@
+"""The learning report: why clients left, what their logs showed before, and what the rules should learn.
+
+:func:`build_report` gathers everything into plain JSON-able data (the keys of
+:data:`REPORT_KEYS` are stable: scripts read ``clientrules report --json``);
+:meth:`Report.to_text` and :func:`clientrules.adapters.report.html.render_html`
+present that same data.
+
+Report keys:
+
+``schema``
+    1 (raised only if a key changes meaning).
+``period``
+    ``first``/``last``: dates of the first and last client event.
+``summary``
+    ``clients``, ``retained``, ``departed``, ``answered`` (departed clients who
+    answered the exit survey), ``flagged_before_leaving`` (by the rule set in
+    force at the time), ``lost_monthly_value`` (sum of ``monthly_value`` of
+    departed clients, where known), ``ruleset_version`` (current).
+``reasons``
+    one entry per cited reason code, most cited first: ``code``, ``label``,
+    ``primary``, ``contributing``, ``lost_monthly_value`` (of the clients citing it as primary).
+``by_quarter``
+    one entry per quarter with departures: ``quarter`` (``2025-Q3``),
+    ``departures``, ``answered``, ``lost_monthly_value``, ``primary`` (code -> count).
+``ratings``
+    one entry per rating field: ``field``, ``label``, ``average`` (null without answers), ``answers``.
+``recommend``
+    ``answers``, ``average``, ``promoters`` (9-10), ``passives`` (7-8),
+    ``detractors`` (0-6), ``nps`` (% promoters - % detractors, null without answers),
+    ``distribution`` (11 counts, for 0 to 10).
+``would_return``
+    ``yes``, ``maybe``, ``no``: counts.
+``answers``
+    the free-text answers: ``client``, ``answered_on``, ``primary_reason``, ``text`` (raw: escape it to show it).
+``departed_clients``
+    one entry per departure, in date order: ``client``, ``departed_on``,
+    ``initiated_by``, ``monthly_value``, ``answered``, ``primary_reason``,
+    ``other_reasons``, ``facts_before`` (``as_of`` and the warning facts above
+    zero ``lead_days`` before leaving), ``signals_before`` (rules that fired at
+    the last monthly check before leaving), ``flagged`` (bool),
+    ``first_flagged``, ``lead_days``, ``flagged_verdict``, ``flagged_by``,
+    ``flagged_ruleset_version``.
+``proposals``, ``not_proposed``, ``decided``, ``method``
+    as ``clientrules proposals --json``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Any, Iterable
+
+import attrs
+
+from clientrules.domain.learning.backtest import HORIZON_DAYS, Replayer, not_keep, outcome, version_in_force
+from clientrules.domain.learning.history import History, days_before
+from clientrules.domain.learning.proposals import CANDIDATE_FACTS
+from clientrules.domain.learning.reasons import LABELS
+from clientrules.domain.survey.questionnaire import RATINGS
+
+SCHEMA = 1
+REPORT_KEYS = (
+    "schema",
+    "period",
+    "summary",
+    "reasons",
+    "by_quarter",
+    "ratings",
+    "recommend",
+    "would_return",
+    "answers",
+    "departed_clients",
+    "proposals",
+    "not_proposed",
+    "decided",
+    "method",
+)
+#: Facts shown for a departed client when above zero: the warning facts, and the client-side ones the playbook uses.
+WARNING_FACTS = (*CANDIDATE_FACTS, "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
+
+
+@attrs.frozen
+class Report:
+    """The learning report as data (:data:`REPORT_KEYS`), with a plain-text and an HTML form."""
+
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+    def to_text(self) -> str:
+        return "\n".join(_text_lines(self.data)) + "\n"
+
+    def to_html(self, *, full_page: bool = True) -> str:
+        from clientrules.adapters.report.html import render_html
+
+        return render_html(self.data, full_page=full_page)
+
+
+def build_report(history: History, replayer: Replayer, versions: list, proposals: Any) -> Report:
+    """Gather the report from the folded history, the rule-set versions and the current proposals."""
+    lead_days = proposals.method.lead_days
+    grace_days = versions[-1].ruleset.parameters.grace_days
+    in_force = replayer.replay_in_force(lambda moment: version_in_force(versions, moment))
+    flags = {flag.client: flag for flag in outcome(history, in_force, not_keep, horizon_days=HORIZON_DAYS).flagged}
+    departed = history.departed
+    answered = [r for r in departed if r.departure.answer is not None]
+    answers = [r.departure.answer for r in answered]
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "period": {
+            "first": history.start.date.isoformat() if history.start else None,
+            "last": history.end.date.isoformat() if history.end else None,
+        },
+        "summary": {
+            "clients": len(history.records),
+            "retained": len(history.retained),
+            "departed": len(departed),
+            "answered": len(answered),
+            "flagged_before_leaving": len(flags),
+            "lost_monthly_value": _total(r.monthly_value for r in departed),
+            "ruleset_version": proposals.ruleset_version,
+        },
+        "reasons": _reasons(answered),
+        "by_quarter": _by_quarter(departed),
+        "ratings": [
+            {"field": field, "label": label, **_average([getattr(a, field) for a in answers])}
+            for field, label in RATINGS.items()
+        ],
+        "recommend": _recommend([a.recommend for a in answers if a.recommend is not None]),
+        "would_return": {choice: sum(a.would_return == choice for a in answers) for choice in ("yes", "maybe", "no")},
+        "answers": [
+            {
+                "client": r.client,
+                "answered_on": r.departure.answered_at.date.isoformat(),
+                "primary_reason": r.departure.answer.primary_reason,
+                "text": r.departure.answer.what_to_change,
+            }
+            for r in answered
+            if r.departure.answer.what_to_change
+        ],
+        "departed_clients": [
+            _departed_client(r, in_force.get(r.client, []), flags.get(r.client), lead_days, grace_days) for r in departed
+        ],
+    }
+    data.update(proposals.to_json())
+    return Report({key: data[key] for key in REPORT_KEYS})
+
+
+def _total(values: Iterable[float | None]) -> float:
+    return round(sum(v for v in values if v is not None), 2)
+
+
+def _quarter(record: Any) -> str:
+    day = record.departure.at.date
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def _reasons(answered: list) -> list[dict]:
+    primary = Counter(r.departure.answer.primary_reason for r in answered)
+    contributing = Counter(reason for r in answered for reason in r.departure.reasons[1:])
+    codes = sorted(set(primary) | set(contributing), key=lambda c: (-primary[c], -contributing[c], c))
+    return [
+        {
+            "code": code,
+            "label": LABELS[code],
+            "primary": primary[code],
+            "contributing": contributing[code],
+            "lost_monthly_value": _total(r.monthly_value for r in answered if r.departure.answer.primary_reason == code),
+        }
+        for code in codes
+    ]
+
+
+def _by_quarter(departed: list) -> list[dict]:
+    quarters: dict[str, list] = {}
+    for record in departed:
+        quarters.setdefault(_quarter(record), []).append(record)
+    return [
+        {
+            "quarter": quarter,
+            "departures": len(records),
+            "answered": sum(r.departure.answer is not None for r in records),
+            "lost_monthly_value": _total(r.monthly_value for r in records),
+            "primary": dict(
+                sorted(Counter(r.departure.answer.primary_reason for r in records if r.departure.answer).items())
+            ),
+        }
+        for quarter, records in sorted(quarters.items())
+    ]
+
+
+def _average(values: list[int | None]) -> dict:
+    given = [v for v in values if v is not None]
+    return {"average": round(statistics.fmean(given), 2) if given else None, "answers": len(given)}
+
+
+def _recommend(scores: list[int]) -> dict:
+    promoters = sum(s >= 9 for s in scores)
+    detractors = sum(s <= 6 for s in scores)
+    return {
+        **_average(list(scores)),
+        "promoters": promoters,
+        "passives": len(scores) - promoters - detractors,
+        "detractors": detractors,
+        "nps": round(100 * (promoters - detractors) / len(scores)) if scores else None,
+        "distribution": [scores.count(score) for score in range(11)],
+    }
+
+
+def _departed_client(record: Any, decisions: list, flag: Any, lead_days: int, grace_days: int) -> dict:
+    departure = record.departure
+    as_of = days_before(departure.at, lead_days)
+    values = record.facts(as_of, grace_days).values
+    last = decisions[-1] if decisions else None
+    return {
+        "client": record.client,
+        "departed_on": departure.at.date.isoformat(),
+        "initiated_by": departure.initiated_by,
+        "monthly_value": record.monthly_value,
+        "answered": departure.answer is not None,
+        "primary_reason": departure.answer.primary_reason if departure.answer else None,
+        "other_reasons": list(departure.reasons[1:]),
+        "facts_before": {
+            "as_of": as_of.date.isoformat(),
+            "values": {name: values[name] for name in WARNING_FACTS if values.get(name)},
+        },
+        "signals_before": list(last.fired) if last else [],
+        "flagged": flag is not None,
+        "first_flagged": flag.first_flagged.date.isoformat() if flag else None,
+        "lead_days": flag.lead_days if flag else None,
+        "flagged_verdict": flag.verdict if flag else None,
+        "flagged_by": list(flag.rules) if flag else [],
+        "flagged_ruleset_version": _version_of(decisions, flag),
+    }
+
+
+def _version_of(decisions: list, flag: Any) -> int | None:
+    if flag is None:
+        return None
+    return next(d.ruleset_version for d in decisions if d.as_of.key == flag.first_flagged.key)
+
+
+# --- plain text -------------------------------------------------------------------------
+
+
+def _text_lines(data: dict) -> Iterable[str]:
+    summary, period = data["summary"], data["period"]
+    if period["first"] is None:
+        yield f"Learning report (rule set v{summary['ruleset_version']}): no client events yet."
+        return
+    yield f"Learning report: {period['first']} to {period['last']} (rule set v{summary['ruleset_version']})"
+    yield ""
+    yield (
+        f"{summary['clients']} clients: {summary['retained']} retained, {summary['departed']} departed "
+        f"(monthly value lost {summary['lost_monthly_value']:,.0f}); {summary['answered']} answered the exit survey; "
+        f"{summary['flagged_before_leaving']} were flagged by the rules before they left."
+    )
+    yield ""
+    yield "Why clients left (primary / contributing / monthly value lost):"
+    for reason in data["reasons"]:
+        yield f"  {reason['code']:20} {reason['primary']:4} {reason['contributing']:4}  {reason['lost_monthly_value']:>10,.0f}  {reason['label']}"
+    yield ""
+    yield "Departures by quarter:"
+    for quarter in data["by_quarter"]:
+        reasons = ", ".join(f"{code} {count}" for code, count in quarter["primary"].items()) or "no answers"
+        yield f"  {quarter['quarter']}: {quarter['departures']:3} left, {quarter['answered']} answered, value lost {quarter['lost_monthly_value']:,.0f} ({reasons})"
+    yield ""
+    yield "Ratings (1-5): " + "; ".join(
+        f"{r['label']} {_shown(r['average'])} (n={r['answers']})" for r in data["ratings"]
+    )
+    recommend = data["recommend"]
+    yield (
+        f"Recommend (0-10): average {_shown(recommend['average'])}, NPS {_shown(recommend['nps'])} "
+        f"({recommend['promoters']} promoters, {recommend['passives']} passives, {recommend['detractors']} detractors)"
+    )
+    back = data["would_return"]
+    yield f"Would return: yes {back['yes']}, maybe {back['maybe']}, no {back['no']}"
+    yield ""
+    yield "What could we have done differently?"
+    for answer in data["answers"]:
+        yield f"  {answer['answered_on']} {answer['client']} ({answer['primary_reason']}): {' '.join(answer['text'].split())}"
+    yield ""
+    yield f"Before each departure (facts {data['method']['lead_days']} days before; flagged by the rules in force then):"
+    for client in data["departed_clients"]:
+        facts = ", ".join(f"{k}={v:g}" for k, v in client["facts_before"]["values"].items()) or "no warning facts"
+        flagged = (
+            f"flagged {client['lead_days']} days ahead ({client['flagged_verdict']}: {', '.join(client['flagged_by'])})"
+            if client["flagged"]
+            else "not flagged"
+        )
+        yield f"  {client['departed_on']} {client['client']} [{client['primary_reason'] or 'no answer'}]: {facts}; {flagged}"
+    yield ""
+    yield from proposals_text(data)
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def proposals_text(data: dict) -> Iterable[str]:
+    """The proposals part of the report (also ``clientrules proposals``), from the JSON data."""
+    if not data["proposals"]:
+        yield "Proposals: none."
+    for proposal in data["proposals"]:
+        evidence, rule = proposal["evidence"], proposal["rule"]
+        yield f"Proposal {proposal['id']}: add rule {rule['id']} ({rule['verdict']}) when {evidence['condition']}"
+        yield (
+            f"  why: {len(evidence['clients'])} departed clients cited {proposal['reason']}; {len(evidence['flagged'])} of them had "
+            f"{evidence['condition']} {data['method']['lead_days']} days before leaving, against {len(evidence['false_alarms'])} "
+            f"of {evidence['retained']} retained clients (precision {evidence['precision']:.2f}, recall {evidence['recall']:.2f})"
+        )
+        backtest = proposal["backtest"]
+        if backtest:
+            mine = backtest["rules"].get(rule["id"])
+            if mine:
+                yield (
+                    f"  backtest: the rule fires before {mine['departures_flagged']} of {mine['departures']} past departures "
+                    f"(median {mine['median_lead_days']} days ahead) and for {mine['false_alarms']} of {mine['retained']} retained clients"
+                )
+            now, new = backtest["current"], backtest["candidate_outcome"]
+            yield (
+                f"  rule set: departures flagged {now['departures_flagged']} -> {new['departures_flagged']}, "
+                f"false alarms {now['false_alarms']} -> {new['false_alarms']}, decisions changed {backtest['changed_decisions']}"
+            )
+        yield f"  advice: {rule['advice']}"
+        yield f"  accept: clientrules proposals accept {proposal['id']}   reject: clientrules proposals reject {proposal['id']}"
+    for item in data["not_proposed"]:
+        yield f"No proposal for {item['reason']} ({len(item['clients'])} clients): {item['why']}"
+    for item in data["decided"]:
+        yield f"Decided: {item['id']} ({item['rule'].get('id', '?')}) {item['outcome']} on {item['at'][:10]}"

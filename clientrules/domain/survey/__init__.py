@@ -1,0 +1,51 @@
+"""The exit survey (``ledger.surveys``): personal links for departed clients, the questionnaire, its answers.
+
+No web framework here: the Flask app (``survey_app``) and the CLI call
+:class:`Surveys`, which keeps everything as events in the clients' streams.
+"""
+
+from clientrules.domain.survey.errors import (
+    InvalidAnswers,
+    LinkError,
+    LinkExpired,
+    LinkSuperseded,
+    LinkUnknown,
+    LinkUsed,
+    NotEligible,
+    OwnerPasswordError,
+    SurveyError,
+)
+from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation
+from clientrules.domain.survey.questionnaire import (
+    FIELDS,
+    MAX_TEXT,
+    RATING_SCALE,
+    RATINGS,
+    REASON_LABELS,
+    RECOMMEND_SCALE,
+    WOULD_RETURN,
+)
+
+__all__ = [
+    "ANSWERED",
+    "EXPIRED",
+    "FIELDS",
+    "InvalidAnswers",
+    "Invitation",
+    "LinkError",
+    "LinkExpired",
+    "LinkSuperseded",
+    "LinkUnknown",
+    "LinkUsed",
+    "MAX_TEXT",
+    "NotEligible",
+    "OPEN",
+    "OwnerPasswordError",
+    "RATINGS",
+    "RATING_SCALE",
+    "REASON_LABELS",
+    "RECOMMEND_SCALE",
+    "SUPERSEDED",
+    "SurveyError",
+    "WOULD_RETURN",
+]

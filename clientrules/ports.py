@@ -1,0 +1,115 @@
+"""The event-store interface every backend implements (SQLite embedded, PostgreSQL networked).
+
+Guarantees every backend gives, enforced by the database itself:
+
+* append-only: an ``UPDATE`` or ``DELETE`` of a stored event fails;
+* a per-client ``version`` (1, 2, ... in append order) with optimistic
+  concurrency: ``append(..., expected_version=n)`` raises
+  :class:`~clientrules.domain.errors.ConcurrencyError` unless the client is at ``n``;
+* a global ``position`` (1, 2, ...) that a reader following all events in
+  order never skips, even with concurrent writers;
+* idempotent appends by event id: an event whose id is stored already is
+  skipped and counted as ``already_present``;
+* a batch is one transaction: all of it is stored, or none;
+* personal fields are encrypted with their client's key before they are
+  written, and read as erased once :meth:`EventStore.erase` destroyed it
+  (:mod:`clientrules.domain.privacy`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Collection, Iterator, Mapping, Protocol, Sequence
+
+import attrs
+
+from clientrules.domain.events import Event, Instant
+from clientrules.domain.privacy import ClientKey, Erasure
+
+
+@attrs.frozen
+class AppendResult:
+    """What an append did: how many events were stored, how many were there already."""
+
+    stored: int
+    already_present: int
+    #: the client's version after the append (single-client appends), else None
+    version: int | None = None
+    #: the global position of the last event stored by this append, else None
+    last_position: int | None = None
+
+
+@attrs.frozen
+class ClientSummary:
+    client: str
+    events: int
+    first_at: Instant
+    last_at: Instant
+
+
+class EventStore(Protocol):
+    """A durable, append-only store of client event streams."""
+
+    url: str
+
+    def append(self, events: Sequence[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` in one transaction.
+
+        With ``expected_version`` every event must belong to one client, which
+        must be at exactly that version (0: no event yet), else
+        :class:`ConcurrencyError` and nothing is stored. Events whose id is
+        already stored are skipped (idempotent retry).
+        """
+
+    def read_client(
+        self, client: str, *, until: Instant | None = None, after_version: int = 0
+    ) -> list[Event]:
+        """The client's events in time order (``at``, then append order); only ``at <= until``."""
+
+    def client_version(self, client: str) -> int:
+        """The client's current version (0 when it has no event)."""
+
+    def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
+        """Events of every stream in global position order, after ``after_position``."""
+
+    def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
+        """Every event after ``after_position`` in position order, read in batches."""
+
+    def head_position(self) -> int:
+        """The position of the last stored event (0 when empty)."""
+
+    def clients(self) -> list[ClientSummary]:
+        """Every client stream (system streams, whose names start with ``$``, excluded)."""
+
+    def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
+        """The ids of :meth:`clients`, in the same order; only those with an event at or before ``started_by``.
+
+        For going through every client: no summaries are built, so memory is a
+        few dozen bytes per client.
+        """
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        """Client ids with an event after ``after_position``."""
+
+    def client_keys(self, clients: Collection[str]) -> Mapping[str, ClientKey]:
+        """The data keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
+
+    def erase(self, erasure: Event) -> Erasure:
+        """Destroy the data key of ``erasure``'s client and append ``erasure`` (a ``PersonalDataErased``), in one transaction.
+
+        From then on the client's personal fields read as erased. With no key
+        to destroy and an earlier ``PersonalDataErased`` stored, nothing is
+        written and :class:`~clientrules.domain.privacy.Erasure` names the earlier one.
+        """
+
+    def get_meta(self, key: str) -> str | None:
+        """A setting kept with the database (e.g. the survey signing secret)."""
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless one is there; return the value in force."""
+
+    def close(self) -> None: ...
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
