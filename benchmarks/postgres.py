@@ -34,7 +34,7 @@ from clientrules import Ledger
 from clientrules.domain.events import Event
 from clientrules.domain.events.jsonl import event_from_json
 from clientrules.adapters.store import open_store
-from clientrules.application.workers.parallel import iter_evaluate_parallel
+from clientrules.parallel import iter_evaluate_parallel
 
 NAME = "postgres"
 WRITER_THREADS = 4

@@ -18,7 +18,7 @@ from benchmarks.measure import best_of, in_fresh_process, seconds
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.application.workers.parallel import iter_evaluate_parallel
+from clientrules.parallel import iter_evaluate_parallel
 
 NAME = "workers"
 

@@ -1,8 +1,9 @@
-"""The application service: a client ledger over an event store (the library's front door).
+"""The library's front door and its one wiring place: :class:`Ledger` builds every service from its ports.
 
-``Ledger`` is what the CLI, the web app and embedding developers call. Each
-capability lives in its own module and hangs off the ledger as a property
-(``ledger.decisions``, ``ledger.rules``, ``ledger.surveys``, ``ledger.learning``).
+``Ledger.open(url)`` opens a store adapter (SQLite or PostgreSQL, by URL) and
+hands each service the ports it needs: ``ledger.decisions``,
+``ledger.rules``, ``ledger.surveys``, ``ledger.learning``. Nothing else in
+the library builds a service.
 """
 
 from __future__ import annotations
@@ -13,30 +14,25 @@ import functools
 import io
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
-from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.store import open_store
+from clientrules.application.decisions import Decisions
+from clientrules.application.engines import Engines
+from clientrules.application.evaluation_queue import EvaluationQueue
+from clientrules.application.learning import Learning
+from clientrules.application.rule_versions import RuleVersions
+from clientrules.application.surveys import Surveys, shared_secret
+from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
+from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
 from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
 from clientrules.domain.privacy import Erasure
-from clientrules.adapters.store import AppendResult, ClientSummary, EventStore, open_store
-
-if TYPE_CHECKING:
-    from clientrules.application.decisions import Decisions
-    from clientrules.application.learning import Learning
-    from clientrules.application.rule_versions import RuleVersions
-    from clientrules.application.surveys import Surveys
-
-DEFAULT_DB = "clientrules.db"
-DB_ENV = "CLIENTRULES_DB"
+from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore
 
 Moment = Instant | dt.datetime | dt.date | str
 Source = str | os.PathLike | IO[bytes] | IO[str]
-
-
-def default_url() -> str:
-    """The database the ledger opens when given none: ``$CLIENTRULES_DB``, else ``./clientrules.db``."""
-    return os.environ.get(DB_ENV) or DEFAULT_DB
 
 
 class Ledger:
@@ -47,51 +43,83 @@ class Ledger:
         with Ledger.open("clients.db") as ledger:
             ledger.record("acme", InvoiceIssued(invoice_id="A-1", amount=900.0, due_on="2026-03-31"), "2026-03-01")
             ledger.events("acme")
+
+    ``settings`` (default: :func:`clientrules.config.load_settings`, read when
+    first needed) and ``engine_factory`` (default: durable-rules) are the
+    seams for embedding and tests.
     """
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        settings: Settings | None = None,
+        engine_factory: EngineFactory = DurableEngine,
+    ) -> None:
         self.store = store
+        self._settings = settings
+        self.engines = Engines(engine_factory)
 
     @classmethod
-    def open(cls, url: str | os.PathLike | None = None, *, create: bool = True) -> Ledger:
-        """Open the ledger at ``url`` (see :func:`clientrules.adapters.store.open_store`; None: :func:`default_url`).
+    def open(
+        cls, url: str | os.PathLike | None = None, *, create: bool = True, settings: Settings | None = None
+    ) -> Ledger:
+        """Open the ledger at ``url`` (see :func:`clientrules.adapters.store.open_store`; None: :func:`clientrules.config.database_url`).
 
         With ``create=False`` a SQLite file that does not exist is an error
         instead of a new, empty database.
         """
-        return cls(open_store(default_url() if url is None else url, create=create))
+        return cls(open_store(database_url() if url is None else url, create=create), settings=settings)
 
     @property
     def url(self) -> str:
         return self.store.url
 
     @functools.cached_property
-    def surveys(self) -> Surveys:
-        """Exit-survey invitations and answers (:class:`clientrules.domain.survey.Surveys`)."""
-        from clientrules.application.surveys import Surveys
+    def settings(self) -> Settings:
+        """The settings given, else those of the environment."""
+        return self._settings if self._settings is not None else load_settings()
 
-        return Surveys.for_ledger(self)
+    def with_settings(self, settings: Settings) -> Ledger:
+        """This ledger's store and engines under other ``settings`` (the web app's, which its config may override)."""
+        ledger = Ledger(self.store, settings=settings)
+        ledger.engines = self.engines
+        return ledger
+
+    @functools.cached_property
+    def signing_secret(self) -> str:
+        """The secret that signs survey links (and the web app's sessions): ``CLIENTRULES_SECRET_KEY``, else the database's own."""
+        return shared_secret(self.store, self.settings.secret_key, origin=SECRET_ENV)
+
+    @functools.cached_property
+    def surveys(self) -> Surveys:
+        """Exit-survey invitations and answers (:class:`clientrules.application.surveys.Surveys`)."""
+        return Surveys(self.store, secret=self.signing_secret, expiry_days=self.settings.survey_expiry_days)
 
     @functools.cached_property
     def rules(self) -> RuleVersions:
         """Rule-set versions: current, use, versions, get (:class:`clientrules.application.rule_versions.RuleVersions`)."""
-        from clientrules.application.rule_versions import RuleVersions
-
         return RuleVersions(self.store)
 
     @functools.cached_property
     def decisions(self) -> Decisions:
         """Evaluate, record and explain decisions (:class:`clientrules.application.decisions.Decisions`)."""
-        from clientrules.application.decisions import Decisions
+        return Decisions(self.store, self.rules, self.engines)
 
-        return Decisions(self.store, self.rules)
+    def evaluation_queue(self) -> EvaluationQueue:
+        """The queue that ``clientrules worker`` processes share (PostgreSQL only; else a :class:`~clientrules.domain.errors.StoreError`)."""
+        # loaded here, not at import: a SQLite user's commands need not load psycopg
+        from clientrules.adapters.store.postgres import PostgresStore
+        from clientrules.adapters.store.postgres_queue import PostgresWorkQueue
+
+        if not isinstance(self.store, PostgresStore):
+            raise StoreError("the evaluation queue needs a PostgreSQL database")
+        return EvaluationQueue(PostgresWorkQueue(self.store), self.decisions, self.rules)
 
     @functools.cached_property
     def learning(self) -> Learning:
-        """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.domain.learning.Learning`)."""
-        from clientrules.application.learning import Learning
-
-        return Learning(self)
+        """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
+        return Learning(self.store, self.rules, self.engines)
 
     # --- writing ------------------------------------------------------------------
 
@@ -188,6 +216,8 @@ class Ledger:
     # --- lifetime -----------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the engines and the store."""
+        self.engines.close()
         self.store.close()
 
     def __enter__(self) -> Ledger:
@@ -232,4 +262,4 @@ def _text_output(out: str | os.PathLike | IO[str]) -> Iterator[IO[str]]:
         yield out
 
 
-__all__ = ["DB_ENV", "DEFAULT_DB", "Ledger", "default_url"]
+__all__ = ["Ledger"]

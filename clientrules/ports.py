@@ -1,6 +1,19 @@
-"""The event-store interface every backend implements (SQLite embedded, PostgreSQL networked).
+"""The ports: what the application needs from the world, as typing Protocols.
 
-Guarantees every backend gives, enforced by the database itself:
+The adapters (:mod:`clientrules.adapters`) implement them with real
+technology, and the services (:mod:`clientrules.application`) receive them:
+
+* the event store, split by capability as ``eventsourcing`` splits its
+  recorders: :class:`EventStreams` (each client's stream), :class:`EventLog`
+  (every event in global order), :class:`ClientQueries` (which clients
+  there are), :class:`KeyStore` (personal-data keys and erasure) and
+  :class:`StoredSettings` (values kept with the database); :class:`EventStore` is
+  all of them, as the SQLite and PostgreSQL backends provide;
+* :class:`DecisionEngine`, a compiled rule set that tells which rules fire
+  on a client's facts, and :class:`EngineFactory`, which compiles one;
+* :class:`Clock`, the time now.
+
+Guarantees every store backend gives, enforced by the database itself:
 
 * append-only: an ``UPDATE`` or ``DELETE`` of a stored event fails;
 * a per-client ``version`` (1, 2, ... in append order) with optimistic
@@ -12,7 +25,7 @@ Guarantees every backend gives, enforced by the database itself:
   skipped and counted as ``already_present``;
 * a batch is one transaction: all of it is stored, or none;
 * personal fields are encrypted with their client's key before they are
-  written, and read as erased once :meth:`EventStore.erase` destroyed it
+  written, and read as erased once :meth:`KeyStore.erase` destroyed it
   (:mod:`clientrules.domain.privacy`).
 """
 
@@ -23,8 +36,10 @@ from typing import Collection, Iterator, Mapping, Protocol, Sequence
 
 import attrs
 
+from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.privacy import ClientKey, Erasure
+from clientrules.domain.rules.model import RuleSet
 
 
 @attrs.frozen
@@ -47,18 +62,16 @@ class ClientSummary:
     last_at: Instant
 
 
-class EventStore(Protocol):
-    """A durable, append-only store of client event streams."""
-
-    url: str
+class EventStreams(Protocol):
+    """Each client's append-only stream of events."""
 
     def append(self, events: Sequence[Event], *, expected_version: int | None = None) -> AppendResult:
         """Store ``events`` in one transaction.
 
         With ``expected_version`` every event must belong to one client, which
         must be at exactly that version (0: no event yet), else
-        :class:`ConcurrencyError` and nothing is stored. Events whose id is
-        already stored are skipped (idempotent retry).
+        :class:`~clientrules.domain.errors.ConcurrencyError` and nothing is
+        stored. Events whose id is already stored are skipped (idempotent retry).
         """
 
     def read_client(
@@ -69,6 +82,10 @@ class EventStore(Protocol):
     def client_version(self, client: str) -> int:
         """The client's current version (0 when it has no event)."""
 
+
+class EventLog(Protocol):
+    """Every stored event, of every stream, in global position order."""
+
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         """Events of every stream in global position order, after ``after_position``."""
 
@@ -77,6 +94,13 @@ class EventStore(Protocol):
 
     def head_position(self) -> int:
         """The position of the last stored event (0 when empty)."""
+
+    def changed_clients(self, after_position: int) -> list[str]:
+        """Client ids with an event after ``after_position``."""
+
+
+class ClientQueries(Protocol):
+    """Which clients there are."""
 
     def clients(self) -> list[ClientSummary]:
         """Every client stream (system streams, whose names start with ``$``, excluded)."""
@@ -88,11 +112,12 @@ class EventStore(Protocol):
         few dozen bytes per client.
         """
 
-    def changed_clients(self, after_position: int) -> list[str]:
-        """Client ids with an event after ``after_position``."""
+
+class KeyStore(Protocol):
+    """The per-client keys that seal personal fields, and their destruction."""
 
     def client_keys(self, clients: Collection[str]) -> Mapping[str, ClientKey]:
-        """The data keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
+        """The data keys of those of ``clients`` that have one."""
 
     def erase(self, erasure: Event) -> Erasure:
         """Destroy the data key of ``erasure``'s client and append ``erasure`` (a ``PersonalDataErased``), in one transaction.
@@ -102,14 +127,58 @@ class EventStore(Protocol):
         written and :class:`~clientrules.domain.privacy.Erasure` names the earlier one.
         """
 
+
+class StoredSettings(Protocol):
+    """Values kept with the database, which can be added but never changed."""
+
     def get_meta(self, key: str) -> str | None:
         """A setting kept with the database (e.g. the survey signing secret)."""
 
     def put_meta_if_absent(self, key: str, value: str) -> str:
         """Store ``value`` under ``key`` unless one is there; return the value in force."""
 
-    def close(self) -> None: ...
+
+class EventStore(EventStreams, EventLog, ClientQueries, KeyStore, StoredSettings, Protocol):
+    """A durable, append-only store of client event streams: every capability of one database."""
+
+    url: str
+
+    def close(self) -> None:
+        """Release the connections."""
+
+
+class DecisionEngine(Protocol):
+    """One rule set, compiled: which of its rules fire on a client's facts."""
+
+    def fired(self, facts: FactsLike, *, client: str = "") -> list[str]:
+        """The ids of the rules that fire for ``facts``, in firing order."""
+
+    def close(self) -> None:
+        """Free what the compiled rule set holds."""
+
+
+class EngineFactory(Protocol):
+    """Compiles a rule-set version (anything with ``version`` and ``ruleset``) into a :class:`DecisionEngine`."""
+
+    def __call__(self, version: VersionedRuleSet, /) -> DecisionEngine: ...
+
+
+class VersionedRuleSet(Protocol):
+    """A rule set with the version number it was adopted as (0: a draft)."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def ruleset(self) -> RuleSet: ...
+
+
+class Clock(Protocol):
+    """The time now, as an aware UTC datetime (a test passes a fixed one)."""
+
+    def __call__(self) -> dt.datetime: ...
 
 
 def utc_now() -> dt.datetime:
+    """The :class:`Clock` of production: the system's time, in UTC."""
     return dt.datetime.now(dt.timezone.utc)

@@ -6,7 +6,7 @@
     app = create_app({"CLIENTRULES_DB": "clients.db"})
 
 The app calls the library only (``clientrules.Ledger`` and ``ledger.surveys``,
-``ledger.decisions``, ``ledger.rules``); see :mod:`survey_app.settings` for its settings.
+``ledger.decisions``, ``ledger.rules``); see :mod:`clientrules.config` for its settings.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clientrules import Ledger
-from clientrules.application.surveys import Surveys, shared_secret
+from clientrules.application.surveys import Surveys
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
 from survey_app.mail import VerifiedMail
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
-from survey_app.settings import PREFIX, Settings, load_settings
+from clientrules.config import PREFIX, Settings, load_settings
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 
@@ -53,9 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     The app opens ``CLIENTRULES_DB`` unless given an open ``ledger`` (the CLI passes its own).
     """
     settings = load_settings(config)
-    if ledger is None:
-        ledger = Ledger.open(settings.db)
-    secret = settings.secret_key or shared_secret(ledger)
+    ledger = Ledger.open(settings.db, settings=settings) if ledger is None else ledger.with_settings(settings)
+    secret = ledger.signing_secret
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret,
@@ -89,7 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.extensions["clientrules"] = AppState(
         settings=settings,
         ledger=ledger,
-        surveys=Surveys(ledger, secret=secret, expiry_days=settings.survey_expiry_days),
+        surveys=ledger.surveys,
         mail=mail,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         outbox=settings.outbox_dir(getattr(ledger.store, "path", None)),

@@ -31,7 +31,7 @@ def add_departed(ledger: Ledger, client: str, *, email: str | None = None) -> No
 
 
 def surveys(ledger: Ledger, clock: Clock, *, expiry_days: int = 30, secret: str = SECRET) -> Surveys:
-    return Surveys(ledger, secret=secret, expiry_days=expiry_days, clock=clock)
+    return Surveys(ledger.store, secret=secret, expiry_days=expiry_days, clock=clock)
 
 
 #: a complete, valid set of answers as Python values

@@ -161,7 +161,7 @@ def test_facts_are_folded_incrementally(ledger):
             return getattr(self._store, name)
 
     store = CountingStore(ledger.store)
-    decisions = Decisions(store, ledger.rules)
+    decisions = Decisions(store, ledger.rules, ledger.engines)
     decisions.evaluate(["acme"], as_of="2026-05-01")
     assert store.read == 7
     ledger.record("acme", MeetingHeld(topic="payments", outcome="resolved"), "2026-04-05")

@@ -22,7 +22,7 @@ from clientrules import (
     UnknownClient,
     WorkLogged,
 )
-from clientrules.ledger import DB_ENV
+from clientrules.config import DB_ENV
 
 
 def line(client: str, type_name: str, at: str, data: dict | None = None, **extra: str) -> str:

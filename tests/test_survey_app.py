@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from clientrules import Ledger, SurveyAnswered
 from clientrules.cli.main import cli
-from clientrules.application.surveys import shared_secret
 from clientrules.domain.survey import FIELDS
 from survey_fixtures import (
     FULL_FORM,
@@ -179,7 +178,7 @@ def test_expired_link_gets_a_clear_page(db_url: str, tmp_path: Path, monkeypatch
     with Ledger.open(db_url) as ledger:
         add_departed(ledger, "acme")
         last_month = Clock(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31))
-        old = surveys(ledger, last_month, secret=shared_secret(ledger)).invite("acme")
+        old = surveys(ledger, last_month, secret=ledger.signing_secret).invite("acme")
     app = make_app(db_url, tmp_path)
     try:
         client = app.test_client()

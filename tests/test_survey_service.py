@@ -19,7 +19,7 @@ from clientrules.domain.survey import (
     SurveyError,
 )
 from clientrules.domain.survey.links import LinkSigner
-from clientrules.application.surveys import SECRET_ENV
+from clientrules.config import SECRET_ENV
 
 from survey_fixtures import FULL_ANSWERS, SECRET, Clock, add_departed, surveys
 
@@ -236,7 +236,7 @@ def test_reminders_go_to_open_invitations_not_contacted_for_n_days(departed: Led
     assert [len(i.reminded_at) for i in service.remind(7)] == [2]
     clock.advance(days=30)
     assert service.remind(7) == []  # expired
-    with pytest.raises(ClientRulesError, match="after-days"):
+    with pytest.raises(ClientRulesError, match="whole number of days"):
         service.remind(-1)
 
 

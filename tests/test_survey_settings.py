@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from survey_app.security import LoginLimiter
-from survey_app.settings import SettingsError, load_settings
+from clientrules.config import SettingsError, load_settings
 
 
 def test_settings_come_from_the_environment_and_the_mapping_wins() -> None:

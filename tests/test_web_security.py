@@ -32,11 +32,10 @@ from clientrules import (
     SurveyAnswered,
 )
 from clientrules.cli.main import cli
-from clientrules.application.surveys import shared_secret
 from clientrules.domain.survey.links import LinkSigner
 from conftest import REPO, run_in_threads
 from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app
-from survey_app.settings import SettingsError
+from clientrules.config import SettingsError
 
 PASSWORD = "a proper owner password"
 SCRIPT = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
@@ -306,14 +305,14 @@ def test_history_shows_control_characters_escaped(ledger) -> None:
 
 def test_csv_cells_a_spreadsheet_would_run_are_defused(ledger) -> None:
     texts = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "plain text, 50% off"]
-    secret = shared_secret(ledger)
+    secret = ledger.signing_secret
     for n, text in enumerate(texts):
         client = f"-c{n}" if n == 2 else f"c{n}"  # a client id may start with '-'
         ledger.record(client, ClientOnboarded(name="x"), "2026-01-05")
         ledger.record(client, RelationshipEnded(initiated_by="client"), "2026-10-30")
         from clientrules.application.surveys import Surveys
 
-        surveys = Surveys(ledger, secret=secret)
+        surveys = Surveys(ledger.store, secret=secret)
         surveys.submit(surveys.invite(client).token, {"primary_reason": "other", "recommend": 7, "what_to_change": text})
     # the questionnaire turns a carriage return into a line break; an imported answer keeps it
     ledger.record("cr", SurveyAnswered(invitation_id="inv-imported", primary_reason="other", recommend=7, what_to_change="\rCR"), "2026-11-01")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from clientrules import Ledger
 from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
-from clientrules.application.workers.queue import EvaluationQueue, WorkerReport, run_worker
+from clientrules.application.evaluation_queue import WorkerReport, run_worker
 
 CHANGED_CLIENTS = 300
 
@@ -65,38 +65,38 @@ def test_evaluate_with_workers_gives_the_decisions_of_one_process_in_the_same_or
 
 def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url):
     with Ledger.open(pg_url) as ledger:
-        queue = EvaluationQueue(ledger)
+        queue = ledger.evaluation_queue()
         ledger.append(onboard(["acme", "bolt"]))
         ledger.rules.current()  # an event in the system stream $rules: never queued
         assert queue.fill() == 5
         assert (queue.pending(), queue.checkpoint()) == (2, 5)
-        assert run_worker(ledger, once=True).evaluated == 2
+        assert run_worker(ledger.evaluation_queue(), once=True).evaluated == 2
         assert recorded_per_client(ledger) == {"acme": 1, "bolt": 1}
         queue.fill()
         assert (queue.pending(), queue.checkpoint()) == (0, 7)  # the two DecisionRecorded events: read, not queued
         ledger.record("bolt", WorkLogged(hours=2.0, billable=True), "2026-01-06")
-        assert run_worker(ledger, once=True).evaluated == 1
+        assert run_worker(ledger.evaluation_queue(), once=True).evaluated == 1
         assert recorded_per_client(ledger) == {"acme": 1, "bolt": 2}
-        assert run_worker(ledger, once=True).evaluated == 0
+        assert run_worker(ledger.evaluation_queue(), once=True).evaluated == 0
 
 
 def test_a_client_that_cannot_be_decided_is_set_aside_without_stopping_the_others(pg_url):
     with Ledger.open(pg_url) as ledger:
         ledger.append(onboard(["acme", "bolt"]))
-        queue = EvaluationQueue(ledger)
+        queue = ledger.evaluation_queue()
         queue.fill()
         with ledger.store.transaction() as connection:  # a queued client with no events (e.g. a hand-made row)
             connection.execute("INSERT INTO evaluation_queue (client, position) VALUES ('ghost', 1)")
-        report = run_worker(ledger, once=True)
+        report = run_worker(ledger.evaluation_queue(), once=True)
         assert (report.evaluated, report.failed) == (2, 1)
         assert recorded_per_client(ledger) == {"acme": 1, "bolt": 1}
         assert queue.failed() == [("ghost", "no events are stored for client 'ghost'")]
         assert queue.pending() == 0
-        assert run_worker(ledger, once=True) == WorkerReport(0, 0, 0)  # not claimed again
+        assert run_worker(ledger.evaluation_queue(), once=True) == WorkerReport(0, 0, 0)  # not claimed again
         status = run(pg_url, "db", "status")
         assert "set aside until its next event: ghost: no events are stored for client 'ghost'" in status.stdout
         ledger.append(onboard(["ghost"]))  # its next event queues it again
-        assert run_worker(ledger, once=True) == WorkerReport(1, 1, 0)
+        assert run_worker(ledger.evaluation_queue(), once=True) == WorkerReport(1, 1, 0)
         assert (queue.failed(), recorded_per_client(ledger)["ghost"]) == ([], 1)
 
 
@@ -149,6 +149,6 @@ def test_two_workers_and_one_killed_midway_record_each_changed_client_exactly_on
     assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
     with Ledger.open(pg_url) as ledger:
         counts = recorded_per_client(ledger)
-        assert EvaluationQueue(ledger).pending() == 0
+        assert ledger.evaluation_queue().pending() == 0
     assert sorted(counts) == [f"c{number:04d}" for number in range(CHANGED_CLIENTS)]
     assert set(counts.values()) == {1}  # the killed worker's claimed batch was recorded once, by another

@@ -3,45 +3,56 @@
 Facts come from one :class:`~clientrules.facts.ClientFold` per client, kept in
 an LRU cache and brought up to date by reading only the events stored after
 ``fold.version``: re-evaluating a long client after one new event does not
-refold its history. Engines are cached per rule-set version, so a newly
-adopted version takes effect on the next call, without a restart.
+refold its history. Engines come from the shared
+:class:`~clientrules.application.engines.Engines`, per rule-set version, so a
+newly adopted version takes effect on the next call, without a restart.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
-from clientrules.adapters.durable import DurableEngine
 from clientrules.domain.errors import ClientRulesError, UnknownClient
 from clientrules.domain.events import DecisionRecorded, Event, Instant, as_instant, check_client_id
 from clientrules.domain.facts import ClientFold, Facts
-from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
-from clientrules.ports import EventStore
+from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
 #: clients whose fold is kept between calls (about 15 KB each for a short history)
 FOLD_CACHE_SIZE = 1_000
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
-ENGINE_CACHE_SIZE = 4
 
 
 class UnknownDecision(ClientRulesError):
     """No recorded decision has that event id for that client."""
 
 
+class StoreForDecisions(EventStreams, ClientQueries, Protocol):
+    """What deciding reads and writes: the clients' streams and which clients there are."""
+
+
 class Decisions:
     """Decisions for the clients of one store, under its rule-set versions. Safe to share between threads."""
 
-    def __init__(self, store: EventStore, rules: RuleVersions, *, fold_cache_size: int = FOLD_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        store: StoreForDecisions,
+        rules: RuleVersions,
+        engines: Engines,
+        *,
+        fold_cache_size: int = FOLD_CACHE_SIZE,
+    ) -> None:
         self._store = store
         self._rules = rules
+        self._engines = engines
         self._fold_cache_size = fold_cache_size
         self._folds: OrderedDict[str, ClientFold] = OrderedDict()
-        self._engines: OrderedDict[tuple[int, str], DurableEngine] = OrderedDict()
         self._lock = threading.Lock()
 
     def evaluate(
@@ -81,11 +92,10 @@ class Decisions:
             for client in ids:  # before anything is decided or recorded
                 if self._store.client_version(client) == 0:
                     raise UnknownClient(client)
-        engine = self.engine(version)
         grace_days = version.ruleset.parameters.grace_days
         for start in range(0, len(ids), RECORD_BATCH):
             decisions = [
-                engine.decide(client, self.facts(client, moment, grace_days=grace_days))
+                self._engines.decide(client, self.facts(client, moment, grace_days=grace_days), version)
                 for client in ids[start:start + RECORD_BATCH]
             ]
             if record:
@@ -112,7 +122,7 @@ class Decisions:
             version = self._rules.current()
             moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
         facts = self.facts(client, moment, grace_days=version.ruleset.parameters.grace_days)
-        reached = self.engine(version).decide(client, facts)
+        reached = self._engines.decide(client, facts, version)
         return explain_decision(version.ruleset, reached, facts, recorded=recorded)
 
     def recorded(self, client: str) -> list[Event]:
@@ -134,25 +144,15 @@ class Decisions:
                 self._folds.popitem(last=False)
         return fold.facts(as_of, grace_days=grace_days)
 
-    def engine(self, version: RuleSetVersion) -> DurableEngine:
-        """The engine of a rule-set version (cached; the least recently used one is freed)."""
-        key = (version.version, version.ruleset.source)
-        with self._lock:
-            engine = self._engines.pop(key, None) or DurableEngine(version)
-            self._engines[key] = engine
-            evicted = list(self._engines.values())[:-ENGINE_CACHE_SIZE]
-            for old in evicted:
-                del self._engines[(old.version, old.ruleset.source)]
-        for old in evicted:
-            old.close()
-        return engine
+    def engine(self, version: RuleSetVersion) -> DecisionEngine:
+        """The compiled engine of a rule-set version (from the shared cache)."""
+        return self._engines.engine(version)
 
     def close(self) -> None:
+        """Forget the cached folds and close the engines."""
         with self._lock:
-            engines, self._engines = list(self._engines.values()), OrderedDict()
             self._folds.clear()
-        for engine in engines:
-            engine.close()
+        self._engines.close()
 
     def _recorded(self, client: str, event_id: str) -> Event:
         for event in self.recorded(client):

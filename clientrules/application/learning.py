@@ -15,7 +15,7 @@ records the owner's verdicts:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import attrs
 
@@ -28,10 +28,9 @@ from clientrules.domain.learning.proposals import Finding, Method, NoProposal, f
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
 from clientrules.domain.learning.report import Report, build_report
 from clientrules.domain.rules import parse_ruleset
-from clientrules.application.rule_versions import RuleSetVersion
-
-if TYPE_CHECKING:
-    from clientrules.ledger import Ledger
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
+from clientrules.ports import EventLog, EventStreams
 
 
 class UnknownProposal(ClientRulesError):
@@ -119,31 +118,39 @@ class Proposals:
         }
 
 
+class StoreForLearning(EventStreams, EventLog, Protocol):
+    """What learning reads and writes: every event in order, and the ``$learning`` stream."""
+
+
 class Learning:
     """The learning loop of one ledger (``ledger.learning``)."""
 
-    def __init__(self, ledger: Ledger, *, method: Method = Method()) -> None:
-        self._ledger = ledger
+    def __init__(
+        self, store: StoreForLearning, rules: RuleVersions, engines: Engines, *, method: Method = Method()
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._engines = engines
         self.method = method
 
     # --- reading ------------------------------------------------------------------
 
     def history(self) -> History:
         """Every client's events, folded once."""
-        return History.from_events(self._ledger.store.iter_all())
+        return History.from_events(self._store.iter_all())
 
     def decided(self) -> list[Decided]:
         """Every ``ProposalDecided`` of ``$learning``, oldest first."""
         return [
             Decided(e.payload.proposal_id, e.payload.outcome, e.at, dict(e.payload.rule), e.payload.ruleset_version)
-            for e in self._ledger.events(LEARNING_STREAM)
+            for e in self._store.read_client(LEARNING_STREAM)
             if isinstance(e.payload, ProposalDecided)
         ]
 
     def proposals(self, *, with_backtest: bool = True, history: History | None = None, replayer: Replayer | None = None) -> Proposals:
         """The pending proposals (each with its backtest), the reasons without one, and past decisions."""
         history = history or self.history()
-        current = self._ledger.rules.current()
+        current = self._rules.current()
         findings, not_proposed = find(
             history, self.method, grace_days=current.ruleset.parameters.grace_days, ruleset=current.ruleset
         )
@@ -183,11 +190,11 @@ class Learning:
 
     def accept(self, proposal_id: str, *, note: str | None = None) -> RuleSetVersion:
         """Adopt the rule set with the proposed rule appended as a new version; record the acceptance."""
-        head = self._ledger.store.client_version(LEARNING_STREAM)
+        head = self._store.client_version(LEARNING_STREAM)
         proposals = self.proposals(with_backtest=False)
         proposal = proposals.get(proposal_id)
         # the proposal extends the version it was computed from: fail rather than drop a newer one
-        version = self._ledger.rules.use(
+        version = self._rules.use(
             proposal.ruleset_text,
             note=note or f"accepted proposal {proposal.id}: {proposal.rule['id']} ({proposal.finding.condition})",
             expected_version=proposals.ruleset_version,
@@ -197,7 +204,7 @@ class Learning:
 
     def reject(self, proposal_id: str) -> Event:
         """Record that the owner rejected the proposal; it is not made again for the same evidence."""
-        head = self._ledger.store.client_version(LEARNING_STREAM)
+        head = self._store.client_version(LEARNING_STREAM)
         proposal = self.proposals(with_backtest=False).get(proposal_id)
         return self._record(proposal, "rejected", head, None)
 
@@ -209,13 +216,15 @@ class Learning:
             rule=dict(proposal.rule),
             ruleset_version=ruleset_version,
         )
-        return self._ledger.record(LEARNING_STREAM, payload, Instant.now(), expected_version=head)
+        event = Event.new(LEARNING_STREAM, payload, Instant.now())
+        result = self._store.append([event], expected_version=head)
+        return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
 
     # --- backtest and report ------------------------------------------------------
 
     def backtest(self, ruleset_text: str | None = None, *, label: str = "candidate") -> Backtest:
         """Replay the history under the current rule set and ``ruleset_text`` (default: the current one again)."""
-        current = self._ledger.rules.current()
+        current = self._rules.current()
         if ruleset_text is None:
             candidate, label = current, f"current (v{current.version})"
         else:
@@ -232,7 +241,7 @@ class Learning:
         replayer = Replayer(history)
         try:
             proposals = self.proposals(history=history, replayer=replayer)
-            return build_report(history, replayer, self._ledger.rules.versions(), proposals)
+            return build_report(history, replayer, self._rules.versions(), proposals)
         finally:
             replayer.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clientrules.ports import EventStore
+from clientrules.ports import StoredSettings
 from clientrules.domain.survey.errors import OwnerPasswordError
 
 KEY = "owner_password.{}"
@@ -18,7 +18,7 @@ MIN_LENGTH = 10
 
 
 class OwnerAccount:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: StoredSettings) -> None:
         self._store = store
 
     def version(self) -> int:

@@ -10,11 +10,10 @@ threads or processes) exactly one is stored; the other is told
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Mapping, Protocol
 
 import attrs
 
@@ -41,12 +40,8 @@ from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPER
 from clientrules.domain.survey.links import LinkSigner
 from clientrules.application.owner import OwnerAccount
 from clientrules.domain.survey.questionnaire import answered
+from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc_now
 
-if TYPE_CHECKING:
-    from clientrules.ledger import Ledger
-
-SECRET_ENV = "CLIENTRULES_SECRET_KEY"
-EXPIRY_ENV = "CLIENTRULES_SURVEY_EXPIRY_DAYS"
 SECRET_META_KEY = "survey_secret"
 #: the shortest signing secret accepted from the environment (a generated one has 43 characters)
 MIN_SECRET_LENGTH = 32
@@ -58,19 +53,14 @@ _EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@
 _LINK_ERRORS = {SUPERSEDED: LinkSuperseded, ANSWERED: LinkUsed, EXPIRED: LinkExpired}
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def shared_secret(ledger: Ledger) -> str:
-    """The link-signing secret: ``$CLIENTRULES_SECRET_KEY``, else one generated once and kept in the database.
+def shared_secret(settings: StoredSettings, given: str | None = None, *, origin: str = "the secret") -> str:
+    """The link-signing secret: ``given`` (checked, named ``origin`` in errors), else one generated once and kept in the database.
 
     There is no default secret: a database gets a random one of its own.
     """
-    given = os.environ.get(SECRET_ENV)
     if given:
-        return check_secret(given, origin=SECRET_ENV)
-    return ledger.store.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
+        return check_secret(given, origin=origin)
+    return settings.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
 
 
 def check_secret(secret: str, *, origin: str) -> str:
@@ -88,16 +78,6 @@ def is_email_address(text: str) -> bool:
     return bool(_EMAIL.fullmatch(text))
 
 
-def expiry_days_from_env() -> int:
-    """``$CLIENTRULES_SURVEY_EXPIRY_DAYS`` (a positive whole number), else 30."""
-    text = os.environ.get(EXPIRY_ENV)
-    if not text:
-        return DEFAULT_EXPIRY_DAYS
-    if not text.isdigit() or int(text) < 1:
-        raise ClientRulesError(f"{EXPIRY_ENV}={text!r} is not a positive whole number of days")
-    return int(text)
-
-
 @attrs.frozen
 class OpenLink:
     """A personal link found usable by :meth:`Surveys.open_link`: its invitation, as of the client's stream ``version``.
@@ -109,6 +89,10 @@ class OpenLink:
     token: str = attrs.field(repr=False)
     invitation: Invitation
     version: int
+
+
+class StoreForSurveys(EventStreams, EventLog, StoredSettings, Protocol):
+    """What the survey reads and writes: clients' streams, the global log (every invitation) and the settings (the owner account)."""
 
 
 class Surveys:
@@ -123,26 +107,21 @@ class Surveys:
 
     def __init__(
         self,
-        ledger: Ledger,
+        store: StoreForSurveys,
         *,
         secret: str,
         expiry_days: int = DEFAULT_EXPIRY_DAYS,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         if not secret:
             raise ClientRulesError("the survey needs a non-empty signing secret")
         if expiry_days < 1:
             raise ClientRulesError("survey links must stay valid at least 1 day")
-        self._ledger = ledger
+        self._store = store
         self._clock = clock
         self.expiry = dt.timedelta(days=expiry_days)
         self._signer = LinkSigner(secret, max_age=self.expiry, clock=clock)
-        self.owner = OwnerAccount(ledger.store)
-
-    @classmethod
-    def for_ledger(cls, ledger: Ledger) -> Surveys:
-        """The service as ``ledger.surveys`` builds it: secret and expiry from the environment or the database."""
-        return cls(ledger, secret=shared_secret(ledger), expiry_days=expiry_days_from_env())
+        self.owner = OwnerAccount(store)
 
     # --- inviting -----------------------------------------------------------------
 
@@ -157,7 +136,7 @@ class Surveys:
         check_client_id(client)
         if email is not None and not is_email_address(email):
             raise SurveyError(f"{email[:80]!r} is not an e-mail address")
-        events = sorted(self._ledger.events(client), key=lambda e: e.version or 0)
+        events = sorted(self._store.read_client(client), key=lambda e: e.version or 0)
         if not events:
             raise UnknownClient(client)
         _check_eligible(client, events)
@@ -166,7 +145,7 @@ class Surveys:
             if email is not None and not is_email_address(email):
                 raise SurveyError(
                     f"client {client!r} was onboarded with {email[:80]!r}, which is not an e-mail address: "
-                    "give one (--email ADDRESS)"
+                    "give the address to invite them at"
                 )
         now = self._now()
         payload = SurveyInvited(
@@ -174,7 +153,7 @@ class Surveys:
             expires_at=(now + self.expiry).isoformat(),
             email=email,
         )
-        self._ledger.record(client, payload, Instant.from_datetime(now))
+        self._store.append([Event.new(client, payload, Instant.from_datetime(now))])
         return self._find(client, payload.invitation_id)
 
     def remind(self, after_days: int = 7) -> list[Invitation]:
@@ -184,7 +163,7 @@ class Surveys:
         deterministic ids, so two runs at once remind each client once.
         """
         if isinstance(after_days, bool) or not isinstance(after_days, int) or after_days < 0:
-            raise ClientRulesError("--after-days must be a whole number of days, 0 or more")
+            raise ClientRulesError("reminders need a whole number of days after the last contact, 0 or more")
         now = self._now()
         cutoff = now - dt.timedelta(days=after_days)
         due = [i for i in self.invitations() if i.status == OPEN and i.last_contact.utc <= cutoff]
@@ -197,7 +176,7 @@ class Surveys:
                 at,
                 id=f"survey-reminder:{invitation.invitation_id}:{len(invitation.reminded_at) + 1}",
             )
-            if self._ledger.append([reminder]).stored:  # else another run reminded this client just now
+            if self._store.append([reminder]).stored:  # else another run reminded this client just now
                 reminded.append(self._find(invitation.client, invitation.invitation_id))
         return reminded
 
@@ -214,7 +193,7 @@ class Surveys:
         """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
         invitation_id, client = self._signer.read(token)
         try:
-            events = self._ledger.events(check_client_id(client))
+            events = self._store.read_client(check_client_id(client))
         except InvalidEvent:
             raise LinkUnknown() from None
         invitation = _by_id(invitations_of(events, now=self._clock(), token_of=self._signer.token), invitation_id)
@@ -249,7 +228,7 @@ class Surveys:
             )
             try:
                 # expected_version: anything appended since the link was checked (a re-invitation) makes us check again
-                result = self._ledger.append([event], expected_version=opened.version)
+                result = self._store.append([event], expected_version=opened.version)
             except ConcurrencyError:
                 continue
             if not result.stored:
@@ -267,7 +246,7 @@ class Surveys:
         """Clients who left (a ``RelationshipEnded`` event) and were not invited since, in the order they left."""
         last_left: dict[str, Event] = {}
         invited_since: set[str] = set()
-        for event in self._ledger.store.iter_all():
+        for event in self._store.iter_all():
             if isinstance(event.payload, RelationshipEnded):
                 last_left[event.client] = event
                 invited_since.discard(event.client)
@@ -285,8 +264,8 @@ class Surveys:
 
     def _survey_events(self, client: str | None) -> list[Event]:
         if client is not None:
-            return [e for e in self._ledger.events(client) if e.type in SURVEY_TYPES]
-        return [e for e in self._ledger.store.iter_all() if e.type in SURVEY_TYPES]
+            return [e for e in self._store.read_client(client) if e.type in SURVEY_TYPES]
+        return [e for e in self._store.iter_all() if e.type in SURVEY_TYPES]
 
     def _find(self, client: str, invitation_id: str) -> Invitation:
         found = _by_id(self.invitations(client), invitation_id)

@@ -12,7 +12,7 @@ from clientrules.cli.context import ctx_ledger
 from clientrules.domain.errors import ClientRulesError, InvalidEvent
 from clientrules.domain.events import Instant
 from clientrules.domain.rules import RuleSetProblems, parse_ruleset
-from clientrules.application.workers.parallel import iter_evaluate_parallel
+from clientrules.parallel import iter_evaluate_parallel
 
 
 class MomentType(click.ParamType):

@@ -1,28 +1,24 @@
-"""The ``clientrules`` command: the root group, its global options, and the command modules it loads.
+"""The ``clientrules`` command: the root group, its global options, and the commands of each area.
 
 Each area keeps its commands in ``clientrules/cli/<area>.py``, exposing
-``commands: list[click.Command]``, and adds its module to :data:`COMMAND_MODULES`.
+``commands: list[click.Command]``. Other packages add commands through the
+``clientrules.commands`` entry-point group (the web app's ``serve`` does).
 """
 
 from __future__ import annotations
 
-import importlib
+from importlib.metadata import entry_points
 from typing import Any, Sequence
 
 import click
 
+from clientrules.cli import decisions, facts, learning, ledger, operations, survey
 from clientrules.cli.context import CliState
+from clientrules.config import DB_ENV
 from clientrules.domain.errors import ClientRulesError
-from clientrules.ledger import DB_ENV
 
-COMMAND_MODULES = [
-    "clientrules.cli.ledger",
-    "clientrules.cli.survey",
-    "clientrules.cli.decisions",
-    "clientrules.cli.learning",
-    "clientrules.cli.facts",
-    "clientrules.cli.operations",
-]
+#: the entry-point group whose objects (click commands) join the root group
+PLUGIN_GROUP = "clientrules.commands"
 
 
 class ClientRulesGroup(click.Group):
@@ -52,9 +48,11 @@ def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj = CliState(db=db)
 
 
-for _module in COMMAND_MODULES:
-    for _command in importlib.import_module(_module).commands:
+for _area in (ledger, survey, decisions, learning, facts, operations):
+    for _command in _area.commands:
         cli.add_command(_command)
+for _plugin in entry_points(group=PLUGIN_GROUP):
+    cli.add_command(_plugin.load(), _plugin.name)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

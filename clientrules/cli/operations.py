@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from clientrules.cli.context import CliState, ctx_ledger
-from clientrules.ledger import Ledger, default_url
+from clientrules.config import database_url
+from clientrules.ledger import Ledger
 from clientrules.adapters.store import open_store
-from clientrules.application.workers import DEFAULT_BATCH
+from clientrules.application.evaluation_queue import DEFAULT_BATCH, run_worker
 
 
 def _db_url() -> str:
     state = click.get_current_context().find_object(CliState)
-    return (state.db if state is not None else None) or default_url()
+    return (state.db if state is not None else None) or database_url()
 
 
 def _is_postgres(url: str) -> bool:
@@ -59,7 +60,6 @@ def db_status() -> None:
         return
     from clientrules.adapters.store import postgres_schema
     from clientrules.adapters.store.postgres import PostgresStore
-    from clientrules.application.workers.queue import EvaluationQueue
 
     store = PostgresStore(url, migrate=False)
     try:
@@ -71,7 +71,7 @@ def db_status() -> None:
             click.echo(f"pending migration {migration.version}: {migration.description}  (run: clientrules db migrate)")
         if not pending:
             click.echo(f"last position: {store.head_position()}")
-            queue = EvaluationQueue(Ledger(store))
+            queue = Ledger(store).evaluation_queue()
             click.echo(f"evaluation queue: {queue.pending()} clients, filled up to position {queue.checkpoint()}")
             for client, error in queue.failed():
                 click.echo(f"set aside until its next event: {client}: {error}")
@@ -94,10 +94,8 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """
     if not _is_postgres(_db_url()):
         raise click.UsageError("the worker needs a PostgreSQL database (--db postgresql://...)")
-    from clientrules.application.workers.queue import run_worker
-
     report = run_worker(
-        ctx_ledger(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)
+        ctx_ledger().evaluation_queue(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)
     )
     set_aside = f"; {report.failed} set aside (see db status)" if report.failed else ""
     click.echo(f"evaluated and recorded {report.evaluated} clients in {report.batches} batches{set_aside}")

@@ -1,4 +1,4 @@
-"""The exit survey's commands: ``survey invite|remind|list|answers``, ``owner set-password`` and ``serve``.
+"""The exit survey's commands: ``survey invite|remind|list|answers`` and ``owner set-password``.
 
 Mail goes through the web app's mailer (Flask-Mail), so the commands build
 the app around the command's ledger; it is imported only when needed.
@@ -158,28 +158,4 @@ def set_password(password_stdin: bool) -> None:
     click.echo(f"owner password set (version {version}); sessions under an older password have ended")
 
 
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
-def serve(host: str, port: int, threads: int) -> None:
-    """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
-    import waitress
-
-    from survey_app import create_app
-
-    ledger = ctx_ledger()
-    app = create_app(ledger=ledger)
-    if not ledger.surveys.owner.version():
-        click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)
-    server = waitress.create_server(app, host=host, port=port, threads=threads)
-    click.echo(f"serving {ledger.url} on http://{host}:{server.effective_port}/ (owner pages: /owner/); Ctrl-C stops", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-
-
-commands: list[click.Command] = [survey, owner, serve]
+commands: list[click.Command] = [survey, owner]

@@ -2,7 +2,8 @@
 deterministic), or PNG for pages whose Content-Security-Policy forbids inline styles.
 
 :func:`names` lists the charts a report has, :func:`figure` draws one by
-name, :func:`svg` and :func:`png` render it.
+name, :func:`svg` and :func:`png` render it. Figures are made without
+``pyplot``, so no global backend is chosen and nothing is kept between charts.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import io
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure
 
 PRIMARY, CONTRIBUTING = "#1f5f8b", "#9cc3dd"
 PALETTE = ("#1f5f8b", "#d9822b", "#3d9970", "#b03a48", "#7a5195", "#8c6d31", "#2a9d8f", "#e76f51", "#6c757d", "#adb5bd")
@@ -40,7 +38,7 @@ def figure(data: dict[str, Any], name: str) -> Any:
     """The matplotlib figure of chart ``name`` of the report ``data`` (``KeyError`` if it has no such chart)."""
     if name not in names(data):
         raise KeyError(name)
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         if name == "reasons":
             return _reasons(data["reasons"])
         if name == "quarters":
@@ -51,27 +49,26 @@ def figure(data: dict[str, Any], name: str) -> Any:
 
 
 def svg(chart: Any) -> str:
-    """The figure as an ``<svg>`` element (the figure is closed)."""
+    """The figure as an ``<svg>`` element."""
     buffer = io.StringIO()
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         chart.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(chart)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
 def png(chart: Any) -> bytes:
-    """The figure as PNG bytes (the figure is closed)."""
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         chart.savefig(buffer, format="png", bbox_inches="tight", dpi=150, metadata={"Software": None})
-    plt.close(chart)
     return buffer.getvalue()
 
 
 def _reasons(reasons: list[dict]) -> Any:
     """Horizontal bars: how many departed clients cited each reason, as primary and as contributing."""
-    chart, axes = plt.subplots(figsize=(6.5, 0.35 * max(len(reasons), 2) + 0.8))
+    chart = Figure(figsize=(6.5, 0.35 * max(len(reasons), 2) + 0.8))
+    axes = chart.subplots()
     labels = [r["code"] for r in reasons][::-1]
     primary = [r["primary"] for r in reasons][::-1]
     contributing = [r["contributing"] for r in reasons][::-1]
@@ -84,7 +81,8 @@ def _reasons(reasons: list[dict]) -> Any:
 
 def _quarters(by_quarter: list[dict]) -> Any:
     """Stacked bars per quarter: departures by primary reason (unanswered in grey), with the monthly value lost."""
-    chart, axes = plt.subplots(figsize=(6.5, 3.0))
+    chart = Figure(figsize=(6.5, 3.0))
+    axes = chart.subplots()
     quarters = [q["quarter"] for q in by_quarter]
     codes = sorted({code for q in by_quarter for code in q["primary"]})
     bottom = [0] * len(quarters)
@@ -107,7 +105,8 @@ def _quarters(by_quarter: list[dict]) -> Any:
 
 def _recommend(recommend: dict) -> Any:
     """Bars of the 0-10 recommend scores, coloured as detractors, passives and promoters."""
-    chart, axes = plt.subplots(figsize=(6.5, 2.4))
+    chart = Figure(figsize=(6.5, 2.4))
+    axes = chart.subplots()
     colours = ["#b03a48"] * 7 + ["#adb5bd"] * 2 + ["#3d9970"] * 2
     axes.bar(range(11), recommend["distribution"], color=colours)
     axes.set_xticks(range(11))
@@ -120,7 +119,8 @@ def _proposal(proposal: dict) -> Any:
     """Grouped bars: departures flagged and false alarms, current rule set against the one with the proposed rule."""
     backtest = proposal["backtest"]
     current, candidate = backtest["current"], backtest["candidate_outcome"]
-    chart, axes = plt.subplots(figsize=(5.0, 2.4))
+    chart = Figure(figsize=(5.0, 2.4))
+    axes = chart.subplots()
     groups = ["departures flagged", "false alarms"]
     positions = range(len(groups))
     before = [current["departures_flagged"], current["false_alarms"]]

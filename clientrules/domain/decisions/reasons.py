@@ -13,9 +13,14 @@ from clientrules.domain.rules.model import FactValue, RuleSet, most_severe
 class FactsLike(Protocol):
     """What a decision needs of the facts (``clientrules.domain.facts.Facts`` is one)."""
 
-    as_of: Instant
-    values: Mapping[str, FactValue]
-    evidence: Mapping[str, tuple[str, ...]]
+    @property
+    def as_of(self) -> Instant: ...
+
+    @property
+    def values(self) -> Mapping[str, FactValue]: ...
+
+    @property
+    def evidence(self) -> Mapping[str, tuple[str, ...]]: ...
 
 
 def reason_for(

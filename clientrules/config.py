@@ -1,4 +1,8 @@
-"""The app's settings: ``CLIENTRULES_*`` keys from the environment, overridden by a mapping given to ``create_app``.
+"""Settings: the ``CLIENTRULES_*`` environment variables, the one place that reads them.
+
+The CLI, the web app and :meth:`clientrules.Ledger.open` take their settings
+from :func:`load_settings`; a mapping given to it (``create_app(config)``) wins
+over the environment.
 
 ========================================  ======================================================
 key                                       meaning (default)
@@ -32,6 +36,9 @@ from clientrules.domain.errors import ClientRulesError
 from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, check_secret
 
 PREFIX = "CLIENTRULES_"
+DB_ENV = "CLIENTRULES_DB"
+SECRET_ENV = "CLIENTRULES_SECRET_KEY"
+DEFAULT_DB = "clientrules.db"
 
 
 class SettingsError(ClientRulesError):
@@ -144,3 +151,8 @@ def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str,
                 else:
                     values[name] = parsed
     return Settings(**values)
+
+
+def database_url(environ: Mapping[str, str] = os.environ) -> str:
+    """The database to open when none is named: ``$CLIENTRULES_DB``, else ``./clientrules.db``."""
+    return environ.get(DB_ENV) or DEFAULT_DB

@@ -1,6 +1,7 @@
-"""``clientrules worker``: re-evaluate the clients whose history changed, shared by workers through PostgreSQL.
+"""``clientrules worker``: re-evaluate the clients whose history changed, shared by workers through a queue.
 
-Two tables (migration 2 of :mod:`clientrules.adapters.store.postgres_schema`):
+The queue is a port (:class:`WorkQueue`); PostgreSQL implements it
+(:mod:`clientrules.adapters.store.postgres_queue`) with two tables:
 
 * ``evaluation_queue(client PRIMARY KEY, position)``: clients with an event
   newer than their last recorded decision, and the newest such position;
@@ -31,21 +32,40 @@ the batch, until a newer event queues it again.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 import attrs
 
+from clientrules.application.decisions import Decisions
+from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.decisions import Decision
 from clientrules.domain.errors import ClientRulesError, StoreError
-from clientrules.domain.events import Instant
-from clientrules.domain.events.system import DecisionRecorded
-from clientrules.ledger import Ledger
-from clientrules.adapters.store.postgres import PostgresStore
-from clientrules.application.workers import DEFAULT_BATCH
+from clientrules.domain.events import Event, Instant
 
-#: most events read by one fill, to keep its transaction short
-FILL_LIMIT = 100_000
+#: clients claimed, decided and recorded per worker transaction
+DEFAULT_BATCH = 50
 POLL_SECONDS = 1.0
+
+
+class WorkQueue(Protocol):
+    """Clients waiting to be re-evaluated, claimed by one worker at a time."""
+
+    def fill(self) -> int:
+        """Queue the clients changed since the last fill; return how many events were read."""
+
+    def claim(
+        self, size: int, decide: Callable[[list[str]], tuple[list[Event], list[tuple[str, str]]]]
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Claim up to ``size`` clients and record what ``decide`` makes of them, in one transaction."""
+
+    def failed(self) -> list[tuple[str, str]]:
+        """The clients set aside, with their error."""
+
+    def pending(self) -> int:
+        """How many clients wait."""
+
+    def checkpoint(self) -> int:
+        """The global position up to which the queue has been filled."""
 
 
 @attrs.frozen
@@ -66,43 +86,17 @@ class WorkerReport:
 
 
 class EvaluationQueue:
-    """The queue of clients to re-evaluate, in a PostgreSQL ledger."""
+    """Re-evaluation of the queued clients: claim a batch, decide it under the current rule set, record it."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        if not isinstance(ledger.store, PostgresStore):
-            raise StoreError("the evaluation queue needs a PostgreSQL database (--db postgresql://...)")
-        self.ledger = ledger
-        self.store: PostgresStore = ledger.store
+    def __init__(self, queue: WorkQueue, decisions: Decisions, rules: RuleVersions) -> None:
+        self.queue = queue
+        self._decisions = decisions
+        self._rules = rules
 
     def fill(self) -> int:
         """Queue the clients changed since the checkpoint; return how many events were read (0: none new,
         or another worker is filling)."""
-        with self.store.transaction() as connection:
-            row = connection.execute(
-                "SELECT position FROM evaluation_checkpoint FOR UPDATE SKIP LOCKED"
-            ).fetchone()
-            if row is None:
-                return 0
-            checkpoint = row[0]
-            # a statement of its own: every position up to this one is committed and visible to the next
-            head = connection.execute(
-                "SELECT MAX(position) FROM (SELECT position FROM events WHERE position > %s"
-                " ORDER BY position LIMIT %s) newer",
-                (checkpoint, FILL_LIMIT),
-            ).fetchone()[0]
-            if head is None:
-                return 0
-            connection.execute(
-                "INSERT INTO evaluation_queue (client, position)"
-                " SELECT stream, MAX(position) FROM events"
-                " WHERE position > %s AND position <= %s AND stream NOT LIKE '$%%' AND type <> %s"
-                " GROUP BY stream"
-                " ON CONFLICT (client) DO UPDATE"
-                " SET position = GREATEST(evaluation_queue.position, EXCLUDED.position), error = NULL",
-                (checkpoint, head, DecisionRecorded.TYPE),
-            )
-            connection.execute("UPDATE evaluation_checkpoint SET position = %s", (head,))
-            return head - checkpoint
+        return self.queue.fill()
 
     def process_batch(self, size: int = DEFAULT_BATCH) -> Batch:
         """Claim up to ``size`` queued clients, decide and record each, in one transaction.
@@ -111,31 +105,18 @@ class EvaluationQueue:
         store error) is set aside with its error, so that it does not stop the
         others; a newer event of that client queues it again.
         """
-        with self.store.transaction() as connection:
-            clients = [
-                row[0]
-                for row in connection.execute(
-                    "SELECT client FROM evaluation_queue WHERE error IS NULL"
-                    " ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED",
-                    (size,),
-                )
-            ]
-            if not clients:
-                return Batch(0, ())
-            decisions, failed = self._decide(clients)
-            self.store.append_in(connection, [decision.recorded_event(Instant.now()) for decision in decisions])
-            connection.execute(
-                "DELETE FROM evaluation_queue WHERE client = ANY(%s)", ([d.client for d in decisions],)
-            )
-            for client, error in failed:
-                connection.execute("UPDATE evaluation_queue SET error = %s WHERE client = %s", (error, client))
-            return Batch(len(decisions), tuple(failed))
+        evaluated, failed = self.queue.claim(size, self._record)
+        return Batch(evaluated, tuple(failed))
+
+    def _record(self, clients: list[str]) -> tuple[list[Event], list[tuple[str, str]]]:
+        decisions, failed = self._decide(clients)
+        return [decision.recorded_event(Instant.now()) for decision in decisions], failed
 
     def _decide(self, clients: list[str]) -> tuple[list[Decision], list[tuple[str, str]]]:
         """The decisions of ``clients``, and (client, error) for those that cannot be decided."""
-        version = self.ledger.rules.current()
+        version = self._rules.current()
         moment = Instant.now()
-        evaluate = self.ledger.decisions.evaluate
+        evaluate = self._decisions.evaluate
         try:
             return evaluate(clients, as_of=moment, ruleset=version), []
         except StoreError:
@@ -154,20 +135,19 @@ class EvaluationQueue:
 
     def failed(self) -> list[tuple[str, str]]:
         """The clients set aside, with the error of their last evaluation."""
-        return [tuple(row) for row in self.store.read(  # type: ignore[misc]
-            "SELECT client, error FROM evaluation_queue WHERE error IS NOT NULL ORDER BY position"
-        )]
+        return self.queue.failed()
 
     def pending(self) -> int:
         """How many clients wait for evaluation (claimed ones included, those set aside not)."""
-        return self.store.read("SELECT COUNT(*) FROM evaluation_queue WHERE error IS NULL")[0][0]
+        return self.queue.pending()
 
     def checkpoint(self) -> int:
-        return self.store.read("SELECT position FROM evaluation_checkpoint")[0][0]
+        """The global position up to which the queue has been filled."""
+        return self.queue.checkpoint()
 
 
 def run_worker(
-    ledger: Ledger,
+    queue: EvaluationQueue,
     *,
     batch: int = DEFAULT_BATCH,
     once: bool = False,
@@ -177,7 +157,6 @@ def run_worker(
 ) -> WorkerReport:
     """Fill, claim and record until stopped: with ``once``, until the queue is empty; with
     ``idle_exit``, after that many seconds without work; else forever (polling every ``poll`` s)."""
-    queue = EvaluationQueue(ledger)
     evaluated = batches = failed = 0
     idle_since = time.monotonic()
     while True:

@@ -1,0 +1,33 @@
+"""``clientrules serve``: the web app's command, added to the ``clientrules`` CLI through an entry point.
+
+The library does not import the web app: ``pyproject.toml`` names this command
+in the ``clientrules.commands`` entry-point group, which the CLI loads.
+"""
+
+from __future__ import annotations
+
+import click
+import waitress
+
+from clientrules.cli.context import ctx_ledger
+from survey_app import create_app
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
+    ledger = ctx_ledger()
+    app = create_app(ledger=ledger)
+    if not ledger.surveys.owner.version():
+        click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)
+    server = waitress.create_server(app, host=host, port=port, threads=threads)
+    click.echo(f"serving {ledger.url} on http://{host}:{server.effective_port}/ (owner pages: /owner/); Ctrl-C stops", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
