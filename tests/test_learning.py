@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from clientrules.adapters.report.html import render_html
 from clientrules import (
     ClientOnboarded,
     DeadlineMissed,
@@ -169,7 +170,7 @@ def test_html_report_has_svg_charts_and_escapes_answers(db_url: str) -> None:
     _departed_with_answer(db_url, "<script>alert('x')</script> & more")
     with Ledger.open(db_url) as ledger:
         report = ledger.learning.report()
-    page, body = report.to_html(), report.to_html(full_page=False)
+    page, body = render_html(report.to_json()), render_html(report.to_json(), full_page=False)
     assert page.startswith("<!doctype html>") and page.count("<svg") >= 2
     assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in page
     assert "@media print" in page

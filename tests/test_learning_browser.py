@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import waitress
 
+from clientrules.adapters.report.html import render_html
 from clientrules import Ledger
 from survey_fixtures import clean_environment, close_app, make_app
 from test_browser_e2e import SCREENSHOTS, chromium  # noqa: F401  (the shared Chromium fixture)
@@ -40,7 +41,7 @@ def server(db: Path, tmp_path: Path, monkeypatch):
 
 def test_report_file_charts_are_visible(chromium, db: Path, tmp_path: Path) -> None:  # noqa: F811
     with Ledger.open(str(db)) as ledger:
-        html = ledger.learning.report().to_html()
+        html = render_html(ledger.learning.report().to_json())
     page_file = tmp_path / "report.html"
     page_file.write_text(html, encoding="utf-8")
     page = chromium.new_page(viewport={"width": 1100, "height": 900})

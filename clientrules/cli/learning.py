@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from clientrules.adapters.report.html import render_html
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.learning.backtest import describe
@@ -42,7 +43,7 @@ def report_command(as_json: bool, html_file: Path | None) -> None:
     if as_json:
         _echo_json(report.to_json())
     elif html_file is not None:
-        _write(html_file, report.to_html())
+        _write(html_file, render_html(report.to_json()))
         click.echo(f"wrote {html_file}", err=True)
     else:
         click.echo(report.to_text(), nl=False)

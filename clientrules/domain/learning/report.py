@@ -91,10 +91,6 @@ class Report:
     def to_text(self) -> str:
         return "\n".join(_text_lines(self.data)) + "\n"
 
-    def to_html(self, *, full_page: bool = True) -> str:
-        from clientrules.adapters.report.html import render_html
-
-        return render_html(self.data, full_page=full_page)
 
 
 def build_report(history: History, replayer: Replayer, versions: list, proposals: Any) -> Report:
