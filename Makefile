@@ -1,7 +1,7 @@
 # Three commands do all the set-up (see README.md):
-#   make demo   build .venv, load examples/clients.jsonl into ./demo.db, print what the library knows
-#   make test   build .venv with the test tools, run the whole test suite (.ci/run calls this)
-#   make bench  build .venv with the benchmark peers, run every benchmark (README: Performance)
+#   make demo   build .venv, load examples/clients.jsonl into ./demo.db, decide for each client, with advice
+#   make test   build .venv with the test tools, build the docs site strictly, run the whole test suite (.ci/run calls this)
+#   make bench  build .venv with the benchmark peers, run every benchmark (docs/performance.md)
 
 # durable-rules needs CPython 3.10-3.12: the first of these that runs one (or PYTHON=...)
 PYTHONS = $(or $(PYTHON),python3.12 python3.11 python3.10 python3)
@@ -17,13 +17,23 @@ demo: $(VENV)/.installed
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/clientrules --db $(DEMO_DB) import examples/clients.jsonl
 	$(BIN)/clientrules --db $(DEMO_DB) clients
-	@if $(BIN)/clientrules evaluate --help >/dev/null 2>&1; then \
-		as_of=$$($(BIN)/clientrules evaluate --help | grep -q -- '--as-of' && echo "--as-of $(AS_OF)"); \
-		echo "$(BIN)/clientrules --db $(DEMO_DB) evaluate $$as_of"; \
-		$(BIN)/clientrules --db $(DEMO_DB) evaluate $$as_of; \
-	fi
+	$(BIN)/clientrules --db $(DEMO_DB) evaluate --as-of $(AS_OF)
+	@echo
+	@echo "What to do about each client (the advice of the rules that fired):"
+	@$(BIN)/clientrules --db $(DEMO_DB) evaluate --as-of $(AS_OF) --json | $(BIN)/python examples/advice.py
+	@echo
+	@echo "What to try next (README.md has a tour for each kind of user):"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) explain acme-late --as-of $(AS_OF)"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) explain wayne-first-late --as-of $(AS_OF) --why-not chronic-late-payer"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) facts initech-scope --as-of $(AS_OF)"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) history cyberdyne-left"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) survey invite cyberdyne-left"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) rules show"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) owner set-password"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) serve    # then open http://127.0.0.1:8080/owner/"
 
 test: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench
