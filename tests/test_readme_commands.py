@@ -1,0 +1,159 @@
+"""The README and ``make demo`` keep their word: every command they show runs on a fresh demo database.
+
+``make demo`` is run for real (into a temporary database), then every
+``$ clientrules ...`` line of the README's console blocks, its Python block,
+and each command of the demo's "what to try next" list, each asserted to exit
+with status 0. ``clientrules serve`` is started on a free port and must answer
+``/healthz``; ``owner set-password`` is given its password on standard input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+BIN = Path(sys.executable).parent
+VENV = Path(sys.prefix)
+#: lines of the README's console blocks that set up the tour rather than use clientrules (the test does each itself)
+SET_UP = {"make demo", ". .venv/bin/activate", "export CLIENTRULES_DB=demo.db"}
+PASSWORD = "correct horse battery staple"
+
+pytestmark = pytest.mark.slow
+
+
+def fenced_blocks(markdown: str, language: str) -> list[str]:
+    """The bodies of the ```language blocks of ``markdown``, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def readme_commands() -> list[str]:
+    """Every ``$ `` line of the README's console blocks, without its prompt."""
+    return [
+        line[2:].strip()
+        for block in fenced_blocks(README.read_text(encoding="utf-8"), "console")
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_demo(db: Path) -> str:
+    """Run ``make demo`` into ``db`` with this interpreter's environment; return what it printed."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "demo", f"VENV={VENV}", f"DEMO_DB={db}"],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def run(command: str, *, cwd: Path, env: dict[str, str]) -> None:
+    """Run one shown command as a shell would, and assert it succeeded (``serve``: that it answers)."""
+    words = shlex.split(command, comments=True)
+    if words[-1] == "serve":
+        serve(words, cwd=cwd, env=env)
+        return
+    result = subprocess.run(
+        command,
+        shell=True,
+        executable="/bin/bash",
+        cwd=cwd,
+        env=env,
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,  # no terminal: a password prompt reads standard input
+    )
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, f"{command}\n{result.stderr}"
+
+
+def serve(words: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen([*words, "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"{' '.join(words)} stopped: {log.read().decode()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    assert response.status == 200
+                    return
+            except OSError:
+                assert time.monotonic() < deadline, f"{' '.join(words)} did not answer on port {port}"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def tour_environment(db: Path) -> dict[str, str]:
+    """The shell of the README's tour: the venv activated, ``CLIENTRULES_DB`` set to the demo database."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLIENTRULES_")}
+    environ.update(PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}", CLIENTRULES_DB=str(db))
+    return environ
+
+
+def test_every_command_the_readme_shows_works_after_make_demo(tmp_path: Path) -> None:
+    commands = readme_commands()
+    assert "clientrules survey invite cyberdyne-left" in commands
+    others = [c for c in commands if c not in SET_UP and not c.startswith("clientrules ")]
+    assert not others, f"README commands this test does not run: {others}"
+    make_demo(tmp_path / "demo.db")
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    env = tour_environment(tmp_path / "demo.db")
+    for command in commands:
+        if command not in SET_UP:
+            run(command, cwd=tmp_path, env=env)
+
+
+def test_the_readme_python_block_runs(tmp_path: Path) -> None:
+    (block,) = fenced_blocks(README.read_text(encoding="utf-8"), "python")
+    (tmp_path / "tour.py").write_text(block, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "tour.py"], cwd=tmp_path, env=tour_environment(tmp_path / "demo.db"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("keep ()\n")
+    assert "https://survey.example.com/s/" in result.stdout
+
+
+def test_make_demo_shows_the_advice_and_every_command_it_suggests_works(tmp_path: Path) -> None:
+    output = make_demo(tmp_path / "demo.db")
+    assert "stored 135 events, 0 already present" in output
+    advice = output.split("What to do about each client", 1)[1].split("What to try next", 1)[0]
+    assert "acme-late              RENEGOTIATE  Contact them and find the cause" in advice
+    assert "cyberdyne-left         KEEP         Nothing to do: no warning sign." in advice
+    suggested = [line.strip() for line in output.split("What to try next", 1)[1].splitlines() if line.startswith("  ")]
+    assert any("survey invite cyberdyne-left" in command for command in suggested)
+    env = tour_environment(tmp_path / "demo.db")
+    for command in suggested:
+        run(command, cwd=REPO, env=env)
