@@ -1,6 +1,6 @@
 """The peer: the same client histories in ``eventsourcing`` 9.5.6 on SQLite (the ``bench`` extra).
 
-Set up as ``shared/notes/anchors.md`` measured it: an ``Application`` with its
+Set up as a user of eventsourcing would: an ``Application`` with its
 SQLite persistence module (WAL, the application recorder), one aggregate per
 client, one aggregate event per client event carrying its type, time and data.
 The one change: each connection is put at our ``synchronous`` level, so that

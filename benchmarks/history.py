@@ -2,7 +2,7 @@
 
 A history of ``events`` events over ``clients`` clients (about 50 events per
 client on average; one client in 200 has 1,000-2,000 events) as JSON Lines
-objects of ``spec/events.md``, ids included (as an export writes them). Each
+objects of ``docs/events.md``, ids included (as an export writes them). Each
 client starts with ``ClientOnboarded`` and then draws from a mix of the other
 event types: invoices due in 30 days and their payments (most around the due
 date, some late), work logged (some of it unbillable), follow-ups and replies,

@@ -150,7 +150,7 @@ class Ledger:
         return self.store.append(events, expected_version=expected_version)  # type: ignore[arg-type]
 
     def import_jsonl(self, source: Source) -> AppendResult:
-        """Import a JSON Lines document (``spec/events.md``) in one transaction.
+        """Import a JSON Lines document (``docs/events.md``) in one transaction.
 
         ``source`` is a path, ``"-"`` for standard input, or a binary or text
         file object. The document is read one line at a time, so its size is

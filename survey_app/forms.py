@@ -67,7 +67,7 @@ RADIOS = ChoiceInputs("radio")
 
 
 class SurveyForm(FlaskForm):
-    """The questionnaire; its field names are those of ``spec/exit-survey.md``."""
+    """The questionnaire; its field names are those of ``docs/survey.md``."""
 
     primary_reason = RadioField(
         "What was the main reason you stopped working with us?", choices=REASONS, validate_choice=False, widget=RADIOS

@@ -1,7 +1,7 @@
 """The durable-rules adapter: a rule set compiled to a durable-rules ruleset, one client at a time.
 
 durable-rules (2.0.28, unmaintained) is the engine; this module keeps it
-within what it survives (``shared/notes/durable-rules.md``):
+within what it survives (``docs/decisions.md``, The engine):
 
 * No ``durable.lang`` and no ``Host``: their background threads crash when
   sessions are deleted, and a registered ruleset cannot be replaced. A

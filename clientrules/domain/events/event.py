@@ -80,7 +80,7 @@ class Event:
         return cls(client, as_instant(at), payload, id or f"ev-{uuid.uuid4().hex}")
 
     def to_json(self) -> dict:
-        """The event as one object of the JSON Lines format (``spec/events.md``)."""
+        """The event as one object of the JSON Lines format (``docs/events.md``)."""
         line: dict[str, Any] = {
             "client": self.client,
             "type": self.type,

@@ -1,4 +1,4 @@
-"""The JSON Lines interchange format of ``spec/events.md``: read strictly, write back the same."""
+"""The JSON Lines interchange format of ``docs/events.md``: read strictly, write back the same."""
 
 from __future__ import annotations
 

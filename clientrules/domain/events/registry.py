@@ -163,5 +163,5 @@ def _plain(value: Any) -> Any:
     return value
 
 
-#: The registry of every type in ``spec/events.md`` and the library's own.
+#: The registry of every type in ``docs/events.md`` and the library's own.
 registry = Registry((*SPEC_TYPES, *SYSTEM_TYPES))

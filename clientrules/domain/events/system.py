@@ -107,7 +107,7 @@ class SurveyReminded(Payload):
 
 @attrs.frozen(kw_only=True)
 class SurveyAnswered(Payload):
-    """The departed client's answers (``spec/exit-survey.md``)."""
+    """The departed client's answers (``docs/survey.md``)."""
 
     TYPE = "SurveyAnswered"
     SYSTEM = True

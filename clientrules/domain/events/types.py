@@ -1,4 +1,4 @@
-"""Every event type of ``spec/events.md`` (and the ones the library appends) as a frozen attrs class.
+"""Every event type of ``docs/events.md`` (and the ones the library appends) as a frozen attrs class.
 
 A payload class holds the ``data`` of one event. Its fields are validated when it
 is built, so an invalid event cannot exist. ``data`` keys the class does not know

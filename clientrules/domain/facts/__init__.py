@@ -1,4 +1,4 @@
-"""Facts: the projection that folds one client's events into the facts rules match (``spec/playbook.md``).
+"""Facts: the projection that folds one client's events into the facts rules match (``docs/rules.md``).
 
 Fold a client's events once, then ask for its facts as of any moment::
 

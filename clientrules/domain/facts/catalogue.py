@@ -1,4 +1,4 @@
-"""Every fact a rule may name: its value type and what it means (``spec/playbook.md``).
+"""Every fact a rule may name: its value type and what it means (``docs/rules.md`` lists them).
 
 A fact is absent (``None``) where it has no meaning yet, e.g. ``plan_age_days``
 before any ``PlanAgreed``; a condition on an absent fact is false. Day counts

@@ -1,4 +1,4 @@
-"""The incremental fold of one client's events into the facts of ``spec/playbook.md``.
+"""The incremental fold of one client's events into the facts of ``docs/rules.md``.
 
 :class:`ClientFold` keeps each kind of event in a sorted :class:`Timeline`
 (invoices and payments in an :class:`InvoiceBook`). ``apply`` bisects one

@@ -8,7 +8,7 @@ arrived before the invoice was issued. Amounts are summed exactly, as the
 decimals they were written as: an invoice is fully paid at the payment where
 the running total reaches its amount (a zero amount is paid when issued).
 
-Lateness (``spec/playbook.md``): an invoice is late when the UTC date on which
+Lateness (``docs/rules.md``): an invoice is late when the UTC date on which
 it became fully paid is more than ``grace_days`` days after ``due_on``, or
 when it is not fully paid and the UTC date of T is more than ``grace_days``
 days after ``due_on``.

@@ -48,7 +48,7 @@ from clientrules.domain.rules.conditions import LARGEST_VALUE, SMALLEST_VALUE
 from clientrules.domain.rules.model import Comparison, RuleSet
 
 #: Facts a learned rule may use: numeric facts for which a higher value is a worse sign.
-#: Our side of the relationship first (``spec/playbook.md``), then the client's.
+#: Our side of the relationship first (``docs/rules.md``), then the client's.
 CANDIDATE_FACTS: tuple[str, ...] = (
     "deadlines_missed_90d",
     "reply_days_median_90d",

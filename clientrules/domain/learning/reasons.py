@@ -1,4 +1,4 @@
-"""What the learning loop says about each exit-survey reason code (``spec/exit-survey.md``)."""
+"""What the learning loop says about each exit-survey reason code (``docs/survey.md``)."""
 
 from __future__ import annotations
 

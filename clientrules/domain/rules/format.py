@@ -52,7 +52,7 @@ MAX_SALIENCE = 1000
 
 
 def default_ruleset_text() -> str:
-    """The TOML text of the default playbook shipped with the library (``spec/playbook.md``)."""
+    """The TOML text of the default playbook shipped with the library (``docs/rules.md``)."""
     return resources.files("clientrules.domain.rules").joinpath("default_playbook.toml").read_text("utf-8")
 
 

@@ -1,4 +1,4 @@
-"""The exit questionnaire of ``spec/exit-survey.md``: its questions, choices and the rules an answer must meet.
+"""The exit questionnaire of ``docs/survey.md``: its questions, choices and the rules an answer must meet.
 
 Pure: :func:`answered` turns a mapping of answers (field name -> value) into
 a validated :class:`~clientrules.domain.events.SurveyAnswered` payload, or raises
