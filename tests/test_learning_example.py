@@ -1,4 +1,4 @@
-"""The learning loop on the committed example (examples/learning_history.jsonl): what the README promises."""
+"""The learning loop on the committed example (examples/learning_history.jsonl): what README.md and docs/learning.md promise."""
 
 from __future__ import annotations
 

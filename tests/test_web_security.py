@@ -2,7 +2,7 @@
 
 Forms and pages are enumerated from the app's URL map, so a form or a page
 added later is covered (or the test says what to add here). Each check names
-what it proves; the README's "Security and privacy" table points at them.
+what it proves; the "Security and privacy" table of docs/guarantees.md points at them.
 """
 
 from __future__ import annotations
