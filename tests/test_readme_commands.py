@@ -1,9 +1,9 @@
 """The README and ``make demo`` keep their word: every command they show runs on a fresh demo database.
 
 ``make demo`` is run for real (into a temporary database), then every
-``$ clientrules ...`` line of the README's console blocks, its Python block,
-and each command of the demo's "what to try next" list, each asserted to exit
-with status 0. ``clientrules serve`` is started on a free port and must answer
+``$ clientrules ...`` line of the console blocks of the README and of the
+tours in docs/getting-started.md, the README's Python block, and each command
+of the demo's "what to try next" list, each asserted to exit with status 0. ``clientrules serve`` is started on a free port and must answer
 ``/healthz``; ``owner set-password`` is given its password on standard input.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,10 +21,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import attrs
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
+#: the pages whose console blocks are tours on the demo database
+TOURS = [README, REPO / "docs" / "getting-started.md"]
 BIN = Path(sys.executable).parent
 VENV = Path(sys.prefix)
 #: lines of the README's console blocks that set up the tour rather than use clientrules (the test does each itself)
@@ -38,11 +42,11 @@ def fenced_blocks(markdown: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
 
 
-def readme_commands() -> list[str]:
-    """Every ``$ `` line of the README's console blocks, without its prompt."""
+def shown_commands(page: Path) -> list[str]:
+    """Every ``$ `` line of ``page``'s console blocks, without its prompt."""
     return [
         line[2:].strip()
-        for block in fenced_blocks(README.read_text(encoding="utf-8"), "console")
+        for block in fenced_blocks(page.read_text(encoding="utf-8"), "console")
         for line in block.splitlines()
         if line.startswith("$ ")
     ]
@@ -121,14 +125,35 @@ def tour_environment(db: Path) -> dict[str, str]:
     return environ
 
 
-def test_every_command_the_readme_shows_works_after_make_demo(tmp_path: Path) -> None:
-    commands = readme_commands()
-    assert "clientrules survey invite cyberdyne-left" in commands
+@attrs.frozen
+class Demo:
+    """What ``make demo`` printed, and the database it made (copied for each test, which may change it)."""
+
+    output: str
+    db: Path
+
+    def fresh_copy(self, directory: Path) -> Path:
+        for suffix in ("", "-wal", "-shm"):
+            made = self.db.with_name(self.db.name + suffix)
+            if made.exists():
+                shutil.copyfile(made, directory / made.name)
+        return directory / self.db.name
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    db = tmp_path_factory.mktemp("make-demo") / "demo.db"
+    return Demo(make_demo(db), db)
+
+
+@pytest.mark.parametrize("page", TOURS, ids=lambda page: page.name)
+def test_every_command_a_tour_shows_works_after_make_demo(page: Path, demo: Demo, tmp_path: Path) -> None:
+    commands = shown_commands(page)
+    assert any(command.startswith("clientrules survey invite cyberdyne-left") for command in commands)
     others = [c for c in commands if c not in SET_UP and not c.startswith("clientrules ")]
-    assert not others, f"README commands this test does not run: {others}"
-    make_demo(tmp_path / "demo.db")
+    assert not others, f"commands of {page.name} this test does not run: {others}"
+    env = tour_environment(demo.fresh_copy(tmp_path))
     (tmp_path / "examples").symlink_to(REPO / "examples")
-    env = tour_environment(tmp_path / "demo.db")
     for command in commands:
         if command not in SET_UP:
             run(command, cwd=tmp_path, env=env)
@@ -146,14 +171,15 @@ def test_the_readme_python_block_runs(tmp_path: Path) -> None:
     assert "https://survey.example.com/s/" in result.stdout
 
 
-def test_make_demo_shows_the_advice_and_every_command_it_suggests_works(tmp_path: Path) -> None:
-    output = make_demo(tmp_path / "demo.db")
-    assert "stored 135 events, 0 already present" in output
-    advice = output.split("What to do about each client", 1)[1].split("What to try next", 1)[0]
+def test_make_demo_shows_the_advice_and_every_command_it_suggests_works(demo: Demo, tmp_path: Path) -> None:
+    assert "stored 135 events, 0 already present" in demo.output
+    advice = demo.output.split("What to do about each client", 1)[1].split("What to try next", 1)[0]
     assert "acme-late              RENEGOTIATE  Contact them and find the cause" in advice
     assert "cyberdyne-left         KEEP         Nothing to do: no warning sign." in advice
-    suggested = [line.strip() for line in output.split("What to try next", 1)[1].splitlines() if line.startswith("  ")]
+    suggested = [line.strip() for line in demo.output.split("What to try next", 1)[1].splitlines() if line.startswith("  ")]
     assert any("survey invite cyberdyne-left" in command for command in suggested)
-    env = tour_environment(tmp_path / "demo.db")
+    copy = demo.fresh_copy(tmp_path)
+    env = tour_environment(copy)
     for command in suggested:
-        run(command, cwd=REPO, env=env)
+        assert f"--db {demo.db} " in command
+        run(command.replace(str(demo.db), str(copy)), cwd=REPO, env=env)
