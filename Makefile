@@ -33,7 +33,7 @@ demo: $(VENV)/.installed
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) serve    # then open http://127.0.0.1:8080/owner/"
 
 test: $(VENV)/.installed-test
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench
