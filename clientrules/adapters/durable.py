@@ -198,7 +198,10 @@ class DurableEngine:
     def _live_ruleset(self) -> Ruleset:
         if self._ruleset is None:
             name = f"clientrules-v{self.version}-{next(_ruleset_numbers)}"
-            self._ruleset = Ruleset(name, None, self._definition_for_durable())
+            try:
+                self._ruleset = Ruleset(name, None, self._definition_for_durable())
+            except durable_rules_engine.error as error:
+                raise EngineError(f"the rules engine refused rule-set version {self.version}: {error}") from None
         return self._ruleset
 
     def _definition_for_durable(self) -> dict[str, dict[str, Any]]:
@@ -258,6 +261,8 @@ class DurableEngine:
             # run the actions even after "already observed": deleting a session in which no
             # action ran can crash durable-rules
             ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
+        except durable_rules_engine.error as failure:
+            raise EngineError(f"the rules engine failed under rule-set version {self.version}: {failure}") from None
         finally:
             durable_rules_engine.delete_state(ruleset._handle, sid)
         if status == _OBSERVED:

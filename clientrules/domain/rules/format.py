@@ -35,6 +35,7 @@ from clientrules.domain.rules.conditions import (
     parse_comparisons,
     parse_signal,
 )
+from clientrules.domain.rules.limits import source_size_problem
 from clientrules.domain.rules.model import (
     VERDICTS,
     AnyOf,
@@ -58,6 +59,9 @@ def default_ruleset_text() -> str:
 
 def parse_ruleset(text: str) -> RuleSet:
     """Read and validate a rule set; raise :class:`RuleSetProblems` listing every problem found."""
+    too_large = source_size_problem(text)
+    if too_large:
+        raise RuleSetProblems([too_large])
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
