@@ -1,4 +1,4 @@
-"""Operations commands: ``db migrate``, ``db status`` and ``worker``."""
+"""Operations commands: ``db migrate``, ``db status``, ``db check`` and ``worker``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from clientrules.config import database_url
 from clientrules.ledger import Ledger
 from clientrules.adapters.store import open_store
 from clientrules.application.evaluation_queue import DEFAULT_BATCH, run_worker
+from clientrules.application.system_streams import REPAIR, check_store
+from clientrules.domain.errors import ClientRulesError
 
 
 def _db_url() -> str:
@@ -102,3 +104,19 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
 
 
 commands: list[click.Command] = [db_group, worker_command]
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Verify the system streams: rule-set versions dense and valid, only system events in '$' streams.
+
+    Prints 'ok' and exits 0, or one line per problem with how to repair it and exits 1.
+    """
+    ledger = ctx_ledger(create=False)
+    problems = check_store(ledger.store)
+    if not problems:
+        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes")
+        return
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    raise ClientRulesError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found; {REPAIR}")
