@@ -21,10 +21,10 @@ invariants on a database as it is (``clientrules db check``).
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from clientrules.domain.errors import InvalidEvent
-from clientrules.domain.events import Event
+from clientrules.domain.events import Event, Payload
 from clientrules.domain.events.system import (
     LEARNING_STREAM,
     RULES_STREAM,
@@ -37,7 +37,7 @@ from clientrules.domain.rules.validation import RuleSetProblems
 from clientrules.ports import EventStore
 
 #: each system stream and the one event type it holds
-SYSTEM_STREAM_TYPES = {RULES_STREAM: RuleSetAdopted, LEARNING_STREAM: ProposalDecided}
+SYSTEM_STREAM_TYPES: Mapping[str, type[Payload]] = {RULES_STREAM: RuleSetAdopted, LEARNING_STREAM: ProposalDecided}
 REPAIR = (
     "to repair: adopt a valid rule set with 'clientrules rules use FILE' (it becomes the current version "
     "and decisions work again), or export the clients and import them into a new database"
