@@ -46,6 +46,8 @@ SECRET_META_KEY = "survey_secret"
 #: the shortest signing secret accepted from the environment (a generated one has 43 characters)
 MIN_SECRET_LENGTH = 32
 DEFAULT_EXPIRY_DAYS = 30
+#: the longest a link may stay valid, and the longest wait before a reminder (ten years)
+MAX_DAYS = 3650
 #: how often a submission is retried when another writer appended to the client's stream meanwhile
 SUBMIT_ATTEMPTS = 5
 SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
@@ -115,8 +117,8 @@ class Surveys:
     ) -> None:
         if not secret:
             raise ClientRulesError("the survey needs a non-empty signing secret")
-        if expiry_days < 1:
-            raise ClientRulesError("survey links must stay valid at least 1 day")
+        if not 1 <= expiry_days <= MAX_DAYS:
+            raise ClientRulesError(f"survey links must stay valid from 1 to {MAX_DAYS} days")
         self._store = store
         self._clock = clock
         self.expiry = dt.timedelta(days=expiry_days)
@@ -162,8 +164,8 @@ class Surveys:
         Returns those invitations (to mail the link again). Reminders get
         deterministic ids, so two runs at once remind each client once.
         """
-        if isinstance(after_days, bool) or not isinstance(after_days, int) or after_days < 0:
-            raise ClientRulesError("reminders need a whole number of days after the last contact, 0 or more")
+        if isinstance(after_days, bool) or not isinstance(after_days, int) or not 0 <= after_days <= MAX_DAYS:
+            raise ClientRulesError(f"reminders need a whole number of days after the last contact, from 0 to {MAX_DAYS}")
         now = self._now()
         cutoff = now - dt.timedelta(days=after_days)
         due = [i for i in self.invitations() if i.status == OPEN and i.last_contact.utc <= cutoff]

@@ -82,10 +82,10 @@ def db_status() -> None:
 
 
 @click.command("worker")
-@click.option("--batch", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True, metavar="N",
+@click.option("--batch", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH, show_default=True, metavar="N",
               help="Clients claimed and recorded per transaction.")
 @click.option("--once", is_flag=True, help="Stop when nothing is left to claim.")
-@click.option("--idle-exit", "idle_exit", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--idle-exit", "idle_exit", type=click.FloatRange(0, 365 * 86_400), metavar="SECONDS",
               help="Stop after SECONDS without work. [default: run until stopped]")
 def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """Re-evaluate and record clients whose history changed, sharing the work with other workers.

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from clientrules.application.surveys import MAX_DAYS
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.events import Event
 from clientrules.domain.survey import FIELDS, Invitation
@@ -67,7 +68,7 @@ def invite(client: str, email: str | None, base_url: str) -> None:
 
 @survey.command("remind")
 @click.option(
-    "--after-days", type=click.IntRange(min=0), default=7, show_default=True, metavar="N",
+    "--after-days", type=click.IntRange(0, MAX_DAYS), default=7, show_default=True, metavar="N",
     help="Remind those not contacted for N days who have not answered.",
 )
 @base_url_option

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections import Counter
 from typing import IO, Callable, Iterable, Iterator
 
@@ -29,6 +30,8 @@ def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
     except (json.JSONDecodeError, RecursionError) as error:
         message = getattr(error, "msg", "too deeply nested")
         raise InvalidEvent(f"invalid JSON ({message})") from None
+    except ValueError:  # Python reads at most 4,300 digits of an integer
+        raise InvalidEvent(f"a number has more than {sys.get_int_max_str_digits():,} digits") from None
     if not isinstance(obj, dict):
         raise InvalidEvent("an event must be a JSON object")
     if _SURROGATE_ESCAPE.search(text):

@@ -50,6 +50,7 @@ TOP_KEYS = ("description", "parameters", "rules")
 PARAMETER_KEYS = ("grace_days",)
 RULE_KEYS = ("id", "description", "verdict", "signal", "when", "advice", "enabled", "salience")
 MAX_SALIENCE = 1000
+MAX_GRACE_DAYS = 365
 
 
 def default_ruleset_text() -> str:
@@ -150,8 +151,8 @@ class _Reader:
             return Parameters()
         self.unknown_keys("parameters", table, PARAMETER_KEYS)
         grace_days = table.get("grace_days", Parameters().grace_days)
-        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or not 0 <= grace_days <= 365:
-            self.problems.append("parameters: grace_days must be a whole number of days from 0 to 365")
+        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or not 0 <= grace_days <= MAX_GRACE_DAYS:
+            self.problems.append(f"parameters: grace_days must be a whole number of days from 0 to {MAX_GRACE_DAYS}")
             return Parameters()
         return Parameters(grace_days=grace_days)
 
