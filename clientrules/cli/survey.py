@@ -159,4 +159,11 @@ def set_password(password_stdin: bool) -> None:
     click.echo(f"owner password set (version {version}); sessions under an older password have ended")
 
 
+@owner.command("end-sessions")
+def end_sessions() -> None:
+    """Log the owner out everywhere: every session opened so far ends on its next request."""
+    ctx_ledger().surveys.owner.end_all_sessions()
+    click.echo("every owner session has ended; log in again to open a new one")
+
+
 commands: list[click.Command] = [survey, owner]
