@@ -34,7 +34,7 @@ from clientrules import (
 from clientrules.cli.main import cli
 from clientrules.domain.survey.links import LinkSigner
 from conftest import REPO, run_in_threads
-from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app
+from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app, naming_token
 from clientrules.config import SettingsError
 
 PASSWORD = "a proper owner password"
@@ -213,11 +213,12 @@ def test_survey_links_cannot_be_forged_altered_or_used_for_another_client(app) -
     payload, stamp, signature = invitation.token.split(".")
     altered = base64.urlsafe_b64encode(json.dumps(["inv-0", "acme"]).encode()).decode().rstrip("=")
     forged = {
-        "signed with another key": wrong_key.token(invitation.invitation_id, "acme", invitation.invited_at.utc),
+        "signed with another key": wrong_key.token(invitation.invitation_id, invitation.invited_at.utc),
         "payload altered": f"{altered}.{stamp}.{signature}",
         "signature cut": f"{payload}.{stamp}.",
         # a genuine signature over acme's invitation and bravo: bravo has no such invitation
-        "another client": signer.token(invitation.invitation_id, "bravo", invitation.invited_at.utc),
+        "another client": naming_token(secret, invitation.invitation_id, "bravo", invitation.invited_at.utc),
+        "nobody's invitation": signer.token("inv-0", invitation.invited_at.utc),
     }
     client = app.test_client()
     before = state(app)

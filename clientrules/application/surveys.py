@@ -43,6 +43,8 @@ from clientrules.domain.survey.questionnaire import answered
 from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc_now
 
 SECRET_META_KEY = "survey_secret"
+#: the setting that tells whose an invitation is (links name only the invitation)
+INVITATION_META_KEY = "survey_invitation.{}"
 #: the shortest signing secret accepted from the environment (a generated one has 43 characters)
 MIN_SECRET_LENGTH = 32
 DEFAULT_EXPIRY_DAYS = 30
@@ -155,6 +157,7 @@ class Surveys:
             expires_at=(now + self.expiry).isoformat(),
             email=email,
         )
+        self._store.put_meta_if_absent(INVITATION_META_KEY.format(payload.invitation_id), client)
         self._store.append([Event.new(client, payload, Instant.from_datetime(now))])
         return self._find(client, payload.invitation_id)
 
@@ -194,6 +197,8 @@ class Surveys:
     def open_link(self, token: str) -> OpenLink:
         """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
         invitation_id, client = self._signer.read(token)
+        if client is None:
+            client = self._client_invited(invitation_id)
         try:
             events = self._store.read_client(check_client_id(client))
         except InvalidEvent:
@@ -268,6 +273,18 @@ class Surveys:
         if client is not None:
             return [e for e in self._store.read_client(client) if e.type in SURVEY_TYPES]
         return [e for e in self._store.iter_all() if e.type in SURVEY_TYPES]
+
+    def _client_invited(self, invitation_id: str) -> str:
+        """The client of a genuine link's invitation: from the settings, else (an invitation stored before
+        they said, or imported) from the events, remembered for next time; :class:`LinkUnknown` if none."""
+        key = INVITATION_META_KEY.format(invitation_id)
+        client = self._store.get_meta(key)
+        if client is not None:
+            return client
+        for event in self._store.iter_all():
+            if isinstance(event.payload, SurveyInvited) and event.payload.invitation_id == invitation_id:
+                return self._store.put_meta_if_absent(key, event.client)
+        raise LinkUnknown()
 
     def _find(self, client: str, invitation_id: str) -> Invitation:
         found = _by_id(self.invitations(client), invitation_id)
