@@ -16,7 +16,7 @@ import os
 import sys
 from typing import IO, Iterable, Iterator
 
-from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.store import open_store
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
@@ -46,7 +46,8 @@ class Ledger:
             ledger.events("acme")
 
     ``settings`` (default: :func:`clientrules.config.load_settings`, read when
-    first needed) and ``engine_factory`` (default: durable-rules) are the
+    first needed) and ``engine_factory`` (default: durable-rules in a child process,
+    :class:`~clientrules.adapters.isolated.IsolatedEngine`; ``DurableEngine`` runs it in this one) are the
     seams for embedding and tests.
     """
 
@@ -55,7 +56,7 @@ class Ledger:
         store: EventStore,
         *,
         settings: Settings | None = None,
-        engine_factory: EngineFactory = DurableEngine,
+        engine_factory: EngineFactory = IsolatedEngine,
     ) -> None:
         self.store = store
         self._settings = settings

@@ -42,7 +42,7 @@ import json
 import math
 import re
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import durable_rules_engine
 from durable.engine import Ruleset
@@ -213,6 +213,10 @@ class DurableEngine:
     def decide(self, client: str, facts: FactsLike) -> Decision:
         """The decision for ``client`` from its ``facts`` (``values``, ``evidence``, ``as_of``)."""
         return build_decision(client, self.ruleset, self.version, facts, self.fired(facts, client=client))
+
+    def fired_batch(self, requests: Sequence[tuple[str, FactsLike]]) -> list[list[str]]:
+        """:meth:`fired` for many ``(client, facts)``, one after the other."""
+        return [self.fired(facts, client=client) for client, facts in requests]
 
     def fired(self, facts: FactsLike, *, client: str = "") -> list[str]:
         """Only the ids of the rules that fire for ``facts``, in firing order."""
