@@ -111,7 +111,7 @@ class SystemEventGuard:
             raise InvalidEvent(
                 f"rule-set version {payload.version} does not follow this store's rule-set versions (its next "
                 f"is {expected}): the two stores have rule histories of their own; import into a new database, "
-                "or import the clients without the $rules stream",
+                "or export and import the clients one by one (export --client)",
                 field="version",
             )
         problem = ruleset_problem(payload)
