@@ -142,7 +142,8 @@ class Ledger:
         nothing and returns the stored event.
         """
         event = Event.new(client, payload, at, id=id)
-        result = self.store.append(list(SystemEventGuard(self.store).checked([event])), expected_version=expected_version)
+        SystemEventGuard(self.store).check_alone(event)
+        result = self.store.append([event], expected_version=expected_version)
         if result.stored:
             return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
         return next(e for e in self.store.read_client(client) if e.id == event.id)

@@ -125,6 +125,14 @@ class SystemEventGuard:
             if each:
                 self(event)
             yield event
+        self._check_references()
+
+    def check_alone(self, event: Event) -> None:
+        """Check one event that is appended on its own."""
+        self(event)
+        self._check_references()
+
+    def _check_references(self) -> None:
         if self._referring is not None and self._referring[1] > len(self._adopted):
             event_id, version = self._referring
             raise InvalidEvent(
