@@ -11,7 +11,9 @@ pool process goes on (survey links, other pages, other batches).
 
 The child is a new interpreter (``python -m clientrules.adapters.isolated``),
 never a fork of the caller, whose threads and open connections a fork would
-copy; it talks over its standard input and output (pickled batches).
+copy; it talks over its standard input and output (pickled batches). What it
+writes to standard error (the C library's ``free(): invalid size`` when the
+heap is corrupt) is kept in a file, and its last line is named in the error.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import types
 from multiprocessing.connection import Connection
-from typing import Any, Sequence
+from typing import IO, Any, Sequence
 
 from clientrules.adapters.durable import DurableEngine, EngineError
 from clientrules.domain.decisions.reasons import FactsLike
@@ -48,6 +51,7 @@ def _serve(reader: Connection, writer: Connection, *, abort_on: str | None = Non
         if batch is None:
             return
         if abort_on is not None and any(client == abort_on for client, _ in batch):
+            print("free(): invalid size (simulated)", file=sys.stderr, flush=True)
             os.abort()
         try:
             fired = [engine.fired(types.SimpleNamespace(values=values), client=client) for client, values in batch]
@@ -57,16 +61,18 @@ def _serve(reader: Connection, writer: Connection, *, abort_on: str | None = Non
             writer.send(("fired", fired))
 
 
-def _ending(exit_code: int | None) -> str:
-    """How a child process ended, in words."""
+def _ending(exit_code: int | None, said: str) -> str:
+    """How a child process ended, in words, with the last line it wrote to standard error."""
     if exit_code is None:
-        return "it stopped answering"
-    if exit_code < 0:
+        how = "it stopped answering"
+    elif exit_code < 0:
         try:
-            return f"it was killed by {signal.Signals(-exit_code).name}"
+            how = f"it was killed by {signal.Signals(-exit_code).name}"
         except ValueError:
-            return f"it was killed by signal {-exit_code}"
-    return f"it exited with status {exit_code}"
+            how = f"it was killed by signal {-exit_code}"
+    else:
+        how = f"it exited with status {exit_code}"
+    return f"{how}: {said}" if said else how
 
 
 class IsolatedEngine:
@@ -85,6 +91,7 @@ class IsolatedEngine:
         self._round_trip_seconds = round_trip_seconds
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
         self._to_child: Connection | None = None
         self._from_child: Connection | None = None
         with self._lock:
@@ -116,7 +123,8 @@ class IsolatedEngine:
                     f"under rule-set version {self.version} and was stopped"
                 ) from None
             except (EOFError, OSError):
-                ending = _ending(self._stop())
+                said = self._last_said()
+                ending = _ending(self._stop(), said)
                 raise EngineError(
                     f"the rules engine failed under rule-set version {self.version} ({ending}); "
                     "nothing was decided, and the next evaluation starts it again"
@@ -125,10 +133,23 @@ class IsolatedEngine:
             raise EngineError(answer)
         return answer
 
+    def _last_said(self) -> str:
+        """The last line the child wrote to standard error (at most 200 characters), or nothing."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        lines = self._stderr.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        return lines[-1].strip()[:200] if lines else ""
+
     def _started(self) -> tuple[Connection, Connection]:
         if self._process is None:
+            self._stderr = tempfile.TemporaryFile()
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                close_fds=True,
             )
             assert process.stdin is not None and process.stdout is not None
             self._to_child = Connection(os.dup(process.stdin.fileno()), readable=False)
@@ -142,11 +163,13 @@ class IsolatedEngine:
 
     def _stop(self) -> int | None:
         """Stop the child (if it still runs) and forget it; its exit code."""
-        process, connections = self._process, (self._to_child, self._from_child)
-        self._process = self._to_child = self._from_child = None
+        process, connections, stderr = self._process, (self._to_child, self._from_child), self._stderr
+        self._process = self._to_child = self._from_child = self._stderr = None
         for connection in connections:
             if connection is not None:
                 connection.close()
+        if stderr is not None:
+            stderr.close()
         if process is None:
             return None
         try:
