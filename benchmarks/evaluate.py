@@ -31,7 +31,7 @@ from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
 from clientrules.adapters.durable import DurableEngine
-from clientrules.application.decisions import Decisions
+from clientrules.adapters.store import open_store
 from clientrules.domain.facts import Facts
 
 NAME = "evaluate"
@@ -51,10 +51,8 @@ def run(context: Context) -> list[Row]:
                 verdicts[decision.client] = decision.verdict
 
         ours_seconds = seconds(ours)
-    with Ledger.open(database) as ledger:
-        in_process = Decisions(ledger.store, ledger.rules, isolated=False)
-        in_process_seconds = seconds(lambda: sum(1 for _ in in_process.iter_evaluate(as_of=AS_OF)))
-        in_process.close()
+    with Ledger(open_store(database), engine_factory=DurableEngine) as ledger:
+        in_process_seconds = seconds(lambda: sum(1 for _ in ledger.decisions.iter_evaluate(as_of=AS_OF)))
     wrong = [client for client in clients if plain_verdict(facts[client].values) != verdicts[client]]
     if wrong or len(verdicts) != len(clients):
         raise RuntimeError(f"plain Python and the engine disagree on {len(wrong)} clients, e.g. {wrong[:3]}")

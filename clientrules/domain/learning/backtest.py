@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 import attrs
 
 from clientrules.domain.decisions.model import Decision
+from clientrules.domain.decisions.reasons import build_decision
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.domain.events import Instant
 from clientrules.domain.learning.history import History, days_before, days_between
@@ -70,8 +71,8 @@ class Replayer:
             )
             replay: Replay = {client: [] for client in self.history.records}
             while batch := list(itertools.islice(requests, REPLAY_BATCH)):
-                for decision in engine.decide_batch(batch):
-                    replay[decision.client].append(decision)
+                for (client, facts), fired in zip(batch, engine.fired_batch(batch)):
+                    replay[client].append(build_decision(client, version.ruleset, version.version, facts, fired))
             self._replays[key] = replay
         return self._replays[key]
 
