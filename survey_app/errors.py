@@ -6,7 +6,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from clientrules.adapters.durable import EngineError
+from clientrules.domain.errors import EngineError
 from clientrules.domain.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
 
 LINK_TITLES = {

@@ -18,7 +18,7 @@ from survey_fixtures import add_departed, clean_environment, close_app, make_app
 from clientrules import Ledger
 from clientrules.adapters.durable import EngineError
 from clientrules.adapters.isolated import ABORT_ON_CLIENT_ENV, IsolatedEngine
-from clientrules.application.workers.queue import run_worker
+from clientrules.application.evaluation_queue import run_worker
 from clientrules.cli.main import cli
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
@@ -61,7 +61,7 @@ def test_the_postgresql_worker_sets_aside_the_client_the_engine_dies_on_and_reco
     with Ledger.open(pg_url) as ledger:
         ledger.import_jsonl(STORIES)
         clients = len(ledger.clients())
-        report = run_worker(ledger, once=True)
+        report = run_worker(ledger.evaluation_queue(), once=True)
         assert (report.evaluated, report.failed) == (clients - 1, 1)
         assert [d.client for d in ledger.decisions.recorded(DOOMED)] == []
 

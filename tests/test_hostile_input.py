@@ -706,7 +706,7 @@ def test_numeric_environment_variables_out_of_range_are_one_line_errors(edge_sto
     ["SURVEY_EXPIRY_DAYS", "LOGIN_WINDOW_MINUTES", "LOGIN_MAX_FAILURES", "MAIL_PORT", "TRUSTED_PROXIES"],
 )
 def test_numeric_settings_of_the_web_app_out_of_range_are_one_line_errors(tmp_path, setting):
-    from survey_app.settings import SettingsError, load_settings
+    from clientrules.config import SettingsError, load_settings
 
     for value in ("3000000", "9" * 5000, "-1", "\u00b2"):
         with pytest.raises(SettingsError, match=f"CLIENTRULES_{setting}=.* is not a whole number from") as raised:

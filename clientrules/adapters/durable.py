@@ -49,7 +49,7 @@ from durable.engine import Ruleset
 
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
-from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.errors import ClientRulesError, EngineError
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules.model import AnyOf, Comparison, Rule, RuleSet
 
@@ -68,10 +68,6 @@ _ruleset_numbers = itertools.count(1)
 #: a number written with an exponent and no decimal point, as the value of a key
 _BARE_EXPONENT = re.compile(r'(?<=": )(-?\d+)e')
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
-
-
-class EngineError(ClientRulesError):
-    """The rules engine failed while deciding for a client (nothing was decided)."""
 
 
 class _Observed(Exception):

@@ -9,7 +9,7 @@ If the child dies, the call raises :class:`EngineError` naming the rule-set
 version, and the next call starts a new child: the web server, a worker or a
 pool process goes on (survey links, other pages, other batches).
 
-The child is a new interpreter (``python -m clientrules.adapters.isolated``),
+The child is a new interpreter (``python -m clientrules.adapters.engine_process``),
 never a fork of the caller, whose threads and open connections a fork would
 copy; it talks over its standard input and output (pickled batches). What it
 writes to standard error (the C library's ``free(): invalid size`` when the
@@ -24,41 +24,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-import types
 from multiprocessing.connection import Connection
 from typing import IO, Any, Sequence
 
-from clientrules.adapters.durable import DurableEngine, EngineError
+from clientrules.adapters.durable import EngineError
 from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.rules.model import RuleSet
 
 #: the longest one round trip may take before the child is stopped (a batch is at most about 1,000 clients)
 ROUND_TRIP_SECONDS = 120.0
 #: for tests: a child started with this variable set aborts (as a heap corruption would) when asked about that client
+#: (read by :mod:`clientrules.adapters.engine_process` only)
 ABORT_ON_CLIENT_ENV = "CLIENTRULES_TEST_ENGINE_ABORT_ON"
-
-
-def _serve(reader: Connection, writer: Connection, *, abort_on: str | None = None) -> None:
-    """The child: read ``(version, ruleset)``, then decide each batch of ``(client, values)`` it is sent,
-    until it is sent None or its input closes (``abort_on``: see :data:`ABORT_ON_CLIENT_ENV`)."""
-    version, ruleset = reader.recv()
-    engine = DurableEngine(types.SimpleNamespace(version=version, ruleset=ruleset))
-    while True:
-        try:
-            batch = reader.recv()
-        except EOFError:
-            return
-        if batch is None:
-            return
-        if abort_on is not None and any(client == abort_on for client, _ in batch):
-            print("free(): invalid size (simulated)", file=sys.stderr, flush=True)
-            os.abort()
-        try:
-            fired = [engine.fired(types.SimpleNamespace(values=values), client=client) for client, values in batch]
-        except EngineError as error:
-            writer.send(("error", str(error)))
-        else:
-            writer.send(("fired", fired))
 
 
 def _ending(exit_code: int | None, said: str) -> str:
@@ -145,7 +122,7 @@ class IsolatedEngine:
         if self._process is None:
             self._stderr = tempfile.TemporaryFile()
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+                [sys.executable, "-m", "clientrules.adapters.engine_process"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
@@ -199,9 +176,3 @@ class IsolatedEngine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-if __name__ == "__main__":
-    _input, _output = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)  # anything durable-rules prints goes to standard error, never into the answers
-    _serve(_input, _output, abort_on=os.environ.get(ABORT_ON_CLIENT_ENV))
