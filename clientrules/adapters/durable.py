@@ -49,7 +49,7 @@ from durable.engine import Ruleset
 
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
-from clientrules.domain.errors import ClientRulesError, EngineError
+from clientrules.domain.errors import EngineError
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules.model import AnyOf, Comparison, Rule, RuleSet
 
