@@ -10,7 +10,10 @@
   (reported, no target); its verdicts are checked against ours;
 * the engine alone: ``DurableEngine.decide`` on the same facts (checks, lock,
   retries, reasons in words) against the same ceiling (reported, no target):
-  what the adapter costs, apart from reading and folding.
+  what the adapter costs, apart from reading and folding;
+* isolation: ours (durable-rules in a child process, 1,000 clients per round
+  trip, the default) against the same evaluation with durable-rules in the
+  evaluating process, in the same run, both cold.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
 from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.store import open_store
 from clientrules.domain.facts import Facts
 
 NAME = "evaluate"
@@ -38,7 +42,7 @@ def run(context: Context) -> list[Row]:
     with Ledger.open(database) as ledger:
         clients = [summary.client for summary in ledger.clients()]
         facts = {client: ledger.decisions.facts(client, AS_OF) for client in clients}
-        engine = ledger.decisions.engine(ledger.rules.current())
+        engine = DurableEngine(ledger.rules.current())
     with Ledger.open(database) as ledger:  # a new ledger: nothing cached
         verdicts: dict[str, str] = {}
 
@@ -47,6 +51,8 @@ def run(context: Context) -> list[Row]:
                 verdicts[decision.client] = decision.verdict
 
         ours_seconds = seconds(ours)
+    with Ledger(open_store(database), engine_factory=DurableEngine) as ledger:
+        in_process_seconds = seconds(lambda: sum(1 for _ in ledger.decisions.iter_evaluate(as_of=AS_OF)))
     wrong = [client for client in clients if plain_verdict(facts[client].values) != verdicts[client]]
     if wrong or len(verdicts) != len(clients):
         raise RuntimeError(f"plain Python and the engine disagree on {len(wrong)} clients, e.g. {wrong[:3]}")
@@ -69,6 +75,9 @@ def run(context: Context) -> list[Row]:
         Row(NAME, "evaluate end to end vs plain Python (floor)", measures, ours_rate,
             "plain Python if/else, same facts", Figure(count / best["floor"], "clients/s"), None,
             notes="reported only; plain Python agrees with every verdict"),
+        Row(NAME, "evaluate, engine in a child process vs in-process", measures, ours_rate,
+            "the same with durable-rules in the evaluating process", Figure(count / in_process_seconds, "clients/s"),
+            Target(">=", 0.9), notes="both once, cold, one after the other; 1,000 clients per round trip to the child"),
         Row(NAME, "engine alone (DurableEngine.decide) vs the ceiling", f"DurableEngine.decide on the same {count:,} clients' facts",
             Figure(count / best["engine"], "clients/s"), "raw durable-rules, same facts",
             Figure(count / best["ceiling"], "clients/s"), None,

@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
-from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, check_secret
+from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 
 PREFIX = "CLIENTRULES_"
 DB_ENV = "CLIENTRULES_DB"
@@ -56,20 +56,17 @@ def _flag(key: str, value: object) -> bool:
     raise SettingsError(f"{key}={value!r} is not a yes/no value (1 or 0)")
 
 
-def _positive(key: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-        return int(value)
-    raise SettingsError(f"{key}={value!r} is not a positive whole number")
+def _whole(low: int, high: int) -> Callable[[str, object], int]:
+    """A parser of whole numbers from ``low`` to ``high`` (given as numbers or text)."""
 
+    def parse(key: str, value: object) -> int:
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= len(str(high)):
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        raise SettingsError(f"{key}={str(value)[:20]!r} is not a whole number from {low} to {high}")
 
-def _count(key: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise SettingsError(f"{key}={value!r} is not a whole number, 0 or more")
+    return parse
 
 
 def _text(key: str, value: object) -> str | None:
@@ -113,20 +110,20 @@ class Settings:
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "db": _text,
     "secret_key": _secret,
-    "survey_expiry_days": _positive,
+    "survey_expiry_days": _whole(1, MAX_DAYS),
     "base_url": _text,
     "https": _flag,
-    "trusted_proxies": _count,
+    "trusted_proxies": _whole(0, 16),
     "mail_server": _text,
-    "mail_port": _positive,
+    "mail_port": _whole(1, 65535),
     "mail_use_tls": _flag,
     "mail_use_ssl": _flag,
     "mail_username": _text,
     "mail_password": _text,
     "mail_from": _text,
     "outbox": _text,
-    "login_max_failures": _positive,
-    "login_window_minutes": _positive,
+    "login_max_failures": _whole(1, 1000),
+    "login_window_minutes": _whole(1, 7 * 24 * 60),
 }
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import IO, Iterable, Iterator
 
-from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.store import open_store
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
@@ -24,6 +24,7 @@ from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.learning import Learning
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.application.surveys import Surveys, shared_secret
+from clientrules.application.system_streams import SystemEventGuard
 from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
@@ -45,7 +46,8 @@ class Ledger:
             ledger.events("acme")
 
     ``settings`` (default: :func:`clientrules.config.load_settings`, read when
-    first needed) and ``engine_factory`` (default: durable-rules) are the
+    first needed) and ``engine_factory`` (default: durable-rules in a child process,
+    :class:`~clientrules.adapters.isolated.IsolatedEngine`; ``DurableEngine`` runs it in this one) are the
     seams for embedding and tests.
     """
 
@@ -54,7 +56,7 @@ class Ledger:
         store: EventStore,
         *,
         settings: Settings | None = None,
-        engine_factory: EngineFactory = DurableEngine,
+        engine_factory: EngineFactory = IsolatedEngine,
     ) -> None:
         self.store = store
         self._settings = settings
@@ -140,14 +142,20 @@ class Ledger:
         nothing and returns the stored event.
         """
         event = Event.new(client, payload, at, id=id)
+        SystemEventGuard(self.store).check_alone(event)
         result = self.store.append([event], expected_version=expected_version)
         if result.stored:
             return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
         return next(e for e in self.store.read_client(client) if e.id == event.id)
 
     def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
-        """Append ``events`` in one transaction (all or none); ids stored already are skipped."""
-        return self.store.append(events, expected_version=expected_version)  # type: ignore[arg-type]
+        """Append ``events`` in one transaction (all or none); ids stored already are skipped.
+
+        Events of the system streams are checked as an import checks them
+        (:mod:`clientrules.application.system_streams`).
+        """
+        guard = SystemEventGuard(self.store)
+        return self.store.append(guard.checked(events), expected_version=expected_version)  # type: ignore[arg-type]
 
     def import_jsonl(self, source: Source) -> AppendResult:
         """Import a JSON Lines document (``docs/events.md``) in one transaction.
@@ -157,10 +165,14 @@ class Ledger:
         not limited by memory; a bad line raises
         :class:`~clientrules.domain.errors.InvalidInput` with its line number and
         nothing is stored. Events whose id is stored already are counted in
-        ``already_present``, so importing a file again is a no-op.
+        ``already_present``, so importing a file again is a no-op. Events of
+        the system streams must be as the API writes them, and rule-set
+        versions must continue this store's own
+        (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
+        guard = SystemEventGuard(self.store)
         with _lines_of(source) as lines:
-            return self.store.append(iter_events(lines))  # type: ignore[arg-type]
+            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))  # type: ignore[arg-type]
 
     def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
         """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.

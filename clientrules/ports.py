@@ -153,6 +153,9 @@ class DecisionEngine(Protocol):
     def fired(self, facts: FactsLike, *, client: str = "") -> list[str]:
         """The ids of the rules that fire for ``facts``, in firing order."""
 
+    def fired_batch(self, requests: Sequence[tuple[str, FactsLike]]) -> list[list[str]]:
+        """:meth:`fired` for many ``(client, facts)``, in order (an engine in another process: one round trip)."""
+
     def close(self) -> None:
         """Free what the compiled rule set holds."""
 

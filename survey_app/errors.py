@@ -6,6 +6,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from clientrules.domain.errors import EngineError
 from clientrules.domain.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
 
 LINK_TITLES = {
@@ -34,6 +35,17 @@ def register_error_pages(app: Flask) -> None:
     def link_error(error: LinkError):
         message = str(error)
         return page(410 if error.gone else 404, LINK_TITLES[type(error)], message[0].upper() + message[1:] + ".")
+
+    @app.errorhandler(EngineError)
+    def engine_error(error: EngineError):
+        app.logger.error("decisions unavailable: %s", error)
+        return page(
+            503,
+            "Decisions are unavailable for now",
+            "The rules engine stopped while deciding with the rule set in use. Nothing was changed, and the "
+            "survey links keep working. Please try again in a minute; if this keeps happening, adopt another "
+            "rule set.",
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clientrules.domain.errors import ClientRulesError, InvalidEvent
 from clientrules.domain.events import check_client_id
 from clientrules.domain.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
 from survey_app.mail import send_link
-from survey_app.security import login_required, owner_logged_in
+from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
 
@@ -40,10 +40,8 @@ def login():
             version = state.surveys.owner.check(form.password.data)
             if version:
                 state.limiter.succeeded(address)
-                session.clear()
-                session.permanent = True
-                session["owner"] = version
-                return redirect(_safe_next(request.args.get("next")), code=303)
+                log_in(version)
+                return redirect(safe_next(request.args.get("next"), url_for("owner.clients")), code=303)
             form.password.errors = ["That password is not right."]
         status = 400
     password_set = state.surveys.owner.version() > 0
@@ -52,7 +50,7 @@ def login():
 
 @owner.route("/logout", methods=["POST"])
 def logout():
-    session.clear()
+    log_out(everywhere=request.form.get("everywhere") == "1")
     return redirect(url_for("owner.login"), code=303)
 
 
@@ -159,13 +157,6 @@ def _known_client(client: str) -> str:
 
 def _base_url() -> str:
     return _state().settings.base_url or request.url_root
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path of the owner's pages: never another site (an open redirect)."""
-    if target and target.startswith("/owner/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("owner.clients")
 
 
 def _labels() -> dict:

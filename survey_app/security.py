@@ -8,8 +8,10 @@ import threading
 import time
 from typing import Callable, Deque, TypeVar
 
-from flask import Flask, Response, current_app, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+
+from clientrules.application.owner import OwnerAccount, OwnerSession
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -88,10 +90,61 @@ class LoginLimiter:
         return failures
 
 
+def _owner() -> OwnerAccount:
+    return current_app.extensions["clientrules"].surveys.owner
+
+
+def _session_of_cookie() -> OwnerSession | None:
+    """The owner session the cookie names, if it names one (whether it is still open is another question)."""
+    version, generation, session_id = session.get("owner"), session.get("generation"), session.get("sid")
+    if not isinstance(version, int) or not isinstance(generation, int) or not isinstance(session_id, str):
+        return None  # a cookie from before sessions had ids counts as logged out
+    return OwnerSession(version, generation, session_id)
+
+
 def owner_logged_in() -> bool:
-    """Whether the session belongs to the owner under the password in force (a new password ends old sessions)."""
-    version = session.get("owner")
-    return bool(version) and version == current_app.extensions["clientrules"].surveys.owner.version()
+    """Whether the cookie's session is open: the password in force, not logged out, not ended everywhere.
+
+    Checked on the server on every request, so a copy of the cookie taken
+    before a logout, a password change or "log out everywhere" opens nothing.
+    """
+    if "owner_open" not in g:
+        opened = _session_of_cookie()
+        g.owner_open = opened is not None and _owner().session_open(opened)
+    return bool(g.owner_open)
+
+
+def log_in(password_version: int) -> None:
+    """Start a new session for the owner who just gave the password of ``password_version``."""
+    opened = _owner().open_session(password_version)
+    session.clear()
+    session.permanent = True
+    session.update(owner=opened.password_version, generation=opened.generation, sid=opened.id)
+
+
+def log_out(*, everywhere: bool = False) -> None:
+    """End this session on the server (and, ``everywhere``, every other one too), then forget the cookie."""
+    opened = _session_of_cookie()
+    if everywhere:
+        _owner().end_all_sessions()
+    elif opened is not None:
+        _owner().end_session(opened)
+    session.clear()
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` if it is a plain path of the owner's pages, else ``default``: never another site, never a
+    character that cannot go in a Location header (CR, LF and other control characters)."""
+    if (
+        target
+        and target.startswith("/owner/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and target.isascii()
+    ):
+        return target
+    return default
 
 
 def login_required(view: F) -> F:

@@ -91,3 +91,16 @@ FULL_FORM = {
     "what_to_change": "Tell us early when a deadline slips.",
     "may_contact": "y",
 }
+
+
+def naming_token(secret: str, invitation_id: str, client: str, issued_at: dt.datetime) -> str:
+    """A link token as issued before tokens were opaque: signed ``[invitation id, client id]``."""
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from clientrules.domain.survey.links import NAMING_SALT
+
+    class IssuedThen(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(issued_at.timestamp())
+
+    return URLSafeTimedSerializer(secret, salt=NAMING_SALT, signer=IssuedThen).dumps([invitation_id, client])

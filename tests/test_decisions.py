@@ -198,13 +198,13 @@ def test_rule_set_versions_are_an_append_only_stream(ledger):
 
 def test_a_rule_set_too_large_for_one_exported_line_is_refused(ledger, tmp_path):
     padding = [
-        f'[[rules]]\nid = "pad-{n}"\nsignal = true\ndescription = "{"x" * 500}"\nwhen = ["tenure_days >= {n}"]\n'
-        for n in range(1, 200)
+        f'[[rules]]\nid = "pad-{n}"\nsignal = true\ndescription = "{"x" * 1000}"\nwhen = ["tenure_days == {n}"]\n'
+        for n in range(1, 100)
     ]
     with pytest.raises(RuleSetProblems, match=r"^invalid rule set: rule set: too large to keep: .* bytes as an event"):
         ledger.rules.use(default_ruleset_text() + "".join(padding))
     assert ledger.store.client_version(RULES_STREAM) == 1  # nothing stored
-    ledger.rules.use(default_ruleset_text() + "".join(padding[:60]), note="a third of it fits")
+    ledger.rules.use(default_ruleset_text() + "".join(padding[:30]), note="a third of it fits")
     ledger.export_jsonl(tmp_path / "all.jsonl")
     with Ledger.open(str(tmp_path / "copy.db")) as copy:  # export then import still rebuilds the ledger
         copy.import_jsonl(tmp_path / "all.jsonl")

@@ -391,8 +391,10 @@ def test_threads_deciding_while_new_rule_set_versions_are_adopted(ledger, storie
     def adopt_or_evaluate(thread: int) -> None:
         if thread == 0:
             for threshold in (1, 2, 4, 5, 6, 2, 1):
-                ledger.rules.use(playbook_with('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"'))
-                time.sleep(0.05)
+                version = ledger.rules.use(playbook_with('"late_invoices_12m >= 3"', f'"late_invoices_12m >= {threshold}"'))
+                waited_until = time.monotonic() + 60  # until some thread decided under it (an engine starts a process)
+                while time.monotonic() < waited_until and all(d["ruleset_version"] != version.version for d in decided[-50:]):
+                    time.sleep(0.01)
             adopted.set()
         while not adopted.is_set():
             decided.extend(decision.to_json() for decision in ledger.decisions.evaluate(as_of="2026-06-01"))

@@ -10,6 +10,7 @@ number, a request body over 256 KiB gets a 413 page.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import io
 import json
 import operator
@@ -405,7 +406,7 @@ def test_rule_files_that_are_not_utf8_or_too_large_are_one_clear_error(stories_d
     latin1.write_bytes(PLAYBOOK.replace("They pay late", "Ils paient en retard, hélas").encode("latin-1"))
     assert_clean_failure(cli_run("--db", stories_db, "rules", "check", str(latin1)), rf"error: {latin1} is not UTF-8 text")
     huge = PLAYBOOK + "".join(
-        f'[[rules]]\nid = "s{n}"\nsignal = true\ndescription = "{"d" * 1000}"\nwhen = ["tenure_days >= {n}"]\n' for n in range(100)
+        f'[[rules]]\nid = "s{n}"\nsignal = true\ndescription = "{"d" * 1000}"\nwhen = ["tenure_days == {n}"]\n' for n in range(100)
     )
     assert cli_run("--db", stories_db, "rules", "check", "-", input=huge).exit_code == 0  # valid, but too large to keep
     assert_clean_failure(
@@ -580,3 +581,134 @@ def test_huge_and_malformed_answers_get_their_message_and_store_nothing(survey, 
     assert response.status_code == status
     assert says in (response.headers.get("Location", "") if status == 303 else response.get_data(as_text=True))
     assert len(answers_stored(survey)) == (status == 303)
+
+
+# -- numbers and moments at the edges, options and settings out of range (both backends) ------------
+
+EDGE_MOMENTS = [
+    "9999-12-31T23:00:00-05:00",  # year 10000 in UTC
+    "0001-01-01T00:30:00+05:00",  # year 0 in UTC
+    "9999-12-31",
+    "0001-01-01",
+    "0999-12-31T23:59:59Z",
+    "9000-01-01",
+]
+EDGE_NUMBERS = [10**309, -(10**309), 10**400, 10**4_301 - 1]
+
+
+@st.composite
+def edge_lines(draw) -> str:
+    """A story line with a number near or past the edges of float or of Python's integer reading, or an edge moment."""
+    obj = json.loads(draw(st.sampled_from(STORY_LINES)))
+    where = draw(st.sampled_from(["at", "number", "unknown key", "date field"]))
+    if where == "at":
+        obj["at"] = draw(st.sampled_from(EDGE_MOMENTS) | st.datetimes(
+            min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31),
+            timezones=st.sampled_from([dt.timezone(dt.timedelta(hours=h)) for h in (-12, -5, 0, 5, 14)]),
+        ).map(dt.datetime.isoformat))
+    elif where == "date field" and isinstance(obj.get("data"), dict):
+        for key in ("due_on", "paid_on"):
+            if key in obj["data"]:
+                obj["data"][key] = draw(st.sampled_from(["9999-12-31", "0001-01-01", "0999-01-01", "9000-06-30"]))
+    else:
+        number = draw(st.sampled_from(EDGE_NUMBERS) | st.integers(-(10**320), 10**320))
+        data = obj.setdefault("data", {})
+        numeric = [key for key, value in data.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        key = draw(st.sampled_from(numeric)) if numeric and where == "number" else "unknown_key"
+        data[key] = number
+    sys.set_int_max_str_digits(0)  # to write the test's own 4,301-digit numbers
+    try:
+        return json.dumps(obj)
+    finally:
+        sys.set_int_max_str_digits(4_300)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def edge_store(request, tmp_path_factory) -> str:
+    """One store per backend for the edge cases (each example checks that a refusal stores nothing)."""
+    from conftest import STORE_BACKENDS
+
+    url = STORE_BACKENDS[request.param](request, tmp_path_factory.mktemp("edge"))
+    assert cli_run("--db", url, "import", str(STORIES)).exit_code == 0
+    return url
+
+
+def head_of(url: str) -> int:
+    with Ledger.open(url) as ledger:
+        return ledger.store.head_position()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(edge_lines(), min_size=1, max_size=3))
+def test_numbers_and_moments_at_the_edges_are_stored_or_refused_with_one_line_on_both_backends(edge_store, lines):
+    before = head_of(edge_store)
+    result = cli_run("--db", edge_store, "import", "-", input="\n".join(lines) + "\n")
+    if result.exit_code == 0:
+        assert cli_run("--db", edge_store, "evaluate", "--as-of", "2026-07-01", "--json").exit_code == 0
+        return
+    assert_clean_failure(result, r"error: line \d+: .+ \(in <stdin>; nothing was stored\)")
+    assert head_of(edge_store) == before
+
+
+@pytest.mark.parametrize("moment", EDGE_MOMENTS[:5])
+@pytest.mark.parametrize(
+    "command",
+    [("evaluate", "--as-of"), ("history", "sauvage-bags", "--until"), ("facts", "sauvage-bags", "--as-of"),
+     ("explain", "sauvage-bags", "--as-of")],
+    ids=lambda c: c[0],
+)
+def test_moments_outside_the_calendar_in_options_are_one_line_errors(edge_store, command, moment):
+    result = cli_run("--db", edge_store, *command, moment)
+    assert result.exit_code in (1, 2), result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()[-1:]) == 1 and "outside the years" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("survey", "remind", "--after-days", "99999999"),
+        ("evaluate", "--workers", "100000"),
+        ("facts", "sauvage-bags", "--grace-days", "9999999999"),
+        ("rules", "show", "--version", "99999999999999999999"),
+        ("rules", "use", "--expected-version", "99999999999999999999", "-"),
+        ("worker", "--batch", "99999999999999999999"),
+        ("worker", "--idle-exit", "1e300"),
+        ("serve", "--port", "99999999"),
+        ("serve", "--threads", "99999999"),
+    ],
+    ids=lambda args: " ".join(args[:3]),
+)
+def test_every_numeric_option_out_of_range_is_a_usage_error(edge_store, args):
+    before = head_of(edge_store)
+    result = cli_run("--db", edge_store, *args, input="")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.stderr and "Traceback" not in result.output
+    assert head_of(edge_store) == before
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CLIENTRULES_SURVEY_EXPIRY_DAYS", "3000000"), ("CLIENTRULES_SURVEY_EXPIRY_DAYS", "9" * 5000),
+     ("CLIENTRULES_SURVEY_EXPIRY_DAYS", "0")],
+)
+def test_numeric_environment_variables_out_of_range_are_one_line_errors(edge_store, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    before = head_of(edge_store)
+    result = cli_run("--db", edge_store, "survey", "invite", "sauvage-bags")
+    assert_clean_failure(result)
+    assert variable in result.stderr
+    assert head_of(edge_store) == before
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["SURVEY_EXPIRY_DAYS", "LOGIN_WINDOW_MINUTES", "LOGIN_MAX_FAILURES", "MAIL_PORT", "TRUSTED_PROXIES"],
+)
+def test_numeric_settings_of_the_web_app_out_of_range_are_one_line_errors(tmp_path, setting):
+    from clientrules.config import SettingsError, load_settings
+
+    for value in ("3000000", "9" * 5000, "-1", "\u00b2"):
+        with pytest.raises(SettingsError, match=f"CLIENTRULES_{setting}=.* is not a whole number from") as raised:
+            load_settings(environ={f"CLIENTRULES_{setting}": value})
+        assert "\n" not in str(raised.value)

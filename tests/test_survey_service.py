@@ -21,7 +21,7 @@ from clientrules.domain.survey import (
 from clientrules.domain.survey.links import LinkSigner
 from clientrules.config import SECRET_ENV
 
-from survey_fixtures import FULL_ANSWERS, SECRET, Clock, add_departed, surveys
+from survey_fixtures import FULL_ANSWERS, SECRET, Clock, add_departed, naming_token, surveys
 
 
 @pytest.fixture
@@ -213,9 +213,10 @@ def test_forged_tampered_and_foreign_tokens_are_unknown(departed: Ledger, clock:
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     other_secret = surveys(departed, clock, secret="another-secret").invite("bravo").token
     insider = LinkSigner(SECRET, max_age=dt.timedelta(days=30), clock=clock)
-    bravo_with_acmes_invitation = insider.token(invitation.invitation_id, "bravo", clock.now)
-    bad_client_id = insider.token(invitation.invitation_id, "../etc", clock.now)
-    for bad in (tampered, other_secret, bravo_with_acmes_invitation, bad_client_id, "", "not-a-token", "a.b.c"):
+    bravo_with_acmes_invitation = naming_token(SECRET, invitation.invitation_id, "bravo", clock.now)
+    bad_client_id = naming_token(SECRET, invitation.invitation_id, "../etc", clock.now)
+    nobodys_invitation = insider.token("inv-0", clock.now)
+    for bad in (tampered, other_secret, bravo_with_acmes_invitation, bad_client_id, nobodys_invitation, "", "not-a-token", "a.b.c"):
         with pytest.raises(LinkUnknown) as caught:
             service.submit(bad, {"primary_reason": "quality"})
         assert "acme" not in str(caught.value) and "bravo" not in str(caught.value)
@@ -294,3 +295,32 @@ def test_uninvited_lists_departed_clients_not_invited_since_they_left(departed: 
     assert service.uninvited() == ["bravo"]
     departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")  # came back, left again
     assert service.uninvited() == ["bravo", "acme"]
+
+
+def test_a_token_names_only_the_invitation_nothing_about_the_client(departed: Ledger, clock: Clock) -> None:
+    import base64
+    import json
+
+    invitation = surveys(departed, clock).invite("acme", email="ann@acme.example")
+    payload = invitation.token.split(".")[0]
+    readable = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert json.loads(readable) == invitation.invitation_id  # a random id: no client id, name or address
+    assert "acme" not in invitation.token and "ann" not in invitation.token
+
+
+def test_links_issued_before_tokens_were_opaque_keep_working(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    invitation = service.invite("acme")
+    old_link = naming_token(SECRET, invitation.invitation_id, "acme", invitation.invited_at.utc)
+    assert service.open(old_link).invitation_id == invitation.invitation_id
+    service.submit(old_link, {"primary_reason": "quality"})
+    assert [a.client for a in service.answers()] == ["acme"]
+
+
+def test_a_link_of_an_invitation_imported_from_a_copy_of_the_store_opens(departed: Ledger, clock: Clock, tmp_path) -> None:
+    invitation = surveys(departed, clock).invite("acme")
+    departed.export_jsonl(tmp_path / "all.jsonl")
+    with Ledger.open(str(tmp_path / "copy.db")) as copy:  # the events, without the settings that map invitations
+        copy.import_jsonl(tmp_path / "all.jsonl")
+        opened = surveys(copy, clock).open(invitation.token)
+        assert (opened.client, opened.invitation_id) == ("acme", invitation.invitation_id)

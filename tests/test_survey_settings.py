@@ -21,8 +21,8 @@ def test_settings_come_from_the_environment_and_the_mapping_wins() -> None:
     [
         ({"CLIENTRULES_MAIL_SERVR": "x"}, "unknown setting 'CLIENTRULES_MAIL_SERVR'"),
         ({"CLIENTRULES_HTTPS": "perhaps"}, "CLIENTRULES_HTTPS='perhaps' is not a yes/no value"),
-        ({"CLIENTRULES_MAIL_PORT": "0"}, "CLIENTRULES_MAIL_PORT='0' is not a positive whole number"),
-        ({"CLIENTRULES_SURVEY_EXPIRY_DAYS": "thirty"}, "is not a positive whole number"),
+        ({"CLIENTRULES_MAIL_PORT": "0"}, "CLIENTRULES_MAIL_PORT='0' is not a whole number from 1 to 65535"),
+        ({"CLIENTRULES_SURVEY_EXPIRY_DAYS": "thirty"}, "is not a whole number from 1 to 3650"),
     ],
 )
 def test_bad_settings_are_one_clear_error(config: dict, message: str) -> None:

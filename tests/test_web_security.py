@@ -34,7 +34,7 @@ from clientrules import (
 from clientrules.cli.main import cli
 from clientrules.domain.survey.links import LinkSigner
 from conftest import REPO, run_in_threads
-from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app
+from survey_fixtures import FULL_ANSWERS, FULL_FORM, clean_environment, close_app, csrf_token, make_app, naming_token
 from clientrules.config import SettingsError
 
 PASSWORD = "a proper owner password"
@@ -213,11 +213,12 @@ def test_survey_links_cannot_be_forged_altered_or_used_for_another_client(app) -
     payload, stamp, signature = invitation.token.split(".")
     altered = base64.urlsafe_b64encode(json.dumps(["inv-0", "acme"]).encode()).decode().rstrip("=")
     forged = {
-        "signed with another key": wrong_key.token(invitation.invitation_id, "acme", invitation.invited_at.utc),
+        "signed with another key": wrong_key.token(invitation.invitation_id, invitation.invited_at.utc),
         "payload altered": f"{altered}.{stamp}.{signature}",
         "signature cut": f"{payload}.{stamp}.",
         # a genuine signature over acme's invitation and bravo: bravo has no such invitation
-        "another client": signer.token(invitation.invitation_id, "bravo", invitation.invited_at.utc),
+        "another client": naming_token(secret, invitation.invitation_id, "bravo", invitation.invited_at.utc),
+        "nobody's invitation": signer.token("inv-0", invitation.invited_at.utc),
     }
     client = app.test_client()
     before = state(app)
@@ -495,3 +496,69 @@ def _static(node: ast.AST, scopes: list[ast.AST]) -> bool:
     if isinstance(node, ast.Subscript):
         return _static(node.value, scopes)
     return False
+
+
+# --- sessions end on the server ----------------------------------------------------------------
+
+
+def cookie_of(client) -> str:
+    return client.get_cookie("clientrules_session").value
+
+
+def opens_owner_pages(app, cookie: str) -> bool:
+    """Whether a browser holding only ``cookie`` (a copy taken earlier) gets the dashboard."""
+    thief = app.test_client()
+    thief.set_cookie("clientrules_session", cookie)
+    return thief.get("/owner/").status_code == 200
+
+
+def log_out(client, **form):
+    token = csrf_token(client.get("/owner/").get_data(as_text=True))
+    return client.post("/owner/logout", data={"csrf_token": token, **form})
+
+
+def test_a_cookie_copied_before_logout_opens_nothing_after_it(app, owner) -> None:
+    copied = cookie_of(owner)
+    other = app.test_client()
+    assert log_in(other).status_code == 303
+    assert opens_owner_pages(app, copied)
+    assert log_out(owner).status_code == 303
+    assert not opens_owner_pages(app, copied)
+    assert other.get("/owner/").status_code == 200  # logging out ends this session only
+
+
+@pytest.mark.parametrize("how", ["button", "cli", "password"])
+def test_log_out_everywhere_and_a_new_password_end_every_session(app, owner, how, db_url) -> None:
+    copied = cookie_of(owner)
+    other = app.test_client()
+    assert log_in(other).status_code == 303
+    if how == "button":
+        assert log_out(owner, everywhere="1").status_code == 303
+    elif how == "cli":
+        result = run("--db", db_url, "owner", "end-sessions")
+        assert result.exit_code == 0, result.output
+    else:
+        app.extensions["clientrules"].surveys.owner.set_password("another proper password")
+    assert not opens_owner_pages(app, copied)
+    assert other.get("/owner/").status_code == 302
+    again = app.test_client()
+    password = "another proper password" if how == "password" else PASSWORD
+    assert log_in(again, password).status_code == 303 and again.get("/owner/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    ["/owner/\r\nSet-Cookie: x=1", "/owner/\nx", "/owner/\x00", "/owner/\x7f", "/owner/\u2028", "/owner/\t", "//evil.example/owner/"],
+    ids=["CRLF", "LF", "NUL", "DEL", "line separator", "tab", "another site"],
+)
+def test_a_next_with_control_characters_falls_back_to_the_dashboard(app, next_path) -> None:
+    from urllib.parse import quote
+
+    client = app.test_client()
+    page = client.get("/owner/login").get_data(as_text=True)
+    response = client.post(
+        f"/owner/login?next={quote(next_path)}", data={"csrf_token": csrf_token(page), "password": PASSWORD}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/owner/")
+    assert "Set-Cookie: x" not in str(response.headers)

@@ -42,14 +42,14 @@ import json
 import math
 import re
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import durable_rules_engine
 from durable.engine import Ruleset
 
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
-from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.errors import EngineError
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules.model import AnyOf, Comparison, Rule, RuleSet
 
@@ -68,10 +68,6 @@ _ruleset_numbers = itertools.count(1)
 #: a number written with an exponent and no decimal point, as the value of a key
 _BARE_EXPONENT = re.compile(r'(?<=": )(-?\d+)e')
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
-
-
-class EngineError(ClientRulesError):
-    """The rules engine failed while deciding for a client (nothing was decided)."""
 
 
 class _Observed(Exception):
@@ -198,7 +194,10 @@ class DurableEngine:
     def _live_ruleset(self) -> Ruleset:
         if self._ruleset is None:
             name = f"clientrules-v{self.version}-{next(_ruleset_numbers)}"
-            self._ruleset = Ruleset(name, None, self._definition_for_durable())
+            try:
+                self._ruleset = Ruleset(name, None, self._definition_for_durable())
+            except durable_rules_engine.error as error:
+                raise EngineError(f"the rules engine refused rule-set version {self.version}: {error}") from None
         return self._ruleset
 
     def _definition_for_durable(self) -> dict[str, dict[str, Any]]:
@@ -210,6 +209,10 @@ class DurableEngine:
     def decide(self, client: str, facts: FactsLike) -> Decision:
         """The decision for ``client`` from its ``facts`` (``values``, ``evidence``, ``as_of``)."""
         return build_decision(client, self.ruleset, self.version, facts, self.fired(facts, client=client))
+
+    def fired_batch(self, requests: Sequence[tuple[str, FactsLike]]) -> list[list[str]]:
+        """:meth:`fired` for many ``(client, facts)``, one after the other."""
+        return [self.fired(facts, client=client) for client, facts in requests]
 
     def fired(self, facts: FactsLike, *, client: str = "") -> list[str]:
         """Only the ids of the rules that fire for ``facts``, in firing order."""
@@ -258,6 +261,8 @@ class DurableEngine:
             # run the actions even after "already observed": deleting a session in which no
             # action ran can crash durable-rules
             ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
+        except durable_rules_engine.error as failure:
+            raise EngineError(f"the rules engine failed under rule-set version {self.version}: {failure}") from None
         finally:
             durable_rules_engine.delete_state(ruleset._handle, sid)
         if status == _OBSERVED:

@@ -5,7 +5,9 @@ an LRU cache and brought up to date by reading only the events stored after
 ``fold.version``: re-evaluating a long client after one new event does not
 refold its history. Engines come from the shared
 :class:`~clientrules.application.engines.Engines`, per rule-set version, so a
-newly adopted version takes effect on the next call, without a restart.
+newly adopted version takes effect on the next call, without a restart. The
+facts of up to :data:`RECORD_BATCH` clients go to the engine at once (one
+round trip when the engine runs in a process of its own, the default).
 """
 
 from __future__ import annotations
@@ -94,10 +96,10 @@ class Decisions:
                     raise UnknownClient(client)
         grace_days = version.ruleset.parameters.grace_days
         for start in range(0, len(ids), RECORD_BATCH):
-            decisions = [
-                self._engines.decide(client, self.facts(client, moment, grace_days=grace_days), version)
-                for client in ids[start:start + RECORD_BATCH]
-            ]
+            decisions = self._engines.decide_batch(
+                [(client, self.facts(client, moment, grace_days=grace_days)) for client in ids[start:start + RECORD_BATCH]],
+                version,
+            )
             if record:
                 self._store.append([decision.recorded_event(Instant.now()) for decision in decisions])
             yield from decisions

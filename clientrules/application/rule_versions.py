@@ -4,6 +4,12 @@ Version ``n`` is the ``n``-th event of the stream and holds the full TOML text
 of the rule set. Version 1 is the default playbook, adopted the first time a
 version is needed. The newest version is the current one; every process sees
 a new version on its next read (no restart).
+
+A stream damaged before imports were checked (an event that is no rule set,
+a rule set that no longer validates, a version number that disagrees with its
+place) never stops the other versions from working: only asking for a
+damaged version fails, with one line saying how to repair it
+(``clientrules db check`` lists them all).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class RuleVersions:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._known: dict[int, RuleSetVersion] = {}
+        #: versions the stream holds but that cannot be used, and why
+        self._unusable: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def current(self) -> RuleSetVersion:
@@ -58,12 +66,17 @@ class RuleVersions:
         """Version ``version`` (raises :class:`UnknownRuleSetVersion` when there is no such version)."""
         if version not in self._known:
             self._load()
-        if version == 1 and not self._known:
+        if version == 1 and not self._known and not self._unusable:
             return self._adopt_default()
+        if version in self._unusable:
+            raise UnknownRuleSetVersion(
+                f"rule-set version {version} cannot be used: {self._unusable[version]}; "
+                "adopt a valid rule set with 'clientrules rules use FILE'"
+            )
         try:
             return self._known[version]
         except KeyError:
-            newest = max(self._known, default=0)
+            newest = max((*self._known, *self._unusable), default=0)
             raise UnknownRuleSetVersion(
                 f"there is no rule-set version {version} (the newest is {newest})"
             ) from None
@@ -86,7 +99,8 @@ class RuleVersions:
         """
         parse_ruleset(text)  # validate before anything is stored
         while True:
-            current = self.current().version
+            # usable or not, the new version goes after the newest (the default playbook being the first)
+            current = self._store.client_version(RULES_STREAM) or self._adopt_default().version
             if expected_version is not None and expected_version != current:
                 raise ConcurrencyError(RULES_STREAM, expected_version, current)
             try:
@@ -100,8 +114,7 @@ class RuleVersions:
         try:
             return self._append(1, default_ruleset_text(), DEFAULT_NOTE)
         except ConcurrencyError:  # another process adopted it first
-            self._load()
-            return self._known[1]
+            return self.get(1)
 
     def _append(self, version: int, text: str, note: str | None) -> RuleSetVersion:
         event = Event.new(RULES_STREAM, RuleSetAdopted(version=version, source=text, note=note), Instant.now())
@@ -111,20 +124,21 @@ class RuleVersions:
                 [f"rule set: too large to keep: {size:,} bytes as an event with its note (at most {MAX_LINE_BYTES:,})"]
             )
         self._store.append([event], expected_version=version - 1)
-        self._load()
-        return self._known[version]
+        return self.get(version)
 
     def _load(self) -> None:
         with self._lock:
-            after = max(self._known, default=0)
+            after = max((*self._known, *self._unusable), default=0)
             for event in self._store.read_client(RULES_STREAM, after_version=after):
-                payload = event.payload
-                if not isinstance(payload, RuleSetAdopted) or payload.version in self._known:
+                version, payload = event.version or 0, event.payload
+                if not isinstance(payload, RuleSetAdopted):
+                    self._unusable[version] = f"the event in its place is a {payload.TYPE}"
                     continue
-                self._known[payload.version] = RuleSetVersion(
-                    version=payload.version,
-                    ruleset=parse_ruleset(payload.source),
-                    adopted_at=event.at,
-                    note=payload.note,
-                    event_id=event.id,
+                try:
+                    ruleset = parse_ruleset(payload.source)
+                except RuleSetProblems as problems:
+                    self._unusable[version] = problems.problems[0]
+                    continue
+                self._known[version] = RuleSetVersion(
+                    version=version, ruleset=ruleset, adopted_at=event.at, note=payload.note, event_id=event.id
                 )

@@ -43,9 +43,13 @@ from clientrules.domain.survey.questionnaire import answered
 from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc_now
 
 SECRET_META_KEY = "survey_secret"
+#: the setting that tells whose an invitation is (links name only the invitation)
+INVITATION_META_KEY = "survey_invitation.{}"
 #: the shortest signing secret accepted from the environment (a generated one has 43 characters)
 MIN_SECRET_LENGTH = 32
 DEFAULT_EXPIRY_DAYS = 30
+#: the longest a link may stay valid, and the longest wait before a reminder (ten years)
+MAX_DAYS = 3650
 #: how often a submission is retried when another writer appended to the client's stream meanwhile
 SUBMIT_ATTEMPTS = 5
 SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
@@ -115,8 +119,8 @@ class Surveys:
     ) -> None:
         if not secret:
             raise ClientRulesError("the survey needs a non-empty signing secret")
-        if expiry_days < 1:
-            raise ClientRulesError("survey links must stay valid at least 1 day")
+        if not 1 <= expiry_days <= MAX_DAYS:
+            raise ClientRulesError(f"survey links must stay valid from 1 to {MAX_DAYS} days")
         self._store = store
         self._clock = clock
         self.expiry = dt.timedelta(days=expiry_days)
@@ -153,6 +157,7 @@ class Surveys:
             expires_at=(now + self.expiry).isoformat(),
             email=email,
         )
+        self._store.put_meta_if_absent(INVITATION_META_KEY.format(payload.invitation_id), client)
         self._store.append([Event.new(client, payload, Instant.from_datetime(now))])
         return self._find(client, payload.invitation_id)
 
@@ -162,8 +167,8 @@ class Surveys:
         Returns those invitations (to mail the link again). Reminders get
         deterministic ids, so two runs at once remind each client once.
         """
-        if isinstance(after_days, bool) or not isinstance(after_days, int) or after_days < 0:
-            raise ClientRulesError("reminders need a whole number of days after the last contact, 0 or more")
+        if isinstance(after_days, bool) or not isinstance(after_days, int) or not 0 <= after_days <= MAX_DAYS:
+            raise ClientRulesError(f"reminders need a whole number of days after the last contact, from 0 to {MAX_DAYS}")
         now = self._now()
         cutoff = now - dt.timedelta(days=after_days)
         due = [i for i in self.invitations() if i.status == OPEN and i.last_contact.utc <= cutoff]
@@ -192,6 +197,8 @@ class Surveys:
     def open_link(self, token: str) -> OpenLink:
         """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
         invitation_id, client = self._signer.read(token)
+        if client is None:
+            client = self._client_invited(invitation_id)
         try:
             events = self._store.read_client(check_client_id(client))
         except InvalidEvent:
@@ -266,6 +273,18 @@ class Surveys:
         if client is not None:
             return [e for e in self._store.read_client(client) if e.type in SURVEY_TYPES]
         return [e for e in self._store.iter_all() if e.type in SURVEY_TYPES]
+
+    def _client_invited(self, invitation_id: str) -> str:
+        """The client of a genuine link's invitation: from the settings, else (an invitation stored before
+        they said, or imported) from the events, remembered for next time; :class:`LinkUnknown` if none."""
+        key = INVITATION_META_KEY.format(invitation_id)
+        client = self._store.get_meta(key)
+        if client is not None:
+            return client
+        for event in self._store.iter_all():
+            if isinstance(event.payload, SurveyInvited) and event.payload.invitation_id == invitation_id:
+                return self._store.put_meta_if_absent(key, event.client)
+        raise LinkUnknown()
 
     def _find(self, client: str, invitation_id: str) -> Invitation:
         found = _by_id(self.invitations(client), invitation_id)

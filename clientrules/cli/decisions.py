@@ -14,6 +14,11 @@ from clientrules.domain.events import Instant
 from clientrules.domain.rules import RuleSetProblems, parse_ruleset
 from clientrules.parallel import iter_evaluate_parallel
 
+#: processes evaluate may start
+MAX_WORKERS = 64
+#: a rule-set version number as an option: no store holds more versions
+VERSION_NUMBER = click.IntRange(1, 2**31 - 1)
+
 
 class MomentType(click.ParamType):
     """WHEN: a date (00:00 UTC) or a date-time with an offset, as event times are written."""
@@ -52,7 +57,7 @@ def _read(file: IO[str]) -> str:
 @click.option("--record", is_flag=True, help="Append each decision to its client's history.")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     metavar="N",
@@ -138,7 +143,7 @@ def rules_group() -> None:
 
 
 @rules_group.command("show")
-@click.option("--version", "version", type=click.IntRange(min=1), metavar="N", help="Show version N. [default: current]")
+@click.option("--version", "version", type=VERSION_NUMBER, metavar="N", help="Show version N. [default: current]")
 def rules_show(version: int | None) -> None:
     """Print the TOML text of the current (or --version N) rule set."""
     rules = ctx_ledger(create=False).rules
@@ -165,7 +170,7 @@ def rules_check(file: IO[str]) -> None:
 @click.option("--note", metavar="TEXT", help="Why this version (shown by 'rules versions').")
 @click.option(
     "--expected-version",
-    type=click.IntRange(min=1),
+    type=VERSION_NUMBER,
     metavar="N",
     help="Fail unless the current version is N (someone else adopted one in between).",
 )

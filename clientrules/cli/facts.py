@@ -7,6 +7,7 @@ import json
 import click
 
 from clientrules.cli.context import ctx_ledger
+from clientrules.domain.rules.format import MAX_GRACE_DAYS
 from clientrules.domain.errors import UnknownClient
 from clientrules.domain.events import Instant, as_instant
 from clientrules.domain.facts import FACTS, Facts, facts_of
@@ -19,7 +20,7 @@ SHOWN_IDS = 3
 @click.option("--as-of", "as_of", metavar="WHEN", help="A date (00:00 UTC) or date-time with offset [default: now].")
 @click.option(
     "--grace-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_GRACE_DAYS),
     help="Days after due_on an invoice may be paid and still be on time [default: the current rule set's].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: as_of, values, evidence.")

@@ -1,4 +1,4 @@
-"""Operations commands: ``db migrate``, ``db status`` and ``worker``."""
+"""Operations commands: ``db migrate``, ``db status``, ``db check`` and ``worker``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from clientrules.config import database_url
 from clientrules.ledger import Ledger
 from clientrules.adapters.store import open_store
 from clientrules.application.evaluation_queue import DEFAULT_BATCH, run_worker
+from clientrules.application.system_streams import REPAIR, check_store
+from clientrules.domain.errors import ClientRulesError
 
 
 def _db_url() -> str:
@@ -80,10 +82,10 @@ def db_status() -> None:
 
 
 @click.command("worker")
-@click.option("--batch", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True, metavar="N",
+@click.option("--batch", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH, show_default=True, metavar="N",
               help="Clients claimed and recorded per transaction.")
 @click.option("--once", is_flag=True, help="Stop when nothing is left to claim.")
-@click.option("--idle-exit", "idle_exit", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--idle-exit", "idle_exit", type=click.FloatRange(0, 365 * 86_400), metavar="SECONDS",
               help="Stop after SECONDS without work. [default: run until stopped]")
 def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """Re-evaluate and record clients whose history changed, sharing the work with other workers.
@@ -102,3 +104,19 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
 
 
 commands: list[click.Command] = [db_group, worker_command]
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Verify the system streams: rule-set versions dense and valid, only system events in '$' streams.
+
+    Prints 'ok' and exits 0, or one line per problem with how to repair it and exits 1.
+    """
+    ledger = ctx_ledger(create=False)
+    problems = check_store(ledger.store)
+    if not problems:
+        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes")
+        return
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    raise ClientRulesError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found; {REPAIR}")

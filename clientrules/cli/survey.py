@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from clientrules.application.surveys import MAX_DAYS
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.events import Event
 from clientrules.domain.survey import FIELDS, Invitation
@@ -67,7 +68,7 @@ def invite(client: str, email: str | None, base_url: str) -> None:
 
 @survey.command("remind")
 @click.option(
-    "--after-days", type=click.IntRange(min=0), default=7, show_default=True, metavar="N",
+    "--after-days", type=click.IntRange(0, MAX_DAYS), default=7, show_default=True, metavar="N",
     help="Remind those not contacted for N days who have not answered.",
 )
 @base_url_option
@@ -156,6 +157,13 @@ def set_password(password_stdin: bool) -> None:
         password = click.prompt("New owner password", hide_input=True, confirmation_prompt=True)
     version = ctx_ledger().surveys.owner.set_password(password)
     click.echo(f"owner password set (version {version}); sessions under an older password have ended")
+
+
+@owner.command("end-sessions")
+def end_sessions() -> None:
+    """Log the owner out everywhere: every session opened so far ends on its next request."""
+    ctx_ledger().surveys.owner.end_all_sessions()
+    click.echo("every owner session has ended; log in again to open a new one")
 
 
 commands: list[click.Command] = [survey, owner]

@@ -55,3 +55,7 @@ class UnknownClient(ClientRulesError):
     def __init__(self, client: str) -> None:
         self.client = client
         super().__init__(f"no events are stored for client {client!r}")
+
+
+class EngineError(ClientRulesError):
+    """The rules engine failed while deciding for a client (nothing was decided)."""

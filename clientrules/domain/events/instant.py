@@ -10,6 +10,10 @@ import attrs
 from clientrules.domain.errors import InvalidEvent
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+#: the years a moment or a date may be in: far enough from the calendar's ends (1 and 9999) that
+#: windows of days before and after any of them (facts, grace, survey expiry) stay in the calendar
+FIRST_YEAR, LAST_YEAR = 1000, 8999
+_RANGE = f"the years {FIRST_YEAR} to {LAST_YEAR}"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})"
@@ -68,14 +72,14 @@ class Instant:
                 "date-time with offset (2026-03-01T09:30:00+02:00)",
                 field=field,
             ) from None
-        return cls(text, moment.astimezone(dt.timezone.utc))
+        return cls(text, _in_range(moment, text, field))
 
     @classmethod
     def from_datetime(cls, moment: dt.datetime) -> Instant:
         """Wrap an aware datetime; a naive one is refused rather than guessed."""
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise InvalidEvent("a datetime needs a time zone", field="at")
-        return cls(moment.isoformat(), moment.astimezone(dt.timezone.utc))
+        return cls(moment.isoformat(), _in_range(moment, moment.isoformat(), "at"))
 
     @classmethod
     def from_key(cls, key: int, text: str) -> Instant:
@@ -85,6 +89,17 @@ class Instant:
     @classmethod
     def now(cls) -> Instant:
         return cls.from_datetime(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+
+
+def _in_range(moment: dt.datetime, text: str, field: str) -> dt.datetime:
+    """``moment`` in UTC, if it falls in the supported years (raises :class:`InvalidEvent`)."""
+    try:
+        utc = moment.astimezone(dt.timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        utc = None
+    if utc is None or not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise InvalidEvent(f"{text[:40]!r} is outside {_RANGE} (in UTC)", field=field)
+    return utc
 
 
 def as_instant(value: Instant | dt.datetime | dt.date | str, *, field: str = "at") -> Instant:
@@ -105,6 +120,9 @@ def parse_date(value: object, *, field: str) -> dt.date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidEvent("must be an ISO date such as 2026-03-15", field=field)
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidEvent(f"{value!r} is not a calendar date", field=field) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidEvent(f"{value!r} is outside {_RANGE}", field=field)
+    return day

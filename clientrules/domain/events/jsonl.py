@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections import Counter
-from typing import IO, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator
 
 from clientrules.domain.errors import InvalidEvent, InvalidInput
 from clientrules.domain.events.event import Event, content_id
@@ -29,6 +30,8 @@ def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
     except (json.JSONDecodeError, RecursionError) as error:
         message = getattr(error, "msg", "too deeply nested")
         raise InvalidEvent(f"invalid JSON ({message})") from None
+    except ValueError:  # Python reads at most 4,300 digits of an integer
+        raise InvalidEvent(f"a number has more than {sys.get_int_max_str_digits():,} digits") from None
     if not isinstance(obj, dict):
         raise InvalidEvent("an event must be a JSON object")
     if _SURROGATE_ESCAPE.search(text):
@@ -63,7 +66,12 @@ def event_from_json(obj: dict, occurrence: int = 0, *, registry: Registry = defa
     return Event(obj["client"], at, payload, event_id)
 
 
-def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_registry) -> Iterator[Event]:
+def iter_events(
+    lines: Iterable[str | bytes],
+    *,
+    registry: Registry = default_registry,
+    check: Callable[[Event], None] | None = None,
+) -> Iterator[Event]:
     """The events of a JSON Lines document, one line at a time; a bad line raises :class:`InvalidInput`.
 
     Blank lines and lines starting with ``#`` are skipped; a UTF-8 byte-order
@@ -73,7 +81,8 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
     by one line (plus 16 bytes per distinct line without an ``id``), whatever
     the length of the document; events before a bad line have been yielded
     already, so a caller that must store all or nothing does so in one
-    transaction.
+    transaction. ``check`` is called on each event and may refuse it by
+    raising :class:`InvalidEvent`, which is reported with its line number.
     """
     seen: Counter[bytes] = Counter()
     for number, raw in enumerate(lines, start=1):
@@ -91,6 +100,8 @@ def iter_events(lines: Iterable[str | bytes], *, registry: Registry = default_re
             event = event_from_json(obj, occurrence, registry=registry)
             if len(text) > _SHORT_ENOUGH:
                 check_exportable(event)
+            if check is not None:
+                check(event)
             yield event
         except InvalidEvent as error:
             raise InvalidInput(number, str(error)) from None

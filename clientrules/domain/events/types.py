@@ -14,7 +14,7 @@ field reads as :data:`ERASED`, or as its ``erased_as`` metadata where that is gi
 from __future__ import annotations
 
 import datetime as dt
-import math
+import sys
 from typing import Any, ClassVar
 
 import attrs
@@ -45,8 +45,10 @@ def _optional_text(instance: object, attribute: attrs.Attribute, value: object) 
 
 
 def _amount(_: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidEvent("must be a number", field=attribute.name)
+    if not abs(value) <= sys.float_info.max:  # an int this large cannot become a float; nan and inf fail too
+        raise InvalidEvent("must be a number (finite, at most 1.8e308 in size)", field=attribute.name)
     if value < 0:
         raise InvalidEvent("must not be negative", field=attribute.name)
 

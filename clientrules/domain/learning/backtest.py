@@ -3,7 +3,7 @@
 Each client is folded once (:class:`~clientrules.domain.learning.history.History`);
 at the first day of every month of its life with us its facts are asked from
 the fold and decided by the real engine
-(:class:`~clientrules.adapters.durable.DurableEngine`), exactly as ``ledger.decisions``
+(:class:`~clientrules.adapters.isolated.IsolatedEngine`, in a process of its own), exactly as ``ledger.decisions``
 would have decided then. The same code serves ``clientrules backtest`` and the
 backtest of every proposal. What is counted:
 
@@ -22,19 +22,23 @@ rule fired" instead of "the verdict is not keep".
 from __future__ import annotations
 
 import statistics
+import itertools
 from collections import Counter
 from typing import Any, Callable, Iterable
 
 import attrs
 
 from clientrules.domain.decisions.model import Decision
-from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.decisions.reasons import build_decision
+from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.domain.events import Instant
 from clientrules.domain.learning.history import History, days_before, days_between
 from clientrules.domain.rules.model import RuleSet
 from clientrules.application.rule_versions import RuleSetVersion
 
 HORIZON_DAYS = 180
+#: (client, month) decisions sent to the engine's process per round trip
+REPLAY_BATCH = 1_000
 Replay = dict[str, list[Decision]]
 
 
@@ -44,14 +48,14 @@ class Replayer:
     def __init__(self, history: History) -> None:
         self.history = history
         self.moments = history.monthly_moments()
-        self._engines: dict[tuple[int, str], DurableEngine] = {}
+        self._engines: dict[tuple[int, str], IsolatedEngine] = {}
         self._replays: dict[tuple[int, str], Replay] = {}
 
-    def engine(self, version: Any) -> DurableEngine:
-        """The engine of a rule-set version (anything with ``version`` and ``ruleset``)."""
+    def engine(self, version: Any) -> IsolatedEngine:
+        """The engine of a rule-set version (anything with ``version`` and ``ruleset``), in a child process."""
         key = (version.version, version.ruleset.source)
         if key not in self._engines:
-            self._engines[key] = DurableEngine(version)
+            self._engines[key] = IsolatedEngine(version)
         return self._engines[key]
 
     def replay(self, version: Any) -> Replay:
@@ -60,10 +64,16 @@ class Replayer:
         if key not in self._replays:
             engine = self.engine(version)
             grace_days = version.ruleset.parameters.grace_days
-            self._replays[key] = {
-                client: [engine.decide(client, record.facts(moment, grace_days)) for moment in record.active_moments(self.moments)]
+            requests = (
+                (client, record.facts(moment, grace_days))
                 for client, record in self.history.records.items()
-            }
+                for moment in record.active_moments(self.moments)
+            )
+            replay: Replay = {client: [] for client in self.history.records}
+            while batch := list(itertools.islice(requests, REPLAY_BATCH)):
+                for (client, facts), fired in zip(batch, engine.fired_batch(batch)):
+                    replay[client].append(build_decision(client, version.ruleset, version.version, facts, fired))
+            self._replays[key] = replay
         return self._replays[key]
 
     def replay_in_force(self, version_at: Callable[[Instant], Any]) -> Replay:

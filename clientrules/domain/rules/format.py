@@ -35,6 +35,7 @@ from clientrules.domain.rules.conditions import (
     parse_comparisons,
     parse_signal,
 )
+from clientrules.domain.rules.limits import source_size_problem
 from clientrules.domain.rules.model import (
     VERDICTS,
     AnyOf,
@@ -49,6 +50,7 @@ TOP_KEYS = ("description", "parameters", "rules")
 PARAMETER_KEYS = ("grace_days",)
 RULE_KEYS = ("id", "description", "verdict", "signal", "when", "advice", "enabled", "salience")
 MAX_SALIENCE = 1000
+MAX_GRACE_DAYS = 365
 
 
 def default_ruleset_text() -> str:
@@ -58,6 +60,9 @@ def default_ruleset_text() -> str:
 
 def parse_ruleset(text: str) -> RuleSet:
     """Read and validate a rule set; raise :class:`RuleSetProblems` listing every problem found."""
+    too_large = source_size_problem(text)
+    if too_large:
+        raise RuleSetProblems([too_large])
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -146,8 +151,8 @@ class _Reader:
             return Parameters()
         self.unknown_keys("parameters", table, PARAMETER_KEYS)
         grace_days = table.get("grace_days", Parameters().grace_days)
-        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or not 0 <= grace_days <= 365:
-            self.problems.append("parameters: grace_days must be a whole number of days from 0 to 365")
+        if isinstance(grace_days, bool) or not isinstance(grace_days, int) or not 0 <= grace_days <= MAX_GRACE_DAYS:
+            self.problems.append(f"parameters: grace_days must be a whole number of days from 0 to {MAX_GRACE_DAYS}")
             return Parameters()
         return Parameters(grace_days=grace_days)
 

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from clientrules.domain.errors import InvalidRuleSet
 from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.rules.limits import engine_limit_problems, size_problems
 from clientrules.domain.rules.model import Comparison, RuleSet
 
 #: durable-rules joins at most 16 patterns; a rule uses one for the facts and one for its stage
@@ -26,8 +27,10 @@ class RuleSetProblems(InvalidRuleSet):
 
 
 def check_ruleset(ruleset: RuleSet) -> list[str]:
-    """Every problem of a structurally sound rule set: names, types, references, cycles."""
-    problems: list[str] = []
+    """Every problem of a structurally sound rule set: names, types, references, cycles, the engine's limits."""
+    problems = size_problems(ruleset)
+    if problems:  # the checks below walk the rules, some recursively
+        return problems
     counts = Counter(rule.id for rule in ruleset.rules)
     problems.extend(f"rule {rule_id!r}: the id is used by {n} rules" for rule_id, n in counts.items() if n > 1)
     by_id = {rule.id: rule for rule in ruleset.rules}
@@ -52,6 +55,8 @@ def check_ruleset(ruleset: RuleSet) -> list[str]:
     problems.extend(_cycle_problems(ruleset))
     if not any(rule.verdict for rule in ruleset.enabled_rules):
         problems.append("rule set: no enabled rule gives a verdict, so every client would be kept")
+    if not problems:
+        problems.extend(engine_limit_problems(ruleset))
     return problems
 
 

@@ -14,7 +14,8 @@ ANSWERED = "answered"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
 
-TokenOf = Callable[[str, str, dt.datetime], str]
+#: the token of an invitation, from its id and when it was issued
+TokenOf = Callable[[str, dt.datetime], str]
 
 
 @attrs.frozen
@@ -39,7 +40,7 @@ class Invitation:
     @property
     def token(self) -> str:
         """The personal link's token, signed when asked for (finding or listing invitations needs none)."""
-        return self._token_of(self.invitation_id, self.client, self.invited_at.utc)
+        return self._token_of(self.invitation_id, self.invited_at.utc)
 
     def url(self, base_url: str) -> str:
         """The personal link: ``<base_url>/s/<token>``."""

@@ -1,0 +1,93 @@
+"""A native crash of durable-rules ends only the engine's own process: callers get a clean error and go on.
+
+The crash is real: the engine's child process is killed (SIGKILL from the
+test), or made to abort as a heap corruption does (SIGABRT) when asked about
+one client (``ABORT_ON_CLIENT_ENV``, read by the child only).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from click.testing import CliRunner
+from conftest import STORIES
+from survey_fixtures import add_departed, clean_environment, close_app, make_app
+
+from clientrules import Ledger
+from clientrules.adapters.durable import EngineError
+from clientrules.adapters.isolated import ABORT_ON_CLIENT_ENV, IsolatedEngine
+from clientrules.application.evaluation_queue import run_worker
+from clientrules.cli.main import cli
+from clientrules.domain.events import Instant
+from clientrules.domain.facts import Facts
+
+AS_OF = "2026-07-01"
+DOOMED = "sauvage-bags"  # a client of the stories
+
+
+def facts(**values) -> Facts:
+    return Facts(as_of=Instant.parse(AS_OF), values=values, evidence={})
+
+
+def test_a_killed_engine_is_a_clean_error_naming_the_version_and_the_next_call_starts_a_new_one(ledger):
+    version = ledger.rules.current()
+    with IsolatedEngine(version) as engine:
+        assert engine.fired(facts(late_invoices_12m=0)) == engine.fired(facts(late_invoices_12m=0))
+        os.kill(engine.pid, signal.SIGKILL)
+        with pytest.raises(EngineError, match=rf"rule-set version {version.version} \(it was killed by SIGKILL\)"):
+            engine.fired(facts(late_invoices_12m=0))
+        assert engine.fired(facts(late_invoices_12m=5)) == IsolatedEngine(version).fired(facts(late_invoices_12m=5))
+
+
+@pytest.fixture
+def aborting(monkeypatch):
+    """Engine children started from now on abort when asked about ``DOOMED``."""
+    monkeypatch.setenv(ABORT_ON_CLIENT_ENV, DOOMED)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_evaluate_gives_a_one_line_error_when_the_engine_aborts(store_url, aborting, workers):
+    with Ledger.open(store_url) as ledger:
+        ledger.import_jsonl(STORIES)
+    result = CliRunner().invoke(cli, ["--db", store_url, "evaluate", "--as-of", AS_OF, "--workers", workers])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert "rule-set version 1 (it was killed by SIGABRT: free(): invalid size (simulated))" in result.stderr
+
+
+def test_the_postgresql_worker_sets_aside_the_client_the_engine_dies_on_and_records_the_others(pg_url, aborting):
+    with Ledger.open(pg_url) as ledger:
+        ledger.import_jsonl(STORIES)
+        clients = len(ledger.clients())
+        report = run_worker(ledger.evaluation_queue(), once=True)
+        assert (report.evaluated, report.failed) == (clients - 1, 1)
+        assert [d.client for d in ledger.decisions.recorded(DOOMED)] == []
+
+
+def test_the_web_app_answers_healthz_and_survey_links_and_shows_a_clean_page_when_the_engine_dies(
+    db_url, tmp_path, monkeypatch, aborting
+):
+    from test_web_security import PASSWORD, log_in
+
+    clean_environment(monkeypatch)
+    monkeypatch.setenv(ABORT_ON_CLIENT_ENV, DOOMED)
+    with Ledger.open(db_url) as ledger:
+        ledger.import_jsonl(STORIES)
+        add_departed(ledger, "left-us")
+        link = ledger.surveys.invite("left-us").url("")
+        ledger.surveys.owner.set_password(PASSWORD)
+    app = make_app(db_url, tmp_path)
+    try:
+        owner = app.test_client()
+        assert log_in(owner).status_code == 303
+        for _ in range(2):  # the engine dies each time; the server goes on
+            page = owner.get("/owner/")
+            assert page.status_code == 503
+            text = page.get_data(as_text=True)
+            assert "Decisions are unavailable for now" in text and "Traceback" not in text and "SIGABRT" not in text
+            assert app.test_client().get("/healthz").status_code == 200
+            assert app.test_client().get(link).status_code == 200
+    finally:
+        close_app(app)
