@@ -116,8 +116,8 @@ FIELDS: dict[str, FieldDoc] = {
         {"description": "what was asked", "on": "when"},
         {"description": "extra banner sizes", "on": "2 April 2026"},
     ),
-    "hours": FieldDoc("hours worked for them in the last 90 days", 50.0),
-    "unbillable_hours": FieldDoc("of those, the hours that could not be billed", 20.0),
+    "hours": FieldDoc("hours worked for them in the last 90 days (empty when none)", "50"),
+    "unbillable_hours": FieldDoc("of those, the hours that could not be billed (empty when none)", "20"),
     "unbillable_share": FieldDoc("the unbillable share of those hours, as a percentage", "40%"),
     "unanswered_followups": _records(
         "our follow-ups they have not answered, oldest first",
@@ -256,8 +256,8 @@ def draft_fields(
             for e in cited("unpaid_scope_changes_90d", "unpaid_scope_changes_since_plan")
             if isinstance(e.payload, ScopeChangeRequested)
         ],
-        hours=float(hours),
-        unbillable_hours=float(unbillable),
+        hours=f"{hours:g}" if hours else "",
+        unbillable_hours=f"{unbillable:g}" if unbillable else "",
         unbillable_share=f"{round(100 * unbillable / hours)}%" if hours else "0%",
         unanswered_followups=[
             {"topic": e.payload.topic, "on": plain_date(e.at.date)}

@@ -18,7 +18,7 @@ invoice is open. ``NextSteps.to_json()`` is a contract (CLI ``next --json``):
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -49,6 +49,8 @@ class Step:
     draft: str | None = None
     #: why the owner's own template could not be used (the default draft was filled instead)
     draft_problem: str | None = None
+    #: fields of the event to record, filled in advance from the history (e.g. the partner's name)
+    suggested: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -63,6 +65,8 @@ class Step:
             data["draft"] = self.draft
         if self.draft_problem is not None:
             data["draft_problem"] = self.draft_problem
+        if self.suggested:
+            data["suggested"] = dict(self.suggested)
         return data
 
 
@@ -167,7 +171,8 @@ class _Builder:
         return next((e for e in self.history if e.type == event_type and e.at >= since), None)
 
     def add(self, step_id: str, title: str, why: str, *, event_type: str | None = None,
-            draft: str | None = None, done: bool | None = None, after: Instant | None = None) -> None:
+            draft: str | None = None, done: bool | None = None, after: Instant | None = None,
+            suggested: Mapping[str, str] | None = None) -> None:
         done_by = self.first(event_type, after=after) if event_type else None
         text, problem = self.fill(draft) if draft else (None, None)
         self.steps.append(
@@ -180,6 +185,7 @@ class _Builder:
                 done_on=done_by.at if done_by else None,
                 draft=text,
                 draft_problem=problem,
+                suggested={key: value for key, value in (suggested or {}).items() if value},
             )
         )
 
@@ -199,6 +205,7 @@ class _Builder:
             f"{self.why} Many clients work out an agreement once they see the effort.",
             event_type="MeetingHeld",
             draft="meeting_agenda",
+            suggested={"topic": "; ".join(str(reason) for reason in self.fields["reasons"])},
         )
         if options and options[0] != TALK_ONLY:
             self.add(
@@ -206,6 +213,7 @@ class _Builder:
                 f"Agree new terms: {options[0]}",
                 "The problem is money or scope; new terms make the fix concrete (not always a higher price).",
                 event_type="TermsRenegotiated",
+                suggested={"change": options[0]},
             )
         self.add(
             "written-plan",
@@ -265,6 +273,7 @@ class _Builder:
             (f"They now need {need}. " if need else "") + "Referring them keeps their goodwill; stretching ourselves rarely does.",
             event_type="ClientReferredOut",
             draft="referral_note",
+            suggested={"partner": str(self.fields["partner"])},
         )
         self.add(
             "hand-over",
