@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from clientrules.domain.errors import ClientRulesError
@@ -67,13 +68,15 @@ class DraftError(ClientRulesError):
 
 
 class _DraftEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox: plain values only, keys of plain dicts as attributes, no repetition of text."""
+    """The sandbox: plain values only, keys of plain dicts (and a loop's counters) as attributes, no repetition of text."""
 
     intercepted_binops = frozenset({"*"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and isinstance(attribute, str) and attribute in obj:
             return obj[attribute]
+        if isinstance(obj, LoopContext) and attribute in LOOP_KEYS:
+            return getattr(obj, attribute)
         return self.undefined(obj=obj, name=attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
