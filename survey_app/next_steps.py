@@ -14,6 +14,7 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, flash, redirect, url_for
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from clientrules.domain.errors import ClientRulesError, InvalidEvent
@@ -32,7 +33,7 @@ class StepDoneForm(FlaskForm):
     topic = StringField("What was it about?", validators=[Optional(), Length(max=TEXT_LIMIT)])
     outcome = RadioField(
         "How did it go?",
-        choices=[("resolved", "We found a way forward"), ("unresolved", "No resolution")],
+        choices=[SelectChoice("resolved", "We found a way forward"), SelectChoice("unresolved", "No resolution")],
         validators=[Optional()],
     )
     summary = TextAreaField("What did you agree?", validators=[Optional(), Length(max=TEXT_LIMIT)])
