@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar, Union
 
 import attrs
 
@@ -26,6 +26,7 @@ from clientrules.domain.events import (
     Instant,
     InvoiceIssued,
     NeedOutgrown,
+    Payload,
     PaymentReceived,
     PlanAgreed,
     ScopeChangeRequested,
@@ -193,89 +194,141 @@ def draft_fields(
     """
     moment = facts.as_of if as_of is None else as_of
     today = moment.date
-    history = [event for event in events if event.at <= moment]
-    by_id = {event.id: event for event in history}
-
-    def cited(*fact_names: str) -> list[Event]:
-        ids = dict.fromkeys(i for name in fact_names for i in facts.evidence.get(name, ()))
-        return sorted((by_id[i] for i in ids if i in by_id), key=lambda event: event.at)[-MAX_LIST_ITEMS:]
-
-    def latest(kind: type) -> Any:
-        found = [event for event in history if isinstance(event.payload, kind)]
-        return found[-1] if found else None
-
-    values = empty_fields()
-    onboarded = latest(ClientOnboarded)
-    first = onboarded or next((event for event in history if not event.payload.SYSTEM), None)
-    contract = latest(ContractSigned)
-    plan = latest(PlanAgreed)
-    referral = latest(ClientReferredOut)
-    in_force = contract is not None and (contract.payload.ends_on is None or contract.payload.ends_on >= today)
-    if in_force and contract.payload.ends_on is not None:
-        last_day = contract.payload.ends_on
-    else:
-        last_day = today + dt.timedelta(days=settings.notice_days)
+    history = _History([event for event in events if event.at <= moment], facts)
+    onboarded = history.latest(ClientOnboarded)
+    first = history.first_at()
+    contract = history.latest(ContractSigned)
+    plan = history.latest(PlanAgreed)
+    referral = history.latest(ClientReferredOut)
+    need = history.latest(NeedOutgrown)
+    ends_on = contract[1].ends_on if contract else None
+    in_force = contract is not None and (ends_on is None or ends_on >= today)
+    last_day = ends_on if in_force and ends_on is not None else today + dt.timedelta(days=settings.notice_days)
     verdict_reasons = [reason for reason in decision.reasons if reason.verdict == decision.verdict]
-    payments = _payments(history)
-    unpaid = [(event, _owed(event, payments)) for event in cited("open_invoices")]
+    unpaid = [(invoice, history.owed(invoice)) for _, invoice in history.cited(InvoiceIssued, "open_invoices")]
     owed = sum((amount for _, amount in unpaid), Decimal(0))
-    received = sum((Decimal(str(e.payload.amount)) for e in history if isinstance(e.payload, DepositReceived)), Decimal(0))
+    received = sum((_exact(deposit.amount) for _, deposit in history.all(DepositReceived)), Decimal(0))
     hours, unbillable = facts.get("hours_90d", 0.0), facts.get("unbillable_hours_90d", 0.0)
+    review_on = plan[1].review_on if plan and plan[1].review_on else today + dt.timedelta(days=30)
+    values = empty_fields()
     values.update(
         client_id=decision.client,
-        client_name=onboarded.payload.name if onboarded else decision.client,
+        client_name=onboarded[1].name if onboarded else decision.client,
         business=settings.business,
         signature=settings.signature or settings.business,
         today=plain_date(today),
-        client_since=plain_date(first.at.date) if first else "",
+        client_since=plain_date(first.date) if first else "",
         verdict=decision.verdict.replace("_", " "),
         reasons=[(descriptions or {}).get(reason.rule) or reason.sentence for reason in verdict_reasons],
         advice=list(decision.advice),
         options=_options(decision),
         late_invoices=[
-            _late_invoice(event, payments, today) for event in cited("late_invoices_12m", "late_after_latest_remedy")
-            if isinstance(event.payload, InvoiceIssued)
+            history.late_invoice(invoice, today)
+            for _, invoice in history.cited(InvoiceIssued, "late_invoices_12m", "late_after_latest_remedy")
         ],
         open_invoices=[
             {
-                "id": event.payload.invoice_id,
-                "amount": plain_amount(event.payload.amount),
+                "id": invoice.invoice_id,
+                "amount": plain_amount(invoice.amount),
                 "owed": plain_amount(amount),
-                "due_on": plain_date(event.payload.due_on),
+                "due_on": plain_date(invoice.due_on),
             }
-            for event, amount in unpaid
+            for invoice, amount in unpaid
         ],
         owed_to_us=plain_amount(owed) if owed else "",
         deposits_requested=[
-            {"amount": plain_amount(e.payload.amount), "purpose": e.payload.for_ or "", "on": plain_date(e.at.date)}
-            for e in history if isinstance(e.payload, DepositRequested)
-        ][-MAX_LIST_ITEMS:],
+            {"amount": plain_amount(deposit.amount), "purpose": deposit.for_ or "", "on": plain_date(at.date)}
+            for at, deposit in history.all(DepositRequested)[-MAX_LIST_ITEMS:]
+        ],
         deposits_received=plain_amount(received) if received else "",
         unpaid_scope_changes=[
-            {"description": e.payload.description, "on": plain_date(e.at.date)}
-            for e in cited("unpaid_scope_changes_90d", "unpaid_scope_changes_since_plan")
-            if isinstance(e.payload, ScopeChangeRequested)
+            {"description": change.description, "on": plain_date(at.date)}
+            for at, change in history.cited(
+                ScopeChangeRequested, "unpaid_scope_changes_90d", "unpaid_scope_changes_since_plan"
+            )
         ],
         hours=f"{hours:g}" if hours else "",
         unbillable_hours=f"{unbillable:g}" if unbillable else "",
         unbillable_share=f"{round(100 * unbillable / hours)}%" if hours else "0%",
         unanswered_followups=[
-            {"topic": e.payload.topic, "on": plain_date(e.at.date)}
-            for e in cited("unanswered_followups") if isinstance(e.payload, FollowUpSent)
+            {"topic": followup.topic, "on": plain_date(at.date)}
+            for at, followup in history.cited(FollowUpSent, "unanswered_followups")
         ],
         silent_days=int(facts.get("silent_days", 0)),
-        contract_id=contract.payload.contract_id if contract else "",
-        contract_ends_on=plain_date(contract.payload.ends_on) if contract and contract.payload.ends_on else "",
+        contract_id=contract[1].contract_id if contract else "",
+        contract_ends_on=plain_date(ends_on) if ends_on else "",
         contract_in_force=in_force,
         last_day_of_work=plain_date(last_day),
-        outgrown_need=next((e.payload.need for e in reversed(history) if isinstance(e.payload, NeedOutgrown)), ""),
-        partner=referral.payload.partner if referral else settings.partner,
-        plan_summary=plan.payload.summary if plan else "",
-        review_on=plain_date(
-            plan.payload.review_on if plan and plan.payload.review_on else today + dt.timedelta(days=30)
-        ),
+        outgrown_need=need[1].need if need else "",
+        partner=referral[1].partner if referral else settings.partner,
+        plan_summary=plan[1].summary if plan else "",
+        review_on=plain_date(review_on),
     )
     return values
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def _exact(amount: float) -> Decimal:
+    """An amount as the decimal it was written as (``0.1`` is exactly one tenth)."""
+    return Decimal(str(amount))
+
+
+class _History:
+    """One client's events up to a moment, read by payload type, and what the facts cite."""
+
+    def __init__(self, events: list[Event], facts: Facts) -> None:
+        self.events = events
+        self.facts = facts
+        self.by_id = {event.id: event for event in events}
+        self.payments: dict[str, list[tuple[Instant, Decimal]]] = {}
+        for at, payment in self.all(PaymentReceived):
+            self.payments.setdefault(payment.invoice_id, []).append((at, _exact(payment.amount)))
+
+    def all(self, kind: type[P]) -> list[tuple[Instant, P]]:
+        return [(event.at, event.payload) for event in self.events if isinstance(event.payload, kind)]
+
+    def latest(self, kind: type[P]) -> tuple[Instant, P] | None:
+        found = self.all(kind)
+        return found[-1] if found else None
+
+    def first_at(self) -> Instant | None:
+        """When the relationship started: the first ClientOnboarded, else the first event of the owner's."""
+        onboarded = self.all(ClientOnboarded)
+        if onboarded:
+            return onboarded[0][0]
+        return next((event.at for event in self.events if not event.payload.SYSTEM), None)
+
+    def cited(self, kind: type[P], *fact_names: str) -> list[tuple[Instant, P]]:
+        """The events of type ``kind`` behind the facts ``fact_names``, oldest first (the latest :data:`MAX_LIST_ITEMS`)."""
+        ids = dict.fromkeys(i for name in fact_names for i in self.facts.evidence.get(name, ()))
+        events = sorted((self.by_id[i] for i in ids if i in self.by_id), key=lambda event: event.at)
+        return [(event.at, event.payload) for event in events if isinstance(event.payload, kind)][-MAX_LIST_ITEMS:]
+
+    def settled(self, invoice: InvoiceIssued) -> tuple[Decimal, dt.date | None]:
+        """What was paid towards ``invoice``, and the date it became fully paid (None while it is not)."""
+        amount = _exact(invoice.amount)
+        running = Decimal(0)
+        for at, paid in sorted(self.payments.get(invoice.invoice_id, ()), key=lambda payment: payment[0]):
+            running += paid
+            if running >= amount:
+                return running, at.date
+        return running, None
+
+    def owed(self, invoice: InvoiceIssued) -> Decimal:
+        paid, _ = self.settled(invoice)
+        return max(_exact(invoice.amount) - paid, Decimal(0))
+
+    def late_invoice(self, invoice: InvoiceIssued, today: dt.date) -> dict[str, Any]:
+        _, paid_on = self.settled(invoice)
+        return {
+            "id": invoice.invoice_id,
+            "amount": plain_amount(invoice.amount),
+            "due_on": plain_date(invoice.due_on),
+            "paid_on": plain_date(paid_on) if paid_on else "",
+            "days_late": ((paid_on or today) - invoice.due_on).days,
+        }
 
 
 #: the option offered when silence is the problem: no new terms, only a talk
@@ -305,38 +358,3 @@ def _options(decision: Decision) -> list[str]:
     used = {name for reason in decision.reasons for name in reason.facts}
     return [option for facts, options in _OPTIONS if used & facts for option in options]
 
-
-def _payments(history: list[Event]) -> dict[str, list[Event]]:
-    paid: dict[str, list[Event]] = {}
-    for event in history:
-        if isinstance(event.payload, PaymentReceived):
-            paid.setdefault(event.payload.invoice_id, []).append(event)
-    return paid
-
-
-def _settled(invoice: Event, payments: dict[str, list[Event]]) -> tuple[Decimal, dt.date | None]:
-    """What was paid towards ``invoice``, and the date it became fully paid (None while it is not)."""
-    amount = Decimal(str(invoice.payload.amount))
-    running = Decimal(0)
-    for payment in sorted(payments.get(invoice.payload.invoice_id, ()), key=lambda event: event.at):
-        running += Decimal(str(payment.payload.amount))
-        if running >= amount:
-            return running, max(payment.at, invoice.at).date
-    return running, None
-
-
-def _late_invoice(invoice: Event, payments: dict[str, list[Event]], today: dt.date) -> dict[str, Any]:
-    _, paid_on = _settled(invoice, payments)
-    due = invoice.payload.due_on
-    return {
-        "id": invoice.payload.invoice_id,
-        "amount": plain_amount(invoice.payload.amount),
-        "due_on": plain_date(due),
-        "paid_on": plain_date(paid_on) if paid_on else "",
-        "days_late": ((paid_on or today) - due).days,
-    }
-
-
-def _owed(invoice: Event, payments: dict[str, list[Event]]) -> Decimal:
-    paid, _ = _settled(invoice, payments)
-    return max(Decimal(str(invoice.payload.amount)) - paid, Decimal(0))

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 
 from clientrules.domain.decisions.model import Decision
-from clientrules.domain.events import Event, Instant
+from clientrules.domain.events import Event, Instant, MeetingHeld
 from clientrules.domain.facts import Facts
 from clientrules.domain.next_steps.drafts import Drafts, default_drafts
 from clientrules.domain.next_steps.fields import TALK_ONLY, FieldValue, draft_fields, plain_date
@@ -162,8 +162,9 @@ class _Builder:
         cited = {i for reason in situation.reasons if reason.verdict == situation.verdict for i in reason.evidence}
         moments = [event.at for event in history if event.id in cited]
         self.since = min(moments, default=situation.as_of)
-        self.why = "; ".join(str(reason) for reason in fields["reasons"]) + "."
-        self.advice = " ".join(str(advice) for advice in fields["advice"])
+        self.reasons = _texts(fields["reasons"])
+        self.why = "; ".join(self.reasons) + "."
+        self.advice = " ".join(_texts(fields["advice"]))
         self.steps: list[Step] = []
 
     def first(self, event_type: str, *, after: Instant | None = None) -> Event | None:
@@ -198,14 +199,14 @@ class _Builder:
             return self.defaults.fill(name, self.fields), f"your {name.replace('_', ' ')} could not be filled: {error}"
 
     def renegotiate(self) -> None:
-        options = [str(option) for option in self.fields["options"]]
+        options = _texts(self.fields["options"])
         self.add(
             "meeting",
             f"Set a meeting with {self.name} to talk it through",
             f"{self.why} Many clients work out an agreement once they see the effort.",
             event_type="MeetingHeld",
             draft="meeting_agenda",
-            suggested={"topic": "; ".join(str(reason) for reason in self.fields["reasons"])},
+            suggested={"topic": "; ".join(self.reasons)},
         )
         if options and options[0] != TALK_ONLY:
             self.add(
@@ -223,7 +224,9 @@ class _Builder:
             draft="written_plan",
         )
         meeting = self.first("MeetingHeld")
-        if meeting is not None and meeting.payload.outcome == "unresolved" and self.first("PlanAgreed") is None:
+        if meeting is None or self.first("PlanAgreed"):
+            return
+        if isinstance(meeting.payload, MeetingHeld) and meeting.payload.outcome == "unresolved":
             self.ending(f"The meeting of {plain_date(meeting.at.date)} found no resolution: thank them and part ways.")
 
     def terminate(self) -> None:
@@ -294,3 +297,7 @@ class _Builder:
             after=ended[-1].at,
         )
 
+
+def _texts(value: FieldValue) -> list[str]:
+    """A list field's items as texts."""
+    return [str(item) for item in value] if isinstance(value, list) else []
