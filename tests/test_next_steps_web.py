@@ -10,8 +10,7 @@ import pytest
 
 from clientrules import ClientOnboarded, InvoiceIssued, Ledger, NeedOutgrown, PaymentReceived
 from survey_fixtures import clean_environment, close_app, csrf_token, make_app
-
-PASSWORD = "a proper owner password"
+from test_owner_app import PASSWORD, log_in
 
 
 def days_ago(days: int) -> str:
@@ -38,8 +37,7 @@ def app(db_url: str, tmp_path, monkeypatch):
 @pytest.fixture
 def owner(app):
     client = app.test_client()
-    token = csrf_token(client.get("/owner/login").get_data(as_text=True))
-    assert client.post("/owner/login", data={"csrf_token": token, "password": PASSWORD}).status_code == 303
+    assert log_in(client).status_code == 303
     return client
 
 
