@@ -88,7 +88,8 @@ def mark_done(client: str, step_id: str):
         event_type = ledger.steps.for_client(client).step(step_id).event_type
     except KeyError:
         abort(404)
-    missing = [getattr(form, name).label.text for name in _REQUIRED.get(event_type or "", ()) if not getattr(form, name).data]
+    fields = [getattr(form, name) for name in _REQUIRED.get(event_type or "", ())]
+    missing = [field.label.text for field in fields if not field.data]
     if missing:
         flash("Nothing was recorded: please answer " + " and ".join(f"“{label}”" for label in missing), "error")
         return back

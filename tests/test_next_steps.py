@@ -123,7 +123,9 @@ def test_steps_turn_done_as_the_matching_events_are_recorded(ledger: Ledger) -> 
     plan = ledger.steps.for_client("acme-late", as_of="2026-06-03")
     # the meeting is a remedy: the decision is now keep, and the steps follow the renegotiation through
     assert plan.verdict == "keep"
-    assert [(step.id, step.done) for step in plan.steps] == [("meeting", True), ("new-terms", False), ("written-plan", False)]
+    assert [(step.id, step.done) for step in plan.steps] == [
+        ("meeting", True), ("new-terms", False), ("written-plan", False)
+    ]
     assert plan.step("meeting").done_on.text == "2026-06-02"
     assert plan.next.id == "new-terms"
     ledger.record("acme-late", PlanAgreed(summary="half upfront", review_on="2026-09-01"), "2026-06-04")

@@ -77,9 +77,10 @@ def test_recording_a_step_done_moves_the_list_on(owner, app) -> None:
 def test_nothing_is_recorded_without_the_token_or_an_answer(owner, app) -> None:
     ledger = app.extensions["clientrules"].ledger
     before = ledger.version("acme")
-    assert owner.post("/owner/clients/acme/steps/meeting/done", data={"topic": "x", "outcome": "resolved"}).status_code == 400
+    meeting = "/owner/clients/acme/steps/meeting/done"
+    assert owner.post(meeting, data={"topic": "x", "outcome": "resolved"}).status_code == 400
     token = csrf_token(owner.get("/owner/clients/acme").get_data(as_text=True))
-    response = owner.post("/owner/clients/acme/steps/meeting/done", data={"csrf_token": token, "topic": "x"}, follow_redirects=True)
+    response = owner.post(meeting, data={"csrf_token": token, "topic": "x"}, follow_redirects=True)
     assert "Nothing was recorded: please answer “How did it go?”" in response.get_data(as_text=True)
     bad = owner.post(
         "/owner/clients/acme/steps/meeting/done",

@@ -46,7 +46,10 @@ class Drafts:
     written: Mapping[str, Any] = attrs.field(factory=dict)
 
     def fill(self, name: str, fields: Mapping[str, Any]) -> str:
-        """Draft ``name`` filled with ``fields`` (raises :class:`~clientrules.domain.next_steps.sandbox.DraftError` with one line saying why not)."""
+        """Draft ``name`` filled with ``fields``.
+
+        Raises :class:`~clientrules.domain.next_steps.sandbox.DraftError` with one line saying why not.
+        """
         return sandbox.fill(self.templates[name], fields)
 
     def is_default(self, name: str) -> bool:

@@ -84,7 +84,9 @@ FIELDS: dict[str, FieldDoc] = {
         "why, in the words of each rule that gave the verdict (its description)",
         ["A chronic late payer nobody has talked to yet"],
     ),
-    "advice": FieldDoc("the advice of the rules that gave the verdict", ["Offer a payment plan or ask for upfront payment."]),
+    "advice": FieldDoc(
+        "the advice of the rules that gave the verdict", ["Offer a payment plan or ask for upfront payment."]
+    ),
     "options": FieldDoc(
         "what to offer, from the kind of problem (upfront payment, a new rate, a written SOP...)",
         ["upfront payment or a deposit before work starts"],
@@ -133,7 +135,9 @@ FIELDS: dict[str, FieldDoc] = {
         "the last day of work when ending it: the contract's end while one runs, else today plus notice_days",
         "31 December 2026",
     ),
-    "outgrown_need": FieldDoc("the need they outgrew us with (the latest NeedOutgrown)", "24/7 support across three continents"),
+    "outgrown_need": FieldDoc(
+        "the need they outgrew us with (the latest NeedOutgrown)", "24/7 support across three continents"
+    ),
     "partner": FieldDoc(
         "the company to refer them to (the latest ClientReferredOut, else partner in [drafts]; may be empty)",
         "Big Support Co",

@@ -234,7 +234,10 @@ class _Builder:
         if self.fields["open_invoices"] or self.fields["deposits_received"]:
             owed = self.fields["owed_to_us"]
             deposits = self.fields["deposits_received"]
-            parts = [f"{owed} is still owed on open invoices" if owed else "", f"deposits of {deposits} were received" if deposits else ""]
+            parts = [
+                f"{owed} is still owed on open invoices" if owed else "",
+                f"deposits of {deposits} were received" if deposits else "",
+            ]
             self.add(
                 "settle-accounts",
                 "Settle what is still owed, on both sides",
@@ -273,7 +276,8 @@ class _Builder:
         self.add(
             "referral-note",
             f"Refer {self.name} to {partner}",
-            (f"They now need {need}. " if need else "") + "Referring them keeps their goodwill; stretching ourselves rarely does.",
+            (f"They now need {need}. " if need else "")
+            + "Referring them keeps their goodwill; stretching ourselves rarely does.",
             event_type="ClientReferredOut",
             draft="referral_note",
             suggested={"partner": str(self.fields["partner"])},
