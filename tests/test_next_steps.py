@@ -370,3 +370,15 @@ def test_a_client_with_only_an_onboarding_has_no_steps(tmp_path: Path) -> None:
         assert (step.id, step.done, step.event_type) == ("exit-survey", False, "SurveyInvited")
         ledger.record("solo", ClientReferredOut(partner="Elsewhere"), "2026-01-16")  # a remedy, but nothing to follow
         assert [s.id for s in ledger.steps.for_client("solo", as_of="2026-02-01").steps] == ["exit-survey"]
+
+
+@pytest.mark.postgres
+def test_steps_on_postgresql(pg_url: str) -> None:
+    with Ledger.open(pg_url) as ledger:
+        ledger.import_jsonl(str(STORIES))
+        assert "INV-4" in ledger.steps.for_client("acme-late", as_of=AS_OF).step("meeting").draft
+        ledger.steps.record_done("vandelay-breach", "ending-note", {"initiated_by": "us"}, at="2026-06-02")
+        plan = ledger.steps.for_client("vandelay-breach", as_of="2026-06-03")
+        assert [(step.id, step.done) for step in plan.steps] == [
+            ("contract", False), ("ending-note", True), ("exit-survey", False)
+        ]
