@@ -10,7 +10,7 @@ the hand-over. Once the client has left: the exit-survey invitation.
 A step is done when the event it asks for was recorded since the problem began
 (the earliest event the decision cites): ``MeetingHeld``, ``TermsRenegotiated``,
 ``PlanAgreed``, ``RelationshipEnded``, ``ClientReferredOut``, ``SurveyInvited``;
-a contract step is done once the contract has ended, a settling step once no
+a contract step shows while the contract runs, a settling step is done once no
 invoice is open. ``NextSteps.to_json()`` is a contract (CLI ``next --json``):
 ``client``, ``verdict``, ``as_of``, ``steps``, each step with ``id``, ``title``,
 ``done``, ``why``, ``event_type``, ``done_on`` and, where it has one, ``draft``.
@@ -146,6 +146,8 @@ def derive_steps(
 
 
 class _Builder:
+    """Collects the steps of one situation in order, filling their drafts and ticking those done."""
+
     def __init__(
         self,
         situation: Decision,
@@ -171,9 +173,19 @@ class _Builder:
         since = self.since if after is None else after
         return next((e for e in self.history if e.type == event_type and e.at >= since), None)
 
-    def add(self, step_id: str, title: str, why: str, *, event_type: str | None = None,
-            draft: str | None = None, done: bool | None = None, after: Instant | None = None,
-            suggested: Mapping[str, str] | None = None) -> None:
+    def add(
+        self,
+        step_id: str,
+        title: str,
+        why: str,
+        *,
+        event_type: str | None = None,
+        draft: str | None = None,
+        done: bool | None = None,
+        after: Instant | None = None,
+        suggested: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add a step; done when given, else when ``event_type`` was recorded since the problem began (or ``after``)."""
         done_by = self.first(event_type, after=after) if event_type else None
         text, problem = self.fill(draft) if draft else (None, None)
         self.steps.append(
@@ -191,6 +203,7 @@ class _Builder:
         )
 
     def fill(self, name: str) -> tuple[str, str | None]:
+        """Draft ``name`` filled, and why the owner's own template had to give way to the default (None when it did not)."""
         try:
             return self.drafts.fill(name, self.fields), None
         except DraftError as error:
