@@ -22,6 +22,7 @@ from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.learning import Learning
+from clientrules.application.next_steps import NextStepsService
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard
@@ -117,6 +118,11 @@ class Ledger:
         if not isinstance(self.store, PostgresStore):
             raise StoreError("the evaluation queue needs a PostgreSQL database")
         return EvaluationQueue(PostgresWorkQueue(self.store), self.decisions, self.rules)
+
+    @functools.cached_property
+    def steps(self) -> NextStepsService:
+        """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
+        return NextStepsService(self.store, self.decisions, self.rules)
 
     @functools.cached_property
     def learning(self) -> Learning:

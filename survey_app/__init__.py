@@ -25,6 +25,7 @@ from clientrules.application.surveys import Surveys
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
 from survey_app.mail import VerifiedMail
+from survey_app.next_steps import next_steps
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
@@ -98,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.register_blueprint(public)
     app.register_blueprint(owner)
     app.register_blueprint(learning)
+    app.register_blueprint(next_steps)
     app.add_url_rule("/healthz", "healthz", healthz)
     register_error_pages(app)
     app.after_request(add_security_headers)

@@ -47,6 +47,7 @@ ARGUMENTS = {
     "filename": "style.css",
     "name": "reasons",
     "proposal_id": "p-000000000000",
+    "step_id": "hand-over",
     "outcome": "accept",
     "token": "not-a-link",
 }
@@ -125,6 +126,7 @@ def test_every_form_refuses_a_missing_a_forged_or_another_sessions_csrf_token(ap
         "owner.invite": ("/owner/clients/acme/invite", {"email": "eve@evil.example"}),
         "owner.remind": ("/owner/invitations/remind", {"after_days": "0"}),
         "learning.decide": ("/owner/learning/proposals/p-000000000000/accept", {}),
+        "next_steps.mark_done": ("/owner/clients/acme/steps/hand-over/done", {"reason": "x"}),
         "survey.questionnaire": (link, FULL_FORM),
     }
     posting = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}

@@ -29,6 +29,7 @@ from typing import Any
 
 import tomli_w
 
+from clientrules.domain.next_steps import drafts as draft_tables  # a module: it imports this package too
 from clientrules.domain.rules.conditions import (
     RULE_ID,
     ConditionError,
@@ -46,7 +47,7 @@ from clientrules.domain.rules.model import (
 )
 from clientrules.domain.rules.validation import RuleSetProblems, check_ruleset, did_you_mean
 
-TOP_KEYS = ("description", "parameters", "rules")
+TOP_KEYS = ("description", "parameters", "rules", "drafts")
 PARAMETER_KEYS = ("grace_days",)
 RULE_KEYS = ("id", "description", "verdict", "signal", "when", "advice", "enabled", "salience")
 MAX_SALIENCE = 1000
@@ -86,6 +87,8 @@ def ruleset_to_toml(ruleset: RuleSet) -> str:
         document["description"] = ruleset.description
     document["parameters"] = {"grace_days": ruleset.parameters.grace_days}
     document["rules"] = [_rule_document(rule) for rule in ruleset.rules]
+    if ruleset.drafts is not None and ruleset.drafts.written:
+        document["drafts"] = dict(ruleset.drafts.written)
     return tomli_w.dumps(document, multiline_strings=True)
 
 
@@ -143,6 +146,7 @@ class _Reader:
             parameters=parameters,
             source=text,
             description=description,
+            drafts=draft_tables.read_drafts(document.get("drafts"), self.problems),
         )
 
     def parameters(self, table: object) -> Parameters:

@@ -1,0 +1,320 @@
+"""Next steps: what to do about a decision, derived from its verdict, the rules that fired and the history (pure).
+
+The steps follow the practitioners' order. To *renegotiate*: a meeting (with
+an agenda listing the evidence), new terms where money or scope is the
+problem, then a written plan with a review date; if the meeting found no
+resolution, a polite ending. To *terminate*: fulfil a running contract, settle
+what is owed, then a polite ending note. To *refer out*: a referral note, then
+the hand-over. Once the client has left: the exit-survey invitation.
+
+A step is done when the event it asks for was recorded since the problem began
+(the earliest event the decision cites): ``MeetingHeld``, ``TermsRenegotiated``,
+``PlanAgreed``, ``RelationshipEnded``, ``ClientReferredOut``, ``SurveyInvited``;
+a contract step shows while the contract runs, a settling step is done once no
+invoice is open. ``NextSteps.to_json()`` is a contract (CLI ``next --json``):
+``client``, ``verdict``, ``as_of``, ``steps``, each step with ``id``, ``title``,
+``done``, ``why``, ``event_type``, ``done_on`` and, where it has one, ``draft``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+
+from clientrules.domain.decisions.model import Decision
+from clientrules.domain.events import Event, Instant, MeetingHeld
+from clientrules.domain.facts import Facts
+from clientrules.domain.next_steps.drafts import Drafts, default_drafts
+from clientrules.domain.next_steps.fields import TALK_ONLY, FieldValue, draft_fields, plain_date
+from clientrules.domain.next_steps.sandbox import DraftError
+from clientrules.domain.rules.model import RuleSet
+
+#: events that show the owner acted on a decision: a keep after one of them follows that decision through
+REMEDIES = ("MeetingHeld", "PlanAgreed", "TermsRenegotiated", "ClientReferredOut")
+
+
+@attrs.frozen
+class Step:
+    """One thing to do, whether it is done, and the draft to use for it."""
+
+    id: str
+    title: str
+    why: str
+    done: bool = False
+    #: the event that marks it done (None: it is done by a date or by the facts)
+    event_type: str | None = None
+    done_on: Instant | None = None
+    #: the filled draft, ready to copy
+    draft: str | None = None
+    #: why the owner's own template could not be used (the default draft was filled instead)
+    draft_problem: str | None = None
+    #: fields of the event to record, filled in advance from the history (e.g. the partner's name)
+    suggested: Mapping[str, str] = attrs.field(factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "done": self.done,
+            "why": self.why,
+            "event_type": self.event_type,
+            "done_on": self.done_on.date.isoformat() if self.done_on else None,
+        }
+        if self.draft is not None:
+            data["draft"] = self.draft
+        if self.draft_problem is not None:
+            data["draft_problem"] = self.draft_problem
+        if self.suggested:
+            data["suggested"] = dict(self.suggested)
+        return data
+
+
+@attrs.frozen
+class NextSteps:
+    """The steps for one client as of ``as_of``, in order; ``verdict`` is the decision as of then."""
+
+    client: str
+    verdict: str
+    as_of: Instant
+    steps: tuple[Step, ...]
+
+    @property
+    def next(self) -> Step | None:
+        """The first step not done yet (None when all are done or there is none)."""
+        return next((step for step in self.steps if not step.done), None)
+
+    def step(self, step_id: str) -> Step:
+        """The step with that id (``KeyError`` when there is none)."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "verdict": self.verdict,
+            "as_of": self.as_of.text,
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+
+def follow_through_from(events: Sequence[Event], as_of: Instant, *, within_days: int = 180) -> Instant | None:
+    """The first remedy (a meeting, plan, new terms or referral) of the last ``within_days`` days, if any.
+
+    When the decision is now *keep*, the decision just before that moment is the
+    one the owner is still following through (a meeting held, a plan not written yet).
+    """
+    horizon = as_of.key - within_days * 86_400_000_000
+    remedies = [e for e in events if e.type in REMEDIES and horizon < e.at.key <= as_of.key]
+    return min((event.at for event in remedies), default=None)
+
+
+def derive_steps(
+    decision: Decision,
+    situation: Decision,
+    facts: Facts,
+    events: Iterable[Event],
+    ruleset: RuleSet,
+    *,
+    as_of: Instant,
+) -> NextSteps:
+    """The next steps for ``decision``'s client as of ``as_of``.
+
+    ``situation`` is the decision the steps follow: ``decision`` itself, or an
+    earlier one still being followed through (see :func:`follow_through_from`);
+    ``facts`` are the facts it was reached from. The drafts are those of
+    ``ruleset`` (the defaults stand in for an owner template that cannot be
+    filled), and its rules' descriptions word the reasons.
+    """
+    history = [event for event in events if event.at <= as_of]
+    defaults = default_drafts()
+    drafts = ruleset.drafts or defaults
+    descriptions = {rule.id: rule.description for rule in ruleset.rules}
+    fields = draft_fields(situation, facts, history, drafts.settings, as_of=as_of, descriptions=descriptions)
+    builder = _Builder(situation, history, fields, drafts, defaults)
+    verdict = situation.verdict
+    if verdict == "renegotiate":
+        builder.renegotiate()
+    elif verdict == "terminate":
+        builder.terminate()
+    elif verdict == "refer_out":
+        builder.refer_out()
+    builder.exit_survey()
+    return NextSteps(decision.client, decision.verdict, as_of, tuple(builder.steps))
+
+
+class _Builder:
+    """Collects the steps of one situation in order, filling their drafts and ticking those done."""
+
+    def __init__(
+        self,
+        situation: Decision,
+        history: list[Event],
+        fields: dict[str, FieldValue],
+        drafts: Drafts,
+        defaults: Drafts,
+    ) -> None:
+        self.history = history
+        self.fields = fields
+        self.drafts = drafts
+        self.defaults = defaults
+        self.name = str(fields["client_name"])
+        cited = {i for reason in situation.reasons if reason.verdict == situation.verdict for i in reason.evidence}
+        moments = [event.at for event in history if event.id in cited]
+        self.since = min(moments, default=situation.as_of)
+        self.reasons = _texts(fields["reasons"])
+        self.why = "; ".join(self.reasons) + "."
+        self.advice = " ".join(_texts(fields["advice"]))
+        self.steps: list[Step] = []
+
+    def first(self, event_type: str, *, after: Instant | None = None) -> Event | None:
+        since = self.since if after is None else after
+        return next((e for e in self.history if e.type == event_type and e.at >= since), None)
+
+    def add(
+        self,
+        step_id: str,
+        title: str,
+        why: str,
+        *,
+        event_type: str | None = None,
+        draft: str | None = None,
+        done: bool | None = None,
+        after: Instant | None = None,
+        suggested: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add a step; done when given, else when ``event_type`` was recorded since the problem began (or ``after``)."""
+        done_by = self.first(event_type, after=after) if event_type else None
+        text, problem = self.fill(draft) if draft else (None, None)
+        self.steps.append(
+            Step(
+                id=step_id,
+                title=title,
+                why=why,
+                done=done_by is not None if done is None else done,
+                event_type=event_type,
+                done_on=done_by.at if done_by else None,
+                draft=text,
+                draft_problem=problem,
+                suggested={key: value for key, value in (suggested or {}).items() if value},
+            )
+        )
+
+    def fill(self, name: str) -> tuple[str, str | None]:
+        """Draft ``name`` filled, and why the owner's own template had to give way to the default (None when it did not)."""
+        try:
+            return self.drafts.fill(name, self.fields), None
+        except DraftError as error:
+            if self.drafts.templates[name] == self.defaults.templates[name]:
+                raise
+            return self.defaults.fill(name, self.fields), f"your {name.replace('_', ' ')} could not be filled: {error}"
+
+    def renegotiate(self) -> None:
+        options = _texts(self.fields["options"])
+        self.add(
+            "meeting",
+            f"Set a meeting with {self.name} to talk it through",
+            f"{self.why} Many clients work out an agreement once they see the effort.",
+            event_type="MeetingHeld",
+            draft="meeting_agenda",
+            suggested={"topic": "; ".join(self.reasons)},
+        )
+        if options and options[0] != TALK_ONLY:
+            self.add(
+                "new-terms",
+                f"Agree new terms: {options[0]}",
+                "The problem is money or scope; new terms make the fix concrete (not always a higher price).",
+                event_type="TermsRenegotiated",
+                suggested={"change": options[0]},
+            )
+        self.add(
+            "written-plan",
+            f"Put the plan in writing, to review on {self.fields['review_on']}",
+            "A written plan (or SOP) names who does what, including what we must stop doing.",
+            event_type="PlanAgreed",
+            draft="written_plan",
+        )
+        meeting = self.first("MeetingHeld")
+        if meeting is None or self.first("PlanAgreed"):
+            return
+        if isinstance(meeting.payload, MeetingHeld) and meeting.payload.outcome == "unresolved":
+            self.ending(f"The meeting of {plain_date(meeting.at.date)} found no resolution: thank them and part ways.")
+
+    def terminate(self) -> None:
+        self.contract()
+        if self.fields["open_invoices"] or self.fields["deposits_received"]:
+            owed = self.fields["owed_to_us"]
+            deposits = self.fields["deposits_received"]
+            parts = [
+                f"{owed} is still owed on open invoices" if owed else "",
+                f"deposits of {deposits} were received" if deposits else "",
+            ]
+            self.add(
+                "settle-accounts",
+                "Settle what is still owed, on both sides",
+                "; ".join(part for part in parts if part).capitalize() + ": agree how each is settled before the end.",
+                done=not self.fields["open_invoices"],
+            )
+        self.ending(f"{self.why} {self.advice or 'Thank them and part politely.'}")
+
+    def contract(self) -> None:
+        contract_id = self.fields["contract_id"]
+        if not contract_id:
+            return
+        ends_on = self.fields["contract_ends_on"]
+        if not self.fields["contract_in_force"]:
+            return
+        if ends_on:
+            title = f"Fulfil contract {contract_id} as promised, until {ends_on}"
+            why = f"Contract {contract_id} runs until {ends_on}: it is rarely worth court; fulfil it, then end it."
+        else:
+            title = f"Check the notice terms of contract {contract_id}"
+            why = f"Contract {contract_id} has no end date: end it only as its notice terms allow."
+        self.add("contract", title, why, done=False)
+
+    def ending(self, why: str) -> None:
+        self.add(
+            "ending-note",
+            f"Send {self.name} a polite ending note (last day of work: {self.fields['last_day_of_work']})",
+            why,
+            event_type="RelationshipEnded",
+            draft="ending_note",
+        )
+
+    def refer_out(self) -> None:
+        partner = self.fields["partner"] or "a company that fits them better"
+        need = self.fields["outgrown_need"]
+        self.add(
+            "referral-note",
+            f"Refer {self.name} to {partner}",
+            (f"They now need {need}. " if need else "")
+            + "Referring them keeps their goodwill; stretching ourselves rarely does.",
+            event_type="ClientReferredOut",
+            draft="referral_note",
+            suggested={"partner": str(self.fields["partner"])},
+        )
+        self.add(
+            "hand-over",
+            "Hand over the work, then end it on good terms",
+            "Share their files and where each piece of work stands, so the new company starts well.",
+            event_type="RelationshipEnded",
+        )
+
+    def exit_survey(self) -> None:
+        ended = [event for event in self.history if event.type == "RelationshipEnded"]
+        if not ended:
+            return
+        self.add(
+            "exit-survey",
+            f"Ask {self.name} why: invite them to the exit survey",
+            "Every lost client is a lesson: their answers show what to improve.",
+            event_type="SurveyInvited",
+            after=ended[-1].at,
+        )
+
+
+def _texts(value: FieldValue) -> list[str]:
+    """A list field's items as texts."""
+    return [str(item) for item in value] if isinstance(value, list) else []
