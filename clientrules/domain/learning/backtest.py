@@ -2,7 +2,8 @@
 
 One pass, one client at a time (:func:`replay`): each client is folded once
 and, at the first day of every month of its life with us, its facts are asked
-from the fold and decided under every rule set compared (a :class:`Column`),
+from the fold (and, for a client who stayed, at the end of the history too)
+and decided under every rule set compared (a :class:`Column`),
 exactly as ``ledger.decisions`` would have decided then: the deciding itself
 is the ``decide`` function the caller passes (the real engine). A rule set's
 decision depends only on where each fact it reads stands against the
@@ -37,6 +38,7 @@ import attrs
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
+from clientrules.domain.learning.evidence import check_moments
 from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
 from clientrules.domain.rules.model import FactValue, RuleSet
 
@@ -314,7 +316,7 @@ def replay(
     changes = [ChangeTally() for _ in columns]
     departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
     for record in histories:
-        decided = list(_decide_client(record, moments, columns, memo))
+        decided = list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))
         for index, per_moment in enumerate(decided):
             flag = tallies[index].add(record, per_moment)
             for tally in rule_tallies[index].values():
@@ -339,9 +341,9 @@ def replay(
 def _decide_client(
     record: ClientRecord, moments: list[Instant], columns: Sequence[Column], memo: DecisionMemo
 ) -> Iterator[list[Moment]]:
-    """For each column, the client's decision at each month it was a client: facts asked once per moment."""
+    """For each column, the client's decision at each of ``moments``: facts asked once per moment."""
     per_column: list[list[Moment]] = [[] for _ in columns]
-    for moment in record.active_moments(moments):
+    for moment in moments:
         facts_by_grace: dict[int, Facts] = {}
         for index, column in enumerate(columns):
             version = column.version_at(moment)

@@ -109,10 +109,12 @@ class Evidence:
 
 
 def check_moments(record: ClientRecord, moments: list[Instant], timeframe: Timeframe) -> list[Instant]:
-    """The moments a retained client is checked at: every month while a client, and the end of the history."""
+    """The moments a client is checked at: the first of every month while a client, and, if it stayed, the end of the history."""
     checks = list(record.active_moments(moments))
     end = timeframe.end
-    if end is not None and record.first_at is not None and end >= record.first_at and (not checks or checks[-1] < end):
+    if record.departure is not None or end is None or record.first_at is None or end < record.first_at:
+        return checks
+    if not checks or checks[-1] < end:
         checks.append(end)
     return checks
 

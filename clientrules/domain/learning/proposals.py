@@ -216,9 +216,9 @@ class Finding:
 
     def summary(self) -> str:
         """The finding in plain words, for the owner."""
-        who = f"Clients who left citing {LABELS[self.reason].lower()}" if self.reason else "Clients who left"
+        who = f"Clients who left saying “{LABELS[self.reason].lower()}”" if self.reason else "Clients who left"
         caught = len(self.flagged)
-        share = "all" if caught == len(self.clients) else f"{caught} of {len(self.clients)}"
+        share = f"all {caught} of them" if caught == len(self.clients) else f"{caught} of {len(self.clients)}"
         before = f"{self.lead_days} to {self.horizon_days} days before they left"
         if self.false_alarms:
             stayed = (
@@ -229,7 +229,7 @@ class Finding:
             stayed = f"no client who stayed had it and was still with us {self.horizon_days} days later"
         today = len(self.at_risk_now)
         flag = "no client today" if not today else ("1 client today" if today == 1 else f"{today} clients today")
-        return f"{who} ({share}) had {self.words} {before}; {stayed}. This rule would flag {flag}."
+        return f"{who} ({share}) had {self.words}, {before}; {stayed}. This rule would flag {flag}."
 
     def to_json(self) -> dict:
         low, high = self.precision_interval
@@ -521,8 +521,8 @@ def _why_none(candidates: list[Score], method: Method) -> str:
     )
     if best.precision < method.min_precision:
         return (
-            f"no separating fact: the best, {flags} but also {stayed} "
-            f"(precision {best.precision:.2f}, needs {method.min_precision:.2f})"
+            f"no separating fact: the best, {flags} but also {stayed}: only {best.precision:.0%} of its warnings "
+            f"would have been right, and at least {method.min_precision:.0%} are needed"
         )
     return (
         f"too little evidence: the best, {flags} and {stayed}, but so few clients only show that "

@@ -6,15 +6,11 @@ it gives a verdict, is no other rule's signal, and its only condition is one
 comparison ``fact >= t`` or ``fact <= t`` on a number. It is judged on every
 departure (whatever the reason): the current threshold (the champion)
 against each candidate threshold (the challenger). A challenger is proposed
-when it is clearly better:
-
-* it warns of at least as many departures and raises fewer false alarms, or
-  warns of more departures and raises no more false alarms; or
-* it raises at most half the false alarms, at least 2 fewer, and misses at
-  most one departure in ten that the champion caught.
-
-Among those, the one with the most departures caught minus false alarms,
-then the closest to the current threshold. The application backtests the
+when it is clearly better: the departures it warns of minus the false alarms
+it raises (one missed departure weighs as much as one false alarm) beat the
+champion's by at least 2, and the low end of its precision interval is no
+lower than the champion's. Among those, the best by that difference, then
+the closest to the current threshold. The application backtests the
 challenger against the champion with the real engine before showing it.
 """
 
@@ -26,13 +22,13 @@ import json
 import attrs
 
 from clientrules.domain.learning.evidence import Evidence, Watched, meets
-from clientrules.domain.learning.proposals import Finding, Score, Scorer, assess, scores, wilson
+from clientrules.domain.learning.proposals import Finding, Score, Scorer, assess, scores
 from clientrules.domain.rules.model import Comparison, Rule, RuleSet
 
 
 def tunable(ruleset: RuleSet) -> list[tuple[Rule, Watched, int | float]]:
     """The rules that can be tuned: (rule, (fact, op), current threshold)."""
-    signals = ruleset.matched_signals
+    signals = ruleset.matched_signals()
     found = []
     for rule in ruleset.enabled_rules:
         if not rule.verdict or rule.signal or rule.id in signals or len(rule.when) != 1:
@@ -90,15 +86,16 @@ class Tuning:
         }
 
 
+#: how much better (departures warned of minus false alarms) a challenger must be
+MIN_GAIN = 2
+
+
+def _gain(score: Score) -> int:
+    return score.hits - score.false_alarms
+
+
 def _better(champion: Score, challenger: Score) -> bool:
-    more, fewer = challenger.hits - champion.hits, champion.false_alarms - challenger.false_alarms
-    if more >= 0 and fewer >= 0 and more + fewer > 0:
-        return True
-    return (
-        fewer >= 2
-        and challenger.false_alarms * 2 <= champion.false_alarms
-        and champion.hits - challenger.hits <= champion.hits // 10
-    )
+    return _gain(challenger) >= _gain(champion) + MIN_GAIN and challenger.precision_low >= champion.precision_low
 
 
 def tune(evidence: Evidence, ruleset: RuleSet) -> list[Tuning]:
@@ -111,10 +108,9 @@ def tune(evidence: Evidence, ruleset: RuleSet) -> list[Tuning]:
         worst = [d.worst[key] for d in everyone]
         champion = Score(key, threshold, sum(meets(key[1], w, threshold) for w in worst), scorer.false_alarms(threshold), len(everyone))
         better = [s for s in scores(evidence, scorer, everyone) if s.threshold != threshold and _better(champion, s)]
-        better = [s for s in better if wilson(s.hits, s.hits + s.false_alarms)[0] >= wilson(champion.hits, champion.hits + champion.false_alarms)[0]]
         if not better:
             continue
-        best = min(better, key=lambda s: (-(s.hits - s.false_alarms), abs(s.threshold - threshold)))
+        best = min(better, key=lambda s: (-_gain(s), abs(s.threshold - threshold)))
         found.append(
             Tuning(
                 rule,
