@@ -22,10 +22,12 @@ to end (``docs/learning.md`` tells it in plain words):
    may rightly warn of them, but they are not what it was learned from. They
    are counted and shown apart.
 5. **Thresholds.** For each watched fact (:data:`CANDIDATE_FACTS`, with the
-   direction in which it is a worse sign), the candidate thresholds are the
-   hits' values, each moved towards the other group as far as it goes without
-   flagging a different set of clients, and rounded to a whole number where
-   that changes nothing: ``deadlines_missed_90d >= 2``, not ``>= 2.7``.
+   direction in which it is a worse sign), one candidate threshold per value
+   a positive had: the middle of the gap between that value and the nearest
+   value on the better side (another positive's, or a settled retained
+   client's), rounded to a whole number where that stays in the gap. Any
+   threshold in the gap flags the same clients on what we know; the middle
+   does not hug either group (:meth:`Scorer.thresholds`).
 6. **Honesty.** Precision (hits / (hits + false alarms)) and recall (hits /
    clients citing the reason) come with 95% Wilson score intervals. A
    threshold qualifies when at least ``min_support`` clients are hits and the
@@ -315,9 +317,15 @@ class Scorer:
         return bisect_right(self.settled, threshold)
 
     def thresholds(self, positives: Sequence[float]) -> list[int | float]:
-        """Each positive value moved towards the other group as far as the flagged sets stay the same.
+        """For each positive value, the middle of the gap between it and the nearest value on the better side.
 
-        A threshold no rule file can state (beyond 10^15, or a magnitude below 0.0001) is left out.
+        The nearest value is another positive's or a settled retained client's
+        (0 when there is none, for a higher-is-worse fact): any threshold in the
+        gap flags the same clients on the evidence we have, and the middle
+        leaves room on both sides for the clients we have not seen yet. The
+        middle is rounded to the whole number on the positive's side where that
+        stays in the gap. A threshold no rule file can state (beyond 10^15, or a
+        magnitude below 0.0001) is left out.
         """
         fact, op = self.key
         kind = FACTS[fact].kind
@@ -328,14 +336,19 @@ class Scorer:
                 if value <= 0:
                     continue
                 below = max(values[index - 1] if index else 0.0, self._settled_below(value), 0.0)
-                whole = math.floor(below) + 1
-                threshold: float = whole if whole <= value else value
+                middle = (below + value) / 2
+                whole = math.ceil(middle) if math.ceil(middle) > below else math.floor(below) + 1
+                threshold: float = whole if whole <= value else middle
             else:
                 if value < 0:
                     continue
                 nexts = [v for v in (values[index + 1] if index + 1 < len(values) else None, self._settled_above(value)) if v is not None]
-                whole = math.ceil(min(nexts)) - 1 if nexts else math.floor(value)
-                threshold = whole if value <= whole else value
+                if not nexts:
+                    threshold = value
+                else:
+                    middle = (value + min(nexts)) / 2
+                    whole = math.floor(middle) if math.floor(middle) < min(nexts) else math.ceil(min(nexts)) - 1
+                    threshold = whole if whole >= value else middle
             if threshold == 0 or SMALLEST_VALUE <= abs(threshold) <= LARGEST_VALUE:
                 found.add(kind(threshold))
         return sorted(found)
