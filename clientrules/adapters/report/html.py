@@ -18,6 +18,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from clientrules.adapters.report import charts
+from clientrules.domain.learning.reasons import LABELS
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("clientrules.adapters.report", "templates"),
@@ -72,4 +73,5 @@ def render_html(
         css=Markup(stylesheet()),
         stylesheet_url=stylesheet_url,
         actions=actions,
+        reason_labels=LABELS,
     )
