@@ -13,6 +13,7 @@ Peak memory of the whole process is in the notes.
 from __future__ import annotations
 
 import resource
+from typing import Any
 
 from benchmarks.datasets import history_db
 from benchmarks.history import AS_OF
@@ -30,7 +31,7 @@ def run(context: Context) -> list[Row]:
         count = len(ledger.store.client_ids())
         evaluate_seconds = seconds(lambda: sum(1 for _ in ledger.decisions.iter_evaluate(as_of=AS_OF)))
     with Ledger.open(database) as ledger:
-        found = {}
+        found: dict[str, Any] = {}
         backtest_seconds = seconds(lambda: found.update(backtest=ledger.learning.backtest()))
         proposals_seconds = seconds(lambda: found.update(proposals=ledger.learning.proposals()))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Protocol
 
 import attrs
 
-from clientrules.domain.events import Event, Instant, as_instant
+from clientrules.domain.events import ClientOnboarded, Event, Instant, RelationshipEnded, as_instant
 from clientrules.domain.events.system import SurveyAnswered
 from clientrules.domain.facts import ClientFold, Facts
 
@@ -51,7 +51,7 @@ class Timeframe:
         if self.start is None or self.end is None:
             return []
         day = self.start.date.replace(day=1)
-        moments = []
+        moments: list[Instant] = []
         while True:
             day = (day + 32 * DAY).replace(day=1)
             moment = as_instant(day)
@@ -112,9 +112,9 @@ class ClientRecord:
             self.first_at = event.at
         if self.last_at is None or event.at > self.last_at:
             self.last_at = event.at
-        if event.type == "ClientOnboarded" and payload.monthly_value is not None:
+        if isinstance(payload, ClientOnboarded) and payload.monthly_value is not None:
             self.monthly_value = payload.monthly_value
-        elif event.type == "RelationshipEnded" and (self.departure is None or event.at > self.departure.at):
+        elif isinstance(payload, RelationshipEnded) and (self.departure is None or event.at > self.departure.at):
             self.departure = Departure(at=event.at, initiated_by=payload.initiated_by, event_id=event.id)
 
     def finish(self) -> None:

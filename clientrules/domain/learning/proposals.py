@@ -373,12 +373,15 @@ def assess(
     """The full finding of ``fact op threshold`` judged on departed ``clients``: every list filled."""
     fact, op = key
     judged = set(clients)
-    flagged, others = [], []
+    flagged: list[str] = []
+    others: list[str] = []
     for departed in evidence.departed:
         if meets(op, departed.worst[key], threshold):
             (flagged if departed.client in judged else others).append(departed.client)
     values = evidence.values[key]
-    false_alarms, pending, now = [], [], []
+    false_alarms: list[str] = []
+    pending: list[str] = []
+    now: list[tuple[str, int | float]] = []
     for index, client in enumerate(evidence.retained):
         if meets(op, values.settled[index], threshold):
             false_alarms.append(client)

@@ -99,7 +99,7 @@ def build_report(evidence: Evidence, in_force: Replayed, proposals: Any) -> Repo
     lead_days = evidence.lead_days
     departed = evidence.departed
     answered = [d for d in departed if d.departure.answer is not None]
-    answers = [d.departure.answer for d in answered]
+    answers = [a for a in (d.departure.answer for d in answered) if a is not None]
     timeframe = evidence.timeframe
     data: dict[str, Any] = {
         "schema": SCHEMA,
@@ -124,22 +124,26 @@ def build_report(evidence: Evidence, in_force: Replayed, proposals: Any) -> Repo
         ],
         "recommend": _recommend([a.recommend for a in answers if a.recommend is not None]),
         "would_return": {choice: sum(a.would_return == choice for a in answers) for choice in ("yes", "maybe", "no")},
-        "answers": [
-            {
-                "client": d.client,
-                "answered_on": d.departure.answered_at.date.isoformat(),
-                "primary_reason": d.departure.answer.primary_reason,
-                "text": d.departure.answer.what_to_change,
-            }
-            for d in answered
-            if d.departure.answer.what_to_change
-        ],
+        "answers": [written for written in map(_written_answer, answered) if written is not None],
         "departed_clients": [
             _departed_client(d, *in_force.departed.get(d.client, (None, None)), lead_days) for d in departed
         ],
     }
     data.update(proposals.to_json())
     return Report({key: data[key] for key in REPORT_KEYS})
+
+
+def _written_answer(client: DepartedClient) -> dict[str, Any] | None:
+    """A departed client's answer to "what could we have done differently?", if it wrote one."""
+    answer, at = client.departure.answer, client.departure.answered_at
+    if answer is None or at is None or not answer.what_to_change:
+        return None
+    return {
+        "client": client.client,
+        "answered_on": at.date.isoformat(),
+        "primary_reason": answer.primary_reason,
+        "text": answer.what_to_change,
+    }
 
 
 def _total(values: Iterable[float | None]) -> float:
@@ -167,7 +171,7 @@ def _reasons(answered: list) -> list[dict]:
     ]
 
 
-def _by_quarter(departed: list) -> list[dict]:
+def _by_quarter(departed: Iterable[DepartedClient]) -> list[dict]:
     quarters: dict[str, list] = {}
     for record in departed:
         quarters.setdefault(_quarter(record), []).append(record)
