@@ -176,3 +176,15 @@ def test_the_text_speaks_plainly_and_json_keeps_the_numbers(db: str, generated: 
     assert [item["client"] for item in proposal["evidence"]["at_risk_now"]] and data["method"]["horizon_days"] == 180
     rejected = runner.invoke(cli, ["--db", db, "proposals", "reject", proposal["readable_id"]])
     assert rejected.exit_code == 0 and rejected.stdout == f"rejected {proposal['readable_id']}\n"
+
+
+def test_a_shorter_horizon_judges_recent_warnings_sooner(db: str) -> None:
+    """With H = 30 days, the clients warned about in the last two months have stayed long enough to count."""
+    result = CliRunner().invoke(cli, ["--db", db, "proposals", "--horizon-days", "30", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["method"]["horizon_days"] == 30
+    deadlines = [p for p in data["proposals"] if p["reason"] == "missed_deadlines"]
+    assert all(p["evidence"]["horizon_days"] == 30 for p in deadlines)
+    refused = CliRunner().invoke(cli, ["--db", db, "proposals", "--horizon-days", "5"])
+    assert refused.exit_code == 2 and "5 is not in the range 30<=x<=3650" in refused.stderr

@@ -195,6 +195,10 @@ class Learning:
         self._ledger = ledger
         self.method = method
 
+    def with_horizon(self, horizon_days: int) -> Learning:
+        """The same loop with another horizon H (see ``docs/learning.md``)."""
+        return Learning(self._ledger, method=attrs.evolve(self.method, horizon_days=horizon_days))
+
     # --- reading ------------------------------------------------------------------
 
     def histories(self) -> StoredHistories:
