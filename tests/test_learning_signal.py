@@ -165,7 +165,7 @@ def test_the_text_speaks_plainly_and_json_keeps_the_numbers(db: str, generated: 
     assert text.exit_code == 0, text.stderr
     out = text.stdout
     assert "Proposal missed-deadlines-if-deadlines-missed-90d-at-least-2" in out
-    assert "had 2 or more deadlines we missed in the last 90 days" in out
+    assert "had 2 or more missed deadlines within 90 days" in out
     assert "no client who stayed had it" in out and "This rule would flag 4 clients today." in out
     assert "At risk now: " in out and all(client in out for client in generated.at_risk)
     assert "precision" not in out and "recall" not in out

@@ -123,12 +123,30 @@ def condition_text(fact: str, op: str, threshold: int | float) -> str:
     return f"{fact} {op} {threshold!r}"
 
 
+#: What a client "had" when a watched fact passed a threshold (``{n}``: the threshold, ``{more}``: "or more" / "or fewer").
+THRESHOLD_WORDS: dict[str, str] = {
+    "deadlines_missed_90d": "{n} {more} missed deadlines within 90 days",
+    "reply_days_median_90d": "a median reply time of {n} days {more} (over 90 days)",
+    "unanswered_messages": "{n} {more} unanswered messages",
+    "late_invoices_12m": "{n} {more} late invoices within 12 months",
+    "overdue_amount": "an overdue amount of {n} {more}",
+    "unanswered_followups": "{n} {more} unanswered follow-ups",
+    "silent_days": "{n} {more} days of silence",
+    "unbillable_share_90d": "{percent} {more} of the hours unbillable (over 90 days)",
+    "unpaid_scope_changes_90d": "{n} {more} unpaid scope changes within 90 days",
+    "incidents_180d": "{n} {more} incidents within 180 days",
+    "hours_90d": "{n} {more} hours of work within 90 days",
+}
+
+
 def condition_words(fact: str, op: str, threshold: int | float) -> str:
-    """``2 or more deadlines we missed in the last 90 days``."""
+    """``2 or more missed deadlines within 90 days``: the condition as what a client had."""
     more = "or more" if op == ">=" else "or fewer"
-    words = counted(threshold, FACT_WORDS.get(fact, fact.replace("_", " ")))
-    count, _, rest = words.partition(" ")
-    return f"{count} {more} {rest}"
+    template = THRESHOLD_WORDS.get(fact)
+    if template is None:
+        count, _, rest = counted(threshold, FACT_WORDS.get(fact, fact.replace("_", " "))).partition(" ")
+        return f"{count} {more} {rest}"
+    return template.format(n=number(threshold), more=more, percent=f"{threshold:.0%}")
 
 
 def _slug(text: str) -> str:
@@ -218,7 +236,7 @@ class Finding:
 
     def summary(self) -> str:
         """The finding in plain words, for the owner."""
-        who = f"Clients who left saying “{LABELS[self.reason].lower()}”" if self.reason else "Clients who left"
+        who = f"Clients who left saying “{LABELS[self.reason]}”" if self.reason else "Clients who left"
         caught = len(self.flagged)
         share = f"all {caught} of them" if caught == len(self.clients) else f"{caught} of {len(self.clients)}"
         before = f"{self.lead_days} to {self.horizon_days} days before they left"

@@ -324,7 +324,7 @@ def proposals_text(data: dict) -> Iterable[str]:
             )
             yield f"  {tuning['summary']}"
         else:
-            yield f"Proposal {handle} ({proposal['id']}): add a rule, {rule['id']} ({rule['verdict']}), when {evidence['condition_words']}"
+            yield f"Proposal {handle} ({proposal['id']}): add a rule, {rule['id']} ({rule['verdict']}): warn when a client has {evidence['condition_words']}"
             yield f"  {evidence['summary']}"
         yield f"  How sure: {certainty_words(evidence)}."
         if evidence["other_departures"]:
@@ -355,6 +355,7 @@ def proposals_text(data: dict) -> Iterable[str]:
         yield f"  Advice it gives: {rule['advice']}"
         yield f"  Accept: clientrules proposals accept {handle}   Reject: clientrules proposals reject {handle}"
     for item in data["not_proposed"]:
-        yield f"No proposal for {LABELS.get(item['reason'], item['reason']).lower()} ({len(item['clients'])} clients): {item['why']}"
+        count = len(item["clients"])
+        yield f"No proposal for “{LABELS.get(item['reason'], item['reason'])}” ({count} client{'' if count == 1 else 's'}): {item['why']}"
     for item in data["decided"]:
         yield f"Decided: {item.get('readable_id') or item['id']} ({item['rule'].get('id', '?')}) {item['outcome']} on {item['at'][:10]}"
