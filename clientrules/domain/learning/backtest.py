@@ -91,9 +91,13 @@ class DecisionMemo:
         thresholds = self._thresholds.get(identity)
         if thresholds is None:
             thresholds = self._thresholds[identity] = _thresholds(version.ruleset)
-        values = facts.values
-        standing = tuple(_standing(values.get(fact), constants) for fact, constants in thresholds)
-        key = (*identity, standing)
+        get = facts.values.get
+        standing: list[tuple[int, int] | None] = [None] * len(thresholds)
+        for index, (fact, constants) in enumerate(thresholds):
+            value = get(fact)
+            if value is not None:
+                standing[index] = (bisect_left(constants, value), bisect_right(constants, value))
+        key = (*identity, tuple(standing))
         found = self._decided.get(key)
         if found is None:
             decision = self._decide(client, facts, version)
@@ -108,12 +112,6 @@ def _thresholds(ruleset: RuleSet) -> tuple[tuple[str, list[FactValue]], ...]:
         for comparison in rule.comparisons:
             constants.setdefault(comparison.fact, set()).add(comparison.value)
     return tuple((fact, sorted(values)) for fact, values in sorted(constants.items()))
-
-
-def _standing(value: FactValue | None, constants: list[FactValue]) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    return (bisect_left(constants, value), bisect_right(constants, value))
 
 
 @attrs.frozen
@@ -345,13 +343,18 @@ def _decide_client(
     per_column: list[list[Moment]] = [[] for _ in columns]
     for moment in moments:
         facts_by_grace: dict[int, Facts] = {}
+        by_version: dict[tuple[int, str], Decided] = {}
         for index, column in enumerate(columns):
             version = column.version_at(moment)
-            grace_days = version.ruleset.parameters.grace_days
-            facts = facts_by_grace.get(grace_days)
-            if facts is None:
-                facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
-            per_column[index].append((moment, memo.decide(record.client, facts, version)))
+            identity = (version.version, version.ruleset.source)
+            decided = by_version.get(identity)
+            if decided is None:
+                grace_days = version.ruleset.parameters.grace_days
+                facts = facts_by_grace.get(grace_days)
+                if facts is None:
+                    facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
+                decided = by_version[identity] = memo.decide(record.client, facts, version)
+            per_column[index].append((moment, decided))
     yield from per_column
 
 
