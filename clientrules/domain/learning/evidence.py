@@ -135,6 +135,7 @@ def gather(
     departed: list[DepartedClient] = []
     retained: list[str] = []
     values = {key: RetainedValues() for key in watched}
+    higher = [op == ">=" for _, op in watched]
     for record in histories:
         if record.first_at is None:
             continue
@@ -142,18 +143,24 @@ def gather(
             departed.append(_departed(record, moments, watched, lead_days, horizon_days, grace_days))
             continue
         retained.append(record.client)
-        settled = dict.fromkeys(watched, ABSENT)
-        recent = dict.fromkeys(watched, ABSENT)
+        settled = [ABSENT] * len(watched)
+        recent = [ABSENT] * len(watched)
         now: Mapping[str, FactValue] = {}
         for moment in check_moments(record, moments, timeframe):
             now = record.facts(moment, grace_days).values
             side = settled if settled_until is not None and moment <= settled_until else recent
-            for key in watched:
-                side[key] = worse(key[1], side[key], _number(now.get(key[0])))
-        for key in watched:
+            # the inner loop of the pass: worse() inlined
+            for index, (fact, _) in enumerate(watched):
+                value = now.get(fact)
+                if value is None or isinstance(value, bool):
+                    continue
+                old = side[index]
+                if old != old or (value > old if higher[index] else value < old):  # old != old: nan, nothing yet
+                    side[index] = value
+        for index, key in enumerate(watched):
             column = values[key]
-            column.settled.append(settled[key])
-            column.recent.append(recent[key])
+            column.settled.append(settled[index])
+            column.recent.append(recent[index])
             column.now.append(_number(now.get(key[0])))
     departed.sort(key=lambda d: (d.departure.at, d.client))
     return Evidence(timeframe, lead_days, horizon_days, tuple(departed), tuple(retained), values)
