@@ -81,3 +81,27 @@ def test_cli_backtest_text(ledger: Ledger, tmp_path) -> None:
         "Rule learned-missed-deadlines: fired before 1 of 1 departures (median 45 days ahead), "
         "and for 0 of 2 retained clients who then stayed (1 more too recently to tell)"
     ) in result.stdout
+
+
+def test_memoised_decisions_equal_the_engine_at_every_check(tmp_path) -> None:
+    """Deciding once per standing of the facts gives what the engine gives for every client-moment."""
+    from clientrules.domain.learning.backtest import DecisionMemo
+    from clientrules.domain.learning.evidence import check_moments
+    from tests.learning_fixtures import signal_history
+
+    with Ledger.open(str(tmp_path / "memo.db")) as ledger:
+        ledger.append(signal_history(leavers=6, at_risk=3, clean=20, price=4).events)
+        version = ledger.rules.use(default_ruleset_text() + RULE)
+        engine = ledger.decisions.engine(version)
+        memo = DecisionMemo(lambda client, facts, v: engine.decide(client, facts))
+        histories = ledger.learning.histories()
+        moments = histories.timeframe.monthly_moments()
+        checked = 0
+        for record in histories:
+            for moment in check_moments(record, moments, histories.timeframe):
+                facts = record.facts(moment, 7)
+                expected = engine.decide(record.client, facts)
+                got = memo.decide(record.client, facts, version)
+                assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
+                checked += 1
+    assert checked > 500 and memo.asked < checked / 5

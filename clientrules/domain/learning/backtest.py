@@ -86,6 +86,11 @@ class DecisionMemo:
         self._thresholds: dict[tuple[int, str], tuple[tuple[str, list[FactValue]], ...]] = {}
         self._decided: dict[tuple[int, str, tuple[Any, ...]], Decided] = {}
 
+    @property
+    def asked(self) -> int:
+        """How many times ``decide`` was called: once per rule set and standing of the facts."""
+        return len(self._decided)
+
     def decide(self, client: str, facts: Facts, version: Any) -> Decided:
         identity = (version.version, version.ruleset.source)
         thresholds = self._thresholds.get(identity)
