@@ -211,3 +211,16 @@ def test_cli_backtest_refuses_an_invalid_rule_set(small_db: str, tmp_path: Path)
     result = CliRunner().invoke(cli, ["--db", small_db, "backtest", "--rules", str(bad)])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: invalid rule set:") and result.stderr.count("\n") == 1
+
+
+def test_html_report_charts_have_ids_of_their_own(db_url: str) -> None:
+    """Several inline charts in one page: no repeated id, no RDF metadata (the Nu HTML checker refuses both)."""
+    import re
+
+    _departed_with_answer(db_url, "More care, please.")
+    with Ledger.open(db_url) as ledger:
+        page = ledger.learning.report().to_html()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)) and any(i.startswith("chart-reasons-") for i in ids)
+    assert "<metadata>" not in page and "<main>" in page
+    assert page.index("<style>") < page.index("</head>")
