@@ -188,3 +188,17 @@ def test_a_shorter_horizon_judges_recent_warnings_sooner(db: str) -> None:
     assert all(p["evidence"]["horizon_days"] == 30 for p in deadlines)
     refused = CliRunner().invoke(cli, ["--db", db, "proposals", "--horizon-days", "5"])
     assert refused.exit_code == 2 and "5 is not in the range 30<=x<=3650" in refused.stderr
+
+
+def test_a_rejection_recorded_under_an_older_id_still_holds(db: str, generated: SignalHistory) -> None:
+    """Decisions recorded when ids hashed the evidence are matched by the rule they were about."""
+    from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
+
+    with Ledger.open(db) as ledger:
+        proposal = _deadlines(ledger)
+        evidence = json.dumps({"reason": "missed_deadlines", "clients": list(generated.leavers)})
+        old = ProposalDecided(proposal_id="p-0123456789ab", outcome="rejected", evidence=evidence, rule=dict(proposal.rule))
+        ledger.record(LEARNING_STREAM, old, "2026-01-02")
+        proposals = ledger.learning.proposals(with_backtest=False)
+    assert all(p.reason != "missed_deadlines" for p in proposals.pending)
+    assert [d.id for d in proposals.decided] == ["p-0123456789ab"]

@@ -86,6 +86,11 @@ class Proposal:
         return "add" if self.tuning is None else "tune"
 
     @property
+    def subject(self) -> tuple[str, ...]:
+        """The rule's id and conditions, as :attr:`Decided.subject`."""
+        return (str(self.rule["id"]), *map(str, self.rule["when"]))
+
+    @property
     def reason(self) -> str | None:
         return self.finding.reason
 
@@ -134,6 +139,11 @@ class Decided:
             return json.loads(self.evidence).get("readable_id")
         except (ValueError, AttributeError):
             return None
+
+    @property
+    def subject(self) -> tuple[str, ...]:
+        """What was decided on: the rule's id and conditions (matches decisions recorded before ids named them)."""
+        return (str(self.rule.get("id", "")), *map(str, self.rule.get("when", ())))
 
     def to_json(self) -> dict:
         return {
@@ -242,13 +252,10 @@ class Learning:
         current = self._ledger.rules.current()
         findings, not_proposed = find(evidence, self.method, ruleset=current.ruleset)
         decided = self.decided()
-        accepted = {d.id for d in decided if d.outcome == "accepted"}
-        rejected = {d.id: d for d in decided if d.outcome == "rejected"}
+        accepted = {key for d in decided if d.outcome == "accepted" for key in (d.id, d.subject)}
+        rejected = {key: d for d in decided if d.outcome == "rejected" for key in (d.id, d.subject)}
         candidates = [self._addition(f, current) for f in findings] + [self._tuning(t, current) for t in tune(evidence, current.ruleset)]
-        pending = [
-            p for p in candidates
-            if p.id not in accepted and not (p.id in rejected and still_rejected(rejected[p.id], p.finding))
-        ]  # fmt: skip
+        pending = [p for p in candidates if not self._decided_already(p, accepted, rejected)]
         others: list = []
         if with_backtest and (pending or extra):
             versions = [
@@ -259,6 +266,14 @@ class Learning:
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
         return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version), others
+
+    @staticmethod
+    def _decided_already(proposal: Proposal, accepted: set, rejected: dict) -> bool:
+        """Accepted, or rejected and the rejection still holds (by id, or by rule for older decisions)."""
+        if proposal.id in accepted or proposal.subject in accepted:
+            return True
+        rejection = rejected.get(proposal.id) or rejected.get(proposal.subject)
+        return rejection is not None and still_rejected(rejection, proposal.finding)
 
     def _addition(self, finding: Finding, current: RuleSetVersion) -> Proposal:
         taken = {rule.id for rule in current.ruleset.rules}
