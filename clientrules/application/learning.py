@@ -22,38 +22,40 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 import attrs
 
-from clientrules.application.rule_versions import RuleSetVersion
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
 from clientrules.domain.facts import Facts
-from clientrules.domain.learning.backtest import Backtest, Column, backtests, version_in_force
+from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, version_in_force
 from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
-from clientrules.domain.learning.report import Report, build_report
+from clientrules.domain.learning.report import HtmlRenderer, Report, build_report
 from clientrules.domain.learning.tuning import Tuning, tune, watched
 from clientrules.domain.rules import Comparison, parse_ruleset, ruleset_to_toml
-from clientrules.ports import EventStore
-
-if TYPE_CHECKING:
-    from clientrules.ledger import Ledger
+from clientrules.ports import ClientQueries, EventStreams
 
 
 class UnknownProposal(ClientRulesError):
     """No pending proposal has that id (it was decided already, or the evidence changed)."""
 
 
+class StoreForLearning(EventStreams, ClientQueries, Protocol):
+    """What learning reads and writes: each client's stream, which clients there are, and the ``$learning`` stream."""
+
+
 class StoredHistories:
     """Every client of a store, read and folded one at a time, each time it is iterated."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: StoreForLearning) -> None:
         self._store = store
         summaries = store.clients()
         self.timeframe = Timeframe(
@@ -76,7 +78,7 @@ class Proposal:
     id: str
     readable_id: str
     finding: Finding
-    rule: dict
+    rule: dict[str, Any]
     ruleset_text: str
     backtest: Backtest | None = None
     tuning: Tuning | None = None
@@ -106,7 +108,7 @@ class Proposal:
     def summary(self) -> str:
         return self.tuning.summary() if self.tuning is not None else self.finding.summary()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "readable_id": self.readable_id,
@@ -129,23 +131,24 @@ class Decided:
     id: str
     outcome: str
     at: Instant
-    rule: dict
+    rule: dict[str, Any]
     ruleset_version: int | None
     evidence: str = ""
 
     @property
     def readable_id(self) -> str | None:
         try:
-            return json.loads(self.evidence).get("readable_id")
+            found = json.loads(self.evidence).get("readable_id")
         except (ValueError, AttributeError):
             return None
+        return found if isinstance(found, str) else None
 
     @property
     def subject(self) -> tuple[str, ...]:
         """What was decided on: the rule's id and conditions (matches decisions recorded before ids named them)."""
         return (str(self.rule.get("id", "")), *map(str, self.rule.get("when", ())))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "readable_id": self.readable_id,
@@ -188,7 +191,7 @@ class Proposals:
             f"there is no pending proposal {proposal_id!r} (list them with: clientrules proposals)"
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "ruleset_version": self.ruleset_version,
             "method": self.method.to_json(),
@@ -201,27 +204,39 @@ class Proposals:
 class Learning:
     """The learning loop of one ledger (``ledger.learning``)."""
 
-    def __init__(self, ledger: Ledger, *, method: Method = Method()) -> None:
-        self._ledger = ledger
+    def __init__(
+        self,
+        store: StoreForLearning,
+        rules: RuleVersions,
+        engines: Engines,
+        *,
+        method: Method = Method(),
+        html: HtmlRenderer | None = None,
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._engines = engines
+        self._html = html
         self.method = method
 
     def with_horizon(self, horizon_days: int) -> Learning:
         """The same loop with another horizon H (see ``docs/learning.md``)."""
-        return Learning(self._ledger, method=attrs.evolve(self.method, horizon_days=horizon_days))
+        method = attrs.evolve(self.method, horizon_days=horizon_days)
+        return Learning(self._store, self._rules, self._engines, method=method, html=self._html)
 
     # --- reading ------------------------------------------------------------------
 
     def histories(self) -> StoredHistories:
         """Every client's record, read from the store one at a time on each pass."""
-        return StoredHistories(self._ledger.store)
+        return StoredHistories(self._store)
 
     def decide(self, client: str, facts: Facts, version: RuleSetVersion) -> Decision:
         """The decision under ``version``, by the engines ``ledger.decisions`` uses."""
-        return self._ledger.decisions.engine(version).decide(client, facts)
+        return self._engines.decide(client, facts, version)
 
     def evidence(self, histories: StoredHistories | None = None) -> Evidence:
         """One pass over every client: what the proposals need (:mod:`clientrules.domain.learning.evidence`)."""
-        current = self._ledger.rules.current()
+        current = self._rules.current()
         return gather(
             histories or self.histories(),
             [*self.method.facts, *watched(current.ruleset)],
@@ -236,7 +251,7 @@ class Learning:
             Decided(
                 e.payload.proposal_id, e.payload.outcome, e.at, dict(e.payload.rule), e.payload.ruleset_version, e.payload.evidence
             )
-            for e in self._ledger.events(LEARNING_STREAM)
+            for e in self._store.read_client(LEARNING_STREAM)
             if isinstance(e.payload, ProposalDecided)
         ]
 
@@ -248,15 +263,15 @@ class Learning:
 
     def _proposals(
         self, histories: StoredHistories, evidence: Evidence, *, with_backtest: bool, extra: Sequence[Column] = ()
-    ) -> tuple[Proposals, list]:
-        current = self._ledger.rules.current()
+    ) -> tuple[Proposals, list[Replayed]]:
+        current = self._rules.current()
         findings, not_proposed = find(evidence, self.method, ruleset=current.ruleset)
         decided = self.decided()
         accepted = {key for d in decided if d.outcome == "accepted" for key in (d.id, d.subject)}
         rejected = {key: d for d in decided if d.outcome == "rejected" for key in (d.id, d.subject)}
         candidates = [self._addition(f, current) for f in findings] + [self._tuning(t, current) for t in tune(evidence, current.ruleset)]
         pending = [p for p in candidates if not self._decided_already(p, accepted, rejected)]
-        others: list = []
+        others: list[Replayed] = []
         if with_backtest and (pending or extra):
             versions = [
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
@@ -268,7 +283,9 @@ class Learning:
         return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version), others
 
     @staticmethod
-    def _decided_already(proposal: Proposal, accepted: set, rejected: dict) -> bool:
+    def _decided_already(
+        proposal: Proposal, accepted: set[str | tuple[str, ...]], rejected: dict[str | tuple[str, ...], Decided]
+    ) -> bool:
         """Accepted, or rejected and the rejection still holds (by id, or by rule for older decisions)."""
         if proposal.id in accepted or proposal.subject in accepted:
             return True
@@ -304,11 +321,11 @@ class Learning:
 
         ``proposal_id`` is the proposal's id or its readable id.
         """
-        head = self._ledger.store.client_version(LEARNING_STREAM)
+        head = self._store.client_version(LEARNING_STREAM)
         proposals = self.proposals(with_backtest=False)
         proposal = proposals.get(proposal_id)
         # the proposal extends the version it was computed from: fail rather than drop a newer one
-        version = self._ledger.rules.use(
+        version = self._rules.use(
             proposal.ruleset_text,
             note=note or f"accepted proposal {proposal.readable_id}: {proposal.rule['id']} ({proposal.finding.condition})",
             expected_version=proposals.ruleset_version,
@@ -318,7 +335,7 @@ class Learning:
 
     def reject(self, proposal_id: str) -> Event:
         """Record that the owner rejected the proposal; it comes back only if its evidence grows materially."""
-        head = self._ledger.store.client_version(LEARNING_STREAM)
+        head = self._store.client_version(LEARNING_STREAM)
         proposal = self.proposals(with_backtest=False).get(proposal_id)
         return self._record(proposal, "rejected", head, None)
 
@@ -330,13 +347,15 @@ class Learning:
             rule=dict(proposal.rule),
             ruleset_version=ruleset_version,
         )
-        return self._ledger.record(LEARNING_STREAM, payload, Instant.now(), expected_version=head)
+        event = Event.new(LEARNING_STREAM, payload, Instant.now())
+        result = self._store.append([event], expected_version=head)
+        return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
 
     # --- backtest and report ------------------------------------------------------
 
     def backtest(self, ruleset_text: str | None = None, *, label: str = "candidate") -> Backtest:
         """Replay the history under the current rule set and ``ruleset_text`` (default: the current one again)."""
-        current = self._ledger.rules.current()
+        current = self._rules.current()
         if ruleset_text is None:
             candidate, label = current, f"current (v{current.version})"
         else:
@@ -348,9 +367,9 @@ class Learning:
 
     def report(self) -> Report:
         """The learning report: why clients left, what their logs showed, and what to change."""
-        versions = self._ledger.rules.versions()
+        versions = self._rules.versions()
         histories = self.histories()
         evidence = self.evidence(histories)
         in_force = Column("in force", lambda moment: version_in_force(versions, moment))
         proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])
-        return build_report(evidence, replayed, proposals)
+        return build_report(evidence, replayed, proposals, html=self._html)
