@@ -14,7 +14,7 @@ import functools
 import io
 import os
 import sys
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.store import open_store
@@ -127,7 +127,7 @@ class Ledger:
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
-        return Learning(self.store, self.rules, self.engines, html=_render_report)
+        return Learning(self.store, self.rules, self.engines)
 
     # --- writing ------------------------------------------------------------------
 
@@ -281,10 +281,3 @@ def _text_output(out: str | os.PathLike | IO[str]) -> Iterator[IO[str]]:
 
 
 __all__ = ["Ledger"]
-
-
-def _render_report(data: dict[str, Any], *, full_page: bool = True) -> str:
-    """The learning report as HTML (matplotlib is imported only when a report is drawn)."""
-    from clientrules.adapters.report.html import render_html
-
-    return render_html(data, full_page=full_page)

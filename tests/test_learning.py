@@ -217,9 +217,11 @@ def test_html_report_charts_have_ids_of_their_own(db_url: str) -> None:
     """Several inline charts in one page: no repeated id, no RDF metadata (the Nu HTML checker refuses both)."""
     import re
 
+    from clientrules.adapters.report.html import render_html
+
     _departed_with_answer(db_url, "More care, please.")
     with Ledger.open(db_url) as ledger:
-        page = ledger.learning.report().to_html()
+        page = render_html(ledger.learning.report().to_json())
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)) and any(i.startswith("chart-reasons-") for i in ids)
     assert "<metadata>" not in page and "<main>" in page

@@ -38,7 +38,7 @@ from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
-from clientrules.domain.learning.report import HtmlRenderer, Report, build_report
+from clientrules.domain.learning.report import Report, build_report
 from clientrules.domain.learning.tuning import Tuning, tune, watched
 from clientrules.domain.rules import Comparison, parse_ruleset, ruleset_to_toml
 from clientrules.ports import ClientQueries, EventStreams
@@ -211,18 +211,16 @@ class Learning:
         engines: Engines,
         *,
         method: Method = Method(),
-        html: HtmlRenderer | None = None,
     ) -> None:
         self._store = store
         self._rules = rules
         self._engines = engines
-        self._html = html
         self.method = method
 
     def with_horizon(self, horizon_days: int) -> Learning:
         """The same loop with another horizon H (see ``docs/learning.md``)."""
         method = attrs.evolve(self.method, horizon_days=horizon_days)
-        return Learning(self._store, self._rules, self._engines, method=method, html=self._html)
+        return Learning(self._store, self._rules, self._engines, method=method)
 
     # --- reading ------------------------------------------------------------------
 
@@ -372,4 +370,4 @@ class Learning:
         evidence = self.evidence(histories)
         in_force = Column("in force", lambda moment: version_in_force(versions, moment))
         proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])
-        return build_report(evidence, replayed, proposals, html=self._html)
+        return build_report(evidence, replayed, proposals)

@@ -48,11 +48,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable
 
 import attrs
 
-from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.learning.backtest import Decided, Flag, Replayed
 from clientrules.domain.learning.evidence import DepartedClient, Evidence
 from clientrules.domain.learning.history import days_before
@@ -81,22 +80,12 @@ REPORT_KEYS = (
 WARNING_FACTS = (*(fact for fact, op in CANDIDATE_FACTS if op == ">="), "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
 
 
-class HtmlRenderer(Protocol):
-    """Renders report data as an HTML page (``full_page``) or as a fragment."""
-
-    def __call__(self, data: dict[str, Any], *, full_page: bool = ...) -> str: ...
-
-
 @attrs.frozen
 class Report:
-    """The learning report as data (:data:`REPORT_KEYS`), with a plain-text and an HTML form.
-
-    ``html`` renders the data as HTML (the report adapter's ``render_html``,
-    which the ledger passes in: the domain draws no chart itself).
-    """
+    """The learning report as data (:data:`REPORT_KEYS`), with a plain-text form
+    (:func:`clientrules.adapters.report.html.render_html` draws the HTML one)."""
 
     data: dict[str, Any]
-    html: HtmlRenderer | None = attrs.field(default=None, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return self.data
@@ -104,13 +93,8 @@ class Report:
     def to_text(self) -> str:
         return "\n".join(_text_lines(self.data)) + "\n"
 
-    def to_html(self, *, full_page: bool = True) -> str:
-        if self.html is None:
-            raise ClientRulesError("this report was built without an HTML renderer")
-        return self.html(self.data, full_page=full_page)
 
-
-def build_report(evidence: Evidence, in_force: Replayed, proposals: Any, *, html: HtmlRenderer | None = None) -> Report:
+def build_report(evidence: Evidence, in_force: Replayed, proposals: Any) -> Report:
     """Gather the report from the evidence, the replay under the versions in force, and the current proposals."""
     lead_days = evidence.lead_days
     departed = evidence.departed
@@ -146,7 +130,7 @@ def build_report(evidence: Evidence, in_force: Replayed, proposals: Any, *, html
         ],
     }
     data.update(proposals.to_json())
-    return Report({key: data[key] for key in REPORT_KEYS}, html)
+    return Report({key: data[key] for key in REPORT_KEYS})
 
 
 def _written_answer(client: DepartedClient) -> dict[str, Any] | None:
