@@ -94,7 +94,7 @@ def decide(proposal_id: str, outcome: str):
             flash(f"Proposal {proposal_id} accepted: rule set version {version.version} is now in use.", "success")
         else:
             service.reject(proposal_id)
-            flash(f"Proposal {proposal_id} rejected: it will not be proposed again for the same evidence.", "success")
+            flash(f"Proposal {proposal_id} rejected: it comes back only if its evidence grows by half.", "success")
     except ClientRulesError as error:
         flash(str(error), "error")
     return redirect(url_for(".report"), code=303)

@@ -41,7 +41,8 @@ def test_candidate_against_current(ledger: Ledger) -> None:
     (flag,) = result.candidate.flagged
     assert (flag.client, flag.first_flagged.text, flag.lead_days, flag.verdict) == ("leaver", "2025-05-01", 45, "renegotiate")
     assert flag.rules == ("learned-missed-deadlines",)
-    assert result.candidate.false_alarms == ("stayer",)
+    # the stayer was first flagged on 1 April, 153 days before the history ends: too recent to call a false alarm
+    assert (result.candidate.false_alarms, result.candidate.pending) == ((), ("stayer",))
     assert [(c.client, c.as_of.text, c.before, c.after, c.added) for c in result.changes] == [
         ("leaver", "2025-05-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
         ("leaver", "2025-06-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
@@ -49,12 +50,19 @@ def test_candidate_against_current(ledger: Ledger) -> None:
         ("stayer", "2025-05-01", "keep", "renegotiate", ("learned-missed-deadlines",)),
     ]
     rule = result.rules["learned-missed-deadlines"]
-    assert (len(rule.flagged), rule.median_lead_days, rule.false_alarms) == (1, 45, ("stayer",))
+    assert (len(rule.flagged), rule.median_lead_days, rule.false_alarms, rule.pending) == (1, 45, (), ("stayer",))
     # the leaver is decided only while a client: 5 months, the others 8 each
     assert result.current.decisions == result.candidate.decisions == 5 + 8 + 8
     data = result.to_json()
     assert data["changed_decisions"] == 4 and data["changed_clients"] == 2
     assert data["transitions"] == {"keep -> renegotiate": 4}
+
+
+def test_a_client_who_stayed_the_horizon_after_the_warning_is_a_false_alarm(ledger: Ledger) -> None:
+    ledger.record("calm", WorkLogged(hours=2.0, billable=True), "2025-10-15")  # the history now ends 197 days after 1 April
+    result = ledger.learning.backtest(default_ruleset_text() + RULE)
+    assert (result.candidate.false_alarms, result.candidate.pending) == (("stayer",), ())
+    assert result.to_json()["rules"]["learned-missed-deadlines"]["false_alarm_clients"] == ["stayer"]
 
 
 def test_without_a_candidate_the_current_rules_are_replayed_alone(ledger: Ledger) -> None:
@@ -68,5 +76,32 @@ def test_cli_backtest_text(ledger: Ledger, tmp_path) -> None:
     rules.write_text(default_ruleset_text() + RULE)
     result = CliRunner().invoke(cli, ["--db", ledger.url, "backtest", "--rules", str(rules)])
     assert result.exit_code == 0, result.stderr
-    assert "departures flagged" in result.stdout and "1 of 1" in result.stdout
-    assert "Rule learned-missed-deadlines: fired before 1 of 1 departures (median 45 days ahead), and for 1 of 2 retained clients" in result.stdout
+    assert "departures warned of" in result.stdout and "1 of 1" in result.stdout
+    assert (
+        "Rule learned-missed-deadlines: fired before 1 of 1 departures (median 45 days ahead), "
+        "and for 0 of 2 retained clients who then stayed (1 more too recently to tell)"
+    ) in result.stdout
+
+
+def test_memoised_decisions_equal_the_engine_at_every_check(tmp_path) -> None:
+    """Deciding once per standing of the facts gives what the engine gives for every client-moment."""
+    from clientrules.domain.learning.backtest import DecisionMemo
+    from clientrules.domain.learning.evidence import check_moments
+    from tests.learning_fixtures import signal_history
+
+    with Ledger.open(str(tmp_path / "memo.db")) as ledger:
+        ledger.append(signal_history(leavers=6, at_risk=3, clean=20, price=4).events)
+        version = ledger.rules.use(default_ruleset_text() + RULE)
+        engine = ledger.decisions.engine(version)
+        memo = DecisionMemo(lambda client, facts, v: engine.decide(client, facts))
+        histories = ledger.learning.histories()
+        moments = histories.timeframe.monthly_moments()
+        checked = 0
+        for record in histories:
+            for moment in check_moments(record, moments, histories.timeframe):
+                facts = record.facts(moment, 7)
+                expected = engine.decide(record.client, facts)
+                got = memo.decide(record.client, facts, version)
+                assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
+                checked += 1
+    assert checked > 500 and memo.asked < checked / 5

@@ -75,7 +75,7 @@ def test_owner_page_shows_charts_and_accepts_a_proposal(chromium, server: str, d
     assert page.evaluate("() => getComputedStyle(document.querySelector('.proposal')).borderLeftWidth") == "4px"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "learning-owner-page.png"), full_page=True)
-    page.get_by_role("button", name="Accept p-").first.click()
+    page.get_by_role("button", name="Accept missed-deadlines-if-").first.click()
     page.wait_for_url(f"{server}/owner/learning/")
     assert "version 2 is now in use" in page.locator(".flash").inner_text()
     assert errors == []

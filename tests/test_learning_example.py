@@ -56,8 +56,8 @@ def test_accepting_the_example_proposal_flags_at_risk_clients(example_db: str) -
         proposals = ledger.learning.proposals(with_backtest=False)
         deadlines = next(p for p in proposals.pending if p.reason == "missed_deadlines")
         version = ledger.learning.accept(deadlines.id)
-        history = ledger.learning.history()
-        at_risk = [(c, days_before(history.records[c].departure.at, 30)) for c in deadlines.finding.flagged]
+        departures = {r.client: r.departure for r in ledger.learning.histories() if r.departure}
+        at_risk = [(c, days_before(departures[c].at, 30)) for c in deadlines.finding.flagged]
         for client, moment in at_risk:
             (decision,) = ledger.decisions.evaluate([client], as_of=moment)
             assert decision.ruleset_version == version.version == 2

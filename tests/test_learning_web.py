@@ -62,7 +62,7 @@ def test_report_page_with_charts_and_stylesheet(owner) -> None:
 
 def test_accept_and_reject_from_the_page(owner, app) -> None:
     html = owner.get("/owner/learning/").get_data(as_text=True)
-    accept, reject = re.findall(r'action="(/owner/learning/proposals/p-[0-9a-f]+/(?:accept|reject))"', html)[:2]
+    accept, reject = re.findall(r'action="(/owner/learning/proposals/[a-z0-9.-]+/(?:accept|reject))"', html)[:2]
     assert owner.post(accept, data={}).status_code == 400  # no CSRF token
     token = csrf_token(html)
     answer = owner.post(accept, data={"csrf_token": token})

@@ -1,68 +1,125 @@
 """``ledger.learning``: the learning report, rule proposals with their backtest, accepting and rejecting them.
 
-The thin service over the pure parts: it reads the history from the ledger,
-asks :mod:`~clientrules.domain.learning.proposals` what to propose,
-:mod:`~clientrules.domain.learning.backtest` what each proposal would have done, and
-records the owner's verdicts:
+The thin service over the pure parts. It reads the store one client at a
+time (:class:`StoredHistories`: no pass holds more than one client's events),
+gathers the evidence in one pass (:func:`~clientrules.domain.learning.evidence.gather`),
+asks :mod:`~clientrules.domain.learning.proposals` what to add and
+:mod:`~clientrules.domain.learning.tuning` what to change, replays every
+proposal in a second pass (:mod:`~clientrules.domain.learning.backtest`, with
+the same engines ``ledger.decisions`` uses), and records the owner's verdicts:
 
-* accepting validates the current rule set with the proposed rule appended
-  and adopts it as a new rule-set version (``ledger.rules.use``); decisions
-  from then on cite the new rule;
-* both outcomes are recorded as ``ProposalDecided`` in stream ``$learning``;
-  a decided proposal is not made again for the same evidence (its id hashes
-  the evidence, see :mod:`~clientrules.domain.learning.proposals`).
+* accepting validates the current rule set with the proposed rule added (or
+  its threshold changed) and adopts it as a new rule-set version
+  (``ledger.rules.use``); decisions from then on cite the new rule;
+* both outcomes are recorded as ``ProposalDecided`` in stream ``$learning``.
+  A proposal's id names what it proposes, so it survives unrelated changes;
+  an accepted one is not made again, a rejected one only once its evidence
+  has grown materially (:func:`still_rejected`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+import math
+import tomllib
+from typing import Any, Iterator, Protocol, Sequence
 
 import attrs
 
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
+from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
-from clientrules.domain.learning.backtest import Backtest, Replayer, backtest
-from clientrules.domain.learning.history import History
+from clientrules.domain.facts import Facts
+from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, version_in_force
+from clientrules.domain.learning.evidence import Evidence, gather
+from clientrules.domain.learning.history import ClientRecord, Timeframe
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
 from clientrules.domain.learning.report import Report, build_report
-from clientrules.domain.rules import parse_ruleset
-from clientrules.application.engines import Engines
-from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
-from clientrules.ports import EventLog, EventStreams
+from clientrules.domain.learning.tuning import Tuning, tune, watched
+from clientrules.domain.rules import Comparison, parse_ruleset, ruleset_to_toml
+from clientrules.ports import ClientQueries, EventStreams
 
 
 class UnknownProposal(ClientRulesError):
     """No pending proposal has that id (it was decided already, or the evidence changed)."""
 
 
+class StoreForLearning(EventStreams, ClientQueries, Protocol):
+    """What learning reads and writes: each client's stream, which clients there are, and the ``$learning`` stream."""
+
+
+class StoredHistories:
+    """Every client of a store, read and folded one at a time, each time it is iterated."""
+
+    def __init__(self, store: StoreForLearning) -> None:
+        self._store = store
+        summaries = store.clients()
+        self.timeframe = Timeframe(
+            min((s.first_at for s in summaries), default=None), max((s.last_at for s in summaries), default=None)
+        )
+
+    def __iter__(self) -> Iterator[ClientRecord]:
+        for client in self._store.client_ids():
+            yield ClientRecord.from_events(client, self._store.read_client(client))
+
+
 @attrs.frozen
 class Proposal:
-    """A rule the owner may accept: why (the finding), what (the rule and the rule-set text) and its backtest."""
+    """A change the owner may accept: why (the finding), what (the rule and the rule-set text) and its backtest.
+
+    ``kind`` is ``add`` (a new rule learned from exit surveys) or ``tune`` (a
+    new threshold for a rule we have: ``tuning`` holds both thresholds' evidence).
+    """
 
     id: str
+    readable_id: str
     finding: Finding
-    rule: dict
+    rule: dict[str, Any]
     ruleset_text: str
     backtest: Backtest | None = None
+    tuning: Tuning | None = None
 
     @property
-    def reason(self) -> str:
+    def kind(self) -> str:
+        return "add" if self.tuning is None else "tune"
+
+    @property
+    def subject(self) -> tuple[str, ...]:
+        """The rule's id and conditions, as :attr:`Decided.subject`."""
+        return (str(self.rule["id"]), *map(str, self.rule["when"]))
+
+    @property
+    def reason(self) -> str | None:
         return self.finding.reason
 
     @property
     def rule_toml(self) -> str:
         return rule_toml(self.rule)
 
-    def to_json(self) -> dict:
+    @property
+    def evidence(self) -> str:
+        """What ``ProposalDecided`` keeps: the finding's evidence, with the readable id."""
+        return json.dumps({**json.loads(self.finding.evidence), "readable_id": self.readable_id}, separators=(",", ":"))
+
+    def summary(self) -> str:
+        return self.tuning.summary() if self.tuning is not None else self.finding.summary()
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "readable_id": self.readable_id,
+            "kind": self.kind,
+            "summary": self.summary(),
             "reason": self.reason,
-            "reason_label": LABELS[self.reason],
+            "reason_label": LABELS[self.reason] if self.reason else None,
             "rule": dict(self.rule),
             "rule_toml": self.rule_toml,
             "evidence": self.finding.to_json(),
+            "tuning": self.tuning.to_json() if self.tuning is not None else None,
             "backtest": self.backtest.to_json(changes_limit=50) if self.backtest else None,
         }
 
@@ -74,17 +131,42 @@ class Decided:
     id: str
     outcome: str
     at: Instant
-    rule: dict
+    rule: dict[str, Any]
     ruleset_version: int | None
+    evidence: str = ""
 
-    def to_json(self) -> dict:
+    @property
+    def readable_id(self) -> str | None:
+        try:
+            found = json.loads(self.evidence).get("readable_id")
+        except (ValueError, AttributeError):
+            return None
+        return found if isinstance(found, str) else None
+
+    @property
+    def subject(self) -> tuple[str, ...]:
+        """What was decided on: the rule's id and conditions (matches decisions recorded before ids named them)."""
+        return (str(self.rule.get("id", "")), *map(str, self.rule.get("when", ())))
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "readable_id": self.readable_id,
             "outcome": self.outcome,
             "at": self.at.text,
             "rule": dict(self.rule),
             "ruleset_version": self.ruleset_version,
         }
+
+
+def still_rejected(rejection: Decided, finding: Finding) -> bool:
+    """Whether a rejection still holds: until the departures the rule warns of grow by half, and by at least 2."""
+    try:
+        then = json.loads(rejection.evidence)
+        caught = len(then.get("flagged", then.get("clients", [])))
+    except (ValueError, AttributeError):
+        return True
+    return len(finding.flagged) < caught + max(2, math.ceil(caught / 2))
 
 
 @attrs.frozen
@@ -98,17 +180,18 @@ class Proposals:
     ruleset_version: int
 
     def get(self, proposal_id: str) -> Proposal:
+        """The pending proposal with that id or readable id."""
         for proposal in self.pending:
-            if proposal.id == proposal_id:
+            if proposal_id in (proposal.id, proposal.readable_id):
                 return proposal
-        for decision in self.decided:
-            if decision.id == proposal_id:
+        for decision in reversed(self.decided):
+            if proposal_id in (decision.id, decision.readable_id):
                 raise UnknownProposal(f"proposal {proposal_id} was {decision.outcome} already")
         raise UnknownProposal(
             f"there is no pending proposal {proposal_id!r} (list them with: clientrules proposals)"
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "ruleset_version": self.ruleset_version,
             "method": self.method.to_json(),
@@ -118,65 +201,98 @@ class Proposals:
         }
 
 
-class StoreForLearning(EventStreams, EventLog, Protocol):
-    """What learning reads and writes: every event in order, and the ``$learning`` stream."""
-
-
 class Learning:
     """The learning loop of one ledger (``ledger.learning``)."""
 
     def __init__(
-        self, store: StoreForLearning, rules: RuleVersions, engines: Engines, *, method: Method = Method()
+        self,
+        store: StoreForLearning,
+        rules: RuleVersions,
+        engines: Engines,
+        *,
+        method: Method = Method(),
     ) -> None:
         self._store = store
         self._rules = rules
         self._engines = engines
         self.method = method
 
+    def with_horizon(self, horizon_days: int) -> Learning:
+        """The same loop with another horizon H (see ``docs/learning.md``)."""
+        method = attrs.evolve(self.method, horizon_days=horizon_days)
+        return Learning(self._store, self._rules, self._engines, method=method)
+
     # --- reading ------------------------------------------------------------------
 
-    def history(self) -> History:
-        """Every client's events, folded once."""
-        return History.from_events(self._store.iter_all())
+    def histories(self) -> StoredHistories:
+        """Every client's record, read from the store one at a time on each pass."""
+        return StoredHistories(self._store)
+
+    def decide(self, client: str, facts: Facts, version: RuleSetVersion) -> Decision:
+        """The decision under ``version``, by the engines ``ledger.decisions`` uses."""
+        return self._engines.decide(client, facts, version)
+
+    def evidence(self, histories: StoredHistories | None = None) -> Evidence:
+        """One pass over every client: what the proposals need (:mod:`clientrules.domain.learning.evidence`)."""
+        current = self._rules.current()
+        return gather(
+            histories or self.histories(),
+            [*self.method.facts, *watched(current.ruleset)],
+            lead_days=self.method.lead_days,
+            horizon_days=self.method.horizon_days,
+            grace_days=current.ruleset.parameters.grace_days,
+        )
 
     def decided(self) -> list[Decided]:
         """Every ``ProposalDecided`` of ``$learning``, oldest first."""
         return [
-            Decided(e.payload.proposal_id, e.payload.outcome, e.at, dict(e.payload.rule), e.payload.ruleset_version)
+            Decided(
+                e.payload.proposal_id, e.payload.outcome, e.at, dict(e.payload.rule), e.payload.ruleset_version, e.payload.evidence
+            )
             for e in self._store.read_client(LEARNING_STREAM)
             if isinstance(e.payload, ProposalDecided)
         ]
 
-    def proposals(self, *, with_backtest: bool = True, history: History | None = None, replayer: Replayer | None = None) -> Proposals:
+    def proposals(self, *, with_backtest: bool = True) -> Proposals:
         """The pending proposals (each with its backtest), the reasons without one, and past decisions."""
-        history = history or self.history()
-        current = self._rules.current()
-        findings, not_proposed = find(
-            history, self.method, grace_days=current.ruleset.parameters.grace_days, ruleset=current.ruleset
-        )
-        decided = self.decided()
-        decided_ids = {d.id for d in decided}
-        own_replayer = replayer is None and with_backtest
-        replayer = replayer or (Replayer(history) if with_backtest else None)
-        try:
-            pending = []
-            for finding in findings:
-                if finding.proposal_id in decided_ids:
-                    continue
-                proposal = self._proposal(finding, current)
-                if replayer is not None:
-                    candidate = RuleSetVersion(current.version + 1, parse_ruleset(proposal.ruleset_text))
-                    result = backtest(replayer, current, candidate, candidate_label=f"with {proposal.rule['id']}")
-                    proposal = attrs.evolve(proposal, backtest=result)
-                pending.append(proposal)
-        finally:
-            if own_replayer and replayer is not None:
-                replayer.close()
-        return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version)
+        histories = self.histories()
+        proposals, _ = self._proposals(histories, self.evidence(histories), with_backtest=with_backtest)
+        return proposals
 
-    def _proposal(self, finding: Finding, current: RuleSetVersion) -> Proposal:
+    def _proposals(
+        self, histories: StoredHistories, evidence: Evidence, *, with_backtest: bool, extra: Sequence[Column] = ()
+    ) -> tuple[Proposals, list[Replayed]]:
+        current = self._rules.current()
+        findings, not_proposed = find(evidence, self.method, ruleset=current.ruleset)
+        decided = self.decided()
+        accepted = {key for d in decided if d.outcome == "accepted" for key in (d.id, d.subject)}
+        rejected = {key: d for d in decided if d.outcome == "rejected" for key in (d.id, d.subject)}
+        candidates = [self._addition(f, current) for f in findings] + [self._tuning(t, current) for t in tune(evidence, current.ruleset)]
+        pending = [p for p in candidates if not self._decided_already(p, accepted, rejected)]
+        others: list[Replayed] = []
+        if with_backtest and (pending or extra):
+            versions = [
+                (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
+            ]
+            results, others = backtests(
+                histories, current, versions, self.decide, horizon_days=self.method.horizon_days, extra=extra
+            )
+            pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
+        return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version), others
+
+    @staticmethod
+    def _decided_already(
+        proposal: Proposal, accepted: set[str | tuple[str, ...]], rejected: dict[str | tuple[str, ...], Decided]
+    ) -> bool:
+        """Accepted, or rejected and the rejection still holds (by id, or by rule for older decisions)."""
+        if proposal.id in accepted or proposal.subject in accepted:
+            return True
+        rejection = rejected.get(proposal.id) or rejected.get(proposal.subject)
+        return rejection is not None and still_rejected(rejection, proposal.finding)
+
+    def _addition(self, finding: Finding, current: RuleSetVersion) -> Proposal:
         taken = {rule.id for rule in current.ruleset.rules}
-        base = rule_id_for(finding.reason)
+        base = rule_id_for(finding.reason or "any")
         rule_id = base
         number = 1
         while rule_id in taken:
@@ -184,26 +300,39 @@ class Learning:
             rule_id = f"{base}-{number}"
         rule = learned_rule(finding, self.method, rule_id=rule_id)
         text = current.ruleset.source.rstrip("\n") + "\n\n" + rule_toml(rule)
-        return Proposal(finding.proposal_id, finding, rule, text)
+        return Proposal(finding.proposal_id, finding.readable_id, finding, rule, text)
+
+    def _tuning(self, tuning: Tuning, current: RuleSetVersion) -> Proposal:
+        challenger = tuning.challenger
+        changed = attrs.evolve(tuning.rule, when=(Comparison(challenger.fact, challenger.op, challenger.threshold),))
+        ruleset = attrs.evolve(
+            current.ruleset, rules=tuple(changed if r.id == changed.id else r for r in current.ruleset.rules)
+        )
+        text = ruleset_to_toml(ruleset)
+        (rule,) = tomllib.loads(ruleset_to_toml(attrs.evolve(ruleset, rules=(changed,))))["rules"]
+        return Proposal(tuning.proposal_id, tuning.readable_id, challenger, rule, text, tuning=tuning)
 
     # --- deciding -----------------------------------------------------------------
 
     def accept(self, proposal_id: str, *, note: str | None = None) -> RuleSetVersion:
-        """Adopt the rule set with the proposed rule appended as a new version; record the acceptance."""
+        """Adopt the rule set with the proposal applied as a new version; record the acceptance.
+
+        ``proposal_id`` is the proposal's id or its readable id.
+        """
         head = self._store.client_version(LEARNING_STREAM)
         proposals = self.proposals(with_backtest=False)
         proposal = proposals.get(proposal_id)
         # the proposal extends the version it was computed from: fail rather than drop a newer one
         version = self._rules.use(
             proposal.ruleset_text,
-            note=note or f"accepted proposal {proposal.id}: {proposal.rule['id']} ({proposal.finding.condition})",
+            note=note or f"accepted proposal {proposal.readable_id}: {proposal.rule['id']} ({proposal.finding.condition})",
             expected_version=proposals.ruleset_version,
         )
         self._record(proposal, "accepted", head, version.version)
         return version
 
     def reject(self, proposal_id: str) -> Event:
-        """Record that the owner rejected the proposal; it is not made again for the same evidence."""
+        """Record that the owner rejected the proposal; it comes back only if its evidence grows materially."""
         head = self._store.client_version(LEARNING_STREAM)
         proposal = self.proposals(with_backtest=False).get(proposal_id)
         return self._record(proposal, "rejected", head, None)
@@ -212,7 +341,7 @@ class Learning:
         payload = ProposalDecided(
             proposal_id=proposal.id,
             outcome=outcome,
-            evidence=proposal.finding.evidence,
+            evidence=proposal.evidence,
             rule=dict(proposal.rule),
             ruleset_version=ruleset_version,
         )
@@ -229,19 +358,16 @@ class Learning:
             candidate, label = current, f"current (v{current.version})"
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
-        replayer = Replayer(self.history())
-        try:
-            return backtest(replayer, current, candidate, candidate_label=label)
-        finally:
-            replayer.close()
+        (result,), _ = backtests(
+            self.histories(), current, [(label, candidate)], self.decide, horizon_days=self.method.horizon_days
+        )
+        return result
 
     def report(self) -> Report:
         """The learning report: why clients left, what their logs showed, and what to change."""
-        history = self.history()
-        replayer = Replayer(history)
-        try:
-            proposals = self.proposals(history=history, replayer=replayer)
-            return build_report(history, replayer, self._rules.versions(), proposals)
-        finally:
-            replayer.close()
-
+        versions = self._rules.versions()
+        histories = self.histories()
+        evidence = self.evidence(histories)
+        in_force = Column("in force", lambda moment: version_in_force(versions, moment))
+        proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])
+        return build_report(evidence, replayed, proposals)

@@ -9,10 +9,26 @@ from typing import Any
 import click
 
 from clientrules.adapters.report.html import render_html
+from clientrules.application.learning import Learning
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.learning.backtest import describe
 from clientrules.domain.learning.report import proposals_text
+
+
+#: where ``proposals --horizon-days`` leaves its value for ``accept`` and ``reject``
+HORIZON_KEY = "clientrules.learning.horizon_days"
+horizon_option = click.option(
+    "--horizon-days",
+    type=click.IntRange(30, 3650),
+    metavar="DAYS",
+    help="How long after a warning a client who stays counts as a false alarm (default 180; see docs/learning.md).",
+)
+
+
+def _learning(horizon_days: int | None) -> Learning:
+    learning = ctx_ledger(create=False).learning
+    return learning if horizon_days is None else learning.with_horizon(horizon_days)
 
 
 def _echo_json(data: Any) -> None:
@@ -35,11 +51,12 @@ def _write(path: Path, text: str) -> None:
     metavar="FILE",
     help="Write the report as one self-contained HTML page with charts (prints well).",
 )
-def report_command(as_json: bool, html_file: Path | None) -> None:
+@horizon_option
+def report_command(as_json: bool, html_file: Path | None, horizon_days: int | None) -> None:
     """The learning report: why clients left, what their logs showed before, and the rule changes it proposes."""
     if as_json and html_file:
         raise click.UsageError("choose one of --json and --html")
-    report = ctx_ledger(create=False).learning.report()
+    report = _learning(horizon_days).report()
     if as_json:
         _echo_json(report.to_json())
     elif html_file is not None:
@@ -51,12 +68,14 @@ def report_command(as_json: bool, html_file: Path | None) -> None:
 
 @click.group("proposals", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the proposals as JSON.")
+@horizon_option
 @click.pass_context
-def proposals_group(ctx: click.Context, as_json: bool) -> None:
-    """Rule changes learned from exit surveys, each with its backtest; accept or reject them by ID."""
+def proposals_group(ctx: click.Context, as_json: bool, horizon_days: int | None) -> None:
+    """Rule changes learned from exit surveys, each with its backtest; accept or reject them by ID (or readable ID)."""
     if ctx.invoked_subcommand is not None:
+        ctx.meta[HORIZON_KEY] = horizon_days
         return
-    proposals = ctx_ledger(create=False).learning.proposals()
+    proposals = _learning(horizon_days).proposals()
     data = proposals.to_json()
     if as_json:
         _echo_json(data)
@@ -68,17 +87,19 @@ def proposals_group(ctx: click.Context, as_json: bool) -> None:
 @proposals_group.command("accept")
 @click.argument("proposal_id", metavar="ID")
 @click.option("--note", help="Why, kept with the new rule-set version.")
-def accept_command(proposal_id: str, note: str | None) -> None:
-    """Add the proposed rule: the rule set with it becomes a new version."""
-    version = ctx_ledger(create=False).learning.accept(proposal_id, note=note)
+@click.pass_context
+def accept_command(ctx: click.Context, proposal_id: str, note: str | None) -> None:
+    """Apply the proposal: the rule set with the change becomes a new version."""
+    version = _learning(ctx.meta.get(HORIZON_KEY)).accept(proposal_id, note=note)
     click.echo(f"accepted {proposal_id}: rule-set version {version.version} is now current")
 
 
 @proposals_group.command("reject")
 @click.argument("proposal_id", metavar="ID")
-def reject_command(proposal_id: str) -> None:
-    """Reject the proposal: it is recorded and not proposed again for the same evidence."""
-    ctx_ledger(create=False).learning.reject(proposal_id)
+@click.pass_context
+def reject_command(ctx: click.Context, proposal_id: str) -> None:
+    """Reject the proposal: it is recorded, and comes back only once its evidence has grown by half."""
+    _learning(ctx.meta.get(HORIZON_KEY)).reject(proposal_id)
     click.echo(f"rejected {proposal_id}")
 
 
@@ -91,7 +112,8 @@ def reject_command(proposal_id: str) -> None:
     help="A rule-set file to compare with the current version (default: the current version alone).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-def backtest_command(rules_file: Any, as_json: bool) -> None:
+@horizon_option
+def backtest_command(rules_file: Any, as_json: bool, horizon_days: int | None) -> None:
     """Replay every client's history month by month under the current rules and FILE, side by side."""
     text = None
     if rules_file is not None:
@@ -100,7 +122,7 @@ def backtest_command(rules_file: Any, as_json: bool) -> None:
         except UnicodeDecodeError:
             raise ClientRulesError(f"{rules_file.name} is not UTF-8 text") from None
     label = f"candidate ({Path(rules_file.name).name})" if rules_file is not None else "candidate"
-    result = ctx_ledger(create=False).learning.backtest(text, label=label)
+    result = _learning(horizon_days).backtest(text, label=label)
     if as_json:
         _echo_json(result.to_json())
     else:

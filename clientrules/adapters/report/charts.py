@@ -9,6 +9,7 @@ name, :func:`svg` and :func:`png` render it. Figures are made without
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import matplotlib
@@ -48,13 +49,26 @@ def figure(data: dict[str, Any], name: str) -> Any:
         return _proposal(next(p for p in data["proposals"] if f"proposal-{p['id']}" == name))
 
 
-def svg(chart: Any) -> str:
-    """The figure as an ``<svg>`` element."""
+def svg(chart: Any, *, id_prefix: str = "") -> str:
+    """The figure as an ``<svg>`` element, fit to sit in an HTML page.
+
+    matplotlib's RDF metadata block is left out (HTML does not allow it), and
+    with ``id_prefix`` every id and reference to one gets that prefix, so that
+    several charts in one page do not repeat ids.
+    """
     buffer = io.StringIO()
     with matplotlib.rc_context(STYLE):
         chart.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    text = _METADATA.sub("", text[text.index("<svg") :])
+    if id_prefix:
+        text = _ID_REFERENCE.sub(lambda match: f"{match[1]}{id_prefix}-", text)
+    return text
+
+
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+#: an id, or a reference to one (``url(#x)``, ``href="#x"``, ``xlink:href="#x"``), up to the id itself
+_ID_REFERENCE = re.compile(r'(\bid="|url\(#|href="#)')
 
 
 def png(chart: Any) -> bytes:

@@ -18,6 +18,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from clientrules.adapters.report import charts
+from clientrules.domain.learning.reasons import LABELS
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("clientrules.adapters.report", "templates"),
@@ -57,7 +58,7 @@ def render_html(
     figures: dict[str, Any] = {"reasons": None, "quarters": None, "recommend": None, "proposals": {}}
     for name in charts.names(data):
         if chart_url is None:
-            markup = Markup(charts.svg(charts.figure(data, name)))
+            markup = Markup(charts.svg(charts.figure(data, name), id_prefix=f"chart-{name}"))
         else:
             title = CHART_TITLES.get(name, "Backtest of the proposal")
             markup = Markup(f'<img src="{escape(chart_url(name))}" alt="{escape(title)}">')
@@ -70,6 +71,8 @@ def render_html(
         report=data,
         figures=figures,
         css=Markup(stylesheet()),
+        css_in_head=full_page,
         stylesheet_url=stylesheet_url,
         actions=actions,
+        reason_labels=LABELS,
     )

@@ -1,109 +1,122 @@
-"""Backtest: replay every client's history month by month under two rule sets and compare what they decide.
+"""Backtest: replay every client's history month by month under rule sets and compare what they decide.
 
-Each client is folded once (:class:`~clientrules.domain.learning.history.History`);
-at the first day of every month of its life with us its facts are asked from
-the fold and decided by the real engine
-(:class:`~clientrules.adapters.isolated.IsolatedEngine`, in a process of its own), exactly as ``ledger.decisions``
-would have decided then. The same code serves ``clientrules backtest`` and the
-backtest of every proposal. What is counted:
+One pass, one client at a time (:func:`replay`): each client is folded once
+and, at the first day of every month of its life with us, its facts are asked
+from the fold (and, for a client who stayed, at the end of the history too)
+and decided under every rule set compared (a :class:`Column`),
+exactly as ``ledger.decisions`` would have decided then: the deciding itself
+is the ``decide`` function the caller passes (the real engine). A rule set's
+decision depends only on where each fact it reads stands against the
+thresholds it names, so each distinct standing is decided once and reused
+(:class:`DecisionMemo`): replaying 25 months costs about what folding does.
+Nothing is kept per client but its counts, and the first
+:data:`CHANGES_KEPT` changed decisions. What is counted:
 
-* a **departure is flagged** when some decision in the ``horizon_days`` (180)
-  before its ``RelationshipEnded`` is not ``keep``; its **lead** is the days
-  from the earliest such decision to the departure;
-* a **false alarm** is a retained client (no ``RelationshipEnded``) with a
-  decision other than ``keep`` at some month;
+* a **departure is flagged** when some decision in the ``horizon_days`` (H,
+  180) before its ``RelationshipEnded`` is not ``keep``; its **lead** is the
+  days from the earliest such decision to the departure;
+* a **false alarm** is a retained client (no ``RelationshipEnded``) first
+  flagged at least H days before the end of the history: it stayed at least
+  H days after the warning. One first flagged later is **pending**: we cannot
+  know yet whether it will leave (the censoring rule of the learning loop);
 * a **changed decision** is a (client, month) whose verdict or fired rules
-  differ between the two rule sets.
+  differ between the first column (the current rule set) and another.
 
-For a rule the candidate adds or changes, the same counts are made for "this
+For a rule a candidate adds or changes, the same counts are made for "this
 rule fired" instead of "the verdict is not keep".
 """
 
 from __future__ import annotations
 
 import statistics
-import itertools
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
 from clientrules.domain.decisions.model import Decision
-from clientrules.domain.decisions.reasons import build_decision
-from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.domain.events import Instant
-from clientrules.domain.learning.history import History, days_before, days_between
-from clientrules.domain.rules.model import RuleSet
-from clientrules.application.rule_versions import RuleSetVersion
+from clientrules.domain.facts import Facts
+from clientrules.domain.learning.evidence import check_moments
+from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
+from clientrules.domain.rules.model import FactValue, RuleSet
 
 HORIZON_DAYS = 180
-#: (client, month) decisions sent to the engine's process per round trip
-REPLAY_BATCH = 1_000
-Replay = dict[str, list[Decision]]
+#: changed decisions kept to show (all of them are counted)
+CHANGES_KEPT = 200
 
 
-class Replayer:
-    """Decides every client at every month under any rule set, remembering engines and decisions."""
+class RuleSetVersionLike(Protocol):
+    """A rule-set version: its number and its rules."""
 
-    def __init__(self, history: History) -> None:
-        self.history = history
-        self.moments = history.monthly_moments()
-        self._engines: dict[tuple[int, str], IsolatedEngine] = {}
-        self._replays: dict[tuple[int, str], Replay] = {}
+    @property
+    def version(self) -> int: ...
 
-    def engine(self, version: Any) -> IsolatedEngine:
-        """The engine of a rule-set version (anything with ``version`` and ``ruleset``), in a child process."""
-        key = (version.version, version.ruleset.source)
-        if key not in self._engines:
-            self._engines[key] = IsolatedEngine(version)
-        return self._engines[key]
-
-    def replay(self, version: Any) -> Replay:
-        """Each client's decisions under ``version`` at the months it was a client, in time order."""
-        key = (version.version, version.ruleset.source)
-        if key not in self._replays:
-            engine = self.engine(version)
-            grace_days = version.ruleset.parameters.grace_days
-            requests = (
-                (client, record.facts(moment, grace_days))
-                for client, record in self.history.records.items()
-                for moment in record.active_moments(self.moments)
-            )
-            replay: Replay = {client: [] for client in self.history.records}
-            while batch := list(itertools.islice(requests, REPLAY_BATCH)):
-                for (client, facts), fired in zip(batch, engine.fired_batch(batch)):
-                    replay[client].append(build_decision(client, version.ruleset, version.version, facts, fired))
-            self._replays[key] = replay
-        return self._replays[key]
-
-    def replay_in_force(self, version_at: Callable[[Instant], Any]) -> Replay:
-        """Each client's decisions at every month under the version in force at that month."""
-        result: Replay = {}
-        for client in self.history.records:
-            decisions = []
-            for moment in self.history.records[client].active_moments(self.moments):
-                decisions.append(self._decision_at(client, moment, version_at(moment)))
-            result[client] = decisions
-        return result
-
-    def _decision_at(self, client: str, moment: Instant, version: Any) -> Decision:
-        for decision in self.replay(version)[client]:
-            if decision.as_of.key == moment.key:
-                return decision
-        raise LookupError(f"no decision for {client!r} at {moment.text}")
-
-    def close(self) -> None:
-        for engine in self._engines.values():
-            engine.close()
+    @property
+    def ruleset(self) -> RuleSet: ...
 
 
-def version_in_force(versions: list[RuleSetVersion], moment: Instant) -> RuleSetVersion:
-    """The newest version adopted at or before ``moment``; version 1 (the default playbook) before any."""
-    in_force = versions[0]
-    for version in versions:
-        if version.adopted_at is not None and version.adopted_at <= moment:
-            in_force = version
-    return in_force
+#: The real decision: ``decide(client, facts, version)`` (the application's shared engines).
+Decide = Callable[[str, Facts, Any], Decision]
+
+
+@attrs.frozen
+class Decided:
+    """What a rule set decided at one standing of the facts: all the backtest needs of a :class:`Decision`."""
+
+    verdict: str
+    fired: tuple[str, ...]
+    #: the rules that gave the verdict
+    rules: tuple[str, ...]
+    ruleset_version: int
+
+
+class DecisionMemo:
+    """Decisions by rule set and by the standing of the facts it reads, each decided once by ``decide``.
+
+    The standing of a fact is where its value falls among the constants the
+    rule set compares it with (below, equal to, or above each, or absent):
+    two moments with the same standings of every fact the rules read fire the
+    same rules, so the engine is asked once for both.
+    """
+
+    def __init__(self, decide: Decide) -> None:
+        self._decide = decide
+        self._thresholds: dict[tuple[int, str], tuple[tuple[str, list[FactValue]], ...]] = {}
+        self._decided: dict[tuple[int, str, tuple[Any, ...]], Decided] = {}
+
+    @property
+    def asked(self) -> int:
+        """How many times ``decide`` was called: once per rule set and standing of the facts."""
+        return len(self._decided)
+
+    def decide(self, client: str, facts: Facts, version: Any) -> Decided:
+        identity = (version.version, version.ruleset.source)
+        thresholds = self._thresholds.get(identity)
+        if thresholds is None:
+            thresholds = self._thresholds[identity] = _thresholds(version.ruleset)
+        get = facts.values.get
+        standing: list[tuple[int, int] | None] = [None] * len(thresholds)
+        for index, (fact, constants) in enumerate(thresholds):
+            value = get(fact)
+            if value is not None:
+                standing[index] = (bisect_left(constants, value), bisect_right(constants, value))
+        key = (*identity, tuple(standing))
+        found = self._decided.get(key)
+        if found is None:
+            decision = self._decide(client, facts, version)
+            rules = tuple(r.rule for r in decision.reasons if r.verdict == decision.verdict)
+            found = self._decided[key] = Decided(decision.verdict, decision.fired, rules, decision.ruleset_version)
+        return found
+
+
+def _thresholds(ruleset: RuleSet) -> tuple[tuple[str, list[FactValue]], ...]:
+    constants: dict[str, set[FactValue]] = {}
+    for rule in ruleset.enabled_rules:
+        for comparison in rule.comparisons:
+            constants.setdefault(comparison.fact, set()).add(comparison.value)
+    return tuple((fact, sorted(values)) for fact, values in sorted(constants.items()))
 
 
 @attrs.frozen
@@ -115,6 +128,7 @@ class Flag:
     lead_days: int
     verdict: str
     rules: tuple[str, ...]
+    ruleset_version: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -134,8 +148,11 @@ class Outcome:
     departures: int
     flagged: tuple[Flag, ...]
     retained: int
+    #: retained clients first flagged at least H days before the end of the history
     false_alarms: tuple[str, ...]
     verdicts: dict[str, int] = attrs.field(factory=dict)
+    #: retained clients first flagged in the last H days: outcome not known yet
+    pending: tuple[str, ...] = ()
 
     @property
     def median_lead_days(self) -> float | None:
@@ -152,41 +169,69 @@ class Outcome:
             "retained": self.retained,
             "false_alarms": len(self.false_alarms),
             "false_alarm_clients": list(self.false_alarms),
+            "pending": len(self.pending),
+            "pending_clients": list(self.pending),
         }
 
 
-def outcome(history: History, replay: Replay, flags: Callable[[Decision], bool], *, horizon_days: int = HORIZON_DAYS) -> Outcome:
-    """Departures flagged (with lead) and retained clients flagged, where ``flags`` says a decision flags."""
-    flagged: list[Flag] = []
-    false_alarms: list[str] = []
-    for client, record in history.records.items():
-        decisions = replay.get(client, [])
+Moment = tuple[Instant, Decided]
+
+
+class Tally:
+    """Counts one column's flags client by client (``flags`` says whether a decision flags)."""
+
+    def __init__(self, flags: Callable[[Decided], bool], settled_until: Instant | None, horizon_days: int) -> None:
+        self._flags = flags
+        self._settled_until = settled_until
+        self._horizon_days = horizon_days
+        self.decisions = 0
+        self.departures = 0
+        self.retained = 0
+        self.verdicts: Counter[str] = Counter()
+        self.flagged: list[Flag] = []
+        self.false_alarms: list[str] = []
+        self.pending: list[str] = []
+
+    def add(self, record: ClientRecord, decided: Sequence[Moment]) -> Flag | None:
+        """Count one client's decisions; the flag of a departed client flagged in time."""
+        self.decisions += len(decided)
+        self.verdicts.update(d.verdict for _, d in decided)
         if record.departure is None:
-            if any(flags(d) for d in decisions):
-                false_alarms.append(client)
-            continue
-        since = days_before(record.departure.at, horizon_days)
-        first = next((d for d in decisions if d.as_of >= since and flags(d)), None)
-        if first is not None:
-            rules = tuple(r.rule for r in first.reasons if r.verdict == first.verdict)
-            flagged.append(Flag(client, first.as_of, days_between(first.as_of, record.departure.at), first.verdict, rules))
-    verdicts = Counter(d.verdict for decisions in replay.values() for d in decisions)
-    return Outcome(
-        decisions=sum(verdicts.values()),
-        departures=len(history.departed),
-        flagged=tuple(flagged),
-        retained=len(history.retained),
-        false_alarms=tuple(false_alarms),
-        verdicts=dict(verdicts),
-    )
+            self.retained += 1
+            first = next((moment for moment, d in decided if self._flags(d)), None)
+            if first is not None:
+                if self._settled_until is not None and first <= self._settled_until:
+                    self.false_alarms.append(record.client)
+                else:
+                    self.pending.append(record.client)
+            return None
+        self.departures += 1
+        since = days_before(record.departure.at, self._horizon_days)
+        for moment, d in decided:
+            if moment >= since and self._flags(d):
+                flag = Flag(record.client, moment, days_between(moment, record.departure.at), d.verdict, d.rules, d.ruleset_version)
+                self.flagged.append(flag)
+                return flag
+        return None
+
+    def outcome(self) -> Outcome:
+        return Outcome(
+            decisions=self.decisions,
+            departures=self.departures,
+            flagged=tuple(sorted(self.flagged, key=lambda f: (f.first_flagged, f.client))),
+            retained=self.retained,
+            false_alarms=tuple(sorted(self.false_alarms)),
+            verdicts=dict(self.verdicts),
+            pending=tuple(sorted(self.pending)),
+        )
 
 
-def not_keep(decision: Decision) -> bool:
-    return decision.verdict != "keep"
+def not_keep(decided: Decided) -> bool:
+    return decided.verdict != "keep"
 
 
-def rule_fired(rule_id: str) -> Callable[[Decision], bool]:
-    return lambda decision: rule_id in decision.fired
+def rule_fired(rule_id: str) -> Callable[[Decided], bool]:
+    return lambda decided: rule_id in decided.fired
 
 
 @attrs.frozen
@@ -211,22 +256,120 @@ class Change:
         }
 
 
-def changes(current: Replay, candidate: Replay) -> list[Change]:
-    found = []
-    for client, decisions in current.items():
-        for before, after in zip(decisions, candidate.get(client, [])):
-            if before.verdict != after.verdict or before.fired != after.fired:
-                found.append(
-                    Change(
-                        client,
-                        before.as_of,
-                        before.verdict,
-                        after.verdict,
-                        tuple(r for r in after.fired if r not in before.fired),
-                        tuple(r for r in before.fired if r not in after.fired),
-                    )
-                )
-    return found
+class ChangeTally:
+    """Decisions a column changes against the first one: all counted, the first :data:`CHANGES_KEPT` kept."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.clients = 0
+        self.transitions: Counter[str] = Counter()
+        self.kept: list[Change] = []
+
+    def add(self, client: str, current: Sequence[Moment], candidate: Sequence[Moment]) -> None:
+        changed = False
+        for (moment, before), (_, after) in zip(current, candidate):
+            if before.verdict == after.verdict and before.fired == after.fired:
+                continue
+            changed = True
+            self.count += 1
+            self.transitions[f"{before.verdict} -> {after.verdict}"] += 1
+            if len(self.kept) < CHANGES_KEPT:
+                added = tuple(r for r in after.fired if r not in before.fired)
+                removed = tuple(r for r in before.fired if r not in after.fired)
+                self.kept.append(Change(client, moment, before.verdict, after.verdict, added, removed))
+        self.clients += changed
+
+
+@attrs.frozen
+class Column:
+    """A rule set to replay: the version in force at each moment, and the rules whose own firing is counted."""
+
+    label: str
+    version_at: Callable[[Instant], Any]
+    rules: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, label: str, version: Any, rules: Iterable[str] = ()) -> Column:
+        """A column deciding every moment under one version."""
+        return cls(label, lambda moment: version, tuple(rules))
+
+
+@attrs.frozen
+class Replayed:
+    """One column replayed: its outcome, its rules' outcomes, and what it changed against the first column."""
+
+    column: Column
+    outcome: Outcome
+    rules: dict[str, Outcome]
+    changes: ChangeTally
+    #: departed client -> its flag (None: not flagged in time) and its last decision before leaving
+    departed: dict[str, tuple[Flag | None, Decided | None]]
+
+
+def replay(
+    histories: Histories, columns: Sequence[Column], decide: Decide, *, horizon_days: int = HORIZON_DAYS
+) -> tuple[list[Instant], list[Replayed]]:
+    """Replay every client once under every column (see the module); the monthly moments and each column's result."""
+    timeframe = histories.timeframe
+    moments = timeframe.monthly_moments()
+    settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
+    memo = DecisionMemo(decide)
+    tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
+    rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
+    changes = [ChangeTally() for _ in columns]
+    departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
+    for record in histories:
+        decided = list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))
+        for index, per_moment in enumerate(decided):
+            flag = tallies[index].add(record, per_moment)
+            for tally in rule_tallies[index].values():
+                tally.add(record, per_moment)
+            if index:
+                changes[index].add(record.client, decided[0], per_moment)
+            if record.departure is not None:
+                departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
+    results = [
+        Replayed(
+            column,
+            tallies[index].outcome(),
+            {rule: tally.outcome() for rule, tally in rule_tallies[index].items()},
+            changes[index],
+            departed[index],
+        )
+        for index, column in enumerate(columns)
+    ]
+    return moments, results
+
+
+def _decide_client(
+    record: ClientRecord, moments: list[Instant], columns: Sequence[Column], memo: DecisionMemo
+) -> Iterator[list[Moment]]:
+    """For each column, the client's decision at each of ``moments``: facts asked once per moment."""
+    per_column: list[list[Moment]] = [[] for _ in columns]
+    for moment in moments:
+        facts_by_grace: dict[int, Facts] = {}
+        by_version: dict[tuple[int, str], Decided] = {}
+        for index, column in enumerate(columns):
+            version = column.version_at(moment)
+            identity = (version.version, version.ruleset.source)
+            decided = by_version.get(identity)
+            if decided is None:
+                grace_days = version.ruleset.parameters.grace_days
+                facts = facts_by_grace.get(grace_days)
+                if facts is None:
+                    facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
+                decided = by_version[identity] = memo.decide(record.client, facts, version)
+            per_column[index].append((moment, decided))
+    yield from per_column
+
+
+def version_in_force(versions: Sequence[Any], moment: Instant) -> Any:
+    """The newest version adopted at or before ``moment``; version 1 (the default playbook) before any."""
+    in_force = versions[0]
+    for version in versions:
+        if version.adopted_at is not None and version.adopted_at <= moment:
+            in_force = version
+    return in_force
 
 
 def changed_rules(current: RuleSet, candidate: RuleSet) -> list[str]:
@@ -245,11 +388,14 @@ class Backtest:
     horizon_days: int
     current: Outcome
     candidate: Outcome
+    #: the first :data:`CHANGES_KEPT` changed decisions
     changes: tuple[Change, ...]
     rules: dict[str, Outcome]
+    changed_decisions: int = 0
+    changed_clients: int = 0
+    transitions: dict[str, int] = attrs.field(factory=dict)
 
-    def to_json(self, *, changes_limit: int = 200) -> dict:
-        transitions = Counter(f"{c.before} -> {c.after}" for c in self.changes)
+    def to_json(self, *, changes_limit: int = CHANGES_KEPT) -> dict:
         return {
             "current_version": self.current_version,
             "candidate": self.candidate_label,
@@ -262,46 +408,63 @@ class Backtest:
             "horizon_days": self.horizon_days,
             "current": self.current.to_json(),
             "candidate_outcome": self.candidate.to_json(),
-            "changed_decisions": len(self.changes),
-            "changed_clients": len({c.client for c in self.changes}),
-            "transitions": dict(sorted(transitions.items())),
+            "changed_decisions": self.changed_decisions,
+            "changed_clients": self.changed_clients,
+            "transitions": dict(sorted(self.transitions.items())),
             "changes": [c.to_json() for c in self.changes[:changes_limit]],
             "rules": {rule: result.to_json() for rule, result in self.rules.items()},
         }
 
 
-def backtest(
-    replayer: Replayer,
-    current: Any,
-    candidate: Any,
+def candidate_column(label: str, current: RuleSetVersionLike, candidate: RuleSetVersionLike) -> Column:
+    """The column of a candidate version, counting the rules it adds or changes."""
+    return Column.of(label, candidate, changed_rules(current.ruleset, candidate.ruleset))
+
+
+def backtests(
+    histories: Histories,
+    current: RuleSetVersionLike,
+    candidates: Sequence[tuple[str, RuleSetVersionLike]],
+    decide: Decide,
     *,
-    candidate_label: str,
     horizon_days: int = HORIZON_DAYS,
-) -> Backtest:
-    """Replay ``current`` and ``candidate`` (rule-set versions) over the history and compare them."""
-    history = replayer.history
-    before, after = replayer.replay(current), replayer.replay(candidate)
-    return Backtest(
-        current_version=current.version,
-        candidate_label=candidate_label,
-        moments=tuple(replayer.moments),
-        horizon_days=horizon_days,
-        current=outcome(history, before, not_keep, horizon_days=horizon_days),
-        candidate=outcome(history, after, not_keep, horizon_days=horizon_days),
-        changes=tuple(changes(before, after)),
-        rules={
-            rule: outcome(history, after, rule_fired(rule), horizon_days=horizon_days)
-            for rule in changed_rules(current.ruleset, candidate.ruleset)
-        },
-    )
+    extra: Sequence[Column] = (),
+) -> tuple[list[Backtest], list[Replayed]]:
+    """Each candidate against ``current`` in one replay (plus the ``extra`` columns, whose results come back as they are)."""
+    columns = [
+        Column.of(f"current (v{current.version})", current),
+        *(candidate_column(label, current, version) for label, version in candidates),
+        *extra,
+    ]
+    moments, results = replay(histories, columns, decide, horizon_days=horizon_days)
+    base = results[0]
+    compared = [
+        Backtest(
+            current_version=current.version,
+            candidate_label=result.column.label,
+            moments=tuple(moments),
+            horizon_days=horizon_days,
+            current=base.outcome,
+            candidate=result.outcome,
+            changes=tuple(result.changes.kept),
+            rules=result.rules,
+            changed_decisions=result.changes.count,
+            changed_clients=result.changes.clients,
+            transitions=dict(result.changes.transitions),
+        )
+        for result in results[1:1 + len(candidates)]
+    ]
+    return compared, results[1 + len(candidates):]
 
 
 def describe(result: Backtest) -> Iterable[str]:
     """The backtest as lines of plain text: the two rule sets side by side, then the rules that differ."""
     yield (
-        f"Backtest over {len(result.moments)} monthly moments"
+        f"Backtest over {len(result.moments)} monthly checks"
         + (f" ({result.moments[0].date} to {result.moments[-1].date})" if result.moments else "")
-        + f"; a departure counts as flagged when a decision in the {result.horizon_days} days before it was not keep."
+        + f": a departure counts as warned of when a decision in the {result.horizon_days} days before it was not keep;"
+        f" a client who stayed counts as a false alarm only if it was still with us {result.horizon_days} days after"
+        " the first warning (those warned more recently are still open)."
     )
     yield ""
     columns = [(f"current (v{result.current_version})", result.current)]
@@ -311,23 +474,28 @@ def describe(result: Backtest) -> Iterable[str]:
     rows = (
         ("", lambda label, o: label),
         ("decisions", lambda label, o: o.decisions),
-        ("departures flagged", lambda label, o: f"{len(o.flagged)} of {o.departures}"),
-        ("median lead (days)", lambda label, o: _number(o.median_lead_days)),
-        ("false alarms (retained flagged)", lambda label, o: f"{len(o.false_alarms)} of {o.retained}"),
+        ("departures warned of", lambda label, o: f"{len(o.flagged)} of {o.departures}"),
+        ("median warning (days ahead)", lambda label, o: _number(o.median_lead_days)),
+        ("false alarms (stayed)", lambda label, o: f"{len(o.false_alarms)} of {o.retained}"),
+        ("still open (warned recently)", lambda label, o: len(o.pending)),
     )
     for name, cell in rows:
         yield f"{name:34}" + "".join(f"{cell(label, o)!s:>{width}}" for label, o in columns)
     yield ""
-    clients = len({c.client for c in result.changes})
-    yield f"Decisions that change: {len(result.changes)} (for {clients} clients)" if clients else "Decisions that change: none"
-    for transition, count in sorted(Counter(f"{c.before} -> {c.after}" for c in result.changes).items()):
+    yield (
+        f"Decisions that change: {result.changed_decisions} (for {result.changed_clients} clients)"
+        if result.changed_clients
+        else "Decisions that change: none"
+    )
+    for transition, count in sorted(result.transitions.items()):
         yield f"  {transition}: {count}"
     for rule, rule_outcome in result.rules.items():
         yield ""
         yield (
             f"Rule {rule}: fired before {len(rule_outcome.flagged)} of {rule_outcome.departures} departures "
             f"(median {_number(rule_outcome.median_lead_days)} days ahead), "
-            f"and for {len(rule_outcome.false_alarms)} of {rule_outcome.retained} retained clients"
+            f"and for {len(rule_outcome.false_alarms)} of {rule_outcome.retained} retained clients who then stayed"
+            f" ({len(rule_outcome.pending)} more too recently to tell)"
         )
 
 

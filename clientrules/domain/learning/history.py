@@ -1,19 +1,25 @@
-"""The stored history as the learning loop reads it: each client folded once, departures and their survey answers.
+"""Client histories as the learning loop reads them: one client at a time, folded once.
 
-Pure: built from events (:meth:`History.from_events`); the service reads them
-from the ledger. Every fact the loop asks for comes from the client's
-:class:`~clientrules.facts.ClientFold`, so the whole history is folded once
-and asked "as of" as many moments as needed.
+Pure: a :class:`ClientRecord` is built from one client's events
+(:meth:`ClientRecord.from_events`); the service reads them from the store one
+client after another, so no pass of the learning loop holds more than one
+client's events. Every fact the loop asks for comes from the record's
+:class:`~clientrules.domain.facts.ClientFold`: a client is folded once and
+asked "as of" every moment the loop needs.
+
+:class:`History` keeps every record in memory: for tests and small examples
+built from a list of events; the service streams instead
+(:class:`Histories` is what both give).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
 import attrs
 
-from clientrules.domain.events import Event, Instant, as_instant
+from clientrules.domain.events import ClientOnboarded, Event, Instant, RelationshipEnded, as_instant
 from clientrules.domain.events.system import SurveyAnswered
 from clientrules.domain.facts import ClientFold, Facts
 
@@ -31,6 +37,27 @@ def days_before(moment: Instant, count: int) -> Instant:
 def days_between(earlier: Instant, later: Instant) -> int:
     """Whole days from ``earlier`` to ``later`` (rounded down)."""
     return (later.utc - earlier.utc) // DAY
+
+
+@attrs.frozen
+class Timeframe:
+    """From the first to the newest client event: the months the loop looks back on."""
+
+    start: Instant | None
+    end: Instant | None
+
+    def monthly_moments(self) -> list[Instant]:
+        """00:00 UTC of the first day of every month after ``start``, up to ``end``."""
+        if self.start is None or self.end is None:
+            return []
+        day = self.start.date.replace(day=1)
+        moments: list[Instant] = []
+        while True:
+            day = (day + 32 * DAY).replace(day=1)
+            moment = as_instant(day)
+            if moment > self.end:
+                return moments
+            moments.append(moment)
 
 
 @attrs.frozen
@@ -63,7 +90,15 @@ class ClientRecord:
         self.monthly_value: float | None = None
         self.departure: Departure | None = None
         self._answers: list[tuple[Instant, SurveyAnswered]] = []
-        self._facts: dict[tuple[int, int], Facts] = {}
+
+    @classmethod
+    def from_events(cls, client: str, events: Iterable[Event]) -> ClientRecord:
+        """The record of ``client`` from its events (in any order)."""
+        record = cls(client)
+        for event in events:
+            record.add(event)
+        record.finish()
+        return record
 
     def add(self, event: Event) -> None:
         self.fold.apply(event)
@@ -77,9 +112,9 @@ class ClientRecord:
             self.first_at = event.at
         if self.last_at is None or event.at > self.last_at:
             self.last_at = event.at
-        if event.type == "ClientOnboarded" and payload.monthly_value is not None:
+        if isinstance(payload, ClientOnboarded) and payload.monthly_value is not None:
             self.monthly_value = payload.monthly_value
-        elif event.type == "RelationshipEnded" and (self.departure is None or event.at > self.departure.at):
+        elif isinstance(payload, RelationshipEnded) and (self.departure is None or event.at > self.departure.at):
             self.departure = Departure(at=event.at, initiated_by=payload.initiated_by, event_id=event.id)
 
     def finish(self) -> None:
@@ -96,12 +131,8 @@ class ClientRecord:
         return self.departure is not None
 
     def facts(self, as_of: Instant, grace_days: int) -> Facts:
-        """The client's facts as of ``as_of`` (remembered: the report and every backtest ask the same moments)."""
-        key = (as_of.key, grace_days)
-        found = self._facts.get(key)
-        if found is None:
-            found = self._facts[key] = self.fold.facts(as_of, grace_days=grace_days)
-        return found
+        """The client's facts as of ``as_of``."""
+        return self.fold.facts(as_of, grace_days=grace_days)
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""
@@ -112,50 +143,34 @@ class ClientRecord:
                 yield moment
 
 
+class Histories(Protocol):
+    """Every client's record, one at a time, and the timeframe they span (what each pass of the loop reads)."""
+
+    @property
+    def timeframe(self) -> Timeframe: ...
+
+    def __iter__(self) -> Iterator[ClientRecord]:
+        """Each client's record, in client order; a new iteration reads them again."""
+        ...
+
+
 class History:
-    """Every client of the ledger (system streams aside), folded once."""
+    """Every client of a list of events (system streams aside), folded once and kept in memory."""
 
     def __init__(self, records: dict[str, ClientRecord]) -> None:
         self.records = dict(sorted(records.items()))
         firsts = [r.first_at for r in self.records.values() if r.first_at is not None]
         lasts = [r.last_at for r in self.records.values() if r.last_at is not None]
-        self.start: Instant | None = min(firsts) if firsts else None
-        self.end: Instant | None = max(lasts) if lasts else None
+        self.timeframe = Timeframe(min(firsts) if firsts else None, max(lasts) if lasts else None)
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> History:
         """Fold events of any clients, in any order; system streams (``$...``) are left out."""
-        records: dict[str, ClientRecord] = {}
+        by_client: dict[str, list[Event]] = {}
         for event in events:
-            if event.client.startswith("$"):
-                continue
-            record = records.get(event.client)
-            if record is None:
-                record = records[event.client] = ClientRecord(event.client)
-            record.add(event)
-        for record in records.values():
-            record.finish()
-        return cls(records)
+            if not event.client.startswith("$"):
+                by_client.setdefault(event.client, []).append(event)
+        return cls({client: ClientRecord.from_events(client, found) for client, found in by_client.items()})
 
-    @property
-    def departed(self) -> list[ClientRecord]:
-        """Clients who left, in order of departure (then client id)."""
-        gone = [r for r in self.records.values() if r.departure is not None]
-        return sorted(gone, key=lambda r: (r.departure.at, r.client))  # type: ignore[union-attr]
-
-    @property
-    def retained(self) -> list[ClientRecord]:
-        return [r for r in self.records.values() if r.departure is None]
-
-    def monthly_moments(self) -> list[Instant]:
-        """00:00 UTC of the first day of every month after the first event, up to the last event."""
-        if self.start is None or self.end is None:
-            return []
-        day = self.start.date.replace(day=1)
-        moments = []
-        while True:
-            day = (day + 32 * DAY).replace(day=1)
-            moment = as_instant(day)
-            if moment > self.end:
-                return moments
-            moments.append(moment)
+    def __iter__(self) -> Iterator[ClientRecord]:
+        return iter(self.records.values())

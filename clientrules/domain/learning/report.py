@@ -52,8 +52,9 @@ from typing import Any, Iterable
 
 import attrs
 
-from clientrules.domain.learning.backtest import HORIZON_DAYS, Replayer, not_keep, outcome, version_in_force
-from clientrules.domain.learning.history import History, days_before
+from clientrules.domain.learning.backtest import Decided, Flag, Replayed
+from clientrules.domain.learning.evidence import DepartedClient, Evidence
+from clientrules.domain.learning.history import days_before
 from clientrules.domain.learning.proposals import CANDIDATE_FACTS
 from clientrules.domain.learning.reasons import LABELS
 from clientrules.domain.survey.questionnaire import RATINGS
@@ -76,12 +77,13 @@ REPORT_KEYS = (
     "method",
 )
 #: Facts shown for a departed client when above zero: the warning facts, and the client-side ones the playbook uses.
-WARNING_FACTS = (*CANDIDATE_FACTS, "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
+WARNING_FACTS = (*(fact for fact, op in CANDIDATE_FACTS if op == ">="), "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
 
 
 @attrs.frozen
 class Report:
-    """The learning report as data (:data:`REPORT_KEYS`), with a plain-text and an HTML form."""
+    """The learning report as data (:data:`REPORT_KEYS`), with a plain-text form
+    (:func:`clientrules.adapters.report.html.render_html` draws the HTML one)."""
 
     data: dict[str, Any]
 
@@ -92,29 +94,26 @@ class Report:
         return "\n".join(_text_lines(self.data)) + "\n"
 
 
-
-def build_report(history: History, replayer: Replayer, versions: list, proposals: Any) -> Report:
-    """Gather the report from the folded history, the rule-set versions and the current proposals."""
-    lead_days = proposals.method.lead_days
-    grace_days = versions[-1].ruleset.parameters.grace_days
-    in_force = replayer.replay_in_force(lambda moment: version_in_force(versions, moment))
-    flags = {flag.client: flag for flag in outcome(history, in_force, not_keep, horizon_days=HORIZON_DAYS).flagged}
-    departed = history.departed
-    answered = [r for r in departed if r.departure.answer is not None]
-    answers = [r.departure.answer for r in answered]
+def build_report(evidence: Evidence, in_force: Replayed, proposals: Any) -> Report:
+    """Gather the report from the evidence, the replay under the versions in force, and the current proposals."""
+    lead_days = evidence.lead_days
+    departed = evidence.departed
+    answered = [d for d in departed if d.departure.answer is not None]
+    answers = [a for a in (d.departure.answer for d in answered) if a is not None]
+    timeframe = evidence.timeframe
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "period": {
-            "first": history.start.date.isoformat() if history.start else None,
-            "last": history.end.date.isoformat() if history.end else None,
+            "first": timeframe.start.date.isoformat() if timeframe.start else None,
+            "last": timeframe.end.date.isoformat() if timeframe.end else None,
         },
         "summary": {
-            "clients": len(history.records),
-            "retained": len(history.retained),
+            "clients": evidence.clients,
+            "retained": len(evidence.retained),
             "departed": len(departed),
             "answered": len(answered),
-            "flagged_before_leaving": len(flags),
-            "lost_monthly_value": _total(r.monthly_value for r in departed),
+            "flagged_before_leaving": len(in_force.outcome.flagged),
+            "lost_monthly_value": _total(d.monthly_value for d in departed),
             "ruleset_version": proposals.ruleset_version,
         },
         "reasons": _reasons(answered),
@@ -125,30 +124,34 @@ def build_report(history: History, replayer: Replayer, versions: list, proposals
         ],
         "recommend": _recommend([a.recommend for a in answers if a.recommend is not None]),
         "would_return": {choice: sum(a.would_return == choice for a in answers) for choice in ("yes", "maybe", "no")},
-        "answers": [
-            {
-                "client": r.client,
-                "answered_on": r.departure.answered_at.date.isoformat(),
-                "primary_reason": r.departure.answer.primary_reason,
-                "text": r.departure.answer.what_to_change,
-            }
-            for r in answered
-            if r.departure.answer.what_to_change
-        ],
+        "answers": [written for written in map(_written_answer, answered) if written is not None],
         "departed_clients": [
-            _departed_client(r, in_force.get(r.client, []), flags.get(r.client), lead_days, grace_days) for r in departed
+            _departed_client(d, *in_force.departed.get(d.client, (None, None)), lead_days) for d in departed
         ],
     }
     data.update(proposals.to_json())
     return Report({key: data[key] for key in REPORT_KEYS})
 
 
+def _written_answer(client: DepartedClient) -> dict[str, Any] | None:
+    """A departed client's answer to "what could we have done differently?", if it wrote one."""
+    answer, at = client.departure.answer, client.departure.answered_at
+    if answer is None or at is None or not answer.what_to_change:
+        return None
+    return {
+        "client": client.client,
+        "answered_on": at.date.isoformat(),
+        "primary_reason": answer.primary_reason,
+        "text": answer.what_to_change,
+    }
+
+
 def _total(values: Iterable[float | None]) -> float:
     return round(sum(v for v in values if v is not None), 2)
 
 
-def _quarter(record: Any) -> str:
-    day = record.departure.at.date
+def _quarter(client: DepartedClient) -> str:
+    day = client.departure.at.date
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
@@ -168,7 +171,7 @@ def _reasons(answered: list) -> list[dict]:
     ]
 
 
-def _by_quarter(departed: list) -> list[dict]:
+def _by_quarter(departed: Iterable[DepartedClient]) -> list[dict]:
     quarters: dict[str, list] = {}
     for record in departed:
         quarters.setdefault(_quarter(record), []).append(record)
@@ -204,22 +207,19 @@ def _recommend(scores: list[int]) -> dict:
     }
 
 
-def _departed_client(record: Any, decisions: list, flag: Any, lead_days: int, grace_days: int) -> dict:
-    departure = record.departure
-    as_of = days_before(departure.at, lead_days)
-    values = record.facts(as_of, grace_days).values
-    last = decisions[-1] if decisions else None
+def _departed_client(client: DepartedClient, flag: Flag | None, last: Decided | None, lead_days: int) -> dict:
+    departure = client.departure
     return {
-        "client": record.client,
+        "client": client.client,
         "departed_on": departure.at.date.isoformat(),
         "initiated_by": departure.initiated_by,
-        "monthly_value": record.monthly_value,
+        "monthly_value": client.monthly_value,
         "answered": departure.answer is not None,
         "primary_reason": departure.answer.primary_reason if departure.answer else None,
         "other_reasons": list(departure.reasons[1:]),
         "facts_before": {
-            "as_of": as_of.date.isoformat(),
-            "values": {name: values[name] for name in WARNING_FACTS if values.get(name)},
+            "as_of": days_before(departure.at, lead_days).date.isoformat(),
+            "values": {name: client.facts_before[name] for name in WARNING_FACTS if client.facts_before.get(name)},
         },
         "signals_before": list(last.fired) if last else [],
         "flagged": flag is not None,
@@ -227,14 +227,8 @@ def _departed_client(record: Any, decisions: list, flag: Any, lead_days: int, gr
         "lead_days": flag.lead_days if flag else None,
         "flagged_verdict": flag.verdict if flag else None,
         "flagged_by": list(flag.rules) if flag else [],
-        "flagged_ruleset_version": _version_of(decisions, flag),
+        "flagged_ruleset_version": flag.ruleset_version if flag else None,
     }
-
-
-def _version_of(decisions: list, flag: Any) -> int | None:
-    if flag is None:
-        return None
-    return next(d.ruleset_version for d in decisions if d.as_of.key == flag.first_flagged.key)
 
 
 # --- plain text -------------------------------------------------------------------------
@@ -294,34 +288,74 @@ def _shown(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+#: clients at risk named in the text (the JSON lists them all)
+AT_RISK_SHOWN = 10
+
+
+def at_risk_words(at_risk: list[dict], *, shown: int = AT_RISK_SHOWN) -> str:
+    """``amber-bakery (3), birch-labs (2) and 4 more``."""
+    names = ", ".join(f"{item['client']} ({item['value']:g})" for item in at_risk[:shown])
+    more = len(at_risk) - shown
+    return names + (f" and {more} more" if more > 0 else "")
+
+
+def certainty_words(evidence: dict) -> str:
+    """The precision interval in plain words."""
+    right, wrong = len(evidence["flagged"]), len(evidence["false_alarms"])
+    low, high = evidence["precision_interval"]
+    return (
+        f"on past clients its warnings were right {right} times and wrong {wrong} times; from that many clients we can only "
+        f"say that between {low:.0%} and {high:.0%} of its warnings will be right (95% confidence)"
+    )
+
+
 def proposals_text(data: dict) -> Iterable[str]:
-    """The proposals part of the report (also ``clientrules proposals``), from the JSON data."""
+    """The proposals part of the report (also ``clientrules proposals``), in plain words, from the JSON data."""
     if not data["proposals"]:
         yield "Proposals: none."
     for proposal in data["proposals"]:
         evidence, rule = proposal["evidence"], proposal["rule"]
-        yield f"Proposal {proposal['id']}: add rule {rule['id']} ({rule['verdict']}) when {evidence['condition']}"
-        yield (
-            f"  why: {len(evidence['clients'])} departed clients cited {proposal['reason']}; {len(evidence['flagged'])} of them had "
-            f"{evidence['condition']} {data['method']['lead_days']} days before leaving, against {len(evidence['false_alarms'])} "
-            f"of {evidence['retained']} retained clients (precision {evidence['precision']:.2f}, recall {evidence['recall']:.2f})"
-        )
+        handle = proposal.get("readable_id", proposal["id"])
+        if proposal.get("kind") == "tune":
+            tuning = proposal["tuning"]
+            yield (
+                f"Proposal {handle} ({proposal['id']}): change rule {tuning['rule']} from "
+                f"{tuning['champion']['condition_words']} to {tuning['challenger']['condition_words']}"
+            )
+            yield f"  {tuning['summary']}"
+        else:
+            yield f"Proposal {handle} ({proposal['id']}): add a rule, {rule['id']} ({rule['verdict']}): warn when a client has {evidence['condition_words']}"
+            yield f"  {evidence['summary']}"
+        yield f"  How sure: {certainty_words(evidence)}."
+        if evidence["other_departures"]:
+            yield f"  It would also have warned of {len(evidence['other_departures'])} clients who left for other reasons or gave none."
+        if evidence["pending"]:
+            yield (
+                f"  {len(evidence['pending'])} clients who stayed were first warned less than {evidence['horizon_days']} days ago: "
+                "too recently to tell, so they count neither way."
+            )
+        if evidence["at_risk_now"]:
+            yield f"  At risk now: {at_risk_words(evidence['at_risk_now'])}."
         backtest = proposal["backtest"]
         if backtest:
             mine = backtest["rules"].get(rule["id"])
             if mine:
                 yield (
-                    f"  backtest: the rule fires before {mine['departures_flagged']} of {mine['departures']} past departures "
-                    f"(median {mine['median_lead_days']} days ahead) and for {mine['false_alarms']} of {mine['retained']} retained clients"
+                    f"  Replayed month by month with the real rules: it fires before {mine['departures_flagged']} of "
+                    f"{mine['departures']} past departures (a median of {mine['median_lead_days']} days ahead) and for "
+                    f"{mine['false_alarms']} of {mine['retained']} clients who then stayed"
+                    f" ({mine['pending']} more too recently to tell)."
                 )
             now, new = backtest["current"], backtest["candidate_outcome"]
             yield (
-                f"  rule set: departures flagged {now['departures_flagged']} -> {new['departures_flagged']}, "
-                f"false alarms {now['false_alarms']} -> {new['false_alarms']}, decisions changed {backtest['changed_decisions']}"
+                f"  The whole rule set would have warned of {new['departures_flagged']} departures instead of "
+                f"{now['departures_flagged']}, with {new['false_alarms']} false alarms instead of {now['false_alarms']}; "
+                f"{backtest['changed_decisions']} monthly decisions change."
             )
-        yield f"  advice: {rule['advice']}"
-        yield f"  accept: clientrules proposals accept {proposal['id']}   reject: clientrules proposals reject {proposal['id']}"
+        yield f"  Advice it gives: {rule['advice']}"
+        yield f"  Accept: clientrules proposals accept {handle}   Reject: clientrules proposals reject {handle}"
     for item in data["not_proposed"]:
-        yield f"No proposal for {item['reason']} ({len(item['clients'])} clients): {item['why']}"
+        count = len(item["clients"])
+        yield f"No proposal for “{LABELS.get(item['reason'], item['reason'])}” ({count} client{'' if count == 1 else 's'}): {item['why']}"
     for item in data["decided"]:
-        yield f"Decided: {item['id']} ({item['rule'].get('id', '?')}) {item['outcome']} on {item['at'][:10]}"
+        yield f"Decided: {item.get('readable_id') or item['id']} ({item['rule'].get('id', '?')}) {item['outcome']} on {item['at'][:10]}"
