@@ -23,6 +23,7 @@ from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.learning import Learning
 from clientrules.application.next_steps import NextStepsService
+from clientrules.application.portfolio import Portfolio
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard
@@ -123,6 +124,11 @@ class Ledger:
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
         return NextStepsService(self.store, self.decisions, self.rules)
+
+    @functools.cached_property
+    def portfolio(self) -> Portfolio:
+        """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
+        return Portfolio(self.store, self.rules, self.engines)
 
     @functools.cached_property
     def learning(self) -> Learning:
