@@ -118,6 +118,8 @@ class EventForm(FlaskForm):
             if name is None:
                 self.form_errors.append(message)
             else:
+                if isinstance(self[name], RadioField):  # the registry names codes; the form shows words
+                    message = "Choose one of the options shown."
                 self[name].errors = [*self[name].errors, message]
             return None
 

@@ -67,9 +67,10 @@ class Standing:
     def departed(self) -> bool:
         return self.stage != ACTIVE
 
-    def attention_key(self) -> tuple[int, int, int]:
+    def attention_key(self) -> tuple[int, int, int, str]:
         """Active clients first, the most severe verdict first, then the most recent activity."""
-        return (int(self.departed), -SEVERITY[self.verdict] if self.verdict in SEVERITY else 0, -self.last_at.key)
+        severity = SEVERITY.get(self.verdict, 0)
+        return (int(self.departed), -severity, -self.last_at.key, self.client)
 
     def matches(self, text: str) -> bool:
         needle = text.casefold()
