@@ -133,11 +133,6 @@ class Settings:
     accent_colour: str | None = None
     owner_email: str | None = None
 
-    def outbox_dir(self, db_path: Path | None) -> Path:
-        """``CLIENTRULES_OUTBOX``, else ``outbox/`` beside a SQLite database, else ``./outbox``."""
-        if self.outbox:
-            return Path(self.outbox)
-        return (db_path.parent if db_path is not None else Path.cwd()) / "outbox"
 
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {

@@ -13,7 +13,6 @@ from survey_app.charts import verdict_chart
 from survey_app.event_forms import QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
 from survey_app.words import amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word
-from survey_app.mail import send_link
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
@@ -162,7 +161,7 @@ def invite(client: str):
     else:
         try:
             invitation = state.surveys.invite(client, email=form.email.data or None)
-            delivery = send_link(invitation, _base_url())
+            delivery = state.mail.send(invitation, _base_url())
         except ClientRulesError as error:
             flash(str(error), "error")
         else:
@@ -195,7 +194,7 @@ def remind():
         return redirect(url_for("owner.invitations"), code=303)
     try:
         reminded = state.surveys.remind(form.after_days.data)
-        deliveries = [f"{i.client}: {send_link(i, _base_url()).describe()}" for i in reminded]
+        deliveries = [f"{i.client}: {state.mail.send(i, _base_url()).describe()}" for i in reminded]
     except ClientRulesError as error:
         flash(str(error), "error")
     else:

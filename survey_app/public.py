@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from clientrules.domain.survey import InvalidAnswers
 from survey_app.forms import SurveyForm
-from survey_app.settings import LOGO_TYPES, Settings
+from clientrules.config import LOGO_TYPES, Settings
 
 public = Blueprint("survey", __name__)
 
