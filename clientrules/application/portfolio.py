@@ -208,7 +208,7 @@ class Portfolio:
             return
         version = self._rules.current()
         engine = self._decisions.engine(version)
-        as_of = Instant.from_datetime(self._refreshed or now)
+        as_of = Instant.from_datetime(now)  # a changed client's new events may be later than the last full refresh
         grace_days = version.ruleset.parameters.grace_days
         for client in clients:
             events = self._store.read_client(client)
