@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from functools import cache
 from typing import Any
 
 import attrs
@@ -126,10 +125,16 @@ class EventForm(FlaskForm):
 
 def event_form(type_name: str) -> type[EventForm]:
     """The form class of ``type_name`` (raises :class:`~clientrules.domain.errors.InvalidEvent` for an unknown type)."""
-    return _form_class(registry.payload_type(type_name))
+    payload_type = registry.payload_type(type_name)
+    if payload_type.TYPE not in _FORMS:
+        _FORMS[payload_type.TYPE] = _form_class(payload_type)
+    return _FORMS[payload_type.TYPE]
 
 
-@cache
+#: the form class of each event type, built on first use
+_FORMS: dict[str, type[EventForm]] = {}
+
+
 def _form_class(payload_type: type[Payload]) -> type[EventForm]:
     attrs.resolve_types(payload_type)
     fields: dict[str, Any] = {}

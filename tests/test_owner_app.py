@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clientrules import ClientOnboarded, InvoiceIssued, Ledger
+from clientrules import ClientOnboarded, Instant, InvoiceIssued, Ledger, NeedOutgrown
 from clientrules.domain.events.types import SPEC_TYPES
 from survey_fixtures import FULL_ANSWERS, add_departed, clean_environment, close_app, csrf_token, make_app
 
@@ -160,6 +160,13 @@ def test_dashboard_shows_each_clients_decision_and_departed_clients_as_departed(
     assert "Left, invited to the survey" in card_of(owner.get("/owner/").get_data(as_text=True), "acme")
     assert owner.get("/owner/clients/nobody").status_code == 404
     assert owner.get("/owner/clients/..%2Fetc").status_code == 404
+
+
+def test_dashboard_follows_what_was_recorded_since_it_was_last_shown(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    assert '<span class="verdict keep">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
+    ledger.record("bravo", NeedOutgrown(need="an in-house team"), Instant.now())  # later than the first look
+    assert '<span class="verdict refer_out">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
 
 
 def card_of(html: str, client: str) -> str:

@@ -4,8 +4,8 @@ Deciding for every client on every look would cost seconds at a few thousand
 clients, so the standings are kept in memory and brought up to date on each
 call: only the clients with an event stored since the last call are decided
 again. Everything is decided again when another rule-set version is adopted,
-and at least every :data:`REFRESH_AFTER`, because facts such as days of
-silence or overdue amounts change with time alone.
+and, in the background, once the standings are :data:`REFRESH_AFTER` old,
+because facts such as days of silence or overdue amounts change with time alone.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class Portfolio:
         self._position = 0
         self._ruleset = 0
         self._refreshed: dt.datetime | None = None
+        self._rebuilding: threading.Thread | None = None
 
     def standings(self) -> list[Standing]:
         """Every client's standing, brought up to date; in no particular order."""
@@ -194,34 +195,60 @@ class Portfolio:
         ]
 
     def _refresh(self) -> None:
+        """Bring the standings up to date (called with the lock held).
+
+        The first call, and the first after another rule-set version was
+        adopted, decide every client before answering. Standings older than
+        :data:`REFRESH_AFTER` are decided again in a background thread while
+        the current ones are served (with their time), so that no look waits
+        for the whole portfolio; clients with new events are decided again
+        at once.
+        """
         now = self._clock()
-        head = self._store.head_position()
         ruleset = self._rules.current().version
-        stale = self._refreshed is None or now - self._refreshed >= REFRESH_AFTER or ruleset != self._ruleset
-        if stale:
-            clients: Iterable[str] = self._store.client_ids()
-            self._standings = {}
-            self._refreshed = now
-        elif head != self._position:
-            clients = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")]
-        else:
+        if self._refreshed is None or ruleset != self._ruleset:
+            head = self._store.head_position()
+            self._standings = self._decide(self._store.client_ids(), now)
+            self._position, self._ruleset, self._refreshed = head, ruleset, now
             return
+        if now - self._refreshed >= REFRESH_AFTER and self._rebuilding is None:
+            self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
+            self._rebuilding.start()
+        head = self._store.head_position()
+        if head != self._position:
+            changed = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")]
+            self._standings.update(self._decide(changed, now))
+            self._position = head
+
+    def _rebuild(self) -> None:
+        """Decide every client again as of now, then swap the result in (events stored meanwhile are applied after)."""
+        try:
+            started = self._clock()
+            head = self._store.head_position()
+            ruleset = self._rules.current().version
+            fresh = self._decide(self._store.client_ids(), started)
+            with self._lock:
+                if ruleset == self._ruleset:
+                    self._standings, self._position, self._refreshed = fresh, head, started
+        finally:
+            self._rebuilding = None
+
+    def _decide(self, clients: Iterable[str], now: dt.datetime) -> dict[str, Standing]:
+        """The standings of ``clients`` (those with events) as of ``now``, under the current rule set."""
         version = self._rules.current()
-        engine = self._decisions.engine(version)
-        as_of = Instant.from_datetime(now)  # a changed client's new events may be later than the last full refresh
+        as_of = Instant.from_datetime(now)
         grace_days = version.ruleset.parameters.grace_days
+        standings = {}
         for client in clients:
             events = self._store.read_client(client)
             if not events:
-                self._standings.pop(client, None)
                 continue
             facts = facts_of(events, as_of, grace_days=grace_days)
             decision = self._engines.decide(client, facts, version)
-            self._standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
-                                                facts.get("open_invoices") or 0, decision.verdict,
-                                                tuple(r.sentence for r in decision.reasons), decision.advice)
-        self._position, self._ruleset = head, ruleset
-
+            standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
+                                          facts.get("open_invoices") or 0, decision.verdict,
+                                          tuple(r.sentence for r in decision.reasons), decision.advice)
+        return standings
 
 def _standing(
     client: str,

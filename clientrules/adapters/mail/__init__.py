@@ -52,18 +52,41 @@ class MailError(ClientRulesError):
 class MailSettings(Protocol):
     """The settings the mail reads (:class:`clientrules.config.Settings` has them all)."""
 
-    mail_server: str | None
-    mail_port: int | None
-    mail_use_tls: bool
-    mail_use_ssl: bool
-    mail_username: str | None
-    mail_password: str | None
-    mail_from: str
-    outbox: str | None
-    business_name: str | None
-    business_logo: str | None
-    accent_colour: str | None
-    owner_email: str | None
+    @property
+    def mail_server(self) -> str | None: ...
+
+    @property
+    def mail_port(self) -> int | None: ...
+
+    @property
+    def mail_use_tls(self) -> bool: ...
+
+    @property
+    def mail_use_ssl(self) -> bool: ...
+
+    @property
+    def mail_username(self) -> str | None: ...
+
+    @property
+    def mail_password(self) -> str | None: ...
+
+    @property
+    def mail_from(self) -> str: ...
+
+    @property
+    def outbox(self) -> str | None: ...
+
+    @property
+    def business_name(self) -> str | None: ...
+
+    @property
+    def business_logo(self) -> str | None: ...
+
+    @property
+    def accent_colour(self) -> str | None: ...
+
+    @property
+    def owner_email(self) -> str | None: ...
 
 
 @attrs.frozen
