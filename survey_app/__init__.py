@@ -27,6 +27,7 @@ from survey_app.learning import ReportCache, learning
 from survey_app.next_steps import next_steps
 from survey_app.owner import owner
 from survey_app.public import public
+from survey_app.rule_editing import rule_editing
 from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
 from clientrules.config import PREFIX, Settings, load_settings
 
@@ -88,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.register_blueprint(owner)
     app.register_blueprint(learning)
     app.register_blueprint(next_steps)
+    app.register_blueprint(rule_editing)
     app.add_url_rule("/healthz", "healthz", healthz)
     register_error_pages(app)
     app.after_request(add_security_headers)

@@ -205,7 +205,8 @@ def remind():
 @owner.route("/rules")
 @login_required
 def rules():
-    return render_template("owner/rules.html", current=_state().ledger.rules.current())
+    rules = _state().ledger.rules
+    return render_template("owner/rules.html", current=rules.current(), versions=rules.versions())
 
 
 def _known_client(client: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from email import message_from_bytes, policy
 import sqlite3
@@ -318,7 +319,7 @@ def test_the_client_page_speaks_plain_words(app, owner) -> None:
 def test_rules_page_shows_the_rule_set_in_use(app, owner) -> None:
     current = app.extensions["clientrules"].ledger.rules.current()
     html = owner.get("/owner/rules").get_data(as_text=True)
-    assert f"version {current.version}" in html
+    assert f"Version {current.version}" in html
     for rule in current.ruleset.rules:
         assert rule.id in html
 
@@ -388,3 +389,59 @@ def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None
     assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
     (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
     assert len(invitation.reminded_at) == 1
+
+
+def adopt_from(owner, preview: str, note: str):
+    fields = dict(re.findall(r'<input type="hidden" name="(candidate|expected_version)" value="([^"]*)"', preview))
+    fields["candidate"] = html_module.unescape(fields["candidate"])
+    return owner.post("/owner/rules/adopt", data={**fields, "csrf_token": csrf_token(preview), "note": note})
+
+
+def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) -> None:
+    rules = app.extensions["clientrules"].ledger.rules
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    assert 'value="3"' in page and "late invoices in the last 12 months: at least" in page.lower()
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "1", "advice": "Talk about payment terms.",
+            "description": "They paid late"}
+    preview = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert "late_invoices_12m &gt;= 1" in html and "Clients who left, caught in time" in html
+    assert "bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
+    assert rules.current().version == 1  # nothing adopted by a preview
+    assert "Say why" in adopt_from(owner, html, "").get_data(as_text=True) and rules.current().version == 1
+    assert adopt_from(owner, html, "one late invoice is one too many").headers["Location"] == "/owner/rules"
+    current = rules.current()
+    assert (current.version, current.note) == (2, "one late invoice is one too many")
+    assert current.ruleset.rule("chronic-late-payer").comparisons[0].value == 1
+    page = owner.get("/owner/rules").get_data(as_text=True)
+    assert "Version 2 of the rules is now in use." in page and "one late invoice is one too many" in page
+    # going back to version 1 is another new version, previewed the same way
+    back = owner.get("/owner/rules/versions/1").get_data(as_text=True)
+    assert "Go back to the rules of version 1" in back and 'value="back to version 1"' in back
+    adopt_from(owner, back, "back to version 1")
+    assert rules.current().version == 3 and rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 3
+
+
+def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app, owner) -> None:
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "lots", "advice": "", "description": "x"}
+    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    assert response.status_code == 400 and "is not a value" in response.get_data(as_text=True)
+    stale = owner.get("/owner/rules/versions/1").get_data(as_text=True)
+    app.extensions["clientrules"].ledger.rules.use(app.extensions["clientrules"].ledger.rules.current().ruleset.source, note="meanwhile")
+    adopt_from(owner, stale, "too late")
+    assert "changed meanwhile" in owner.get("/owner/rules").get_data(as_text=True)
+    assert app.extensions["clientrules"].ledger.rules.current().note == "meanwhile"
+    assert owner.get("/owner/rules/nonsense/edit").status_code == 404
+
+
+def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
+    page = owner.get("/owner/rules/new").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",
+            "description": "Any open invoice", "advice": "Ask when they will pay."}
+    preview = owner.post("/owner/rules/new", data=sent).get_data(as_text=True)
+    assert 'id = &#34;any-open-invoice&#34;' in preview and "open_invoices &gt;= 1" in preview
+    adopt_from(owner, preview, "try it")
+    rule = app.extensions["clientrules"].ledger.rules.current().ruleset.rule("any-open-invoice")
+    assert (rule.verdict, rule.advice) == ("renegotiate", "Ask when they will pay.")

@@ -54,6 +54,8 @@ ARGUMENTS = {
     "outcome": "accept",
     "token": "not-a-link",
     "type_name": "MeetingHeld",
+    "rule_id": "chronic-late-payer",
+    "number": 1,
 }
 
 
@@ -135,6 +137,10 @@ def test_every_form_refuses_a_missing_a_forged_or_another_sessions_csrf_token(ap
         "owner.record": ("/owner/clients/bravo/record/MeetingHeld",
                          {"topic": "x", "outcome": "resolved", "at": "2026-03-01", "idempotency_key": "0" * 32}),
         "owner.new_client": ("/owner/clients/new", {"name": "Eve", "at": "2026-03-01", "idempotency_key": "1" * 32}),
+        "rule_editing.edit": ("/owner/rules/chronic-late-payer/edit", {"enabled": "no", "thresholds-0": "1"}),
+        "rule_editing.new": ("/owner/rules/new", {"fact": "open_invoices", "op": ">=", "value": "1", "verdict": "keep",
+                                                  "description": "x"}),
+        "rule_editing.adopt": ("/owner/rules/adopt", {"candidate": "[[rules]]", "note": "x", "expected_version": "1"}),
     }
     posting = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}
     assert posting == forms.keys(), "a form was added or removed: list it here"
