@@ -132,6 +132,22 @@ def test_the_owners_story_on_a_phone(chromium, story, db_url: str) -> None:  # n
     owner.get_by_role("link", name="Rules").click()
     checks.check(owner, "rules")
 
+    # a rule is changed: previewed, then adopted with a note; going back is previewed the same way
+    owner.get_by_role("link", name="Change chronic-late-payer").click()
+    checks.check(owner, "change a rule")
+    owner.get_by_label("Late invoices in the last 12 months: at least").fill("2")
+    owner.get_by_role("button", name="Preview the change").click()
+    assert owner.get_by_text("Clients who left, caught in time").is_visible()
+    checks.check(owner, "rule change preview", html=owner.content())
+    owner.get_by_label("Why this change?").fill("two late invoices are a pattern")
+    owner.get_by_role("button", name="Adopt as version 2").click()
+    assert owner.locator(".flash.success").inner_text() == "Version 2 of the rules is now in use."
+    owner.get_by_role("link", name="Go back to it (version 1)").click()
+    checks.check(owner, "going back to version 1")
+    owner.get_by_role("link", name="Back to the rules (nothing is adopted)").click()
+    owner.get_by_role("link", name="Add a rule").click()
+    checks.check(owner, "add a rule")
+
     # the mail in the outbox: text and HTML, from the business, replies to the owner
     (mail_file,) = outbox.glob("*.eml")
     mail = message_from_bytes(mail_file.read_bytes(), policy=policy.default)
