@@ -17,6 +17,7 @@ import sys
 from typing import IO, Iterable, Iterator
 
 from clientrules.adapters.isolated import IsolatedEngine
+from clientrules.adapters.mail import InvitationMail
 from clientrules.adapters.store import open_store
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
@@ -94,6 +95,11 @@ class Ledger:
     def signing_secret(self) -> str:
         """The secret that signs survey links (and the web app's sessions): ``CLIENTRULES_SECRET_KEY``, else the database's own."""
         return shared_secret(self.store, self.settings.secret_key, origin=SECRET_ENV)
+
+    @functools.cached_property
+    def mail(self) -> InvitationMail:
+        """Survey mail as the settings describe it: SMTP, else the outbox folder (:mod:`clientrules.adapters.mail`)."""
+        return InvitationMail.from_settings(self.settings, database_url=self.url)
 
     @functools.cached_property
     def surveys(self) -> Surveys:

@@ -80,7 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         settings=settings,
         ledger=ledger,
         surveys=ledger.surveys,
-        mail=InvitationMail.from_settings(settings, database_url=ledger.url),
+        mail=ledger.mail,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         report_cache=ReportCache(),
     )

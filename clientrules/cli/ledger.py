@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from clientrules.adapters.mail import delete_outbox_copies, outbox_folder
-from clientrules.config import load_settings
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
 from clientrules.domain.events import ERASED, Event, Instant
@@ -115,7 +114,7 @@ def erase_command(client: str, yes: bool, requested_by: str | None) -> None:
 
 def _delete_outbox_copies(ledger: Ledger, client: str) -> list[Path]:
     """The outbox files of ``client``'s survey mail, deleted."""
-    folder = outbox_folder(load_settings().outbox, ledger.url)
+    folder = outbox_folder(ledger.settings.outbox, ledger.url)
     return delete_outbox_copies(folder, ledger.surveys.invitations(client))
 
 

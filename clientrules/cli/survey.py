@@ -13,10 +13,8 @@ import sys
 
 import click
 
-from clientrules.adapters.mail import InvitationMail
 from clientrules.application.surveys import MAX_DAYS
 from clientrules.cli.context import ctx_ledger
-from clientrules.config import load_settings
 from clientrules.domain.events import Event
 from clientrules.domain.survey import FIELDS, Invitation
 
@@ -38,7 +36,7 @@ base_url_option = click.option(
 
 def _mail_links(invitations: list[Invitation], base_url: str) -> None:
     """Print each link on stdout, mail it (or write it to the outbox), and say where it went on stderr."""
-    mail = InvitationMail.from_settings(load_settings(), database_url=ctx_ledger().url)
+    mail = ctx_ledger().mail
     for invitation in invitations:
         click.echo(invitation.url(base_url))
         click.echo(f"{invitation.client}: {mail.send(invitation, base_url).describe()}", err=True)
