@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 import attrs
 
@@ -312,7 +312,7 @@ def _totals(standings: list[Standing]) -> tuple[Total, ...]:
     )
 
 
-_SORT_KEYS: dict[str, Callable[[Standing], tuple]] = {
+_SORT_KEYS: dict[str, Callable[[Standing], tuple[Any, ...]]] = {
     "attention": Standing.attention_key,
     "name": lambda s: ((s.name or s.client).casefold(), s.client),
     "value": lambda s: (-(s.monthly_value or 0.0), s.client),
