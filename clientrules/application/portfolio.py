@@ -25,7 +25,7 @@ from clientrules.domain.events import (
     SurveyInvited,
 )
 from clientrules.domain.errors import UnknownClient
-from clientrules.domain.facts import ClientFold, facts_of
+from clientrules.domain.facts import ClientFold, Facts, facts_of
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
@@ -40,6 +40,8 @@ Sort = Literal["attention", "name", "value", "overdue", "recent"]
 DEFAULT_PAGE_SIZE = 50
 #: points of a client's verdict over time
 MAX_POINTS = 60
+#: clients decided per round trip to the engine
+BATCH = 1_000
 
 
 @attrs.frozen
@@ -189,10 +191,10 @@ class Portfolio:
         moments = [Instant.parse(f"{day.isoformat()}T23:59:59Z") for day in days]
         moments = [m for m in moments if m < now][-(points - 1):] + [now]
         grace_days = version.ruleset.parameters.grace_days
-        return [
-            VerdictAt(moment, self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version).verdict)
-            for moment in moments
-        ]
+        decisions = self._engines.decide_batch(
+            [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
+        )
+        return [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
 
     def _refresh(self) -> None:
         """Bring the standings up to date (called with the lock held).
@@ -234,20 +236,32 @@ class Portfolio:
             self._rebuilding = None
 
     def _decide(self, clients: Iterable[str], now: dt.datetime) -> dict[str, Standing]:
-        """The standings of ``clients`` (those with events) as of ``now``, under the current rule set."""
+        """The standings of ``clients`` (those with events) as of ``now``, under the current rule set.
+
+        The engine is asked for :data:`BATCH` clients at a time (one round trip each).
+        """
         version = self._rules.current()
         as_of = Instant.from_datetime(now)
         grace_days = version.ruleset.parameters.grace_days
-        standings = {}
+        standings: dict[str, Standing] = {}
+        pending: list[tuple[str, list[Event], Facts]] = []
+
+        def flush() -> None:
+            decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
+            for (client, events, facts), decision in zip(pending, decisions):
+                standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
+                                              facts.get("open_invoices") or 0, decision.verdict,
+                                              tuple(r.sentence for r in decision.reasons), decision.advice)
+            pending.clear()
+
         for client in clients:
             events = self._store.read_client(client)
-            if not events:
-                continue
-            facts = facts_of(events, as_of, grace_days=grace_days)
-            decision = self._engines.decide(client, facts, version)
-            standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
-                                          facts.get("open_invoices") or 0, decision.verdict,
-                                          tuple(r.sentence for r in decision.reasons), decision.advice)
+            if events:
+                pending.append((client, events, facts_of(events, as_of, grace_days=grace_days)))
+            if len(pending) >= BATCH:
+                flush()
+        if pending:
+            flush()
         return standings
 
 def _standing(
