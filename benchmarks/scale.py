@@ -24,6 +24,9 @@ class Scale:
     survey_links: int
     postgres_clients: int
     postgres_queue_clients: int
+    #: the owner's dashboard: clients in the portfolio, requests timed
+    dashboard_clients: int
+    dashboard_requests: int
     rounds: int
 
 
@@ -42,6 +45,8 @@ FULL = Scale(
     survey_links=12_000,
     postgres_clients=1_000,
     postgres_queue_clients=10_000,
+    dashboard_clients=5_000,
+    dashboard_requests=200,
     rounds=3,
 )
 
@@ -60,6 +65,8 @@ SMOKE = Scale(
     survey_links=300,
     postgres_clients=50,
     postgres_queue_clients=50,
+    dashboard_clients=200,
+    dashboard_requests=20,
     rounds=1,
 )
 

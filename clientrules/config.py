@@ -19,6 +19,10 @@ key                                       meaning (default)
 ``CLIENTRULES_MAIL_USERNAME`` / ``_PASSWORD``  SMTP login (none)
 ``CLIENTRULES_MAIL_FROM``                 the sender address (``clientrules@localhost``)
 ``CLIENTRULES_OUTBOX``                    where unsent messages are written (``outbox/`` beside the db)
+``CLIENTRULES_BUSINESS_NAME``             who the survey and its mail speak for (none: "us")
+``CLIENTRULES_BUSINESS_LOGO``             a PNG, JPEG or SVG file shown on the survey pages (none)
+``CLIENTRULES_ACCENT_COLOUR``             the colour of buttons and the page's top, ``#rrggbb`` (none)
+``CLIENTRULES_OWNER_EMAIL``               where the clients' replies to survey mail go (Reply-To; none)
 ``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
 ========================================  ======================================================
@@ -27,18 +31,22 @@ key                                       meaning (default)
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
-from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
+from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret, is_email_address
 
 PREFIX = "CLIENTRULES_"
 DB_ENV = "CLIENTRULES_DB"
 SECRET_ENV = "CLIENTRULES_SECRET_KEY"
 DEFAULT_DB = "clientrules.db"
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+#: a logo file's suffix -> its media type
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
 
 class SettingsError(ClientRulesError):
@@ -73,6 +81,27 @@ def _text(key: str, value: object) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _colour(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and not _COLOUR.fullmatch(text):
+        raise SettingsError(f"{key}={text[:40]!r} is not a colour written as #rrggbb (such as #1d6f42)")
+    return text
+
+
+def _logo(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and Path(text).suffix.lower() not in LOGO_TYPES:
+        raise SettingsError(f"{key}={text[:80]!r} is not a PNG, JPEG or SVG file")
+    return text
+
+
+def _address(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and not is_email_address(text):
+        raise SettingsError(f"{key}={text[:80]!r} is not an e-mail address")
+    return text
+
+
 def _secret(key: str, value: object) -> str | None:
     text = _text(key, value)
     try:
@@ -99,12 +128,11 @@ class Settings:
     outbox: str | None = None
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    business_name: str | None = None
+    business_logo: str | None = None
+    accent_colour: str | None = None
+    owner_email: str | None = None
 
-    def outbox_dir(self, db_path: Path | None) -> Path:
-        """``CLIENTRULES_OUTBOX``, else ``outbox/`` beside a SQLite database, else ``./outbox``."""
-        if self.outbox:
-            return Path(self.outbox)
-        return (db_path.parent if db_path is not None else Path.cwd()) / "outbox"
 
 
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
@@ -124,6 +152,10 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "outbox": _text,
     "login_max_failures": _whole(1, 1000),
     "login_window_minutes": _whole(1, 7 * 24 * 60),
+    "business_name": _text,
+    "business_logo": _logo,
+    "accent_colour": _colour,
+    "owner_email": _address,
 }
 
 

@@ -17,12 +17,14 @@ import sys
 from typing import IO, Iterable, Iterator
 
 from clientrules.adapters.isolated import IsolatedEngine
+from clientrules.adapters.mail import InvitationMail
 from clientrules.adapters.store import open_store
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.learning import Learning
 from clientrules.application.next_steps import NextStepsService
+from clientrules.application.portfolio import Portfolio
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard
@@ -95,6 +97,11 @@ class Ledger:
         return shared_secret(self.store, self.settings.secret_key, origin=SECRET_ENV)
 
     @functools.cached_property
+    def mail(self) -> InvitationMail:
+        """Survey mail as the settings describe it: SMTP, else the outbox folder (:mod:`clientrules.adapters.mail`)."""
+        return InvitationMail.from_settings(self.settings, database_url=self.url)
+
+    @functools.cached_property
     def surveys(self) -> Surveys:
         """Exit-survey invitations and answers (:class:`clientrules.application.surveys.Surveys`)."""
         return Surveys(self.store, secret=self.signing_secret, expiry_days=self.settings.survey_expiry_days)
@@ -123,6 +130,11 @@ class Ledger:
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
         return NextStepsService(self.store, self.decisions, self.rules)
+
+    @functools.cached_property
+    def portfolio(self) -> Portfolio:
+        """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
+        return Portfolio(self.store, self.rules, self.engines)
 
     @functools.cached_property
     def learning(self) -> Learning:

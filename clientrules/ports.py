@@ -32,6 +32,8 @@ Guarantees every store backend gives, enforced by the database itself:
 from __future__ import annotations
 
 import datetime as dt
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Collection, Iterator, Mapping, Protocol, Sequence
 
 import attrs
@@ -185,3 +187,26 @@ class Clock(Protocol):
 def utc_now() -> dt.datetime:
     """The :class:`Clock` of production: the system's time, in UTC."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+@attrs.frozen
+class Delivery:
+    """Where a message went: ``smtp`` (to ``to``), ``outbox`` (a file at ``path``) or ``none`` (no address known)."""
+
+    how: str
+    to: str | None = None
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.how == "smtp":
+            return f"mailed to {self.to}"
+        if self.how == "outbox":
+            return f"no mail server is configured: the message to {self.to} was written to {self.path}"
+        return "no e-mail address is known for this client: send the link yourself"
+
+
+class Mailer(Protocol):
+    """Sends one e-mail message (built with :class:`email.message.EmailMessage`)."""
+
+    def send(self, message: EmailMessage, *, reference: str) -> Delivery:
+        """Send ``message``; ``reference`` names it uniquely (the outbox's file name). Raises on failure."""

@@ -12,7 +12,6 @@ The app calls the library only (``clientrules.Ledger`` and ``ledger.surveys``,
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, Mapping
 
 import attrs
@@ -21,13 +20,14 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clientrules import Ledger
+from clientrules.adapters.mail import InvitationMail
 from clientrules.application.surveys import Surveys
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
-from survey_app.mail import VerifiedMail
 from survey_app.next_steps import next_steps
 from survey_app.owner import owner
 from survey_app.public import public
+from survey_app.rule_editing import rule_editing
 from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
 from clientrules.config import PREFIX, Settings, load_settings
 
@@ -41,9 +41,8 @@ class AppState:
     settings: Settings
     ledger: Ledger
     surveys: Surveys
-    mail: VerifiedMail
+    mail: InvitationMail
     limiter: LoginLimiter
-    outbox: Path
     report_cache: ReportCache
 
 
@@ -70,14 +69,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         # the token is checked; the https Referer check cannot work with Referrer-Policy: no-referrer
         WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=256 * 1024,
-        MAIL_SERVER=settings.mail_server,
-        MAIL_PORT=settings.mail_port or (465 if settings.mail_use_ssl else 587 if settings.mail_use_tls else 25),
-        MAIL_USE_TLS=settings.mail_use_tls,
-        MAIL_USE_SSL=settings.mail_use_ssl,
-        MAIL_USERNAME=settings.mail_username,
-        MAIL_PASSWORD=settings.mail_password,
-        MAIL_DEFAULT_SENDER=settings.mail_from,
-        MAIL_SUPPRESS_SEND=False,
     )
     app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
     app.session_interface = SecureWhenHttpsSessions()
@@ -85,14 +76,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         # believe the address, scheme and host the proxies say (the rate limit and Secure cookies need them)
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    mail = VerifiedMail(app)
     app.extensions["clientrules"] = AppState(
         settings=settings,
         ledger=ledger,
         surveys=ledger.surveys,
-        mail=mail,
+        mail=ledger.mail,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
-        outbox=settings.outbox_dir(getattr(ledger.store, "path", None)),
         report_cache=ReportCache(),
     )
     CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
@@ -100,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.register_blueprint(owner)
     app.register_blueprint(learning)
     app.register_blueprint(next_steps)
+    app.register_blueprint(rule_editing)
     app.add_url_rule("/healthz", "healthz", healthz)
     register_error_pages(app)
     app.after_request(add_security_headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,15 +26,22 @@ PAGES = {
 }
 
 
-def page(status: int, title: str, message: str):
-    return render_template("error.html", status=status, title=title, message=message), status
+def page(status: int, title: str, message: str, next_step: str = ""):
+    return render_template("error.html", title=title, message=message, next_step=next_step), status
+
+
+def _ask_for_a_new_link() -> str:
+    """What someone whose link does not work can do: write to the owner, if the owner gave an address."""
+    address = current_app.extensions["clientrules"].settings.owner_email
+    return f"If you would still like to answer, write to {address} and we will send you a new link." if address else ""
 
 
 def register_error_pages(app: Flask) -> None:
     @app.errorhandler(LinkError)
     def link_error(error: LinkError):
         message = str(error)
-        return page(410 if error.gone else 404, LINK_TITLES[type(error)], message[0].upper() + message[1:] + ".")
+        next_step = "" if isinstance(error, LinkUsed) else _ask_for_a_new_link()
+        return page(410 if error.gone else 404, LINK_TITLES[type(error)], message[0].upper() + message[1:] + ".", next_step)
 
     @app.errorhandler(EngineError)
     def engine_error(error: EngineError):

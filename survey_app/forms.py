@@ -72,6 +72,7 @@ class SurveyForm(FlaskForm):
     primary_reason = RadioField(
         "What was the main reason you stopped working with us?", choices=REASONS, validate_choice=False, widget=RADIOS
     )
+    other_reason = TextAreaField("Something else? Tell us in your own words")
     other_reasons = SelectMultipleField(
         "Did anything else play a part?", choices=REASONS, validate_choice=False, widget=ChoiceInputs("checkbox")
     )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from clientrules.domain.errors import ClientRulesError, InvalidEvent
-from clientrules.domain.events import check_client_id
+from clientrules.application.portfolio import STAGES, PortfolioQuery, stage_of
+from clientrules.domain.errors import ClientRulesError, ConcurrencyError, InvalidEvent
+from clientrules.domain.events import ClientOnboarded, Event, check_client_id
+from clientrules.domain.rules.model import VERDICTS
 from clientrules.domain.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
+from survey_app.charts import verdict_chart
+from survey_app.event_forms import QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
-from survey_app.mail import send_link
+from survey_app.words import amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
+for _filter in (amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word):
+    owner.add_app_template_filter(_filter)
 
 
 def _state():
@@ -57,34 +63,91 @@ def logout():
 @owner.route("/")
 @login_required
 def clients():
-    state = _state()
-    decisions = {d.client: d for d in state.ledger.decisions.evaluate()}
-    latest = {i.client: i for i in state.surveys.invitations()}
+    query = _portfolio_query()
     return render_template(
         "owner/clients.html",
-        clients=state.ledger.clients(),
-        decisions=decisions,
-        invitations=latest,
-        uninvited=set(state.surveys.uninvited()),
+        portfolio=_state().ledger.portfolio.page(query),
+        query=query,
+        verdicts=VERDICTS,
+        stages=STAGES,
+        sorts=SORT_WORDS,
     )
+
+
+@owner.route("/clients/new", methods=["GET", "POST"])
+@login_required
+def new_client():
+    ledger = _state().ledger
+    form = NewClientForm()
+    if request.method == "POST" and form.validate():
+        payload = form.payload()
+        client = form.client_id()
+        if payload is not None and client is not None:
+            try:
+                ledger.record(client, payload, form.moment, id=form.event_id, expected_version=0)
+            except ConcurrencyError:
+                if not any(e.id == form.event_id for e in ledger.events(client)):
+                    form.client.errors = [f"There is already a client {client}: choose another short name."]
+            if not form.client.errors:
+                flash(f"{payload.name} was added.", "success")
+                return redirect(url_for("owner.client", client=client), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("owner/new_client.html", form=form), status
 
 
 @owner.route("/clients/<client>")
 @login_required
 def client(client: str):
     state = _state()
-    events = state.ledger.events(_known_client(client))
-    (decision,) = state.ledger.decisions.evaluate([client])
+    ledger = state.ledger
+    events = ledger.events(_known_client(client))
+    (decision,) = ledger.decisions.evaluate([client])
+    invitations = state.surveys.invitations(client)
     return render_template(
         "owner/client.html",
         client=client,
+        name=client_name(events),
         events=events,
+        by_id={event.id: event for event in events},
         decision=decision,
-        invitations=state.surveys.invitations(client),
+        stage=stage_of(events),
+        history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
+        invitations=invitations,
         answers=state.surveys.answers(client),
         form=InviteForm(),
+        quick_actions=QUICK_ACTIONS,
+        recordable=sorted(RECORDABLE, key=event_name),
         **_labels(),
     )
+
+
+@owner.route("/clients/<client>/record")
+@login_required
+def choose_event(client: str):
+    """The "record something else" chooser: a GET form naming the event type."""
+    return redirect(url_for("owner.record", client=_known_client(client), type_name=request.args.get("type", "")))
+
+
+@owner.route("/clients/<client>/record/<type_name>", methods=["GET", "POST"])
+@login_required
+def record(client: str, type_name: str):
+    ledger = _state().ledger
+    _known_client(client)
+    if type_name not in RECORDABLE:
+        abort(404)
+    form = event_form(type_name)()
+    if request.method == "POST" and form.validate():
+        payload = form.payload()
+        if payload is not None:
+            ledger.record(client, payload, form.moment, id=form.event_id)
+            message = f"Recorded: {form.title.lower()}, {long_date(form.at.data)}."
+            if type_name == "RelationshipEnded":
+                message += " You can invite them to the exit survey below."
+            flash(message, "success")
+            anchor = "survey" if type_name == "RelationshipEnded" else None
+            return redirect(url_for("owner.client", client=client, _anchor=anchor), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("owner/record.html", client=client, form=form), status
 
 
 @owner.route("/clients/<client>/invite", methods=["POST"])
@@ -98,7 +161,7 @@ def invite(client: str):
     else:
         try:
             invitation = state.surveys.invite(client, email=form.email.data or None)
-            delivery = send_link(invitation, _base_url())
+            delivery = state.mail.send(invitation, _base_url())
         except ClientRulesError as error:
             flash(str(error), "error")
         else:
@@ -131,7 +194,7 @@ def remind():
         return redirect(url_for("owner.invitations"), code=303)
     try:
         reminded = state.surveys.remind(form.after_days.data)
-        deliveries = [f"{i.client}: {send_link(i, _base_url()).describe()}" for i in reminded]
+        deliveries = [f"{i.client}: {state.mail.send(i, _base_url()).describe()}" for i in reminded]
     except ClientRulesError as error:
         flash(str(error), "error")
     else:
@@ -142,7 +205,8 @@ def remind():
 @owner.route("/rules")
 @login_required
 def rules():
-    return render_template("owner/rules.html", current=_state().ledger.rules.current())
+    rules = _state().ledger.rules
+    return render_template("owner/rules.html", current=rules.current(), versions=rules.versions())
 
 
 def _known_client(client: str) -> str:
@@ -157,6 +221,36 @@ def _known_client(client: str) -> str:
 
 def _base_url() -> str:
     return _state().settings.base_url or request.url_root
+
+
+SORT_WORDS = {
+    "attention": "Needs attention first",
+    "name": "Name",
+    "value": "Monthly value, highest first",
+    "overdue": "Overdue amount, highest first",
+    "recent": "Latest activity first",
+}
+
+
+def _portfolio_query() -> PortfolioQuery:
+    """The dashboard's search, filters, order and page from the query string (anything unknown is ignored)."""
+    args = request.args
+    sort = args.get("sort", "attention")
+    page = args.get("page", "1")
+    return PortfolioQuery(
+        search=args.get("q", "").strip()[:100],
+        verdict=args.get("verdict") if args.get("verdict") in VERDICTS else None,
+        segment=args.get("segment") or None,
+        stage=args.get("stage") if args.get("stage") in STAGES else None,
+        sort=sort if sort in SORT_WORDS else "attention",  # type: ignore[arg-type]
+        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+    )
+
+
+def client_name(events: list[Event]) -> str | None:
+    """The name the client was last onboarded with."""
+    names = [e.payload.name for e in events if isinstance(e.payload, ClientOnboarded)]
+    return names[-1] if names else None
 
 
 def _labels() -> dict:

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
 
 from clientrules.domain.survey import InvalidAnswers
 from survey_app.forms import SurveyForm
+from clientrules.config import LOGO_TYPES, Settings
 
 public = Blueprint("survey", __name__)
+
+
+@public.app_context_processor
+def branding() -> dict[str, Settings]:
+    """Who the pages speak for: ``brand.business_name``, ``brand.business_logo``, ``brand.accent_colour``."""
+    return {"brand": current_app.extensions["clientrules"].settings}
+
+
+@public.route("/brand/logo")
+def logo() -> Response:
+    path = current_app.extensions["clientrules"].settings.business_logo
+    if not path or not Path(path).is_file():
+        abort(404)
+    return send_file(path, mimetype=LOGO_TYPES[Path(path).suffix.lower()], max_age=3600)
+
+
+@public.route("/brand.css")
+def brand_stylesheet() -> Response:
+    """The accent colour as a CSS variable (the pages allow no inline style)."""
+    colour = current_app.extensions["clientrules"].settings.accent_colour or "#1d6f42"
+    return Response(f":root {{ --accent: {colour}; }}\n", mimetype="text/css", headers={"Cache-Control": "max-age=300"})
 
 
 @public.route("/s/<token>", methods=["GET", "POST"])

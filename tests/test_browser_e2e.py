@@ -142,8 +142,8 @@ def test_owner_invites_and_client_answers_with_the_keyboard(chromium, server: st
     # the owner sees the answer, its free text as text
     owner.reload()
     assert owner.get_by_text("Deadlines were missed").is_visible()
-    assert owner.locator("dd.free-text").inner_text() == FEEDBACK
-    assert owner.locator("dd.free-text b").count() == 0
+    assert owner.locator(".answer dd.free-text").inner_text() == FEEDBACK
+    assert owner.locator(".answer dd.free-text b").count() == 0
     owner.screenshot(path=str(SCREENSHOTS / "client-page.png"), full_page=True)
     owner.goto(f"{server}/owner/")
     owner.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)

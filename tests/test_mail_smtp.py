@@ -7,7 +7,8 @@ import email
 import ipaddress
 import socket
 import ssl
-from email.message import Message
+from email import policy
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,14 @@ class Inbox:
         self.messages: list[tuple[str, list[str], Message]] = []
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted for delivery"
+
+
+def text_of(message: Message) -> str:
+    """The plain-text part of a message."""
+    assert isinstance(message, EmailMessage)
+    return message.get_body(("plain",)).get_content()
 
 
 def free_port() -> int:
@@ -81,8 +88,35 @@ def test_cli_invitation_arrives_by_smtp_with_the_link(mail_env: Inbox, db_url: s
     ((sender, recipients, message),) = mail_env.messages
     assert sender == "hello@studio.example" and recipients == ["ann@acme.example"]
     assert message["To"] == "ann@acme.example" and "part ways" in message["Subject"]
-    assert link in message.get_payload(decode=True).decode()
+    assert link in text_of(message)
     assert not (tmp_path / "outbox").exists()
+
+
+def test_the_mail_lands_as_the_business_with_text_and_html(mail_env: Inbox, db_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("CLIENTRULES_BUSINESS_NAME", "Harbour Studio")
+    monkeypatch.setenv("CLIENTRULES_OWNER_EMAIL", "owner@studio.example")
+    monkeypatch.setenv("CLIENTRULES_SURVEY_EXPIRY_DAYS", "30")
+    invited = CliRunner().invoke(cli, ["--db", db_url, "survey", "invite", "acme", "--base-url", "https://s.example"])
+    assert invited.exit_code == 0, invited.output
+    reminded = CliRunner().invoke(cli, ["--db", db_url, "survey", "remind", "--after-days", "0", "--base-url", "https://s.example"])
+    assert reminded.exit_code == 0, reminded.output
+    first, reminder = (m for _, _, m in mail_env.messages)
+    link = invited.stdout.strip()
+    with Ledger.open(db_url) as ledger:
+        (invitation,) = ledger.surveys.invitations("acme")
+    expires = invitation.expires_at.date
+    for message in (first, reminder):
+        assert message["From"] == "Harbour Studio <hello@studio.example>"
+        assert message["Reply-To"] == "owner@studio.example"
+        assert message["Message-ID"].endswith("@studio.example>") and message["Date"]
+        assert message.get_content_type() == "multipart/alternative"
+        text, html = text_of(message), message.get_body(("html",)).get_content()
+        assert link in text and f'href="{link}"' in html
+        assert f"until {expires.day} {expires:%B %Y}" in " ".join(text.split())
+        assert "Harbour Studio" in message["Subject"] and "Harbour Studio" in text and "Harbour Studio" in html
+    assert first["Message-ID"] != reminder["Message-ID"]
+    assert first["List-Unsubscribe"] is None
+    assert reminder["List-Unsubscribe"] == "<mailto:owner@studio.example?subject=stop>"
 
 
 def test_the_address_given_wins_over_the_known_one(mail_env: Inbox, db_url: str) -> None:
@@ -99,7 +133,7 @@ def test_reminders_arrive_with_the_same_link(mail_env: Inbox, db_url: str) -> No
     assert "reminded 1 client(s)" in reminded.stderr
     first, second = (m for _, _, m in mail_env.messages)
     assert second["Subject"] == "Reminder: " + first["Subject"]
-    assert invited.stdout.strip() in second.get_payload(decode=True).decode()
+    assert invited.stdout.strip() in text_of(second)
 
 
 def test_a_dashboard_invitation_arrives_by_smtp(mail_env: Inbox, db_url: str, tmp_path: Path) -> None:
@@ -118,7 +152,7 @@ def test_a_dashboard_invitation_arrives_by_smtp(mail_env: Inbox, db_url: str, tm
     finally:
         close_app(app)
     ((_, _, message),) = mail_env.messages
-    assert invitation.url("https://survey.studio.example") in message.get_payload(decode=True).decode()
+    assert invitation.url("https://survey.studio.example") in text_of(message)
 
 
 def test_an_unreachable_mail_server_is_one_clear_error_and_the_link_still_works(
@@ -184,7 +218,7 @@ def test_starttls_with_a_trusted_certificate_delivers(starttls_server, db_url: s
     assert result.exit_code == 0, result.output
     ((_, recipients, message),) = inbox.messages
     assert recipients == ["ann@acme.example"]
-    assert result.stdout.strip() in message.get_payload(decode=True).decode()
+    assert result.stdout.strip() in text_of(message)
 
 
 def test_starttls_refuses_a_certificate_it_cannot_verify(starttls_server, db_url: str) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html as html_module
 import re
+from email import message_from_bytes, policy
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from clientrules import ClientOnboarded, InvoiceIssued, Ledger
+from clientrules import ClientOnboarded, Instant, InvoiceIssued, Ledger, NeedOutgrown
+from clientrules.domain.events.types import SPEC_TYPES
 from survey_fixtures import FULL_ANSWERS, add_departed, clean_environment, close_app, csrf_token, make_app
 
 PASSWORD = "a proper owner password"
@@ -146,31 +149,177 @@ def test_a_new_password_ends_open_sessions(app, owner) -> None:
     assert owner.get("/owner/").status_code == 302
 
 
-def test_dashboard_shows_each_clients_decision_and_reasons(app, owner) -> None:
+def test_dashboard_shows_each_clients_decision_and_departed_clients_as_departed(app, owner) -> None:
     html = owner.get("/owner/").get_data(as_text=True)
-    decisions = {d.client: d for d in app.extensions["clientrules"].ledger.decisions.evaluate()}
-    for client, decision in decisions.items():
-        assert f">{client}</a>" in html
-        assert decision.verdict.replace("_", " ") in html
+    assert '<a href="/owner/clients/bravo">Bravo</a>' in html and '<a href="/owner/clients/acme">Acme</a>' in html
+    (bravo,) = app.extensions["clientrules"].ledger.decisions.evaluate(["bravo"])
+    card = card_of(html, "bravo")
+    assert f'<span class="verdict {bravo.verdict}">' in card and "500 overdue" in card
+    acme = card_of(html, "acme")
+    assert "Left, not invited" in acme and "Invite to the exit survey" in acme and "verdict keep" not in acme
+    app.extensions["clientrules"].surveys.invite("acme")
+    assert "Left, invited to the survey" in card_of(owner.get("/owner/").get_data(as_text=True), "acme")
     assert owner.get("/owner/clients/nobody").status_code == 404
     assert owner.get("/owner/clients/..%2Fetc").status_code == 404
 
 
-def test_dashboard_points_to_clients_who_left_and_were_not_invited(app, owner) -> None:
-    def survey_cell(client: str) -> str:
-        html = owner.get("/owner/").get_data(as_text=True)
-        return re.search(rf">{client}</a></th>(?:\s*<td>.*?</td>){{2}}\s*<td>(.*?)</td>", html, re.S).group(1)
+def test_dashboard_follows_what_was_recorded_since_it_was_last_shown(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    assert '<span class="verdict keep">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
+    ledger.record("bravo", NeedOutgrown(need="an in-house team"), Instant.now())  # later than the first look
+    assert '<span class="verdict refer_out">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
 
-    assert survey_cell("acme") == '<a href="/owner/invitations">left; not invited</a>'
-    assert survey_cell("bravo") == ""
-    app.extensions["clientrules"].surveys.invite("acme")
-    assert survey_cell("acme") == "open"
+
+def card_of(html: str, client: str) -> str:
+    return re.search(rf'<li class="card[^"]*">\s*<h3><a href="/owner/clients/{client}">.*?</li>', html, re.S).group(0)
+
+
+def listed(owner, **query: str) -> list[str]:
+    html = owner.get("/owner/", query_string=query).get_data(as_text=True)
+    return re.findall(r'<h3><a href="/owner/clients/([^"]+)">', html)
+
+
+def test_dashboard_searches_filters_sorts_and_pages(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    for n in range(60):
+        ledger.record(f"c{n:02}", ClientOnboarded(name=f"Client {n:02}", segment="retail" if n % 2 else "trade",
+                                                  monthly_value=float(n)), "2026-03-01")
+    assert listed(owner, q="bRaVo") == ["bravo"]
+    assert listed(owner, stage="left") == ["acme"]
+    assert "acme" not in listed(owner, verdict="keep")  # a departed client has no verdict to act on
+    assert listed(owner, sort="value")[:2] == ["c59", "c58"]
+    trade = listed(owner, segment="trade", sort="name")
+    assert trade[:2] == ["c00", "c02"] and len(trade) == 30
+    first, second = listed(owner, sort="name"), listed(owner, sort="name", page="2")
+    assert len(first) == 50 and len(second) == 12 and not set(first) & set(second)
+    assert listed(owner, sort="name", page="99") == second and listed(owner, sort="nonsense", page="x")
+    assert listed(owner, page="2")[-1] == "acme"  # departed last
+    assert listed(owner)[0] == "c00"  # the same verdict: the latest activity first, then by id
+    html = owner.get("/owner/").get_data(as_text=True)
+    assert "page 1 of 2" in html and "1,770 a month" in html  # 0 + 1 + ... + 59 on keep
+
+
+def text_of(html: str) -> str:
+    """What a page shows (its markup and option values left out)."""
+    return re.sub(r"<[^>]*>", " ", html)
+
+
+def record_page(owner, client: str, type_name: str) -> str:
+    response = owner.get(f"/owner/clients/{client}/record/{type_name}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def form_fields(html: str) -> dict[str, str]:
+    return {
+        "csrf_token": csrf_token(html),
+        "idempotency_key": re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', html).group(1),
+    }
+
+
+@pytest.mark.parametrize("type_name", [t.TYPE for t in SPEC_TYPES])
+def test_every_event_type_has_a_form(owner, type_name: str) -> None:
+    html = record_page(owner, "bravo", type_name)
+    assert 'name="at"' in html and "idempotency_key" in html and html.count('name="csrf_token"') == 2  # with logout
+
+
+def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    fields = form_fields(record_page(owner, "bravo", "MeetingHeld"))
+    sent = {**fields, "topic": "late invoices", "outcome": "resolved", "at": "2026-03-10"}
+    before = ledger.version("bravo")
+    for _ in range(2):
+        response = owner.post("/owner/clients/bravo/record/MeetingHeld", data=sent)
+        assert (response.status_code, response.headers["Location"]) == (303, "/owner/clients/bravo")
+    assert ledger.version("bravo") == before + 1
+    event = ledger.events("bravo")[-1]
+    assert (event.type, event.payload.topic, event.payload.outcome, event.at.date.isoformat()) == (
+        "MeetingHeld", "late invoices", "resolved", "2026-03-10")
+    page = owner.get("/owner/clients/bravo").get_data(as_text=True)
+    assert "Recorded: meeting held, 10 March 2026." in page and "MeetingHeld" not in text_of(page)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "sent", "field", "message"),
+    [
+        ("MeetingHeld", {"topic": "x"}, "outcome", "Outcome: please choose one."),
+        ("MeetingHeld", {"topic": "x", "outcome": "maybe"}, "outcome", "Choose one of the options shown."),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter a number"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "31/04/2026"}, "due_on", "Not a valid date value."),
+        ("IncidentReported", {"kind": "rude", "against": "staff", "severity": "7"}, "severity", "Choose one of the options shown."),
+        ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
+        ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
+        ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "Enter a number"),
+    ],
+)
+def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, owner, type_name, sent, field, message) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    head = ledger.store.head_position()
+    data = {"at": "2026-03-10", **form_fields(record_page(owner, "bravo", type_name)), **sent}
+    response = owner.post(f"/owner/clients/bravo/record/{type_name}", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    error = re.search(rf'<p class="error" id="{field}-error"><span class="visually-hidden">Error:</span> (.*?)</p>', html)
+    assert error and message in error.group(1), html
+    assert f'href="#{field}' in html  # the summary links to the field
+    assert ledger.store.head_position() == head
+
+
+def test_unknown_event_types_and_clients_have_no_form(owner) -> None:
+    assert owner.get("/owner/clients/bravo/record/DecisionRecorded").status_code == 404
+    assert owner.get("/owner/clients/bravo/record/Nonsense").status_code == 404
+    assert owner.get("/owner/clients/nobody/record/MeetingHeld").status_code == 404
+    response = owner.get("/owner/clients/bravo/record", query_string={"type": "PlanAgreed"})
+    assert response.headers["Location"] == "/owner/clients/bravo/record/PlanAgreed"
+
+
+def test_client_left_then_the_offer_to_invite(app, owner) -> None:
+    fields = form_fields(record_page(owner, "bravo", "RelationshipEnded"))
+    sent = {**fields, "initiated_by": "client", "reason": "moved abroad", "at": "2026-03-20"}
+    response = owner.post("/owner/clients/bravo/record/RelationshipEnded", data=sent)
+    assert response.headers["Location"] == "/owner/clients/bravo#survey"
+    page = owner.get("/owner/clients/bravo").get_data(as_text=True)
+    assert "You can invite them to the exit survey below." in page
+    assert "Invite to the exit survey" in page and "Record what happened" not in page
+
+
+def test_adding_a_client(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    html = owner.get("/owner/clients/new").get_data(as_text=True)
+    sent = {**form_fields(html), "name": "Delta & Sons Ltd", "email": "d@delta.example", "monthly_value": "1,200",
+            "at": "2026-02-01"}
+    for _ in range(2):
+        response = owner.post("/owner/clients/new", data=sent)
+        assert (response.status_code, response.headers["Location"]) == (303, "/owner/clients/delta-sons-ltd")
+    (event,) = ledger.events("delta-sons-ltd")
+    assert (event.payload.name, event.payload.email, event.payload.monthly_value) == ("Delta & Sons Ltd", "d@delta.example", 1200.0)
+    again = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Delta", "client": "delta-sons-ltd", "at": "2026-02-01"}
+    response = owner.post("/owner/clients/new", data=again)
+    assert response.status_code == 400 and "There is already a client delta-sons-ltd" in response.get_data(as_text=True)
+    bad = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Echo", "client": "no spaces please", "at": "2026-02-01"}
+    assert "letters, digits, dots" in owner.post("/owner/clients/new", data=bad).get_data(as_text=True)
+    assert ledger.version("delta-sons-ltd") == 1 and not ledger.version("echo")
+
+
+def test_the_client_page_speaks_plain_words(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    for n, due in enumerate(("2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01")):
+        ledger.record("bravo", InvoiceIssued(invoice_id=f"B-{n + 10}", amount=1250.5, due_on=due), due)
+    (decision,) = ledger.decisions.evaluate(["bravo"])
+    html = owner.get("/owner/clients/bravo").get_data(as_text=True)
+    words = text_of(html)
+    assert "ClientOnboarded" not in words and "InvoiceIssued" not in words and "+00:00" not in words
+    assert "Invoice issued" in html and "1,250.50" in html and "1 March 2026" in html
+    assert decision.verdict != "keep" and "What to do next" in html and decision.advice[0] in html
+    evidence = re.findall(r'Based on: <a href="#event-(\d+)">', html)
+    assert evidence and all(f'<li id="event-{version}">' in html for version in evidence)
+    assert "<svg" in html and "Since " in html  # the verdict changed over time: listed under the chart
 
 
 def test_rules_page_shows_the_rule_set_in_use(app, owner) -> None:
     current = app.extensions["clientrules"].ledger.rules.current()
     html = owner.get("/owner/rules").get_data(as_text=True)
-    assert f"version {current.version}" in html
+    assert f"Version {current.version}" in html
     for rule in current.ruleset.rules:
         assert rule.id in html
 
@@ -182,9 +331,9 @@ def test_inviting_from_the_dashboard_writes_to_the_outbox_and_shows_the_link(app
     (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
     html = owner.get("/owner/clients/acme").get_data(as_text=True)
     assert invitation.url("http://localhost/") in html
-    (message,) = (tmp_path / "outbox").glob("*.eml")
-    text = message.read_text()
-    assert "To: ann@acme.example" in text and invitation.token in text
+    (path,) = (tmp_path / "outbox").glob("*.eml")
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["To"] == "ann@acme.example" and invitation.token in message.get_body(("plain",)).get_content()
     # the client who has not left cannot be invited; the owner is told why
     page = owner.get("/owner/clients/bravo").get_data(as_text=True)
     owner.post("/owner/clients/bravo/invite", data={"csrf_token": csrf_token(page)})
@@ -202,7 +351,7 @@ def test_the_owner_sees_answers_with_free_text_escaped(app, owner) -> None:
     html = owner.get("/owner/clients/acme").get_data(as_text=True)
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in html
     assert "Deadlines were missed" in html
-    assert "answered on" in owner.get("/owner/invitations").get_data(as_text=True)
+    assert "Answered on" in owner.get("/owner/invitations").get_data(as_text=True)
 
 
 def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:
@@ -240,3 +389,59 @@ def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None
     assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
     (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
     assert len(invitation.reminded_at) == 1
+
+
+def adopt_from(owner, preview: str, note: str):
+    fields = dict(re.findall(r'<input type="hidden" name="(candidate|expected_version)" value="([^"]*)"', preview))
+    fields["candidate"] = html_module.unescape(fields["candidate"])
+    return owner.post("/owner/rules/adopt", data={**fields, "csrf_token": csrf_token(preview), "note": note})
+
+
+def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) -> None:
+    rules = app.extensions["clientrules"].ledger.rules
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    assert 'value="3"' in page and "late invoices in the last 12 months: at least" in page.lower()
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "1", "advice": "Talk about payment terms.",
+            "description": "They paid late"}
+    preview = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert "late_invoices_12m &gt;= 1" in html and "Clients who left, caught in time" in html
+    assert "bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
+    assert rules.current().version == 1  # nothing adopted by a preview
+    assert "Say why" in adopt_from(owner, html, "").get_data(as_text=True) and rules.current().version == 1
+    assert adopt_from(owner, html, "one late invoice is one too many").headers["Location"] == "/owner/rules"
+    current = rules.current()
+    assert (current.version, current.note) == (2, "one late invoice is one too many")
+    assert current.ruleset.rule("chronic-late-payer").comparisons[0].value == 1
+    page = owner.get("/owner/rules").get_data(as_text=True)
+    assert "Version 2 of the rules is now in use." in page and "one late invoice is one too many" in page
+    # going back to version 1 is another new version, previewed the same way
+    back = owner.get("/owner/rules/versions/1").get_data(as_text=True)
+    assert "Go back to the rules of version 1" in back and 'value="back to version 1"' in back
+    adopt_from(owner, back, "back to version 1")
+    assert rules.current().version == 3 and rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 3
+
+
+def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app, owner) -> None:
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "lots", "advice": "", "description": "x"}
+    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    assert response.status_code == 400 and "is not a value" in response.get_data(as_text=True)
+    stale = owner.get("/owner/rules/versions/1").get_data(as_text=True)
+    app.extensions["clientrules"].ledger.rules.use(app.extensions["clientrules"].ledger.rules.current().ruleset.source, note="meanwhile")
+    adopt_from(owner, stale, "too late")
+    assert "changed meanwhile" in owner.get("/owner/rules").get_data(as_text=True)
+    assert app.extensions["clientrules"].ledger.rules.current().note == "meanwhile"
+    assert owner.get("/owner/rules/nonsense/edit").status_code == 404
+
+
+def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
+    page = owner.get("/owner/rules/new").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",
+            "description": "Any open invoice", "advice": "Ask when they will pay."}
+    preview = owner.post("/owner/rules/new", data=sent).get_data(as_text=True)
+    assert 'id = &#34;any-open-invoice&#34;' in preview and "open_invoices &gt;= 1" in preview
+    adopt_from(owner, preview, "try it")
+    rule = app.extensions["clientrules"].ledger.rules.current().ruleset.rule("any-open-invoice")
+    assert (rule.verdict, rule.advice) == ("renegotiate", "Ask when they will pay.")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from clientrules import Ledger, SurveyAnswered
 from clientrules.cli.main import cli
+from clientrules.config import SettingsError
 from clientrules.domain.survey import FIELDS
 from survey_fixtures import (
     FULL_FORM,
@@ -170,7 +171,8 @@ def test_the_form_is_accessible_and_fits_a_phone(app) -> None:
     for control_id in re.findall(r'<(?:input|textarea)[^>]* id="([^"]+)"', html):
         if control_id != "csrf_token":
             assert f'<label for="{control_id}"' in html or f'<label class="question-label" for="{control_id}"' in html, control_id
-    assert "<script" not in html
+    # one script, the app's own file (keeps unsent answers on the device); none inline
+    assert re.findall(r"<script[^>]*>[^<]*", html) == ['<script src="/static/keep-answers.js">']
 
 
 def test_expired_link_gets_a_clear_page(db_url: str, tmp_path: Path, monkeypatch) -> None:
@@ -179,12 +181,14 @@ def test_expired_link_gets_a_clear_page(db_url: str, tmp_path: Path, monkeypatch
         add_departed(ledger, "acme")
         last_month = Clock(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31))
         old = surveys(ledger, last_month, secret=ledger.signing_secret).invite("acme")
-    app = make_app(db_url, tmp_path)
+    app = make_app(db_url, tmp_path, CLIENTRULES_OWNER_EMAIL="owner@studio.example")
     try:
         client = app.test_client()
         for response in (client.get(f"/s/{old.token}"), client.post(f"/s/{old.token}", data=FULL_FORM)):
             assert response.status_code == 410
-            assert "expired" in response.get_data(as_text=True)
+            page = response.get_data(as_text=True)
+            assert "This link has expired" in page and "write to owner@studio.example" in page
+            assert "410" not in page and "HTTP" not in page
         assert answers_in(db_url) == []
     finally:
         close_app(app)
@@ -223,7 +227,7 @@ def test_every_response_carries_the_security_headers(app) -> None:
     client = app.test_client()
     for response in (client.get(invite(app)), client.get("/s/unknown"), client.get("/owner/login"), client.get("/static/style.css")):
         csp = response.headers["Content-Security-Policy"]
-        assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "default-src 'none'" in csp
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
     assert client.get(invite(app)).headers["Cache-Control"] == "no-store"
@@ -250,3 +254,28 @@ def test_an_unexpected_error_shows_no_traceback(app) -> None:
     assert response.status_code == 500
     assert "Something went wrong on our side" in html
     assert "Traceback" not in html and "clientrules.db" not in html
+
+
+def test_the_survey_speaks_for_the_business(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    clean_environment(monkeypatch)
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    with Ledger.open(db_url) as ledger:
+        add_departed(ledger, "acme")
+    app = make_app(db_url, tmp_path, CLIENTRULES_BUSINESS_NAME="Harbour & Co", CLIENTRULES_BUSINESS_LOGO=str(logo),
+                   CLIENTRULES_ACCENT_COLOUR="#7a1f5c")
+    try:
+        client = app.test_client()
+        page = client.get(invite(app)).get_data(as_text=True)
+        assert '<span class="brand-name">Harbour &amp; Co</span>' in page and 'src="/brand/logo"' in page
+        assert "worked with Harbour &amp; Co" in page and "<title>Why did we part ways? · Harbour &amp; Co</title>" in page
+        assert 'href="/brand.css"' in page
+        assert client.get("/brand.css").get_data(as_text=True) == ":root { --accent: #7a1f5c; }\n"
+        image = client.get("/brand/logo")
+        assert (image.status_code, image.mimetype) == (200, "image/svg+xml")
+    finally:
+        close_app(app)
+    for key, value in (("CLIENTRULES_ACCENT_COLOUR", "red; } body { display: none"), ("CLIENTRULES_BUSINESS_LOGO", "/etc/passwd"),
+                       ("CLIENTRULES_OWNER_EMAIL", "owner@x.example\r\nBcc: eve@evil.example")):
+        with pytest.raises(SettingsError, match=key):
+            make_app(db_url, tmp_path, **{key: value})

@@ -284,6 +284,7 @@ def test_the_questionnaire_offers_every_reason_code_of_the_spec() -> None:
     assert set(FIELDS) == {
         "primary_reason", "other_reasons", "rating_communication", "rating_timeliness",
         "rating_quality", "rating_value", "recommend", "would_return", "what_to_change", "may_contact",
+        "other_reason",
     }
 
 

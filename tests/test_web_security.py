@@ -16,7 +16,7 @@ import re
 import sqlite3
 import threading
 from contextlib import closing
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,10 @@ from clientrules.config import SettingsError
 PASSWORD = "a proper owner password"
 SCRIPT = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
 #: pages anyone may open (logging out only ends one's own session); every other route is the owner's
-PUBLIC = {"static", "healthz", "survey.home", "survey.questionnaire", "survey.thanks", "owner.login", "owner.logout"}
+PUBLIC = {
+    "static", "healthz", "survey.home", "survey.questionnaire", "survey.thanks", "survey.logo", "survey.brand_stylesheet",
+    "owner.login", "owner.logout",
+}
 #: a value for each URL argument the app's routes take
 ARGUMENTS = {
     "client": "acme",
@@ -50,6 +53,9 @@ ARGUMENTS = {
     "step_id": "hand-over",
     "outcome": "accept",
     "token": "not-a-link",
+    "type_name": "MeetingHeld",
+    "rule_id": "chronic-late-payer",
+    "number": 1,
 }
 
 
@@ -128,6 +134,13 @@ def test_every_form_refuses_a_missing_a_forged_or_another_sessions_csrf_token(ap
         "learning.decide": ("/owner/learning/proposals/p-000000000000/accept", {}),
         "next_steps.mark_done": ("/owner/clients/acme/steps/hand-over/done", {"reason": "x"}),
         "survey.questionnaire": (link, FULL_FORM),
+        "owner.record": ("/owner/clients/bravo/record/MeetingHeld",
+                         {"topic": "x", "outcome": "resolved", "at": "2026-03-01", "idempotency_key": "0" * 32}),
+        "owner.new_client": ("/owner/clients/new", {"name": "Eve", "at": "2026-03-01", "idempotency_key": "1" * 32}),
+        "rule_editing.edit": ("/owner/rules/chronic-late-payer/edit", {"enabled": "no", "thresholds-0": "1"}),
+        "rule_editing.new": ("/owner/rules/new", {"fact": "open_invoices", "op": ">=", "value": "1", "verdict": "keep",
+                                                  "description": "x"}),
+        "rule_editing.adopt": ("/owner/rules/adopt", {"candidate": "[[rules]]", "note": "x", "expected_version": "1"}),
     }
     posting = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}
     assert posting == forms.keys(), "a form was added or removed: list it here"
@@ -260,15 +273,16 @@ def test_client_text_is_escaped_on_every_owner_page_and_in_the_html_report(app, 
     assert "<script>" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
 
 
-def test_invitation_mail_is_plain_text_without_client_text(app, owner, tmp_path) -> None:
+def test_invitation_mail_holds_no_client_text(app, owner, tmp_path) -> None:
     ledger = app.extensions["clientrules"].ledger
     ledger.record("evil", ClientOnboarded(name=SCRIPT, email="x@evil.example"), "2026-01-05")
     ledger.record("evil", RelationshipEnded(initiated_by="client", reason=SCRIPT), "2026-10-30")
     page = owner.get("/owner/clients/evil").get_data(as_text=True)
     assert owner.post("/owner/clients/evil/invite", data={"csrf_token": csrf_token(page)}).status_code == 303
     (path,) = (tmp_path / "outbox").glob("evil-*.eml")
-    message = message_from_bytes(path.read_bytes())
-    assert (message.get_content_type(), message.is_multipart()) == ("text/plain", False)
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert all("script" not in part.get_content() for part in message.iter_parts())
     assert "script" not in path.read_text() and message["To"] == "x@evil.example"
 
 
@@ -371,7 +385,7 @@ def test_every_route_sends_the_security_headers(app, owner) -> None:
         headers = response.headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "base-uri 'none'" in csp
-        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "script-src" not in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "script-src 'self';" in csp
         assert (headers["X-Frame-Options"], headers["X-Content-Type-Options"], headers["Referrer-Policy"]) == ("DENY", "nosniff", "no-referrer")
         if response.mimetype == "text/html":
             assert headers["Cache-Control"] == "no-store"

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from clientrules.adapters.mail import delete_outbox_copies, outbox_folder
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
 from clientrules.domain.events import ERASED, Event, Instant
@@ -112,15 +113,9 @@ def erase_command(client: str, yes: bool, requested_by: str | None) -> None:
 
 
 def _delete_outbox_copies(ledger: Ledger, client: str) -> list[Path]:
-    """The outbox files of ``client``'s survey mail, deleted (the outbox belongs to the web app's mailer)."""
-    invitations = ledger.surveys.invitations(client)
-    if not invitations:
-        return []
-    from survey_app import create_app
-    from survey_app.mail import delete_outbox_copies
-
-    with create_app(ledger=ledger).app_context():
-        return delete_outbox_copies(invitations)
+    """The outbox files of ``client``'s survey mail, deleted."""
+    folder = outbox_folder(ledger.settings.outbox, ledger.url)
+    return delete_outbox_copies(folder, ledger.surveys.invitations(client))
 
 
 def _when(at: Instant) -> str:

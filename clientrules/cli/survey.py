@@ -1,7 +1,7 @@
 """The exit survey's commands: ``survey invite|remind|list|answers`` and ``owner set-password``.
 
-Mail goes through the web app's mailer (Flask-Mail), so the commands build
-the app around the command's ledger; it is imported only when needed.
+Mail goes through :mod:`clientrules.adapters.mail` (SMTP, or the outbox
+folder), configured by the same ``CLIENTRULES_*`` settings as the web app.
 """
 
 from __future__ import annotations
@@ -36,14 +36,10 @@ base_url_option = click.option(
 
 def _mail_links(invitations: list[Invitation], base_url: str) -> None:
     """Print each link on stdout, mail it (or write it to the outbox), and say where it went on stderr."""
-    from survey_app import create_app
-    from survey_app.mail import send_link
-
-    app = create_app(ledger=ctx_ledger())
-    with app.app_context():
-        for invitation in invitations:
-            click.echo(invitation.url(base_url))
-            click.echo(f"{invitation.client}: {send_link(invitation, base_url).describe()}", err=True)
+    mail = ctx_ledger().mail
+    for invitation in invitations:
+        click.echo(invitation.url(base_url))
+        click.echo(f"{invitation.client}: {mail.send(invitation, base_url).describe()}", err=True)
 
 
 @click.group("survey")

@@ -114,6 +114,8 @@ class SurveyAnswered(Payload):
     invitation_id: str = _text_field()
     primary_reason: str = attrs.field(validator=_reason)
     other_reasons: list = attrs.field(factory=list, validator=_reasons)
+    #: "something else" in the client's own words
+    other_reason: str | None = _optional_text_field(personal=True)
     rating_communication: int | None = attrs.field(default=None, validator=_scale(1, 5))
     rating_timeliness: int | None = attrs.field(default=None, validator=_scale(1, 5))
     rating_quality: int | None = attrs.field(default=None, validator=_scale(1, 5))

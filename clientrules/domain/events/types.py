@@ -25,6 +25,7 @@ from clientrules.domain.events.instant import parse_date
 PERSONAL = "personal"
 ERASED_AS = "erased_as"  # metadata: what a personal field reads as once erased, where not ERASED
 DATA_KEY = "data_key"  # metadata: the JSON key where it differs from the field name
+CHOICES = "choices"  # metadata: the values a field accepts, where it accepts only a few (forms offer them)
 #: what an erased personal text reads as
 ERASED = "[erased]"
 
@@ -71,6 +72,11 @@ def _one_of(*choices: str):
             )
 
     return check
+
+
+def _choice_field(*choices: str) -> Any:
+    """A field that holds one of ``choices``."""
+    return attrs.field(validator=_one_of(*choices), metadata={CHOICES: choices})
 
 
 def _text_field(*, personal: bool = False) -> Any:
@@ -129,7 +135,7 @@ class ContractSigned(Payload):
 @attrs.frozen(kw_only=True)
 class RelationshipEnded(Payload):
     TYPE = "RelationshipEnded"
-    initiated_by: str = attrs.field(validator=_one_of("us", "client"))
+    initiated_by: str = _choice_field("us", "client")
     reason: str | None = _optional_text_field(personal=True)
 
 
@@ -224,7 +230,7 @@ class ReplySent(Payload):
 class MeetingHeld(Payload):
     TYPE = "MeetingHeld"
     topic: str = _text_field()
-    outcome: str = attrs.field(validator=_one_of("resolved", "unresolved"))
+    outcome: str = _choice_field("resolved", "unresolved")
 
 
 @attrs.frozen(kw_only=True)
@@ -253,9 +259,9 @@ def _severity(_: object, attribute: attrs.Attribute, value: object) -> None:
 @attrs.frozen(kw_only=True)
 class IncidentReported(Payload):
     TYPE = "IncidentReported"
-    kind: str = attrs.field(validator=_one_of(*INCIDENT_KINDS))
-    against: str = attrs.field(validator=_one_of("staff", "owner"))
-    severity: int = attrs.field(default=1, validator=_severity)
+    kind: str = _choice_field(*INCIDENT_KINDS)
+    against: str = _choice_field("staff", "owner")
+    severity: int = attrs.field(default=1, validator=_severity, metadata={CHOICES: (1, 2, 3)})
     note: str | None = _optional_text_field(personal=True)
 
 

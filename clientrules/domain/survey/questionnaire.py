@@ -23,7 +23,7 @@ REASON_LABELS: dict[str, str] = {
     "needs_changed": "My needs changed / I outgrew your services",
     "personal_fit": "Our working styles did not fit",
     "project_finished": "The work was done; nothing went wrong",
-    "other": "Something else (free text)",
+    "other": "Something else (tell us below)",
 }
 
 #: rating field -> what is rated, each from 1 (poor) to 5 (excellent)
@@ -46,14 +46,15 @@ FIELDS: tuple[str, ...] = (
     "would_return",
     "what_to_change",
     "may_contact",
+    "other_reason",  # last: exports keep their earlier columns where they were
 )
 
 
 def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
     """The validated ``SurveyAnswered`` payload for ``answers`` (absent or ``None`` means not answered).
 
-    A blank ``what_to_change`` counts as not answered; its line breaks are
-    normalised to ``\\n`` (browsers send ``\\r\\n``) before its length is checked.
+    A blank free text (``other_reason``, ``what_to_change``) counts as not answered;
+    its line breaks are normalised to ``\\n`` (browsers send ``\\r\\n``) before its length is checked.
     """
     errors: dict[str, str] = {}
     for name in answers:
@@ -87,15 +88,8 @@ def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
     elif would_return:
         values["would_return"] = would_return
 
-    text = answers.get("what_to_change")
-    if text is not None and not isinstance(text, str):
-        errors["what_to_change"] = "Please write your answer as text."
-    elif text and text.strip():
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(text) > MAX_TEXT:
-            errors["what_to_change"] = f"Please keep this under {MAX_TEXT:,} characters (it has {len(text):,})."
-        else:
-            values["what_to_change"] = text
+    for name in ("other_reason", "what_to_change"):
+        _free_text(answers, name, values, errors)
 
     may_contact = answers.get("may_contact", False)
     if not isinstance(may_contact, bool):
@@ -106,6 +100,19 @@ def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
     if errors:
         raise InvalidAnswers(errors)
     return SurveyAnswered(invitation_id=invitation_id, **values)
+
+
+def _free_text(answers: Mapping[str, Any], name: str, values: dict[str, Any], errors: dict[str, str]) -> None:
+    """A free-text answer: blank is not answered; line breaks normalised to ``\\n``; at most :data:`MAX_TEXT`."""
+    text = answers.get(name)
+    if text is not None and not isinstance(text, str):
+        errors[name] = "Please write your answer as text."
+    elif text and text.strip():
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(text) > MAX_TEXT:
+            errors[name] = f"Please keep this under {MAX_TEXT:,} characters (it has {len(text):,})."
+        else:
+            values[name] = text
 
 
 def _whole_number(

@@ -1,0 +1,290 @@
+"""Survey mail: the invitation written in text and HTML, and sent by SMTP or into the outbox folder.
+
+The standard library builds the messages (:class:`email.message.EmailMessage`,
+no hand-made MIME) and talks SMTP (:mod:`smtplib`, with the server's TLS
+certificate and name checked, and a timeout), so the CLI and the web app send
+the same mail without a web framework::
+
+    mail = InvitationMail.from_settings(settings, database_url=ledger.url)
+    delivery = mail.send(invitation, "https://survey.example.com")
+    print(delivery.describe())
+
+Without a mail server (``CLIENTRULES_MAIL_SERVER`` unset) each message is
+written to the outbox folder as an ``.eml`` file instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+import textwrap
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import attrs
+import jinja2
+
+from clientrules.adapters.store.sqlite import sqlite_path
+from clientrules.application.surveys import is_email_address
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.survey import Invitation
+from clientrules.ports import Delivery, Mailer
+
+SMTP_TIMEOUT = 30.0
+SUBJECT = "why did we part ways? A three-minute question"
+DEFAULT_ACCENT = "#1d6f42"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("clientrules.adapters.mail", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+class MailError(ClientRulesError):
+    """A message could not be sent (the invitation itself is stored; its link works)."""
+
+
+class MailSettings(Protocol):
+    """The settings the mail reads (:class:`clientrules.config.Settings` has them all)."""
+
+    @property
+    def mail_server(self) -> str | None: ...
+
+    @property
+    def mail_port(self) -> int | None: ...
+
+    @property
+    def mail_use_tls(self) -> bool: ...
+
+    @property
+    def mail_use_ssl(self) -> bool: ...
+
+    @property
+    def mail_username(self) -> str | None: ...
+
+    @property
+    def mail_password(self) -> str | None: ...
+
+    @property
+    def mail_from(self) -> str: ...
+
+    @property
+    def outbox(self) -> str | None: ...
+
+    @property
+    def business_name(self) -> str | None: ...
+
+    @property
+    def business_logo(self) -> str | None: ...
+
+    @property
+    def accent_colour(self) -> str | None: ...
+
+    @property
+    def owner_email(self) -> str | None: ...
+
+
+@attrs.frozen
+class SmtpMailer:
+    """Sends by SMTP; STARTTLS (``use_tls``) or SMTP over TLS (``use_ssl``) check the server's certificate and name."""
+
+    host: str
+    port: int
+    use_tls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    timeout: float = SMTP_TIMEOUT
+
+    def send(self, message: EmailMessage, *, reference: str) -> Delivery:
+        try:
+            with self._connect() as server:
+                server.send_message(message)
+        except (smtplib.SMTPException, OSError) as error:
+            raise MailError(
+                f"could not mail {message['To']} through {self.host}: {error} (the invitation is stored; its link works)"
+            ) from None
+        return Delivery("smtp", str(message["To"]))
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        server: smtplib.SMTP
+        if self.use_ssl:
+            server = smtplib.SMTP_SSL(self.host, self.port, context=context, timeout=self.timeout)
+        else:
+            server = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.use_tls:
+                server.starttls(context=context)
+        if self.username and self.password:
+            server.login(self.username, self.password)
+        return server
+
+
+@attrs.frozen
+class OutboxMailer:
+    """Writes each message to ``folder/<reference>.eml`` instead of sending it (no mail server configured)."""
+
+    folder: Path
+
+    def send(self, message: EmailMessage, *, reference: str) -> Delivery:
+        path = self.folder / f"{reference}.eml"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(message.as_bytes())
+        except OSError as error:
+            raise MailError(f"cannot write {path}: {error.strerror}") from None
+        return Delivery("outbox", str(message["To"]), path)
+
+    def delete(self, references: Iterable[str]) -> list[Path]:
+        """Delete the files of the messages whose reference starts with one of ``references``; those deleted."""
+        prefixes = tuple(references)
+        if not prefixes or not self.folder.is_dir():
+            return []
+        deleted = []
+        for path in sorted(self.folder.glob("*.eml")):
+            if path.stem in prefixes or path.stem.rpartition("-reminder-")[0] in prefixes:
+                path.unlink()
+                deleted.append(path)
+        return deleted
+
+
+@attrs.frozen
+class Sender:
+    """Who survey mail comes from: the business's name and address, where replies go, its logo and colour."""
+
+    address: str
+    name: str | None = None
+    reply_to: str | None = None
+    #: whether the web app serves a logo (at ``<base url>/brand/logo``, as links are at ``<base url>/s/<token>``)
+    has_logo: bool = False
+    accent: str = DEFAULT_ACCENT
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2] or "localhost"
+
+
+@attrs.frozen
+class InvitationMail:
+    """Writes an invitation's (or reminder's) message and hands it to a :class:`~clientrules.ports.Mailer`."""
+
+    mailer: Mailer
+    sender: Sender
+
+    @classmethod
+    def from_settings(cls, settings: MailSettings, *, database_url: str) -> InvitationMail:
+        """The mail as the settings describe it: SMTP when a server is set, else the outbox folder."""
+        mailer: Mailer
+        if settings.mail_server:
+            port = settings.mail_port or (465 if settings.mail_use_ssl else 587 if settings.mail_use_tls else 25)
+            mailer = SmtpMailer(settings.mail_server, port, settings.mail_use_tls, settings.mail_use_ssl,
+                                settings.mail_username, settings.mail_password)
+        else:
+            mailer = OutboxMailer(outbox_folder(settings.outbox, database_url))
+        display_name, address = parseaddr(settings.mail_from)
+        sender = Sender(
+            address=address or settings.mail_from,
+            name=settings.business_name or display_name or None,
+            reply_to=settings.owner_email,
+            has_logo=bool(settings.business_logo),
+            accent=settings.accent_colour or DEFAULT_ACCENT,
+        )
+        return cls(mailer, sender)
+
+    def send(self, invitation: Invitation, base_url: str) -> Delivery:
+        """Mail ``invitation``'s link (a reminder if it was reminded already); ``Delivery("none")`` without an address."""
+        if not invitation.email:
+            return Delivery("none")
+        if not is_email_address(invitation.email):  # e.g. imported: never let it add a header or a recipient
+            raise MailError(f"{invitation.email[:80]!r} is not an e-mail address: nothing was sent (the link works)")
+        return self.mailer.send(self.message(invitation, base_url), reference=outbox_reference(invitation))
+
+    def message(self, invitation: Invitation, base_url: str) -> EmailMessage:
+        """The message: a text part and an HTML part, from the business, replies to the owner."""
+        reminder = bool(invitation.reminded_at)
+        business = self.sender.name or "us"
+        subject = ("Reminder: " if reminder else "") + (f"{self.sender.name}: " if self.sender.name else "") + SUBJECT
+        subject = subject[0].upper() + subject[1:]
+        values = {
+            "business": business,
+            "signed": self.sender.name,
+            "url": invitation.url(base_url),
+            "expires": _long_date(invitation.expires_at.date),
+            "reminder": reminder,
+            "subject": subject,
+            "logo_url": f"{base_url.rstrip('/')}/brand/logo" if self.sender.has_logo else None,
+            "accent": self.sender.accent,
+        }
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = Address(display_name=self.sender.name or "", addr_spec=self.sender.address)
+        message["To"] = invitation.email
+        if self.sender.reply_to:
+            message["Reply-To"] = self.sender.reply_to
+        message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        message["Message-ID"] = make_msgid(domain=self.sender.domain)
+        if reminder:
+            unsubscribe = self.sender.reply_to or self.sender.address
+            message["List-Unsubscribe"] = f"<mailto:{unsubscribe}?subject=stop>"
+        text = _wrapped(_TEMPLATES.get_template("invitation.txt").render(values))
+        html = _TEMPLATES.get_template("invitation.html").render(values)
+        message.set_content(text, cte=_transfer_encoding(text))
+        message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
+        return message
+
+
+def outbox_reference(invitation: Invitation) -> str:
+    """The outbox file name (without ``.eml``) of the message for ``invitation``'s latest sending."""
+    suffix = f"-reminder-{len(invitation.reminded_at)}" if invitation.reminded_at else ""
+    return f"{invitation.client}-{invitation.invitation_id}{suffix}"
+
+
+def outbox_folder(configured: str | None, database_url: str) -> Path:
+    """``CLIENTRULES_OUTBOX``, else ``outbox/`` beside a SQLite database, else ``./outbox``."""
+    if configured:
+        return Path(configured)
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return Path.cwd() / "outbox"
+    return sqlite_path(database_url)[0].parent / "outbox"
+
+
+def delete_outbox_copies(folder: Path, invitations: Iterable[Invitation]) -> list[Path]:
+    """Delete the outbox files of every message sent for ``invitations`` (invitations and reminders).
+
+    Erasing a person's data leaves no copy of their mail behind.
+    """
+    return OutboxMailer(folder).delete({f"{i.client}-{i.invitation_id}" for i in invitations})
+
+
+def _transfer_encoding(text: str) -> str:
+    """Plain 7bit when the text allows it, so the link stays whole in an outbox file; else quoted-printable."""
+    return "7bit" if text.isascii() and max(map(len, text.splitlines()), default=0) <= 900 else "quoted-printable"
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _wrapped(text: str) -> str:
+    """Paragraphs wrapped at 72 columns for plain-text readers; a line holding a link is left whole."""
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(p if "://" in p or "\n" in p.strip() else textwrap.fill(p.strip(), 72) for p in paragraphs) + "\n"
+
+
+__all__ = [
+    "DEFAULT_ACCENT",
+    "InvitationMail",
+    "MailError",
+    "MailSettings",
+    "OutboxMailer",
+    "Sender",
+    "SmtpMailer",
+    "delete_outbox_copies",
+    "outbox_folder",
+    "outbox_reference",
+]

@@ -1,0 +1,335 @@
+"""The owner's portfolio (``ledger.portfolio``): every client's standing, totals per verdict, search, filter, sort, pages.
+
+Deciding for every client on every look would cost seconds at a few thousand
+clients, so the standings are kept in memory and brought up to date on each
+call: only the clients with an event stored since the last call are decided
+again. Everything is decided again when another rule-set version is adopted,
+and, in the background, once the standings are :data:`REFRESH_AFTER` old,
+because facts such as days of silence or overdue amounts change with time alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any, Callable, Iterable, Literal
+
+import attrs
+
+from clientrules.domain.events import (
+    ClientOnboarded,
+    Event,
+    Instant,
+    RelationshipEnded,
+    SurveyAnswered,
+    SurveyInvited,
+)
+from clientrules.domain.errors import UnknownClient
+from clientrules.domain.facts import ClientFold, Facts, facts_of
+from clientrules.domain.rules.model import SEVERITY, VERDICTS
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleVersions
+from clientrules.ports import EventStore
+
+#: the longest the time-dependent facts of a client without new events may be old
+REFRESH_AFTER = dt.timedelta(hours=1)
+ACTIVE, LEFT, INVITED, ANSWERED = "active", "left", "invited", "answered"
+STAGES = (ACTIVE, LEFT, INVITED, ANSWERED)
+SORTS = ("attention", "name", "value", "overdue", "recent")
+Sort = Literal["attention", "name", "value", "overdue", "recent"]
+DEFAULT_PAGE_SIZE = 50
+#: points of a client's verdict over time
+MAX_POINTS = 60
+#: clients decided per round trip to the engine
+BATCH = 1_000
+
+
+@attrs.frozen
+class Standing:
+    """Where one client stands now: who they are, what the rules advise, what is at stake.
+
+    ``stage`` is ``active``, or for a client who left: ``left`` (not invited to
+    the exit survey since), ``invited`` or ``answered``. A departed client's
+    ``verdict`` is what the rules say, but the owner has nothing left to decide.
+    """
+
+    client: str
+    name: str | None
+    segment: str | None
+    monthly_value: float | None
+    overdue_amount: float
+    open_invoices: int
+    verdict: str
+    reasons: tuple[str, ...]
+    advice: tuple[str, ...]
+    stage: str
+    last_at: Instant
+
+    @property
+    def departed(self) -> bool:
+        return self.stage != ACTIVE
+
+    def attention_key(self) -> tuple[int, int, int, str]:
+        """Active clients first, the most severe verdict first, then the most recent activity."""
+        severity = SEVERITY.get(self.verdict, 0)
+        return (int(self.departed), -severity, -self.last_at.key, self.client)
+
+    def matches(self, text: str) -> bool:
+        needle = text.casefold()
+        return needle in self.client.casefold() or needle in (self.name or "").casefold()
+
+
+@attrs.frozen
+class VerdictAt:
+    """The verdict a client would have had at one moment (see :meth:`Portfolio.verdict_over_time`)."""
+
+    at: Instant
+    verdict: str
+
+
+@attrs.frozen
+class Total:
+    """Active clients with one verdict: how many, their monthly value, their overdue amounts."""
+
+    verdict: str
+    clients: int
+    monthly_value: float
+    overdue_amount: float
+
+
+@attrs.frozen
+class PortfolioQuery:
+    """What the owner asks to see: a search text, filters, an order and a page (from 1)."""
+
+    search: str = ""
+    verdict: str | None = None
+    segment: str | None = None
+    stage: str | None = None
+    sort: Sort = "attention"
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+@attrs.frozen
+class PortfolioPage:
+    """One page of standings matching a query, with the totals of the whole portfolio."""
+
+    standings: tuple[Standing, ...]
+    matching: int
+    page: int
+    pages: int
+    totals: tuple[Total, ...]
+    departed: dict[str, int]
+    segments: tuple[str, ...]
+    as_of: Instant
+
+
+class Portfolio:
+    """Standings of every client of one store, kept up to date incrementally. Safe to share between threads."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        rules: RuleVersions,
+        engines: Engines,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._engines = engines
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._standings: dict[str, Standing] = {}
+        self._position = 0
+        self._ruleset = 0
+        self._refreshed: dt.datetime | None = None
+        self._rebuilding: threading.Thread | None = None
+
+    def standings(self) -> list[Standing]:
+        """Every client's standing, brought up to date; in no particular order."""
+        with self._lock:
+            self._refresh()
+            return list(self._standings.values())
+
+    def page(self, query: PortfolioQuery = PortfolioQuery()) -> PortfolioPage:
+        """The standings that match ``query``, sorted, cut to its page (a page past the last gives the last)."""
+        with self._lock:
+            self._refresh()
+            everyone = list(self._standings.values())
+            as_of = Instant.from_datetime(self._refreshed or self._clock())
+        chosen = [s for s in everyone if _wanted(s, query)]
+        chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
+        size = max(1, query.page_size)
+        pages = max(1, -(-len(chosen) // size))
+        page = min(max(1, query.page), pages)
+        return PortfolioPage(
+            standings=tuple(chosen[(page - 1) * size:page * size]),
+            matching=len(chosen),
+            page=page,
+            pages=pages,
+            totals=_totals(everyone),
+            departed={stage: sum(1 for s in everyone if s.stage == stage) for stage in STAGES[1:]},
+            segments=tuple(sorted({s.segment for s in everyone if s.segment})),
+            as_of=as_of,
+        )
+
+    def verdict_over_time(self, client: str, *, points: int = MAX_POINTS) -> list[VerdictAt]:
+        """The verdict the current rules give ``client`` at the end of each day it had an event, and now.
+
+        Time travel: each point is decided on the events up to that moment
+        only. At most ``points`` points, the latest ones.
+        """
+        events = self._store.read_client(client)
+        if not events:
+            raise UnknownClient(client)
+        version = self._rules.current()
+        fold = ClientFold()
+        fold.apply_all(events)
+        now = Instant.from_datetime(self._clock())
+        days = sorted({e.at.date for e in events if not e.payload.SYSTEM})
+        moments = [Instant.parse(f"{day.isoformat()}T23:59:59Z") for day in days]
+        moments = [m for m in moments if m < now][-(points - 1):] + [now]
+        grace_days = version.ruleset.parameters.grace_days
+        decisions = self._engines.decide_batch(
+            [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
+        )
+        return [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+
+    def _refresh(self) -> None:
+        """Bring the standings up to date (called with the lock held).
+
+        The first call, and the first after another rule-set version was
+        adopted, decide every client before answering. Standings older than
+        :data:`REFRESH_AFTER` are decided again in a background thread while
+        the current ones are served (with their time), so that no look waits
+        for the whole portfolio; clients with new events are decided again
+        at once.
+        """
+        now = self._clock()
+        ruleset = self._rules.current().version
+        if self._refreshed is None or ruleset != self._ruleset:
+            head = self._store.head_position()
+            self._standings = self._decide(self._store.client_ids(), now)
+            self._position, self._ruleset, self._refreshed = head, ruleset, now
+            return
+        if now - self._refreshed >= REFRESH_AFTER and self._rebuilding is None:
+            self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
+            self._rebuilding.start()
+        head = self._store.head_position()
+        if head != self._position:
+            changed = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")]
+            self._standings.update(self._decide(changed, now))
+            self._position = head
+
+    def _rebuild(self) -> None:
+        """Decide every client again as of now, then swap the result in (events stored meanwhile are applied after)."""
+        try:
+            started = self._clock()
+            head = self._store.head_position()
+            ruleset = self._rules.current().version
+            fresh = self._decide(self._store.client_ids(), started)
+            with self._lock:
+                if ruleset == self._ruleset:
+                    self._standings, self._position, self._refreshed = fresh, head, started
+        finally:
+            self._rebuilding = None
+
+    def _decide(self, clients: Iterable[str], now: dt.datetime) -> dict[str, Standing]:
+        """The standings of ``clients`` (those with events) as of ``now``, under the current rule set.
+
+        The engine is asked for :data:`BATCH` clients at a time (one round trip each).
+        """
+        version = self._rules.current()
+        as_of = Instant.from_datetime(now)
+        grace_days = version.ruleset.parameters.grace_days
+        standings: dict[str, Standing] = {}
+        pending: list[tuple[str, list[Event], Facts]] = []
+
+        def flush() -> None:
+            decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
+            for (client, events, facts), decision in zip(pending, decisions):
+                standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
+                                              facts.get("open_invoices") or 0, decision.verdict,
+                                              tuple(r.sentence for r in decision.reasons), decision.advice)
+            pending.clear()
+
+        for client in clients:
+            events = self._store.read_client(client)
+            if events:
+                pending.append((client, events, facts_of(events, as_of, grace_days=grace_days)))
+            if len(pending) >= BATCH:
+                flush()
+        if pending:
+            flush()
+        return standings
+
+def _standing(
+    client: str,
+    events: list[Event],
+    overdue: float,
+    open_invoices: int,
+    verdict: str,
+    reasons: tuple[str, ...],
+    advice: tuple[str, ...],
+) -> Standing:
+    onboarded = [e.payload for e in events if isinstance(e.payload, ClientOnboarded)]
+    profile = onboarded[-1] if onboarded else None
+    return Standing(
+        client=client,
+        name=profile.name if profile else None,
+        segment=profile.segment if profile else None,
+        monthly_value=profile.monthly_value if profile else None,
+        overdue_amount=float(overdue),
+        open_invoices=int(open_invoices),
+        verdict=verdict,
+        reasons=reasons,
+        advice=advice,
+        stage=stage_of(events),
+        last_at=max(e.at for e in events),
+    )
+
+
+def stage_of(events: list[Event]) -> str:
+    """``active``, or ``left`` / ``invited`` / ``answered`` after the client's latest ``RelationshipEnded``."""
+    stage = ACTIVE
+    for event in sorted(events, key=lambda e: e.version or 0):
+        if isinstance(event.payload, RelationshipEnded):
+            stage = LEFT
+        elif isinstance(event.payload, SurveyInvited) and stage == LEFT:
+            stage = INVITED
+        elif isinstance(event.payload, SurveyAnswered) and stage in (LEFT, INVITED):
+            stage = ANSWERED
+    return stage
+
+
+def _wanted(standing: Standing, query: PortfolioQuery) -> bool:
+    if query.search and not standing.matches(query.search):
+        return False
+    if query.stage and standing.stage != query.stage:
+        return False
+    if query.verdict and (standing.departed or standing.verdict != query.verdict):
+        return False
+    return not query.segment or standing.segment == query.segment
+
+
+def _totals(standings: list[Standing]) -> tuple[Total, ...]:
+    active = [s for s in standings if not s.departed]
+    return tuple(
+        Total(
+            verdict=verdict,
+            clients=sum(1 for s in active if s.verdict == verdict),
+            monthly_value=sum(s.monthly_value or 0.0 for s in active if s.verdict == verdict),
+            overdue_amount=sum(s.overdue_amount for s in active if s.verdict == verdict),
+        )
+        for verdict in VERDICTS
+    )
+
+
+_SORT_KEYS: dict[str, Callable[[Standing], tuple[Any, ...]]] = {
+    "attention": Standing.attention_key,
+    "name": lambda s: ((s.name or s.client).casefold(), s.client),
+    "value": lambda s: (-(s.monthly_value or 0.0), s.client),
+    "overdue": lambda s: (-s.overdue_amount, s.client),
+    "recent": lambda s: (-s.last_at.key, s.client),
+}

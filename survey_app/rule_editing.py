@@ -1,0 +1,184 @@
+"""Editing the rules in the browser: change a rule, add one from the fact catalogue, go back to an earlier version.
+
+Every change is first shown as a preview (what changes in the rule file, which
+of today's decisions change, and the backtest over the stored history:
+departures caught and false alarms, before and after); only then is it adopted
+as a new rule-set version, with the owner's note. A change the rule set cannot
+take is refused with every problem, as ``clientrules rules check`` lists them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import FieldList, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length
+
+from clientrules.application.rule_versions import RuleSetVersion
+from clientrules.domain.errors import ClientRulesError, ConcurrencyError
+from clientrules.domain.decisions.words import FACT_WORDS
+from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.rules.edits import add_rule, edit_rule
+from clientrules.domain.rules.format import parse_ruleset, ruleset_to_toml
+from clientrules.domain.rules.model import VERDICTS, FactValue
+from clientrules.domain.rules.validation import RuleSetProblems
+from survey_app.forms import RADIOS
+from survey_app.security import login_required
+from survey_app.words import verdict_word
+
+rule_editing = Blueprint("rule_editing", __name__, url_prefix="/owner/rules")
+#: comparisons in words, for the forms
+OPERATOR_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly", "!=": "not"}
+#: how many of today's changed decisions the preview lists
+CHANGES_SHOWN = 20
+
+
+class RuleForm(FlaskForm):
+    enabled = RadioField("Is the rule in use?", choices=[SelectChoice("yes", "Yes, it is in use"), SelectChoice("no", "No, turn it off")],
+                         validate_choice=True, widget=RADIOS)
+    description = StringField("What it means", validators=[Length(max=300)])
+    advice = TextAreaField("Advice shown with the decision", validators=[Length(max=1000)])
+    thresholds = FieldList(StringField("Threshold"), min_entries=0)
+
+
+class NewRuleForm(FlaskForm):
+    fact = SelectField("When", choices=[SelectChoice(name, FACT_WORDS.get(name, name)) for name in FACTS])
+    op = SelectField("is", choices=[SelectChoice(op, words) for op, words in OPERATOR_WORDS.items()])
+    value = StringField("this value", validators=[InputRequired(message="Give the value to compare with.")])
+    verdict = SelectField("the decision is", choices=[SelectChoice(v, verdict_word(v)) for v in VERDICTS])
+    description = StringField("What it means, in a sentence",
+                              validators=[InputRequired(message="Say what the rule means."), Length(max=300)])
+    advice = TextAreaField("Advice shown with the decision", validators=[Length(max=1000)])
+
+
+class AdoptForm(FlaskForm):
+    candidate = HiddenField()
+    expected_version = IntegerField()
+    note = StringField("Why this change? (kept with the version)",
+                       validators=[InputRequired(message="Say why: the note is kept with the version."), Length(max=500)])
+
+
+def _ledger() -> Any:
+    return current_app.extensions["clientrules"].ledger
+
+
+@rule_editing.route("/<rule_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(rule_id: str) -> Any:
+    current = _ledger().rules.current()
+    try:
+        rule = current.ruleset.rule(rule_id)
+    except KeyError:
+        abort(404)
+    form = RuleForm()
+    if request.method == "GET":
+        form.enabled.data = "yes" if rule.enabled else "no"
+        form.description.data, form.advice.data = rule.description, rule.advice
+        for comparison in rule.comparisons:
+            form.thresholds.append_entry(str(comparison.value).lower())
+    elif form.validate():
+        try:
+            values = [_value(entry.data) for entry in form.thresholds]
+            text = edit_rule(current.ruleset, rule_id, thresholds=values, enabled=form.enabled.data == "yes",
+                             advice=form.advice.data or "", description=form.description.data or "")
+        except RuleSetProblems as problems:
+            form.form_errors.extend(problems.problems)
+        else:
+            return _preview(current, text, f"Change the rule “{rule.description or rule.id}”")
+    return render_template("owner/rule_edit.html", form=form, rule=rule, operators=OPERATOR_WORDS,
+                           fact_words=FACT_WORDS), 400 if request.method == "POST" else 200
+
+
+@rule_editing.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    current = _ledger().rules.current()
+    form = NewRuleForm()
+    if request.method == "POST" and form.validate():
+        try:
+            text = add_rule(current.ruleset, fact=form.fact.data, op=form.op.data, value=_value(form.value.data),
+                            verdict=form.verdict.data, description=form.description.data, advice=form.advice.data or "")
+        except RuleSetProblems as problems:
+            form.form_errors.extend(problems.problems)
+        else:
+            return _preview(current, text, f"Add the rule “{form.description.data.strip()}”")
+    return render_template("owner/rule_new.html", form=form), 400 if request.method == "POST" else 200
+
+
+@rule_editing.route("/versions/<int:number>")
+@login_required
+def version(number: int) -> Any:
+    """Going back to version ``number``: the preview of adopting its rules again."""
+    rules = _ledger().rules
+    try:
+        chosen = rules.get(number)
+    except ClientRulesError:
+        abort(404)
+    return _preview(rules.current(), chosen.ruleset.source, f"Go back to the rules of version {number}",
+                    note=f"back to version {number}")
+
+
+@rule_editing.route("/adopt", methods=["POST"])
+@login_required
+def adopt() -> Any:
+    form = AdoptForm()
+    current = _ledger().rules.current()
+    if not form.validate():
+        try:
+            parse_ruleset(form.candidate.data or "")
+        except RuleSetProblems:
+            abort(400)
+        return _preview(current, form.candidate.data, "Adopt these rules", form=form)
+    try:
+        adopted = _ledger().rules.use(form.candidate.data, note=form.note.data.strip(),
+                                      expected_version=form.expected_version.data)
+    except ConcurrencyError:
+        flash("The rules were changed meanwhile (another version was adopted): nothing was adopted. "
+              "Look at the rules in use and make your change again.", "error")
+    except RuleSetProblems as problems:
+        flash("Nothing was adopted: " + "; ".join(problems.problems), "error")
+    else:
+        flash(f"Version {adopted.version} of the rules is now in use.", "success")
+    return redirect(url_for("owner.rules"), code=303)
+
+
+def _preview(current: RuleSetVersion, text: str, title: str, *, note: str = "", form: AdoptForm | None = None) -> Any:
+    ledger = _ledger()
+    candidate = RuleSetVersion(0, parse_ruleset(text))
+    before = {d.client: d.verdict for d in ledger.decisions.evaluate()}
+    after = {d.client: d.verdict for d in ledger.decisions.evaluate(ruleset=candidate)}
+    today = [(client, before[client], verdict) for client, verdict in after.items() if before.get(client) != verdict]
+    diff = list(difflib.unified_diff(ruleset_to_toml(current.ruleset).splitlines(), text.splitlines(), lineterm="", n=2))[2:]
+    if form is None:
+        form = AdoptForm(formdata=None, candidate=text, expected_version=current.version, note=note)
+    return render_template(
+        "owner/rule_preview.html",
+        title=title,
+        form=form,
+        current=current,
+        diff=diff,
+        today=today[:CHANGES_SHOWN],
+        today_count=len(today),
+        backtest=ledger.learning.backtest(text, label="with the change"),
+    )
+
+
+def _value(text: str | None) -> FactValue:
+    """A threshold as typed: ``3``, ``0.25``, ``yes``/``true`` or ``no``/``false``; anything else is left for the check to refuse."""
+    cleaned = (text or "").strip().replace(",", "").lower()
+    if cleaned in ("true", "yes"):
+        return True
+    if cleaned in ("false", "no"):
+        return False
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        return float(cleaned)
+    except ValueError:
+        return cleaned  # type: ignore[return-value]
