@@ -8,6 +8,7 @@ PYTHONS = $(or $(PYTHON),python3.12 python3.11 python3.10 python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := demo.db
+AXE_CORE := tests/js/node_modules/axe-core/axe.min.js
 # the moment the example decisions are taken at (the story clients' data ends in May 2026)
 AS_OF ?= 2026-06-01
 
@@ -32,9 +33,18 @@ demo: $(VENV)/.installed
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) owner set-password"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) serve    # then open http://127.0.0.1:8080/owner/"
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(AXE_CORE)
+	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/python -m pytest -q
+
+# axe-core for the browser tests' accessibility checks, from tests/js's lock file (where npm is; else those tests say so)
+$(AXE_CORE): tests/js/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/js --no-audit --no-fund; \
+	else \
+		echo "note: npm is not installed: the browser tests' accessibility checks will be skipped (apt-get install npm)"; \
+	fi
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
