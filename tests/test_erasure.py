@@ -390,10 +390,10 @@ def _downgrade(url: str) -> None:
         with psycopg.connect(SERVER_URL, autocommit=True) as connection:
             connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             connection.execute("DROP TABLE client_keys; DROP FUNCTION client_keys_are_never_changed();"
-                               " DELETE FROM schema_migrations WHERE version = 4")
+                               " DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 4")
         return
     with closing(sqlite3.connect(url)) as connection, connection:
-        connection.executescript("DROP TABLE client_keys; DELETE FROM schema_migrations WHERE version = 2;")
+        connection.executescript("DROP TABLE client_keys; DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 2;")
 
 
 def _raw_insert(url: str, client: str, event_id: str, type_name: str, data: dict) -> None:

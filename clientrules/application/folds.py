@@ -10,7 +10,8 @@ result is exactly the fold of the whole stream, whatever the events' ``at``
 
 When folds are written: by whoever brought a fold up to date (an evaluation,
 the facts of a client, the learning loop), once it had to fold at least
-:data:`WRITE_AFTER` events the stored fold had not seen, in a transaction of
+:data:`WRITE_AFTER` events the stored fold had not seen (and a
+:data:`WRITE_SHARE`-th of its history, for a long one), in a transaction of
 its own after the work is done. An append or an import never writes one, so
 they cost what they did. A stored fold in another format, damaged (its
 checksum), or not the client's is never used: the client's events are folded
@@ -27,8 +28,10 @@ from clientrules.domain.facts import ClientFold, FactsError
 from clientrules.domain.facts.stored import fold_format, fold_from_text, fold_text
 from clientrules.ports import EventStreams, FoldStore, StoredFold, StreamTail
 
-#: new events a fold must have folded beyond its stored version before it is written again
+#: new events a fold must have folded beyond its stored version before it is written again...
 WRITE_AFTER = 4
+#: ... or this share of its history, if more: a long history is not rewritten for every few events
+WRITE_SHARE = 16
 #: clients read together (their folds and the events after them: a few queries)
 READ_BATCH = 500
 
@@ -85,7 +88,7 @@ class Folds:
                 fold, usable, events = self._restored(tail)
                 fold.apply_all(events)
                 stored = usable or 0
-                if self._folds is not None and (usable is None or fold.version - stored >= self._write_after):
+                if self._folds is not None and (usable is None or self._stale(fold, stored)):
                     stale.append(self._stored(fold))  # before the caller gets the fold to change
                     stored = fold.version
                 yield fold, stored
@@ -95,15 +98,24 @@ class Folds:
         """Fold the events stored after ``fold.version`` into ``fold`` (a fold kept in memory); return the stored version.
 
         ``stored`` is the version of the fold stored for its client; when
-        ``fold`` got at least :data:`WRITE_AFTER` events past it, ``fold`` is written.
+        ``fold`` got enough events past it (:meth:`_stale`), ``fold`` is written.
         """
         if fold.client is None:
             raise ValueError("an empty fold has no client to catch up with")
         fold.apply_all(self._events.read_client(fold.client, after_version=fold.version))
-        if self._folds is None or fold.version - stored < self._write_after:
+        if self._folds is None or not self._stale(fold, stored):
             return stored
         self._write([self._stored(fold)])
         return fold.version
+
+    def _stale(self, fold: ClientFold, stored: int) -> bool:
+        """Whether ``fold`` got enough events past the ``stored`` version to be written again.
+
+        At least :data:`WRITE_AFTER`, and a :data:`WRITE_SHARE`-th of its
+        history: writing a fold costs its whole history, reading the events
+        after it only those, so a long history is rewritten less often.
+        """
+        return fold.version - stored >= max(self._write_after, fold.version // WRITE_SHARE)
 
     def _tails(self, clients: list[str]) -> Iterator[StreamTail]:
         if self._folds is None:
