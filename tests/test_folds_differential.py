@@ -133,7 +133,6 @@ def damage_some_folds(ledger: Ledger, rng: random.Random, clients: list[str], fo
 def check_round(ledger: Ledger, histories: Histories, clients: list[str]) -> int:
     """Decide every client at its moments three ways; return how many client-moments were compared."""
     rules = ledger.rules.current()
-    engine = ledger.decisions.engine(rules)
     grace = rules.ruleset.parameters.grace_days
     elsewhere = Decisions(ledger.store, ledger.rules, ledger.engines, folds=Folds(ledger.store, ledger.store, write_after=1))
     compared = 0
@@ -146,7 +145,7 @@ def check_round(ledger: Ledger, histories: Histories, clients: list[str]) -> int
                 refolded = facts_of(events[client], as_of, grace_days=grace)
                 assert elsewhere.facts(client, as_of, grace_days=grace) == refolded, (client, as_of)
                 assert ledger.decisions.facts(client, as_of, grace_days=grace) == refolded, (client, as_of)
-                expected = engine.decide(client, refolded).to_json()
+                expected = ledger.engines.decide(client, refolded, rules).to_json()
                 (from_store,) = elsewhere.evaluate([client], as_of=as_of)
                 (long_lived,) = ledger.decisions.evaluate([client], as_of=as_of)
                 assert from_store.to_json() == expected == long_lived.to_json(), (client, as_of)
@@ -155,7 +154,8 @@ def check_round(ledger: Ledger, histories: Histories, clients: list[str]) -> int
         as_of = Instant.from_datetime(max(histories.latest.values()) + dt.timedelta(days=3))
         batched = {decision.client: decision.to_json() for decision in elsewhere.evaluate(clients, as_of=as_of)}
         for client in clients:
-            assert batched[client] == engine.decide(client, facts_of(events[client], as_of, grace_days=grace)).to_json()
+            refolded = facts_of(events[client], as_of, grace_days=grace)
+            assert batched[client] == ledger.engines.decide(client, refolded, rules).to_json()
             compared += 1
     finally:
         elsewhere.close()
