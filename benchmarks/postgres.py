@@ -5,12 +5,16 @@
   a bare ``INSERT`` of one row per transaction into a ``bigserial`` table
   through psycopg (no checks, no gap-free position);
 * evaluation of the same generated clients (~50 events each), 1 and 2 processes;
+* the rows of ``evaluate``, ``history_length`` and ``memory`` (stored folds) on
+  PostgreSQL: evaluate against the engine's ceiling, ~160 against ~8 events
+  per client, 100,000 against 10,000 clients;
 * the worker queue, on 10,000 clients (~10 events each) in a schema of their own:
   two ``clientrules worker`` processes plus a third killed
   (SIGKILL) after a second and restarted re-evaluate and record every changed
   client; checked: exactly one ``DecisionRecorded`` per client.
 
-No targets: the figures say what PostgreSQL costs against SQLite. Every run
+No targets on the PostgreSQL-against-SQLite rows: they say what PostgreSQL
+costs. The stored-fold rows have the targets of their SQLite twins. Every run
 uses schemas of its own, dropped at the end.
 """
 
@@ -26,8 +30,11 @@ import uuid
 import psycopg
 from psycopg import sql
 
+from benchmarks.evaluate import against_ceiling, timed_evaluation
 from benchmarks.history import AS_OF, history
+from benchmarks.history_length import LONG, SHORT, length_rows
 from benchmarks.measure import seconds
+from benchmarks.memory import scale_rows
 from benchmarks.results import Figure, Row
 from benchmarks.scale import Context
 from clientrules import Ledger
@@ -131,6 +138,7 @@ def run(context: Context) -> list[Row]:
     clients = context.scale.postgres_clients
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     backends = {"SQLite": str(context.workdir / "postgres-beside.db"), "PostgreSQL": with_schema(server, schema)}
+    folds: list[Row] = []
     try:
         events = generated_events(clients, clients * 10)
         rates = {name: appends(url, events) for name, url in backends.items()}
@@ -141,15 +149,24 @@ def run(context: Context) -> list[Row]:
             backends[name] = url
             with Ledger.open(url) as ledger:
                 ledger.append(generated_events(clients, clients * 50))
+            if name == "PostgreSQL":  # its first evaluate stores the folds, as any first evaluate does
+                folds = against_ceiling(url, context, backend=name, prefix="PostgreSQL ", benchmark=NAME)
+            else:
+                timed_evaluation(url)
             evaluation[name] = {workers: evaluation_rate(url, workers) for workers in (1, 2)}
         queue_clients = context.scale.postgres_queue_clients
         queue_url = with_schema(server, f"{schema}_q")
         with Ledger.open(queue_url) as ledger:
             ledger.append(generated_events(queue_clients, queue_clients * 10))
         queue = queue_rate(queue_url, queue_clients)
+        folds += length_rows(lambda length: with_schema(server, f"{schema}_l{length}"), context.scale.length_clients,
+                             backend="PostgreSQL", prefix="PostgreSQL ", benchmark=NAME)
+        folds += scale_rows(lambda clients: with_schema(server, f"{schema}_m{clients}"), context,
+                            backend="PostgreSQL", prefix="PostgreSQL ", benchmark=NAME)
     finally:
+        extra = [f"{schema}_l{length}" for length in (SHORT, LONG)] + [f"{schema}_m{n}" for n in context.scale.memory_clients]
         with psycopg.connect(server, autocommit=True) as connection:
-            for name in (schema, f"{schema}_e", f"{schema}_q"):
+            for name in (schema, f"{schema}_e", f"{schema}_q", *extra):
                 connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     rows = [
         Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
@@ -170,4 +187,4 @@ def run(context: Context) -> list[Row]:
             Figure(queue, "clients/s"), "evaluate, 1 process", Figure(evaluation["PostgreSQL"][1], "clients/s"),
             None, notes="each client recorded exactly once (checked)"),
     ]
-    return rows
+    return rows + folds

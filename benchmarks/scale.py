@@ -19,6 +19,8 @@ class Scale:
     incremental_appends: int
     memory_clients: tuple[int, int]
     memory_events_per_client: int
+    #: clients of each store the history-length benchmark compares (~8 and ~160 events each)
+    length_clients: int
     survey_seconds: float
     survey_clients: int
     survey_links: int
@@ -40,6 +42,7 @@ FULL = Scale(
     incremental_appends=200,
     memory_clients=(10_000, 100_000),
     memory_events_per_client=8,
+    length_clients=1_500,
     survey_seconds=30.0,
     survey_clients=20,
     survey_links=12_000,
@@ -60,6 +63,7 @@ SMOKE = Scale(
     incremental_appends=5,
     memory_clients=(100, 1_000),
     memory_events_per_client=8,
+    length_clients=30,
     survey_seconds=1.0,
     survey_clients=4,
     survey_links=300,

@@ -1,7 +1,7 @@
 """The library's front door and its one wiring place: :class:`Ledger` builds every service from its ports.
 
 ``Ledger.open(url)`` opens a store adapter (SQLite or PostgreSQL, by URL) and
-hands each service the ports it needs: ``ledger.decisions``,
+hands each service the ports it needs: ``ledger.decisions``, ``ledger.folds``,
 ``ledger.rules``, ``ledger.surveys``, ``ledger.learning``. Nothing else in
 the library builds a service.
 """
@@ -22,6 +22,7 @@ from clientrules.adapters.store import open_store
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
+from clientrules.application.folds import Folds
 from clientrules.application.learning import Learning
 from clientrules.application.next_steps import NextStepsService
 from clientrules.application.portfolio import Portfolio
@@ -112,9 +113,14 @@ class Ledger:
         return RuleVersions(self.store)
 
     @functools.cached_property
+    def folds(self) -> Folds:
+        """Each client's fold at its latest version, kept in the store (:class:`clientrules.application.folds.Folds`)."""
+        return Folds.for_store(self.store)
+
+    @functools.cached_property
     def decisions(self) -> Decisions:
         """Evaluate, record and explain decisions (:class:`clientrules.application.decisions.Decisions`)."""
-        return Decisions(self.store, self.rules, self.engines)
+        return Decisions(self.store, self.rules, self.engines, folds=self.folds)
 
     def evaluation_queue(self) -> EvaluationQueue:
         """The queue that ``clientrules worker`` processes share (PostgreSQL only; else a :class:`~clientrules.domain.errors.StoreError`)."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Collection, Iterator, Mapping, Protocol, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import attrs
 
@@ -182,6 +182,52 @@ class Clock(Protocol):
     """The time now, as an aware UTC datetime (a test passes a fixed one)."""
 
     def __call__(self) -> dt.datetime: ...
+
+
+@attrs.frozen
+class StoredFold:
+    """One client's fold as a store keeps it: a cache of its facts' inputs, never a source of truth.
+
+    ``data`` is opaque to the store (:mod:`clientrules.domain.facts.stored`
+    writes and checks it); ``version`` is the stream version the fold has
+    seen, ``format`` the fold format it was written in.
+    """
+
+    client: str
+    version: int
+    format: str
+    data: str
+
+
+@attrs.frozen
+class StreamTail:
+    """A client's stored fold (None: none stored) and its events stored after the fold's version.
+
+    When the stored fold is in another format than the one asked for, ``events`` is the whole stream.
+    """
+
+    client: str
+    fold: StoredFold | None
+    events: list[Event]
+
+
+@runtime_checkable
+class FoldStore(Protocol):
+    """A store that keeps each client's fold beside its stream (a snapshot, in event-store words)."""
+
+    def read_folds(self, clients: Sequence[str], *, format: str) -> Iterator[StreamTail]:
+        """Each of ``clients`` (in any order) with a stream: its stored fold and the events after it.
+
+        A few queries for the whole sequence, whatever its length; events in
+        any order (a fold orders them).
+        """
+
+    def write_folds(self, folds: Iterable[StoredFold]) -> int:
+        """Store ``folds`` in one transaction of their own; return how many were written.
+
+        A fold replaces the client's stored one unless that one is in the same
+        format and has seen a newer version (a slower writer never goes back).
+        """
 
 
 def utc_now() -> dt.datetime:

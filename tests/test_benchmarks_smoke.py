@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("append", "bulk_import", "rebuild", "incremental", "evaluate", "learning", "workers", "memory", "survey", "dashboard", "postgres")
+BENCHMARKS = (
+    "append", "bulk_import", "rebuild", "incremental", "evaluate", "history_length", "learning", "workers", "memory",
+    "survey", "dashboard", "postgres",
+)
 
 
 def is_number(value: object) -> bool:

@@ -157,6 +157,11 @@ def test_facts_are_folded_incrementally(ledger):
             self.read += len(events)
             return events
 
+        def read_folds(self, clients, **kwargs):
+            for tail in self._store.read_folds(clients, **kwargs):
+                self.read += len(tail.events)
+                yield tail
+
         def __getattr__(self, name):
             return getattr(self._store, name)
 
@@ -168,6 +173,9 @@ def test_facts_are_folded_incrementally(ledger):
     (decision,) = decisions.evaluate(["acme"], as_of="2026-05-01")
     assert store.read == 8  # only the new event was read
     assert decision.fired == ("chronic-late-payer",)
+    elsewhere = Decisions(store, ledger.rules, ledger.engines)  # another process: the fold stored by the first evaluate, then the new event
+    assert elsewhere.evaluate(["acme"], as_of="2026-05-01") == [decision]
+    assert store.read == 9
 
 
 def test_unknown_and_invalid_clients(ledger):

@@ -58,7 +58,7 @@ def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
     raw = sqlite3.connect(db_url)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 2
+        assert raw.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 3
     finally:
         raw.close()
 

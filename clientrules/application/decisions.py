@@ -1,9 +1,11 @@
 """The decisions service (``ledger.decisions``): evaluate clients from the store, record, explain.
 
-Facts come from one :class:`~clientrules.facts.ClientFold` per client, kept in
-an LRU cache and brought up to date by reading only the events stored after
-``fold.version``: re-evaluating a long client after one new event does not
-refold its history. Engines come from the shared
+Facts come from each client's :class:`~clientrules.domain.facts.ClientFold`
+at its latest version (:class:`~clientrules.application.folds.Folds`: the
+fold stored for the client plus the events after it, shared by every
+process). A long-lived process also keeps the folds it used last in an LRU
+cache and brings them up to date by reading only the events stored after
+``fold.version``. Engines come from the shared
 :class:`~clientrules.application.engines.Engines`, per rule-set version, so a
 newly adopted version takes effect on the next call, without a restart. The
 facts of up to :data:`RECORD_BATCH` clients go to the engine at once (one
@@ -13,10 +15,11 @@ round trip when the engine runs in a process of its own, the default).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Iterable, Iterator, Protocol
 
 from clientrules.application.engines import Engines
+from clientrules.application.folds import Folds
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
@@ -48,13 +51,17 @@ class Decisions:
         rules: RuleVersions,
         engines: Engines,
         *,
+        folds: Folds | None = None,
         fold_cache_size: int = FOLD_CACHE_SIZE,
     ) -> None:
+        """``folds``: where clients' folds come from (default: :meth:`Folds.for_store` of ``store``)."""
         self._store = store
         self._rules = rules
         self._engines = engines
+        self._latest = folds or Folds.for_store(store)
         self._fold_cache_size = fold_cache_size
-        self._folds: OrderedDict[str, ClientFold] = OrderedDict()
+        #: client -> its fold and the version of the fold stored for it, least recently used first
+        self._folds: OrderedDict[str, tuple[ClientFold, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def evaluate(
@@ -95,11 +102,16 @@ class Decisions:
                 if self._store.client_version(client) == 0:
                     raise UnknownClient(client)
         grace_days = version.ruleset.parameters.grace_days
+        cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
-            decisions = self._engines.decide_batch(
-                [(client, self.facts(client, moment, grace_days=grace_days)) for client in ids[start:start + RECORD_BATCH]],
-                version,
-            )
+            facts = []
+            kept: dict[str, tuple[ClientFold, int]] = {}
+            for client, fold, stored in self._up_to_date(ids[start:start + RECORD_BATCH]):
+                facts.append((client, fold.facts(moment, grace_days=grace_days)))
+                if cached:
+                    kept[client] = (fold, stored)
+            self._keep(kept)
+            decisions = self._engines.decide_batch(facts, version)
             if record:
                 self._store.append([decision.recorded_event(Instant.now()) for decision in decisions])
             yield from decisions
@@ -132,19 +144,47 @@ class Decisions:
         return [e for e in self._store.read_client(check_client_id(client)) if isinstance(e.payload, DecisionRecorded)]
 
     def facts(self, client: str, as_of: Instant, *, grace_days: int = 7) -> Facts:
-        """The client's facts as of ``as_of`` from its cached fold, updated with new events only."""
+        """The client's facts as of ``as_of`` from its fold at its latest version."""
+        for _, fold, stored in list(self._up_to_date([client])):  # to the end: a fold to write is written
+            facts = fold.facts(as_of, grace_days=grace_days)
+            self._keep({client: (fold, stored)})
+            return facts
+        raise UnknownClient(client)
+
+    def _up_to_date(self, clients: list[str]) -> Iterator[tuple[str, ClientFold, int]]:
+        """Each of ``clients`` with an event, in order, with its latest fold and the version stored for it.
+
+        Folds in the cache are taken out of it (no other thread uses them
+        meanwhile) and caught up; the others come from :class:`Folds`, one at
+        a time: a long list of clients never has all its folds in memory.
+        """
         with self._lock:
-            fold = self._folds.pop(client, None)
-        if fold is None:
-            fold = ClientFold()
-        fold.apply_all(self._store.read_client(client, after_version=fold.version))
-        if fold.version == 0:
-            raise UnknownClient(client)
+            cached = {client: self._folds.pop(client) for client in clients if client in self._folds}
+        read = self._latest.iter_latest_with_stored(list(dict.fromkeys(c for c in clients if c not in cached)))
+        upcoming = next(read, None)
+        repeated = {client for client, count in Counter(clients).items() if count > 1}
+        seen: dict[str, tuple[ClientFold, int]] = {}  # a client named twice is decided twice, from one fold
+        for client in clients:
+            if client in seen:
+                found = seen[client]
+            elif client in cached:
+                fold, stored = cached.pop(client)
+                found = (fold, self._latest.catch_up(fold, stored))
+            elif upcoming is not None and upcoming[0].client == client:
+                found = upcoming
+                upcoming = next(read, None)  # after the last one: the folds to write are written
+            else:
+                continue
+            if client in repeated:
+                seen[client] = found
+            yield client, *found
+
+    def _keep(self, folds: dict[str, tuple[ClientFold, int]]) -> None:
+        """Put ``folds`` back in the cache, freeing the least recently used beyond its size."""
         with self._lock:
-            self._folds[client] = fold
+            self._folds.update(folds)
             while len(self._folds) > self._fold_cache_size:
                 self._folds.popitem(last=False)
-        return fold.facts(as_of, grace_days=grace_days)
 
     def engine(self, version: RuleSetVersion) -> DecisionEngine:
         """The compiled engine of a rule-set version (from the shared cache)."""

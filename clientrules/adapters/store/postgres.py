@@ -50,9 +50,9 @@ from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
-from clientrules.ports import AppendResult, ClientSummary
+from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
 CHUNK = 5_000
@@ -75,6 +75,13 @@ _SELECT_KEYS = (
 #: events joined to the keys that open them (see clientrules.adapters.store.rows.COLUMNS); its parameter: the types with personal fields
 _EVENTS = "events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)"
 _INSERT_KEYS = "INSERT INTO client_keys (client, key_id, secret) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+_WRITE_FOLDS = (
+    "INSERT INTO client_folds AS stored (client, version, format, data)"
+    " SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[])"
+    " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
+    " data = excluded.data, written_at = now()"
+    " WHERE excluded.format <> stored.format OR excluded.version >= stored.version"
+)
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
 
@@ -317,6 +324,15 @@ class PostgresStore:
             connection.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
             return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
 
+    def write_folds(self, folds: Iterable[StoredFold]) -> int:
+        """Store ``folds`` in one transaction of their own (see :class:`~clientrules.ports.FoldStore`)."""
+        rows = sorted({fold.client: fold for fold in folds}.values(), key=lambda fold: fold.client)  # one lock order
+        if not rows:
+            return 0
+        columns = ([f.client for f in rows], [f.version for f in rows], [f.format for f in rows], [f.data for f in rows])
+        with self.transaction() as connection:
+            return connection.execute(_WRITE_FOLDS, columns).rowcount
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -328,6 +344,27 @@ class PostgresStore:
             query += " AND at_key <= %s"
             parameters.append(until.key)
         return self._decode(self.read(query + " ORDER BY at_key, version", parameters))
+
+    def read_folds(self, clients: Sequence[str], *, format: str) -> Iterator[StreamTail]:
+        """Clients' stored folds and the events after them: two round trips per :data:`CHUNK` clients."""
+        return read_stream_tails(
+            clients,
+            format,
+            chunk=CHUNK,
+            folds_of=lambda wanted: self.read(
+                "SELECT client, version, format, data FROM unnest(%s::text[]) AS wanted (client)"
+                " JOIN client_folds USING (client)",
+                (wanted,),
+            ),
+            events_after=lambda wanted, versions: self._decode(
+                self.read(
+                    f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::int[]) AS wanted (stream, after)"
+                    " JOIN events e ON e.stream = wanted.stream AND e.version > wanted.after"
+                    " LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)",
+                    (wanted, versions, self._key_types),
+                )
+            ),
+        )
 
     def client_version(self, client: str) -> int:
         return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]

@@ -106,6 +106,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             FOR EACH ROW EXECUTE FUNCTION client_keys_are_never_changed();
         """,
     ),
+    Migration(
+        5,
+        "each client's fold (a cache of what its facts are computed from)",
+        """
+        -- one row per client, overwritten as its stream grows; never written by an append (clientrules.application.folds)
+        CREATE TABLE client_folds (
+            client text PRIMARY KEY,
+            version integer NOT NULL,
+            format text NOT NULL,
+            data text NOT NULL,
+            written_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

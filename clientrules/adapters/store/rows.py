@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
 from clientrules.domain.events.jsonl import MAX_LINE_BYTES, check_exportable
 from clientrules.domain.privacy import ClientKey, PersonalFields
+from clientrules.ports import StoredFold, StreamTail
 
 #: what every backend selects to read events, from ``events e`` left-joined to ``client_keys k`` on the
 #: event's client where its type has personal fields: in one statement, so a key and the events it opens
@@ -58,3 +59,32 @@ def decode_rows(rows: Sequence[tuple], registry: Registry, personal: PersonalFie
             personal.open(event_id, type_name, data, key)
         events.append(restore_event(stream, at, restore_payload(type_name, data, schema), event_id, version, position))
     return events
+
+
+def read_stream_tails(
+    clients: Sequence[str],
+    format: str,
+    *,
+    chunk: int,
+    folds_of: Callable[[list[str]], Iterable[tuple[str, int, str, str]]],
+    events_after: Callable[[list[str], list[int]], Iterable[Event]],
+) -> Iterator[StreamTail]:
+    """What every backend's ``read_folds`` does, ``chunk`` clients at a time, with its own two queries.
+
+    ``folds_of(clients)`` reads their stored ``(client, version, format, data)``;
+    ``events_after(clients, versions)`` their events after those versions. The
+    versions passed are those the first query read, so a fold written in between changes nothing.
+    """
+    for start in range(0, len(clients), chunk):
+        wanted = list(dict.fromkeys(clients[start : start + chunk]))
+        folds = {row[0]: StoredFold(*row) for row in folds_of(wanted)}
+        versions = [
+            fold.version if fold is not None and fold.format == format else 0 for fold in map(folds.get, wanted)
+        ]
+        grouped: dict[str, list[Event]] = {}
+        for event in events_after(wanted, versions):
+            grouped.setdefault(event.client, []).append(event)
+        for client in wanted:
+            fold = folds.get(client)
+            if fold is not None or client in grouped:
+                yield StreamTail(client, fold, grouped.get(client, []))

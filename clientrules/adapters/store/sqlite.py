@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 2)::
+Schema (version 3)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -8,6 +8,7 @@ Schema (version 2)::
     meta(key TEXT PRIMARY KEY, value TEXT)
     schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT)
     client_keys(client TEXT PRIMARY KEY, key_id TEXT, secret BLOB, created_at TEXT)   -- version 2
+    client_folds(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT, written_at TEXT)  -- version 3
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -21,6 +22,10 @@ and the insert that follows it see the same stream; waiting writers queue on
 ``busy_timeout`` and are retried, so "database is locked" never reaches a user.
 A rolled-back transaction gives its positions back, so positions stay dense.
 
+``client_folds`` caches each client's fold (:class:`~clientrules.ports.FoldStore`):
+written in transactions of their own, never by an append, and overwritten
+as clients' streams grow.
+
 Durability: ``synchronous=NORMAL`` (default) keeps every acknowledged append
 through a process crash; ``?synchronous=full`` in the URL also keeps it through
 a power loss, at a cost of one fsync per commit.
@@ -29,13 +34,14 @@ a power loss, at a cost of one fsync per commit.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sqlite3
 import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qs
 
 import attrs
@@ -43,9 +49,9 @@ import attrs
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
-from clientrules.ports import AppendResult, ClientSummary, utc_now
+from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail, utc_now
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
 
 BUSY_TIMEOUT_MS = 30_000
 #: how long a writer keeps retrying a busy database before giving up with a StoreError
@@ -88,11 +94,27 @@ CREATE TABLE client_keys (
 CREATE TRIGGER client_keys_no_update BEFORE UPDATE ON client_keys
 BEGIN SELECT RAISE(ABORT, 'a client key is never changed, only destroyed'); END;
 """
+_MIGRATIONS[3] = """
+CREATE TABLE client_folds (
+    client TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    data TEXT NOT NULL,
+    written_at TEXT NOT NULL
+);
+"""
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
     "INSERT INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_WRITE_FOLD = (
+    "INSERT INTO client_folds (client, version, format, data, written_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
+    " data = excluded.data, written_at = excluded.written_at"
+    " WHERE excluded.format <> client_folds.format OR excluded.version >= client_folds.version"
 )
 
 _ID_AND_VERSION = (
@@ -438,6 +460,14 @@ class SqliteStore:
 
         return self._write(put)
 
+    def write_folds(self, folds: Iterable[StoredFold]) -> int:
+        """Store ``folds`` in one transaction of their own (see :class:`~clientrules.ports.FoldStore`)."""
+        written_at = utc_now().isoformat()
+        rows = [(fold.client, fold.version, fold.format, fold.data, written_at) for fold in folds]
+        if not rows:
+            return 0
+        return self._write(lambda connection: connection.executemany(_WRITE_FOLD, rows).rowcount)
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -449,6 +479,26 @@ class SqliteStore:
             sql += " AND at_key <= ?"
             parameters.append(until.key)
         return self._decode(self._read(sql + " ORDER BY at_key, version", parameters))
+
+    def read_folds(self, clients: Sequence[str], *, format: str) -> Iterator[StreamTail]:
+        """Clients' stored folds and the events after them: two statements per :data:`CHUNK` clients."""
+        return read_stream_tails(
+            clients,
+            format,
+            chunk=CHUNK,
+            folds_of=lambda wanted: self._read(
+                "SELECT client, version, format, data FROM client_folds WHERE client IN (SELECT value FROM json_each(?))",
+                (json.dumps(wanted),),
+            ),
+            events_after=lambda wanted, versions: self._decode(
+                self._read(
+                    f"SELECT {COLUMNS} FROM json_each(?) w JOIN events e"
+                    " ON e.stream = json_extract(w.value, '$[0]') AND e.version > json_extract(w.value, '$[1]')"
+                    f" LEFT JOIN client_keys k ON k.client = e.stream AND e.type IN ({self._key_type_marks})",
+                    (json.dumps(list(zip(wanted, versions))), *self._key_types),
+                )
+            ),
+        )
 
     def client_version(self, client: str) -> int:
         return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0]

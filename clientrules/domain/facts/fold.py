@@ -11,6 +11,8 @@ fact: ``clientrules/domain/facts/catalogue.py``.
 from __future__ import annotations
 
 import functools
+from itertools import compress, repeat
+from operator import and_, itemgetter, lshift, or_, rshift
 import statistics
 from bisect import bisect_left, bisect_right
 from decimal import Decimal, InvalidOperation
@@ -22,7 +24,7 @@ from clientrules.domain.facts.invoices import InvoiceBook
 from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
 from clientrules.domain.facts.value import Facts
 
-SNAPSHOT_SCHEMA = 1
+SNAPSHOT_SCHEMA = 2
 SNAPSHOT_KIND = "clientrules.facts.ClientFold"
 SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
 EMPTY: tuple[str, ...] = ()
@@ -84,14 +86,23 @@ _DERIVED: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
 _SUMMED = {"work": 0, "unbillable": 0}
 #: Read-only stand-in for a timeline nothing was folded into yet (a fold creates its timelines lazily).
 _NOTHING = Timeline(summed=0)
-#: The fields of each kind's row; exact decimals are written as strings in a snapshot.
-_ROW_FIELDS: dict[str, tuple[type, ...]] = {
+#: The fields of each kind's row (a column of its snapshot table each); exact decimals are written as strings.
+_COLUMNS: dict[str, tuple[tuple[str, type], ...]] = {
     **{kind: () for kind in _PLAIN},
-    "invoice": (str, Decimal, int),
-    "payment": (str, Decimal),
-    "work": (Decimal, bool),
-    "remedy": (str,),
-    "incident": (bool,),
+    "invoice": (("invoice_id", str), ("amount", Decimal), ("due", int)),
+    "payment": (("invoice_id", str), ("amount", Decimal)),
+    "work": (("hours", Decimal), ("billable", bool)),
+    "remedy": (("type", str),),
+    "incident": (("severe", bool),),
+}
+
+
+#: what a snapshot table of each kind holds: its columns, and the types of each column's values
+_TABLE_KEYS = {kind: frozenset({"at", "tie", "id", *(name for name, _ in fields)}) for kind, fields in _COLUMNS.items()}
+_TABLE_TYPES: dict[str, tuple[tuple[str, set[type]], ...]] = {
+    kind: (("at", {int}), ("tie", {int}), ("id", {str}),
+           *((name, {str if kind_of is Decimal else kind_of}) for name, kind_of in fields))
+    for kind, fields in _COLUMNS.items()
 }
 
 
@@ -163,7 +174,7 @@ class ClientFold:
             self._book.issue(key, event_id, *row)
         elif kind == "payment":
             self._book.pay(key, event_id, *row)
-        elif kind in _ROW_FIELDS:
+        elif kind in _COLUMNS:
             self._into(kind).insert(key, event_id, row)
             if kind in _DERIVED:
                 derived, keeps = _DERIVED[kind]
@@ -171,17 +182,6 @@ class ClientFold:
                     self._into(derived).insert(key, event_id, row)
         else:
             raise FactsError(f"unknown kind of fold record {kind!r}")
-
-    def _load(self, kind: str, entries: list[tuple[int, str, tuple[Any, ...]]]) -> None:
-        """Fill the (empty) timeline of ``kind`` and those derived from it with sorted entries."""
-        if not entries:
-            return
-        self._timelines[kind] = Timeline.of(entries, _SUMMED.get(kind))
-        if kind in _DERIVED:
-            derived, keeps = _DERIVED[kind]
-            kept = [entry for entry in entries if keeps(entry[2])]
-            if kept:
-                self._timelines[derived] = Timeline.of(kept, _SUMMED.get(derived))
 
     def _into(self, kind: str) -> Timeline:
         timeline = self._timelines.get(kind)
@@ -195,32 +195,34 @@ class ClientFold:
 
     # --- snapshots ----------------------------------------------------------------------
 
-    def _records(self) -> dict[str, list[list[Any]]]:
-        records: dict[str, list[list[Any]]] = {}
-        for kind in _ROW_FIELDS:
-            if kind in ("invoice", "payment"):
-                continue
-            timeline = self._of(kind)
-            records[kind] = [
-                [*_split(key), event_id, *row] for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)
-            ]
-        records["invoice"] = []
-        records["payment"] = []
-        for invoice in self._book.invoices.values():
-            issues, payments = invoice.issues, invoice.payments
-            for key, event_id, (amount, due) in zip(issues.keys, issues.ids, issues.rows):
-                records["invoice"].append([*_split(key), event_id, invoice.invoice_id, amount, due])
-            for key, event_id, (amount,) in zip(payments.keys, payments.ids, payments.rows):
-                records["payment"].append([*_split(key), event_id, invoice.invoice_id, amount])
-        for kind, fields in _ROW_FIELDS.items():
-            if Decimal in fields:
-                position = fields.index(Decimal) + 3
-                for record in records[kind]:
-                    record[position] = str(record[position])
-        return records
-
     def to_snapshot(self) -> dict[str, Any]:
-        """The fold's whole state as plain JSON data; :meth:`from_snapshot` continues from it."""
+        """The fold's whole state as plain JSON data; :meth:`from_snapshot` continues from it.
+
+        Each kind of event folded is a table of parallel columns (``at`` in µs,
+        the ``tie``-break, the event ``id`` and the kind's fields, exact
+        decimals as strings), sorted by order key: a restore reads whole
+        columns rather than one record at a time.
+        """
+        tables = {
+            kind: _table(kind, timeline)
+            for kind, timeline in self._timelines.items()
+            if kind in _COLUMNS and kind not in ("invoice", "payment") and timeline.keys
+        }
+        issues: list[tuple[int, str, tuple[Any, ...]]] = []
+        payments: list[tuple[int, str, tuple[Any, ...]]] = []
+        for invoice in self._book.invoices.values():
+            issues.extend(
+                (key, event_id, (invoice.invoice_id, *row))
+                for key, event_id, row in zip(invoice.issues.keys, invoice.issues.ids, invoice.issues.rows)
+            )
+            payments.extend(
+                (key, event_id, (invoice.invoice_id, *row))
+                for key, event_id, row in zip(invoice.payments.keys, invoice.payments.ids, invoice.payments.rows)
+            )
+        for kind, entries in (("invoice", issues), ("payment", payments)):
+            if entries:
+                entries.sort(key=_order)
+                tables[kind] = _table(kind, Timeline.of(entries))
         return {
             "kind": SNAPSHOT_KIND,
             "schema": SNAPSHOT_SCHEMA,
@@ -228,7 +230,7 @@ class ClientFold:
             "version": self.version,
             "sequence": self._sequence,
             "first": [*_split(self._first[0]), self._first[1]] if self._first else None,
-            "records": self._records(),
+            "tables": tables,
             "unindexed": list(self._unindexed),
         }
 
@@ -249,14 +251,29 @@ class ClientFold:
             fold._sequence = _checked(snapshot["sequence"], int)
             first = snapshot["first"]
             fold._first = (_joined(first[0], first[1]), _checked(first[2], str)) if first else None
-            entries = {kind: _entries(records, _ROW_FIELDS[kind]) for kind, records in snapshot["records"].items()}
-            for kind, kind_entries in entries.items():
-                fold._ids.update(event_id for _, event_id, _ in kind_entries)
-                if kind not in ("invoice", "payment"):
-                    fold._load(kind, kind_entries)
-            fold._book.load(entries.get("invoice", []), entries.get("payment", []))
-            fold._unindexed = [_checked(event_id, str) for event_id in snapshot["unindexed"]]
-            fold._ids.update(fold._unindexed)
+            tables = snapshot["tables"]
+            if type(tables) is not dict or not tables.keys() <= _COLUMNS.keys():
+                raise ValueError("unknown kind of fold record")
+            timelines = {kind: _timeline(kind, table) for kind, table in tables.items()}
+            for kind, timeline in timelines.items():
+                fold._ids.update(timeline.ids)
+                if kind in ("invoice", "payment") or not timeline.keys:
+                    continue
+                fold._timelines[kind] = timeline
+                if kind in _DERIVED:
+                    derived, keeps = _DERIVED[kind]
+                    kept = list(map(keeps, timeline.rows))
+                    if any(kept):
+                        fold._timelines[derived] = Timeline.of(
+                            list(zip(*(compress(column, kept) for column in (timeline.keys, timeline.ids, timeline.rows)))),
+                            _SUMMED.get(derived),
+                        )
+            fold._book.load(timelines.get("invoice", _NOTHING), timelines.get("payment", _NOTHING))
+            unindexed = snapshot["unindexed"]
+            if type(unindexed) is not list or not set(map(type, unindexed)) <= {str}:
+                raise TypeError("unindexed ids are not strings")
+            fold._unindexed = unindexed
+            fold._ids.update(unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
             raise FactsError("the client fold snapshot is damaged: fold the events again") from None
         return fold
@@ -455,39 +472,62 @@ def _joined(at_us: Any, tie: Any) -> int:
     return order_key(_checked(at_us, int), tie)
 
 
-def _entries(records: list[list[Any]], fields: tuple[type, ...]) -> list[tuple[int, str, tuple[Any, ...]]]:
-    """Snapshot records ``[at, tie, id, *fields]`` as the fold keeps them: ``(key, id, row)``, sorted."""
-    width = 3 + len(fields)
-    entries = []
-    for record in records:
-        if type(record) is not list or len(record) != width:
-            raise ValueError("not a snapshot record")
-        at_us, tie, event_id = record[0], record[1], record[2]
-        if type(at_us) is not int or type(tie) is not int or type(event_id) is not str or not 0 <= tie <= TIE_MASK:
-            raise ValueError("not a snapshot record")
-        entries.append(((at_us << TIE_BITS) | tie, event_id, _row(record[3:], fields) if fields else ()))
-    entries.sort(key=_order)
-    return entries
+def _table(kind: str, timeline: Timeline) -> dict[str, list[Any]]:
+    """A timeline as the columns of a snapshot table (see :meth:`ClientFold.to_snapshot`)."""
+    keys = timeline.keys
+    table: dict[str, list[Any]] = {
+        "at": list(map(rshift, keys, repeat(TIE_BITS))),
+        "tie": list(map(and_, keys, repeat(TIE_MASK))),
+        "id": list(timeline.ids),
+    }
+    for position, (name, kind_of_field) in enumerate(_COLUMNS[kind]):
+        column = map(itemgetter(position), timeline.rows)
+        table[name] = list(map(str, column) if kind_of_field is Decimal else column)
+    return table
+
+
+def _timeline(kind: str, table: Any) -> Timeline:
+    """A snapshot table back as a sorted timeline (raises TypeError or ValueError if it is not one)."""
+    if type(table) is not dict or table.keys() != _TABLE_KEYS[kind]:
+        raise ValueError("not a snapshot table")
+    ids = table["id"]
+    count = len(ids)
+    for name, types in _TABLE_TYPES[kind]:
+        column = table[name]
+        if type(column) is not list or len(column) != count or not set(map(type, column)) <= types:
+            raise TypeError("not a snapshot column")
+    ties = table["tie"]
+    if count and (min(ties) < 0 or max(ties) > TIE_MASK):
+        raise ValueError("tie-break out of range")
+    keys = list(map(or_, map(lshift, table["at"], repeat(TIE_BITS)), ties))  # (at << TIE_BITS) | tie, in C
+    if keys != sorted(keys):
+        raise ValueError("a snapshot table is not in order")
+    timeline = Timeline(_SUMMED.get(kind))
+    timeline.keys, timeline.ids = keys, ids
+    fields = _COLUMNS[kind]
+    if fields:
+        timeline.rows = list(
+            zip(*(map(_decimal_text, table[name]) if kind_of is Decimal else table[name] for name, kind_of in fields))
+        )
+    else:
+        timeline.rows = [EMPTY] * count
+    return timeline
 
 
 def _order(entry: tuple[int, str, tuple[Any, ...]]) -> int:
     return entry[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _decimal_text(text: str) -> Decimal:
+    """An exact decimal written in a snapshot (equal ones share one immutable Decimal)."""
+    return Decimal(text)
+
+
 def _checked(value: Any, kind: type) -> Any:
     if type(value) is not kind:
         raise TypeError(f"{value!r} is not a {kind.__name__}")
     return value
-
-
-def _row(row: list[Any], fields: tuple[type, ...]) -> tuple[Any, ...]:
-    """A snapshot row back as the fold keeps it (raises TypeError or ValueError if it is not one)."""
-    if len(row) != len(fields):
-        raise ValueError("wrong number of fields")
-    return tuple(
-        Decimal(_checked(value, str)) if kind is Decimal else _checked(value, kind)
-        for value, kind in zip(row, fields)
-    )
 
 
 def _count(

@@ -152,18 +152,39 @@ class InvoiceBook:
         invoice.issues.insert(key, event_id, (amount, due_ordinal))
         self._reindex(invoice)
 
-    def load(self, issues: list[tuple[int, str, tuple]], payments: list[tuple[int, str, tuple]]) -> None:
-        """Fill an empty book from ``(key, id, (invoice_id, *fields))`` entries sorted by key (a restore)."""
-        grouped: dict[str, tuple[list, list]] = {}
-        for entries, side in ((issues, 0), (payments, 1)):
-            for key, event_id, (invoice_id, *fields) in entries:
-                grouped.setdefault(invoice_id, ([], []))[side].append((key, event_id, tuple(fields)))
-        for invoice_id, (its_issues, its_payments) in grouped.items():
-            invoice = self.invoices[invoice_id] = Invoice(invoice_id)
-            invoice.issues = Timeline.of(its_issues)
-            invoice.payments = Timeline.of(its_payments, summed=0)
-            if its_issues:
-                self._reindex(invoice)
+    def load(self, issues: Timeline, payments: Timeline) -> None:
+        """Fill an empty book from timelines of every issue and every payment (rows: ``(invoice_id, *fields)``), a restore.
+
+        Each index is sorted once, in the order :meth:`issue` and :meth:`pay` keep it.
+        """
+        invoices = self.invoices
+        for timeline, side in ((issues, "issues"), (payments, "payments")):
+            for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows):
+                invoice = invoices.get(row[0])
+                if invoice is None:
+                    invoice = invoices[row[0]] = Invoice(row[0])
+                into = getattr(invoice, side)
+                into.keys.append(key)
+                into.ids.append(event_id)
+                into.rows.append(row[1:])
+        issued = [invoice for invoice in invoices.values() if invoice.issues.keys]
+        for invoice in issued:
+            invoice.settle()
+        by_due = sorted(issued, key=_due_order)
+        self.due_keys = [invoice.due_us for invoice in by_due]
+        self.due_invoices = by_due
+        self.issue_invoices = sorted(issued, key=_issue_order)
+        self.issue_keys = [invoice.issue_key for invoice in self.issue_invoices]  # type: ignore[misc]
+        self.unpaid_invoices = [invoice for invoice in self.issue_invoices if invoice.paid_key is None]
+        self.unpaid_keys = [invoice.issue_key for invoice in self.unpaid_invoices]  # type: ignore[misc]
+        settled = sorted(
+            ((self._settled_key(invoice), invoice) for invoice in issued if invoice.paid_key is not None),
+            key=_first_of_pair,
+        )
+        self.settled_keys = [key for key, _ in settled]
+        self.settled_invoices = [invoice for _, invoice in settled]
+        for key, invoice in settled:
+            self._longest_wait = max(self._longest_wait, at_of(key) - at_of(invoice.issue_key))  # type: ignore[arg-type]
 
     def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
         invoice = self._unindexed(invoice_id)
@@ -193,9 +214,9 @@ class InvoiceBook:
         cache = self._earliest_late
         for grace_days, found in cache.items():
             since = invoice.late_since(grace_days)
-            if since is not None and (found is None or since < found[0]):
+            if since is not None and (found is None or (since, invoice.issue_key) < (found[0], found[1].issue_key)):
                 cache[grace_days] = (since, invoice)
-        insort_key(self.due_keys, self.due_invoices, invoice.due_us, invoice)
+        self._insert_by_due(invoice)
         insort_key(self.issue_keys, self.issue_invoices, invoice.issue_key, invoice)
         if invoice.paid_key is None:
             insort_key(self.unpaid_keys, self.unpaid_invoices, invoice.issue_key, invoice)
@@ -203,6 +224,20 @@ class InvoiceBook:
             settled = self._settled_key(invoice)
             insort_key(self.settled_keys, self.settled_invoices, settled, invoice)
             self._longest_wait = max(self._longest_wait, at_of(settled) - at_of(invoice.issue_key))
+
+    def _insert_by_due(self, invoice: Invoice) -> None:
+        """Insert into the due-date index; invoices due at the same moment stay in issue order.
+
+        A canonical order, whatever order the events came in: a restored book
+        and one folded event by event list the same invoices in the same order.
+        """
+        keys, invoices = self.due_keys, self.due_invoices
+        index = bisect_left(keys, invoice.due_us)
+        stop = bisect_right(keys, invoice.due_us, index)
+        while index < stop and invoices[index].issue_key < invoice.issue_key:  # type: ignore[operator]
+            index += 1
+        keys.insert(index, invoice.due_us)
+        invoices.insert(index, invoice)
 
     @staticmethod
     def _settled_key(invoice: Invoice) -> int:
@@ -243,5 +278,18 @@ class InvoiceBook:
                 for invoice in self.issue_invoices
                 if (since := invoice.late_since(grace_days)) is not None
             ]
-            cache[grace_days] = min(candidates, key=lambda pair: pair[0]) if candidates else None
+            # issue_invoices is in issue order: of invoices late from the same moment, the first issued
+            cache[grace_days] = min(candidates, key=_first_of_pair) if candidates else None
         return cache[grace_days]
+
+
+def _due_order(invoice: Invoice) -> tuple[int, int]:
+    return invoice.due_us, invoice.issue_key  # type: ignore[return-value]
+
+
+def _issue_order(invoice: Invoice) -> int:
+    return invoice.issue_key  # type: ignore[return-value]
+
+
+def _first_of_pair(pair: tuple[int, Invoice]) -> int:
+    return pair[0]

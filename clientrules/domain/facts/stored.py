@@ -1,0 +1,62 @@
+"""A client's fold as a store keeps it: checksummed snapshot text in a named format.
+
+A stored fold is a cache, never a source of truth. :func:`fold_text` writes
+a fold's snapshot (:meth:`ClientFold.to_snapshot`) as compact JSON behind a
+BLAKE2b checksum of it; :func:`fold_from_text` gives the fold back only if
+the checksum, the snapshot's schema, its client and its version all check,
+and raises :class:`~clientrules.domain.facts.FactsError` otherwise, so that
+the caller folds the events again.
+
+:func:`fold_format` names what a stored fold depends on: the snapshot schema
+(raised whenever what the fold keeps of an event changes) and the schema of
+every event type (an upcaster can change what old events say). A fold
+written in any other format is ignored and replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from clientrules.domain.events import Registry
+from clientrules.domain.facts.fold import SNAPSHOT_SCHEMA, ClientFold, FactsError
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_CHECKSUM_BYTES = 16
+
+
+def fold_format(registry: Registry) -> str:
+    """The format of folds of events read through ``registry``: ``"fold-<schema>/<digest of the event schemas>"``."""
+    schemas = ",".join(f"{name}:{registry.payload_type(name).SCHEMA}" for name in sorted(registry.names()))
+    return f"fold-{SNAPSHOT_SCHEMA}/{hashlib.blake2b(schemas.encode(), digest_size=6).hexdigest()}"
+
+
+def fold_text(fold: ClientFold) -> str:
+    """The fold as stored: the hex checksum of its snapshot's JSON, a line break, that JSON."""
+    body = _COMPACT.encode(fold.to_snapshot())
+    return f"{_checksum(body)}\n{body}"
+
+
+def fold_from_text(text: str, *, client: str, version: int) -> ClientFold:
+    """The fold :func:`fold_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
+    checksum, _, body = text.partition("\n")
+    if checksum != _checksum(body):
+        raise FactsError(f"the stored fold of client {client!r} fails its checksum: fold the events again")
+    try:
+        snapshot = json.loads(body)
+    except ValueError:
+        raise FactsError(f"the stored fold of client {client!r} is not JSON: fold the events again") from None
+    fold = ClientFold.from_snapshot(snapshot)
+    if fold.client != client or fold.version != version:
+        raise FactsError(
+            f"the stored fold of client {client!r} at version {version} holds client {fold.client!r} "
+            f"at version {fold.version}: fold the events again"
+        )
+    return fold
+
+
+def _checksum(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
+
+
+__all__ = ["fold_format", "fold_from_text", "fold_text"]

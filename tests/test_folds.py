@@ -1,0 +1,115 @@
+"""Stored folds on both backends: when they are written, what replaces what, and what is never trusted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clientrules import Ledger
+from clientrules.application.folds import WRITE_AFTER, Folds
+from clientrules.domain.events import Event, Instant, registry
+from clientrules.domain.facts import ClientFold, FactsError, facts_of
+from clientrules.domain.facts.stored import fold_format, fold_from_text, fold_text
+from clientrules.domain.events.registry import Registry
+from clientrules.ports import FoldStore, StoredFold
+
+AS_OF = Instant.parse("2026-06-01")
+
+
+def work(client: str, day: int) -> Event:
+    return Event.new(client, registry.decode("WorkLogged", {"hours": 1.5, "billable": day % 2 == 0}), f"2026-01-{day:02d}")
+
+
+@pytest.fixture
+def ledger(store_url: str):
+    with Ledger.open(store_url) as opened:
+        yield opened
+
+
+def stored(ledger: Ledger, client: str) -> StoredFold | None:
+    tails = list(ledger.store.read_folds([client], format=ledger.folds.format))
+    return tails[0].fold if tails else None
+
+
+def test_both_backends_keep_folds(ledger) -> None:
+    assert isinstance(ledger.store, FoldStore)
+
+
+def test_appends_and_imports_write_no_fold_and_a_read_writes_one_once_enough_is_new(ledger, tmp_path) -> None:
+    ledger.append([work("acme", day) for day in range(1, WRITE_AFTER)])
+    lines = [json.dumps({"client": "bolt", "type": "WorkLogged", "at": f"2026-01-{d:02d}", "data": {"hours": 1, "billable": True}})
+             for d in range(1, 9)]
+    (tmp_path / "bolt.jsonl").write_text("\n".join(lines) + "\n")
+    ledger.import_jsonl(tmp_path / "bolt.jsonl")
+    assert stored(ledger, "acme") is None and stored(ledger, "bolt") is None
+
+    assert ledger.folds.latest("acme").version == WRITE_AFTER - 1
+    assert stored(ledger, "acme") is None  # fewer new events than WRITE_AFTER: reading them is cheaper
+    ledger.append([work("acme", WRITE_AFTER)])
+    assert ledger.folds.latest("acme").version == WRITE_AFTER
+    assert stored(ledger, "acme").version == WRITE_AFTER
+
+    ledger.append([work("acme", day) for day in range(WRITE_AFTER + 1, 2 * WRITE_AFTER)])
+    assert ledger.folds.latest("acme").version == 2 * WRITE_AFTER - 1
+    assert stored(ledger, "acme").version == WRITE_AFTER  # not enough new yet
+    assert [fold.client for fold in ledger.folds.iter_latest(["bolt", "nobody", "acme"])] == ["bolt", "acme"]
+    assert stored(ledger, "bolt").version == 8
+    assert ledger.folds.latest("nobody").version == 0
+
+
+def test_a_slower_writer_never_replaces_a_newer_fold(ledger) -> None:
+    ledger.append([work("acme", day) for day in range(1, 11)])
+    folds = {}
+    for version in (6, 10):
+        fold = ClientFold()
+        fold.apply_all(ledger.store.read_client("acme")[:version])
+        folds[version] = StoredFold("acme", fold.version, ledger.folds.format, fold_text(fold))
+    assert ledger.store.write_folds([folds[10]]) == 1
+    assert ledger.store.write_folds([folds[6]]) == 0
+    assert stored(ledger, "acme").version == 10
+    assert ledger.store.write_folds([folds[10]]) == 1  # the same version again: a repair writes over a damaged one
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda fold: fold.data.replace("1.5", "9.5"),  # its checksum no longer matches
+        lambda fold: fold.data.split("\n", 1)[0] + "\n{}",
+        lambda fold: "no line break",
+        lambda fold: fold_text(ClientFold()),  # a valid fold, but of no client
+    ],
+)
+def test_a_damaged_fold_is_never_used_and_is_written_anew(ledger, damage) -> None:
+    events = [work("acme", day) for day in range(1, 9)]
+    ledger.append(events)
+    good = ledger.folds.latest("acme")
+    fold = stored(ledger, "acme")
+    ledger.store.write_folds([StoredFold("acme", fold.version, fold.format, damage(fold))])
+    with pytest.raises(FactsError):
+        fold_from_text(stored(ledger, "acme").data, client="acme", version=fold.version)
+
+    again = Folds.for_store(ledger.store).latest("acme")
+    assert again.facts(AS_OF) == good.facts(AS_OF) == facts_of(ledger.events("acme"), AS_OF)
+    assert stored(ledger, "acme") == fold  # repaired
+
+
+def test_a_fold_of_another_format_is_ignored_and_replaced(ledger) -> None:
+    ledger.append([work("acme", day) for day in range(1, 9)])
+    fold = ClientFold()
+    fold.apply_all(ledger.store.read_client("acme")[:2])  # what an older format would have: wrong, if it were read
+    ledger.store.write_folds([StoredFold("acme", 8, "fold-1/older", fold_text(fold))])
+    assert ledger.folds.latest("acme").facts(AS_OF) == facts_of(ledger.events("acme"), AS_OF)
+    assert stored(ledger, "acme").format == ledger.folds.format and stored(ledger, "acme").version == 8
+
+
+def test_the_format_changes_with_any_event_schema() -> None:
+    from clientrules.domain.events.types import SPEC_TYPES
+
+    class WorkLoggedV2(registry.payload_type("WorkLogged")):  # type: ignore[misc, valid-type]
+        SCHEMA = 2
+
+    changed = Registry([WorkLoggedV2 if t.TYPE == "WorkLogged" else t for t in SPEC_TYPES])
+    same = Registry(SPEC_TYPES)
+    assert fold_format(same) == fold_format(Registry(list(reversed(SPEC_TYPES))))
+    assert fold_format(changed) != fold_format(same)

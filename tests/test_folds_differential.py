@@ -1,0 +1,183 @@
+"""Differential, at scale, on both backends: decisions from stored folds equal decisions from a full refold.
+
+Seeded random histories grow in rounds; each round appends a batch per client,
+part of it back-dated before events already folded and stored, then decides
+every client at several moments (before, among and after its events) three
+ways: through folds stored by an earlier round and read back by a new
+``Decisions`` (another process), through the long-lived ``ledger.decisions``
+(its in-memory folds caught up), and from a full refold of the client's
+events (``facts_of``) on the same engine. Facts, evidence and decisions must
+be equal, in every detail and order. Some rounds damage stored folds or
+leave folds of another format behind; they must be rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from clientrules import Ledger
+from clientrules.application.decisions import Decisions
+from clientrules.application.folds import Folds
+from clientrules.domain.events import Event, Instant, registry
+from clientrules.domain.facts import facts_of
+from clientrules.ports import StoredFold
+
+SEED = 17
+CLIENTS = 80
+ROUNDS = 4
+MOMENTS_PER_ROUND = 6
+START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+SPAN_DAYS = 540
+
+
+def random_payload(rng: random.Random, client: str, invoices: list[str], moment: dt.datetime) -> tuple[str, dict]:
+    """One event of the kinds the facts look at, dense in invoices, payments, remedies, silence and work."""
+    roll = rng.random()
+    if roll < 0.16 or not invoices:
+        invoice_id = f"{client}-I{len(invoices)}"
+        invoices.append(invoice_id)
+        due = (moment + dt.timedelta(days=rng.choice([0, 10, 30]))).date()
+        return "InvoiceIssued", {"invoice_id": invoice_id, "amount": rng.choice([100.0, 250.5, 1000.0]),
+                                 "due_on": due.isoformat()}
+    if roll < 0.30:
+        return "PaymentReceived", {"invoice_id": rng.choice(invoices), "amount": rng.choice([100.0, 50.25, 1000.0])}
+    if roll < 0.45:
+        return "WorkLogged", {"hours": rng.choice([0.5, 2.0, 4.5, 8.0]), "billable": rng.random() < 0.7}
+    if roll < 0.55:
+        return "FollowUpSent", {"topic": "x"}
+    if roll < 0.60:
+        return "ClientReplied", {}
+    if roll < 0.66:
+        return "ClientMessageReceived", {"topic": "x"}
+    if roll < 0.71:
+        return "ReplySent", {}
+    if roll < 0.76:
+        return "ScopeChangeRequested", {"description": "x", "paid": rng.random() < 0.5}
+    if roll < 0.82:
+        return rng.choice([("MeetingHeld", {"topic": "x", "outcome": "resolved"}), ("PlanAgreed", {"summary": "x"}),
+                           ("TermsRenegotiated", {"change": "x"})])
+    if roll < 0.87:
+        return "IncidentReported", {"kind": rng.choice(["abuse", "rude", "threat"]),
+                                    "against": rng.choice(["staff", "owner"])}
+    if roll < 0.90:
+        return "DeadlineMissed", {"deliverable": "x"}
+    if roll < 0.92:
+        return rng.choice([("ContractBreached", {"clause": "x"}), ("NeedOutgrown", {"need": "x"})])
+    if roll < 0.93:
+        return "RelationshipEnded", {"initiated_by": "client"}
+    return "ContractSigned", {"contract_id": f"{client}-K"}
+
+
+class Histories:
+    """Every client's growing history: its invoices so far and the latest moment written."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.invoices: dict[str, list[str]] = {}
+        self.latest: dict[str, dt.datetime] = {}
+
+    def batch(self, client: str, round_number: int) -> list[Event]:
+        """A round's events of ``client``: mostly after its latest, some back-dated to any earlier moment."""
+        rng = self.rng
+        events = []
+        if client not in self.latest:
+            onboarded = START + dt.timedelta(days=rng.uniform(0, 120))
+            events.append(Event.new(client, registry.decode("ClientOnboarded", {"name": client}), onboarded))
+            self.latest[client] = onboarded
+            self.invoices[client] = []
+        for _ in range(rng.randint(2, 12 + 6 * round_number)):
+            if rng.random() < 0.2:  # back-dated: before events already folded (and stored)
+                moment = START + dt.timedelta(days=rng.uniform(0, (self.latest[client] - START).days + 1))
+            else:
+                moment = self.latest[client] + dt.timedelta(days=rng.expovariate(1 / 6), hours=rng.randint(0, 23))
+                self.latest[client] = max(self.latest[client], moment)
+            if rng.random() < 0.1:  # several events at one moment: their order is the stream's
+                moment = self.latest[client]
+            type_name, data = random_payload(rng, client, self.invoices[client], moment)
+            events.append(Event.new(client, registry.decode(type_name, data), moment))
+        return events
+
+    def moments(self, client: str) -> list[Instant]:
+        """Moments to decide at: before the first event, among the events, at the newest, and after it."""
+        rng = self.rng
+        latest = self.latest[client]
+        picks = [START - dt.timedelta(days=1), latest, latest + dt.timedelta(days=rng.choice([1, 45, 200]))]
+        while len(picks) < MOMENTS_PER_ROUND:
+            picks.append(START + dt.timedelta(days=rng.uniform(0, (latest - START).days + 2)))
+        return [Instant.from_datetime(moment) for moment in picks]
+
+
+def damage_some_folds(ledger: Ledger, rng: random.Random, clients: list[str], format: str) -> None:
+    """Overwrite a few stored folds: flipped bytes, a fold of another client, another format."""
+    tails = {tail.client: tail for tail in ledger.store.read_folds(clients, format=format)}
+    stored = [tail.fold for tail in tails.values() if tail.fold is not None]
+    assert stored, "earlier rounds stored folds"
+    damaged = []
+    for fold in rng.sample(stored, min(9, len(stored))):
+        kind = rng.randrange(3)
+        if kind == 0:
+            position = rng.randrange(40, len(fold.data))
+            data = fold.data[:position] + ("0" if fold.data[position] != "0" else "1") + fold.data[position + 1:]
+            damaged.append(StoredFold(fold.client, fold.version, fold.format, data))
+        elif kind == 1:
+            other = rng.choice(stored)
+            damaged.append(StoredFold(fold.client, fold.version, fold.format, other.data))
+        else:
+            damaged.append(StoredFold(fold.client, fold.version + 1000, "fold-0/an-old-format", fold.data))
+    ledger.store.write_folds(damaged)
+
+
+def check_round(ledger: Ledger, histories: Histories, clients: list[str]) -> int:
+    """Decide every client at its moments three ways; return how many client-moments were compared."""
+    rules = ledger.rules.current()
+    grace = rules.ruleset.parameters.grace_days
+    elsewhere = Decisions(ledger.store, ledger.rules, ledger.engines, folds=Folds(ledger.store, ledger.store, write_after=1))
+    compared = 0
+    try:
+        events = {client: ledger.events(client) for client in clients}
+        moments = {client: histories.moments(client) for client in clients}
+        for moment_index in range(MOMENTS_PER_ROUND):
+            for client in clients:
+                as_of = moments[client][moment_index]
+                refolded = facts_of(events[client], as_of, grace_days=grace)
+                assert elsewhere.facts(client, as_of, grace_days=grace) == refolded, (client, as_of)
+                assert ledger.decisions.facts(client, as_of, grace_days=grace) == refolded, (client, as_of)
+                expected = ledger.engines.decide(client, refolded, rules).to_json()
+                (from_store,) = elsewhere.evaluate([client], as_of=as_of)
+                (long_lived,) = ledger.decisions.evaluate([client], as_of=as_of)
+                assert from_store.to_json() == expected == long_lived.to_json(), (client, as_of)
+                compared += 1
+        # every client at one moment in one call: the batched read of stored folds
+        as_of = Instant.from_datetime(max(histories.latest.values()) + dt.timedelta(days=3))
+        batched = {decision.client: decision.to_json() for decision in elsewhere.evaluate(clients, as_of=as_of)}
+        for client in clients:
+            refolded = facts_of(events[client], as_of, grace_days=grace)
+            assert batched[client] == ledger.engines.decide(client, refolded, rules).to_json()
+            compared += 1
+    finally:
+        elsewhere.close()
+    return compared
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_decisions_from_stored_folds_equal_a_full_refold(backend: str, request: pytest.FixtureRequest, tmp_path) -> None:
+    from conftest import STORE_BACKENDS
+
+    rng = random.Random(SEED)
+    histories = Histories(rng)
+    clients = [f"c{n:03d}" for n in range(CLIENTS)]
+    compared = 0
+    with Ledger.open(STORE_BACKENDS[backend](request, tmp_path)) as ledger:
+        for round_number in range(ROUNDS):
+            batches = [event for client in clients for event in histories.batch(client, round_number)]
+            rng.shuffle(batches)  # clients interleaved in the log, each in its own time order or not
+            ledger.append(batches)
+            if round_number >= 2:
+                damage_some_folds(ledger, rng, clients, ledger.folds.format)
+            compared += check_round(ledger, histories, clients)
+        tails = list(ledger.store.read_folds(clients, format=ledger.folds.format))
+        assert all(tail.fold is not None and tail.fold.format == ledger.folds.format for tail in tails)
+    assert compared >= 2_000
