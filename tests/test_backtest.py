@@ -92,15 +92,14 @@ def test_memoised_decisions_equal_the_engine_at_every_check(tmp_path) -> None:
     with Ledger.open(str(tmp_path / "memo.db")) as ledger:
         ledger.append(signal_history(leavers=6, at_risk=3, clean=20, price=4).events)
         version = ledger.rules.use(default_ruleset_text() + RULE)
-        engine = ledger.decisions.engine(version)
-        memo = DecisionMemo(lambda client, facts, v: engine.decide(client, facts))
+        memo = DecisionMemo(ledger.engines.decide)
         histories = ledger.learning.histories()
         moments = histories.timeframe.monthly_moments()
         checked = 0
         for record in histories:
             for moment in check_moments(record, moments, histories.timeframe):
                 facts = record.facts(moment, 7)
-                expected = engine.decide(record.client, facts)
+                expected = ledger.engines.decide(record.client, facts, version)
                 got = memo.decide(record.client, facts, version)
                 assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
                 checked += 1
