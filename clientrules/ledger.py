@@ -221,6 +221,10 @@ class Ledger:
         """``client``'s events in time order (``at``, then append order); only those at or before ``until``."""
         return self.store.read_client(client, until=None if until is None else as_instant(until, field="until"))
 
+    def head_position(self) -> int:
+        """The global position of the newest event of any stream (0: none): it changes whenever anything is recorded."""
+        return self.store.head_position()
+
     def version(self, client: str) -> int:
         """``client``'s current version: the number of events in its stream."""
         return self.store.client_version(client)

@@ -40,7 +40,7 @@ class ReportCache:
 
 def _report() -> tuple[int, dict[str, Any]]:
     state = current_app.extensions["clientrules"]
-    position = state.ledger.store.head_position()
+    position = state.ledger.head_position()
     return position, state.report_cache.get(position, lambda: state.ledger.learning.report().to_json())
 
 
