@@ -56,7 +56,8 @@ class Invoice:
         self.invoice_id = invoice_id
         self.issues = Timeline()
         self.payments = Timeline(summed=0)
-        self.issue_key: int | None = None
+        #: the order key of the issue that counts (0 until :meth:`settle` has run, on its first issue)
+        self.issue_key = 0
         self.issue_id = ""
         self.amount = ZERO
         self.due_ordinal = 0
@@ -197,7 +198,7 @@ class InvoiceBook:
         invoice = self.invoices.get(invoice_id)
         if invoice is None:
             invoice = self.invoices[invoice_id] = Invoice(invoice_id)
-        elif invoice.issue_key is not None:
+        elif invoice.issues.keys:  # it has an issue: it was settled and indexed
             cache = self._earliest_late
             for grace_days in [g for g, found in cache.items() if found is not None and found[1] is invoice]:
                 del cache[grace_days]
@@ -241,7 +242,9 @@ class InvoiceBook:
 
     @staticmethod
     def _settled_key(invoice: Invoice) -> int:
-        return max(invoice.issue_key, invoice.paid_key)  # type: ignore[type-var]
+        paid_key = invoice.paid_key
+        assert paid_key is not None, "only a fully paid invoice has a settled key"
+        return max(invoice.issue_key, paid_key)
 
     def due_between(self, after_us: int, until_us: int) -> list[Invoice]:
         """Invoices (issued or not yet) with ``after_us < due <= until_us``, by due date."""
