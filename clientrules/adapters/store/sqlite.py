@@ -375,6 +375,7 @@ class SqliteStore:
             if not fresh:
                 continue
             if not checked:
+                assert client is not None and expected_version is not None, "append checks a version for one client"
                 actual = self._version(connection, client, versions)
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)
@@ -408,10 +409,10 @@ class SqliteStore:
             stored += len(rows)
         if stored and last_position is None:
             last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
-        version = None
+        stream_version = None
         if client is not None or len(streams) == 1:
-            version = self._version(connection, client or streams.pop(), versions)
-        return AppendResult(stored, already_present, version, last_position)
+            stream_version = self._version(connection, client or streams.pop(), versions)
+        return AppendResult(stored, already_present, stream_version, last_position)
 
     @staticmethod
     def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:
