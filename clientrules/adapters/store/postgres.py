@@ -294,9 +294,10 @@ class PostgresStore:
             if not fresh:
                 continue
             if not checked:
-                actual = versions[client]  # type: ignore[index]
+                assert client is not None and expected_version is not None, "append checks a version for one client"
+                actual = versions[client]
                 if actual != expected_version:
-                    raise ConcurrencyError(client, expected_version, actual)  # type: ignore[arg-type]
+                    raise ConcurrencyError(client, expected_version, actual)
                 checked = True
             new = {client: ClientKey.generate() for client in self.personal.clients_needing_keys(fresh) - keys.keys()}
             if new:  # under the position lock, which every key's creator and destroyer holds
@@ -387,7 +388,9 @@ class PostgresStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         while events := self.read_all(after_position=after_position, limit=batch):
             yield from events
-            after_position = events[-1].position  # type: ignore[assignment]
+            last = events[-1].position
+            assert last is not None, "an event read from the store has its position"
+            after_position = last
 
     def head_position(self) -> int:
         return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]

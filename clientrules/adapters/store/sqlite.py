@@ -515,7 +515,9 @@ class SqliteStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         while events := self.read_all(after_position=after_position, limit=batch):
             yield from events
-            after_position = events[-1].position  # type: ignore[assignment]
+            last = events[-1].position
+            assert last is not None, "an event read from the store has its position"
+            after_position = last
 
     def head_position(self) -> int:
         return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
