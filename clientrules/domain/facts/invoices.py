@@ -175,9 +175,9 @@ class InvoiceBook:
         self.due_keys = [invoice.due_us for invoice in by_due]
         self.due_invoices = by_due
         self.issue_invoices = sorted(issued, key=_issue_order)
-        self.issue_keys = [invoice.issue_key for invoice in self.issue_invoices]  # type: ignore[misc]
+        self.issue_keys = [invoice.issue_key for invoice in self.issue_invoices]
         self.unpaid_invoices = [invoice for invoice in self.issue_invoices if invoice.paid_key is None]
-        self.unpaid_keys = [invoice.issue_key for invoice in self.unpaid_invoices]  # type: ignore[misc]
+        self.unpaid_keys = [invoice.issue_key for invoice in self.unpaid_invoices]
         settled = sorted(
             ((self._settled_key(invoice), invoice) for invoice in issued if invoice.paid_key is not None),
             key=_first_of_pair,
@@ -185,7 +185,7 @@ class InvoiceBook:
         self.settled_keys = [key for key, _ in settled]
         self.settled_invoices = [invoice for _, invoice in settled]
         for key, invoice in settled:
-            self._longest_wait = max(self._longest_wait, at_of(key) - at_of(invoice.issue_key))  # type: ignore[arg-type]
+            self._longest_wait = max(self._longest_wait, at_of(key) - at_of(invoice.issue_key))
 
     def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
         invoice = self._unindexed(invoice_id)
@@ -235,7 +235,7 @@ class InvoiceBook:
         keys, invoices = self.due_keys, self.due_invoices
         index = bisect_left(keys, invoice.due_us)
         stop = bisect_right(keys, invoice.due_us, index)
-        while index < stop and invoices[index].issue_key < invoice.issue_key:  # type: ignore[operator]
+        while index < stop and invoices[index].issue_key < invoice.issue_key:
             index += 1
         keys.insert(index, invoice.due_us)
         invoices.insert(index, invoice)
@@ -287,11 +287,11 @@ class InvoiceBook:
 
 
 def _due_order(invoice: Invoice) -> tuple[int, int]:
-    return invoice.due_us, invoice.issue_key  # type: ignore[return-value]
+    return invoice.due_us, invoice.issue_key
 
 
 def _issue_order(invoice: Invoice) -> int:
-    return invoice.issue_key  # type: ignore[return-value]
+    return invoice.issue_key
 
 
 def _first_of_pair(pair: tuple[int, Invoice]) -> int:
