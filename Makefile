@@ -1,6 +1,6 @@
 # Three commands do all the set-up (see README.md):
 #   make demo   build .venv, load examples/clients.jsonl into ./demo.db, decide for each client, with advice
-#   make test   build .venv with the test tools, build the docs site strictly, run the whole test suite (.ci/run calls this)
+#   make test   build .venv with the test tools, type-check (mypy), build the docs site strictly, run the whole test suite (.ci/run calls this)
 #   make bench  build .venv with the benchmark peers, run every benchmark (docs/performance.md)
 
 # durable-rules needs CPython 3.10-3.12: the first of these that runs one (or PYTHON=...)
@@ -34,6 +34,7 @@ demo: $(VENV)/.installed
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) serve    # then open http://127.0.0.1:8080/owner/"
 
 test: $(VENV)/.installed-test $(AXE_CORE)
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/python -m pytest -q

@@ -14,7 +14,7 @@ import functools
 import io
 import os
 import sys
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, cast
 
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.mail import InvitationMail
@@ -37,7 +37,7 @@ from clientrules.domain.privacy import Erasure
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore
 
 Moment = Instant | dt.datetime | dt.date | str
-Source = str | os.PathLike | IO[bytes] | IO[str]
+Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 
 
 class Ledger:
@@ -68,7 +68,7 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, url: str | os.PathLike | None = None, *, create: bool = True, settings: Settings | None = None
+        cls, url: str | os.PathLike[str] | None = None, *, create: bool = True, settings: Settings | None = None
     ) -> Ledger:
         """Open the ledger at ``url`` (see :func:`clientrules.adapters.store.open_store`; None: :func:`clientrules.config.database_url`).
 
@@ -169,7 +169,7 @@ class Ledger:
         SystemEventGuard(self.store).check_alone(event)
         result = self.store.append([event], expected_version=expected_version)
         if result.stored:
-            return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+            return result.stored_event(event)
         return next(e for e in self.store.read_client(client) if e.id == event.id)
 
     def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
@@ -179,7 +179,7 @@ class Ledger:
         (:mod:`clientrules.application.system_streams`).
         """
         guard = SystemEventGuard(self.store)
-        return self.store.append(guard.checked(events), expected_version=expected_version)  # type: ignore[arg-type]
+        return self.store.append(guard.checked(events), expected_version=expected_version)
 
     def import_jsonl(self, source: Source) -> AppendResult:
         """Import a JSON Lines document (``docs/events.md``) in one transaction.
@@ -196,7 +196,7 @@ class Ledger:
         """
         guard = SystemEventGuard(self.store)
         with _lines_of(source) as lines:
-            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))  # type: ignore[arg-type]
+            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))
 
     def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
         """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.
@@ -233,7 +233,7 @@ class Ledger:
         """Every client (system streams excluded) with its event count and first and last activity."""
         return self.store.clients()
 
-    def export_jsonl(self, out: str | os.PathLike | IO[str], *, client: str | None = None) -> int:
+    def export_jsonl(self, out: str | os.PathLike[str] | IO[str], *, client: str | None = None) -> int:
         """Write events as JSON Lines to ``out`` (a text file object, a path, or ``"-"`` for stdout).
 
         Each stream's events are in time order, streams in the order their first
@@ -284,11 +284,11 @@ def _lines_of(source: Source) -> Iterator[Iterable[bytes] | Iterable[str]]:
     elif isinstance(source, io.TextIOBase):
         yield source
     else:
-        yield iter_lines(source)  # type: ignore[arg-type]
+        yield iter_lines(cast(IO[bytes], source))  # text streams are TextIOBase, read above
 
 
 @contextlib.contextmanager
-def _text_output(out: str | os.PathLike | IO[str]) -> Iterator[IO[str]]:
+def _text_output(out: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
     if out == "-":
         yield sys.stdout
     elif isinstance(out, (str, os.PathLike)):

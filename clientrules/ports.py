@@ -55,6 +55,11 @@ class AppendResult:
     #: the global position of the last event stored by this append, else None
     last_position: int | None = None
 
+    def stored_event(self, event: Event) -> Event:
+        """``event``, the one event this append stored, with the version and position it was given."""
+        assert self.version is not None and self.last_position is not None, "a one-event append stored it"
+        return event.stored(self.version, self.last_position)
+
 
 @attrs.frozen
 class ClientSummary:
@@ -67,8 +72,8 @@ class ClientSummary:
 class EventStreams(Protocol):
     """Each client's append-only stream of events."""
 
-    def append(self, events: Sequence[Event], *, expected_version: int | None = None) -> AppendResult:
-        """Store ``events`` in one transaction.
+    def append(self, events: Iterable[Event], *, expected_version: int | None = None) -> AppendResult:
+        """Store ``events`` (any iterable, a generator too: read in batches) in one transaction.
 
         With ``expected_version`` every event must belong to one client, which
         must be at exactly that version (0: no event yet), else

@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     if settings.trusted_proxies:
         # believe the address, scheme and host the proxies say (the rate limit and Secure cookies need them)
         n = settings.trusted_proxies
+        # Flask's documented way to wrap its WSGI app, which mypy sees as replacing a method
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["clientrules"] = AppState(
         settings=settings,

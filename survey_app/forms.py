@@ -48,11 +48,13 @@ def _choices(labels: dict[str, str]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
 
-def _number(value: object) -> object:
-    """A whole number if ``value`` reads as one; else ``value`` as sent, for the library to refuse."""
+def _number(value: str | int | None) -> str | int | None:
+    """A whole number if ``value`` (a choice's, or the text sent) reads as one; else ``value``, for the library to refuse."""
+    if value is None:
+        return value
     try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return value
 
 

@@ -6,7 +6,7 @@ import collections
 import functools
 import threading
 import time
-from typing import Callable, Deque, TypeVar
+from typing import Callable, Deque, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -155,4 +155,4 @@ def login_required(view: F) -> F:
             return redirect(url_for("owner.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
-    return guarded  # type: ignore[return-value]
+    return cast(F, guarded)  # it takes the view's arguments and returns a response, as the view does

@@ -182,7 +182,9 @@ class DurableEngine:
                 if asserts is not None:
                     sid = closure.s.sid
                     fact = {**asserts, "sid": sid, "id": f"{sid}:{asserts['t']}:{asserts.get('name', asserts.get('n'))}"}
-                    status, _ = durable_rules_engine.assert_fact(self._ruleset._handle, _message_json(fact))
+                    ruleset = self._ruleset
+                    assert ruleset is not None, "an action runs only while its ruleset is live"
+                    status, _ = durable_rules_engine.assert_fact(ruleset._handle, _message_json(fact))
                     if status == _OBSERVED:
                         errors.append(_Observed())
             except BaseException as error:  # durable-rules would swallow it: keep it to raise later

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
@@ -128,7 +128,7 @@ class Decisions:
         recorded = None
         if decision is not None:
             event = self._recorded(client, decision)
-            payload = event.payload
+            payload = cast(DecisionRecorded, event.payload)  # _recorded finds only DecisionRecorded events
             version = self._rules.get(payload.ruleset_version)
             moment = Instant.parse(payload.as_of, field="as_of")
             recorded = Recorded(event_id=event.id, verdict=payload.verdict, fired=tuple(payload.fired))

@@ -347,7 +347,7 @@ class Learning:
         )
         event = Event.new(LEARNING_STREAM, payload, Instant.now())
         result = self._store.append([event], expected_version=head)
-        return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+        return result.stored_event(event)
 
     # --- backtest and report ------------------------------------------------------
 

@@ -85,4 +85,4 @@ class NextStepsService:
             raise UnknownStep(f"step {step_id!r} is not marked done with an event here: {how}")
         event = Event.new(client, registry.decode(step.event_type, dict(data)), moment)
         result = self._streams.append([event])
-        return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+        return result.stored_event(event)

@@ -240,7 +240,7 @@ class Surveys:
                 continue
             if not result.stored:
                 raise LinkUsed()
-            return event.stored(result.version, result.last_position)  # type: ignore[arg-type]
+            return result.stored_event(event)
         raise SurveyError("the answers could not be saved because the record kept changing; please submit again")
 
     # --- reading ------------------------------------------------------------------
@@ -307,7 +307,9 @@ def _check_eligible(client: str, events: list[Event]) -> None:
         raise NotEligible(
             f"client {client!r} has no RelationshipEnded event: only clients who have left are invited"
         )
-    answers = [e for e in events if isinstance(e.payload, SurveyAnswered) and e.version > ended[-1].version]
+    # ``events`` are sorted by ``version or 0``: compare them the same way
+    since = ended[-1].version or 0
+    answers = [e for e in events if isinstance(e.payload, SurveyAnswered) and (e.version or 0) > since]
     if answers:
         raise NotEligible(f"client {client!r} already answered the exit survey on {answers[-1].at.date}")
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # for mypy only, so the module imports on any matplotlib>=3.8
+
 PRIMARY, CONTRIBUTING = "#1f5f8b", "#9cc3dd"
 PALETTE = ("#1f5f8b", "#d9822b", "#3d9970", "#b03a48", "#7a5195", "#8c6d31", "#2a9d8f", "#e76f51", "#6c757d", "#adb5bd")
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "clientrules-report",
     "font.size": 9,

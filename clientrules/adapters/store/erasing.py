@@ -31,6 +31,6 @@ def record_erasure(
         event = earlier[0]
     else:
         result = append([erasure])
-        event = erasure.stored(result.version, result.last_position)  # type: ignore[arg-type]
+        event = result.stored_event(erasure)
     erased, plaintext = personal.census(personal_rows())
     return Erasure(erasure.client, event, destroyed, already_erased, erased, plaintext)

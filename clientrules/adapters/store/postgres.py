@@ -105,6 +105,13 @@ def postgres_conninfo(url: str) -> tuple[str, str]:
     return conninfo, postgres_schema.check_schema_name(schema)
 
 
+def one_row(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row of a statement that always returns exactly one (an aggregate, the one-row counter, a meta value)."""
+    row = cursor.fetchone()
+    assert row is not None, "the statement returns exactly one row"
+    return row
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -280,16 +287,17 @@ class PostgresStore:
             found = connection.execute(_SELECT_KEYS, (wanted,)) if wanted else None
             fresh = _fresh_and_versions(connection, chunk, versions)  # in a pipeline: sent with the lock and keys
             if position is None:
-                position = counter.fetchone()[0]
+                position = one_row(counter)[0]
             if found is not None:
                 keys.update(_keys(found.fetchall()))
             already_present += len(chunk) - len(fresh)
             if not fresh:
                 continue
             if not checked:
-                actual = versions[client]  # type: ignore[index]
+                assert client is not None and expected_version is not None, "append checks a version for one client"
+                actual = versions[client]
                 if actual != expected_version:
-                    raise ConcurrencyError(client, expected_version, actual)  # type: ignore[arg-type]
+                    raise ConcurrencyError(client, expected_version, actual)
                 checked = True
             new = {client: ClientKey.generate() for client in self.personal.clients_needing_keys(fresh) - keys.keys()}
             if new:  # under the position lock, which every key's creator and destroyer holds
@@ -322,7 +330,7 @@ class PostgresStore:
     def put_meta_if_absent(self, key: str, value: str) -> str:
         with self.transaction() as connection:
             connection.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
-            return connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+            return one_row(connection.execute("SELECT value FROM meta WHERE key = %s", (key,)))[0]
 
     def write_folds(self, folds: Iterable[StoredFold]) -> int:
         """Store ``folds`` in one transaction of their own (see :class:`~clientrules.ports.FoldStore`)."""
@@ -380,7 +388,9 @@ class PostgresStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         while events := self.read_all(after_position=after_position, limit=batch):
             yield from events
-            after_position = events[-1].position  # type: ignore[assignment]
+            last = events[-1].position
+            assert last is not None, "an event read from the store has its position"
+            after_position = last
 
     def head_position(self) -> int:
         return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]

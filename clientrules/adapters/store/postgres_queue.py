@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from clientrules.adapters.store.postgres import PostgresStore
+from clientrules.adapters.store.postgres import PostgresStore, one_row
 from clientrules.domain.events import Event
 from clientrules.domain.events.system import DecisionRecorded
 
@@ -36,11 +36,13 @@ class PostgresWorkQueue:
                 return 0
             checkpoint = row[0]
             # a statement of its own: every position up to this one is committed and visible to the next
-            head = connection.execute(
-                "SELECT MAX(position) FROM (SELECT position FROM events WHERE position > %s"
-                " ORDER BY position LIMIT %s) newer",
-                (checkpoint, FILL_LIMIT),
-            ).fetchone()[0]
+            head = one_row(
+                connection.execute(
+                    "SELECT MAX(position) FROM (SELECT position FROM events WHERE position > %s"
+                    " ORDER BY position LIMIT %s) newer",
+                    (checkpoint, FILL_LIMIT),
+                )
+            )[0]
             if head is None:
                 return 0
             connection.execute(

@@ -375,6 +375,7 @@ class SqliteStore:
             if not fresh:
                 continue
             if not checked:
+                assert client is not None and expected_version is not None, "append checks a version for one client"
                 actual = self._version(connection, client, versions)
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)
@@ -408,10 +409,10 @@ class SqliteStore:
             stored += len(rows)
         if stored and last_position is None:
             last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
-        version = None
+        stream_version = None
         if client is not None or len(streams) == 1:
-            version = self._version(connection, client or streams.pop(), versions)
-        return AppendResult(stored, already_present, version, last_position)
+            stream_version = self._version(connection, client or streams.pop(), versions)
+        return AppendResult(stored, already_present, stream_version, last_position)
 
     @staticmethod
     def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:
@@ -514,7 +515,9 @@ class SqliteStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         while events := self.read_all(after_position=after_position, limit=batch):
             yield from events
-            after_position = events[-1].position  # type: ignore[assignment]
+            last = events[-1].position
+            assert last is not None, "an event read from the store has its position"
+            after_position = last
 
     def head_position(self) -> int:
         return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]

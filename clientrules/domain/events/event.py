@@ -30,13 +30,13 @@ def check_client_id(client: object, *, field: str = "client") -> str:
     return client
 
 
-def _check_stream(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _check_stream(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if isinstance(value, str) and SYSTEM_STREAM.fullmatch(value):
         return
     check_client_id(value, field=attribute.name)
 
 
-def _check_id(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _check_id(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidEvent(f"must be a string of 1 to {MAX_ID_LENGTH} characters", field="id")
     if "\x00" in value:  # PostgreSQL text cannot hold it: an id must fit either backend
@@ -64,7 +64,7 @@ class Event:
         return self.payload.TYPE
 
     @property
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         return registry.encode(self.payload)
 
     @classmethod
@@ -79,7 +79,7 @@ class Event:
         """A new event to append; without an ``id`` it gets a random one."""
         return cls(client, as_instant(at), payload, id or f"ev-{uuid.uuid4().hex}")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The event as one object of the JSON Lines format (``docs/events.md``)."""
         line: dict[str, Any] = {
             "client": self.client,

@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from collections import Counter
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from clientrules.domain.errors import InvalidEvent, InvalidInput
 from clientrules.domain.events.event import Event, content_id
@@ -23,7 +23,7 @@ KEYS = frozenset({"client", "type", "at", "data", "id"})
 _SHORT_ENOUGH = MAX_LINE_BYTES // 20
 
 
-def parse_line(text: str, *, registry: Registry = default_registry) -> dict:
+def parse_line(text: str, *, registry: Registry = default_registry) -> dict[str, Any]:
     """Check one line's JSON and shape; return its object (raises :class:`InvalidEvent`)."""
     try:
         obj = _DECODER.decode(text)
@@ -56,7 +56,7 @@ def _reject_constant(name: str) -> None:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def event_from_json(obj: dict, occurrence: int = 0, *, registry: Registry = default_registry) -> Event:
+def event_from_json(obj: dict[str, Any], occurrence: int = 0, *, registry: Registry = default_registry) -> Event:
     """Build an :class:`Event` from a parsed line (an id is derived from its content if absent)."""
     payload = registry.decode(obj["type"], obj.get("data"))
     at = Instant.parse(obj["at"])

@@ -20,7 +20,7 @@ from clientrules.domain.errors import InvalidEvent
 from clientrules.domain.events.system import SYSTEM_TYPES
 from clientrules.domain.events.types import DATA_KEY, SPEC_TYPES, Payload
 
-Upcaster = Callable[[dict], dict]
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Registry:
@@ -103,7 +103,7 @@ class Registry:
         except InvalidEvent as error:
             raise InvalidEvent(str(error).split(": ", 1)[-1], field=f"data.{error.field}") from None
 
-    def restore(self, type_name: str, data: dict, schema: int) -> Payload:
+    def restore(self, type_name: str, data: dict[str, Any], schema: int) -> Payload:
         """Rebuild a payload read back from a store, as :meth:`decode` does but faster.
 
         A stored ``data`` at the current schema was encoded from a valid payload,
@@ -118,7 +118,8 @@ class Registry:
         payload = object.__new__(payload_type)
         for name, key, default, convert in plan:
             value = data.pop(key, default)
-            if isinstance(value, attrs.Factory):
+            # attrs' stubs declare Factory as an overloaded function; at run time it is a class
+            if isinstance(value, attrs.Factory):  # type: ignore[arg-type]
                 value = value.factory()
             elif convert is not None and value is not None:
                 value = convert(value)
@@ -126,7 +127,7 @@ class Registry:
         object.__setattr__(payload, "extra", data)
         return payload
 
-    def encode(self, payload: Payload) -> dict:
+    def encode(self, payload: Payload) -> dict[str, Any]:
         """The JSON ``data`` of a payload: set fields (``None`` omitted), then kept extras."""
         data: dict[str, Any] = {}
         for name, key in self._keys[type(payload)]:
@@ -139,7 +140,7 @@ class Registry:
         return data
 
 
-def _fields(payload_type: type[Payload]) -> list[attrs.Attribute]:
+def _fields(payload_type: type[Payload]) -> list[attrs.Attribute[Any]]:
     return [f for f in attrs.fields(payload_type) if f.name != "extra"]
 
 

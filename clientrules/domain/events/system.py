@@ -7,6 +7,8 @@ export and import like any other event, and rules may read them.
 
 from __future__ import annotations
 
+from typing import Any, Callable, cast
+
 import attrs
 
 from clientrules.domain.errors import InvalidEvent
@@ -37,30 +39,30 @@ REASON_CODES = (
 )
 
 
-def _list_of_text(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _list_of_text(_: object, attribute: attrs.Attribute[list[str]], value: object) -> None:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InvalidEvent("must be a list of strings", field=attribute.name)
 
 
-def _list_of_dicts(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _list_of_dicts(_: object, attribute: attrs.Attribute[list[dict[str, Any]]], value: object) -> None:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
         raise InvalidEvent("must be a list of objects", field=attribute.name)
 
 
-def _reason(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _reason(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if value not in REASON_CODES:
         raise InvalidEvent(f"{value!r} is not a reason code", field=attribute.name)
 
 
-def _reasons(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _reasons(_: object, attribute: attrs.Attribute[list[str]], value: object) -> None:
     _list_of_text(_, attribute, value)
-    unknown = [v for v in value if v not in REASON_CODES]
+    unknown = [v for v in cast("list[str]", value) if v not in REASON_CODES]
     if unknown:
         raise InvalidEvent(f"{unknown[0]!r} is not a reason code", field=attribute.name)
 
 
-def _scale(low: int, high: int):
-    def check(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _scale(low: int, high: int) -> Callable[[object, attrs.Attribute[int | None], object], None]:
+    def check(_: object, attribute: attrs.Attribute[int | None], value: object) -> None:
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -69,7 +71,7 @@ def _scale(low: int, high: int):
     return check
 
 
-def _version(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _version(_: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidEvent("must be a positive whole number", field=attribute.name)
 
@@ -81,8 +83,8 @@ class DecisionRecorded(Payload):
     TYPE = "DecisionRecorded"
     SYSTEM = True
     verdict: str = attrs.field(validator=_text)
-    fired: list = attrs.field(factory=list, validator=_list_of_text)
-    reasons: list = attrs.field(factory=list, validator=_list_of_dicts)
+    fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
+    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_list_of_dicts)
     ruleset_version: int = attrs.field(validator=_version)
     as_of: str = attrs.field(validator=_text)
 
@@ -113,7 +115,7 @@ class SurveyAnswered(Payload):
     SYSTEM = True
     invitation_id: str = _text_field()
     primary_reason: str = attrs.field(validator=_reason)
-    other_reasons: list = attrs.field(factory=list, validator=_reasons)
+    other_reasons: list[str] = attrs.field(factory=list, validator=_reasons)
     #: "something else" in the client's own words
     other_reason: str | None = _optional_text_field(personal=True)
     rating_communication: int | None = attrs.field(default=None, validator=_scale(1, 5))
@@ -157,7 +159,7 @@ class ProposalDecided(Payload):
     proposal_id: str = _text_field()
     outcome: str = attrs.field(validator=_one_of("accepted", "rejected"))
     evidence: str = _text_field()
-    rule: dict = attrs.field(factory=dict)
+    rule: dict[str, Any] = attrs.field(factory=dict)
     ruleset_version: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(_version)
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import attrs
 
@@ -30,7 +30,7 @@ CHOICES = "choices"  # metadata: the values a field accepts, where it accepts on
 ERASED = "[erased]"
 
 
-def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
         raise InvalidEvent("must be a string", field=attribute.name)
     if not value.isascii():
@@ -40,12 +40,12 @@ def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
             raise InvalidEvent("is not valid Unicode (it holds a lone surrogate)", field=attribute.name) from None
 
 
-def _optional_text(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _text(instance, attribute, value)
 
 
-def _amount(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _amount(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidEvent("must be a number", field=attribute.name)
     if not abs(value) <= sys.float_info.max:  # an int this large cannot become a float; nan and inf fail too
@@ -54,18 +54,18 @@ def _amount(_: object, attribute: attrs.Attribute, value: object) -> None:
         raise InvalidEvent("must not be negative", field=attribute.name)
 
 
-def _optional_amount(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _optional_amount(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _amount(instance, attribute, value)
 
 
-def _flag(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _flag(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
     if not isinstance(value, bool):
         raise InvalidEvent("must be true or false", field=attribute.name)
 
 
-def _one_of(*choices: str):
-    def check(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _one_of(*choices: str) -> Callable[[object, attrs.Attribute[str], object], None]:
+    def check(_: object, attribute: attrs.Attribute[str], value: object) -> None:
         if value not in choices:
             raise InvalidEvent(
                 f"{value!r} is not one of {', '.join(choices)}", field=attribute.name
@@ -109,7 +109,7 @@ class Payload:
     SCHEMA: ClassVar[int] = 1
     SYSTEM: ClassVar[bool] = False
 
-    extra: dict = attrs.field(factory=dict, repr=False)
+    extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
 # --- Relationship -----------------------------------------------------------------
@@ -251,7 +251,7 @@ class TermsRenegotiated(Payload):
 INCIDENT_KINDS = ("abuse", "harassment", "threat", "rude", "unreasonable_demand")
 
 
-def _severity(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _severity(_: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3:
         raise InvalidEvent("must be 1, 2 or 3", field=attribute.name)
 

@@ -56,7 +56,8 @@ class Invoice:
         self.invoice_id = invoice_id
         self.issues = Timeline()
         self.payments = Timeline(summed=0)
-        self.issue_key: int | None = None
+        #: the order key of the issue that counts (0 until :meth:`settle` has run, on its first issue)
+        self.issue_key = 0
         self.issue_id = ""
         self.amount = ZERO
         self.due_ordinal = 0
@@ -174,9 +175,9 @@ class InvoiceBook:
         self.due_keys = [invoice.due_us for invoice in by_due]
         self.due_invoices = by_due
         self.issue_invoices = sorted(issued, key=_issue_order)
-        self.issue_keys = [invoice.issue_key for invoice in self.issue_invoices]  # type: ignore[misc]
+        self.issue_keys = [invoice.issue_key for invoice in self.issue_invoices]
         self.unpaid_invoices = [invoice for invoice in self.issue_invoices if invoice.paid_key is None]
-        self.unpaid_keys = [invoice.issue_key for invoice in self.unpaid_invoices]  # type: ignore[misc]
+        self.unpaid_keys = [invoice.issue_key for invoice in self.unpaid_invoices]
         settled = sorted(
             ((self._settled_key(invoice), invoice) for invoice in issued if invoice.paid_key is not None),
             key=_first_of_pair,
@@ -184,7 +185,7 @@ class InvoiceBook:
         self.settled_keys = [key for key, _ in settled]
         self.settled_invoices = [invoice for _, invoice in settled]
         for key, invoice in settled:
-            self._longest_wait = max(self._longest_wait, at_of(key) - at_of(invoice.issue_key))  # type: ignore[arg-type]
+            self._longest_wait = max(self._longest_wait, at_of(key) - at_of(invoice.issue_key))
 
     def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
         invoice = self._unindexed(invoice_id)
@@ -197,7 +198,7 @@ class InvoiceBook:
         invoice = self.invoices.get(invoice_id)
         if invoice is None:
             invoice = self.invoices[invoice_id] = Invoice(invoice_id)
-        elif invoice.issue_key is not None:
+        elif invoice.issues.keys:  # it has an issue: it was settled and indexed
             cache = self._earliest_late
             for grace_days in [g for g, found in cache.items() if found is not None and found[1] is invoice]:
                 del cache[grace_days]
@@ -234,14 +235,16 @@ class InvoiceBook:
         keys, invoices = self.due_keys, self.due_invoices
         index = bisect_left(keys, invoice.due_us)
         stop = bisect_right(keys, invoice.due_us, index)
-        while index < stop and invoices[index].issue_key < invoice.issue_key:  # type: ignore[operator]
+        while index < stop and invoices[index].issue_key < invoice.issue_key:
             index += 1
         keys.insert(index, invoice.due_us)
         invoices.insert(index, invoice)
 
     @staticmethod
     def _settled_key(invoice: Invoice) -> int:
-        return max(invoice.issue_key, invoice.paid_key)  # type: ignore[type-var]
+        paid_key = invoice.paid_key
+        assert paid_key is not None, "only a fully paid invoice has a settled key"
+        return max(invoice.issue_key, paid_key)
 
     def due_between(self, after_us: int, until_us: int) -> list[Invoice]:
         """Invoices (issued or not yet) with ``after_us < due <= until_us``, by due date."""
@@ -284,11 +287,11 @@ class InvoiceBook:
 
 
 def _due_order(invoice: Invoice) -> tuple[int, int]:
-    return invoice.due_us, invoice.issue_key  # type: ignore[return-value]
+    return invoice.due_us, invoice.issue_key
 
 
 def _issue_order(invoice: Invoice) -> int:
-    return invoice.issue_key  # type: ignore[return-value]
+    return invoice.issue_key
 
 
 def _first_of_pair(pair: tuple[int, Invoice]) -> int:

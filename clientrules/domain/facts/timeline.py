@@ -80,9 +80,9 @@ class Timeline:
 
     def total(self, start: int, stop: int) -> Decimal:
         """The exact sum of the summed field over ``rows[start:stop]``."""
-        totals = self._totals
+        totals, column = self._totals, self._summed
+        assert totals is not None and column is not None, "only a timeline built with summed has totals"
         if len(totals) <= stop:
-            column = self._summed
             running = totals[-1]
             for row in self.rows[len(totals) - 1 : stop]:
                 running = EXACT.add(running, row[column])

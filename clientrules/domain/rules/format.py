@@ -198,6 +198,7 @@ class _Reader:
         when = self.conditions(where, table.get("when"))
         if len(self.problems) > before:
             return None
+        assert isinstance(rule_id, str), "an id that is not a string was noted as a problem above"
         return Rule(
             id=rule_id,
             when=when,

@@ -22,7 +22,9 @@ VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
 #: Rank of each verdict: a higher number is more severe.
 SEVERITY: dict[str, int] = {verdict: len(VERDICTS) - i for i, verdict in enumerate(VERDICTS)}
 
-OPERATORS: dict[str, Callable[[object, object], bool]] = {
+FactValue = Union[int, float, bool]
+
+OPERATORS: dict[str, Callable[[FactValue, FactValue], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -30,8 +32,6 @@ OPERATORS: dict[str, Callable[[object, object], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-
-FactValue = Union[int, float, bool]
 
 
 def _literal(value: FactValue) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from clientrules.domain.errors import InvalidRuleSet
 from clientrules.domain.facts.catalogue import FACTS
@@ -100,7 +100,7 @@ def _cycle_problems(ruleset: RuleSet) -> list[str]:
     return problems
 
 
-def did_you_mean(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
     """' (did you mean ...?)' naming the closest of ``choices``, or nothing."""
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

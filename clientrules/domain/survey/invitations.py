@@ -58,21 +58,20 @@ def invitations_of(events: Iterable[Event], *, now: dt.datetime, token_of: Token
     "Newest" means appended last (highest stream version), whatever the ``at``
     of the events says.
     """
-    invited: list[Event] = []
+    invited: list[tuple[Event, SurveyInvited]] = []
     answered: dict[str, Instant] = {}
     reminded: dict[str, list[Instant]] = {}
     for event in sorted(events, key=lambda e: (e.client, e.version or 0)):
         payload = event.payload
         if isinstance(payload, SurveyInvited):
-            invited.append(event)
+            invited.append((event, payload))
         elif isinstance(payload, SurveyAnswered):
             answered.setdefault(payload.invitation_id, event.at)
         elif isinstance(payload, SurveyReminded):
             reminded.setdefault(payload.invitation_id, []).append(event.at)
-    newest = {event.client: event.payload.invitation_id for event in invited}
+    newest = {event.client: payload.invitation_id for event, payload in invited}
     result = []
-    for event in invited:
-        payload: SurveyInvited = event.payload  # type: ignore[assignment]
+    for event, payload in invited:
         expires_at = Instant.parse(payload.expires_at, field="expires_at")
         if payload.invitation_id in answered:
             status = ANSWERED
