@@ -393,7 +393,14 @@ def _downgrade(url: str) -> None:
                                " DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 4")
         return
     with closing(sqlite3.connect(url)) as connection, connection:
-        connection.executescript("DROP TABLE client_keys; DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 2;")
+        later = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name not in ("events", "meta", "schema_migrations")
+        ]
+        connection.executescript(
+            "".join(f"DROP TABLE {name};" for name in later) + "DELETE FROM schema_migrations WHERE version > 1;"
+        )
 
 
 def _raw_insert(url: str, client: str, event_id: str, type_name: str, data: dict) -> None:
