@@ -29,6 +29,9 @@ class Scale:
     #: the owner's dashboard: clients in the portfolio, requests timed
     dashboard_clients: int
     dashboard_requests: int
+    #: the watcher: clients in the database, and clients touched by new events before a pass
+    watch_clients: int
+    watch_touched: int
     rounds: int
 
 
@@ -50,6 +53,8 @@ FULL = Scale(
     postgres_queue_clients=10_000,
     dashboard_clients=5_000,
     dashboard_requests=200,
+    watch_clients=100_000,
+    watch_touched=1_000,
     rounds=3,
 )
 
@@ -71,6 +76,8 @@ SMOKE = Scale(
     postgres_queue_clients=50,
     dashboard_clients=200,
     dashboard_requests=20,
+    watch_clients=500,
+    watch_touched=20,
     rounds=1,
 )
 

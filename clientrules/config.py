@@ -25,6 +25,10 @@ key                                       meaning (default)
 ``CLIENTRULES_OWNER_EMAIL``               where the clients' replies to survey mail go (Reply-To; none)
 ``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
+``CLIENTRULES_WEBHOOK_URL``               ``clientrules watch`` posts each decision change there (http or https)
+``CLIENTRULES_WEBHOOK_SECRET``            the key that signs those posts (required with the URL)
+``CLIENTRULES_DIGEST_TO``                 ``clientrules watch`` mails the owner's digest to this address
+``CLIENTRULES_DIGEST_HOUR``               one digest a day at this hour, 0-23 UTC (unset: one per pass)
 ========================================  ======================================================
 """
 
@@ -34,6 +38,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -102,6 +107,17 @@ def _address(key: str, value: object) -> str | None:
     return text
 
 
+def _web_address(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc):
+        raise SettingsError(f"{key}={text[:80]!r} is not an http or https address")
+    return text
+
+
+def _hour(key: str, value: object) -> int | None:
+    return None if value in (None, "") else _whole(0, 23)(key, value)
+
+
 def _secret(key: str, value: object) -> str | None:
     text = _text(key, value)
     try:
@@ -132,6 +148,10 @@ class Settings:
     business_logo: str | None = None
     accent_colour: str | None = None
     owner_email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    digest_to: str | None = None
+    digest_hour: int | None = None
 
 
 
@@ -156,6 +176,10 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "business_logo": _logo,
     "accent_colour": _colour,
     "owner_email": _address,
+    "webhook_url": _web_address,
+    "webhook_secret": _text,
+    "digest_to": _address,
+    "digest_hour": _hour,
 }
 
 

@@ -19,6 +19,7 @@ from typing import IO, Iterable, Iterator, cast
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.mail import InvitationMail
 from clientrules.adapters.store import open_store
+from clientrules.application.alerts import Watcher
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
@@ -141,6 +142,11 @@ class Ledger:
     def portfolio(self) -> Portfolio:
         """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
         return Portfolio(self.store, self.rules, self.engines)
+
+    @functools.cached_property
+    def alerts(self) -> Watcher:
+        """The watcher of decision changes: passes, delivery, the changes feed (:class:`clientrules.application.alerts.Watcher`)."""
+        return Watcher(self.store, self.decisions, self.rules, self.engines)  # type: ignore[arg-type]
 
     @functools.cached_property
     def learning(self) -> Learning:

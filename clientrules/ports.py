@@ -39,6 +39,7 @@ from typing import Collection, Iterable, Iterator, Mapping, Protocol, Sequence, 
 import attrs
 
 from clientrules.domain.decisions.reasons import FactsLike
+from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.privacy import ClientKey, Erasure
 from clientrules.domain.rules.model import RuleSet
@@ -233,6 +234,130 @@ class FoldStore(Protocol):
         A fold replaces the client's stored one unless that one is in the same
         format and has seen a newer version (a slower writer never goes back).
         """
+
+
+@attrs.frozen
+class WatchCheckpoint:
+    """How far the watcher has read the global log, and under which rule-set version it decided."""
+
+    position: int
+    ruleset_version: int
+
+
+@attrs.frozen
+class Watched:
+    """What the watcher last saw of one client, and when its facts can next change with time alone."""
+
+    verdict: str
+    fired: tuple[str, ...]
+    #: the moment (microseconds since the epoch) to re-decide the client at, None: only when an event comes
+    due_key: int | None
+
+
+@attrs.frozen
+class NewDelivery:
+    """A change to deliver through one channel (``webhook``, ``digest``, a handler's name)."""
+
+    change_id: str
+    channel: str
+    client: str
+    #: the change as JSON text (what a webhook posts)
+    body: str
+    #: when to make the first attempt (microseconds since the epoch)
+    due_key: int
+
+
+@attrs.frozen
+class DeliveryRow:
+    """A change's delivery through one channel, from the outbox: pending until ``delivered_at`` is set."""
+
+    id: int
+    change_id: str
+    channel: str
+    client: str
+    body: str
+    attempts: int
+    created_at: str
+    next_attempt_key: int
+    delivered_at: str | None
+    last_error: str | None
+
+
+class WatcherBusy(ClientRulesError):
+    """Another watcher holds the database's watch lease, or moved the checkpoint under this one."""
+
+    @classmethod
+    def unless_at(cls, expected: WatchCheckpoint | None, current: WatchCheckpoint | None) -> None:
+        """Raise unless the checkpoint ``current`` (read in the committing transaction) is ``expected``."""
+        if current != expected:
+            where = f"position {current.position}" if current else "no checkpoint"
+            raise cls(f"another watcher moved the checkpoint (now at {where}): nothing was stored; run again")
+
+
+class WatchLease(Protocol):
+    """The right to watch a database, held until released (or the process ends)."""
+
+    def wait_for_events(self, after_position: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after_position``; whether one is there."""
+
+    def release(self) -> None: ...
+
+
+class WatchStore(Protocol):
+    """The watcher's state (``clientrules watch``): its checkpoint, what it saw of each client, its schedule.
+
+    :meth:`commit_watch` writes the decision changes (``DecisionChanged``
+    events), their outbox rows, the clients' new state and the checkpoint in
+    one transaction, so a crash leaves all of them or none.
+    """
+
+    def watch_lease(self) -> WatchLease:
+        """Take the lease; :class:`WatcherBusy` if another process holds it."""
+
+    def watch_checkpoint(self) -> WatchCheckpoint | None:
+        """The checkpoint, None before the first (baseline) pass."""
+
+    def touched_clients(self, after_position: int, until_position: int) -> list[str]:
+        """Clients with an event at a position in ``(after, until]`` other than a ``DecisionChanged``."""
+
+    def due_clients(self, moment_key: int) -> list[str]:
+        """Clients whose schedule is due at ``moment_key`` (microseconds since the epoch)."""
+
+    def watched(self, clients: Collection[str]) -> dict[str, Watched]:
+        """What the watcher last saw of those of ``clients`` it has seen."""
+
+    def commit_watch(
+        self,
+        *,
+        expected: WatchCheckpoint | None,
+        checkpoint: WatchCheckpoint | None,
+        watched: Mapping[str, Watched],
+        changes: Sequence[Event],
+        deliveries: Sequence[NewDelivery],
+    ) -> None:
+        """In one transaction: check the checkpoint is still ``expected`` (else
+        :class:`~clientrules.domain.errors.ConcurrencyError`), append ``changes``, store ``watched`` and
+        ``deliveries``, and move the checkpoint to ``checkpoint`` (None: leave it)."""
+
+    def decision_changes(self, *, since_key: int | None = None, client: str | None = None) -> list[Event]:
+        """The ``DecisionChanged`` events (``at >= since_key``; of ``client``), oldest first."""
+
+
+class DeliveryStore(Protocol):
+    """The outbox of decision changes to deliver, and the log of their delivery."""
+
+    def due_deliveries(self, now_key: int, channels: Collection[str], *, limit: int = 1_000) -> list[DeliveryRow]:
+        """Undelivered rows of ``channels`` whose next attempt is at or before ``now_key``, oldest first."""
+
+    def deliveries_of(self, change_ids: Collection[str]) -> list[DeliveryRow]:
+        """Every delivery row of those changes (delivered or not)."""
+
+    def settle_delivery(
+        self, delivery_id: int, *, delivered_at: str | None, error: str | None, next_attempt_key: int
+    ) -> None:
+        """Record one attempt: delivered (``delivered_at``), or failed with ``error`` until ``next_attempt_key``.
+
+        The last error is kept after a delivery, for the delivery log."""
 
 
 def utc_now() -> dt.datetime:

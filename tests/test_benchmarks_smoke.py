@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
     "append", "bulk_import", "rebuild", "incremental", "evaluate", "history_length", "learning", "workers", "memory",
-    "survey", "dashboard", "postgres",
+    "survey", "dashboard", "postgres", "watch",
 )
 
 

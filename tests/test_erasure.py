@@ -390,10 +390,19 @@ def _downgrade(url: str) -> None:
         with psycopg.connect(SERVER_URL, autocommit=True) as connection:
             connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             connection.execute("DROP TABLE client_keys; DROP FUNCTION client_keys_are_never_changed();"
-                               " DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 4")
+                               " DROP TABLE client_folds; DROP TABLE watch_checkpoint, watched_clients, deliveries;"
+                               " DROP TRIGGER events_stored ON events; DROP FUNCTION notify_events_stored();"
+                               " DELETE FROM schema_migrations WHERE version >= 4")
         return
     with closing(sqlite3.connect(url)) as connection, connection:
-        connection.executescript("DROP TABLE client_keys; DROP TABLE client_folds; DELETE FROM schema_migrations WHERE version >= 2;")
+        later = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name not in ("events", "meta", "schema_migrations")
+        ]
+        connection.executescript(
+            "".join(f"DROP TABLE {name};" for name in later) + "DELETE FROM schema_migrations WHERE version > 1;"
+        )
 
 
 def _raw_insert(url: str, client: str, event_id: str, type_name: str, data: dict) -> None:

@@ -37,6 +37,7 @@ SAMPLES = {
     "ContractBreached": {"clause": "4.2"},
     "NeedOutgrown": {"need": "24/7 support"},
     "DecisionRecorded": {"verdict": "keep", "fired": ["r1"], "reasons": [{"rule": "r1"}], "ruleset_version": 1, "as_of": "2026-03-01"},
+    "DecisionChanged": {"from_verdict": "keep", "to_verdict": "terminate", "previous_fired": [], "fired": ["r1"], "reasons": [{"rule": "r1"}], "advice": ["talk"], "ruleset_version": 1, "as_of": "2026-03-01", "cause": "event"},
     "SurveyInvited": {"invitation_id": "inv-1", "expires_at": "2026-04-01T00:00:00Z", "email": "a@acme.test"},
     "SurveyReminded": {"invitation_id": "inv-1"},
     "SurveyAnswered": {"invitation_id": "inv-1", "primary_reason": "quality", "other_reasons": ["price_too_high"], "recommend": 7, "may_contact": True},

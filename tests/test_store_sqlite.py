@@ -21,7 +21,7 @@ from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Event, Registry, WorkLogged
 from clientrules.domain.events.types import Payload
 from clientrules.adapters.store import open_store
-from clientrules.adapters.store.sqlite import SqliteStore, sqlite_path
+from clientrules.adapters.store.sqlite import SCHEMA_VERSION, SqliteStore, sqlite_path
 
 WRITERS = 2
 EVENTS_PER_WRITER = 300
@@ -58,7 +58,7 @@ def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
     raw = sqlite3.connect(db_url)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 3
+        assert raw.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION
     finally:
         raw.close()
 

@@ -145,10 +145,13 @@ class Decisions:
 
     def facts(self, client: str, as_of: Instant, *, grace_days: int = 7) -> Facts:
         """The client's facts as of ``as_of`` from its fold at its latest version."""
+        return self.fold(client).facts(as_of, grace_days=grace_days)
+
+    def fold(self, client: str) -> ClientFold:
+        """The client's fold at its latest version (cached; the caller must not share it between threads)."""
         for _, fold, stored in list(self._up_to_date([client])):  # to the end: a fold to write is written
-            facts = fold.facts(as_of, grace_days=grace_days)
             self._keep({client: (fold, stored)})
-            return facts
+            return fold
         raise UnknownClient(client)
 
     def _up_to_date(self, clients: list[str]) -> Iterator[tuple[str, ClientFold, int]]:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import click
 
-from clientrules.cli import decisions, facts, learning, ledger, next_steps, operations, survey
+from clientrules.cli import alerts, decisions, facts, learning, ledger, next_steps, operations, survey
 from clientrules.cli.context import CliState
 from clientrules.config import DB_ENV
 from clientrules.domain.errors import ClientRulesError
@@ -48,7 +48,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj = CliState(db=db)
 
 
-for _area in (ledger, survey, decisions, learning, facts, operations, next_steps):
+for _area in (ledger, survey, decisions, learning, facts, operations, next_steps, alerts):
     for _command in _area.commands:
         cli.add_command(_command)
 for _plugin in entry_points(group=PLUGIN_GROUP):

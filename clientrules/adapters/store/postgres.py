@@ -53,6 +53,7 @@ from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
+from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
 CHUNK = 5_000
@@ -122,12 +123,14 @@ def _where(conninfo: str) -> str:
     return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
 
 
-class PostgresStore:
+class PostgresStore(PostgresWatchTables):
     """An :class:`~clientrules.ports.EventStore` in a PostgreSQL schema.
 
     Safe to share between threads (a pool of connections). A process forked
     after opening gets a pool of its own on first use.
     """
+
+    _events = _EVENTS
 
     def __init__(self, url: str, *, registry: Registry = default_registry, migrate: bool = True) -> None:
         self.url = url

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from clientrules.domain.errors import StoreError
+from clientrules.adapters.store.postgres_watch import MIGRATION as WATCH_MIGRATION
 
 DEFAULT_SCHEMA = "clientrules"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -120,6 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(6, "the watcher's checkpoint, schedule and outbox; events stored notify listeners", WATCH_MIGRATION),
 )
 
 LATEST = MIGRATIONS[-1].version

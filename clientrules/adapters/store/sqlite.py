@@ -9,6 +9,7 @@ Schema (version 3)::
     schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT)
     client_keys(client TEXT PRIMARY KEY, key_id TEXT, secret BLOB, created_at TEXT)   -- version 2
     client_folds(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT, written_at TEXT)  -- version 3
+    watch_checkpoint, watched_clients, deliveries   -- version 4 (clientrules.adapters.store.sqlite_watch)
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -52,6 +53,7 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail, utc_now
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
+from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
 BUSY_TIMEOUT_MS = 30_000
 #: how long a writer keeps retrying a busy database before giving up with a StoreError
@@ -103,6 +105,7 @@ CREATE TABLE client_folds (
     written_at TEXT NOT NULL
 );
 """
+_MIGRATIONS[4] = WATCH_MIGRATION
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
@@ -147,7 +150,7 @@ def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
     return Path(url).expanduser(), options
 
 
-class SqliteStore:
+class SqliteStore(SqliteWatchTables):
     """An :class:`~clientrules.ports.EventStore` in one SQLite file.
 
     Safe to share between threads (each thread gets its own connection) and

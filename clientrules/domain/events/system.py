@@ -89,6 +89,36 @@ class DecisionRecorded(Payload):
     as_of: str = attrs.field(validator=_text)
 
 
+def _optional_verdict(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None:
+        _text(_, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class DecisionChanged(Payload):
+    """The watcher (``clientrules watch``) saw the client's decision change as of ``as_of``.
+
+    ``from_verdict`` and ``previous_fired`` are the decision it had seen
+    before (``from_verdict`` None: the client had none yet); ``to_verdict``,
+    ``fired``, ``reasons`` and ``advice`` the new one. ``cause`` says what
+    made the watcher look: ``event`` (new events), ``time`` (a fact can
+    change with time alone), ``rules`` (a new rule-set version) or
+    ``baseline`` (the first run, with ``--alert-baseline``).
+    """
+
+    TYPE = "DecisionChanged"
+    SYSTEM = True
+    from_verdict: str | None = attrs.field(default=None, validator=_optional_verdict)
+    to_verdict: str = attrs.field(validator=_text)
+    previous_fired: list = attrs.field(factory=list, validator=_list_of_text)
+    fired: list = attrs.field(factory=list, validator=_list_of_text)
+    reasons: list = attrs.field(factory=list, validator=_list_of_dicts)
+    advice: list = attrs.field(factory=list, validator=_list_of_text)
+    ruleset_version: int = attrs.field(validator=_version)
+    as_of: str = attrs.field(validator=_text)
+    cause: str = attrs.field(validator=_one_of("event", "time", "rules", "baseline"))
+
+
 @attrs.frozen(kw_only=True)
 class SurveyInvited(Payload):
     """An exit-survey link was issued; only the newest invitation of a client is usable."""
@@ -167,6 +197,7 @@ class ProposalDecided(Payload):
 
 SYSTEM_TYPES: tuple[type[Payload], ...] = (
     DecisionRecorded,
+    DecisionChanged,
     SurveyInvited,
     SurveyReminded,
     SurveyAnswered,
@@ -176,6 +207,7 @@ SYSTEM_TYPES: tuple[type[Payload], ...] = (
 )
 
 __all__ = [
+    "DecisionChanged",
     "DecisionRecorded",
     "LEARNING_STREAM",
     "PersonalDataErased",

@@ -1,0 +1,355 @@
+"""The watcher (``clientrules watch``, ``ledger.alerts``): a catch-up subscription that records decision changes.
+
+A **pass** decides again the clients that need it, as of a moment T:
+
+* those with an event stored since the checkpoint (cause ``event``);
+* those whose schedule is due at T (cause ``time``): when a client is decided,
+  :func:`~clientrules.domain.facts.schedule.next_change` gives the moment at
+  which its facts can next change with no new event, and that moment is kept
+  with what the watcher saw, so a daily pass over idle clients decides only
+  the few that are due;
+* every client when the current rule-set version is not the one of the
+  checkpoint (cause ``rules``).
+
+Each client whose verdict or set of fired rules differs from what the watcher
+saw last gets a ``DecisionChanged`` event in its stream, and one outbox row per
+delivery channel, written in the same transaction as its new state and (with
+the last batch) the checkpoint (:meth:`~clientrules.ports.WatchStore.commit_watch`).
+A crash before the commit leaves nothing, and the next pass decides the same
+clients again; a crash between batches leaves whole batches, whose clients
+then compare equal to what was stored. So each change is recorded exactly once.
+
+The first pass sets the baseline: it decides every client and records no
+change unless ``alert_baseline``.
+
+**DeliveryRow** (:meth:`Watcher.deliver`) then hands the outbox rows that are due to
+their channels (a webhook, the owner's digest, a handler of the embedding
+program). A row is marked delivered after its channel returned: a crash in
+between delivers it again, so delivery is at least once, never exactly once;
+receivers de-duplicate by the change's ``id``. A failure is retried later,
+with a backoff that doubles from :data:`FIRST_RETRY_SECONDS` up to
+:data:`LONGEST_RETRY_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from typing import Callable, Iterator, Protocol, Sequence
+
+import attrs
+
+from clientrules.domain.alerts import Change, decision_change
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import Event, Instant, as_instant
+from clientrules.domain.facts.schedule import age_thresholds, next_change
+from clientrules.application.decisions import Decisions
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleVersions
+from clientrules.ports import (
+    ClientQueries,
+    DeliveryRow,
+    DeliveryStore,
+    EventLog,
+    NewDelivery,
+    WatchCheckpoint,
+    Watched,
+    WatcherBusy,
+    WatchStore,
+)
+
+#: clients decided and committed per transaction
+PASS_BATCH = 1_000
+#: outbox rows read per delivery batch
+DELIVERY_BATCH = 1_000
+FIRST_RETRY_SECONDS = 30.0
+LONGEST_RETRY_SECONDS = 6 * 3600.0
+#: the longest a follower waits for events before it looks at the clock again (stop requests are seen sooner)
+WAKE_SECONDS = 1.0
+
+
+class Channel(Protocol):
+    """Where changes are delivered: a webhook, the owner's digest, an embedding program's handler.
+
+    ``name`` is stored with each outbox row, so it must stay the same from one
+    run to the next for failed deliveries to reach the channel again.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def first_attempt(self, now: float) -> float:
+        """When to first deliver a change recorded at ``now`` (seconds since the epoch): ``now``, or later
+        to gather changes (a daily digest)."""
+
+    def deliver(self, changes: Sequence[Change]) -> list[str | None]:
+        """Deliver ``changes`` in order; for each one attempted, None (delivered) or why it failed.
+
+        A channel may stop at a failure and return fewer outcomes than
+        changes: those left are tried again on the next delivery.
+        """
+
+
+@attrs.frozen
+class Handler:
+    """A channel that calls ``function(change)`` for each change: an embedding program's own delivery.
+
+    An exception counts as a failure (retried later with backoff); the call
+    may come again for a change it has seen (at least once), so ``function``
+    should de-duplicate by ``change.id``.
+    """
+
+    name: str
+    function: Callable[[Change], object]
+
+    def first_attempt(self, now: float) -> float:
+        return now
+
+    def deliver(self, changes: Sequence[Change]) -> list[str | None]:
+        outcomes: list[str | None] = []
+        for change in changes:
+            try:
+                self.function(change)
+            except Exception as error:  # the handler's failure is recorded and retried, never raised
+                return outcomes + [f"{type(error).__name__}: {error}"[:500]]
+            outcomes.append(None)
+        return outcomes
+
+
+@attrs.frozen
+class PassReport:
+    """What one pass did: the checkpoint it reached, the clients it decided, and the changes it recorded."""
+
+    checkpoint: WatchCheckpoint
+    decided: int
+    changes: tuple[Change, ...]
+    baseline: bool
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What one delivery round did: rows delivered, failed (to be retried later), and left due (a channel stopped)."""
+
+    delivered: int
+    failed: int
+    waiting: int
+
+
+class StoreForWatching(EventLog, ClientQueries, WatchStore, DeliveryStore, Protocol):
+    """What the watcher reads and writes: the global log, which clients there are, and its own tables."""
+
+
+class Watcher:
+    """Follows the global log of one store and records the decision changes it sees (see the module)."""
+
+    def __init__(
+        self,
+        store: StoreForWatching,
+        decisions: Decisions,
+        rules: RuleVersions,
+        engines: Engines,
+        *,
+        clock: Callable[[], Instant] = Instant.now,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._decisions = decisions
+        self._rules = rules
+        self._engines = engines
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    # --- running --------------------------------------------------------------------
+
+    def once(
+        self,
+        *,
+        channels: Sequence[Channel] = (),
+        as_of: Instant | str | None = None,
+        alert_baseline: bool = False,
+    ) -> tuple[PassReport, DeliveryReport]:
+        """One pass, then one delivery round, holding the watch lease (:class:`WatcherBusy` if another has it)."""
+        lease = self._store.watch_lease()
+        try:
+            report = self.run_pass(as_of=as_of, alert_baseline=alert_baseline, channels=channels)
+            return report, self.deliver(channels)
+        finally:
+            lease.release()
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        channels: Sequence[Channel] = (),
+        as_of: Instant | str | None = None,
+        alert_baseline: bool = False,
+        interval: float = 60.0,
+        on_pass: Callable[[PassReport, DeliveryReport], object] | None = None,
+    ) -> None:
+        """Pass and deliver, then wait for new events (or ``interval`` seconds, for the clock), until ``stop`` is set.
+
+        While another process holds the lease, waits for it (checking every
+        ``interval`` seconds), so a second follower is a hot standby.
+        """
+        lease = None
+        while lease is None:
+            try:
+                lease = self._store.watch_lease()
+            except WatcherBusy:
+                if stop.wait(interval):
+                    return
+        try:
+            while not stop.is_set():
+                report = self.run_pass(as_of=as_of, alert_baseline=alert_baseline, channels=channels)
+                delivered = self.deliver(channels)
+                if on_pass is not None:
+                    on_pass(report, delivered)
+                deadline = time.monotonic() + interval
+                while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    if lease.wait_for_events(report.checkpoint.position, min(WAKE_SECONDS, left)):
+                        break
+        finally:
+            lease.release()
+
+    # --- one pass -------------------------------------------------------------------
+
+    def run_pass(
+        self,
+        *,
+        as_of: Instant | str | None = None,
+        alert_baseline: bool = False,
+        channels: Sequence[Channel] = (),
+    ) -> PassReport:
+        """Decide the clients that need it as of ``as_of`` (default: now) and record what changed.
+
+        Call it with the lease held (:meth:`once`, :meth:`follow`); a
+        concurrent pass fails with :class:`WatcherBusy` rather than record twice.
+        """
+        moment = self._clock() if as_of is None else as_instant(as_of, field="as_of")
+        version = self._rules.current()
+        expected = self._store.watch_checkpoint()
+        checkpoint = WatchCheckpoint(self._store.head_position(), version.version)
+        causes = self._causes(expected, checkpoint, moment)
+        baseline = expected is None
+        record = alert_baseline or not baseline
+        grace_days = version.ruleset.parameters.grace_days
+        ages = age_thresholds((c.fact, c.value) for rule in version.ruleset.enabled_rules for c in rule.comparisons)
+        clients = list(causes)
+        now = self._wall_clock()
+        first_attempts = {channel.name: int(channel.first_attempt(now) * 1_000_000) for channel in channels}
+        if len(first_attempts) < len(channels):
+            raise ClientRulesError("two delivery channels have the same name: give each its own")
+        changes: list[Change] = []
+        if not clients and checkpoint == expected:
+            return PassReport(checkpoint, 0, (), baseline)
+        for start in range(0, len(clients), PASS_BATCH) or [0]:
+            batch = clients[start : start + PASS_BATCH]
+            previous = self._store.watched(batch)
+            watched: dict[str, Watched] = {}
+            events: list[Event] = []
+            for client in batch:
+                fold = self._decisions.fold(client)
+                decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
+                due = next_change(fold, moment, grace_days=grace_days, ages=ages)
+                watched[client] = Watched(decision.verdict, decision.fired, None if due is None else due.key)
+                seen = previous.get(client)
+                event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
+                if record and event is not None:
+                    events.append(event)
+            batch_changes = [Change.from_event(event) for event in events]
+            last = start + PASS_BATCH >= len(clients)
+            self._store.commit_watch(
+                expected=expected,
+                checkpoint=checkpoint if last else None,
+                watched=watched,
+                changes=events,
+                deliveries=[
+                    NewDelivery(
+                        change.id, channel.name, change.client, json.dumps(change.to_json()), first_attempts[channel.name]
+                    )
+                    for change in batch_changes
+                    for channel in channels
+                ],
+            )
+            changes += batch_changes
+        return PassReport(checkpoint, len(clients), tuple(changes), baseline)
+
+    def _causes(self, expected: WatchCheckpoint | None, checkpoint: WatchCheckpoint, moment: Instant) -> dict[str, str]:
+        """The clients to decide, each with why, the strongest cause last written."""
+        if expected is None:
+            return dict.fromkeys(self._store.client_ids(), "baseline")
+        if expected.ruleset_version != checkpoint.ruleset_version:
+            causes = dict.fromkeys(self._store.client_ids(), "rules")
+        else:
+            causes = dict.fromkeys(self._store.due_clients(moment.key), "time")
+        causes.update(dict.fromkeys(self._store.touched_clients(expected.position, checkpoint.position), "event"))
+        return causes
+
+    # --- delivery -------------------------------------------------------------------
+
+    def deliver(self, channels: Sequence[Channel]) -> DeliveryReport:
+        """Hand the due outbox rows of ``channels`` to them, :data:`DELIVERY_BATCH` at a time, until none is
+        due or a batch delivers nothing; record each outcome (see the module)."""
+        now = self._wall_clock()
+        by_channel = {channel.name: channel for channel in channels}
+        delivered = failed = waiting = 0
+        while by_channel:
+            due = self._store.due_deliveries(int(now * 1_000_000), list(by_channel), limit=DELIVERY_BATCH)
+            outcomes: list[str | None] = []
+            for name, rows in _grouped(due):
+                tried = by_channel[name].deliver([Change.from_json(json.loads(row.body)) for row in rows])
+                for row, error in zip(rows, tried):
+                    self._settle(row, error, now)
+                outcomes += tried
+            progress = outcomes.count(None)
+            delivered, failed = delivered + progress, failed + len(outcomes) - progress
+            waiting = len(due) - len(outcomes)
+            if not progress or len(due) < DELIVERY_BATCH:
+                break
+        return DeliveryReport(delivered, failed, waiting)
+
+    def _settle(self, row: DeliveryRow, error: str | None, now: float) -> None:
+        if error is None:
+            delivered_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat()
+            self._store.settle_delivery(row.id, delivered_at=delivered_at, error=None, next_attempt_key=int(now * 1e6))
+        else:
+            wait = min(FIRST_RETRY_SECONDS * 2**row.attempts, LONGEST_RETRY_SECONDS)
+            self._store.settle_delivery(row.id, delivered_at=None, error=error, next_attempt_key=int((now + wait) * 1e6))
+
+    # --- reading --------------------------------------------------------------------
+
+    def changes(self, *, since: Instant | str | None = None, client: str | None = None) -> list[Change]:
+        """The recorded changes, oldest first; only those at or after ``since``, only ``client``'s."""
+        since_key = None if since is None else as_instant(since, field="since").key
+        return [Change.from_event(e) for e in self._store.decision_changes(since_key=since_key, client=client)]
+
+    def deliveries(self, changes: Sequence[Change]) -> dict[str, list[DeliveryRow]]:
+        """The delivery rows of each of ``changes``, by change id (the delivery log)."""
+        found: dict[str, list[DeliveryRow]] = {change.id: [] for change in changes}
+        for row in self._store.deliveries_of(list(found)):
+            found[row.change_id].append(row)
+        return found
+
+    def checkpoint(self) -> WatchCheckpoint | None:
+        return self._store.watch_checkpoint()
+
+
+def _grouped(rows: Sequence[DeliveryRow]) -> Iterator[tuple[str, list[DeliveryRow]]]:
+    """``rows`` by channel, each channel's in outbox order."""
+    groups: dict[str, list[DeliveryRow]] = {}
+    for row in rows:
+        groups.setdefault(row.channel, []).append(row)
+    yield from groups.items()
+
+
+__all__ = [
+    "Channel",
+    "DeliveryRow",
+    "DeliveryReport",
+    "Handler",
+    "PassReport",
+    "StoreForWatching",
+    "Watcher",
+]
