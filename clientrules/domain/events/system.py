@@ -89,7 +89,7 @@ class DecisionRecorded(Payload):
     as_of: str = attrs.field(validator=_text)
 
 
-def _optional_verdict(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _optional_verdict(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
     if value is not None:
         _text(_, attribute, value)
 
@@ -110,10 +110,10 @@ class DecisionChanged(Payload):
     SYSTEM = True
     from_verdict: str | None = attrs.field(default=None, validator=_optional_verdict)
     to_verdict: str = attrs.field(validator=_text)
-    previous_fired: list = attrs.field(factory=list, validator=_list_of_text)
-    fired: list = attrs.field(factory=list, validator=_list_of_text)
-    reasons: list = attrs.field(factory=list, validator=_list_of_dicts)
-    advice: list = attrs.field(factory=list, validator=_list_of_text)
+    previous_fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
+    fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
+    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_list_of_dicts)
+    advice: list[str] = attrs.field(factory=list, validator=_list_of_text)
     ruleset_version: int = attrs.field(validator=_version)
     as_of: str = attrs.field(validator=_text)
     cause: str = attrs.field(validator=_one_of("event", "time", "rules", "baseline"))
