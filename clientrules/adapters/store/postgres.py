@@ -52,7 +52,7 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
 from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
@@ -389,11 +389,7 @@ class PostgresStore(PostgresWatchTables):
         )
 
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
-        while events := self.read_all(after_position=after_position, limit=batch):
-            yield from events
-            last = events[-1].position
-            assert last is not None, "an event read from the store has its position"
-            after_position = last
+        return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
     def head_position(self) -> int:
         return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]

@@ -88,3 +88,12 @@ def read_stream_tails(
             fold = folds.get(client)
             if fold is not None or client in grouped:
                 yield StreamTail(client, fold, grouped.get(client, []))
+
+
+def iter_in_batches(read_all: Callable[..., list[Event]], *, after_position: int, batch: int) -> Iterator[Event]:
+    """Every event after ``after_position``, read by ``read_all(after_position=..., limit=batch)`` one batch at a time."""
+    while events := read_all(after_position=after_position, limit=batch):
+        yield from events
+        last = events[-1].position
+        assert last is not None, "an event read from the store has its position"
+        after_position = last

@@ -52,7 +52,7 @@ from clientrules.domain.events import Event, Instant, PersonalDataErased, Regist
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail, utc_now
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
 BUSY_TIMEOUT_MS = 30_000
@@ -516,11 +516,7 @@ class SqliteStore(SqliteWatchTables):
         )
 
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
-        while events := self.read_all(after_position=after_position, limit=batch):
-            yield from events
-            last = events[-1].position
-            assert last is not None, "an event read from the store has its position"
-            after_position = last
+        return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
     def head_position(self) -> int:
         return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
