@@ -15,16 +15,9 @@ from postgres_fixtures import fresh_schema_url, pg_url  # noqa: F401 (fixture)
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _shared_dir() -> Path:
-    """``shared/`` beside the repository (as in CI), else the one of the development machine."""
-    for candidate in (REPO.parent / "shared", Path("/work/shared")):
-        if (candidate / "scenarios").is_dir():
-            return candidate
-    raise RuntimeError(f"the shared specs and scenarios are not beside {REPO} nor at /work/shared")
-
-
-SHARED = _shared_dir()
-STORIES = SHARED / "scenarios" / "stories.jsonl"
+#: the data the tests read: the story clients' events and their expected decisions per playbook version
+DATA = REPO / "tests" / "data"
+STORIES = DATA / "stories.jsonl"
 
 
 def require_server(reason: str) -> None:
@@ -53,13 +46,8 @@ def run_in_threads(work: Callable[[int], None], count: int) -> list[BaseExceptio
 
 
 @pytest.fixture
-def shared_dir() -> Path:
-    return SHARED
-
-
-@pytest.fixture
 def stories_path() -> Path:
-    """``shared/scenarios/stories.jsonl``: the 122 events of the story clients."""
+    """``tests/data/stories.jsonl``: the events of the story clients."""
     return STORIES
 
 

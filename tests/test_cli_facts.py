@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from clientrules.cli.main import cli
+from conftest import STORIES
 
 
 def stories_file() -> Path:
-    beside_repo = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "stories.jsonl"
-    return beside_repo if beside_repo.is_file() else Path("/work/shared/scenarios/stories.jsonl")
+    return STORIES
 
 
 @pytest.fixture()

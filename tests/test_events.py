@@ -15,12 +15,14 @@ from clientrules.domain.events.types import Payload
 
 #: one valid ``data`` per type, with every optional field set where the type has one
 SAMPLES = {
-    "ClientOnboarded": {"name": "Acme", "email": "a@acme.test", "segment": "shop", "monthly_value": 900},
-    "ContractSigned": {"contract_id": "C-1", "ends_on": "2027-01-31", "value": 12000.0},
+    "ClientOnboarded": {"name": "Acme", "email": "a@acme.test", "segment": "shop", "monthly_value": 900, "currency": "EUR"},
+    "ContractSigned": {"contract_id": "C-1", "ends_on": "2027-01-31", "value": 12000.0, "notice_days": 30, "auto_renews": True},
+    "NoticeGiven": {"by": "client", "effective_on": "2026-12-31", "reason": "budget"},
     "RelationshipEnded": {"initiated_by": "client", "reason": "moved"},
     "ClientReferredOut": {"partner": "Big Agency"},
-    "InvoiceIssued": {"invoice_id": "I-1", "amount": 4200.0, "due_on": "2026-03-15"},
-    "PaymentReceived": {"invoice_id": "I-1", "amount": 100},
+    "InvoiceIssued": {"invoice_id": "I-1", "amount": 4200.0, "due_on": "2026-03-15", "issued_on": "2026-03-01", "currency": "USD", "source": "stripe:in_1"},
+    "PaymentReceived": {"invoice_id": "I-1", "amount": 100, "source": "stripe:in_1"},
+    "InvoiceVoided": {"invoice_id": "I-1", "reason": "order cancelled"},
     "DepositRequested": {"amount": 1920.0, "for": "samples"},
     "DepositReceived": {"amount": 1920.0},
     "WorkLogged": {"hours": 2.5, "billable": False},
@@ -32,7 +34,7 @@ SAMPLES = {
     "ReplySent": {},
     "MeetingHeld": {"topic": "delays", "outcome": "resolved"},
     "PlanAgreed": {"summary": "weekly calls", "review_on": "2026-04-01"},
-    "TermsRenegotiated": {"change": "upfront payment"},
+    "TermsRenegotiated": {"change": "upfront payment", "monthly_value": 1200},
     "IncidentReported": {"kind": "threat", "against": "owner", "severity": 3, "note": "n"},
     "ContractBreached": {"clause": "4.2"},
     "NeedOutgrown": {"need": "24/7 support"},
@@ -72,6 +74,24 @@ def test_restore_fills_defaults_and_converts_dates():
     assert invoice.due_on == dt.date(2026, 3, 15)
     first, second = (registry.restore("DecisionRecorded", {"verdict": "keep", "ruleset_version": 1, "as_of": "x"}, 1) for _ in range(2))
     assert first.fired == [] and first.fired is not second.fired
+
+
+@pytest.mark.parametrize(
+    ("type_name", "data", "message"),
+    [
+        ("InvoiceIssued", {"invoice_id": "I", "amount": 1, "due_on": "2026-03-01", "issued_on": "2026-03-02"}, "due_on: 2026-03-01 is before the issue date 2026-03-02"),
+        ("InvoiceIssued", {"invoice_id": "I", "amount": 1, "due_on": "2026-03-01", "currency": "eur"}, "currency: must be an ISO 4217 currency code"),
+        ("ClientOnboarded", {"name": "A", "currency": "EURO"}, "currency: must be an ISO 4217 currency code"),
+        ("ContractSigned", {"contract_id": "C", "notice_days": 3651}, "notice_days: must be a whole number of days from 0 to 3,650"),
+        ("ContractSigned", {"contract_id": "C", "notice_days": 1.5}, "notice_days: must be a whole number of days"),
+        ("ContractSigned", {"contract_id": "C", "auto_renews": "yes"}, "auto_renews: must be true or false"),
+        ("NoticeGiven", {"by": "them", "effective_on": "2026-03-01"}, "by: 'them' is not one of us, client"),
+        ("NoticeGiven", {"by": "us"}, "effective_on"),
+    ],
+)
+def test_the_second_vocabulary_checks_its_fields(type_name, data, message):
+    with pytest.raises(InvalidEvent, match=message):
+        registry.decode(type_name, data)
 
 
 def test_event_restore_equals_a_validated_event():

@@ -13,11 +13,7 @@ import pytest
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant, read_events, registry
 from clientrules.domain.facts import FACTS, ClientFold, Facts, FactsError, facts_of
-
-
-def shared_dir() -> Path:
-    beside_repo = Path(__file__).resolve().parents[2] / "shared"
-    return beside_repo if beside_repo.is_dir() else Path("/work/shared")
+from conftest import DATA, STORIES
 
 
 _ids = itertools.count(1)
@@ -462,7 +458,7 @@ def test_relationship_ended():
 
 
 def stories() -> dict[str, list[Event]]:
-    with open(shared_dir() / "scenarios" / "stories.jsonl", "rb") as source:
+    with open(STORIES, "rb") as source:
         events = read_events(source)
     by_client: dict[str, list[Event]] = collections.defaultdict(list)
     for event in events:
@@ -643,12 +639,12 @@ def test_every_catalogue_fact_can_be_present():
     assert set(facts(events, T).values) == set(FACTS)
 
 
-# --- the stories of ../shared/scenarios, as of 2026-06-01 ----------------------------------------
+# --- the stories of tests/data, as of 2026-06-01 ----------------------------------------
 
 
 @pytest.fixture(scope="module")
 def story_facts() -> dict[str, dict]:
-    as_of = Instant.parse(json.loads((shared_dir() / "scenarios" / "stories.expected.json").read_text())["as_of"])
+    as_of = Instant.parse(json.loads((DATA / "stories.expected.v1.json").read_text())["as_of"])
     return {client: facts_of(events, as_of).values for client, events in stories().items()}
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from clientrules.domain.errors import InvalidInput
 from clientrules.domain.events import Event, FollowUpSent, WorkLogged, iter_events, read_events, write_events
 from clientrules.domain.events.jsonl import MAX_LINE_BYTES, iter_lines
+from conftest import REPO
 
 GOOD = '{"client": "acme", "type": "WorkLogged", "at": "2026-03-01", "data": {"hours": 1, "billable": true}}'
 
@@ -163,9 +164,9 @@ def test_write_then_read_gives_the_same_events():
     }
 
 
-def test_every_example_of_the_spec_reads(shared_dir):
-    spec = (shared_dir / "spec" / "events.md").read_text()
-    examples = [line for line in spec.splitlines() if line.startswith('{"client"')]
+def test_every_example_of_the_event_reference_reads():
+    reference = (REPO / "docs" / "events.md").read_text()
+    examples = [line for line in reference.splitlines() if line.startswith('{"client"')]
     assert examples
     assert len(read_events(examples)) == len(examples)
 

@@ -10,15 +10,10 @@ from click.testing import CliRunner
 
 from clientrules.cli.main import cli
 from clientrules.ledger import Ledger
+from conftest import DATA, STORIES
 
 
-def shared_dir() -> Path:
-    beside = Path(__file__).resolve().parents[2] / "shared"
-    return beside if beside.is_dir() else Path("/work/shared")
-
-
-STORIES = shared_dir() / "scenarios" / "stories.jsonl"
-EXPECTED = json.loads((shared_dir() / "scenarios" / "stories.expected.json").read_text())
+EXPECTED = json.loads((DATA / "stories.expected.v1.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,34 @@ def _flag(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
         raise InvalidEvent("must be true or false", field=attribute.name)
 
 
+def _optional_flag(instance: object, attribute: attrs.Attribute[bool | None], value: object) -> None:
+    if value is not None:
+        _flag(instance, attribute, value)  # type: ignore[arg-type]
+
+
+#: the longest notice period a contract may name (ten years), so that every notice date stays in the calendar
+MAX_NOTICE_DAYS = 3_650
+
+
+def _optional_days(_: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NOTICE_DAYS:
+        raise InvalidEvent(f"must be a whole number of days from 0 to {MAX_NOTICE_DAYS:,}", field=attribute.name)
+
+
+def _currency(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha() or not value.isupper():
+        raise InvalidEvent("must be an ISO 4217 currency code of three capital letters, such as EUR", field=attribute.name)
+
+
+def _currency_field() -> Any:
+    """An optional ISO 4217 currency code (``EUR``); absent: the client's, else the business's."""
+    return attrs.field(default=None, validator=_currency)
+
+
 def _one_of(*choices: str) -> Callable[[object, attrs.Attribute[str], object], None]:
     def check(_: object, attribute: attrs.Attribute[str], value: object) -> None:
         if value not in choices:
@@ -92,13 +120,21 @@ def _email_field() -> Any:
     return attrs.field(default=None, validator=_optional_text, metadata={PERSONAL: True, ERASED_AS: None})
 
 
-def _date_field(name: str, *, optional: bool = False) -> Any:
+def _date_field(name: str, *, optional: bool = False, validator: Any = None) -> Any:
     def convert(value: object) -> object:
         if value is None and optional:
             return None
         return parse_date(value, field=name)
 
-    return attrs.field(default=None, converter=convert) if optional else attrs.field(converter=convert)
+    if optional:
+        return attrs.field(default=None, converter=convert, validator=validator)
+    return attrs.field(converter=convert, validator=validator)
+
+
+def _not_after_due_on(instance: Any, _: attrs.Attribute[dt.date | None], issued_on: dt.date | None) -> None:
+    """An invoice is not due before it was issued (validators run once every field is set)."""
+    if issued_on is not None and instance.due_on < issued_on:
+        raise InvalidEvent(f"{instance.due_on.isoformat()} is before the issue date {issued_on.isoformat()}", field="due_on")
 
 
 @attrs.frozen(kw_only=True)
@@ -122,6 +158,7 @@ class ClientOnboarded(Payload):
     email: str | None = _email_field()
     segment: str | None = _optional_text_field()
     monthly_value: float | None = attrs.field(default=None, validator=_optional_amount)
+    currency: str | None = _currency_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -130,6 +167,16 @@ class ContractSigned(Payload):
     contract_id: str = _text_field()
     ends_on: dt.date | None = _date_field("ends_on", optional=True)
     value: float | None = attrs.field(default=None, validator=_optional_amount)
+    notice_days: int | None = attrs.field(default=None, validator=_optional_days)
+    auto_renews: bool | None = attrs.field(default=None, validator=_optional_flag)
+
+
+@attrs.frozen(kw_only=True)
+class NoticeGiven(Payload):
+    TYPE = "NoticeGiven"
+    by: str = _choice_field("us", "client")
+    effective_on: dt.date = _date_field("effective_on")
+    reason: str | None = _optional_text_field(personal=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -154,6 +201,9 @@ class InvoiceIssued(Payload):
     invoice_id: str = _text_field()
     amount: float = attrs.field(validator=_amount)
     due_on: dt.date = _date_field("due_on")
+    issued_on: dt.date | None = _date_field("issued_on", optional=True, validator=_not_after_due_on)
+    currency: str | None = _currency_field()
+    source: str | None = _optional_text_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -161,6 +211,14 @@ class PaymentReceived(Payload):
     TYPE = "PaymentReceived"
     invoice_id: str = _text_field()
     amount: float = attrs.field(validator=_amount)
+    source: str | None = _optional_text_field()
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceVoided(Payload):
+    TYPE = "InvoiceVoided"
+    invoice_id: str = _text_field()
+    reason: str | None = _optional_text_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -244,6 +302,7 @@ class PlanAgreed(Payload):
 class TermsRenegotiated(Payload):
     TYPE = "TermsRenegotiated"
     change: str = _text_field()
+    monthly_value: float | None = attrs.field(default=None, validator=_optional_amount)
 
 
 # --- Conduct ------------------------------------------------------------------------
@@ -282,10 +341,12 @@ class NeedOutgrown(Payload):
 SPEC_TYPES: tuple[type[Payload], ...] = (
     ClientOnboarded,
     ContractSigned,
+    NoticeGiven,
     RelationshipEnded,
     ClientReferredOut,
     InvoiceIssued,
     PaymentReceived,
+    InvoiceVoided,
     DepositRequested,
     DepositReceived,
     WorkLogged,
