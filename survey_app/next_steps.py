@@ -20,7 +20,7 @@ from wtforms.validators import Length, Optional
 from clientrules.domain.errors import ClientRulesError, InvalidEvent
 from clientrules.domain.events import check_client_id
 from clientrules.domain.next_steps import NextSteps
-from clientrules.domain.next_steps.fields import plain_date
+from clientrules.domain.drafts.fields import plain_date
 from survey_app.security import login_required
 
 next_steps = Blueprint("next_steps", __name__, url_prefix="/owner")

@@ -25,9 +25,9 @@ import attrs
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.events import Event, Instant, MeetingHeld
 from clientrules.domain.facts import Facts
-from clientrules.domain.next_steps.drafts import Drafts, default_drafts
-from clientrules.domain.next_steps.fields import TALK_ONLY, FieldValue, draft_fields, plain_date
-from clientrules.domain.next_steps.sandbox import DraftError
+from clientrules.domain.drafts import DraftError, Drafts, default_drafts
+from clientrules.domain.drafts.fields import FieldValue, plain_date
+from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
 from clientrules.domain.rules.model import RuleSet
 
 #: events that show the owner acted on a decision: a keep after one of them follows that decision through

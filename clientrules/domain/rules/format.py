@@ -29,7 +29,7 @@ from typing import Any
 
 import tomli_w
 
-from clientrules.domain.next_steps import drafts as draft_tables  # a module: it imports this package too
+from clientrules.domain.drafts import read_drafts
 from clientrules.domain.rules.conditions import (
     RULE_ID,
     ConditionError,
@@ -45,7 +45,8 @@ from clientrules.domain.rules.model import (
     Rule,
     RuleSet,
 )
-from clientrules.domain.rules.validation import RuleSetProblems, check_ruleset, did_you_mean
+from clientrules.domain.rules.validation import RuleSetProblems, check_ruleset
+from clientrules.domain.suggestions import did_you_mean
 
 TOP_KEYS = ("description", "parameters", "rules", "drafts")
 PARAMETER_KEYS = ("grace_days",)
@@ -146,7 +147,7 @@ class _Reader:
             parameters=parameters,
             source=text,
             description=description,
-            drafts=draft_tables.read_drafts(document.get("drafts"), self.problems),
+            drafts=read_drafts(document.get("drafts"), self.problems),
         )
 
     def parameters(self, table: object) -> Parameters:

@@ -10,12 +10,11 @@ match; a rule with ``signal = true`` gives no verdict, only that signal.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Union
+from typing import Callable, Iterable, Mapping, Union
 
 import attrs
 
-if TYPE_CHECKING:
-    from clientrules.domain.next_steps.drafts import Drafts
+from clientrules.domain.drafts import Drafts
 
 #: The verdicts, most severe first: the decision is the most severe verdict that fired.
 VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
@@ -140,7 +139,7 @@ class RuleSet:
     parameters: Parameters = Parameters()
     source: str = ""
     description: str = ""
-    #: the ``[drafts]`` table (None: the default drafts); see :mod:`clientrules.domain.next_steps.drafts`
+    #: the ``[drafts]`` table (None: the default drafts); see :mod:`clientrules.domain.drafts`
     drafts: Drafts | None = attrs.field(default=None, hash=False)
 
     @property

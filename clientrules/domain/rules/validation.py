@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from clientrules.domain.errors import InvalidRuleSet
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules.limits import engine_limit_problems, size_problems
 from clientrules.domain.rules.model import Comparison, RuleSet
+from clientrules.domain.suggestions import did_you_mean
 
 #: durable-rules joins at most 16 patterns; a rule uses one for the facts and one for its stage
 MAX_SIGNAL_CONDITIONS = 14
@@ -98,9 +98,3 @@ def _cycle_problems(ruleset: RuleSet) -> list[str]:
     for rule_id in edges:
         visit(rule_id, [])
     return problems
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """' (did you mean ...?)' naming the closest of ``choices``, or nothing."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -2,7 +2,7 @@
 
 Drafts live in the rule file, so they are versioned, checked and adopted with
 ``rules check`` / ``rules use`` exactly like rules. Keys left out keep their
-default (``clientrules/domain/rules/default_drafts.toml``)::
+default (``clientrules/domain/drafts/default_drafts.toml``)::
 
     [drafts]
     business = "Atelier Marie"
@@ -12,7 +12,7 @@ default (``clientrules/domain/rules/default_drafts.toml``)::
     \"\"\"
 
 A template is refused when it names an unknown field or reads an undocumented
-key (see :mod:`clientrules.domain.next_steps.sandbox`), and when it cannot be
+key (see :mod:`clientrules.domain.drafts.sandbox`), and when it cannot be
 filled for a sample client with every field set and for one with none set.
 """
 
@@ -25,9 +25,9 @@ from typing import Any, Mapping
 
 import attrs
 
-from clientrules.domain.next_steps.fields import DraftSettings, empty_fields, sample_fields
-from clientrules.domain.next_steps import sandbox  # a module: it imports the rules package, which imports this
-from clientrules.domain.rules.validation import did_you_mean
+from clientrules.domain.drafts import sandbox
+from clientrules.domain.drafts.fields import DraftSettings, empty_fields, sample_fields
+from clientrules.domain.suggestions import did_you_mean
 
 #: the draft templates, in the order the steps use them
 DRAFT_NAMES = ("meeting_agenda", "written_plan", "ending_note", "referral_note")
@@ -48,7 +48,7 @@ class Drafts:
     def fill(self, name: str, fields: Mapping[str, Any]) -> str:
         """Draft ``name`` filled with ``fields``.
 
-        Raises :class:`~clientrules.domain.next_steps.sandbox.DraftError` with one line saying why not.
+        Raises :class:`~clientrules.domain.drafts.sandbox.DraftError` with one line saying why not.
         """
         return sandbox.fill(self.templates[name], fields)
 
@@ -59,7 +59,7 @@ class Drafts:
 @functools.lru_cache(maxsize=1)
 def default_drafts() -> Drafts:
     """The drafts shipped with the library."""
-    text = resources.files("clientrules.domain.rules").joinpath("default_drafts.toml").read_text("utf-8")
+    text = resources.files("clientrules.domain.drafts").joinpath("default_drafts.toml").read_text("utf-8")
     table = tomllib.loads(text)["drafts"]
     return Drafts(
         templates={name: table[name] for name in DRAFT_NAMES},

@@ -4,7 +4,7 @@ An owner-edited template must not reach Python objects, run code, or exhaust
 the machine. Four layers keep it so:
 
 1. :func:`check_template` refuses, before anything is filled, a template that
-   names a field outside :data:`~clientrules.domain.next_steps.fields.FIELDS`
+   names a field outside :data:`~clientrules.domain.drafts.fields.FIELDS`
    (``jinja2.meta.find_undeclared_variables``), reads a key a record does not
    document or any attribute of anything else (``__class__``, ``items``...),
    uses a construct outside a small whitelist (no calls, macros, imports,
@@ -28,8 +28,8 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.next_steps.fields import FIELDS, FieldDoc
-from clientrules.domain.rules.validation import did_you_mean
+from clientrules.domain.drafts.fields import FIELDS, FieldDoc
+from clientrules.domain.suggestions import did_you_mean
 
 MAX_TEMPLATE_CHARS = 20_000
 MAX_DRAFT_CHARS = 20_000
