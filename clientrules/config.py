@@ -43,7 +43,8 @@ from urllib.parse import urlsplit
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
-from clientrules.application.surveys import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret, is_email_address
+from clientrules.domain.survey.invitations import is_email_address
+from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 
 PREFIX = "CLIENTRULES_"
 DB_ENV = "CLIENTRULES_DB"

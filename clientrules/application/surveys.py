@@ -10,7 +10,6 @@ threads or processes) exactly one is stored; the other is told
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 import uuid
 from typing import Any, Mapping, Protocol
@@ -36,8 +35,16 @@ from clientrules.domain.survey.errors import (
     NotEligible,
     SurveyError,
 )
-from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation, invitations_of
-from clientrules.domain.survey.links import LinkSigner
+from clientrules.domain.survey.invitations import (
+    ANSWERED,
+    EXPIRED,
+    OPEN,
+    SUPERSEDED,
+    Invitation,
+    invitations_of,
+    is_email_address,
+)
+from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, LinkSigner, check_secret
 from clientrules.application.owner import OwnerAccount
 from clientrules.domain.survey.questionnaire import answered
 from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc_now
@@ -45,15 +52,9 @@ from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc
 SECRET_META_KEY = "survey_secret"
 #: the setting that tells whose an invitation is (links name only the invitation)
 INVITATION_META_KEY = "survey_invitation.{}"
-#: the shortest signing secret accepted from the environment (a generated one has 43 characters)
-MIN_SECRET_LENGTH = 32
-DEFAULT_EXPIRY_DAYS = 30
-#: the longest a link may stay valid, and the longest wait before a reminder (ten years)
-MAX_DAYS = 3650
 #: how often a submission is retried when another writer appended to the client's stream meanwhile
 SUBMIT_ATTEMPTS = 5
 SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
-_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@\s<>,;\"\x00-\x1f\x7f]+")
 _LINK_ERRORS = {SUPERSEDED: LinkSuperseded, ANSWERED: LinkUsed, EXPIRED: LinkExpired}
 
 
@@ -65,21 +66,6 @@ def shared_secret(settings: StoredSettings, given: str | None = None, *, origin:
     if given:
         return check_secret(given, origin=origin)
     return settings.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
-
-
-def check_secret(secret: str, *, origin: str) -> str:
-    """``secret`` if it is long enough to sign links and sessions, else a one-line error naming ``origin``."""
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ClientRulesError(
-            f"{origin} is too short ({len(secret)} characters; at least {MIN_SECRET_LENGTH}): make one with "
-            "python -c 'import secrets; print(secrets.token_urlsafe(32))', or unset it to use the database's own"
-        )
-    return secret
-
-
-def is_email_address(text: str) -> bool:
-    """Whether ``text`` looks like one e-mail address (and nothing that could add a header or a recipient)."""
-    return bool(_EMAIL.fullmatch(text))
 
 
 @attrs.frozen

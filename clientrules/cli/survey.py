@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from clientrules.application.surveys import MAX_DAYS
+from clientrules.domain.survey import MAX_DAYS
 from clientrules.cli.context import ctx_ledger
 from clientrules.domain.events import Event
 from clientrules.domain.survey import FIELDS, Invitation

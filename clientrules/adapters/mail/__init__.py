@@ -29,9 +29,8 @@ import attrs
 import jinja2
 
 from clientrules.adapters.store.sqlite import sqlite_path
-from clientrules.application.surveys import is_email_address
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.survey import Invitation
+from clientrules.domain.survey import Invitation, is_email_address
 from clientrules.ports import Delivery, Mailer
 
 SMTP_TIMEOUT = 30.0

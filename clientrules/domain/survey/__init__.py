@@ -15,7 +15,8 @@ from clientrules.domain.survey.errors import (
     OwnerPasswordError,
     SurveyError,
 )
-from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation
+from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation, is_email_address
+from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 from clientrules.domain.survey.questionnaire import (
     FIELDS,
     MAX_TEXT,
@@ -28,6 +29,7 @@ from clientrules.domain.survey.questionnaire import (
 
 __all__ = [
     "ANSWERED",
+    "DEFAULT_EXPIRY_DAYS",
     "EXPIRED",
     "FIELDS",
     "InvalidAnswers",
@@ -37,6 +39,7 @@ __all__ = [
     "LinkSuperseded",
     "LinkUnknown",
     "LinkUsed",
+    "MAX_DAYS",
     "MAX_TEXT",
     "NotEligible",
     "OPEN",
@@ -48,4 +51,6 @@ __all__ = [
     "SUPERSEDED",
     "SurveyError",
     "WOULD_RETURN",
+    "check_secret",
+    "is_email_address",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Callable, Iterable
 
 import attrs
@@ -16,6 +17,12 @@ SUPERSEDED = "superseded"
 
 #: the token of an invitation, from its id and when it was issued
 TokenOf = Callable[[str, dt.datetime], str]
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]+@[^@\s<>,;\"\x00-\x1f\x7f]+\.[^@\s<>,;\"\x00-\x1f\x7f]+")
+
+
+def is_email_address(text: str) -> bool:
+    """Whether ``text`` looks like one e-mail address (and nothing that could add a header or a recipient)."""
+    return bool(_EMAIL.fullmatch(text))
 
 
 @attrs.frozen

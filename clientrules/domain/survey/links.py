@@ -19,12 +19,28 @@ from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.survey.errors import LinkExpired, LinkUnknown
 
 SALT = "clientrules.survey-link.opaque"
 #: the salt of the links that named ``[invitation id, client id]``
 NAMING_SALT = "clientrules.survey-link"
 Clock = Callable[[], dt.datetime]
+#: the shortest signing secret accepted from the environment (a generated one has 43 characters)
+MIN_SECRET_LENGTH = 32
+DEFAULT_EXPIRY_DAYS = 30
+#: the longest a link may stay valid, and the longest wait before a reminder (ten years)
+MAX_DAYS = 3650
+
+
+def check_secret(secret: str, *, origin: str) -> str:
+    """``secret`` if it is long enough to sign links and sessions, else a one-line error naming ``origin``."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ClientRulesError(
+            f"{origin} is too short ({len(secret)} characters; at least {MIN_SECRET_LENGTH}): make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))', or unset it to use the database's own"
+        )
+    return secret
 
 
 class LinkSigner:
