@@ -116,7 +116,7 @@ class Ledger:
     @functools.cached_property
     def folds(self) -> Folds:
         """Each client's fold at its latest version, kept in the store (:class:`clientrules.application.folds.Folds`)."""
-        return Folds.for_store(self.store)
+        return Folds(self.store)
 
     @functools.cached_property
     def decisions(self) -> Decisions:
@@ -146,7 +146,7 @@ class Ledger:
     @functools.cached_property
     def alerts(self) -> Watcher:
         """The watcher of decision changes: passes, delivery, the changes feed (:class:`clientrules.application.alerts.Watcher`)."""
-        return Watcher(self.store, self.decisions, self.rules, self.engines)  # type: ignore[arg-type]
+        return Watcher(self.store, self.decisions, self.rules, self.engines)
 
     @functools.cached_property
     def learning(self) -> Learning:

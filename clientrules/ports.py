@@ -6,9 +6,11 @@ technology, and the services (:mod:`clientrules.application`) receive them:
 * the event store, split by capability as ``eventsourcing`` splits its
   recorders: :class:`EventStreams` (each client's stream), :class:`EventLog`
   (every event in global order), :class:`ClientQueries` (which clients
-  there are), :class:`KeyStore` (personal-data keys and erasure) and
-  :class:`StoredSettings` (values kept with the database); :class:`EventStore` is
-  all of them, as the SQLite and PostgreSQL backends provide;
+  there are), :class:`KeyStore` (personal-data keys and erasure),
+  :class:`StoredSettings` (values kept with the database), :class:`FoldStore`
+  (each client's fold beside its stream), :class:`WatchStore` (the watcher's
+  checkpoint and state) and :class:`DeliveryStore` (the outbox of decision
+  changes); :class:`EventStore` is all of them, as every backend provides;
 * :class:`DecisionEngine`, a compiled rule set that tells which rules fire
   on a client's facts, and :class:`EngineFactory`, which compiles one;
 * :class:`Clock`, the time now.
@@ -34,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Collection, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Collection, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import attrs
 
@@ -146,15 +148,6 @@ class StoredSettings(Protocol):
         """Store ``value`` under ``key`` unless one is there; return the value in force."""
 
 
-class EventStore(EventStreams, EventLog, ClientQueries, KeyStore, StoredSettings, Protocol):
-    """A durable, append-only store of client event streams: every capability of one database."""
-
-    url: str
-
-    def close(self) -> None:
-        """Release the connections."""
-
-
 class DecisionEngine(Protocol):
     """One rule set, compiled: which of its rules fire on a client's facts."""
 
@@ -217,7 +210,6 @@ class StreamTail:
     events: list[Event]
 
 
-@runtime_checkable
 class FoldStore(Protocol):
     """A store that keeps each client's fold beside its stream (a snapshot, in event-store words)."""
 
@@ -358,6 +350,22 @@ class DeliveryStore(Protocol):
         """Record one attempt: delivered (``delivered_at``), or failed with ``error`` until ``next_attempt_key``.
 
         The last error is kept after a delivery, for the delivery log."""
+
+
+class EventStore(
+    EventStreams, EventLog, ClientQueries, KeyStore, StoredSettings, FoldStore, WatchStore, DeliveryStore, Protocol
+):
+    """A durable, append-only store of client event streams: every capability of one database.
+
+    Every backend (SQLite, PostgreSQL, in memory) provides all of them, so a
+    service is given the store and declares, by the protocols it takes, the
+    capabilities it uses.
+    """
+
+    url: str
+
+    def close(self) -> None:
+        """Release the connections."""
 
 
 def utc_now() -> dt.datetime:

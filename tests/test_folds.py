@@ -12,7 +12,7 @@ from clientrules.domain.events import Event, Instant, registry
 from clientrules.domain.facts import ClientFold, FactsError, facts_of
 from clientrules.domain.facts.stored import fold_format, fold_from_text, fold_text
 from clientrules.domain.events.registry import Registry
-from clientrules.ports import FoldStore, StoredFold
+from clientrules.ports import StoredFold
 
 AS_OF = Instant.parse("2026-06-01")
 
@@ -30,10 +30,6 @@ def ledger(store_url: str):
 def stored(ledger: Ledger, client: str) -> StoredFold | None:
     tails = list(ledger.store.read_folds([client], format=ledger.folds.format))
     return tails[0].fold if tails else None
-
-
-def test_both_backends_keep_folds(ledger) -> None:
-    assert isinstance(ledger.store, FoldStore)
 
 
 def test_appends_and_imports_write_no_fold_and_a_read_writes_one_once_enough_is_new(ledger, tmp_path) -> None:
@@ -89,7 +85,7 @@ def test_a_damaged_fold_is_never_used_and_is_written_anew(ledger, damage) -> Non
     with pytest.raises(FactsError):
         fold_from_text(stored(ledger, "acme").data, client="acme", version=fold.version)
 
-    again = Folds.for_store(ledger.store).latest("acme")
+    again = Folds(ledger.store).latest("acme")
     assert again.facts(AS_OF) == good.facts(AS_OF) == facts_of(ledger.events("acme"), AS_OF)
     assert stored(ledger, "acme") == fold  # repaired
 

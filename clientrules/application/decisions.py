@@ -51,14 +51,14 @@ class Decisions:
         rules: RuleVersions,
         engines: Engines,
         *,
-        folds: Folds | None = None,
+        folds: Folds,
         fold_cache_size: int = FOLD_CACHE_SIZE,
     ) -> None:
-        """``folds``: where clients' folds come from (default: :meth:`Folds.for_store` of ``store``)."""
+        """``folds``: where clients' folds come from (the store's, :class:`~clientrules.application.folds.Folds`)."""
         self._store = store
         self._rules = rules
         self._engines = engines
-        self._latest = folds or Folds.for_store(store)
+        self._latest = folds
         self._fold_cache_size = fold_cache_size
         #: client -> its fold and the version of the fold stored for it, least recently used first
         self._folds: OrderedDict[str, tuple[ClientFold, int]] = OrderedDict()

@@ -1,6 +1,6 @@
 """Each client's fold at its latest version, from its stored fold and only the events after it (``ledger.folds``).
 
-A store that keeps folds (:class:`~clientrules.ports.FoldStore`) holds each
+The store keeps (:class:`~clientrules.ports.FoldStore`) each
 client's :class:`~clientrules.domain.facts.ClientFold` with the stream
 version it has seen. Bringing a client up to date reads that fold and the
 events stored after its version, for many clients in a few queries; the
@@ -21,7 +21,7 @@ again and the fold is written anew.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
 from clientrules.domain.events import Event, Registry, registry as default_registry
 from clientrules.domain.facts import ClientFold, FactsError
@@ -36,28 +36,24 @@ WRITE_SHARE = 16
 READ_BATCH = 500
 
 
+class StoreForFolds(EventStreams, FoldStore, Protocol):
+    """What folds read and write: the clients' streams and the folds kept beside them."""
+
+
 class Folds:
     """The latest folds of the clients of one store. Safe to share between threads (it keeps no fold)."""
 
     def __init__(
         self,
-        events: EventStreams,
-        folds: FoldStore | None,
+        store: StoreForFolds,
         *,
         registry: Registry = default_registry,
         write_after: int = WRITE_AFTER,
     ) -> None:
-        """``folds``: where folds are kept (None: a store without them; every fold is built from the events)."""
-        self._events = events
-        self._folds = folds
+        self._store = store
         self._write_after = write_after
         #: the format of the folds written and read
         self.format = fold_format(registry)
-
-    @classmethod
-    def for_store(cls, store: EventStreams, *, registry: Registry = default_registry) -> Folds:
-        """The folds of ``store``, kept in it when it is a :class:`~clientrules.ports.FoldStore`."""
-        return cls(store, store if isinstance(store, FoldStore) else None, registry=registry)
 
     def latest(self, client: str) -> ClientFold:
         """``client``'s fold of every event stored so far (an empty fold for a client with no event)."""
@@ -79,7 +75,7 @@ class Folds:
         """:meth:`iter_latest`, each fold with the version of the fold now stored for its client (0: none)."""
         iterator = iter(clients)
         while batch := list(itertools.islice(iterator, READ_BATCH)):
-            tails = {tail.client: tail for tail in self._tails(batch)}
+            tails = {tail.client: tail for tail in self._store.read_folds(batch, format=self.format)}
             stale: list[StoredFold] = []
             for client in batch:
                 tail = tails.pop(client, None)
@@ -88,7 +84,7 @@ class Folds:
                 fold, usable, events = self._restored(tail)
                 fold.apply_all(events)
                 stored = usable or 0
-                if self._folds is not None and (usable is None or self._stale(fold, stored)):
+                if usable is None or self._stale(fold, stored):
                     stale.append(self._stored(fold))  # before the caller gets the fold to change
                     stored = fold.version
                 yield fold, stored
@@ -102,8 +98,8 @@ class Folds:
         """
         if fold.client is None:
             raise ValueError("an empty fold has no client to catch up with")
-        fold.apply_all(self._events.read_client(fold.client, after_version=fold.version))
-        if self._folds is None or not self._stale(fold, stored):
+        fold.apply_all(self._store.read_client(fold.client, after_version=fold.version))
+        if not self._stale(fold, stored):
             return stored
         self._write([self._stored(fold)])
         return fold.version
@@ -116,15 +112,6 @@ class Folds:
         after it only those, so a long history is rewritten less often.
         """
         return fold.version - stored >= max(self._write_after, fold.version // WRITE_SHARE)
-
-    def _tails(self, clients: list[str]) -> Iterator[StreamTail]:
-        if self._folds is None:
-            for client in clients:
-                events = self._events.read_client(client)
-                if events:
-                    yield StreamTail(client, None, events)
-            return
-        yield from self._folds.read_folds(clients, format=self.format)
 
     def _restored(self, tail: StreamTail) -> tuple[ClientFold, int | None, list[Event]]:
         """The fold to continue, the version of the usable fold stored, and the events still to fold.
@@ -141,11 +128,11 @@ class Folds:
         try:
             return fold_from_text(stored.data, client=tail.client, version=stored.version), stored.version, tail.events
         except FactsError:
-            return ClientFold(), None, self._events.read_client(tail.client)
+            return ClientFold(), None, self._store.read_client(tail.client)
 
     def _stored(self, fold: ClientFold) -> StoredFold:
         return StoredFold(fold.client, fold.version, self.format, fold_text(fold))  # type: ignore[arg-type]
 
     def _write(self, folds: list[StoredFold]) -> None:
-        if folds and self._folds is not None:
-            self._folds.write_folds(folds)
+        if folds:
+            self._store.write_folds(folds)
