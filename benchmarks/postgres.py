@@ -41,7 +41,6 @@ from clientrules import Ledger
 from clientrules.domain.events import Event
 from clientrules.domain.events.jsonl import event_from_json
 from clientrules.adapters.store import open_store
-from clientrules.parallel import iter_evaluate_parallel
 
 NAME = "postgres"
 WRITER_THREADS = 4
@@ -98,7 +97,7 @@ def evaluation_rate(url: str, workers: int) -> float:
 
         def evaluate() -> None:
             nonlocal decided
-            decided = sum(1 for _ in iter_evaluate_parallel(ledger, workers=workers, as_of=AS_OF))
+            decided = sum(1 for _ in ledger.iter_evaluate(workers=workers, as_of=AS_OF))
 
         spent = seconds(evaluate)
         return decided / spent
@@ -176,7 +175,7 @@ def run(context: Context) -> list[Row]:
     for what, rate in rates["PostgreSQL"].items():
         rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),
                         f"SQLite, {what}", Figure(rates["SQLite"][what], "events/s"), None))
-    measures = f"iter_evaluate_parallel of {clients:,} clients (~50 events each)"
+    measures = f"ledger.iter_evaluate(workers=N) of {clients:,} clients (~50 events each)"
     rows += [
         Row(NAME, "PostgreSQL evaluate, 1 process", measures, Figure(evaluation["PostgreSQL"][1], "clients/s"),
             "SQLite, 1 process", Figure(evaluation["SQLite"][1], "clients/s"), None),

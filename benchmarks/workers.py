@@ -1,6 +1,6 @@
 """``evaluate --workers 2`` against 1 worker, on the shared history (20,000 clients of ~50 events).
 
-Both through ``iter_evaluate_parallel`` (what ``clientrules evaluate
+Both through ``ledger.iter_evaluate`` (what ``clientrules evaluate
 --workers N`` calls), each run in a fresh process so that both start cold;
 the 2-worker run includes starting its process pool. Interleaved rounds,
 best of each: the 2-worker run needs both cores, so anything else running
@@ -18,7 +18,6 @@ from benchmarks.measure import best_of, in_fresh_process, seconds
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
-from clientrules.parallel import iter_evaluate_parallel
 
 NAME = "workers"
 
@@ -26,7 +25,7 @@ NAME = "workers"
 def evaluation_seconds(database: Path, workers: int) -> float:
     with Ledger.open(database) as ledger:
         ledger.rules.current()  # adopted before the clock starts, as in any later run
-        return seconds(lambda: sum(1 for _ in iter_evaluate_parallel(ledger, workers=workers, as_of=AS_OF)))
+        return seconds(lambda: sum(1 for _ in ledger.iter_evaluate(workers=workers, as_of=AS_OF)))
 
 
 def run(context: Context) -> list[Row]:
@@ -42,7 +41,7 @@ def run(context: Context) -> list[Row]:
         Row(
             benchmark=NAME,
             name="evaluate --workers 2 vs 1 worker",
-            measures=f"iter_evaluate_parallel of {count:,} clients (~50 events each) from SQLite, 2 processes",
+            measures=f"ledger.iter_evaluate(workers=N) of {count:,} clients (~50 events each) from SQLite, 2 processes",
             ours=Figure(count / best["two"], "clients/s"),
             peer_name="the same, 1 worker",
             peer=Figure(count / best["one"], "clients/s"),

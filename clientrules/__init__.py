@@ -6,6 +6,12 @@ The front door is :class:`Ledger`::
 
     with Ledger.open("clients.db") as ledger:
         ledger.record("acme", InvoiceIssued(invoice_id="A-1", amount=900.0, due_on="2026-03-31"), "2026-03-01")
+
+Everything a program, the ``clientrules`` command or the web app uses is
+importable from here: the ledger and its services' results, the event types,
+the errors, the vocabularies pages and commands word things with. The types
+to annotate with (the services, the ports, the aliases) are in
+:mod:`clientrules.types`. Nothing deeper is public.
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -15,6 +21,7 @@ from clientrules.domain import events
 from clientrules.domain.errors import (
     ClientRulesError,
     ConcurrencyError,
+    EngineError,
     InvalidEvent,
     InvalidInput,
     InvalidRuleSet,
@@ -22,11 +29,16 @@ from clientrules.domain.errors import (
     UnknownClient,
 )
 from clientrules.domain.events import (
+    ERASED,
     Event,
     Instant,
     Payload,
+    Registry,
     SPEC_TYPES,
     as_instant,
+    check_client_id,
+    moment_or_now,
+    registry,
     LEARNING_STREAM,
     REASON_CODES,
     RULES_STREAM,
@@ -63,9 +75,70 @@ from clientrules.domain.events import (
     ContractBreached,
     NeedOutgrown,
 )
+from clientrules.domain.events.types import CHOICES, DATA_KEY
+from clientrules.domain.alerts import Change
+from clientrules.domain.alerts.digest import day_words, verdict_words
+from clientrules.domain.decisions import Decision, Reason
+from clientrules.domain.decisions.explanation import Explanation
+from clientrules.domain.decisions.words import FACT_WORDS
+from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
+from clientrules.domain.facts import FACTS, Facts, facts_of
+from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
+from clientrules.domain.learning.report import Report, proposals_text
+from clientrules.domain.next_steps import NextSteps, Step
+from clientrules.domain.privacy import Erasure
+from clientrules.domain.rules import RuleSet, RuleSetProblems, parse_ruleset, ruleset_to_toml
+from clientrules.domain.rules.format import MAX_GRACE_DAYS
+from clientrules.domain.rules.model import SEVERITY, VERDICTS
+from clientrules.domain.survey import (
+    FIELDS as SURVEY_FIELDS,
+    MAX_DAYS,
+    RATING_SCALE,
+    RATINGS,
+    REASON_LABELS,
+    RECOMMEND_SCALE,
+    WOULD_RETURN,
+    InvalidAnswers,
+    Invitation,
+    LinkError,
+    LinkExpired,
+    LinkSuperseded,
+    LinkUnknown,
+    LinkUsed,
+    NotEligible,
+    SurveyError,
+)
+from clientrules.ports import AppendResult, ClientSummary, Delivery, DeliveryRow, WatchCheckpoint
+from clientrules.application.alerts import DeliveryReport, Handler, PassReport
+from clientrules.application.evaluation_queue import DEFAULT_BATCH, WorkerReport, run_worker
+from clientrules.application.learning import Decided, Proposal, Proposals, UnknownProposal
+from clientrules.application.next_steps import MissingAnswers, StepAnswers, UnknownStep
+from clientrules.application.owner import OwnerSession
+from clientrules.application.portfolio import (
+    SORTS,
+    STAGES,
+    PortfolioPage,
+    PortfolioQuery,
+    Standing,
+    Total,
+    VerdictAt,
+    stage_of,
+)
+from clientrules.application.rule_changes import ChangedDecision, RulePreview
+from clientrules.application.rule_versions import RuleSetVersion, UnknownRuleSetVersion
+from clientrules.application.survey_mail import Sent
+from clientrules.application.system_streams import REPAIR
+from clientrules.config import LOGO_TYPES, Settings, SettingsError, database_url, load_settings, other_keys
+from clientrules.wiring import (
+    DatabaseStatus,
+    Migration,
+    PendingMigration,
+    QueueStatus,
+    database_status,
+    is_postgres,
+    migrate_database,
+)
 from clientrules.ledger import Ledger
-from clientrules.ports import AppendResult, ClientSummary, EventStore
-from clientrules.adapters.store import open_store
 
 try:
     __version__ = _version("clientrules")
@@ -74,15 +147,80 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "__version__",
+    # the ledger, the database's upkeep and the settings
+    "Ledger",
+    "migrate_database",
+    "database_status",
+    "is_postgres",
+    "Migration",
+    "PendingMigration",
+    "DatabaseStatus",
+    "QueueStatus",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "database_url",
+    "other_keys",
+    "LOGO_TYPES",
+    # what the services return
     "AppendResult",
+    "ClientSummary",
+    "Erasure",
+    "Decision",
+    "Reason",
+    "Explanation",
+    "Facts",
+    "RuleSet",
+    "RuleSetVersion",
+    "RulePreview",
+    "ChangedDecision",
+    "NextSteps",
+    "Step",
+    "StepAnswers",
+    "Drafts",
+    "Invitation",
+    "Sent",
+    "Delivery",
+    "OwnerSession",
+    "Standing",
+    "Total",
+    "PortfolioQuery",
+    "PortfolioPage",
+    "VerdictAt",
+    "Change",
+    "PassReport",
+    "DeliveryReport",
+    "DeliveryRow",
+    "WatchCheckpoint",
+    "Handler",
+    "Report",
+    "Backtest",
+    "Proposals",
+    "Proposal",
+    "Decided",
+    "WorkerReport",
+    # events
+    "events",
+    "Event",
+    "Instant",
     "as_instant",
+    "moment_or_now",
+    "check_client_id",
+    "Payload",
+    "Registry",
+    "registry",
+    "CHOICES",
+    "DATA_KEY",
+    "ERASED",
+    "SPEC_TYPES",
+    "SYSTEM_TYPES",
+    "REASON_CODES",
+    "LEARNING_STREAM",
+    "RULES_STREAM",
     "ClientMessageReceived",
     "ClientOnboarded",
     "ClientReferredOut",
     "ClientReplied",
-    "ClientRulesError",
-    "ClientSummary",
-    "ConcurrencyError",
     "ContractBreached",
     "ContractSigned",
     "DeadlineMissed",
@@ -90,41 +228,77 @@ __all__ = [
     "DecisionRecorded",
     "DepositReceived",
     "DepositRequested",
-    "Event",
-    "events",
-    "EventStore",
     "FollowUpSent",
     "IncidentReported",
-    "Instant",
-    "InvalidEvent",
-    "InvalidInput",
-    "InvalidRuleSet",
     "InvoiceIssued",
     "InvoiceVoided",
-    "LEARNING_STREAM",
-    "Ledger",
     "MeetingHeld",
     "NeedOutgrown",
     "NoticeGiven",
-    "open_store",
-    "Payload",
     "PaymentReceived",
     "PersonalDataErased",
     "PlanAgreed",
     "ProposalDecided",
-    "REASON_CODES",
     "RelationshipEnded",
     "ReplySent",
-    "RULES_STREAM",
     "RuleSetAdopted",
     "ScopeChangeRequested",
-    "SPEC_TYPES",
-    "StoreError",
     "SurveyAnswered",
     "SurveyInvited",
     "SurveyReminded",
-    "SYSTEM_TYPES",
     "TermsRenegotiated",
-    "UnknownClient",
     "WorkLogged",
+    # errors
+    "ClientRulesError",
+    "ConcurrencyError",
+    "EngineError",
+    "InvalidAnswers",
+    "InvalidEvent",
+    "InvalidInput",
+    "InvalidRuleSet",
+    "LinkError",
+    "LinkExpired",
+    "LinkSuperseded",
+    "LinkUnknown",
+    "LinkUsed",
+    "MissingAnswers",
+    "NotEligible",
+    "RuleSetProblems",
+    "StoreError",
+    "SurveyError",
+    "UnknownClient",
+    "UnknownProposal",
+    "UnknownRuleSetVersion",
+    "UnknownStep",
+    # rules, facts and their words
+    "parse_ruleset",
+    "ruleset_to_toml",
+    "facts_of",
+    "FACTS",
+    "FACT_WORDS",
+    "VERDICTS",
+    "SEVERITY",
+    "MAX_GRACE_DAYS",
+    "DRAFT_NAMES",
+    "default_drafts",
+    "plain_date",
+    "verdict_words",
+    "day_words",
+    "describe_backtest",
+    "proposals_text",
+    # the exit survey's questionnaire
+    "SURVEY_FIELDS",
+    "RATINGS",
+    "RATING_SCALE",
+    "RECOMMEND_SCALE",
+    "REASON_LABELS",
+    "WOULD_RETURN",
+    "MAX_DAYS",
+    # the portfolio's stages, the workers
+    "STAGES",
+    "SORTS",
+    "stage_of",
+    "DEFAULT_BATCH",
+    "run_worker",
+    "REPAIR",
 ]

@@ -207,6 +207,11 @@ def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str,
     return Settings(**values)
 
 
+def other_keys(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``config`` that are not settings of ours (a web app hands them to its framework)."""
+    return {key: value for key, value in config.items() if not key.startswith(PREFIX)}
+
+
 def database_url(environ: Mapping[str, str] = os.environ) -> str:
     """The database to open when none is named: ``$CLIENTRULES_DB``, else ``./clientrules.db``."""
     return environ.get(DB_ENV) or DEFAULT_DB

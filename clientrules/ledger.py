@@ -1,25 +1,25 @@
-"""The library's front door and its one wiring place: :class:`Ledger` builds every service from its ports.
+"""The library's front door and its composition root: :class:`Ledger` builds every service on the adapters.
 
-``Ledger.open(url)`` opens a store adapter (SQLite or PostgreSQL, by URL) and
-hands each service the ports it needs: ``ledger.decisions``, ``ledger.folds``,
-``ledger.rules``, ``ledger.surveys``, ``ledger.learning``. Nothing else in
-the library builds a service.
+``Ledger.open(url)`` opens a store (SQLite or PostgreSQL, by
+URL) through :mod:`clientrules.wiring`, which builds every adapter, and hands
+each service the ports it needs and the one clock: ``ledger.decisions``,
+``ledger.rules``, ``ledger.surveys``, ``ledger.learning``, and the others
+below. Nothing else in the library builds a service.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import io
 import os
 import sys
+from pathlib import Path
 from typing import IO, Iterable, Iterator, cast
 
-from clientrules.adapters.isolated import IsolatedEngine
-from clientrules.adapters.mail import InvitationMail
-from clientrules.adapters.store import open_store
-from clientrules.application.alerts import Watcher
+from clientrules import wiring
+from clientrules.adapters.report import ReportRenderer
+from clientrules.application.alerts import Channel, Watcher
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
@@ -27,17 +27,29 @@ from clientrules.application.folds import Folds
 from clientrules.application.learning import Learning
 from clientrules.application.next_steps import NextStepsService
 from clientrules.application.portfolio import Portfolio
+from clientrules.application.rule_changes import RuleChanges
 from clientrules.application.rule_versions import RuleVersions
+from clientrules.application.survey_mail import SurveyMail
 from clientrules.application.surveys import Surveys, shared_secret
-from clientrules.application.system_streams import SystemEventGuard
+from clientrules.application.system_streams import SystemEventGuard, check_store
 from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
-from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
-from clientrules.domain.events import Event, Instant, Payload, PersonalDataErased, as_instant, check_client_id
+from clientrules.domain.decisions import Decision
+from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.events import (
+    Clock,
+    Event,
+    Moment,
+    Payload,
+    PersonalDataErased,
+    as_instant,
+    check_client_id,
+    moment_or_now,
+)
 from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
 from clientrules.domain.privacy import Erasure
-from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore
+from clientrules.parallel import iter_evaluate_parallel
+from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
 
-Moment = Instant | dt.datetime | dt.date | str
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 
 
@@ -51,8 +63,9 @@ class Ledger:
             ledger.events("acme")
 
     ``settings`` (default: :func:`clientrules.config.load_settings`, read when
-    first needed) and ``engine_factory`` (default: durable-rules in a child process,
-    :class:`~clientrules.adapters.isolated.IsolatedEngine`; ``DurableEngine`` runs it in this one) are the
+    first needed), ``engine_factory`` (default: durable-rules in a child
+    process, :class:`~clientrules.adapters.isolated.IsolatedEngine`) and
+    ``clock`` (default: the system's; every service asks it for "now") are the
     seams for embedding and tests.
     """
 
@@ -61,22 +74,32 @@ class Ledger:
         store: EventStore,
         *,
         settings: Settings | None = None,
-        engine_factory: EngineFactory = IsolatedEngine,
+        engine_factory: EngineFactory = wiring.DEFAULT_ENGINE,
+        clock: Clock = wiring.SYSTEM_CLOCK,
     ) -> None:
         self.store = store
+        self.clock = clock
         self._settings = settings
+        self._engine_factory = engine_factory
         self.engines = Engines(engine_factory)
 
     @classmethod
     def open(
-        cls, url: str | os.PathLike[str] | None = None, *, create: bool = True, settings: Settings | None = None
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        settings: Settings | None = None,
+        engine_factory: EngineFactory = wiring.DEFAULT_ENGINE,
+        clock: Clock = wiring.SYSTEM_CLOCK,
     ) -> Ledger:
         """Open the ledger at ``url`` (see :func:`clientrules.adapters.store.open_store`; None: :func:`clientrules.config.database_url`).
 
         With ``create=False`` a SQLite file that does not exist is an error
         instead of a new, empty database.
         """
-        return cls(open_store(database_url() if url is None else url, create=create), settings=settings)
+        opened = wiring.store(database_url() if url is None else url, create=create)
+        return cls(opened, settings=settings, engine_factory=engine_factory, clock=clock)
 
     @property
     def url(self) -> str:
@@ -88,8 +111,8 @@ class Ledger:
         return self._settings if self._settings is not None else load_settings()
 
     def with_settings(self, settings: Settings) -> Ledger:
-        """This ledger's store and engines under other ``settings`` (the web app's, which its config may override)."""
-        ledger = Ledger(self.store, settings=settings)
+        """This ledger's store, engines and clock under other ``settings`` (the web app's, which its config may override)."""
+        ledger = Ledger(self.store, settings=settings, engine_factory=self._engine_factory, clock=self.clock)
         ledger.engines = self.engines
         return ledger
 
@@ -98,20 +121,34 @@ class Ledger:
         """The secret that signs survey links (and the web app's sessions): ``CLIENTRULES_SECRET_KEY``, else the database's own."""
         return shared_secret(self.store, self.settings.secret_key, origin=SECRET_ENV)
 
+    # --- the services -----------------------------------------------------------
+
     @functools.cached_property
-    def mail(self) -> InvitationMail:
+    def mail(self) -> InvitationSender:
         """Survey mail as the settings describe it: SMTP, else the outbox folder (:mod:`clientrules.adapters.mail`)."""
-        return InvitationMail.from_settings(self.settings, database_url=self.url)
+        return wiring.invitation_mail(self.settings, self.url)
 
     @functools.cached_property
     def surveys(self) -> Surveys:
         """Exit-survey invitations and answers (:class:`clientrules.application.surveys.Surveys`)."""
-        return Surveys(self.store, secret=self.signing_secret, expiry_days=self.settings.survey_expiry_days)
+        return Surveys(
+            self.store, secret=self.signing_secret, expiry_days=self.settings.survey_expiry_days, clock=self.clock
+        )
+
+    @functools.cached_property
+    def survey_mail(self) -> SurveyMail:
+        """Invite and remind, each link mailed as it is made (:class:`clientrules.application.survey_mail.SurveyMail`)."""
+        return SurveyMail(self.surveys, self.mail)
 
     @functools.cached_property
     def rules(self) -> RuleVersions:
         """Rule-set versions: current, use, versions, get (:class:`clientrules.application.rule_versions.RuleVersions`)."""
-        return RuleVersions(self.store)
+        return RuleVersions(self.store, clock=self.clock)
+
+    @functools.cached_property
+    def rule_changes(self) -> RuleChanges:
+        """Preview a change to the rules, then adopt it (:class:`clientrules.application.rule_changes.RuleChanges`)."""
+        return RuleChanges(self.decisions, self.rules, self.learning, clock=self.clock)
 
     @functools.cached_property
     def folds(self) -> Folds:
@@ -121,37 +158,62 @@ class Ledger:
     @functools.cached_property
     def decisions(self) -> Decisions:
         """Evaluate, record and explain decisions (:class:`clientrules.application.decisions.Decisions`)."""
-        return Decisions(self.store, self.rules, self.engines, folds=self.folds)
+        return Decisions(self.store, self.rules, self.engines, folds=self.folds, clock=self.clock)
+
+    def iter_evaluate(
+        self, clients: Iterable[str] | None = None, *, as_of: Moment | None = None, record: bool = False, workers: int = 1
+    ) -> Iterator[Decision]:
+        """:meth:`Decisions.iter_evaluate <clientrules.application.decisions.Decisions.iter_evaluate>`, spread
+        over ``workers`` processes (the same decisions, in the same order)."""
+        if workers < 1:
+            raise ClientRulesError("workers must be 1 or more")
+        if workers == 1:
+            yield from self.decisions.iter_evaluate(clients, as_of=as_of, record=record)
+            return
+        moment = moment_or_now(as_of, self.clock)
+        version = self.rules.current()
+        chosen = self.decisions.clients_to_decide(clients, moment)  # before any process decides or records
+        opener = functools.partial(
+            Ledger.open, self.url, settings=self._settings, engine_factory=self._engine_factory, clock=self.clock
+        )
+        yield from iter_evaluate_parallel(opener, chosen, workers=workers, moment=moment, version=version, record=record)
 
     def evaluation_queue(self) -> EvaluationQueue:
         """The queue that ``clientrules worker`` processes share (PostgreSQL only; else a :class:`~clientrules.domain.errors.StoreError`)."""
-        # loaded here, not at import: a SQLite user's commands need not load psycopg
-        from clientrules.adapters.store.postgres import PostgresStore
-        from clientrules.adapters.store.postgres_queue import PostgresWorkQueue
-
-        if not isinstance(self.store, PostgresStore):
-            raise StoreError("the evaluation queue needs a PostgreSQL database")
-        return EvaluationQueue(PostgresWorkQueue(self.store), self.decisions, self.rules)
+        return EvaluationQueue(wiring.work_queue(self.store), self.decisions, self.rules, clock=self.clock)
 
     @functools.cached_property
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
-        return NextStepsService(self.store, self.decisions, self.rules)
+        return NextStepsService(self.store, self.decisions, self.rules, clock=self.clock)
 
     @functools.cached_property
     def portfolio(self) -> Portfolio:
         """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
-        return Portfolio(self.store, self.rules, self.engines)
+        return Portfolio(self.store, self.rules, self.engines, clock=self.clock)
 
     @functools.cached_property
     def alerts(self) -> Watcher:
         """The watcher of decision changes: passes, delivery, the changes feed (:class:`clientrules.application.alerts.Watcher`)."""
-        return Watcher(self.store, self.decisions, self.rules, self.engines)
+        return Watcher(self.store, self.decisions, self.rules, self.engines, clock=self.clock)
+
+    def alert_channels(self) -> list[Channel]:
+        """Where decision changes are delivered, as the settings say: the webhook, the owner's digest."""
+        return wiring.alert_channels(self.settings, self.url)
 
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
-        return Learning(self.store, self.rules, self.engines)
+        return Learning(self.store, self.rules, self.engines, clock=self.clock)
+
+    @functools.cached_property
+    def reports(self) -> ReportRenderer:
+        """The learning report as HTML and charts (:class:`clientrules.adapters.report.ReportRenderer`)."""
+        return wiring.report_renderer()
+
+    def check(self) -> list[str]:
+        """Every broken invariant of the system streams, one line each (empty: all is well; ``clientrules db check``)."""
+        return check_store(self.store)
 
     # --- writing ------------------------------------------------------------------
 
@@ -218,8 +280,12 @@ class Ledger:
         check_client_id(client)
         if not self.store.client_version(client):
             raise UnknownClient(client)
-        erasure = Event.new(client, PersonalDataErased(requested_by=requested_by), Instant.now())
+        erasure = Event.new(client, PersonalDataErased(requested_by=requested_by), self.clock())
         return self.store.erase(erasure)
+
+    def delete_outbox_copies(self, client: str) -> list[Path]:
+        """Delete the copies of ``client``'s survey mail in the outbox folder (after an erasure); those deleted."""
+        return wiring.delete_outbox_copies(self.settings, self.url, self.surveys.invitations(client))
 
     # --- reading ------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """``evaluate --workers N``: the clients cut into chunks, decided by a pool of N processes.
 
-Each process opens its own ledger on the same database and keeps one engine
-(durable-rules is one-thread-per-process bound). The parent fixes the moment
-and the rule-set version before anything starts, so the decisions are the
-ones a single process would reach, in the same order.
+Each process opens its own ledger on the same database (``open_ledger``,
+which the ledger gives: it must pickle) and keeps one engine (durable-rules is
+one-thread-per-process bound). The caller fixes the moment and the rule-set
+version before anything starts, so the decisions are the ones a single
+process would reach, in the same order.
 """
 
 from __future__ import annotations
@@ -11,69 +12,68 @@ from __future__ import annotations
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Iterable, Iterator
+from typing import Callable, Iterator, Protocol, Sequence
 
+from clientrules.application.decisions import Decisions
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions import Decision
-from clientrules.domain.errors import ClientRulesError, UnknownClient
-from clientrules.domain.events import Instant, as_instant, check_client_id
-from clientrules.ledger import Ledger
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import Instant
 
 #: most clients sent to a process at once (and recorded in one transaction)
 MAX_CHUNK = 1_000
 
-#: the ledger of this worker process, opened by :func:`_open_ledger`
-_process_ledger: Ledger | None = None
+
+class DecidingLedger(Protocol):
+    """What a pool process needs of the ledger it opens."""
+
+    @property
+    def rules(self) -> RuleVersions: ...
+
+    @property
+    def decisions(self) -> Decisions: ...
+
+
+#: the ledger of this pool process, opened by :func:`_open`
+_process_ledger: DecidingLedger | None = None
 
 
 def iter_evaluate_parallel(
-    ledger: Ledger,
-    clients: Iterable[str] | None = None,
+    open_ledger: Callable[[], DecidingLedger],
+    clients: Sequence[str],
     *,
     workers: int,
-    as_of: Instant | str | None = None,
+    moment: Instant,
+    version: RuleSetVersion,
     record: bool = False,
 ) -> Iterator[Decision]:
-    """``ledger.decisions.iter_evaluate`` over ``workers`` processes, under the current rule-set version.
+    """The decisions of ``clients`` (checked already) as of ``moment`` under ``version``, over ``workers`` processes.
 
     Decisions come in the order a single process gives them. Each process
     records its own chunks (one transaction per chunk).
     """
-    if workers < 1:
-        raise ClientRulesError("workers must be 1 or more")
-    moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
-    version = ledger.rules.current()
-    if workers == 1:
-        yield from ledger.decisions.iter_evaluate(clients, as_of=moment, record=record, ruleset=version)
+    if not clients:
         return
-    if clients is None:
-        ids = ledger.store.client_ids(started_by=moment)
-    else:
-        ids = [check_client_id(client) for client in clients]
-        for client in ids:  # before any process decides or records
-            if ledger.version(client) == 0:
-                raise UnknownClient(client)
-    if not ids:
-        return
-    size = min(MAX_CHUNK, math.ceil(len(ids) / (workers * 4)))
-    chunks = [ids[start:start + size] for start in range(0, len(ids), size)]
+    size = min(MAX_CHUNK, math.ceil(len(clients) / (workers * 4)))
+    chunks = [list(clients[start:start + size]) for start in range(0, len(clients), size)]
     with ProcessPoolExecutor(
         max_workers=min(workers, len(chunks)),
         mp_context=multiprocessing.get_context("spawn"),  # no inherited pool sockets or engine threads
-        initializer=_open_ledger,
-        initargs=(ledger.url,),
+        initializer=_open,
+        initargs=(open_ledger,),
     ) as pool:
         for decisions in pool.map(_decide, chunks, [(moment, version.version, record)] * len(chunks)):
             yield from decisions
 
 
-def _open_ledger(url: str) -> None:
+def _open(open_ledger: Callable[[], DecidingLedger]) -> None:
     global _process_ledger
-    _process_ledger = Ledger.open(url)
+    _process_ledger = open_ledger()
 
 
 def _decide(clients: list[str], task: tuple[Instant, int, bool]) -> list[Decision]:
     moment, version, record = task
-    assert _process_ledger is not None
+    assert _process_ledger is not None, "the pool's initializer opened the process's ledger"
     try:
         ruleset = _process_ledger.rules.get(version)
         return _process_ledger.decisions.evaluate(clients, as_of=moment, record=record, ruleset=ruleset)

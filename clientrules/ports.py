@@ -13,7 +13,8 @@ technology, and the services (:mod:`clientrules.application`) receive them:
   changes); :class:`EventStore` is all of them, as every backend provides;
 * :class:`DecisionEngine`, a compiled rule set that tells which rules fire
   on a client's facts, and :class:`EngineFactory`, which compiles one;
-* :class:`Clock`, the time now.
+* :class:`~clientrules.domain.events.Clock`, the time now (declared beside
+  :class:`~clientrules.domain.events.Instant`, as the domain's survey links need it too).
 
 Guarantees every store backend gives, enforced by the database itself:
 
@@ -33,7 +34,6 @@ Guarantees every store backend gives, enforced by the database itself:
 
 from __future__ import annotations
 
-import datetime as dt
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Collection, Iterable, Iterator, Mapping, Protocol, Sequence
@@ -45,6 +45,7 @@ from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.privacy import ClientKey, Erasure
 from clientrules.domain.rules.model import RuleSet
+from clientrules.domain.survey import Invitation
 
 
 @attrs.frozen
@@ -175,12 +176,6 @@ class VersionedRuleSet(Protocol):
 
     @property
     def ruleset(self) -> RuleSet: ...
-
-
-class Clock(Protocol):
-    """The time now, as an aware UTC datetime (a test passes a fixed one)."""
-
-    def __call__(self) -> dt.datetime: ...
 
 
 @attrs.frozen
@@ -368,11 +363,6 @@ class EventStore(
         """Release the connections."""
 
 
-def utc_now() -> dt.datetime:
-    """The :class:`Clock` of production: the system's time, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
-
-
 @attrs.frozen
 class Delivery:
     """Where a message went: ``smtp`` (to ``to``), ``outbox`` (a file at ``path``) or ``none`` (no address known)."""
@@ -387,6 +377,13 @@ class Delivery:
         if self.how == "outbox":
             return f"no mail server is configured: the message to {self.to} was written to {self.path}"
         return "no e-mail address is known for this client: send the link yourself"
+
+
+class InvitationSender(Protocol):
+    """Mails an exit-survey invitation's link (a reminder if it was reminded already)."""
+
+    def send(self, invitation: Invitation, base_url: str) -> Delivery:
+        """Send it; ``Delivery("none")`` when no address is known. Raises a ClientRulesError on failure."""
 
 
 class Mailer(Protocol):

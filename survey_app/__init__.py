@@ -5,8 +5,9 @@
     from survey_app import create_app
     app = create_app({"CLIENTRULES_DB": "clients.db"})
 
-The app calls the library only (``clientrules.Ledger`` and ``ledger.surveys``,
-``ledger.decisions``, ``ledger.rules``); see :mod:`clientrules.config` for its settings.
+The app calls the library through its front door only (``clientrules`` and
+``clientrules.types``: the :class:`~clientrules.Ledger` and its services); see
+the configuration page for its ``CLIENTRULES_*`` settings.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
-import attrs
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clientrules import Ledger
-from clientrules.adapters.mail import InvitationMail
-from clientrules.application.surveys import Surveys
+from clientrules import Ledger, load_settings, other_keys
 from survey_app.changes import changes
 from survey_app.errors import register_error_pages
 from survey_app.learning import ReportCache, learning
@@ -30,21 +28,9 @@ from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.rule_editing import rule_editing
 from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
-from clientrules.config import PREFIX, Settings, load_settings
+from survey_app.state import EXTENSION, AppState
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
-
-
-@attrs.frozen
-class AppState:
-    """What the views share, kept at ``app.extensions["clientrules"]``; the ledger lives as long as the app."""
-
-    settings: Settings
-    ledger: Ledger
-    surveys: Surveys
-    mail: InvitationMail
-    limiter: LoginLimiter
-    report_cache: ReportCache
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None = None) -> Flask:
@@ -71,18 +57,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=256 * 1024,
     )
-    app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
+    app.config.update(other_keys(config or {}))
     app.session_interface = SecureWhenHttpsSessions()
     if settings.trusted_proxies:
         # believe the address, scheme and host the proxies say (the rate limit and Secure cookies need them)
         n = settings.trusted_proxies
         # Flask's documented way to wrap its WSGI app, which mypy sees as replacing a method
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.extensions["clientrules"] = AppState(
+    app.extensions[EXTENSION] = AppState(
         settings=settings,
         ledger=ledger,
-        surveys=ledger.surveys,
-        mail=ledger.mail,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         report_cache=ReportCache(),
     )

@@ -8,14 +8,12 @@ after it are marked new.
 
 from __future__ import annotations
 
-import datetime as dt
+from flask import Blueprint, render_template, session
+from flask.typing import ResponseReturnValue
 
-from flask import Blueprint, current_app, render_template, session
-
-from clientrules.domain.alerts.digest import day_words, verdict_words
-from clientrules.domain.events import Instant
-from clientrules.application.alerts import DeliveryRow
+from clientrules import DeliveryRow, day_words, verdict_words
 from survey_app.security import login_required
+from survey_app.state import app_state
 
 changes = Blueprint("changes", __name__, url_prefix="/owner/changes")
 
@@ -39,11 +37,9 @@ def delivery_words(row: DeliveryRow) -> str:
 
 @changes.route("/")
 @login_required
-def recent():
-    ledger = current_app.extensions["clientrules"].ledger
-    now = Instant.now()
-    since = Instant.from_datetime(now.utc - dt.timedelta(days=RECENT_DAYS))
-    found = ledger.alerts.changes(since=since)
+def recent() -> ResponseReturnValue:
+    ledger = app_state().ledger
+    found = ledger.alerts.recent(days=RECENT_DAYS)
     ids = [change.id for change in found]
     last_seen = session.get(LAST_SEEN)
     new = set() if last_seen is None else set(ids[ids.index(last_seen) + 1 :] if last_seen in ids else ids)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from clientrules.application.portfolio import VerdictAt
-from clientrules.domain.events import Instant
-from clientrules.domain.rules.model import VERDICTS
+from clientrules import VERDICTS, Instant, VerdictAt
 
 #: the drawing's coordinate box (``viewBox``): labels on the left, the steps on the right
 WIDTH, HEIGHT = 400, 190

@@ -6,20 +6,29 @@ in the ``clientrules.commands`` entry-point group, which the CLI loads.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import click
 import waitress
 
-from clientrules.cli.context import ctx_ledger
+from clientrules import Ledger
 from survey_app import create_app
+
+
+class CommandState(Protocol):
+    """What the ``clientrules`` command gives its commands (``ctx.obj``): the ledger of ``--db``."""
+
+    def ledger(self, *, create: bool = True) -> Ledger: ...
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
-def serve(host: str, port: int, threads: int) -> None:
+@click.pass_obj
+def serve(state: CommandState, host: str, port: int, threads: int) -> None:
     """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
-    ledger = ctx_ledger()
+    ledger = state.ledger()
     app = create_app(ledger=ledger)
     if not ledger.surveys.owner.version():
         click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)

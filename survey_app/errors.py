@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from clientrules.domain.errors import EngineError
-from clientrules.domain.survey import LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
+from clientrules import EngineError, LinkError, LinkExpired, LinkSuperseded, LinkUnknown, LinkUsed
+from survey_app.state import app_state
 
 LINK_TITLES = {
     LinkUnknown: "This link does not work",
@@ -32,7 +32,7 @@ def page(status: int, title: str, message: str, next_step: str = ""):
 
 def _ask_for_a_new_link() -> str:
     """What someone whose link does not work can do: write to the owner, if the owner gave an address."""
-    address = current_app.extensions["clientrules"].settings.owner_email
+    address = app_state().settings.owner_email
     return f"If you would still like to answer, write to {address} and we will send you a new link." if address else ""
 
 

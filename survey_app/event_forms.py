@@ -23,11 +23,9 @@ from wtforms import DateField, EmailField, Field, HiddenField, RadioField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from clientrules.domain.errors import InvalidEvent
-from clientrules.domain.events import ClientOnboarded, Instant, Payload, check_client_id
-from clientrules.domain.events.registry import registry
-from clientrules.domain.events.types import CHOICES, DATA_KEY, SPEC_TYPES
+from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, registry
 from survey_app.forms import RADIOS
+from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
 
 #: fields written at some length: a text area instead of a one-line box
@@ -73,13 +71,13 @@ class EventForm(FlaskForm):
 
     at = DateField(
         "When did it happen?",
-        default=lambda: dt.datetime.now(dt.timezone.utc).date(),
+        default=lambda: _now().date,
         validators=[InputRequired(message="Enter the date it happened.")],
     )
     idempotency_key = HiddenField(default=lambda: uuid.uuid4().hex)
 
     def validate_at(self, field: Field) -> None:
-        if field.data and field.data > dt.datetime.now(dt.timezone.utc).date():
+        if field.data and field.data > _now().date:
             raise ValidationError("That date is in the future: record what has happened.")
 
     def validate_idempotency_key(self, field: Field) -> None:
@@ -98,9 +96,9 @@ class EventForm(FlaskForm):
     @property
     def moment(self) -> Instant:
         """Today's events happen now (in the order they are recorded); earlier ones at the start of their day."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = _now()
         day: dt.date = self.at.data
-        return Instant.from_datetime(now.replace(microsecond=0)) if day == now.date() else Instant.parse(day.isoformat())
+        return now if day == now.date else Instant.parse(day.isoformat())
 
     def payload_fields(self) -> list[Field]:
         return [self[name] for name, _ in self.PAYLOAD_FIELDS]
@@ -121,6 +119,11 @@ class EventForm(FlaskForm):
                     message = "Choose one of the options shown."
                 self[name].errors = [*self[name].errors, message]
             return None
+
+
+def _now() -> Instant:
+    """Now, by the ledger's clock."""
+    return app_state().ledger.clock()
 
 
 def event_form(type_name: str) -> type[EventForm]:
@@ -208,7 +211,7 @@ class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]
     client = StringField("Short name")
     at = DateField(
         "Client since",
-        default=lambda: dt.datetime.now(dt.timezone.utc).date(),
+        default=lambda: _now().date,
         validators=[InputRequired(message="Enter the date they became a client.")],
     )
 

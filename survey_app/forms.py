@@ -15,7 +15,7 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Radio
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from clientrules.domain.survey import FIELDS, RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, WOULD_RETURN
+from clientrules import RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, SURVEY_FIELDS, WOULD_RETURN
 
 
 class ChoiceInputs:
@@ -90,12 +90,12 @@ class SurveyForm(FlaskForm):
     may_contact = BooleanField("You may contact me to talk about my answers")
 
     def answers(self) -> dict[str, Any]:
-        return {name: getattr(self, name).data for name in FIELDS}
+        return {name: getattr(self, name).data for name in SURVEY_FIELDS}
 
     def add_errors(self, errors: dict[str, str]) -> None:
         """Show the survey library's verdict on each field next to it."""
         for name, message in errors.items():
-            if name in FIELDS:
+            if name in SURVEY_FIELDS:
                 getattr(self, name).errors = [message]
 
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from clientrules.domain.errors import ClientRulesError
-from clientrules.adapters.report import charts
-from clientrules.adapters.report.html import render_html, stylesheet
+from clientrules import ClientRulesError
 from survey_app.forms import ActionForm
 from survey_app.security import login_required
+from survey_app.state import app_state
 
 learning = Blueprint("learning", __name__, url_prefix="/owner/learning")
-#: matplotlib's pyplot state is global: one chart is drawn at a time
-_DRAWING = threading.Lock()
 
 
 class ReportCache:
@@ -39,14 +37,14 @@ class ReportCache:
 
 
 def _report() -> tuple[int, dict[str, Any]]:
-    state = current_app.extensions["clientrules"]
+    state = app_state()
     position = state.ledger.head_position()
     return position, state.report_cache.get(position, lambda: state.ledger.learning.report().to_json())
 
 
 @learning.route("/")
 @login_required
-def report():
+def report() -> ResponseReturnValue:
     _, data = _report()
     actions = {
         proposal["id"]: Markup(render_template("owner/proposal_actions.html", proposal=proposal, form=ActionForm()))
@@ -54,7 +52,7 @@ def report():
     }
     # the library's template escapes every text of the data (answers included)
     body = Markup(
-        render_html(
+        app_state().ledger.reports.html(
             data,
             full_page=False,
             stylesheet_url=url_for(".report_stylesheet"),
@@ -67,27 +65,26 @@ def report():
 
 @learning.route("/report.css")
 @login_required
-def report_stylesheet():
-    return Response(stylesheet(), mimetype="text/css")
+def report_stylesheet() -> ResponseReturnValue:
+    return Response(app_state().ledger.reports.stylesheet(), mimetype="text/css")
 
 
 @learning.route("/charts/<name>.png")
 @login_required
-def chart(name: str):
+def chart(name: str) -> ResponseReturnValue:
     _, data = _report()
-    if name not in charts.names(data):
+    reports = app_state().ledger.reports
+    if name not in reports.chart_names(data):
         abort(404)
-    with _DRAWING:
-        image = charts.png(charts.figure(data, name))
-    return Response(image, mimetype="image/png")
+    return Response(reports.chart_png(data, name), mimetype="image/png")
 
 
 @learning.route("/proposals/<proposal_id>/<outcome>", methods=["POST"])
 @login_required
-def decide(proposal_id: str, outcome: str):
+def decide(proposal_id: str, outcome: str) -> ResponseReturnValue:
     if outcome not in ("accept", "reject"):
         abort(404)
-    service = current_app.extensions["clientrules"].ledger.learning
+    service = app_state().ledger.learning
     try:
         if outcome == "accept":
             version = service.accept(proposal_id)

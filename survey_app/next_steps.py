@@ -11,24 +11,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from flask import Blueprint, abort, current_app, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, StringField, TextAreaField
+from wtforms import DateField, Field, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from clientrules.domain.errors import ClientRulesError, InvalidEvent
-from clientrules.domain.events import check_client_id
-from clientrules.domain.next_steps import NextSteps
-from clientrules.domain.drafts.fields import plain_date
+from clientrules import ClientRulesError, InvalidEvent, MissingAnswers, NextSteps, check_client_id, plain_date
 from survey_app.security import login_required
+from survey_app.state import app_state
 
 next_steps = Blueprint("next_steps", __name__, url_prefix="/owner")
 TEXT_LIMIT = 2_000
 
 
 class StepDoneForm(FlaskForm):
-    """What the event that marks a step done needs; each step's form shows only its own fields."""
+    """What the event that marks a step done needs; each step's form shows only its own fields.
+
+    The fields are named as the event's (``ledger.steps.answers(step)`` says which a step asks for).
+    """
 
     topic = StringField("What was it about?", validators=[Optional(), Length(max=TEXT_LIMIT)])
     outcome = RadioField(
@@ -42,15 +44,13 @@ class StepDoneForm(FlaskForm):
     partner = StringField("Which company did you refer them to?", validators=[Optional(), Length(max=TEXT_LIMIT)])
     reason = TextAreaField("Why it ended, for your records (optional)", validators=[Optional(), Length(max=TEXT_LIMIT)])
 
-
-#: per event type: the form fields it needs (required ones first) and the event data they make
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "MeetingHeld": ("topic", "outcome"),
-    "PlanAgreed": ("summary",),
-    "TermsRenegotiated": ("change",),
-    "ClientReferredOut": ("partner",),
-    "RelationshipEnded": (),
-}
+    def answer(self, name: str) -> str | None:
+        """The answer given in field ``name`` (a date as ISO text), or None when the form has no such field or it is blank."""
+        field: Field | None = self._fields.get(name)
+        if field is None or not field.data:
+            return None
+        data = field.data
+        return data.isoformat() if isinstance(data, dt.date) else str(data).strip() or None
 
 
 @next_steps.app_context_processor
@@ -65,14 +65,14 @@ def plain_date_filter(day: dt.date) -> str:
 
 
 def _steps_of(client: str) -> NextSteps:
-    return current_app.extensions["clientrules"].ledger.steps.for_client(client)
+    return app_state().ledger.steps.for_client(client)
 
 
 @next_steps.route("/clients/<client>/steps/<step_id>/done", methods=["POST"])
 @login_required
-def mark_done(client: str, step_id: str):
+def mark_done(client: str, step_id: str) -> ResponseReturnValue:
     """Record the event that marks ``step_id`` done, then show the client page again."""
-    ledger = current_app.extensions["clientrules"].ledger
+    ledger = app_state().ledger
     try:
         check_client_id(client)
     except InvalidEvent:
@@ -85,34 +85,18 @@ def mark_done(client: str, step_id: str):
         flash("Nothing was recorded: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
         return back
     try:
-        event_type = ledger.steps.for_client(client).step(step_id).event_type
+        step = ledger.steps.for_client(client).step(step_id)
     except KeyError:
         abort(404)
-    fields = [getattr(form, name) for name in _REQUIRED.get(event_type or "", ())]
-    missing = [field.label.text for field in fields if not field.data]
-    if missing:
-        flash("Nothing was recorded: please answer " + " and ".join(f"“{label}”" for label in missing), "error")
-        return back
+    asked = ledger.steps.answers(step)
+    answers = {name: answer for name in (*asked.required, *asked.optional) if (answer := form.answer(name)) is not None}
     try:
-        event = ledger.steps.record_done(client, step_id, _event_data(event_type or "", form))
+        event = ledger.steps.record_done(client, step_id, answers)
+    except MissingAnswers as missing:
+        labels = [form[name].label.text for name in missing.missing if name in form]
+        flash("Nothing was recorded: please answer " + " and ".join(f"“{label}”" for label in labels), "error")
     except ClientRulesError as error:
         flash(f"Nothing was recorded: {error}", "error")
     else:
         flash(f"Done: recorded on {plain_date(event.at.date)}.", "success")
     return back
-
-
-def _event_data(event_type: str, form: StepDoneForm) -> dict[str, Any]:
-    if event_type == "MeetingHeld":
-        return {"topic": form.topic.data.strip(), "outcome": form.outcome.data}
-    if event_type == "PlanAgreed":
-        data: dict[str, Any] = {"summary": form.summary.data.strip()}
-        if form.review_on.data:
-            data["review_on"] = form.review_on.data.isoformat()
-        return data
-    if event_type == "TermsRenegotiated":
-        return {"change": form.change.data.strip()}
-    if event_type == "ClientReferredOut":
-        return {"partner": form.partner.data.strip()}
-    reason = (form.reason.data or "").strip()
-    return {"initiated_by": "us", **({"reason": reason} if reason else {})}

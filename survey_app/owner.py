@@ -2,36 +2,53 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from typing import Any
 
-from clientrules.application.portfolio import STAGES, PortfolioQuery, stage_of
-from clientrules.domain.errors import ClientRulesError, ConcurrencyError, InvalidEvent
-from clientrules.domain.events import ClientOnboarded, Event, check_client_id
-from clientrules.domain.rules.model import VERDICTS
-from clientrules.domain.survey import FIELDS, RATINGS, REASON_LABELS, WOULD_RETURN
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from clientrules import (
+    RATINGS,
+    REASON_LABELS,
+    STAGES,
+    SORTS,
+    SURVEY_FIELDS,
+    VERDICTS,
+    WOULD_RETURN,
+    ClientOnboarded,
+    ClientRulesError,
+    ConcurrencyError,
+    Event,
+    InvalidEvent,
+    PortfolioQuery,
+    check_client_id,
+    stage_of,
+)
+from clientrules.types import Sort
 from survey_app.charts import verdict_chart
 from survey_app.event_forms import QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
 from survey_app.words import amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
+from survey_app.state import AppState, app_state
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
 for _filter in (amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word):
     owner.add_app_template_filter(_filter)
 
 
-def _state():
-    return current_app.extensions["clientrules"]
+def _state() -> AppState:
+    return app_state()
 
 
 @owner.app_context_processor
-def navigation() -> dict:
+def navigation() -> dict[str, Any]:
     """For the owner pages' header (functions: public pages never pay for them)."""
     return {"logged_in": owner_logged_in, "logout_form": ActionForm}
 
 
 @owner.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     state = _state()
     form = LoginForm()
     address = request.remote_addr or "unknown"
@@ -43,26 +60,26 @@ def login():
                 form.password.errors = [f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."]
                 page = render_template("owner/login.html", form=form, password_set=True)
                 return page, 429, {"Retry-After": str(wait)}
-            version = state.surveys.owner.check(form.password.data)
+            version = state.ledger.surveys.owner.check(form.password.data or "")
             if version:
                 state.limiter.succeeded(address)
                 log_in(version)
                 return redirect(safe_next(request.args.get("next"), url_for("owner.clients")), code=303)
             form.password.errors = ["That password is not right."]
         status = 400
-    password_set = state.surveys.owner.version() > 0
+    password_set = state.ledger.surveys.owner.version() > 0
     return render_template("owner/login.html", form=form, password_set=password_set), status
 
 
 @owner.route("/logout", methods=["POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     log_out(everywhere=request.form.get("everywhere") == "1")
     return redirect(url_for("owner.login"), code=303)
 
 
 @owner.route("/")
 @login_required
-def clients():
+def clients() -> ResponseReturnValue:
     query = _portfolio_query()
     return render_template(
         "owner/clients.html",
@@ -76,7 +93,7 @@ def clients():
 
 @owner.route("/clients/new", methods=["GET", "POST"])
 @login_required
-def new_client():
+def new_client() -> ResponseReturnValue:
     ledger = _state().ledger
     form = NewClientForm()
     if request.method == "POST" and form.validate():
@@ -97,12 +114,12 @@ def new_client():
 
 @owner.route("/clients/<client>")
 @login_required
-def client(client: str):
+def client(client: str) -> ResponseReturnValue:
     state = _state()
     ledger = state.ledger
     events = ledger.events(_known_client(client))
     (decision,) = ledger.decisions.evaluate([client])
-    invitations = state.surveys.invitations(client)
+    invitations = ledger.surveys.invitations(client)
     return render_template(
         "owner/client.html",
         client=client,
@@ -113,7 +130,7 @@ def client(client: str):
         stage=stage_of(events),
         history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
         invitations=invitations,
-        answers=state.surveys.answers(client),
+        answers=ledger.surveys.answers(client),
         form=InviteForm(),
         quick_actions=QUICK_ACTIONS,
         recordable=sorted(RECORDABLE, key=event_name),
@@ -123,14 +140,14 @@ def client(client: str):
 
 @owner.route("/clients/<client>/record")
 @login_required
-def choose_event(client: str):
+def choose_event(client: str) -> ResponseReturnValue:
     """The "record something else" chooser: a GET form naming the event type."""
     return redirect(url_for("owner.record", client=_known_client(client), type_name=request.args.get("type", "")))
 
 
 @owner.route("/clients/<client>/record/<type_name>", methods=["GET", "POST"])
 @login_required
-def record(client: str, type_name: str):
+def record(client: str, type_name: str) -> ResponseReturnValue:
     ledger = _state().ledger
     _known_client(client)
     if type_name not in RECORDABLE:
@@ -152,7 +169,7 @@ def record(client: str, type_name: str):
 
 @owner.route("/clients/<client>/invite", methods=["POST"])
 @login_required
-def invite(client: str):
+def invite(client: str) -> ResponseReturnValue:
     state = _state()
     _known_client(client)
     form = InviteForm()
@@ -160,12 +177,15 @@ def invite(client: str):
         flash("The invitation was not sent: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
     else:
         try:
-            invitation = state.surveys.invite(client, email=form.email.data or None)
-            delivery = state.mail.send(invitation, _base_url())
+            sent = state.ledger.survey_mail.invite(client, email=form.email.data or None, base_url=_base_url())
         except ClientRulesError as error:
             flash(str(error), "error")
         else:
-            flash(f"{client}: invitation stored; {delivery.describe()}. Link: {invitation.url(_base_url())}", "success")
+            if sent.problem is not None:
+                flash(sent.problem, "error")
+            else:
+                link = sent.invitation.url(_base_url())
+                flash(f"{client}: invitation stored; {sent.describe()}. Link: {link}", "success")
     if request.form.get("back") == "invitations":
         return redirect(url_for("owner.invitations"), code=303)
     return redirect(url_for("owner.client", client=client), code=303)
@@ -173,12 +193,12 @@ def invite(client: str):
 
 @owner.route("/invitations")
 @login_required
-def invitations():
+def invitations() -> ResponseReturnValue:
     state = _state()
     return render_template(
         "owner/invitations.html",
-        invitations=state.surveys.invitations(),
-        uninvited=state.surveys.uninvited(),
+        invitations=state.ledger.surveys.invitations(),
+        uninvited=state.ledger.surveys.uninvited(),
         form=InviteForm(),
         remind_form=RemindForm(),
     )
@@ -186,25 +206,26 @@ def invitations():
 
 @owner.route("/invitations/remind", methods=["POST"])
 @login_required
-def remind():
+def remind() -> ResponseReturnValue:
     state = _state()
     form = RemindForm()
     if not form.validate():
         flash("No reminder was sent: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("owner.invitations"), code=303)
     try:
-        reminded = state.surveys.remind(form.after_days.data)
-        deliveries = [f"{i.client}: {state.mail.send(i, _base_url()).describe()}" for i in reminded]
+        reminded = state.ledger.survey_mail.remind(form.after_days.data or 0, base_url=_base_url())
     except ClientRulesError as error:
         flash(str(error), "error")
     else:
-        flash(f"Reminded {len(reminded)} client(s). " + " ".join(deliveries), "success")
+        deliveries = " ".join(f"{sent.invitation.client}: {sent.describe()}" for sent in reminded)
+        unsent = any(sent.problem is not None for sent in reminded)
+        flash(f"Reminded {len(reminded)} client(s). {deliveries}".strip(), "error" if unsent else "success")
     return redirect(url_for("owner.invitations"), code=303)
 
 
 @owner.route("/rules")
 @login_required
-def rules():
+def rules() -> ResponseReturnValue:
     rules = _state().ledger.rules
     return render_template("owner/rules.html", current=rules.current(), versions=rules.versions())
 
@@ -242,9 +263,16 @@ def _portfolio_query() -> PortfolioQuery:
         verdict=args.get("verdict") if args.get("verdict") in VERDICTS else None,
         segment=args.get("segment") or None,
         stage=args.get("stage") if args.get("stage") in STAGES else None,
-        sort=sort if sort in SORT_WORDS else "attention",  # type: ignore[arg-type]
+        sort=_sort(sort),
         page=int(page) if page.isdigit() and len(page) < 7 else 1,
     )
+
+
+def _sort(text: str) -> Sort:
+    for known in SORTS:
+        if known == text:
+            return known
+    return "attention"
 
 
 def client_name(events: list[Event]) -> str | None:
@@ -253,5 +281,5 @@ def client_name(events: list[Event]) -> str | None:
     return names[-1] if names else None
 
 
-def _labels() -> dict:
-    return {"fields": FIELDS, "reason_labels": REASON_LABELS, "ratings": RATINGS, "would_return": WOULD_RETURN}
+def _labels() -> dict[str, Any]:
+    return {"fields": SURVEY_FIELDS, "reason_labels": REASON_LABELS, "ratings": RATINGS, "would_return": WOULD_RETURN}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 
-from clientrules.domain.survey import InvalidAnswers
+from clientrules import LOGO_TYPES, InvalidAnswers, Settings
 from survey_app.forms import SurveyForm
-from clientrules.config import LOGO_TYPES, Settings
+from survey_app.state import app_state
 
 public = Blueprint("survey", __name__)
 
@@ -16,12 +17,12 @@ public = Blueprint("survey", __name__)
 @public.app_context_processor
 def branding() -> dict[str, Settings]:
     """Who the pages speak for: ``brand.business_name``, ``brand.business_logo``, ``brand.accent_colour``."""
-    return {"brand": current_app.extensions["clientrules"].settings}
+    return {"brand": app_state().settings}
 
 
 @public.route("/brand/logo")
 def logo() -> Response:
-    path = current_app.extensions["clientrules"].settings.business_logo
+    path = app_state().settings.business_logo
     if not path or not Path(path).is_file():
         abort(404)
     return send_file(path, mimetype=LOGO_TYPES[Path(path).suffix.lower()], max_age=3600)
@@ -30,18 +31,18 @@ def logo() -> Response:
 @public.route("/brand.css")
 def brand_stylesheet() -> Response:
     """The accent colour as a CSS variable (the pages allow no inline style)."""
-    colour = current_app.extensions["clientrules"].settings.accent_colour or "#1d6f42"
+    colour = app_state().settings.accent_colour or "#1d6f42"
     return Response(f":root {{ --accent: {colour}; }}\n", mimetype="text/css", headers={"Cache-Control": "max-age=300"})
 
 
 @public.route("/s/<token>", methods=["GET", "POST"])
-def questionnaire(token: str):
+def questionnaire(token: str) -> ResponseReturnValue:
     """GET shows the form and never uses the link up; POST stores the answers exactly once.
 
     The link is checked before the form's CSRF token (this blueprint is exempt
     from the app-wide check), so a used or expired link says so whatever was posted.
     """
-    surveys = current_app.extensions["clientrules"].surveys
+    surveys = app_state().ledger.surveys
     link = surveys.open_link(token)
     if request.method == "POST":
         current_app.extensions["csrf"].protect()
@@ -58,10 +59,10 @@ def questionnaire(token: str):
 
 
 @public.route("/thanks")
-def thanks():
+def thanks() -> ResponseReturnValue:
     return render_template("survey/thanks.html")
 
 
 @public.route("/")
-def home():
+def home() -> ResponseReturnValue:
     return redirect(url_for("owner.clients"))

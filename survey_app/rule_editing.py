@@ -9,25 +9,19 @@ take is refused with every problem, as ``clientrules rules check`` lists them.
 
 from __future__ import annotations
 
-import difflib
-from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import FieldList, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from clientrules.application.rule_versions import RuleSetVersion
-from clientrules.domain.errors import ClientRulesError, ConcurrencyError
-from clientrules.domain.decisions.words import FACT_WORDS
-from clientrules.domain.facts.catalogue import FACTS
-from clientrules.domain.rules.edits import add_rule, edit_rule
-from clientrules.domain.rules.format import parse_ruleset, ruleset_to_toml
-from clientrules.domain.rules.model import VERDICTS, FactValue
-from clientrules.domain.rules.validation import RuleSetProblems
+from clientrules import FACT_WORDS, FACTS, VERDICTS, ClientRulesError, ConcurrencyError, Ledger, RulePreview, RuleSetProblems
+from clientrules.types import FactValue
 from survey_app.forms import RADIOS
 from survey_app.security import login_required
+from survey_app.state import app_state
 from survey_app.words import verdict_word
 
 rule_editing = Blueprint("rule_editing", __name__, url_prefix="/owner/rules")
@@ -62,13 +56,13 @@ class AdoptForm(FlaskForm):
                        validators=[InputRequired(message="Say why: the note is kept with the version."), Length(max=500)])
 
 
-def _ledger() -> Any:
-    return current_app.extensions["clientrules"].ledger
+def _ledger() -> Ledger:
+    return app_state().ledger
 
 
 @rule_editing.route("/<rule_id>/edit", methods=["GET", "POST"])
 @login_required
-def edit(rule_id: str) -> Any:
+def edit(rule_id: str) -> ResponseReturnValue:
     current = _ledger().rules.current()
     try:
         rule = current.ruleset.rule(rule_id)
@@ -83,59 +77,60 @@ def edit(rule_id: str) -> Any:
     elif form.validate():
         try:
             values = [_value(entry.data) for entry in form.thresholds]
-            text = edit_rule(current.ruleset, rule_id, thresholds=values, enabled=form.enabled.data == "yes",
-                             advice=form.advice.data or "", description=form.description.data or "")
+            preview = _ledger().rule_changes.preview_edit(
+                rule_id, thresholds=values, enabled=form.enabled.data == "yes",
+                advice=form.advice.data or "", description=form.description.data or "",
+            )
         except RuleSetProblems as problems:
             form.form_errors.extend(problems.problems)
         else:
-            return _preview(current, text, f"Change the rule “{rule.description or rule.id}”")
+            return _preview(preview, f"Change the rule “{rule.description or rule.id}”")
     return render_template("owner/rule_edit.html", form=form, rule=rule, operators=OPERATOR_WORDS,
                            fact_words=FACT_WORDS), 400 if request.method == "POST" else 200
 
 
 @rule_editing.route("/new", methods=["GET", "POST"])
 @login_required
-def new() -> Any:
-    current = _ledger().rules.current()
+def new() -> ResponseReturnValue:
     form = NewRuleForm()
     if request.method == "POST" and form.validate():
+        description = form.description.data or ""
         try:
-            text = add_rule(current.ruleset, fact=form.fact.data, op=form.op.data, value=_value(form.value.data),
-                            verdict=form.verdict.data, description=form.description.data, advice=form.advice.data or "")
+            preview = _ledger().rule_changes.preview_addition(
+                fact=form.fact.data or "", op=form.op.data or "", value=_value(form.value.data),
+                verdict=form.verdict.data or "", description=description, advice=form.advice.data or "",
+            )
         except RuleSetProblems as problems:
             form.form_errors.extend(problems.problems)
         else:
-            return _preview(current, text, f"Add the rule “{form.description.data.strip()}”")
+            return _preview(preview, f"Add the rule “{description.strip()}”")
     return render_template("owner/rule_new.html", form=form), 400 if request.method == "POST" else 200
 
 
 @rule_editing.route("/versions/<int:number>")
 @login_required
-def version(number: int) -> Any:
+def version(number: int) -> ResponseReturnValue:
     """Going back to version ``number``: the preview of adopting its rules again."""
-    rules = _ledger().rules
     try:
-        chosen = rules.get(number)
+        preview = _ledger().rule_changes.preview_return(number)
     except ClientRulesError:
         abort(404)
-    return _preview(rules.current(), chosen.ruleset.source, f"Go back to the rules of version {number}",
-                    note=f"back to version {number}")
+    return _preview(preview, f"Go back to the rules of version {number}", note=f"back to version {number}")
 
 
 @rule_editing.route("/adopt", methods=["POST"])
 @login_required
-def adopt() -> Any:
+def adopt() -> ResponseReturnValue:
     form = AdoptForm()
-    current = _ledger().rules.current()
     if not form.validate():
         try:
-            parse_ruleset(form.candidate.data or "")
+            preview = _ledger().rule_changes.preview(form.candidate.data or "")
         except RuleSetProblems:
             abort(400)
-        return _preview(current, form.candidate.data, "Adopt these rules", form=form)
+        return _preview(preview, "Adopt these rules", form=form)
     try:
-        adopted = _ledger().rules.use(form.candidate.data, note=form.note.data.strip(),
-                                      expected_version=form.expected_version.data)
+        adopted = _ledger().rule_changes.adopt(form.candidate.data or "", note=(form.note.data or "").strip(),
+                                               expected_version=form.expected_version.data)
     except ConcurrencyError:
         flash("The rules were changed meanwhile (another version was adopted): nothing was adopted. "
               "Look at the rules in use and make your change again.", "error")
@@ -146,24 +141,18 @@ def adopt() -> Any:
     return redirect(url_for("owner.rules"), code=303)
 
 
-def _preview(current: RuleSetVersion, text: str, title: str, *, note: str = "", form: AdoptForm | None = None) -> Any:
-    ledger = _ledger()
-    candidate = RuleSetVersion(0, parse_ruleset(text))
-    before = {d.client: d.verdict for d in ledger.decisions.evaluate()}
-    after = {d.client: d.verdict for d in ledger.decisions.evaluate(ruleset=candidate)}
-    today = [(client, before[client], verdict) for client, verdict in after.items() if before.get(client) != verdict]
-    diff = list(difflib.unified_diff(ruleset_to_toml(current.ruleset).splitlines(), text.splitlines(), lineterm="", n=2))[2:]
+def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptForm | None = None) -> ResponseReturnValue:
     if form is None:
-        form = AdoptForm(formdata=None, candidate=text, expected_version=current.version, note=note)
+        form = AdoptForm(formdata=None, candidate=preview.text, expected_version=preview.current.version, note=note)
     return render_template(
         "owner/rule_preview.html",
         title=title,
         form=form,
-        current=current,
-        diff=diff,
-        today=today[:CHANGES_SHOWN],
-        today_count=len(today),
-        backtest=ledger.learning.backtest(text, label="with the change"),
+        current=preview.current,
+        diff=preview.diff,
+        today=[(change.client, change.before, change.after) for change in preview.changed[:CHANGES_SHOWN]],
+        today_count=len(preview.changed),
+        backtest=preview.backtest,
     )
 
 

@@ -11,7 +11,9 @@ from typing import Callable, Deque, TypeVar, cast
 from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from clientrules.application.owner import OwnerAccount, OwnerSession
+from clientrules import OwnerSession
+from clientrules.types import OwnerAccount
+from survey_app.state import app_state
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -92,7 +94,7 @@ class LoginLimiter:
 
 
 def _owner() -> OwnerAccount:
-    return current_app.extensions["clientrules"].surveys.owner
+    return app_state().ledger.surveys.owner
 
 
 def _session_of_cookie() -> OwnerSession | None:

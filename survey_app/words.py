@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from clientrules.domain.events import Instant
+from clientrules import Instant
 
 EVENT_NAMES: dict[str, str] = {
     "ClientOnboarded": "New client",

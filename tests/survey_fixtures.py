@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clientrules import ClientOnboarded, Ledger, RelationshipEnded
+from clientrules import ClientOnboarded, Instant, Ledger, RelationshipEnded
 from clientrules.application.surveys import Surveys
 
 START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
@@ -17,8 +17,8 @@ class Clock:
     def __init__(self, now: dt.datetime = START) -> None:
         self.now = now
 
-    def __call__(self) -> dt.datetime:
-        return self.now
+    def __call__(self) -> Instant:
+        return Instant.from_datetime(self.now)
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
@@ -67,11 +67,12 @@ def csrf_token(html: str) -> str:
     return found.group(1)
 
 
-def make_app(db_url: str, tmp_path, **settings):
-    """The app on ``db_url`` with its outbox under ``tmp_path``; close with ``close_app``."""
+def make_app(db_url: str, tmp_path, *, ledger: Ledger | None = None, **settings):
+    """The app on ``db_url`` (or on ``ledger``) with its outbox under ``tmp_path``; close with ``close_app``."""
     from survey_app import create_app
 
-    return create_app({"CLIENTRULES_DB": db_url, "CLIENTRULES_OUTBOX": str(tmp_path / "outbox"), **settings})
+    config = {"CLIENTRULES_DB": db_url, "CLIENTRULES_OUTBOX": str(tmp_path / "outbox"), **settings}
+    return create_app(config, ledger=ledger)
 
 
 def close_app(app) -> None:

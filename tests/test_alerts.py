@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from test_mail_smtp import Inbox, free_port
 from webhook_receiver import SECRET, Receiver, running_receiver
 
-from clientrules import ClientOnboarded, ContractBreached, FollowUpSent, IncidentReported, Ledger, NeedOutgrown
+from clientrules import ClientOnboarded, ContractBreached, FollowUpSent, IncidentReported, Instant, Ledger, NeedOutgrown
 from clientrules.application.alerts import FIRST_RETRY_SECONDS, Handler, Watcher
 from clientrules.cli.main import cli
 from clientrules.domain.alerts import Change
@@ -38,6 +38,11 @@ def changes(url: str, *args: str) -> list[dict]:
     result = run(url, "changes", "--json", *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def at_seconds(seconds: float) -> Instant:
+    """The moment ``seconds`` after the epoch: what the watcher's clock says in the delivery tests."""
+    return Instant.from_datetime(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
 
 
 def onboard(ledger: Ledger, *clients: str, at: str = "2026-01-05") -> None:
@@ -251,7 +256,7 @@ def test_each_change_gets_one_signed_post_and_a_failed_one_is_retried_with_backo
     with Ledger.open(store_url) as ledger:
         onboard(ledger, "acme", "globex", "initech")
         now = [1_000_000.0]
-        watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, wall_clock=lambda: now[0])  # type: ignore[arg-type]
+        watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, clock=lambda: at_seconds(now[0]))
         from clientrules.adapters.webhook import Webhook
 
         hook = Webhook(receiver.url, SECRET)
@@ -331,7 +336,7 @@ def test_an_embedding_program_gets_each_change_through_its_handler_again_after_a
         seen.append(change)
 
     now = [1_000_000.0]
-    watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, wall_clock=lambda: now[0])  # type: ignore[arg-type]
+    watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, clock=lambda: at_seconds(now[0]))
     crm = Handler("crm", push)
     onboard(ledger, "acme")
     watcher.once(channels=[crm], as_of="2026-02-01")
@@ -399,7 +404,7 @@ def test_a_daily_digest_gathers_the_changes_until_its_hour(ledger, tmp_path):
     outbox = tmp_path / "outbox"
     digest = MailDigest("owner@studio.example", "hello@studio.example", OutboxMailer(outbox), hour=7)
     now = [dt.datetime(2026, 2, 3, 9, 0, tzinfo=dt.timezone.utc).timestamp()]
-    watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, wall_clock=lambda: now[0])  # type: ignore[arg-type]
+    watcher = Watcher(ledger.store, ledger.decisions, ledger.rules, ledger.engines, clock=lambda: at_seconds(now[0]))
     onboard(ledger, "acme", "globex")
     watcher.once(channels=[digest], as_of="2026-02-01")
     abuse(ledger, "acme", "2026-02-02")

@@ -167,14 +167,14 @@ def test_facts_are_folded_incrementally(ledger):
             return getattr(self._store, name)
 
     store = CountingStore(ledger.store)
-    decisions = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store))
+    decisions = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store), clock=ledger.clock)
     decisions.evaluate(["acme"], as_of="2026-05-01")
     assert store.read == 7
     ledger.record("acme", MeetingHeld(topic="payments", outcome="resolved"), "2026-04-05")
     (decision,) = decisions.evaluate(["acme"], as_of="2026-05-01")
     assert store.read == 8  # only the new event was read
     assert decision.fired == ("chronic-late-payer",)
-    elsewhere = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store))  # another process: the fold stored by the first evaluate, then the new event
+    elsewhere = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store), clock=ledger.clock)  # another process: the fold stored by the first evaluate, then the new event
     assert elsewhere.evaluate(["acme"], as_of="2026-05-01") == [decision]
     assert store.read == 9
 

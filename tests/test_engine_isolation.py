@@ -2,7 +2,7 @@
 
 The crash is real: the engine's child process is killed (SIGKILL from the
 test), or made to abort as a heap corruption does (SIGABRT) when asked about
-one client (``ABORT_ON_CLIENT_ENV``, read by the child only).
+one client (an engine factory whose child is ``aborting_engine.py``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import os
 import signal
 
 import pytest
+from aborting_engine import factory
 from click.testing import CliRunner
 from conftest import STORIES
 from survey_fixtures import add_departed, clean_environment, close_app, make_app
 
 from clientrules import Ledger
 from clientrules.adapters.durable import EngineError
-from clientrules.adapters.isolated import ABORT_ON_CLIENT_ENV, IsolatedEngine
+from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.application.evaluation_queue import run_worker
+from clientrules.cli.context import CliState
 from clientrules.cli.main import cli
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
@@ -41,24 +43,23 @@ def test_a_killed_engine_is_a_clean_error_naming_the_version_and_the_next_call_s
         assert engine.fired(facts(late_invoices_12m=5)) == IsolatedEngine(version).fired(facts(late_invoices_12m=5))
 
 
-@pytest.fixture
-def aborting(monkeypatch):
-    """Engine children started from now on abort when asked about ``DOOMED``."""
-    monkeypatch.setenv(ABORT_ON_CLIENT_ENV, DOOMED)
+#: engines whose child process aborts when asked about ``DOOMED``
+ABORTING = factory(DOOMED)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_evaluate_gives_a_one_line_error_when_the_engine_aborts(store_url, aborting, workers):
+def test_evaluate_gives_a_one_line_error_when_the_engine_aborts(store_url, workers):
     with Ledger.open(store_url) as ledger:
         ledger.import_jsonl(STORIES)
-    result = CliRunner().invoke(cli, ["--db", store_url, "evaluate", "--as-of", AS_OF, "--workers", workers])
+    arguments = ["--db", store_url, "evaluate", "--as-of", AS_OF, "--workers", workers]
+    result = CliRunner().invoke(cli, arguments, obj=CliState(engine_factory=ABORTING))
     assert result.exit_code == 1, result.output
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert "rule-set version 1 (it was killed by SIGABRT: free(): invalid size (simulated))" in result.stderr
 
 
-def test_the_postgresql_worker_sets_aside_the_client_the_engine_dies_on_and_records_the_others(pg_url, aborting):
-    with Ledger.open(pg_url) as ledger:
+def test_the_postgresql_worker_sets_aside_the_client_the_engine_dies_on_and_records_the_others(pg_url):
+    with Ledger.open(pg_url, engine_factory=ABORTING) as ledger:
         ledger.import_jsonl(STORIES)
         clients = len(ledger.clients())
         report = run_worker(ledger.evaluation_queue(), once=True)
@@ -67,18 +68,17 @@ def test_the_postgresql_worker_sets_aside_the_client_the_engine_dies_on_and_reco
 
 
 def test_the_web_app_answers_healthz_and_survey_links_and_shows_a_clean_page_when_the_engine_dies(
-    db_url, tmp_path, monkeypatch, aborting
+    db_url, tmp_path, monkeypatch
 ):
     from test_web_security import PASSWORD, log_in
 
     clean_environment(monkeypatch)
-    monkeypatch.setenv(ABORT_ON_CLIENT_ENV, DOOMED)
     with Ledger.open(db_url) as ledger:
         ledger.import_jsonl(STORIES)
         add_departed(ledger, "left-us")
         link = ledger.surveys.invite("left-us").url("")
         ledger.surveys.owner.set_password(PASSWORD)
-    app = make_app(db_url, tmp_path)
+    app = make_app(db_url, tmp_path, ledger=Ledger.open(db_url, engine_factory=ABORTING))
     try:
         owner = app.test_client()
         assert log_in(owner).status_code == 303

@@ -134,7 +134,7 @@ def check_round(ledger: Ledger, histories: Histories, clients: list[str]) -> int
     """Decide every client at its moments three ways; return how many client-moments were compared."""
     rules = ledger.rules.current()
     grace = rules.ruleset.parameters.grace_days
-    elsewhere = Decisions(ledger.store, ledger.rules, ledger.engines, folds=Folds(ledger.store, write_after=1))
+    elsewhere = Decisions(ledger.store, ledger.rules, ledger.engines, folds=Folds(ledger.store, write_after=1), clock=ledger.clock)
     compared = 0
     try:
         events = {client: ledger.events(client) for client in clients}

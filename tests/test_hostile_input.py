@@ -525,7 +525,7 @@ def answers_stored(app) -> list:
 def fresh_link(app, number: int) -> str:
     ledger = app.extensions["clientrules"].ledger
     add_departed(ledger, f"leaver-{number}")
-    return "/s/" + app.extensions["clientrules"].surveys.invite(f"leaver-{number}").token
+    return "/s/" + app.extensions["clientrules"].ledger.surveys.invite(f"leaver-{number}").token
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

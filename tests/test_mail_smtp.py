@@ -148,7 +148,7 @@ def test_a_dashboard_invitation_arrives_by_smtp(mail_env: Inbox, db_url: str, tm
         client.post("/owner/login", data={"csrf_token": token, "password": "owner password here"})
         token = csrf_token(client.get("/owner/clients/acme").get_data(as_text=True))
         assert client.post("/owner/clients/acme/invite", data={"csrf_token": token}).status_code == 303
-        (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
+        (invitation,) = app.extensions["clientrules"].ledger.surveys.invitations("acme")
     finally:
         close_app(app)
     ((_, _, message),) = mail_env.messages

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clientrules import ClientOnboarded, Instant, InvoiceIssued, Ledger, NeedOutgrown
+from clientrules import ClientOnboarded, InvoiceIssued, Ledger, NeedOutgrown
 from clientrules.domain.events.types import SPEC_TYPES
 from survey_fixtures import FULL_ANSWERS, add_departed, clean_environment, close_app, csrf_token, make_app
 
@@ -60,7 +60,7 @@ def test_owner_pages_redirect_to_the_login(app) -> None:
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/owner/login?next=")
     assert client.post("/owner/clients/acme/invite").status_code in (302, 400)
-    assert app.extensions["clientrules"].surveys.invitations() == []
+    assert app.extensions["clientrules"].ledger.surveys.invitations() == []
 
 
 def test_login_opens_the_pages_and_logout_closes_them(app) -> None:
@@ -120,7 +120,7 @@ def test_every_owner_form_needs_its_csrf_token(app, owner) -> None:
     assert owner.post("/owner/clients/acme/invite", data={"csrf_token": "forged"}).status_code == 400
     assert owner.post("/owner/logout", data={}).status_code == 400
     assert owner.get("/owner/").status_code == 200  # still logged in
-    assert app.extensions["clientrules"].surveys.invitations() == []
+    assert app.extensions["clientrules"].ledger.surveys.invitations() == []
 
 
 def test_session_cookie_flags(app) -> None:
@@ -145,7 +145,7 @@ def test_session_cookie_is_secure_behind_https(db_url: str, tmp_path: Path, monk
 
 
 def test_a_new_password_ends_open_sessions(app, owner) -> None:
-    app.extensions["clientrules"].surveys.owner.set_password("the next owner password")
+    app.extensions["clientrules"].ledger.surveys.owner.set_password("the next owner password")
     assert owner.get("/owner/").status_code == 302
 
 
@@ -157,7 +157,7 @@ def test_dashboard_shows_each_clients_decision_and_departed_clients_as_departed(
     assert f'<span class="verdict {bravo.verdict}">' in card and "500 overdue" in card
     acme = card_of(html, "acme")
     assert "Left, not invited" in acme and "Invite to the exit survey" in acme and "verdict keep" not in acme
-    app.extensions["clientrules"].surveys.invite("acme")
+    app.extensions["clientrules"].ledger.surveys.invite("acme")
     assert "Left, invited to the survey" in card_of(owner.get("/owner/").get_data(as_text=True), "acme")
     assert owner.get("/owner/clients/nobody").status_code == 404
     assert owner.get("/owner/clients/..%2Fetc").status_code == 404
@@ -166,7 +166,7 @@ def test_dashboard_shows_each_clients_decision_and_departed_clients_as_departed(
 def test_dashboard_follows_what_was_recorded_since_it_was_last_shown(app, owner) -> None:
     ledger = app.extensions["clientrules"].ledger
     assert '<span class="verdict keep">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
-    ledger.record("bravo", NeedOutgrown(need="an in-house team"), Instant.now())  # later than the first look
+    ledger.record("bravo", NeedOutgrown(need="an in-house team"), ledger.clock())  # later than the first look
     assert '<span class="verdict refer_out">' in card_of(owner.get("/owner/").get_data(as_text=True), "bravo")
 
 
@@ -328,7 +328,7 @@ def test_inviting_from_the_dashboard_writes_to_the_outbox_and_shows_the_link(app
     page = owner.get("/owner/clients/acme").get_data(as_text=True)
     response = owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "email": ""})
     assert response.status_code == 303
-    (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
+    (invitation,) = app.extensions["clientrules"].ledger.surveys.invitations("acme")
     html = owner.get("/owner/clients/acme").get_data(as_text=True)
     assert invitation.url("http://localhost/") in html
     (path,) = (tmp_path / "outbox").glob("*.eml")
@@ -341,7 +341,7 @@ def test_inviting_from_the_dashboard_writes_to_the_outbox_and_shows_the_link(app
 
 
 def test_the_owner_sees_answers_with_free_text_escaped(app, owner) -> None:
-    surveys = app.extensions["clientrules"].surveys
+    surveys = app.extensions["clientrules"].ledger.surveys
     token = surveys.invite("acme").token
     script = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
     surveys.submit(token, {**FULL_ANSWERS, "what_to_change": script})
@@ -355,7 +355,7 @@ def test_the_owner_sees_answers_with_free_text_escaped(app, owner) -> None:
 
 
 def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:
-    surveys = app.extensions["clientrules"].surveys
+    surveys = app.extensions["clientrules"].ledger.surveys
     script = '<script>alert("owned")</script>'
     surveys.submit(surveys.invite("acme").token, {"primary_reason": "quality", "what_to_change": script})
     html = owner.get("/owner/learning/").get_data(as_text=True)
@@ -373,12 +373,12 @@ def test_the_invitations_page_invites_departed_clients_and_re_invites(app, owner
     assert "acme: invitation stored" in page and "Every client who left has been invited." in page
     assert "Invite again" in page
     owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
-    statuses = [i.status for i in app.extensions["clientrules"].surveys.invitations("acme")]
+    statuses = [i.status for i in app.extensions["clientrules"].ledger.surveys.invitations("acme")]
     assert statuses == ["superseded", "open"]
 
 
 def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None:
-    app.extensions["clientrules"].surveys.invite("acme")
+    app.extensions["clientrules"].ledger.surveys.invite("acme")
     page = owner.get("/owner/invitations").get_data(as_text=True)
     assert owner.post("/owner/invitations/remind", data={"after_days": "0"}).status_code == 400  # no CSRF token
     owner.post("/owner/invitations/remind", data={"csrf_token": csrf_token(page), "after_days": "-1"})
@@ -387,7 +387,7 @@ def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None
     assert response.status_code == 303
     assert "Reminded 1 client(s). acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
     assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
-    (invitation,) = app.extensions["clientrules"].surveys.invitations("acme")
+    (invitation,) = app.extensions["clientrules"].ledger.surveys.invitations("acme")
     assert len(invitation.reminded_at) == 1
 
 

@@ -39,7 +39,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch):
 
 def invite(app, client: str = "acme") -> str:
     """The path of a fresh invitation's link."""
-    return "/s/" + app.extensions["clientrules"].surveys.invite(client).token
+    return "/s/" + app.extensions["clientrules"].ledger.surveys.invite(client).token
 
 
 def answers_in(db_url: str) -> list:

@@ -125,7 +125,7 @@ def state(app) -> tuple:
 
 
 def test_every_form_refuses_a_missing_a_forged_or_another_sessions_csrf_token(app, owner) -> None:
-    link = "/s/" + app.extensions["clientrules"].surveys.invite("acme").token
+    link = "/s/" + app.extensions["clientrules"].ledger.surveys.invite("acme").token
     forms = {  # endpoint -> (where it posts, what a browser would send)
         "owner.login": ("/owner/login", {"password": PASSWORD}),
         "owner.logout": ("/owner/logout", {}),
@@ -220,7 +220,7 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy(template_db, db_url
 
 
 def test_survey_links_cannot_be_forged_altered_or_used_for_another_client(app) -> None:
-    surveys = app.extensions["clientrules"].surveys
+    surveys = app.extensions["clientrules"].ledger.surveys
     invitation = surveys.invite("acme")
     secret = app.config["SECRET_KEY"]
     signer = LinkSigner(secret, max_age=surveys.expiry, clock=lambda: invitation.invited_at.utc)
@@ -259,7 +259,7 @@ def test_client_text_is_escaped_on_every_owner_page_and_in_the_html_report(app, 
     ledger.record("evil", DeadlineMissed(deliverable=SCRIPT), "2026-02-02")
     ledger.record("evil", IncidentReported(kind="rude", against="staff", note=SCRIPT), "2026-02-03")
     ledger.record("evil", RelationshipEnded(initiated_by="client", reason=SCRIPT), "2026-10-30")
-    surveys = app.extensions["clientrules"].surveys
+    surveys = app.extensions["clientrules"].ledger.surveys
     surveys.submit(surveys.invite("evil").token, {**FULL_ANSWERS, "what_to_change": SCRIPT})
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or "GET" not in rule.methods:
@@ -322,14 +322,11 @@ def test_history_shows_control_characters_escaped(ledger) -> None:
 
 def test_csv_cells_a_spreadsheet_would_run_are_defused(ledger) -> None:
     texts = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "plain text, 50% off"]
-    secret = ledger.signing_secret
     for n, text in enumerate(texts):
         client = f"-c{n}" if n == 2 else f"c{n}"  # a client id may start with '-'
         ledger.record(client, ClientOnboarded(name="x"), "2026-01-05")
         ledger.record(client, RelationshipEnded(initiated_by="client"), "2026-10-30")
-        from clientrules.application.surveys import Surveys
-
-        surveys = Surveys(ledger.store, secret=secret)
+        surveys = ledger.surveys
         surveys.submit(surveys.invite(client).token, {"primary_reason": "other", "recommend": 7, "what_to_change": text})
     # the questionnaire turns a carriage return into a line break; an imported answer keeps it
     ledger.record("cr", SurveyAnswered(invitation_id="inv-imported", primary_reason="other", recommend=7, what_to_change="\rCR"), "2026-11-01")
@@ -554,7 +551,7 @@ def test_log_out_everywhere_and_a_new_password_end_every_session(app, owner, how
         result = run("--db", db_url, "owner", "end-sessions")
         assert result.exit_code == 0, result.output
     else:
-        app.extensions["clientrules"].surveys.owner.set_password("another proper password")
+        app.extensions["clientrules"].ledger.surveys.owner.set_password("another proper password")
     assert not opens_owner_pages(app, copied)
     assert other.get("/owner/").status_code == 302
     again = app.test_client()

@@ -27,15 +27,14 @@ import threading
 from multiprocessing.connection import Connection
 from typing import IO, Any, Sequence
 
-from clientrules.adapters.durable import EngineError
+from clientrules.domain.errors import EngineError
 from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.rules.model import RuleSet
 
 #: the longest one round trip may take before the child is stopped (a batch is at most about 1,000 clients)
 ROUND_TRIP_SECONDS = 120.0
-#: for tests: a child started with this variable set aborts (as a heap corruption would) when asked about that client
-#: (read by :mod:`clientrules.adapters.engine_process` only)
-ABORT_ON_CLIENT_ENV = "CLIENTRULES_TEST_ENGINE_ABORT_ON"
+#: the child: a new interpreter running :mod:`clientrules.adapters.engine_process`
+CHILD_COMMAND = (sys.executable, "-m", "clientrules.adapters.engine_process")
 
 
 def _ending(exit_code: int | None, said: str) -> str:
@@ -56,16 +55,24 @@ class IsolatedEngine:
     """Decides like :class:`~clientrules.adapters.durable.DurableEngine`, in a child process that may die.
 
     ``ruleset_version`` is a rule-set version (anything with ``version`` and
-    ``ruleset``) or a bare :class:`RuleSet` (a draft: version 0). Safe to
+    ``ruleset``) or a bare :class:`RuleSet` (a draft: version 0). ``command``
+    starts the child (a test passes one that crashes on purpose). Safe to
     share between threads (one round trip at a time).
     """
 
-    def __init__(self, ruleset_version: Any, *, round_trip_seconds: float = ROUND_TRIP_SECONDS) -> None:
+    def __init__(
+        self,
+        ruleset_version: Any,
+        *,
+        round_trip_seconds: float = ROUND_TRIP_SECONDS,
+        command: Sequence[str] = CHILD_COMMAND,
+    ) -> None:
         if isinstance(ruleset_version, RuleSet):
             self.ruleset, self.version = ruleset_version, 0
         else:
             self.ruleset, self.version = ruleset_version.ruleset, ruleset_version.version
         self._round_trip_seconds = round_trip_seconds
+        self._command = list(command)
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -122,7 +129,7 @@ class IsolatedEngine:
         if self._process is None:
             self._stderr = tempfile.TemporaryFile()
             process = subprocess.Popen(
-                [sys.executable, "-m", "clientrules.adapters.engine_process"],
+                self._command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,

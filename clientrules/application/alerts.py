@@ -43,7 +43,7 @@ import attrs
 
 from clientrules.domain.alerts import Change, decision_change
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.events import Event, Instant, as_instant
+from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
 from clientrules.domain.facts.schedule import age_thresholds, next_change
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
@@ -151,15 +151,13 @@ class Watcher:
         rules: RuleVersions,
         engines: Engines,
         *,
-        clock: Callable[[], Instant] = Instant.now,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._decisions = decisions
         self._rules = rules
         self._engines = engines
         self._clock = clock
-        self._wall_clock = wall_clock
 
     # --- running --------------------------------------------------------------------
 
@@ -167,7 +165,7 @@ class Watcher:
         self,
         *,
         channels: Sequence[Channel] = (),
-        as_of: Instant | str | None = None,
+        as_of: Moment | None = None,
         alert_baseline: bool = False,
     ) -> tuple[PassReport, DeliveryReport]:
         """One pass, then one delivery round, holding the watch lease (:class:`WatcherBusy` if another has it)."""
@@ -183,7 +181,7 @@ class Watcher:
         stop: threading.Event,
         *,
         channels: Sequence[Channel] = (),
-        as_of: Instant | str | None = None,
+        as_of: Moment | None = None,
         alert_baseline: bool = False,
         interval: float = 60.0,
         on_pass: Callable[[PassReport, DeliveryReport], object] | None = None,
@@ -218,7 +216,7 @@ class Watcher:
     def run_pass(
         self,
         *,
-        as_of: Instant | str | None = None,
+        as_of: Moment | None = None,
         alert_baseline: bool = False,
         channels: Sequence[Channel] = (),
     ) -> PassReport:
@@ -227,7 +225,7 @@ class Watcher:
         Call it with the lease held (:meth:`once`, :meth:`follow`); a
         concurrent pass fails with :class:`WatcherBusy` rather than record twice.
         """
-        moment = self._clock() if as_of is None else as_instant(as_of, field="as_of")
+        moment = moment_or_now(as_of, self._clock)
         version = self._rules.current()
         expected = self._store.watch_checkpoint()
         checkpoint = WatchCheckpoint(self._store.head_position(), version.version)
@@ -237,7 +235,7 @@ class Watcher:
         grace_days = version.ruleset.parameters.grace_days
         ages = age_thresholds((c.fact, c.value) for rule in version.ruleset.enabled_rules for c in rule.comparisons)
         clients = list(causes)
-        now = self._wall_clock()
+        now = self._seconds()
         first_attempts = {channel.name: int(channel.first_attempt(now) * 1_000_000) for channel in channels}
         if len(first_attempts) < len(channels):
             raise ClientRulesError("two delivery channels have the same name: give each its own")
@@ -292,7 +290,7 @@ class Watcher:
     def deliver(self, channels: Sequence[Channel]) -> DeliveryReport:
         """Hand the due outbox rows of ``channels`` to them, :data:`DELIVERY_BATCH` at a time, until none is
         due or a batch delivers nothing; record each outcome (see the module)."""
-        now = self._wall_clock()
+        now = self._seconds()
         by_channel = {channel.name: channel for channel in channels}
         delivered = failed = waiting = 0
         while by_channel:
@@ -310,6 +308,10 @@ class Watcher:
                 break
         return DeliveryReport(delivered, failed, waiting)
 
+    def _seconds(self) -> float:
+        """The clock's now in seconds since the epoch (when channels deliver and retry)."""
+        return self._clock().key / 1_000_000
+
     def _settle(self, row: DeliveryRow, error: str | None, now: float) -> None:
         if error is None:
             delivered_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat()
@@ -320,10 +322,15 @@ class Watcher:
 
     # --- reading --------------------------------------------------------------------
 
-    def changes(self, *, since: Instant | str | None = None, client: str | None = None) -> list[Change]:
+    def changes(self, *, since: Moment | None = None, client: str | None = None) -> list[Change]:
         """The recorded changes, oldest first; only those at or after ``since``, only ``client``'s."""
         since_key = None if since is None else as_instant(since, field="since").key
         return [Change.from_event(e) for e in self._store.decision_changes(since_key=since_key, client=client)]
+
+    def recent(self, *, days: int) -> list[Change]:
+        """The changes recorded in the last ``days`` days (by the clock), oldest first."""
+        since = Instant.from_datetime(self._clock().utc - dt.timedelta(days=days))
+        return self.changes(since=since)
 
     def deliveries(self, changes: Sequence[Change]) -> dict[str, list[DeliveryRow]]:
         """The delivery rows of each of ``changes``, by change id (the delivery log)."""

@@ -24,7 +24,7 @@ from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError, UnknownClient
-from clientrules.domain.events import DecisionRecorded, Event, Instant, as_instant, check_client_id
+from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
@@ -52,6 +52,7 @@ class Decisions:
         engines: Engines,
         *,
         folds: Folds,
+        clock: Clock,
         fold_cache_size: int = FOLD_CACHE_SIZE,
     ) -> None:
         """``folds``: where clients' folds come from (the store's, :class:`~clientrules.application.folds.Folds`)."""
@@ -59,6 +60,7 @@ class Decisions:
         self._rules = rules
         self._engines = engines
         self._latest = folds
+        self._clock = clock
         self._fold_cache_size = fold_cache_size
         #: client -> its fold and the version of the fold stored for it, least recently used first
         self._folds: OrderedDict[str, tuple[ClientFold, int]] = OrderedDict()
@@ -68,7 +70,7 @@ class Decisions:
         self,
         clients: Iterable[str] | None = None,
         *,
-        as_of: Instant | str | None = None,
+        as_of: Moment | None = None,
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
     ) -> list[Decision]:
@@ -84,23 +86,17 @@ class Decisions:
         self,
         clients: Iterable[str] | None = None,
         *,
-        as_of: Instant | str | None = None,
+        as_of: Moment | None = None,
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
         in transactions of :data:`RECORD_BATCH` before they are yielded."""
-        moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
+        moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        if clients is None:
-            ids = self._store.client_ids(started_by=moment)
-        else:
-            ids = [check_client_id(client) for client in clients]
-            for client in ids:  # before anything is decided or recorded
-                if self._store.client_version(client) == 0:
-                    raise UnknownClient(client)
+        ids = self.clients_to_decide(clients, moment)
         grace_days = version.ruleset.parameters.grace_days
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
@@ -113,11 +109,22 @@ class Decisions:
             self._keep(kept)
             decisions = self._engines.decide_batch(facts, version)
             if record:
-                self._store.append([decision.recorded_event(Instant.now()) for decision in decisions])
+                self._store.append([decision.recorded_event(self._clock()) for decision in decisions])
             yield from decisions
 
+    def clients_to_decide(self, clients: Iterable[str] | None, moment: Instant) -> list[str]:
+        """``clients``, each checked to have a stream (else :class:`UnknownClient`), before anything is
+        decided; None: every client with an event by ``moment``."""
+        if clients is None:
+            return self._store.client_ids(started_by=moment)
+        ids = [check_client_id(client) for client in clients]
+        for client in ids:
+            if self._store.client_version(client) == 0:
+                raise UnknownClient(client)
+        return ids
+
     def explain(
-        self, client: str, *, as_of: Instant | str | None = None, decision: str | None = None
+        self, client: str, *, as_of: Moment | None = None, decision: str | None = None
     ) -> Explanation:
         """The full chain for ``client`` and the rules that came close.
 
@@ -134,7 +141,7 @@ class Decisions:
             recorded = Recorded(event_id=event.id, verdict=payload.verdict, fired=tuple(payload.fired))
         else:
             version = self._rules.current()
-            moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
+            moment = moment_or_now(as_of, self._clock)
         facts = self.facts(client, moment, grace_days=version.ruleset.parameters.grace_days)
         reached = self._engines.decide(client, facts, version)
         return explain_decision(version.ruleset, reached, facts, recorded=recorded)

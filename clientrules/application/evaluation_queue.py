@@ -40,7 +40,7 @@ from clientrules.application.decisions import Decisions
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.decisions import Decision
 from clientrules.domain.errors import ClientRulesError, StoreError
-from clientrules.domain.events import Event, Instant
+from clientrules.domain.events import Clock, Event
 
 #: clients claimed, decided and recorded per worker transaction
 DEFAULT_BATCH = 50
@@ -88,10 +88,11 @@ class WorkerReport:
 class EvaluationQueue:
     """Re-evaluation of the queued clients: claim a batch, decide it under the current rule set, record it."""
 
-    def __init__(self, queue: WorkQueue, decisions: Decisions, rules: RuleVersions) -> None:
+    def __init__(self, queue: WorkQueue, decisions: Decisions, rules: RuleVersions, *, clock: Clock) -> None:
         self.queue = queue
         self._decisions = decisions
         self._rules = rules
+        self._clock = clock
 
     def fill(self) -> int:
         """Queue the clients changed since the checkpoint; return how many events were read (0: none new,
@@ -110,12 +111,12 @@ class EvaluationQueue:
 
     def _record(self, clients: list[str]) -> tuple[list[Event], list[tuple[str, str]]]:
         decisions, failed = self._decide(clients)
-        return [decision.recorded_event(Instant.now()) for decision in decisions], failed
+        return [decision.recorded_event(self._clock()) for decision in decisions], failed
 
     def _decide(self, clients: list[str]) -> tuple[list[Decision], list[tuple[str, str]]]:
         """The decisions of ``clients``, and (client, error) for those that cannot be decided."""
         version = self._rules.current()
-        moment = Instant.now()
+        moment = self._clock()
         evaluate = self._decisions.evaluate
         try:
             return evaluate(clients, as_of=moment, ruleset=version), []

@@ -30,7 +30,7 @@ from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.events import Event, Instant
+from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
 from clientrules.domain.facts import Facts
 from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, version_in_force
@@ -210,17 +210,19 @@ class Learning:
         rules: RuleVersions,
         engines: Engines,
         *,
+        clock: Clock,
         method: Method = Method(),
     ) -> None:
         self._store = store
         self._rules = rules
         self._engines = engines
+        self._clock = clock
         self.method = method
 
     def with_horizon(self, horizon_days: int) -> Learning:
         """The same loop with another horizon H (see ``docs/learning.md``)."""
         method = attrs.evolve(self.method, horizon_days=horizon_days)
-        return Learning(self._store, self._rules, self._engines, method=method)
+        return Learning(self._store, self._rules, self._engines, clock=self._clock, method=method)
 
     # --- reading ------------------------------------------------------------------
 
@@ -345,7 +347,7 @@ class Learning:
             rule=dict(proposal.rule),
             ruleset_version=ruleset_version,
         )
-        event = Event.new(LEARNING_STREAM, payload, Instant.now())
+        event = Event.new(LEARNING_STREAM, payload, self._clock())
         result = self._store.append([event], expected_version=head)
         return result.stored_event(event)
 

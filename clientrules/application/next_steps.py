@@ -13,29 +13,53 @@ drafts from the current rule set's ``[drafts]`` table.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+import attrs
 
 from clientrules.application.decisions import Decisions
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.events import Event, Instant, as_instant, check_client_id, registry
-from clientrules.domain.next_steps import NextSteps, derive_steps, follow_through_from
+from clientrules.domain.events import Clock, Event, Instant, Moment, check_client_id, moment_or_now, registry
+from clientrules.domain.events.types import DATA_KEY
+from clientrules.domain.next_steps import NextSteps, Step, derive_steps, follow_through_from
 from clientrules.ports import EventStreams
+
+
+#: what a step sets itself in the event that marks it done, by event type (ending a client: we ended it)
+STEP_PRESETS: Mapping[str, Mapping[str, Any]] = {"RelationshipEnded": {"initiated_by": "us"}}
 
 
 class UnknownStep(ClientRulesError):
     """The client has no such step as of now, or it cannot be marked done with an event."""
 
 
+class MissingAnswers(ClientRulesError):
+    """The event that marks a step done needs answers that were not given; ``missing`` names their fields."""
+
+    def __init__(self, missing: Iterable[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(f"the step needs an answer for {', '.join(self.missing)}: nothing was recorded")
+
+
+@attrs.frozen
+class StepAnswers:
+    """The fields the owner fills in to mark a step done (those of its event the step does not set itself)."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
 class NextStepsService:
     """Next steps for the clients of one ledger. Safe to share between threads (it keeps no state)."""
 
-    def __init__(self, streams: EventStreams, decisions: Decisions, rules: RuleVersions) -> None:
+    def __init__(self, streams: EventStreams, decisions: Decisions, rules: RuleVersions, *, clock: Clock) -> None:
         self._streams = streams
         self._decisions = decisions
         self._rules = rules
+        self._clock = clock
 
-    def for_client(self, client: str, *, as_of: Instant | dt.datetime | dt.date | str | None = None) -> NextSteps:
+    def for_client(self, client: str, *, as_of: Moment | None = None) -> NextSteps:
         """``client``'s next steps as of ``as_of`` (default: now), under the current rule-set version.
 
         When the decision is now *keep* because the owner acted (a meeting, a
@@ -44,7 +68,7 @@ class NextStepsService:
         as steps are done instead of vanishing.
         """
         check_client_id(client)
-        moment = Instant.now() if as_of is None else as_instant(as_of, field="as_of")
+        moment = moment_or_now(as_of, self._clock)
         version = self._rules.current()
         (decision,) = self._decisions.evaluate([client], as_of=moment, ruleset=version)
         grace_days = version.ruleset.parameters.grace_days
@@ -59,21 +83,39 @@ class NextStepsService:
         facts = self._decisions.facts(client, situation_moment, grace_days=grace_days)
         return derive_steps(decision, situation, facts, events, version.ruleset, as_of=moment)
 
+    def answers(self, step: Step) -> StepAnswers:
+        """What marking ``step`` done asks of the owner (nothing for a step done by a date or the exit survey)."""
+        if step.event_type is None or step.event_type == "SurveyInvited":
+            return StepAnswers((), ())
+        preset = STEP_PRESETS.get(step.event_type, {})
+        fields = [
+            (str(field.metadata.get(DATA_KEY, field.name)), field.default is attrs.NOTHING)
+            for field in attrs.fields(registry.payload_type(step.event_type))
+            if field.name != "extra"
+        ]
+        return StepAnswers(
+            required=tuple(key for key, required in fields if required and key not in preset),
+            optional=tuple(key for key, required in fields if not required and key not in preset),
+        )
+
     def record_done(
         self,
         client: str,
         step_id: str,
         data: Mapping[str, Any],
         *,
-        at: Instant | dt.datetime | dt.date | str | None = None,
+        at: Moment | None = None,
     ) -> Event:
         """Record the event that marks step ``step_id`` done, with ``data`` as its fields; return it as stored.
 
         The step must be one of the client's steps now and be done by an event
         (not by a date, and not the exit survey, which is sent by ``ledger.surveys.invite``).
-        Bad ``data`` raises :class:`~clientrules.domain.errors.InvalidEvent` naming the field; nothing is stored.
+        What the step sets itself (:data:`STEP_PRESETS`) is added to ``data``.
+        A required answer left out or blank raises :class:`MissingAnswers`;
+        bad ``data`` raises :class:`~clientrules.domain.errors.InvalidEvent`
+        naming the field; either way nothing is stored.
         """
-        moment = Instant.now() if at is None else as_instant(at, field="at")
+        moment = moment_or_now(at, self._clock, field="at")
         plan = self.for_client(client, as_of=moment)
         try:
             step = plan.step(step_id)
@@ -83,6 +125,10 @@ class NextStepsService:
         if step.event_type is None or step.event_type == "SurveyInvited":
             how = "invite them to the exit survey" if step.event_type else "it is done by a date or by the invoices"
             raise UnknownStep(f"step {step_id!r} is not marked done with an event here: {how}")
-        event = Event.new(client, registry.decode(step.event_type, dict(data)), moment)
+        missing = [key for key in self.answers(step).required if data.get(key) in (None, "")]
+        if missing:
+            raise MissingAnswers(missing)
+        fields = {**STEP_PRESETS.get(step.event_type, {}), **data}
+        event = Event.new(client, registry.decode(step.event_type, fields), moment)
         result = self._streams.append([event])
         return result.stored_event(event)

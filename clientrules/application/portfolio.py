@@ -18,6 +18,7 @@ import attrs
 
 from clientrules.domain.events import (
     ClientOnboarded,
+    Clock,
     Event,
     Instant,
     RelationshipEnded,
@@ -35,8 +36,8 @@ from clientrules.ports import EventStore
 REFRESH_AFTER = dt.timedelta(hours=1)
 ACTIVE, LEFT, INVITED, ANSWERED = "active", "left", "invited", "answered"
 STAGES = (ACTIVE, LEFT, INVITED, ANSWERED)
-SORTS = ("attention", "name", "value", "overdue", "recent")
 Sort = Literal["attention", "name", "value", "overdue", "recent"]
+SORTS: tuple[Sort, ...] = ("attention", "name", "value", "overdue", "recent")
 DEFAULT_PAGE_SIZE = 50
 #: points of a client's verdict over time
 MAX_POINTS = 60
@@ -133,7 +134,7 @@ class Portfolio:
         rules: RuleVersions,
         engines: Engines,
         *,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        clock: Clock,
     ) -> None:
         self._store = store
         self._rules = rules
@@ -143,7 +144,7 @@ class Portfolio:
         self._standings: dict[str, Standing] = {}
         self._position = 0
         self._ruleset = 0
-        self._refreshed: dt.datetime | None = None
+        self._refreshed: Instant | None = None
         self._rebuilding: threading.Thread | None = None
 
     def standings(self) -> list[Standing]:
@@ -157,7 +158,7 @@ class Portfolio:
         with self._lock:
             self._refresh()
             everyone = list(self._standings.values())
-            as_of = Instant.from_datetime(self._refreshed or self._clock())
+            as_of = self._refreshed or self._clock()
         chosen = [s for s in everyone if _wanted(s, query)]
         chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
         size = max(1, query.page_size)
@@ -186,7 +187,7 @@ class Portfolio:
         version = self._rules.current()
         fold = ClientFold()
         fold.apply_all(events)
-        now = Instant.from_datetime(self._clock())
+        now = self._clock()
         days = sorted({e.at.date for e in events if not e.payload.SYSTEM})
         moments = [Instant.parse(f"{day.isoformat()}T23:59:59Z") for day in days]
         moments = [m for m in moments if m < now][-(points - 1):] + [now]
@@ -213,7 +214,7 @@ class Portfolio:
             self._standings = self._decide(self._store.client_ids(), now)
             self._position, self._ruleset, self._refreshed = head, ruleset, now
             return
-        if now - self._refreshed >= REFRESH_AFTER and self._rebuilding is None:
+        if now.utc - self._refreshed.utc >= REFRESH_AFTER and self._rebuilding is None:
             self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
             self._rebuilding.start()
         head = self._store.head_position()
@@ -235,13 +236,12 @@ class Portfolio:
         finally:
             self._rebuilding = None
 
-    def _decide(self, clients: Iterable[str], now: dt.datetime) -> dict[str, Standing]:
-        """The standings of ``clients`` (those with events) as of ``now``, under the current rule set.
+    def _decide(self, clients: Iterable[str], as_of: Instant) -> dict[str, Standing]:
+        """The standings of ``clients`` (those with events) as of ``as_of``, under the current rule set.
 
         The engine is asked for :data:`BATCH` clients at a time (one round trip each).
         """
         version = self._rules.current()
-        as_of = Instant.from_datetime(now)
         grace_days = version.ruleset.parameters.grace_days
         standings: dict[str, Standing] = {}
         pending: list[tuple[str, list[Event], Facts]] = []

@@ -19,7 +19,7 @@ import threading
 import attrs
 
 from clientrules.domain.errors import ClientRulesError, ConcurrencyError
-from clientrules.domain.events import Event, Instant
+from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.jsonl import MAX_LINE_BYTES, event_line
 from clientrules.domain.events.system import RULES_STREAM, RuleSetAdopted
 from clientrules.domain.rules.format import default_ruleset_text, parse_ruleset
@@ -48,8 +48,9 @@ class RuleSetVersion:
 class RuleVersions:
     """The rule-set versions of one store: read, adopt, list."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
         self._known: dict[int, RuleSetVersion] = {}
         #: versions the stream holds but that cannot be used, and why
         self._unusable: dict[int, str] = {}
@@ -117,7 +118,7 @@ class RuleVersions:
             return self.get(1)
 
     def _append(self, version: int, text: str, note: str | None) -> RuleSetVersion:
-        event = Event.new(RULES_STREAM, RuleSetAdopted(version=version, source=text, note=note), Instant.now())
+        event = Event.new(RULES_STREAM, RuleSetAdopted(version=version, source=text, note=note), self._clock())
         size = len(event_line(event).encode("utf-8"))
         if size > MAX_LINE_BYTES:  # export would write a line that import refuses
             raise RuleSetProblems(

@@ -19,6 +19,7 @@ import attrs
 from clientrules.domain.errors import ClientRulesError, ConcurrencyError, InvalidEvent, UnknownClient
 from clientrules.domain.events import (
     ClientOnboarded,
+    Clock,
     Event,
     Instant,
     RelationshipEnded,
@@ -47,7 +48,7 @@ from clientrules.domain.survey.invitations import (
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, LinkSigner, check_secret
 from clientrules.application.owner import OwnerAccount
 from clientrules.domain.survey.questionnaire import answered
-from clientrules.ports import Clock, EventLog, EventStreams, StoredSettings, utc_now
+from clientrules.ports import EventLog, EventStreams, StoredSettings
 
 SECRET_META_KEY = "survey_secret"
 #: the setting that tells whose an invitation is (links name only the invitation)
@@ -101,7 +102,7 @@ class Surveys:
         *,
         secret: str,
         expiry_days: int = DEFAULT_EXPIRY_DAYS,
-        clock: Clock = utc_now,
+        clock: Clock,
     ) -> None:
         if not secret:
             raise ClientRulesError("the survey needs a non-empty signing secret")
@@ -189,7 +190,7 @@ class Surveys:
             events = self._store.read_client(check_client_id(client))
         except InvalidEvent:
             raise LinkUnknown() from None
-        invitation = _by_id(invitations_of(events, now=self._clock(), token_of=self._signer.token), invitation_id)
+        invitation = _by_id(invitations_of(events, now=self._clock().utc, token_of=self._signer.token), invitation_id)
         if invitation is None:
             raise LinkUnknown()
         if invitation.status != OPEN:
@@ -210,7 +211,7 @@ class Surveys:
             if attempt:
                 opened = self.open_link(opened.token)
             invitation = opened.invitation
-            if self._clock() >= invitation.expires_at.utc:
+            if self._clock() >= invitation.expires_at:
                 raise LinkExpired()
             payload = answered(invitation.invitation_id, answers)
             event = Event.new(
@@ -233,7 +234,7 @@ class Surveys:
 
     def invitations(self, client: str | None = None) -> list[Invitation]:
         """Every invitation (of one client, or of all), oldest first, with its current status."""
-        return invitations_of(self._survey_events(client), now=self._clock(), token_of=self._signer.token)
+        return invitations_of(self._survey_events(client), now=self._clock().utc, token_of=self._signer.token)
 
     def uninvited(self) -> list[str]:
         """Clients who left (a ``RelationshipEnded`` event) and were not invited since, in the order they left."""
@@ -279,7 +280,7 @@ class Surveys:
 
     def _now(self) -> dt.datetime:
         """The clock's time to the second (links carry whole seconds)."""
-        return self._clock().astimezone(dt.timezone.utc).replace(microsecond=0)
+        return self._clock().utc.replace(microsecond=0)
 
 
 def _by_id(invitations: list[Invitation], invitation_id: str) -> Invitation | None:

@@ -1,6 +1,6 @@
 """Alert commands: ``watch`` (the watcher of decision changes) and ``changes`` (what it recorded).
 
-Where changes are delivered comes from the settings (:mod:`clientrules.config`):
+Where changes are delivered comes from the settings (``ledger.alert_channels()``):
 ``CLIENTRULES_WEBHOOK_URL`` and ``_SECRET`` (a signed webhook),
 ``CLIENTRULES_DIGEST_TO`` and ``_HOUR`` (the owner's digest, sent through
 ``CLIENTRULES_MAIL_*`` or written to the outbox folder), ``CLIENTRULES_BASE_URL``
@@ -15,39 +15,17 @@ import threading
 
 import click
 
-from clientrules.adapters.digest_mail import MailDigest
-from clientrules.adapters.mail import InvitationMail
-from clientrules.adapters.webhook import Webhook
-from clientrules.application.alerts import Channel, DeliveryReport, PassReport
+from clientrules import (
+    Change,
+    DeliveryReport,
+    DeliveryRow,
+    Instant,
+    PassReport,
+    check_client_id,
+    verdict_words,
+)
 from clientrules.cli.context import ctx_ledger
 from clientrules.cli.decisions import AS_OF, MomentType
-from clientrules.config import Settings
-from clientrules.domain.alerts import Change
-from clientrules.domain.alerts.digest import verdict_words
-from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.events import Instant, check_client_id
-from clientrules.ports import DeliveryRow
-
-
-def channels_from(settings: Settings, database_url: str) -> list[Channel]:
-    """The delivery channels ``settings`` configure (see the module); the outbox folder is found from ``database_url``."""
-    channels: list[Channel] = []
-    if settings.webhook_url:
-        if not settings.webhook_secret:
-            raise ClientRulesError("CLIENTRULES_WEBHOOK_URL is set but CLIENTRULES_WEBHOOK_SECRET is not: set both")
-        channels.append(Webhook(settings.webhook_url, settings.webhook_secret))
-    if settings.digest_to:
-        base_url = settings.base_url
-        channels.append(
-            MailDigest(
-                settings.digest_to,
-                settings.mail_from,
-                InvitationMail.from_settings(settings, database_url=database_url).mailer,
-                client_url=f"{base_url.rstrip('/')}/owner/clients/{{client}}" if base_url else None,
-                hour=settings.digest_hour,
-            )
-        )
-    return channels
 
 
 def _clients(count: int) -> str:
@@ -95,7 +73,7 @@ def watch_command(once: bool, as_of: Instant | None, interval: float, alert_base
     a baseline. Without --once it keeps following until SIGTERM or Ctrl-C.
     """
     ledger = ctx_ledger(create=False)
-    channels = channels_from(ledger.settings, ledger.url)
+    channels = ledger.alert_channels()
     if once:
         report, delivered = ledger.alerts.once(channels=channels, as_of=as_of, alert_baseline=alert_baseline)
         _print_pass(report, delivered)

@@ -8,11 +8,8 @@ from typing import IO, Any, Iterable
 
 import click
 
+from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
 from clientrules.cli.context import ctx_ledger
-from clientrules.domain.errors import ClientRulesError, InvalidEvent
-from clientrules.domain.events import Instant
-from clientrules.domain.rules import RuleSetProblems, parse_ruleset
-from clientrules.parallel import iter_evaluate_parallel
 
 #: processes evaluate may start
 MAX_WORKERS = 64
@@ -20,7 +17,7 @@ MAX_WORKERS = 64
 VERSION_NUMBER = click.IntRange(1, 2**31 - 1)
 
 
-class MomentType(click.ParamType):
+class MomentType(click.ParamType[Instant]):
     """WHEN: a date (00:00 UTC) or a date-time with an offset, as event times are written."""
 
     name = "WHEN"
@@ -73,11 +70,7 @@ def evaluate_command(
     gives the whole chain). With --record each decision is stored as a
     DecisionRecorded event, naming the rule-set version that made it.
     """
-    ledger = ctx_ledger(create=False)
-    if workers > 1:
-        decisions = iter_evaluate_parallel(ledger, list(clients) or None, workers=workers, as_of=as_of, record=record)
-    else:
-        decisions = ledger.decisions.iter_evaluate(list(clients) or None, as_of=as_of, record=record)
+    decisions = ctx_ledger(create=False).iter_evaluate(list(clients) or None, as_of=as_of, record=record, workers=workers)
     if as_json:
         _print_json_array(decision.to_json() for decision in decisions)
         return

@@ -6,11 +6,8 @@ import json
 
 import click
 
+from clientrules import FACTS, MAX_GRACE_DAYS, Facts, UnknownClient, facts_of, moment_or_now
 from clientrules.cli.context import ctx_ledger
-from clientrules.domain.rules.format import MAX_GRACE_DAYS
-from clientrules.domain.errors import UnknownClient
-from clientrules.domain.events import Instant, as_instant
-from clientrules.domain.facts import FACTS, Facts, facts_of
 
 SHOWN_IDS = 3
 
@@ -27,7 +24,7 @@ SHOWN_IDS = 3
 def facts_command(client: str, as_of: str | None, grace_days: int | None, as_json: bool) -> None:
     """Show every fact of CLIENT as of WHEN, and the ids of the events behind each."""
     ledger = ctx_ledger(create=False)
-    moment = Instant.now() if as_of is None else as_instant(as_of, field="--as-of")
+    moment = moment_or_now(as_of, ledger.clock, field="--as-of")
     if ledger.version(client) == 0:
         raise UnknownClient(client)
     if grace_days is None:

@@ -8,12 +8,9 @@ from typing import Any
 
 import click
 
-from clientrules.adapters.report.html import render_html
-from clientrules.application.learning import Learning
+from clientrules import ClientRulesError, describe_backtest, proposals_text
 from clientrules.cli.context import ctx_ledger
-from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.learning.backtest import describe
-from clientrules.domain.learning.report import proposals_text
+from clientrules.types import Learning
 
 
 #: where ``proposals --horizon-days`` leaves its value for ``accept`` and ``reject``
@@ -60,7 +57,7 @@ def report_command(as_json: bool, html_file: Path | None, horizon_days: int | No
     if as_json:
         _echo_json(report.to_json())
     elif html_file is not None:
-        _write(html_file, render_html(report.to_json()))
+        _write(html_file, ctx_ledger(create=False).reports.html(report.to_json()))
         click.echo(f"wrote {html_file}", err=True)
     else:
         click.echo(report.to_text(), nl=False)
@@ -126,7 +123,7 @@ def backtest_command(rules_file: Any, as_json: bool, horizon_days: int | None) -
     if as_json:
         _echo_json(result.to_json())
     else:
-        for line in describe(result):
+        for line in describe_backtest(result):
             click.echo(line)
 
 

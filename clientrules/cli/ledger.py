@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from clientrules.adapters.mail import delete_outbox_copies, outbox_folder
+from clientrules import ERASED, ClientRulesError, Event, Instant, InvalidInput, UnknownClient
 from clientrules.cli.context import ctx_ledger
-from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
-from clientrules.domain.events import ERASED, Event, Instant
-from clientrules.ledger import Ledger
 
 #: longest value shown for one field in a timeline (the export has them whole)
 SHOWN_VALUE = 60
@@ -106,16 +102,10 @@ def erase_command(client: str, yes: bool, requested_by: str | None) -> None:
     else:
         count = erasure.erased_events
         click.echo(f"erased {client}: the personal fields of {count} event{'s' if count != 1 else ''} now read as {ERASED}")
-    for path in _delete_outbox_copies(ledger, client):
+    for path in ledger.delete_outbox_copies(client):
         click.echo(f"deleted the outbox copy {path}")
     for warning in erasure.warnings:
         click.echo(f"warning: {warning}", err=True)
-
-
-def _delete_outbox_copies(ledger: Ledger, client: str) -> list[Path]:
-    """The outbox files of ``client``'s survey mail, deleted."""
-    folder = outbox_folder(ledger.settings.outbox, ledger.url)
-    return delete_outbox_copies(folder, ledger.surveys.invitations(client))
 
 
 def _when(at: Instant) -> str:

@@ -8,10 +8,9 @@ import textwrap
 import click
 import tomli_w
 
+from clientrules import DRAFT_NAMES, Instant, NextSteps, default_drafts
 from clientrules.cli.context import ctx_ledger
 from clientrules.cli.decisions import AS_OF
-from clientrules.domain.events import Instant
-from clientrules.domain.next_steps import DRAFT_NAMES, NextSteps, default_drafts
 
 WIDTH = 88
 

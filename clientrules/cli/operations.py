@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import click
 
+from clientrules import (
+    DEFAULT_BATCH,
+    REPAIR,
+    ClientRulesError,
+    database_status,
+    database_url,
+    is_postgres,
+    migrate_database,
+    run_worker,
+)
 from clientrules.cli.context import CliState, ctx_ledger
-from clientrules.config import database_url
-from clientrules.ledger import Ledger
-from clientrules.adapters.store import open_store
-from clientrules.application.evaluation_queue import DEFAULT_BATCH, run_worker
-from clientrules.application.system_streams import REPAIR, check_store
-from clientrules.domain.errors import ClientRulesError
 
 
-def _db_url() -> str:
+def _db() -> str | None:
     state = click.get_current_context().find_object(CliState)
-    return (state.db if state is not None else None) or database_url()
-
-
-def _is_postgres(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
+    return state.db if state is not None else None
 
 
 @click.group("db")
@@ -30,55 +30,31 @@ def db_group() -> None:
 @db_group.command("migrate")
 def db_migrate() -> None:
     """Create the schema or apply pending migrations (safe to run again, and from several hosts at once)."""
-    url = _db_url()
-    if not _is_postgres(url):
-        open_store(url).close()  # a SQLite file is created and upgraded when opened
-        click.echo(f"SQLite database {url} is up to date")
-        return
-    from clientrules.adapters.store import postgres_schema
-    from clientrules.adapters.store.postgres import PostgresStore
-
-    store = PostgresStore(url, migrate=False)
-    try:
-        applied = store.migrate()
-    finally:
-        store.close()
-    if applied:
-        click.echo(f"schema {store.schema}: applied migration {', '.join(map(str, applied))}")
+    done = migrate_database(_db())
+    if done.schema is None:
+        click.echo(f"SQLite database {done.where} is up to date")
+    elif done.applied:
+        click.echo(f"schema {done.schema}: applied migration {', '.join(map(str, done.applied))}")
     else:
-        click.echo(f"schema {store.schema} is up to date (version {postgres_schema.LATEST})")
+        click.echo(f"schema {done.schema} is up to date (version {done.latest})")
 
 
 @db_group.command("status")
 def db_status() -> None:
     """Show the backend, the schema version and pending migrations, the last position and the evaluation queue."""
-    url = _db_url()
-    if not _is_postgres(url):
-        store = open_store(url, create=False)
-        try:
-            click.echo(f"backend: SQLite {url}\nlast position: {store.head_position()}")
-        finally:
-            store.close()
+    status = database_status(_db())
+    if status.schema is None:
+        click.echo(f"backend: SQLite {status.where}\nlast position: {status.head_position}")
         return
-    from clientrules.adapters.store import postgres_schema
-    from clientrules.adapters.store.postgres import PostgresStore
-
-    store = PostgresStore(url, migrate=False)
-    try:
-        applied = store.applied_migrations()
-        pending = [m for m in postgres_schema.MIGRATIONS if m.version not in applied]
-        click.echo(f"backend: PostgreSQL {store.where}, schema {store.schema}")
-        click.echo(f"migrations applied: {', '.join(map(str, applied)) or 'none'}")
-        for migration in pending:
-            click.echo(f"pending migration {migration.version}: {migration.description}  (run: clientrules db migrate)")
-        if not pending:
-            click.echo(f"last position: {store.head_position()}")
-            queue = Ledger(store).evaluation_queue()
-            click.echo(f"evaluation queue: {queue.pending()} clients, filled up to position {queue.checkpoint()}")
-            for client, error in queue.failed():
-                click.echo(f"set aside until its next event: {client}: {error}")
-    finally:
-        store.close()
+    click.echo(f"backend: PostgreSQL {status.where}, schema {status.schema}")
+    click.echo(f"migrations applied: {', '.join(map(str, status.applied)) or 'none'}")
+    for migration in status.pending:
+        click.echo(f"pending migration {migration.version}: {migration.description}  (run: clientrules db migrate)")
+    if status.queue is not None:
+        click.echo(f"last position: {status.head_position}")
+        click.echo(f"evaluation queue: {status.queue.pending} clients, filled up to position {status.queue.checkpoint}")
+        for client, error in status.queue.failed:
+            click.echo(f"set aside until its next event: {client}: {error}")
 
 
 @click.command("worker")
@@ -94,7 +70,7 @@ def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     changed client is decided and recorded once, by one worker; a worker that
     is stopped or killed mid-batch leaves its clients to the others.
     """
-    if not _is_postgres(_db_url()):
+    if not is_postgres(_db() or database_url()):
         raise click.UsageError("the worker needs a PostgreSQL database (--db postgresql://...)")
     report = run_worker(
         ctx_ledger().evaluation_queue(), batch=batch, once=once, idle_exit=idle_exit, progress=lambda line: click.echo(line, err=True)
@@ -113,7 +89,7 @@ def db_check() -> None:
     Prints 'ok' and exits 0, or one line per problem with how to repair it and exits 1.
     """
     ledger = ctx_ledger(create=False)
-    problems = check_store(ledger.store)
+    problems = ledger.check()
     if not problems:
         click.echo(f"ok: the system streams of {ledger.url} hold what the library writes")
         return

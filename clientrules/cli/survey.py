@@ -1,7 +1,7 @@
 """The exit survey's commands: ``survey invite|remind|list|answers`` and ``owner set-password``.
 
-Mail goes through :mod:`clientrules.adapters.mail` (SMTP, or the outbox
-folder), configured by the same ``CLIENTRULES_*`` settings as the web app.
+Mail goes through ``ledger.survey_mail`` (SMTP, or the outbox folder),
+configured by the same ``CLIENTRULES_*`` settings as the web app.
 """
 
 from __future__ import annotations
@@ -10,36 +10,44 @@ import csv
 import io
 import json
 import sys
+from typing import Any
 
 import click
 
-from clientrules.domain.survey import MAX_DAYS
+from clientrules import MAX_DAYS, SURVEY_FIELDS, ClientRulesError, Event, Sent
 from clientrules.cli.context import ctx_ledger
-from clientrules.domain.events import Event
-from clientrules.domain.survey import FIELDS, Invitation
 
-BASE_URL_ENV = "CLIENTRULES_BASE_URL"
 #: what a spreadsheet takes for the start of a formula in a cell (OWASP, "CSV Injection")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: where links start when neither --base-url nor CLIENTRULES_BASE_URL says
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 base_url_option = click.option(
     "--base-url",
     metavar="URL",
-    envvar=BASE_URL_ENV,
-    show_envvar=True,
-    default=DEFAULT_BASE_URL,
-    show_default=True,
-    help="Where the app is reachable by clients; links start with it.",
+    help="Where the app is reachable by clients; links start with it. "
+    f"[default: $CLIENTRULES_BASE_URL, else {DEFAULT_BASE_URL}]",
 )
 
 
-def _mail_links(invitations: list[Invitation], base_url: str) -> None:
-    """Print each link on stdout, mail it (or write it to the outbox), and say where it went on stderr."""
-    mail = ctx_ledger().mail
-    for invitation in invitations:
-        click.echo(invitation.url(base_url))
-        click.echo(f"{invitation.client}: {mail.send(invitation, base_url).describe()}", err=True)
+def _base_url(given: str | None) -> str:
+    return given or ctx_ledger().settings.base_url or DEFAULT_BASE_URL
+
+
+def _print_sent(sent: list[Sent], base_url: str) -> list[Sent]:
+    """Print each link on stdout and where its mail went on stderr; those not sent (a lone one is told by the error)."""
+    unsent = [each for each in sent if each.problem is not None]
+    for each in sent:
+        click.echo(each.invitation.url(base_url))
+        if each.problem is None or len(unsent) > 1:
+            click.echo(f"{each.invitation.client}: {each.describe()}", err=True)
+    return unsent
+
+
+def _fail(unsent: list[Sent], total: int) -> None:
+    if len(unsent) == 1:
+        raise ClientRulesError(unsent[0].describe())
+    raise ClientRulesError(f"{len(unsent)} of {total} messages were not sent (their links work)")
 
 
 @click.group("survey")
@@ -51,15 +59,17 @@ def survey() -> None:
 @click.argument("client", metavar="CLIENT")
 @click.option("--email", metavar="ADDR", help="Send the link here [default: the address CLIENT was onboarded with].")
 @base_url_option
-def invite(client: str, email: str | None, base_url: str) -> None:
+def invite(client: str, email: str | None, base_url: str | None) -> None:
     """Invite CLIENT (who has a RelationshipEnded event) and print the personal link.
 
     The link is mailed when an address is known: by SMTP when
     CLIENTRULES_MAIL_SERVER is set, else written to the outbox folder.
     Inviting again gives a new link and makes the earlier one unusable.
     """
-    invitation = ctx_ledger(create=False).surveys.invite(client, email=email)
-    _mail_links([invitation], base_url)
+    base_url = _base_url(base_url)
+    sent = ctx_ledger(create=False).survey_mail.invite(client, email=email, base_url=base_url)
+    if _print_sent([sent], base_url):
+        _fail([sent], 1)
 
 
 @survey.command("remind")
@@ -68,10 +78,13 @@ def invite(client: str, email: str | None, base_url: str) -> None:
     help="Remind those not contacted for N days who have not answered.",
 )
 @base_url_option
-def remind(after_days: int, base_url: str) -> None:
+def remind(after_days: int, base_url: str | None) -> None:
     """Send the link again to invited clients who have not answered after N days."""
-    reminded = ctx_ledger(create=False).surveys.remind(after_days)
-    _mail_links(reminded, base_url)
+    base_url = _base_url(base_url)
+    reminded = ctx_ledger(create=False).survey_mail.remind(after_days, base_url=base_url)
+    unsent = _print_sent(reminded, base_url)
+    if unsent:
+        _fail(unsent, len(reminded))
     click.echo(f"reminded {len(reminded)} client(s)", err=True)
 
 
@@ -119,7 +132,7 @@ def list_answers(fmt: str) -> None:
         return
     table = io.StringIO()
     # RFC 4180 line ends (\r\n): a field holding a carriage return is quoted too, so it cannot break its row
-    writer = csv.DictWriter(table, fieldnames=["client", "answered_at", *FIELDS])
+    writer = csv.DictWriter(table, fieldnames=["client", "answered_at", *SURVEY_FIELDS])
     writer.writeheader()
     for row in rows:
         cells = {**row, "other_reasons": " ".join(row["other_reasons"])}
@@ -127,8 +140,8 @@ def list_answers(fmt: str) -> None:
     click.echo(table.getvalue(), nl=False)
 
 
-def _answer_fields(event: Event) -> dict:
-    return {name: getattr(event.payload, name) for name in FIELDS}
+def _answer_fields(event: Event) -> dict[str, Any]:
+    return {name: getattr(event.payload, name) for name in SURVEY_FIELDS}
 
 
 def _spreadsheet_safe(value: object) -> object:

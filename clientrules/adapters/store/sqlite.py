@@ -50,7 +50,8 @@ import attrs
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
-from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail, utc_now
+from clientrules.adapters.clock import utc_now
+from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 from clientrules.domain.events import DecisionChanged, Event
-from clientrules.ports import DeliveryRow, NewDelivery, WatchCheckpoint, Watched, WatcherBusy, utc_now
+from clientrules.adapters.clock import utc_now
+from clientrules.ports import DeliveryRow, NewDelivery, WatchCheckpoint, Watched, WatcherBusy
 from clientrules.adapters.store.rows import COLUMNS
 
 MIGRATION = """

@@ -1,7 +1,7 @@
 """Events: the event vocabulary as typed, validated values (pure: no I/O)."""
 
 from clientrules.domain.events.event import Event, check_client_id, content_id
-from clientrules.domain.events.instant import Instant, as_instant
+from clientrules.domain.events.instant import Clock, Instant, Moment, as_instant, moment_or_now
 from clientrules.domain.events.jsonl import iter_events, read_events, write_events
 from clientrules.domain.events.registry import Registry, registry
 from clientrules.domain.events.system import (
@@ -49,8 +49,11 @@ from clientrules.domain.events.types import (
 )
 
 __all__ = [
+    "Clock",
     "ERASED",
     "as_instant",
+    "Moment",
+    "moment_or_now",
     "check_client_id",
     "ClientMessageReceived",
     "ClientOnboarded",

@@ -1,9 +1,15 @@
-"""Moments in time as events and the CLI write them: ISO dates or date-times with an offset."""
+"""Moments in time as events and the CLI write them: ISO dates or date-times with an offset.
+
+The domain never reads the clock: what needs "now" is given a :class:`Clock`
+(the system's, built by :mod:`clientrules.wiring`; a fixed one in tests), and
+:func:`moment_or_now` is the one place where a moment left out becomes now.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Protocol, Union
 
 import attrs
 
@@ -86,10 +92,6 @@ class Instant:
         """Rebuild an instant read back from a store (its key and its original text)."""
         return cls(text, _EPOCH + dt.timedelta(microseconds=key))
 
-    @classmethod
-    def now(cls) -> Instant:
-        return cls.from_datetime(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-
 
 def _in_range(moment: dt.datetime, text: str, field: str) -> dt.datetime:
     """``moment`` in UTC, if it falls in the supported years (raises :class:`InvalidEvent`)."""
@@ -102,7 +104,22 @@ def _in_range(moment: dt.datetime, text: str, field: str) -> dt.datetime:
     return utc
 
 
-def as_instant(value: Instant | dt.datetime | dt.date | str, *, field: str = "at") -> Instant:
+#: what a caller naturally has for a moment: an :class:`Instant`, an aware datetime, a date (00:00 UTC) or ISO text
+Moment = Union[Instant, dt.datetime, dt.date, str]
+
+
+class Clock(Protocol):
+    """The time now, to the second (the system's in production; a test passes one it sets)."""
+
+    def __call__(self) -> Instant: ...
+
+
+def moment_or_now(value: Moment | None, clock: Clock, *, field: str = "as_of") -> Instant:
+    """``value`` as an :class:`Instant`, or now by ``clock`` when it is None."""
+    return clock() if value is None else as_instant(value, field=field)
+
+
+def as_instant(value: Moment, *, field: str = "at") -> Instant:
     """Accept what a caller naturally has for a moment and return an :class:`Instant`."""
     if isinstance(value, Instant):
         return value

@@ -15,17 +15,16 @@ salt); they keep working until they expire like any link.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import Clock, Instant
 from clientrules.domain.survey.errors import LinkExpired, LinkUnknown
 
 SALT = "clientrules.survey-link.opaque"
 #: the salt of the links that named ``[invitation id, client id]``
 NAMING_SALT = "clientrules.survey-link"
-Clock = Callable[[], dt.datetime]
 #: the shortest signing secret accepted from the environment (a generated one has 43 characters)
 MIN_SECRET_LENGTH = 32
 DEFAULT_EXPIRY_DAYS = 30
@@ -54,7 +53,7 @@ class LinkSigner:
 
     def token(self, invitation_id: str, issued_at: dt.datetime) -> str:
         """The token of an invitation; the same invitation always gets the same token."""
-        return self._serializer(lambda: issued_at, SALT).dumps(invitation_id)
+        return self._serializer(lambda: Instant.from_datetime(issued_at), SALT).dumps(invitation_id)
 
     def read(self, token: str) -> tuple[str, str | None]:
         """``(invitation id, client id)`` of a genuine, unexpired token, else :class:`LinkUnknown` / :class:`LinkExpired`.
@@ -85,6 +84,6 @@ class LinkSigner:
     def _serializer(self, clock: Clock, salt: str) -> URLSafeTimedSerializer:
         class ClockSigner(TimestampSigner):
             def get_timestamp(self) -> int:
-                return int(clock().timestamp())
+                return int(clock().utc.timestamp())
 
         return URLSafeTimedSerializer(self._secret, salt=salt, signer=ClockSigner)

@@ -1,0 +1,106 @@
+"""Changing the rules with a look first (``ledger.rule_changes``): a preview of a change, then its adoption.
+
+A preview says what the change does before anything is adopted: the lines
+of the rule file it changes, the clients whose decision today it turns, and
+the backtest over the stored history (departures caught and false alarms,
+before and after). A change the rule set cannot take raises
+:class:`~clientrules.domain.rules.validation.RuleSetProblems` with every
+problem, as ``clientrules rules check`` lists them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+import attrs
+
+from clientrules.application.decisions import Decisions
+from clientrules.application.learning import Learning
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
+from clientrules.domain.events import Clock
+from clientrules.domain.learning.backtest import Backtest
+from clientrules.domain.rules import parse_ruleset, ruleset_to_toml
+from clientrules.domain.rules.edits import add_rule, edit_rule
+from clientrules.domain.rules.model import FactValue
+
+
+@attrs.frozen
+class ChangedDecision:
+    """A client whose decision today the change turns from ``before`` to ``after``."""
+
+    client: str
+    before: str
+    after: str
+
+
+@attrs.frozen
+class RulePreview:
+    """What adopting ``text`` instead of the ``current`` version would change."""
+
+    current: RuleSetVersion
+    #: the candidate rule file
+    text: str
+    #: the rule file's changed lines, as a unified diff without its two header lines
+    diff: tuple[str, ...]
+    #: today's decisions the change turns, in the order clients were first recorded
+    changed: tuple[ChangedDecision, ...]
+    backtest: Backtest
+
+
+class RuleChanges:
+    """Previews of rule changes, and their adoption as a new rule-set version."""
+
+    def __init__(self, decisions: Decisions, rules: RuleVersions, learning: Learning, *, clock: Clock) -> None:
+        self._decisions = decisions
+        self._rules = rules
+        self._learning = learning
+        self._clock = clock
+
+    def preview(self, text: str) -> RulePreview:
+        """The preview of adopting the rule file ``text``."""
+        current = self._rules.current()
+        candidate = RuleSetVersion(0, parse_ruleset(text))
+        now = self._clock()
+        before = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=current)}
+        after = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=candidate)}
+        changed = tuple(
+            ChangedDecision(client, before[client], verdict)
+            for client, verdict in after.items()
+            if before.get(client) != verdict
+        )
+        diff = difflib.unified_diff(
+            ruleset_to_toml(current.ruleset).splitlines(), text.splitlines(), lineterm="", n=2
+        )
+        backtest = self._learning.backtest(text, label="with the change")
+        return RulePreview(current, text, tuple(diff)[2:], changed, backtest)
+
+    def preview_edit(
+        self,
+        rule_id: str,
+        *,
+        thresholds: Sequence[FactValue] | None = None,
+        enabled: bool | None = None,
+        advice: str | None = None,
+        description: str | None = None,
+    ) -> RulePreview:
+        """The preview of changing rule ``rule_id`` of the current version (see :func:`~clientrules.domain.rules.edits.edit_rule`)."""
+        current = self._rules.current().ruleset
+        text = edit_rule(current, rule_id, thresholds=thresholds, enabled=enabled, advice=advice, description=description)
+        return self.preview(text)
+
+    def preview_addition(
+        self, *, fact: str, op: str, value: FactValue, verdict: str, description: str, advice: str = ""
+    ) -> RulePreview:
+        """The preview of adding the rule ``fact op value`` giving ``verdict`` to the current version."""
+        current = self._rules.current().ruleset
+        text = add_rule(current, fact=fact, op=op, value=value, verdict=verdict, description=description, advice=advice)
+        return self.preview(text)
+
+    def preview_return(self, version: int) -> RulePreview:
+        """The preview of adopting the rules of version ``version`` again."""
+        return self.preview(self._rules.get(version).ruleset.source)
+
+    def adopt(self, text: str, *, note: str, expected_version: int | None = None) -> RuleSetVersion:
+        """Adopt ``text`` as the next version (see :meth:`~clientrules.application.rule_versions.RuleVersions.use`)."""
+        return self._rules.use(text, note=note, expected_version=expected_version)
