@@ -11,7 +11,7 @@ from typing import Protocol
 import click
 import waitress
 
-from clientrules import Ledger
+from clientrules import ClientRulesError, Ledger
 from survey_app import create_app
 
 
@@ -30,9 +30,12 @@ def serve(state: CommandState, host: str, port: int, threads: int) -> None:
     """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
     ledger = state.ledger()
     app = create_app(ledger=ledger)
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads)
+    except OSError as error:  # the port is taken, the address is not this machine's...
+        raise ClientRulesError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
     if not ledger.surveys.owner.version():
         click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)
-    server = waitress.create_server(app, host=host, port=port, threads=threads)
     click.echo(f"serving {ledger.url} on http://{host}:{server.effective_port}/ (owner pages: /owner/); Ctrl-C stops", err=True)
     try:
         server.run()

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, ClientReferredOut, MeetingHeld, PlanAgreed, RelationshipEnded
-from clientrules.domain.drafts import DraftError, check_template, default_drafts
+from clientrules.domain.drafts import DraftError, default_drafts
 from clientrules.domain.drafts.fields import FIELDS, empty_fields, sample_fields
-from clientrules.domain.drafts.sandbox import MAX_DRAFT_CHARS, MAX_TEMPLATE_CHARS, fill
+from clientrules.domain.drafts.sandbox import MAX_DRAFT_CHARS, MAX_TEMPLATE_CHARS, check_template, fill
 from clientrules.domain.next_steps.fields import MAX_LIST_ITEMS
 from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset, ruleset_to_toml
 from clientrules.ledger import Ledger

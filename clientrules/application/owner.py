@@ -16,7 +16,6 @@ from __future__ import annotations
 import secrets
 
 import attrs
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from clientrules.ports import StoredSettings
 from clientrules.domain.survey.errors import OwnerPasswordError
@@ -80,6 +79,8 @@ class OwnerAccount:
         """Hash and store a new password (at least 10 characters); return its version."""
         if len(password) < MIN_LENGTH:
             raise OwnerPasswordError(f"the owner password needs at least {MIN_LENGTH} characters")
+        from werkzeug.security import generate_password_hash  # the web framework's, loaded when a password is set
+
         hashed = generate_password_hash(password)
         version = self.version() + 1
         while self._store.put_meta_if_absent(KEY.format(version), hashed) != hashed:
@@ -91,5 +92,7 @@ class OwnerAccount:
         version = self.version()
         if version == 0:
             return None
+        from werkzeug.security import check_password_hash
+
         hashed = self._store.get_meta(KEY.format(version))
         return version if hashed is not None and check_password_hash(hashed, password) else None

@@ -57,5 +57,9 @@ class UnknownClient(ClientRulesError):
         super().__init__(f"no events are stored for client {client!r}")
 
 
+class DraftError(ClientRulesError):
+    """A draft template that cannot be used or filled: one line saying why."""
+
+
 class EngineError(ClientRulesError):
     """The rules engine failed while deciding for a client (nothing was decided)."""

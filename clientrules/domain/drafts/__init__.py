@@ -1,7 +1,8 @@
 """Drafts: the owner's templates for the notes and agendas of next steps, checked and filled safely (pure).
 
 - :mod:`~clientrules.domain.drafts.fields`: the documented fields a template can use, and how values are written;
-- :mod:`~clientrules.domain.drafts.sandbox`: checking and filling owner-written templates in a sandbox;
+- :mod:`~clientrules.domain.drafts.sandbox`: checking and filling owner-written templates in a sandbox
+  (Jinja: imported when a template is first checked or filled, not with this package);
 - :mod:`~clientrules.domain.drafts.table`: the ``[drafts]`` table of a rule file, validated.
 
 A rule file carries its drafts, so :mod:`clientrules.domain.rules` reads the
@@ -10,8 +11,8 @@ with a client's values.
 """
 
 from clientrules.domain.drafts.fields import FIELDS, DraftSettings, FieldDoc, plain_amount, plain_date
-from clientrules.domain.drafts.sandbox import DraftError, check_template
 from clientrules.domain.drafts.table import DRAFT_NAMES, Drafts, default_drafts, read_drafts
+from clientrules.domain.errors import DraftError
 
 __all__ = [
     "DRAFT_NAMES",
@@ -20,7 +21,6 @@ __all__ = [
     "DraftSettings",
     "Drafts",
     "FieldDoc",
-    "check_template",
     "default_drafts",
     "plain_amount",
     "plain_date",

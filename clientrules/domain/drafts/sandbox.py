@@ -27,7 +27,7 @@ from jinja2 import meta, nodes
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.errors import DraftError
 from clientrules.domain.drafts.fields import FIELDS, FieldDoc
 from clientrules.domain.suggestions import did_you_mean
 
@@ -61,10 +61,6 @@ _CONSTRUCTS = {
     nodes.FilterBlock: "filter blocks",
     nodes.With: "with blocks",
 }
-
-
-class DraftError(ClientRulesError):
-    """A draft template that cannot be used or filled: one line saying why."""
 
 
 class _DraftEnvironment(ImmutableSandboxedEnvironment):

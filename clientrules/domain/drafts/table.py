@@ -25,8 +25,8 @@ from typing import Any, Mapping
 
 import attrs
 
-from clientrules.domain.drafts import sandbox
 from clientrules.domain.drafts.fields import DraftSettings, empty_fields, sample_fields
+from clientrules.domain.errors import DraftError
 from clientrules.domain.suggestions import did_you_mean
 
 #: the draft templates, in the order the steps use them
@@ -48,8 +48,10 @@ class Drafts:
     def fill(self, name: str, fields: Mapping[str, Any]) -> str:
         """Draft ``name`` filled with ``fields``.
 
-        Raises :class:`~clientrules.domain.drafts.sandbox.DraftError` with one line saying why not.
+        Raises :class:`~clientrules.domain.errors.DraftError` with one line saying why not.
         """
+        from clientrules.domain.drafts import sandbox  # Jinja, loaded when a draft is first filled
+
         return sandbox.fill(self.templates[name], fields)
 
     def is_default(self, name: str) -> bool:
@@ -104,12 +106,14 @@ def read_drafts(table: object, problems: list[str]) -> Drafts:
 def _template_problems(text: object) -> list[str]:
     if not isinstance(text, str):
         return ["must be text (a TOML string; use \"\"\" for several lines)"]
+    from clientrules.domain.drafts import sandbox  # Jinja, loaded when a rule file first brings templates
+
     problems = sandbox.check_template(text)
     if problems:
         return problems
     for example, fields in (("every field set", sample_fields()), ("no field set", empty_fields())):
         try:
             sandbox.fill(text, fields)
-        except sandbox.DraftError as error:
+        except DraftError as error:
             return [f"cannot be filled for a client with {example}: {error}"]
     return []

@@ -15,7 +15,6 @@ from clientrules.domain.drafts import (
     DraftSettings,
     Drafts,
     FieldDoc,
-    check_template,
     default_drafts,
     read_drafts,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "FieldDoc",
     "NextSteps",
     "Step",
-    "check_template",
     "default_drafts",
     "derive_steps",
     "draft_fields",

@@ -1,0 +1,59 @@
+"""The command is light: its entry module loads no web framework, chart or template engine, and a busy port is one line."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from clientrules import Ledger, WorkLogged
+from clientrules.cli.main import cli
+
+#: what a command that needs none of them must not load (the web app, the report's charts, templates, PostgreSQL)
+HEAVY = ("flask", "werkzeug", "wtforms", "matplotlib", "numpy", "jinja2", "psycopg", "durable")
+
+
+def loaded_after(code: str) -> list[str]:
+    """Which of :data:`HEAVY` a fresh interpreter has loaded after running ``code``."""
+    probe = f"import json, sys\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_importing_the_command_loads_neither_flask_nor_matplotlib_nor_jinja():
+    assert loaded_after("import clientrules.cli.main") == []
+
+
+def test_the_version_and_a_read_of_the_database_load_none_of_them(tmp_path):
+    database = tmp_path / "light.db"
+    with Ledger.open(database) as ledger:
+        ledger.record("acme", WorkLogged(hours=1.0, billable=True), "2026-03-01")
+    code = (
+        "from clientrules.cli.main import main\n"
+        f"for args in (['--version'], ['--db', {str(database)!r}, 'clients']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as end:\n"
+        "        assert end.code == 0, end.code"
+    )
+    assert loaded_after(code) == []
+
+
+def test_the_help_lists_the_web_apps_command_too():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert {"serve", "evaluate", "watch", "report"} <= {line.split()[0] for line in result.output.splitlines() if line.startswith("  ")}
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--db", str(tmp_path / "app.db"), "serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: Address already in use")
