@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import click
-import waitress
+from waitress.server import TcpWSGIServer, create_server
 
 from clientrules import ClientRulesError, Ledger
 from survey_app import create_app
@@ -31,12 +31,14 @@ def serve(state: CommandState, host: str, port: int, threads: int) -> None:
     ledger = state.ledger()
     app = create_app(ledger=ledger)
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads)
+        server = create_server(app, host=host, port=port, threads=threads)
     except OSError as error:  # the port is taken, the address is not this machine's...
         raise ClientRulesError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
     if not ledger.surveys.owner.version():
         click.echo("note: no owner password yet: run 'clientrules owner set-password'", err=True)
-    click.echo(f"serving {ledger.url} on http://{host}:{server.effective_port}/ (owner pages: /owner/); Ctrl-C stops", err=True)
+    assert isinstance(server, TcpWSGIServer), "one host and port make one TCP server"
+    served = server.getsockname()[1]  # the port given, or the one the system chose for 0
+    click.echo(f"serving {ledger.url} on http://{host}:{served}/ (owner pages: /owner/); Ctrl-C stops", err=True)
     try:
         server.run()
     except KeyboardInterrupt:

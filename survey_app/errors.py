@@ -26,7 +26,7 @@ PAGES = {
 }
 
 
-def page(status: int, title: str, message: str, next_step: str = ""):
+def page(status: int, title: str, message: str, next_step: str = "") -> tuple[str, int]:
     return render_template("error.html", title=title, message=message, next_step=next_step), status
 
 
@@ -38,13 +38,13 @@ def _ask_for_a_new_link() -> str:
 
 def register_error_pages(app: Flask) -> None:
     @app.errorhandler(LinkError)
-    def link_error(error: LinkError):
+    def link_error(error: LinkError) -> tuple[str, int]:
         message = str(error)
         next_step = "" if isinstance(error, LinkUsed) else _ask_for_a_new_link()
         return page(410 if error.gone else 404, LINK_TITLES[type(error)], message[0].upper() + message[1:] + ".", next_step)
 
     @app.errorhandler(EngineError)
-    def engine_error(error: EngineError):
+    def engine_error(error: EngineError) -> tuple[str, int]:
         app.logger.error("decisions unavailable: %s", error)
         return page(
             503,
@@ -55,7 +55,7 @@ def register_error_pages(app: Flask) -> None:
         )
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
         return page(
             400,
             "This form has expired",
@@ -64,11 +64,11 @@ def register_error_pages(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_error(error: HTTPException) -> tuple[str, int]:
         title, message = PAGES.get(error.code or 500, (error.name, error.description or ""))
         return page(error.code or 500, title, message)
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception):
+    def unexpected(error: Exception) -> tuple[str, int]:
         app.logger.exception("unexpected error")
         return page(500, *PAGES[InternalServerError.code])

@@ -20,11 +20,10 @@ from typing import Any
 import attrs
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, Field, HiddenField, RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, registry
-from survey_app.forms import RADIOS
+from survey_app.forms import RADIOS, SelectChoice
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
 
@@ -55,7 +54,8 @@ class AmountField(StringField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         text = (valuelist[0] if valuelist else "").strip().replace(",", "").replace(" ", "")
         self.raw_text = text
-        self.data = float(text) if _AMOUNT.fullmatch(text) else (None if not text else text)
+        # the number read, or the text as typed for pre_validate to refuse
+        self.data = float(text) if _AMOUNT.fullmatch(text) else (None if not text else text)  # type: ignore[assignment]
 
     def pre_validate(self, form: Any) -> None:
         if isinstance(self.data, str):
@@ -97,7 +97,8 @@ class EventForm(FlaskForm):
     def moment(self) -> Instant:
         """Today's events happen now (in the order they are recorded); earlier ones at the start of their day."""
         now = _now()
-        day: dt.date = self.at.data
+        day = self.at.data
+        assert day is not None, "a validated form has its date"
         return now if day == now.date else Instant.parse(day.isoformat())
 
     def payload_fields(self) -> list[Field]:
@@ -153,7 +154,7 @@ def _form_class(payload_type: type[Payload]) -> type[EventForm]:
     return type(f"{payload_type.__name__}Form", (EventForm,), fields)
 
 
-def _control(attribute: attrs.Attribute) -> Field:
+def _control(attribute: attrs.Attribute[Any]) -> Field:
     required = attribute.default is attrs.NOTHING
     label = field_label(attribute.name)
     checks = [InputRequired(message=f"{label.rstrip('?')}: please fill this in.")] if required else [Optional()]

@@ -12,7 +12,8 @@ from typing import Any
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, RadioField, SelectMultipleField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+# SelectChoice is WTForms 3.2's; typeshed's stubs of WTForms predate it
+from wtforms.fields.choices import SelectChoice as SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from clientrules import RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, SURVEY_FIELDS, WOULD_RETURN
@@ -29,9 +30,10 @@ class ChoiceInputs:
     def __init__(self, input_type: str) -> None:
         self.input_type = input_type
 
-    def __call__(self, field: Any, *, required: bool = False) -> Markup:
+    def __call__(self, field: Any, **options: Any) -> Markup:
+        """The inputs; ``required=True`` marks each one required."""
         field_id, name = escape(field.id), escape(field.name)
-        flags = " required" if required else ""
+        flags = " required" if options.get("required") else ""
         return Markup(
             "".join(
                 f'<div class="option">\n'

@@ -15,10 +15,10 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from clientrules import ClientRulesError, InvalidEvent, MissingAnswers, NextSteps, check_client_id, plain_date
+from survey_app.forms import SelectChoice
 from survey_app.security import login_required
 from survey_app.state import app_state
 

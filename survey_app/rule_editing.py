@@ -14,12 +14,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import FieldList, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from clientrules import FACT_WORDS, FACTS, VERDICTS, ClientRulesError, ConcurrencyError, Ledger, RulePreview, RuleSetProblems
 from clientrules.types import FactValue
-from survey_app.forms import RADIOS
+from survey_app.forms import RADIOS, SelectChoice
 from survey_app.security import login_required
 from survey_app.state import app_state
 from survey_app.words import verdict_word

@@ -9,7 +9,8 @@ import os
 import types
 from multiprocessing.connection import Connection
 
-from clientrules.adapters.durable import DurableEngine, EngineError
+from clientrules.adapters.durable import DurableEngine
+from clientrules.domain.errors import EngineError
 
 
 def serve(reader: Connection, writer: Connection) -> None:

@@ -115,7 +115,8 @@ class IsolatedEngine:
                 ) from None
         if outcome == "error":
             raise EngineError(answer)
-        return answer
+        fired: list[list[str]] = answer
+        return fired
 
     def _last_said(self) -> str:
         """The last line the child wrote to standard error (at most 200 characters), or nothing."""

@@ -131,7 +131,8 @@ class Folds:
             return ClientFold(), None, self._store.read_client(tail.client)
 
     def _stored(self, fold: ClientFold) -> StoredFold:
-        return StoredFold(fold.client, fold.version, self.format, fold_text(fold))  # type: ignore[arg-type]
+        assert fold.client is not None, "a fold that has events knows its client"
+        return StoredFold(fold.client, fold.version, self.format, fold_text(fold))
 
     def _write(self, folds: list[StoredFold]) -> None:
         if folds:

@@ -55,8 +55,8 @@ class ClientRulesGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         area = AREAS.get(cmd_name)
         if area is not None:
-            module = importlib.import_module(f"clientrules.cli.{area}")
-            return next(command for command in module.commands if command.name == cmd_name)
+            commands: list[click.Command] = importlib.import_module(f"clientrules.cli.{area}").commands
+            return next(command for command in commands if command.name == cmd_name)
         for plugin in entry_points(group=PLUGIN_GROUP, name=cmd_name):
             command: click.Command = plugin.load()
             return command

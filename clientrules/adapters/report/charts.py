@@ -82,7 +82,7 @@ def png(chart: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _reasons(reasons: list[dict]) -> Any:
+def _reasons(reasons: list[dict[str, Any]]) -> Any:
     """Horizontal bars: how many departed clients cited each reason, as primary and as contributing."""
     chart = Figure(figsize=(6.5, 0.35 * max(len(reasons), 2) + 0.8))
     axes = chart.subplots()
@@ -96,7 +96,7 @@ def _reasons(reasons: list[dict]) -> Any:
     return chart
 
 
-def _quarters(by_quarter: list[dict]) -> Any:
+def _quarters(by_quarter: list[dict[str, Any]]) -> Any:
     """Stacked bars per quarter: departures by primary reason (unanswered in grey), with the monthly value lost."""
     chart = Figure(figsize=(6.5, 3.0))
     axes = chart.subplots()
@@ -120,7 +120,7 @@ def _quarters(by_quarter: list[dict]) -> Any:
     return chart
 
 
-def _recommend(recommend: dict) -> Any:
+def _recommend(recommend: dict[str, Any]) -> Any:
     """Bars of the 0-10 recommend scores, coloured as detractors, passives and promoters."""
     chart = Figure(figsize=(6.5, 2.4))
     axes = chart.subplots()
@@ -132,7 +132,7 @@ def _recommend(recommend: dict) -> Any:
     return chart
 
 
-def _proposal(proposal: dict) -> Any:
+def _proposal(proposal: dict[str, Any]) -> Any:
     """Grouped bars: departures flagged and false alarms, current rule set against the one with the proposed rule."""
     backtest = proposal["backtest"]
     current, candidate = backtest["current"], backtest["candidate_outcome"]

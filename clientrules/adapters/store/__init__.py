@@ -10,7 +10,7 @@ from clientrules.ports import AppendResult, ClientSummary, EventStore
 __all__ = ["AppendResult", "ClientSummary", "EventStore", "open_store"]
 
 
-def open_store(url: str | os.PathLike, *, create: bool = True) -> EventStore:
+def open_store(url: str | os.PathLike[str], *, create: bool = True) -> EventStore:
     """Open the event store at ``url``.
 
     * a file path or ``sqlite:///path`` (``sqlite:////absolute/path``), optionally

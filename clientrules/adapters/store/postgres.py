@@ -39,7 +39,7 @@ import itertools
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Collection, Iterable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -85,6 +85,8 @@ _WRITE_FOLDS = (
 )
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
+
+T = TypeVar("T")
 
 
 def postgres_conninfo(url: str) -> tuple[str, str]:
@@ -225,18 +227,19 @@ class PostgresStore(PostgresWatchTables):
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
 
-    def _run(self, operation: Any) -> Any:
+    def _run(self, operation: Callable[[], T]) -> T:
         try:
             return operation()
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL at {self.where}: {_one_line(error)}") from None
 
-    def read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+    def read(self, query: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one query on a pooled connection; database errors become :class:`StoreError`."""
 
-        def read() -> list[tuple]:
+        def read() -> list[tuple[Any, ...]]:
             with self.connection() as connection:
-                return connection.execute(query, parameters).fetchall()
+                rows: list[tuple[Any, ...]] = connection.execute(query, parameters).fetchall()
+                return rows
 
         return self._run(read)
 
@@ -333,7 +336,7 @@ class PostgresStore(PostgresWatchTables):
     def put_meta_if_absent(self, key: str, value: str) -> str:
         with self.transaction() as connection:
             connection.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
-            return one_row(connection.execute("SELECT value FROM meta WHERE key = %s", (key,)))[0]
+            return str(one_row(connection.execute("SELECT value FROM meta WHERE key = %s", (key,)))[0])
 
     def write_folds(self, folds: Iterable[StoredFold]) -> int:
         """Store ``folds`` in one transaction of their own (see :class:`~clientrules.ports.FoldStore`)."""
@@ -378,7 +381,7 @@ class PostgresStore(PostgresWatchTables):
         )
 
     def client_version(self, client: str) -> int:
-        return self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0]
+        return int(self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0])
 
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
@@ -392,7 +395,7 @@ class PostgresStore(PostgresWatchTables):
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
     def head_position(self) -> int:
-        return self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+        return int(self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0])
 
     def clients(self) -> list[ClientSummary]:
         """Client streams in the order their first event was stored."""
@@ -434,7 +437,7 @@ class PostgresStore(PostgresWatchTables):
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
         return _keys(self.read(_SELECT_KEYS, (sorted(clients),)))
 
-    def _decode(self, rows: list[tuple]) -> list[Event]:
+    def _decode(self, rows: list[tuple[Any, ...]]) -> list[Event]:
         return decode_rows(rows, self.registry, self.personal)
 
     # --- erasing ------------------------------------------------------------------
@@ -495,7 +498,7 @@ class PostgresStore(PostgresWatchTables):
         return f"PostgresStore({self.where!r}, schema={self.schema!r})"
 
 
-def _insert(connection: psycopg.Connection, rows: list[tuple]) -> None:
+def _insert(connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (in position order) and move the position counter to the last one."""
     if len(rows) <= FEW_ROWS:
         connection.execute(_INSERT_FEW, (*(list(column) for column in zip(*rows)), rows[-1][0]))

@@ -102,10 +102,10 @@ class PostgresWatchTables:
     conninfo: str
     _events: str
     _key_types: list[str]
-    read: Callable[..., list[tuple]]
+    read: Callable[..., list[tuple[Any, ...]]]
     transaction: Callable[..., ContextManager[psycopg.Connection]]
     append_in: Callable[..., AppendResult]
-    _decode: Callable[[list[tuple]], list[Event]]
+    _decode: Callable[[list[tuple[Any, ...]]], list[Event]]
     _options: Callable[[], dict[str, Any]]
     head_position: Callable[[], int]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
 from clientrules.domain.events.jsonl import MAX_LINE_BYTES, check_exportable
@@ -34,7 +34,7 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     return data
 
 
-def decode_rows(rows: Sequence[tuple], registry: Registry, personal: PersonalFields) -> list[Event]:
+def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:
     """Events from rows of :data:`COLUMNS`, without validating them again (they were when appended).
 
     A sealed field opens with the key read in its row; without one (the key

@@ -160,7 +160,7 @@ class SqliteStore(SqliteWatchTables):
 
     def __init__(
         self,
-        url: str | os.PathLike,
+        url: str | os.PathLike[str],
         *,
         create: bool = True,
         registry: Registry = default_registry,
@@ -196,7 +196,7 @@ class SqliteStore(SqliteWatchTables):
     # --- connections ------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and self._local.pid == os.getpid():
             return connection
         if self._closed:
@@ -280,7 +280,7 @@ class SqliteStore(SqliteWatchTables):
 
         return self._retry(attempt)
 
-    def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple]:
+    def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         connection = self._connection()
         return self._retry(lambda: connection.execute(sql, tuple(parameters)).fetchall())
 
@@ -461,7 +461,7 @@ class SqliteStore(SqliteWatchTables):
     def put_meta_if_absent(self, key: str, value: str) -> str:
         def put(connection: sqlite3.Connection) -> str:
             connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
-            return connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+            return str(connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
         return self._write(put)
 
@@ -506,7 +506,7 @@ class SqliteStore(SqliteWatchTables):
         )
 
     def client_version(self, client: str) -> int:
-        return self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0]
+        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0])
 
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
@@ -520,7 +520,7 @@ class SqliteStore(SqliteWatchTables):
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
     def head_position(self) -> int:
-        return self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+        return int(self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0])
 
     def clients(self) -> list[ClientSummary]:
         """Client streams in the order their first event was stored."""
@@ -562,7 +562,7 @@ class SqliteStore(SqliteWatchTables):
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
         return self._retry(lambda: _select_keys(self._connection(), clients))
 
-    def _decode(self, rows: list[tuple]) -> list[Event]:
+    def _decode(self, rows: list[tuple[Any, ...]]) -> list[Event]:
         return decode_rows(rows, self.registry, self.personal)
 
     # --- erasing ------------------------------------------------------------------

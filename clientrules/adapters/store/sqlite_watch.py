@@ -105,9 +105,9 @@ class SqliteWatchTables:
     _events: str
     _key_types: tuple[str, ...]
     _write: Callable[..., Any]
-    _read: Callable[..., list[tuple]]
+    _read: Callable[..., list[tuple[Any, ...]]]
     _append: Callable[..., Any]
-    _decode: Callable[[list[tuple]], list[Event]]
+    _decode: Callable[[list[tuple[Any, ...]]], list[Event]]
     head_position: Callable[[], int]
 
     def watch_lease(self) -> SqliteLease:

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Union
 
 import attrs
 
-FieldValue = Union[str, int, float, bool, list]
+FieldValue = Union[str, int, float, bool, list[Any]]
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",

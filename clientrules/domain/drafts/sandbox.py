@@ -25,7 +25,8 @@ from typing import Any, Mapping
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.runtime import LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from clientrules.domain.errors import DraftError
 from clientrules.domain.drafts.fields import FIELDS, FieldDoc

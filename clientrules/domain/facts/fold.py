@@ -301,7 +301,7 @@ class ClientFold:
         evidence["relationship_ended"] = tuple(ended.ids[:count])
         return Facts(as_of, values, evidence)
 
-    def _tenure(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+    def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         onboarded = self._of("onboarded")
         if onboarded.keys and onboarded.keys[0] <= bound:
             start, event_id = onboarded.keys[0], onboarded.ids[0]
@@ -313,7 +313,7 @@ class ClientFold:
         evidence["tenure_days"] = (event_id,)
 
     def _invoices(
-        self, now: int, bound: int, today: int, grace: int, values: dict, evidence: dict
+        self, now: int, bound: int, today: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]
     ) -> None:
         book = self._book
         late = [
@@ -357,7 +357,7 @@ class ClientFold:
         values["overdue_amount"] = float(overdue)
         evidence["overdue_amount"] = tuple(overdue_ids)
 
-    def _silence(self, now: int, bound: int, grace: int, values: dict, evidence: dict) -> None:
+    def _silence(self, now: int, bound: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         followups, replies = self._of("followup"), self._of("reply")
         replied = bisect_right(replies.keys, bound)
         start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
@@ -382,7 +382,7 @@ class ClientFold:
         values["clean_before_silence"] = not stains
         evidence["clean_before_silence"] = tuple(stains)
 
-    def _work_facts(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+    def _work_facts(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         work, unbillable = self._of("work"), self._of("unbillable")
         after = last_key_at(now - 90 * DAY_US)
         self._hours("_90d", work, unbillable, after, bound, values, evidence)
@@ -408,8 +408,8 @@ class ClientFold:
         unbillable: Timeline,
         after: int,
         bound: int,
-        values: dict,
-        evidence: dict,
+        values: dict[str, Any],
+        evidence: dict[str, Any],
         behind: tuple[str, ...] = EMPTY,
     ) -> None:
         """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound].
@@ -428,14 +428,14 @@ class ClientFold:
         evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
         evidence["unbillable_share" + suffix] = ids
 
-    def _conduct(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+    def _conduct(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         year = last_key_at(now - 365 * DAY_US)
         _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
         _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
         _count(values, evidence, "contract_breaches_365d", self._of("breach"), year, bound)
         _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
 
-    def _our_side(self, now: int, bound: int, values: dict, evidence: dict) -> None:
+    def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         after = last_key_at(now - 90 * DAY_US)
         _count(values, evidence, "deadlines_missed_90d", self._of("deadline"), after, bound)
         messages, answers = self._of("message"), self._of("answer")
@@ -531,8 +531,8 @@ def _checked(value: Any, kind: type) -> Any:
 
 
 def _count(
-    values: dict,
-    evidence: dict,
+    values: dict[str, Any],
+    evidence: dict[str, Any],
     name: str,
     timeline: Timeline,
     after: int,
@@ -550,7 +550,7 @@ def _count(
     evidence[name] = (*behind, *timeline.ids[start:stop])
 
 
-def _invoice_evidence(invoices: list, bound: int) -> tuple[str, ...]:
+def _invoice_evidence(invoices: list[Any], bound: int) -> tuple[str, ...]:
     ids: list[str] = []
     for invoice in invoices:
         ids.extend(invoice.evidence(bound))

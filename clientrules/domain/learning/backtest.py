@@ -130,7 +130,7 @@ class Flag:
     rules: tuple[str, ...]
     ruleset_version: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "client": self.client,
             "first_flagged": self.first_flagged.date.isoformat(),
@@ -158,7 +158,7 @@ class Outcome:
     def median_lead_days(self) -> float | None:
         return statistics.median(f.lead_days for f in self.flagged) if self.flagged else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "decisions": self.decisions,
             "verdicts": dict(sorted(self.verdicts.items())),
@@ -245,7 +245,7 @@ class Change:
     added: tuple[str, ...]
     removed: tuple[str, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "client": self.client,
             "as_of": self.as_of.date.isoformat(),
@@ -395,7 +395,7 @@ class Backtest:
     changed_clients: int = 0
     transitions: dict[str, int] = attrs.field(factory=dict)
 
-    def to_json(self, *, changes_limit: int = CHANGES_KEPT) -> dict:
+    def to_json(self, *, changes_limit: int = CHANGES_KEPT) -> dict[str, Any]:
         return {
             "current_version": self.current_version,
             "candidate": self.candidate_label,

@@ -81,9 +81,9 @@ class DepartedClient:
 class RetainedValues:
     """One watched fact's settled, recent and current value for every retained client (nan: absent)."""
 
-    settled: array = attrs.field(factory=lambda: array("d"))
-    recent: array = attrs.field(factory=lambda: array("d"))
-    now: array = attrs.field(factory=lambda: array("d"))
+    settled: array[float] = attrs.field(factory=lambda: array("d"))
+    recent: array[float] = attrs.field(factory=lambda: array("d"))
+    now: array[float] = attrs.field(factory=lambda: array("d"))
 
 
 @attrs.frozen

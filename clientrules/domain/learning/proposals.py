@@ -50,7 +50,7 @@ import hashlib
 import json
 import math
 from bisect import bisect_left, bisect_right
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import attrs
 import tomli_w
@@ -106,7 +106,7 @@ class Method:
     min_support: int = 2
     facts: tuple[Watched, ...] = CANDIDATE_FACTS
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "lead_days": self.lead_days,
             "horizon_days": self.horizon_days,
@@ -251,7 +251,7 @@ class Finding:
         flag = "no client today" if not today else ("1 client today" if today == 1 else f"{today} clients today")
         return f"{who} ({share}) had {self.words}, {before}; {stayed}. This rule would flag {flag}."
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         low, high = self.precision_interval
         recall_low, recall_high = self.recall_interval
         return {
@@ -286,11 +286,11 @@ class NoProposal:
     clients: tuple[str, ...]
     why: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "clients": list(self.clients), "why": self.why}
 
 
-def learned_rule(finding: Finding, method: Method, *, rule_id: str | None = None) -> dict:
+def learned_rule(finding: Finding, method: Method, *, rule_id: str | None = None) -> dict[str, Any]:
     """The rule a finding proposes, as a ``[[rules]]`` table of the rule-set format."""
     assert finding.reason is not None
     label = LABELS[finding.reason].lower()
@@ -306,7 +306,7 @@ def learned_rule(finding: Finding, method: Method, *, rule_id: str | None = None
     }
 
 
-def rule_toml(rule: dict) -> str:
+def rule_toml(rule: dict[str, Any]) -> str:
     """A rule table as TOML text that can be appended to a rule-set file."""
     return tomli_w.dumps({"rules": [rule]})
 

@@ -155,7 +155,7 @@ def _quarter(client: DepartedClient) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def _reasons(answered: list) -> list[dict]:
+def _reasons(answered: list[Any]) -> list[dict[str, Any]]:
     primary = Counter(r.departure.answer.primary_reason for r in answered)
     contributing = Counter(reason for r in answered for reason in r.departure.reasons[1:])
     codes = sorted(set(primary) | set(contributing), key=lambda c: (-primary[c], -contributing[c], c))
@@ -171,8 +171,8 @@ def _reasons(answered: list) -> list[dict]:
     ]
 
 
-def _by_quarter(departed: Iterable[DepartedClient]) -> list[dict]:
-    quarters: dict[str, list] = {}
+def _by_quarter(departed: Iterable[DepartedClient]) -> list[dict[str, Any]]:
+    quarters: dict[str, list[Any]] = {}
     for record in departed:
         quarters.setdefault(_quarter(record), []).append(record)
     return [
@@ -189,12 +189,12 @@ def _by_quarter(departed: Iterable[DepartedClient]) -> list[dict]:
     ]
 
 
-def _average(values: list[int | None]) -> dict:
+def _average(values: list[int | None]) -> dict[str, Any]:
     given = [v for v in values if v is not None]
     return {"average": round(statistics.fmean(given), 2) if given else None, "answers": len(given)}
 
 
-def _recommend(scores: list[int]) -> dict:
+def _recommend(scores: list[int]) -> dict[str, Any]:
     promoters = sum(s >= 9 for s in scores)
     detractors = sum(s <= 6 for s in scores)
     return {
@@ -207,7 +207,7 @@ def _recommend(scores: list[int]) -> dict:
     }
 
 
-def _departed_client(client: DepartedClient, flag: Flag | None, last: Decided | None, lead_days: int) -> dict:
+def _departed_client(client: DepartedClient, flag: Flag | None, last: Decided | None, lead_days: int) -> dict[str, Any]:
     departure = client.departure
     return {
         "client": client.client,
@@ -234,7 +234,7 @@ def _departed_client(client: DepartedClient, flag: Flag | None, last: Decided | 
 # --- plain text -------------------------------------------------------------------------
 
 
-def _text_lines(data: dict) -> Iterable[str]:
+def _text_lines(data: dict[str, Any]) -> Iterable[str]:
     summary, period = data["summary"], data["period"]
     if period["first"] is None:
         yield f"Learning report (rule set v{summary['ruleset_version']}): no client events yet."
@@ -292,14 +292,14 @@ def _shown(value: float | None) -> str:
 AT_RISK_SHOWN = 10
 
 
-def at_risk_words(at_risk: list[dict], *, shown: int = AT_RISK_SHOWN) -> str:
+def at_risk_words(at_risk: list[dict[str, Any]], *, shown: int = AT_RISK_SHOWN) -> str:
     """``amber-bakery (3), birch-labs (2) and 4 more``."""
     names = ", ".join(f"{item['client']} ({item['value']:g})" for item in at_risk[:shown])
     more = len(at_risk) - shown
     return names + (f" and {more} more" if more > 0 else "")
 
 
-def certainty_words(evidence: dict) -> str:
+def certainty_words(evidence: dict[str, Any]) -> str:
     """The precision interval in plain words."""
     right, wrong = len(evidence["flagged"]), len(evidence["false_alarms"])
     low, high = evidence["precision_interval"]
@@ -309,7 +309,7 @@ def certainty_words(evidence: dict) -> str:
     )
 
 
-def proposals_text(data: dict) -> Iterable[str]:
+def proposals_text(data: dict[str, Any]) -> Iterable[str]:
     """The proposals part of the report (also ``clientrules proposals``), in plain words, from the JSON data."""
     if not data["proposals"]:
         yield "Proposals: none."

@@ -16,6 +16,8 @@ challenger against the champion with the real engine before showing it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import json
 
@@ -77,7 +79,7 @@ class Tuning:
             f"It would flag {len(challenger.at_risk_now)} clients today rather than {len(champion.at_risk_now)}."
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule.id,
             "champion": self.champion.to_json(),

@@ -123,12 +123,12 @@ class _Reader:
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
 
-    def unknown_keys(self, where: str, table: dict, allowed: tuple[str, ...]) -> None:
+    def unknown_keys(self, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in table:
             if key not in allowed:
                 self.problems.append(f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}")
 
-    def ruleset(self, document: dict, text: str) -> RuleSet:
+    def ruleset(self, document: dict[str, Any], text: str) -> RuleSet:
         self.unknown_keys("rule set", document, TOP_KEYS)
         description = document.get("description", "")
         if not isinstance(description, str):
@@ -161,7 +161,7 @@ class _Reader:
             return Parameters()
         return Parameters(grace_days=grace_days)
 
-    def rule(self, index: int, table: dict) -> Rule | None:
+    def rule(self, index: int, table: dict[str, Any]) -> Rule | None:
         before = len(self.problems)
         rule_id = table.get("id")
         if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
