@@ -170,6 +170,8 @@ class Ledger:
         if workers == 1:
             yield from self.decisions.iter_evaluate(clients, as_of=as_of, record=record)
             return
+        if wiring.in_memory(self.url):
+            raise ClientRulesError("a ledger in memory cannot be shared with other processes: evaluate it with one worker")
         moment = moment_or_now(as_of, self.clock)
         version = self.rules.current()
         chosen = self.decisions.clients_to_decide(clients, moment)  # before any process decides or records

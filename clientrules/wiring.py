@@ -22,6 +22,7 @@ from clientrules.adapters.clock import system_clock
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.adapters.report import ReportRenderer
 from clientrules.adapters.store import open_store
+from clientrules.adapters.store.memory import URL as MEMORY_URL
 from clientrules.application.alerts import Channel
 from clientrules.application.evaluation_queue import WorkQueue
 from clientrules.config import Settings, database_url
@@ -42,6 +43,11 @@ SYSTEM_CLOCK: Clock = system_clock
 def is_postgres(url: str | os.PathLike[str]) -> bool:
     """Whether ``url`` names a PostgreSQL database (else a SQLite file)."""
     return os.fspath(url).startswith(("postgresql://", "postgres://"))
+
+
+def in_memory(url: str) -> bool:
+    """Whether ``url`` names a store in this process's memory (which no other process can open)."""
+    return url == MEMORY_URL
 
 
 def store(url: str | os.PathLike[str], *, create: bool = True) -> EventStore:

@@ -58,8 +58,15 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def ledger(db_url: str) -> Iterator[Ledger]:
-    """A ledger on a fresh SQLite file."""
+def ledger() -> Iterator[Ledger]:
+    """A fresh ledger in memory, for what does not test storage (the store contract runs on every backend)."""
+    with Ledger.open("memory:") as opened:
+        yield opened
+
+
+@pytest.fixture
+def file_ledger(db_url: str) -> Iterator[Ledger]:
+    """A ledger on a fresh SQLite file: for what reads it again by its path (the CLI, another process)."""
     with Ledger.open(db_url) as opened:
         yield opened
 

@@ -18,20 +18,24 @@ advice = "Talk to them."
 """
 
 
+def record_history(ledger: Ledger) -> Ledger:
+    """Three clients: one who left after missed deadlines, one who stayed despite them, one calm."""
+    for client in ("leaver", "stayer", "calm"):
+        ledger.record(client, ClientOnboarded(name=client.title()), "2025-01-05")
+    # the leaver: two deadlines missed in April, gone on 15 June
+    ledger.record("leaver", DeadlineMissed(deliverable="logo"), "2025-04-10")
+    ledger.record("leaver", DeadlineMissed(deliverable="site"), "2025-04-20")
+    ledger.record("leaver", RelationshipEnded(initiated_by="client"), "2025-06-15")
+    # the stayer: two deadlines missed in March, still a client
+    ledger.record("stayer", DeadlineMissed(deliverable="logo"), "2025-03-01")
+    ledger.record("stayer", DeadlineMissed(deliverable="site"), "2025-03-15")
+    ledger.record("calm", WorkLogged(hours=5.0, billable=True), "2025-09-01")
+    return ledger
+
+
 @pytest.fixture
-def ledger(db_url: str):
-    with Ledger.open(db_url) as ledger:
-        for client in ("leaver", "stayer", "calm"):
-            ledger.record(client, ClientOnboarded(name=client.title()), "2025-01-05")
-        # the leaver: two deadlines missed in April, gone on 15 June
-        ledger.record("leaver", DeadlineMissed(deliverable="logo"), "2025-04-10")
-        ledger.record("leaver", DeadlineMissed(deliverable="site"), "2025-04-20")
-        ledger.record("leaver", RelationshipEnded(initiated_by="client"), "2025-06-15")
-        # the stayer: two deadlines missed in March, still a client
-        ledger.record("stayer", DeadlineMissed(deliverable="logo"), "2025-03-01")
-        ledger.record("stayer", DeadlineMissed(deliverable="site"), "2025-03-15")
-        ledger.record("calm", WorkLogged(hours=5.0, billable=True), "2025-09-01")
-        yield ledger
+def ledger(ledger: Ledger) -> Ledger:
+    return record_history(ledger)
 
 
 def test_candidate_against_current(ledger: Ledger) -> None:
@@ -71,7 +75,8 @@ def test_without_a_candidate_the_current_rules_are_replayed_alone(ledger: Ledger
     assert result.candidate == result.current and result.candidate_label == "current (v1)"
 
 
-def test_cli_backtest_text(ledger: Ledger, tmp_path) -> None:
+def test_cli_backtest_text(file_ledger: Ledger, tmp_path) -> None:
+    ledger = record_history(file_ledger)  # the command opens it by its path
     rules = tmp_path / "candidate.toml"
     rules.write_text(default_ruleset_text() + RULE)
     result = CliRunner().invoke(cli, ["--db", ledger.url, "backtest", "--rules", str(rules)])

@@ -1,10 +1,16 @@
-"""The EventStore contract (clientrules/ports.py), run against every backend through ``store_url``."""
+"""The EventStore contract (clientrules/ports.py), run against every backend: SQLite, PostgreSQL and the one in memory.
+
+What only a database shared by several connections can show (two writers, reopening) runs on
+the two databases (``store_url``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import STORE_BACKENDS
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent
 from clientrules.domain.events import (
@@ -22,9 +28,10 @@ def work(client: str, at: str, *, id: str | None = None, hours: float = 1.0) -> 
     return Event.new(client, WorkLogged(hours=hours, billable=True), at, id=id)
 
 
-@pytest.fixture
-def store(store_url: str) -> Iterator[EventStore]:
-    opened = open_store(store_url)
+@pytest.fixture(params=[*sorted(STORE_BACKENDS), "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    url = "memory:" if request.param == "memory" else STORE_BACKENDS[request.param](request, tmp_path)
+    opened = open_store(url)
     yield opened
     opened.close()
 
@@ -129,8 +136,8 @@ def test_a_stale_expected_version_raises_and_stores_nothing(store):
     assert store.head_position() == 1
 
 
-def test_two_writers_expecting_the_same_version_one_wins(store, store_url):
-    other = open_store(store_url)
+def test_two_writers_expecting_the_same_version_one_wins(store_url):
+    store, other = open_store(store_url), open_store(store_url)
     try:
         seen_by_both = store.client_version("a")
         store.append([work("a", "2026-03-01", id="first")], expected_version=seen_by_both)
@@ -139,6 +146,7 @@ def test_two_writers_expecting_the_same_version_one_wins(store, store_url):
         assert [e.id for e in other.read_client("a")] == ["first"]
     finally:
         other.close()
+        store.close()
 
 
 def test_retrying_an_append_that_was_stored_is_a_no_op_not_a_conflict(store):

@@ -310,7 +310,8 @@ def test_an_address_that_would_add_a_header_or_a_recipient_is_never_used(app, ow
     assert not (tmp_path / "outbox").exists()
 
 
-def test_history_shows_control_characters_escaped(ledger) -> None:
+def test_history_shows_control_characters_escaped(file_ledger) -> None:
+    ledger = file_ledger  # the command opens it by its path
     ledger.record("term", ClientOnboarded(name="Ann\x1b]0;owned\x07\nforged line"), "2026-01-05")
     shown = run("--db", ledger.url, "history", "term").stdout
     assert "\x1b" not in shown and "\\x1b]0;owned\\x07\\nforged line" in shown
@@ -320,7 +321,8 @@ def test_history_shows_control_characters_escaped(ledger) -> None:
 # --- CSV -----------------------------------------------------------------------------------------------
 
 
-def test_csv_cells_a_spreadsheet_would_run_are_defused(ledger) -> None:
+def test_csv_cells_a_spreadsheet_would_run_are_defused(file_ledger) -> None:
+    ledger = file_ledger  # the command opens it by its path
     texts = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "plain text, 50% off"]
     for n, text in enumerate(texts):
         client = f"-c{n}" if n == 2 else f"c{n}"  # a client id may start with '-'

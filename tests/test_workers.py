@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from clientrules import Ledger
+from clientrules import ClientRulesError, Ledger
 from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
 from clientrules.application.evaluation_queue import WorkerReport, run_worker
@@ -152,3 +152,11 @@ def test_two_workers_and_one_killed_midway_record_each_changed_client_exactly_on
         assert ledger.evaluation_queue().pending() == 0
     assert sorted(counts) == [f"c{number:04d}" for number in range(CHANGED_CLIENTS)]
     assert set(counts.values()) == {1}  # the killed worker's claimed batch was recorded once, by another
+
+
+def test_a_ledger_in_memory_is_evaluated_in_one_process():
+    with Ledger.open("memory:") as ledger:
+        ledger.append(onboard(range(3)))
+        assert len(list(ledger.iter_evaluate(as_of="2026-06-01"))) == 3
+        with pytest.raises(ClientRulesError, match="in memory cannot be shared with other processes"):
+            list(ledger.iter_evaluate(as_of="2026-06-01", workers=2))

@@ -16,9 +16,14 @@ def open_store(url: str | os.PathLike[str], *, create: bool = True) -> EventStor
     * a file path or ``sqlite:///path`` (``sqlite:////absolute/path``), optionally
       ``?synchronous=full``: the embedded SQLite store, created on first use
       unless ``create`` is false;
-    * ``postgresql://user@host/dbname``: the PostgreSQL store.
+    * ``postgresql://user@host/dbname``: the PostgreSQL store;
+    * ``memory:``: a new, empty store in this process's memory (:mod:`~clientrules.adapters.store.memory`).
     """
     text = os.fspath(url)
+    if text == "memory:":
+        from clientrules.adapters.store.memory import MemoryStore
+
+        return MemoryStore()
     if text.startswith(("postgresql://", "postgres://")):
         try:
             from clientrules.adapters.store.postgres import PostgresStore
