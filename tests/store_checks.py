@@ -6,6 +6,7 @@ Shared by tests/test_crash.py, tests/test_concurrency.py and the store tests.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import defaultdict
 
 import psycopg
@@ -33,10 +34,33 @@ def assert_consistent(store: EventStore) -> list[Event]:
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{client}'s versions are not 1..{len(numbers)}"
     assert len({e.id for e in events}) == len(events), "an id is stored twice"
     if isinstance(store, PostgresStore):
-        assert _position_counter(store.url) == len(events)
+        counter, stored = _position_counter(store.url)
+        assert counter == stored == len(events), f"position counter {counter}, {stored} events stored, {len(events)} read"
     else:
         assert integrity_check(store.url) == "ok"
     return events
+
+
+def wait_for_sessions_to_end(url: str, application_name: str, *, timeout: float = 30.0) -> None:
+    """Until the PostgreSQL server has ended the sessions of ``application_name`` (a process killed with SIGKILL).
+
+    Killing a client does not stop its server process at once: a COMMIT it
+    had sent is carried out after the kill, whenever the server gets to it.
+    Until then what a reader sees can change under it (the events read, then
+    the position counter on another connection), so checks wait for them.
+    """
+    conninfo, _ = postgres_conninfo(url)
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        while True:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server still runs sessions of {application_name} after {timeout:g} s")
+            time.sleep(0.01)
 
 
 def integrity_check(url: str) -> str:
@@ -49,8 +73,13 @@ def integrity_check(url: str) -> str:
         connection.close()
 
 
-def _position_counter(url: str) -> int:
+def _position_counter(url: str) -> tuple[int, int]:
+    """The position counter and the number of events, read in one snapshot."""
     conninfo, schema = postgres_conninfo(url)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        query = sql.SQL("SELECT last FROM {}.position_counter").format(sql.Identifier(schema))
-        return connection.execute(query).fetchone()[0]
+    with psycopg.connect(conninfo) as connection:
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        query = sql.SQL("SELECT (SELECT last FROM {}.position_counter), (SELECT count(*) FROM {}.events)").format(
+            sql.Identifier(schema), sql.Identifier(schema)
+        )
+        counter, stored = connection.execute(query).fetchone()
+        return counter, stored

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from crash_child import operation, perform
-from store_checks import assert_consistent
+from store_checks import assert_consistent, wait_for_sessions_to_end
 from test_workers import onboard
 
 from clientrules import DecisionRecorded, Ledger, WorkLogged
@@ -28,7 +28,8 @@ from clientrules.application.decisions import RECORD_BATCH
 from postgres_fixtures import fresh_schema_url
 
 CHILD = Path(__file__).with_name("crash_child.py")
-KILLS = 20
+#: kills per run: each run draws new moments from its seed, so runs add up
+KILLS = 12
 EVALUATED_CLIENTS = 2_500
 
 
@@ -79,17 +80,21 @@ def test_killed_writers_lose_nothing_acknowledged_and_leave_no_half_batch(crash_
     in_flight_outcomes = {"committed before its ack": 0, "rolled back": 0}
     with Ledger.open(crash_url) as ledger:
         for kill in range(KILLS):
+            name = f"crash-child-{os.getpid()}-{kill}"  # its PostgreSQL sessions, to wait for their end
             child = subprocess.Popen(
                 [sys.executable, str(CHILD), crash_url, str(seed), str(first), str(log), str(workdir)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
+                env={**os.environ, "PGAPPNAME": name},
             )
             wait_for_acks(log, first, rng.randint(1, 4), child, time.monotonic() + 60)
             time.sleep(rng.uniform(0, 0.04))
             child.send_signal(signal.SIGKILL)
             assert child.wait(timeout=30) == -signal.SIGKILL, child.stderr.read()
             child.stderr.close()
+            if crash_url.startswith("postgresql://"):
+                wait_for_sessions_to_end(crash_url, name)
             where = f"(seed {seed}, kill {kill + 1})"
 
             begun, acked = read_log(log)
@@ -136,11 +141,16 @@ def test_evaluate_record_killed_midway_leaves_whole_batches_and_every_printed_de
         ledger.append(onboard(range(EVALUATED_CLIENTS)))
         order = [summary.client for summary in ledger.clients()]
     evaluate = [sys.executable, "-m", "clientrules", "--db", store_url, "evaluate", "--as-of", "2026-06-01", "--record"]
-    child = subprocess.Popen(evaluate, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    name = f"crash-evaluate-{os.getpid()}"  # its PostgreSQL sessions, to wait for their end
+    child = subprocess.Popen(
+        evaluate, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PGAPPNAME": name}
+    )
     header = child.stdout.readline()  # the table starts with the first decision, printed once its batch is recorded
     time.sleep(random.Random(seed).uniform(0, 0.3))
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=30) == -signal.SIGKILL, f"evaluate finished before it was killed (seed {seed})"
+    if store_url.startswith("postgresql://"):
+        wait_for_sessions_to_end(store_url, name)
     *lines, cut = child.stdout.read().split("\n")  # the last line may be cut by the kill
     child.stdout.close()
     assert header.startswith("client")
