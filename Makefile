@@ -37,7 +37,7 @@ test: $(VENV)/.installed-test $(AXE_CORE)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # axe-core for the browser tests' accessibility checks, from tests/js's lock file (where npm is; else those tests say so)
 $(AXE_CORE): tests/js/package-lock.json

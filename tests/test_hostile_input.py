@@ -347,7 +347,7 @@ def stories_db(tmp_path_factory) -> str:
     return db
 
 
-@HOSTILE
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(hostile_rule_files())
 def test_any_rule_file_is_refused_with_one_line_per_problem_or_runs_in_the_engine(stories_db, text):
     with Ledger.open(stories_db) as ledger:
@@ -638,7 +638,7 @@ def head_of(url: str) -> int:
         return ledger.store.head_position()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(edge_lines(), min_size=1, max_size=3))
 def test_numbers_and_moments_at_the_edges_are_stored_or_refused_with_one_line_on_both_backends(edge_store, lines):
     before = head_of(edge_store)

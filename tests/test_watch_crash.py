@@ -26,7 +26,8 @@ from webhook_receiver import SECRET, Receiver, running_receiver
 from clientrules import ClientOnboarded, ContractBreached, Event, Ledger, NeedOutgrown
 from clientrules.domain.alerts import Change
 
-KILLS = 20
+#: kills per run: each run draws new moments from its seed, so runs add up
+KILLS = 12
 NEW_CLIENTS_PER_ROUND = 60
 AS_OF = "2026-06-01"
 
