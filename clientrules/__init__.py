@@ -76,7 +76,8 @@ from clientrules.domain.events import (
     NeedOutgrown,
 )
 from clientrules.domain.events.types import CHOICES, DATA_KEY
-from clientrules.domain.alerts import Change
+from clientrules.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, Change
+from clientrules.domain.alerts import verify as verify_signature
 from clientrules.domain.alerts.digest import day_words, verdict_words
 from clientrules.domain.decisions import Decision, Reason
 from clientrules.domain.decisions.explanation import Explanation
@@ -284,6 +285,9 @@ __all__ = [
     "plain_date",
     "verdict_words",
     "day_words",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "verify_signature",
     "describe_backtest",
     "proposals_text",
     # the exit survey's questionnaire
