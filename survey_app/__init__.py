@@ -22,13 +22,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from clientrules import Ledger, load_settings, other_keys
 from survey_app.changes import changes
 from survey_app.errors import register_error_pages
-from survey_app.learning import ReportCache, learning
+from survey_app.learning import learning
 from survey_app.next_steps import next_steps
 from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.rule_editing import rule_editing
-from survey_app.security import LoginLimiter, SecureWhenHttpsSessions, add_security_headers
-from survey_app.state import EXTENSION, AppState
+from survey_app.security import SecureWhenHttpsSessions, add_security_headers
+from survey_app.state import EXTENSION, AppState, LoginLimiter, ReportCache
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 

@@ -6,8 +6,7 @@ history) and reused for its chart images until another event is stored.
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -19,21 +18,6 @@ from survey_app.security import login_required
 from survey_app.state import app_state
 
 learning = Blueprint("learning", __name__, url_prefix="/owner/learning")
-
-
-class ReportCache:
-    """The latest report data, keyed by the database's head position."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._position = -1
-        self._data: dict[str, Any] | None = None
-
-    def get(self, position: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        with self._lock:
-            if self._data is None or position != self._position:
-                self._data, self._position = build(), position
-            return self._data
 
 
 def _report() -> tuple[int, dict[str, Any]]:

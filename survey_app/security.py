@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import collections
 import functools
-import threading
-import time
-from typing import Callable, Deque, TypeVar, cast
+from typing import Callable, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -48,49 +45,6 @@ class SecureWhenHttpsSessions(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or request.is_secure
-
-
-class LoginLimiter:
-    """At most ``max_failures`` failed logins per address within ``window`` seconds (kept in memory).
-
-    Thread-safe, and exact under concurrent requests: an attempt is counted
-    as failed before the password is checked (:meth:`attempt`), so parallel
-    guesses cannot slip past the limit while the slow hash runs. The count
-    lives in this process: ``clientrules serve`` is one process (waitress
-    threads), so the limit is exact there; several processes or servers each
-    keep their own count.
-    """
-
-    def __init__(self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._clock = clock
-        self._failures: dict[str, Deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def attempt(self, address: str) -> int:
-        """Reserve one attempt for ``address``: 0 if it may try now (counted as failed until :meth:`succeeded`),
-        else the seconds until it may."""
-        with self._lock:
-            failures = self._recent(address)
-            if len(failures) >= self.max_failures:
-                return max(1, int(failures[0] + self.window - self._clock()) + 1)
-            failures.append(self._clock())
-            self._failures[address] = failures
-            return 0
-
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
-
-    def _recent(self, address: str) -> Deque[float]:
-        """``address``'s failures within the window; an address with none is forgotten (memory stays bounded)."""
-        failures = self._failures.pop(address, collections.deque())
-        while failures and failures[0] <= self._clock() - self.window:
-            failures.popleft()
-        if failures:
-            self._failures[address] = failures
-        return failures
 
 
 def _owner() -> OwnerAccount:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from survey_app.security import LoginLimiter
+from survey_app.state import LoginLimiter
 from clientrules.config import SettingsError, load_settings
 
 
