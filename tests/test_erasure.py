@@ -129,7 +129,7 @@ def test_a_sealed_value_opens_only_with_its_key_event_and_field() -> None:
 def test_personal_fields_are_those_marked_and_read_as_erased_without_their_key() -> None:
     personal = PersonalFields(registry)
     assert personal.types == {
-        "ClientOnboarded", "RelationshipEnded", "IncidentReported", "ContractBreached", "NeedOutgrown",
+        "ClientOnboarded", "NoticeGiven", "RelationshipEnded", "IncidentReported", "ContractBreached", "NeedOutgrown",
         "SurveyInvited", "SurveyAnswered",
     }
     event = Event.new("zq", ClientOnboarded(name=NAME, email=EMAIL, segment="retail"), "2026-01-05")
