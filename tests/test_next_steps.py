@@ -16,7 +16,15 @@ from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, ClientReferredOut, MeetingHeld, PlanAgreed, RelationshipEnded
 from clientrules.domain.drafts import DraftError, default_drafts
 from clientrules.domain.drafts.fields import FIELDS, empty_fields, sample_fields
-from clientrules.domain.drafts.sandbox import MAX_DRAFT_CHARS, MAX_TEMPLATE_CHARS, check_template, fill
+from clientrules.domain.drafts.sandbox import (
+    MAX_DRAFT_CHARS,
+    MAX_LOOP_ROUNDS,
+    MAX_NESTING,
+    MAX_TEMPLATE_CHARS,
+    MAX_WORK,
+    check_template,
+    fill,
+)
 from clientrules.domain.next_steps.fields import MAX_LIST_ITEMS
 from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset, ruleset_to_toml
 from clientrules.ledger import Ledger
@@ -306,6 +314,10 @@ HOSTILE = [
     "{{ late_invoices[client_name] }}",
     "{{ loop.cycle }}",
     "{{ client_name }",
+    "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+    "{{ 1" + " + 1" * MAX_NESTING + " }}",
+    "{{ client_name" + "|upper" * MAX_NESTING + " }}",
+    "{% macro twice(s) %}{{ twice(s ~ s) }}{% endmacro %}{{ twice('x') }}",
 ]
 
 
@@ -325,6 +337,67 @@ def test_repetition_is_refused_while_filling(template: str) -> None:
         fill(template, sample_fields())
     with pytest.raises(RuleSetProblems, match="repeating"):
         parse_ruleset(rules_with(f"meeting_agenda = {json.dumps(template)}\n"))
+
+
+def doubled(start: str, step: str, times: int = 27) -> str:
+    return start + step * times
+
+
+TWO_LISTS = "{% set l = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] %}{% set l = l + l + l + l + l + l + l + l + l + l %}"
+#: templates that pass the checks made before filling, and would build gigabytes or run for minutes
+OVER_BUDGET = {
+    "text doubled 27 times (2 GB)": (doubled('{% set s = "xx" %}', "{% set s = s ~ s %}"), "a text in a draft is at most"),
+    "text doubled with +": (doubled('{% set s = "xx" %}', "{% set s = s + s %}"), "a text in a draft is at most"),
+    "a list doubled": (doubled("{% set s = reasons %}", "{% set s = s + s %}"), "a list in a draft has at most"),
+    "a number squared": (doubled("{% set n = 99 %}", "{% set n = n * n %}"), "a number in a draft is at most"),
+    "a float overflowing": ("{{ 1e300 * 1e300 }}", "a number in a draft is at most"),
+    "lists of lists": ("{% set l = [reasons, reasons] %}{{ l|sum(start=[]) }}", "a list in a draft cannot hold lists"),
+    "nested loops over a list the template builds": (
+        TWO_LISTS + "{% for a in l %}{% for b in l %}{% endfor %}{% endfor %}", f"run over {MAX_LOOP_ROUNDS:,} times"
+    ),
+    "nested loops with a heavy body": (
+        TWO_LISTS + "{% for a in l %}{% for b in l %}" + "{% if a + b > 3 and a - 1 < b %}{% endif %}" * 40
+        + "{% endfor %}{% endfor %}",
+        f"too much work: it reads or builds over {MAX_WORK:,} characters",
+    ),
+    "a long text read again and again": (
+        doubled('{% set s = "' + "x" * 50 + '" %}', "{% set s = s ~ s %}", 8) + TWO_LISTS
+        + "{% for a in l %}{% if s|upper|lower == s %}{% endif %}{% endfor %}",
+        "too much work",
+    ),
+    "a long list written out": (
+        doubled('{% set s = "' + "x" * 50 + '" %}', "{% set s = s ~ s %}", 8) + "{{ [s, s, s, s, s] }}",
+        "the filled draft is too long",
+    ),
+}
+
+
+@pytest.mark.parametrize("template, refusal", OVER_BUDGET.values(), ids=OVER_BUDGET.keys())
+def test_templates_over_budget_are_refused_with_one_line_at_check_and_at_render(template: str, refusal: str) -> None:
+    with pytest.raises(DraftError, match=re.escape(refusal)) as at_render:
+        fill(template, sample_fields())
+    assert "\n" not in str(at_render.value)
+    with pytest.raises(RuleSetProblems) as at_check:
+        parse_ruleset(rules_with(f"meeting_agenda = {json.dumps(template)}\n"))
+    (problem,) = at_check.value.problems
+    assert refusal in problem and "\n" not in problem
+
+
+def test_the_budget_leaves_room_for_the_default_drafts_with_the_longest_lists() -> None:
+    longest = {name: value * MAX_LIST_ITEMS if isinstance(value, list) else value for name, value in sample_fields().items()}
+    for name, text in default_drafts().templates.items():
+        assert not LEFTOVERS.search(fill(text, longest)), name
+
+
+def test_rules_check_refuses_the_doubling_template_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(rules_with(f"meeting_agenda = {json.dumps(OVER_BUDGET['text doubled 27 times (2 GB)'][0])}\n"))
+    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: drafts: meeting_agenda: cannot be filled for a client with every field set: "
+        f"a text in a draft is at most {MAX_DRAFT_CHARS:,} characters\n"
+    )
 
 
 def test_size_limits() -> None:
