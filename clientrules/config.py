@@ -27,6 +27,7 @@ key                                       meaning (default)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
 ``CLIENTRULES_WEBHOOK_URL``               ``clientrules watch`` posts each decision change there (http or https)
 ``CLIENTRULES_WEBHOOK_SECRET``            the key that signs those posts (required with the URL)
+``CLIENTRULES_WEBHOOK_ALLOW_PRIVATE``     ``1``: the webhook may post to a loopback or private address (warned of)
 ``CLIENTRULES_DIGEST_TO``                 ``clientrules watch`` mails the owner's digest to this address
 ``CLIENTRULES_DIGEST_HOUR``               one digest a day at this hour, 0-23 UTC (unset: one per pass)
 ========================================  ======================================================
@@ -151,6 +152,7 @@ class Settings:
     owner_email: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
+    webhook_allow_private: bool = False
     digest_to: str | None = None
     digest_hour: int | None = None
 
@@ -179,6 +181,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "owner_email": _address,
     "webhook_url": _web_address,
     "webhook_secret": _text,
+    "webhook_allow_private": _flag,
     "digest_to": _address,
     "digest_hour": _hour,
 }

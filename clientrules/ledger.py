@@ -203,6 +203,10 @@ class Ledger:
         """Where decision changes are delivered, as the settings say: the webhook, the owner's digest."""
         return wiring.alert_channels(self.settings, self.url)
 
+    def alert_warnings(self) -> list[str]:
+        """What a watcher should warn about at start-up in the delivery settings, one line each (none: all well)."""
+        return wiring.alert_warnings(self.settings)
+
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""

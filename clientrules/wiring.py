@@ -94,6 +94,22 @@ def alert_channels(settings: Settings, database_url: str) -> list[Channel]:
     return channels
 
 
+def alert_warnings(settings: Settings) -> list[str]:
+    """What to warn about in the delivery settings: a webhook that posts to a loopback or private address
+    (unless ``CLIENTRULES_WEBHOOK_ALLOW_PRIVATE`` says it is meant to)."""
+    if not settings.webhook_url or settings.webhook_allow_private:
+        return []
+    from clientrules.adapters.webhook import Webhook
+
+    address = Webhook(settings.webhook_url, settings.webhook_secret or "").private_address()
+    if address is None:
+        return []
+    return [
+        f"CLIENTRULES_WEBHOOK_URL points at {address}, a loopback or private address: decision changes will be "
+        "posted inside this network (set CLIENTRULES_WEBHOOK_ALLOW_PRIVATE=1 if that is meant)"
+    ]
+
+
 def report_renderer() -> ReportRenderer:
     """The learning report's renderer (HTML and charts)."""
     return ReportRenderer()

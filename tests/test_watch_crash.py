@@ -74,7 +74,12 @@ def assert_chains(changes: list[Change], where: str) -> dict[str, Change]:
 def test_a_killed_watcher_records_each_change_once_and_delivers_each_at_least_once(store_url, receiver):
     seed = crash_seed()
     rng = random.Random(seed)
-    environment = {**os.environ, "CLIENTRULES_WEBHOOK_URL": receiver.url, "CLIENTRULES_WEBHOOK_SECRET": SECRET}
+    environment = {
+        **os.environ,
+        "CLIENTRULES_WEBHOOK_URL": receiver.url,
+        "CLIENTRULES_WEBHOOK_SECRET": SECRET,
+        "CLIENTRULES_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
     watch = [sys.executable, "-m", "clientrules", "--db", store_url, "watch", "--as-of", AS_OF, "--interval", "0.2"]
     interrupted = 0
     with Ledger.open(store_url) as ledger:

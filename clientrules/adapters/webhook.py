@@ -6,33 +6,30 @@ Headers: ``Content-Type: application/json``, ``X-Clientrules-Timestamp``
 same on every retry, for the receiver to de-duplicate). A 2xx answer is a
 delivery; anything else (another status, a redirect, a timeout, a refused
 connection) is a failure, retried later by the watcher.
+
+Each post has a total deadline (:data:`TIMEOUT_SECONDS`) covering the
+connection, the request, the status and the headers (:mod:`clientrules.adapters.deadline`):
+a receiver that dribbles its answer cannot hold the watcher longer.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
+import socket
 import time
-import urllib.error
-import urllib.request
-from typing import Sequence
+from typing import Iterator, Sequence
+from urllib.parse import urlsplit
 
 import attrs
 
 from clientrules.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, Change, sign
 from clientrules.domain.alerts.digest import summary
+from clientrules.adapters.deadline import Deadline
 
 DELIVERY_HEADER = "X-Clientrules-Delivery"
 TIMEOUT_SECONDS = 10.0
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as a failure: a POST must not silently turn into a GET elsewhere."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def change_body(change: Change) -> bytes:
@@ -58,36 +55,53 @@ class Webhook:
     def first_attempt(self, now: float) -> float:
         return now
 
-    def deliver(self, changes: Sequence[Change]) -> list[str | None]:
-        outcomes: list[str | None] = []
+    def deliver(self, changes: Sequence[Change]) -> Iterator[str | None]:
         for change in changes:
             error = self._post(change)
-            outcomes.append(error)
+            yield error
             if error is not None:
-                break
-        return outcomes
+                return
+
+    def private_address(self) -> str | None:
+        """The loopback, private or link-local address the URL's host names, if it names one (none: public)."""
+        host = urlsplit(self.url).hostname or ""
+        try:
+            found = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+        except OSError:
+            return None
+        for address in sorted(found):
+            parsed = ipaddress.ip_address(address.split("%")[0])
+            if parsed.is_private or parsed.is_loopback or parsed.is_link_local or parsed.is_reserved:
+                return address
+        return None
 
     def _post(self, change: Change) -> str | None:
+        """None once the receiver answered with a 2xx (a redirect is a failure: a POST must not turn into a GET
+        elsewhere), else why not."""
         body = change_body(change)
         timestamp = int(time.time())
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "clientrules-webhook",
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(self.secret, timestamp, body),
-                DELIVERY_HEADER: change.id,
-            },
-        )
+        parts = urlsplit(self.url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = kind(parts.hostname or "", parts.port, timeout=self.timeout)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "clientrules-webhook",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+            DELIVERY_HEADER: change.id,
+        }
         try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            return f"HTTP {error.code} from {self.url}"
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            return f"cannot reach {self.url}: {reason}"
-        return None if 200 <= status < 300 else f"HTTP {status} from {self.url}"
+            with Deadline(self.timeout, lambda: connection.sock) as deadline:
+                try:
+                    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                    connection.request("POST", target, body, headers)
+                    status = connection.getresponse().status
+                except (OSError, http.client.HTTPException) as error:
+                    failure: str | None = f"cannot reach {self.url}: {error}"
+                else:
+                    failure = None if 200 <= status < 300 else f"HTTP {status} from {self.url}"
+        finally:
+            connection.close()
+        if deadline.passed:  # even with a status: headers cut short end as if they were complete
+            return f"no answer from {self.url} within {self.timeout:g} seconds"
+        return failure

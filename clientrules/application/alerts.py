@@ -24,11 +24,17 @@ change unless ``alert_baseline``.
 
 **DeliveryRow** (:meth:`Watcher.deliver`) then hands the outbox rows that are due to
 their channels (a webhook, the owner's digest, a handler of the embedding
-program). A row is marked delivered after its channel returned: a crash in
-between delivers it again, so delivery is at least once, never exactly once;
-receivers de-duplicate by the change's ``id``. A failure is retried later,
-with a backoff that doubles from :data:`FIRST_RETRY_SECONDS` up to
+program). Each row is marked delivered as soon as its channel says it was
+(one post, one call, one mail), not after the batch: a crash in between
+delivers that one row again, so delivery is at least once, never exactly
+once; receivers de-duplicate by the change's ``id``. A failure is retried
+later, with a backoff that doubles from :data:`FIRST_RETRY_SECONDS` up to
 :data:`LONGEST_RETRY_SECONDS`.
+
+While following (:meth:`Watcher.follow`), deliveries run in a thread of
+their own, so a slow receiver never holds the passes; a stop request ends
+the follower within :data:`STOP_SECONDS` even mid-delivery (a post cut
+short is not marked, and is posted again by the next run).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import datetime as dt
 import json
 import threading
 import time
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
@@ -68,6 +74,8 @@ FIRST_RETRY_SECONDS = 30.0
 LONGEST_RETRY_SECONDS = 6 * 3600.0
 #: the longest a follower waits for events before it looks at the clock again (stop requests are seen sooner)
 WAKE_SECONDS = 1.0
+#: the longest a follower waits for a delivery under way once asked to stop
+STOP_SECONDS = 2.0
 
 
 class Channel(Protocol):
@@ -84,11 +92,12 @@ class Channel(Protocol):
         """When to first deliver a change recorded at ``now`` (seconds since the epoch): ``now``, or later
         to gather changes (a daily digest)."""
 
-    def deliver(self, changes: Sequence[Change]) -> list[str | None]:
+    def deliver(self, changes: Sequence[Change]) -> Iterable[str | None]:
         """Deliver ``changes`` in order; for each one attempted, None (delivered) or why it failed.
 
-        A channel may stop at a failure and return fewer outcomes than
-        changes: those left are tried again on the next delivery.
+        A channel may stop at a failure and give fewer outcomes than
+        changes: those left are tried again on the next delivery. Given one
+        at a time (a generator), each outcome is recorded as it comes.
         """
 
 
@@ -107,15 +116,14 @@ class Handler:
     def first_attempt(self, now: float) -> float:
         return now
 
-    def deliver(self, changes: Sequence[Change]) -> list[str | None]:
-        outcomes: list[str | None] = []
+    def deliver(self, changes: Sequence[Change]) -> Iterator[str | None]:
         for change in changes:
             try:
                 self.function(change)
             except Exception as error:  # the handler's failure is recorded and retried, never raised
-                return outcomes + [f"{type(error).__name__}: {error}"[:500]]
-            outcomes.append(None)
-        return outcomes
+                yield f"{type(error).__name__}: {error}"[:500]
+                return
+            yield None
 
 
 @attrs.frozen
@@ -190,6 +198,10 @@ class Watcher:
 
         While another process holds the lease, waits for it (checking every
         ``interval`` seconds), so a second follower is a hot standby.
+        Deliveries run in a thread of their own (see the module), so
+        ``on_pass`` gets each pass's report with what was delivered since the
+        pass before. Returns at most :data:`STOP_SECONDS` after ``stop`` is
+        set (which it also sets when a pass or a delivery fails, and raises).
         """
         lease = None
         while lease is None:
@@ -198,17 +210,22 @@ class Watcher:
             except WatcherBusy:
                 if stop.wait(interval):
                     return
+        deliveries = _Deliveries(self, channels, stop, interval)
+        deliveries.start()
         try:
             while not stop.is_set():
+                deliveries.raise_failure()
                 report = self.run_pass(as_of=as_of, alert_baseline=alert_baseline, channels=channels)
-                delivered = self.deliver(channels)
+                deliveries.wake()
                 if on_pass is not None:
-                    on_pass(report, delivered)
+                    on_pass(report, deliveries.since_last())
                 deadline = time.monotonic() + interval
                 while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
                     if lease.wait_for_events(report.checkpoint.position, min(WAKE_SECONDS, left)):
                         break
         finally:
+            stop.set()
+            deliveries.join(STOP_SECONDS)
             lease.release()
 
     # --- one pass -------------------------------------------------------------------
@@ -287,9 +304,9 @@ class Watcher:
 
     # --- delivery -------------------------------------------------------------------
 
-    def deliver(self, channels: Sequence[Channel]) -> DeliveryReport:
+    def deliver(self, channels: Sequence[Channel], *, stop: threading.Event | None = None) -> DeliveryReport:
         """Hand the due outbox rows of ``channels`` to them, :data:`DELIVERY_BATCH` at a time, until none is
-        due or a batch delivers nothing; record each outcome (see the module)."""
+        due, a batch delivers nothing or ``stop`` is set; record each outcome as it comes (see the module)."""
         now = self._seconds()
         by_channel = {channel.name: channel for channel in channels}
         delivered = failed = waiting = 0
@@ -297,14 +314,18 @@ class Watcher:
             due = self._store.due_deliveries(int(now * 1_000_000), list(by_channel), limit=DELIVERY_BATCH)
             outcomes: list[str | None] = []
             for name, rows in _grouped(due):
+                if stop is not None and stop.is_set():
+                    break
                 tried = by_channel[name].deliver([Change.from_json(json.loads(row.body)) for row in rows])
                 for row, error in zip(rows, tried):
                     self._settle(row, error, now)
-                outcomes += tried
+                    outcomes.append(error)
+                    if stop is not None and stop.is_set():
+                        break
             progress = outcomes.count(None)
             delivered, failed = delivered + progress, failed + len(outcomes) - progress
             waiting = len(due) - len(outcomes)
-            if not progress or len(due) < DELIVERY_BATCH:
+            if not progress or len(due) < DELIVERY_BATCH or (stop is not None and stop.is_set()):
                 break
         return DeliveryReport(delivered, failed, waiting)
 
@@ -341,6 +362,48 @@ class Watcher:
 
     def checkpoint(self) -> WatchCheckpoint | None:
         return self._store.watch_checkpoint()
+
+
+class _Deliveries(threading.Thread):
+    """A follower's deliveries, in a thread of their own: a round after each pass (and each ``interval``, for
+    retries), the outcomes added up until the follower reports them."""
+
+    def __init__(self, watcher: Watcher, channels: Sequence[Channel], stop: threading.Event, interval: float) -> None:
+        super().__init__(name="deliveries", daemon=True)  # daemon: a post cut short by the process ending is retried
+        self._watcher = watcher
+        self._channels = channels
+        self._stopping = stop
+        self._interval = interval
+        self._woken = threading.Event()
+        self._lock = threading.Lock()
+        self._counts = (0, 0, 0)
+        self._failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                report = self._watcher.deliver(self._channels, stop=self._stopping)
+                with self._lock:
+                    delivered, failed, _ = self._counts
+                    self._counts = (delivered + report.delivered, failed + report.failed, report.waiting)
+                self._woken.wait(self._interval)
+                self._woken.clear()
+        except BaseException as error:  # handed to the follower, which raises it
+            self._failure = error
+            self._stopping.set()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def since_last(self) -> DeliveryReport:
+        """What was delivered since the last call."""
+        with self._lock:
+            counts, self._counts = self._counts, (0, 0, 0)
+        return DeliveryReport(*counts)
 
 
 def _grouped(rows: Sequence[DeliveryRow]) -> Iterator[tuple[str, list[DeliveryRow]]]:

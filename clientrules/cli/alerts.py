@@ -74,6 +74,8 @@ def watch_command(once: bool, as_of: Instant | None, interval: float, alert_base
     """
     ledger = ctx_ledger(create=False)
     channels = ledger.alert_channels()
+    for warning in ledger.alert_warnings():
+        click.echo(f"warning: {warning}", err=True)
     if once:
         report, delivered = ledger.alerts.once(channels=channels, as_of=as_of, alert_baseline=alert_baseline)
         _print_pass(report, delivered)

@@ -28,6 +28,7 @@ from typing import Iterable, Protocol
 import attrs
 import jinja2
 
+from clientrules.adapters.deadline import Deadline
 from clientrules.adapters.store.sqlite import sqlite_path
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.survey import Invitation, is_email_address
@@ -101,27 +102,38 @@ class SmtpMailer:
     timeout: float = SMTP_TIMEOUT
 
     def send(self, message: EmailMessage, *, reference: str) -> Delivery:
+        """Sends ``message`` within :attr:`timeout` seconds in all (a server that answers slowly line by line
+        is cut off at the deadline: :mod:`clientrules.adapters.deadline`)."""
+        server = smtplib.SMTP_SSL(context=ssl.create_default_context(), timeout=self.timeout) if self.use_ssl else (
+            smtplib.SMTP(timeout=self.timeout)
+        )
         try:
-            with self._connect() as server:
-                server.send_message(message)
-        except (smtplib.SMTPException, OSError) as error:
+            with Deadline(self.timeout, lambda: getattr(server, "sock", None)) as deadline:
+                try:
+                    self._converse(server, message)
+                except (smtplib.SMTPException, OSError) as error:
+                    failure: str | None = str(error)
+                else:
+                    failure = None
+        finally:
+            server.close()
+        if deadline.passed:
+            failure = f"no answer within {self.timeout:g} seconds"
+        if failure is not None:
             raise MailError(
-                f"could not mail {message['To']} through {self.host}: {error} (the invitation is stored; its link works)"
-            ) from None
+                f"could not mail {message['To']} through {self.host}: {failure} (the invitation is stored; its link works)"
+            )
         return Delivery("smtp", str(message["To"]))
 
-    def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
-        server: smtplib.SMTP
-        if self.use_ssl:
-            server = smtplib.SMTP_SSL(self.host, self.port, context=context, timeout=self.timeout)
-        else:
-            server = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.use_tls:
-                server.starttls(context=context)
+    def _converse(self, server: smtplib.SMTP, message: EmailMessage) -> None:
+        server._host = self.host  # type: ignore[attr-defined]  # the name TLS checks the certificate against: smtplib sets it only when constructing
+        server.connect(self.host, self.port)
+        if self.use_tls:
+            server.starttls(context=ssl.create_default_context())
         if self.username and self.password:
             server.login(self.username, self.password)
-        return server
+        server.send_message(message)
+        server.quit()
 
 
 @attrs.frozen
