@@ -13,6 +13,7 @@ from waitress.server import TcpWSGIServer, create_server
 
 from clientrules import ClientRulesError, Ledger
 from survey_app import create_app
+from survey_app.state import EXTENSION
 
 
 class CommandState(Protocol):
@@ -30,8 +31,13 @@ def serve(state: CommandState, host: str, port: int, threads: int) -> None:
     """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
     ledger = state.ledger()
     app = create_app(ledger=ledger)
+    # waitress drops X-Forwarded-* headers unless told to keep them; the app's ProxyFix
+    # (CLIENTRULES_TRUSTED_PROXIES) is what decides how far to believe them
+    keep_forwarded = app.extensions[EXTENSION].settings.trusted_proxies > 0
     try:
-        server = create_server(app, host=host, port=port, threads=threads)
+        server = create_server(
+            app, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=not keep_forwarded
+        )
     except OSError as error:  # the port is taken, the address is not this machine's...
         raise ClientRulesError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
     if not ledger.surveys.owner.version():
