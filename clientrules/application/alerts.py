@@ -128,7 +128,8 @@ class Handler:
 
 @attrs.frozen
 class PassReport:
-    """What one pass did: the checkpoint it reached, the clients it decided, and the changes it recorded."""
+    """What one pass did: the checkpoint it reached (stored with its last batch: not when stopped before), the clients
+    it decided, and the changes it recorded."""
 
     checkpoint: WatchCheckpoint
     decided: int
@@ -215,7 +216,7 @@ class Watcher:
         try:
             while not stop.is_set():
                 deliveries.raise_failure()
-                report = self.run_pass(as_of=as_of, alert_baseline=alert_baseline, channels=channels)
+                report = self.run_pass(as_of=as_of, alert_baseline=alert_baseline, channels=channels, stop=stop)
                 deliveries.wake()
                 if on_pass is not None:
                     on_pass(report, deliveries.since_last())
@@ -236,11 +237,14 @@ class Watcher:
         as_of: Moment | None = None,
         alert_baseline: bool = False,
         channels: Sequence[Channel] = (),
+        stop: threading.Event | None = None,
     ) -> PassReport:
         """Decide the clients that need it as of ``as_of`` (default: now) and record what changed.
 
         Call it with the lease held (:meth:`once`, :meth:`follow`); a
         concurrent pass fails with :class:`WatcherBusy` rather than record twice.
+        With ``stop`` set, the pass ends after the batch under way, as a crash
+        between batches would: the next pass decides the clients left.
         """
         moment = moment_or_now(as_of, self._clock)
         version = self._rules.current()
@@ -259,7 +263,10 @@ class Watcher:
         changes: list[Change] = []
         if not clients and checkpoint == expected:
             return PassReport(checkpoint, 0, (), baseline)
+        decided = 0
         for start in range(0, len(clients), PASS_BATCH) or [0]:
+            if start and stop is not None and stop.is_set():
+                break
             batch = clients[start : start + PASS_BATCH]
             previous = self._store.watched(batch)
             watched: dict[str, Watched] = {}
@@ -289,7 +296,8 @@ class Watcher:
                 ],
             )
             changes += batch_changes
-        return PassReport(checkpoint, len(clients), tuple(changes), baseline)
+            decided += len(batch)
+        return PassReport(checkpoint, decided, tuple(changes), baseline)
 
     def _causes(self, expected: WatchCheckpoint | None, checkpoint: WatchCheckpoint, moment: Instant) -> dict[str, str]:
         """The clients to decide, each with why, the strongest cause last written."""
