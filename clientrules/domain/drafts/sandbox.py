@@ -114,6 +114,7 @@ class _DraftEnvironment(ImmutableSandboxedEnvironment):
         if operator == "*" and not (_is_number(left) and _is_number(right)):
             raise SecurityError("repeating text or lists with '*' is not allowed")
         budget = _budget(context)
+        budget.spend(_STEP_WORK)  # checked arithmetic is the slowest step: paid for again beyond its loop's rounds
         for operand in (left, right):
             budget.check(operand)
         if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
