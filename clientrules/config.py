@@ -29,6 +29,8 @@ key                                       meaning (default)
 ``CLIENTRULES_WEBHOOK_SECRET``            the key that signs those posts (required with the URL)
 ``CLIENTRULES_DIGEST_TO``                 ``clientrules watch`` mails the owner's digest to this address
 ``CLIENTRULES_DIGEST_HOUR``               one digest a day at this hour, 0-23 UTC (unset: one per pass)
+``CLIENTRULES_CURRENCY``                  the business's currency, an ISO 4217 code (``EUR``); a client's own wins
+``CLIENTRULES_PAYMENT_TERMS_DAYS``        days from issue to due date, where an import finds no due date (30)
 ========================================  ======================================================
 """
 
@@ -43,6 +45,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_PAYMENT_TERMS_DAYS, is_currency_code
 from clientrules.domain.survey.invitations import is_email_address
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 
@@ -115,6 +118,13 @@ def _web_address(key: str, value: object) -> str | None:
     return text
 
 
+def _currency(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and not is_currency_code(text):
+        raise SettingsError(f"{key}={text[:20]!r} is not a currency code of three capital letters (such as EUR)")
+    return text
+
+
 def _hour(key: str, value: object) -> int | None:
     return None if value in (None, "") else _whole(0, 23)(key, value)
 
@@ -153,6 +163,8 @@ class Settings:
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     digest_to: str | None = None
     digest_hour: int | None = None
+    currency: str = DEFAULT_CURRENCY
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
 
 
 
@@ -181,6 +193,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "webhook_secret": _text,
     "digest_to": _address,
     "digest_hour": _hour,
+    "currency": _currency,
+    "payment_terms_days": _whole(0, 365),
 }
 
 

@@ -34,7 +34,7 @@ from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard, check_store
 from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
 from clientrules.domain.decisions import Decision
-from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
 from clientrules.domain.events import (
     Clock,
     Event,
@@ -45,7 +45,8 @@ from clientrules.domain.events import (
     check_client_id,
     moment_or_now,
 )
-from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
+from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
+from clientrules.domain.money import MoneyRefused
 from clientrules.domain.privacy import Erasure
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
@@ -258,15 +259,23 @@ class Ledger:
         file object. The document is read one line at a time, so its size is
         not limited by memory; a bad line raises
         :class:`~clientrules.domain.errors.InvalidInput` with its line number and
-        nothing is stored. Events whose id is stored already are counted in
+        nothing is stored; so does an event that would break the client's books
+        (:mod:`clientrules.domain.money`). Events whose id is stored already are counted in
         ``already_present``, so importing a file again is a no-op. Events of
         the system streams must be as the API writes them, and rule-set
         versions must continue this store's own
         (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
         guard = SystemEventGuard(self.store)
+        numbers = LineNumbers()
         with _lines_of(source) as lines:
-            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))
+            try:
+                return self.store.append(guard.checked(iter_events(lines, check=guard, numbers=numbers), each=False))
+            except MoneyRefused as refusal:
+                line = numbers.of(refusal.event_id)
+                if line is None:
+                    raise
+                raise InvalidInput(line, str(refusal)) from None
 
     def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
         """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.
