@@ -125,6 +125,19 @@ def test_bad_rows_are_refused_with_row_and_column_and_nothing_is_stored(ledger, 
     assert any(problem in line for line in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (HEADER + "in_9,N-9,Acme,,5,0,eur,open,0001-01-01,0001-01-02,\n", "row 2: "),
+        (HEADER + "in_9,N-9,Acme,,5,0,eur,open,2026-03-01,2026-03-31," + "x" * 200_000 + "\n", "row 2: not readable as CSV"),
+        ("\xff\x00" * 3, "the file's header fits no preset"),
+    ],
+)
+def test_hostile_files_get_one_line_errors(ledger, text, problem):
+    problems = refusal(ledger, text, **({"preset": "stripe"} if text.startswith("id,") else {}))
+    assert any(line.startswith(problem) for line in problems), problems
+
+
 def test_a_currency_other_than_the_clients_is_refused(ledger):
     ledger.import_csv(DATA / "stripe.csv")
     row = "in_9,N-9,Gamma GmbH,billing@gamma.example,5,0,usd,open,2026-03-01,2026-03-31,\n"

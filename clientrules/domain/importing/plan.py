@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import attrs
 
+from clientrules.domain.errors import InvalidEvent
 from clientrules.domain.events import (
     ClientOnboarded,
     Event,
@@ -203,10 +204,13 @@ class _Planner:
     # --- rows ---------------------------------------------------------------------------
 
     def row(self, cells: Cells) -> None:
-        if self.mapping.kind == "time":
-            self.time_row(cells)
-        else:
-            self.invoice_row(cells)
+        try:
+            if self.mapping.kind == "time":
+                self.time_row(cells)
+            else:
+                self.invoice_row(cells)
+        except InvalidEvent as error:  # what the event vocabulary refuses (a date outside its years, a long text)
+            raise ImportRefused([f"row {cells.number}: {error}"]) from None
 
     def time_row(self, cells: Cells) -> None:
         day = cells.date_of("date")
@@ -283,6 +287,8 @@ class _Planner:
                 self.invoice_events(invoice)
             except ImportRefused as refusal:
                 problems.extend(refusal.problems)
+            except InvalidEvent as error:  # what the event vocabulary refuses (a date outside its years, a long text)
+                problems.append(f"row {invoice.row.number}: {error}")
         if problems:
             raise ImportRefused(problems)
 

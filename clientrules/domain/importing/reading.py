@@ -30,7 +30,11 @@ class Table:
 
 def split_rows(text: str, mapping: Mapping) -> list[list[str]]:
     """Every row of the file's text (a byte-order mark dropped), after ``skip_rows``."""
-    rows = list(csv.reader(text.removeprefix("\ufeff").splitlines(), delimiter=mapping.delimiter))
+    reader = csv.reader(text.removeprefix("\ufeff").splitlines(), delimiter=mapping.delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise ImportRefused([f"row {reader.line_num}: not readable as CSV ({error})"]) from None
     return rows[mapping.skip_rows :]
 
 
