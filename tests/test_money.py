@@ -96,8 +96,14 @@ def test_a_payment_names_an_invoice_issued_to_that_client(store):
     assert refused(store, [pay("INV-1", 10.0)]) == (
         "client acme: a payment of 10.00 names INV-1, which was never issued to acme"
     )
-    assert "never issued" in refused(store, [pay("INV-2", 10.0), issue("INV-2", 10.0)])  # the issue must come first
-    store.append([issue("INV-2", 10.0), pay("INV-2", 10.0)])  # earlier in the same append: fine
+    assert "never issued" in refused(store, [issue("INV-3", 10.0), pay("INV-2", 10.0)])
+    store.append([issue("INV-2", 10.0), pay("INV-2", 4.0)])  # earlier in the same append: fine
+    # later in the same append too (an export lists a payment dated before its invoice first), with the same checks
+    store.append([pay("INV-4", 10.0, at="2026-02-27"), issue("INV-4", 10.0)])
+    assert refused(store, [pay("INV-5", 7.0), pay("INV-5", 7.0), issue("INV-5", 10.0)]) == (
+        "client acme: INV-5 asks 10.00 and has 7.00 paid; a payment of 7.00 would exceed it"
+    )
+    assert "INV-6 is void" in refused(store, [void("INV-6"), pay("INV-6", 1.0), issue("INV-6", 10.0)])
 
 
 def test_an_invoice_is_not_due_before_it_was_issued(store):
@@ -176,17 +182,20 @@ def as_event(client: str, day: int, operation: tuple[str, str, float]) -> Event:
 
 
 def assert_books_add_up(history: list[Event]) -> None:
-    """In append order: no invoice id twice, no payment without its invoice or after its void, never paid above it."""
+    """No invoice id twice, no payment without its invoice or after its void (in append order), never paid above it."""
     amounts: dict[str, Decimal] = {}
     paid: dict[str, Decimal] = {}
     voided: set[str] = set()
-    for event in sorted(history, key=lambda e: e.version or 0):
+    in_order = sorted(history, key=lambda e: e.version or 0)
+    for event in in_order:
         payload = event.payload
         if isinstance(payload, InvoiceIssued):
             assert payload.invoice_id not in amounts, "an invoice id issued twice"
             amounts[payload.invoice_id] = Decimal(repr(payload.amount))
             paid[payload.invoice_id] = Decimal(0)
-        elif isinstance(payload, PaymentReceived):
+    for event in in_order:
+        payload = event.payload
+        if isinstance(payload, PaymentReceived):
             assert payload.invoice_id in amounts, "a payment for an invoice never issued"
             assert payload.invoice_id not in voided, "a payment to a void invoice"
             paid[payload.invoice_id] += Decimal(repr(payload.amount))
@@ -242,3 +251,16 @@ def test_amounts_carry_their_currency():
     onboarded = Event.new("acme", ClientOnboarded(name="Acme", currency="CHF"), "2026-01-01")
     assert client_currency([onboarded], "EUR") == "CHF"
     assert client_currency([], "EUR") == "EUR"
+
+
+def test_an_export_with_a_payment_dated_before_its_invoice_imports_again(tmp_path):
+    from clientrules import Ledger
+
+    with Ledger.open(tmp_path / "a.db") as ledger:
+        ledger.append([issue("INV-1", 300.0, at="2026-03-05"), pay("INV-1", 100.0, at="2026-03-01"), void("INV-1")])
+        exported = tmp_path / "a.jsonl"
+        ledger.export_jsonl(exported)
+    assert [line.split('"type": "')[1].split('"')[0] for line in exported.read_text().splitlines()] == [
+        "PaymentReceived", "InvoiceIssued", "InvoiceVoided"]  # in time order: the payment first
+    with Ledger.open(tmp_path / "b.db") as copy:
+        assert copy.import_jsonl(exported).stored == 3

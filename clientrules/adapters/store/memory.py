@@ -143,6 +143,7 @@ class MemoryStore:
                     encode_data(event, self.registry, self.personal, keys),
                 )
             )
+        books.finish()
         self._keys.update(keys)
         for row in staged:
             self._rows.append(row)

@@ -332,6 +332,7 @@ class PostgresStore(PostgresWatchTables):
                 )
             _insert(connection, rows)
             stored += len(fresh)
+        books.finish()
         single = client or (next(iter(streams)) if len(streams) == 1 else None)
         version = versions.get(single) if single is not None else None
         return AppendResult(stored, already_present, version, position if stored else None)

@@ -414,6 +414,7 @@ class SqliteStore(SqliteWatchTables):
                 connection.executemany(_INSERT, rows)
                 last_position = None
             stored += len(rows)
+        books.finish()
         if stored and last_position is None:
             last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
         stream_version = None

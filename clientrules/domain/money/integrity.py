@@ -8,9 +8,14 @@ invoice. The rules (``docs/events.md``, "Money integrity"):
   idempotent retry, skipped by its id before this check sees it);
 * an invoice is not due before it was issued (``issued_on``, else the date of its ``at``);
 * a payment names an invoice issued to the same client, already stored or
-  earlier in the same append, that is not void, and never takes the total paid
-  above the invoice's amount;
+  anywhere in the same append, that is not void, and never takes the total
+  paid above the invoice's amount;
 * a void names an invoice issued to the client and not void already.
+
+A payment or void whose invoice is not issued yet waits for it until the end
+of the append (an export lists each client's events in time order, and a
+payment may be dated before its invoice): it is checked when the invoice comes,
+and refused by :meth:`MoneyBooks.finish` if it never does.
 
 A refusal is a :class:`MoneyRefused`: one line with the figures, and the store
 keeps nothing of the append.
@@ -84,6 +89,8 @@ class MoneyBooks:
     def __init__(self, stored: Callable[[Collection[str]], Iterable[Event]]) -> None:
         self._stored = stored
         self._books: dict[str, dict[str, BookedInvoice]] = {}
+        #: payments and voids of invoices not issued yet, by client and invoice id, in append order
+        self._waiting: dict[tuple[str, str], list[Event]] = {}
 
     def check(self, events: Iterable[Event]) -> None:
         """Check ``events`` (in append order) and count them in; :class:`MoneyRefused` at the first that breaks the books."""
@@ -97,11 +104,27 @@ class MoneyBooks:
             for event in self._stored(unread):
                 count_into(self._books[event.client], event)
         for event in money:
-            refusal = self._refusal(event)
-            if refusal is not None:
-                concerns, message = refusal
-                raise MoneyRefused(message, event_id=event.id, concerns=concerns)
-            count_into(self._books[event.client], event)
+            payload = event.payload
+            book = self._books[event.client]
+            if isinstance(payload, (PaymentReceived, InvoiceVoided)) and payload.invoice_id not in book:
+                self._waiting.setdefault((event.client, payload.invoice_id), []).append(event)
+                continue
+            self._take(event)
+            if isinstance(payload, InvoiceIssued):
+                for waiting in self._waiting.pop((event.client, payload.invoice_id), ()):
+                    self._take(waiting)
+
+    def finish(self) -> None:
+        """At the end of an append: :class:`MoneyRefused` if a payment or void is still waiting for its invoice."""
+        for waiting in self._waiting.values():
+            self._take(waiting[0])  # refused: its invoice was never issued
+
+    def _take(self, event: Event) -> None:
+        refusal = self._refusal(event)
+        if refusal is not None:
+            concerns, message = refusal
+            raise MoneyRefused(message, event_id=event.id, concerns=concerns)
+        count_into(self._books[event.client], event)
 
     def _refusal(self, event: Event) -> tuple[str, str] | None:
         """The field at fault and why ``event`` would break the books, None if it would not."""
