@@ -123,8 +123,8 @@ class EventForm(FlaskForm):
         """Offer the client's open invoices in the invoice field (payments and voids name one of them)."""
         field = self["invoice_id"]
         assert isinstance(field, SelectField), "the forms of NAMES_AN_OPEN_INVOICE list the invoices"
-        field.choices = [("", "Choose an invoice" if invoices else "No open invoices")] + [
-            (
+        field.choices = [SelectChoice("", "Choose an invoice" if invoices else "No open invoices")] + [
+            SelectChoice(
                 invoice.invoice_id,
                 f"{invoice.invoice_id}: {format_money(invoice.left, invoice.currency)} left of"
                 f" {format_money(invoice.amount, invoice.currency)}, due {day_words(invoice.due_on)}",

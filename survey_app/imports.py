@@ -19,6 +19,7 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField
 
 from clientrules import PRESETS, ClientRulesError, ImportRefused
+from survey_app.forms import SelectChoice
 from survey_app.security import login_required
 from survey_app.state import app_state
 
@@ -38,7 +39,8 @@ class ImportForm(FlaskForm):
     upload = FileField("The CSV file your tool exported")
     preset = SelectField(
         "Which tool made it?",
-        choices=[("", "Recognise it from its first line")] + [(name, PRESET_NAMES[name]) for name in PRESETS],
+        choices=[SelectChoice("", "Recognise it from its first line")]
+        + [SelectChoice(name, PRESET_NAMES[name]) for name in PRESETS],
         validate_choice=True,
     )
     #: the file's text, carried from the check to the import
