@@ -11,11 +11,9 @@ import datetime as dt
 import threading
 import uuid
 from decimal import Decimal
-from pathlib import Path
-from typing import Iterator
 
 import pytest
-from conftest import STORE_BACKENDS
+from test_store_contract import store  # noqa: F401  (every backend: SQLite, PostgreSQL, memory)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,14 +29,6 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.facts import facts_of
 from clientrules.domain.money import MoneyRefused, client_currency, format_money
-
-
-@pytest.fixture(params=[*sorted(STORE_BACKENDS), "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    url = "memory:" if request.param == "memory" else STORE_BACKENDS[request.param](request, tmp_path)
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def issue(invoice_id: str, amount: float, *, at: str = "2026-03-01", due_on: str = "2026-03-31", client: str = "acme", **more) -> Event:
