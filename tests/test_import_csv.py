@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from clientrules import PRESETS, ImportRefused, Instant, Ledger, client_id_from_name
@@ -185,3 +187,25 @@ def test_the_command_line_import_prints_the_summary_and_lists_every_bad_row(tmp_
     lines = result.stderr.splitlines()
     assert [re.sub(r":.*", "", line) for line in lines] == ["error"] * 3
     assert lines[-1] == f"error: nothing of {bad} was stored: fix the file and run the import again"
+
+
+CELLS = st.one_of(
+    st.sampled_from(["", "2026-03-01", "03/04/2026", "31.01.2026", "1,250.50", "1.250,50", "-3", "nan", "1e400",
+                     "paid", "void", "draft", "open", "eur", "usd", "EUR - Euro", "Acme", "Orchard Café Ltd", '"', ";"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.lists(CELLS, min_size=0, max_size=13), min_size=0, max_size=6))
+def test_any_stripe_shaped_file_is_imported_whole_or_refused_in_lines(rows):
+    text = HEADER + "\n".join(",".join(cells) for cells in rows) + "\n"
+    with Ledger.open("memory:", clock=lambda: TODAY) as ledger:
+        try:
+            result = ledger.import_csv(text.encode(), preset="stripe")
+        except ImportRefused as refusal:
+            assert refusal.problems and all(p and "\n" not in p for p in refusal.problems)
+            assert ledger.head_position() == 0
+            return
+        assert result.appended is not None and ledger.head_position() == result.appended.stored
+        assert ledger.import_csv(text.encode(), preset="stripe").plan.events == []
