@@ -26,7 +26,7 @@ from benchmarks.table import format_table
 #: in the order they run; the bulk import goes before those that read the imported history
 BENCHMARKS = (
     "append", "bulk_import", "rebuild", "incremental", "evaluate", "history_length", "learning", "workers", "memory",
-    "survey", "dashboard", "postgres", "watch",
+    "survey", "dashboard", "postgres", "watch", "csv_import",
 )
 POSTGRES_ENV = "CLIENTRULES_BENCH_POSTGRES"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"

@@ -32,6 +32,8 @@ class Scale:
     #: the watcher: clients in the database, and clients touched by new events before a pass
     watch_clients: int
     watch_touched: int
+    #: invoice rows of the CSV export the csv_import benchmark reads
+    csv_import_rows: int
     rounds: int
 
 
@@ -55,6 +57,7 @@ FULL = Scale(
     dashboard_requests=200,
     watch_clients=100_000,
     watch_touched=1_000,
+    csv_import_rows=100_000,
     rounds=3,
 )
 
@@ -78,6 +81,7 @@ SMOKE = Scale(
     dashboard_requests=20,
     watch_clients=500,
     watch_touched=20,
+    csv_import_rows=2_000,
     rounds=1,
 )
 

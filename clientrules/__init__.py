@@ -84,6 +84,8 @@ from clientrules.domain.decisions.explanation import Explanation
 from clientrules.domain.decisions.words import FACT_WORDS
 from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
 from clientrules.domain.facts import FACTS, Facts, facts_of
+from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, client_id_from_name, preset_text
+from clientrules.domain.money import MoneyRefused, OpenInvoice, client_currency, format_money, open_invoices
 from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
 from clientrules.domain.learning.report import Report, proposals_text
 from clientrules.domain.next_steps import NextSteps, Step
@@ -148,6 +150,16 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "__version__",
+    # importing CSV exports
+    "PRESETS",
+    "ImportPlan",
+    "client_id_from_name",
+    "preset_text",
+    # money as an owner reads it
+    "OpenInvoice",
+    "client_currency",
+    "format_money",
+    "open_invoices",
     # the ledger, the database's upkeep and the settings
     "Ledger",
     "migrate_database",
@@ -256,6 +268,8 @@ __all__ = [
     "InvalidAnswers",
     "InvalidEvent",
     "InvalidInput",
+    "MoneyRefused",
+    "ImportRefused",
     "InvalidRuleSet",
     "LinkError",
     "LinkExpired",

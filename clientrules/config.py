@@ -30,6 +30,8 @@ key                                       meaning (default)
 ``CLIENTRULES_WEBHOOK_ALLOW_PRIVATE``     ``1``: the webhook may post to a loopback or private address (warned of)
 ``CLIENTRULES_DIGEST_TO``                 ``clientrules watch`` mails the owner's digest to this address
 ``CLIENTRULES_DIGEST_HOUR``               one digest a day at this hour, 0-23 UTC (unset: one per pass)
+``CLIENTRULES_CURRENCY``                  the business's currency, an ISO 4217 code (``EUR``); a client's own wins
+``CLIENTRULES_PAYMENT_TERMS_DAYS``        days from issue to due date, where an import finds no due date (30)
 ========================================  ======================================================
 """
 
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_PAYMENT_TERMS_DAYS, is_currency_code
 from clientrules.domain.survey.invitations import is_email_address
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 
@@ -116,6 +119,13 @@ def _web_address(key: str, value: object) -> str | None:
     return text
 
 
+def _currency(key: str, value: object) -> str | None:
+    text = _text(key, value)
+    if text is not None and not is_currency_code(text):
+        raise SettingsError(f"{key}={text[:20]!r} is not a currency code of three capital letters (such as EUR)")
+    return text
+
+
 def _hour(key: str, value: object) -> int | None:
     return None if value in (None, "") else _whole(0, 23)(key, value)
 
@@ -155,6 +165,8 @@ class Settings:
     webhook_allow_private: bool = False
     digest_to: str | None = None
     digest_hour: int | None = None
+    currency: str = DEFAULT_CURRENCY
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
 
 
 
@@ -184,6 +196,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "webhook_allow_private": _flag,
     "digest_to": _address,
     "digest_hour": _hour,
+    "currency": _currency,
+    "payment_terms_days": _whole(0, 365),
 }
 
 

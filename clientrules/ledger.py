@@ -20,6 +20,7 @@ from typing import IO, Iterable, Iterator, cast
 from clientrules import wiring
 from clientrules.adapters.report import ReportRenderer
 from clientrules.application.alerts import Channel, Watcher
+from clientrules.application.csv_import import CsvImportResult, CsvImports
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
@@ -34,7 +35,7 @@ from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard, check_store
 from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
 from clientrules.domain.decisions import Decision
-from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
 from clientrules.domain.events import (
     Clock,
     Event,
@@ -45,7 +46,8 @@ from clientrules.domain.events import (
     check_client_id,
     moment_or_now,
 )
-from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
+from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
+from clientrules.domain.money import MoneyRefused
 from clientrules.domain.privacy import Erasure
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
@@ -262,15 +264,55 @@ class Ledger:
         file object. The document is read one line at a time, so its size is
         not limited by memory; a bad line raises
         :class:`~clientrules.domain.errors.InvalidInput` with its line number and
-        nothing is stored. Events whose id is stored already are counted in
+        nothing is stored; so does an event that would break the client's books
+        (:mod:`clientrules.domain.money`). Events whose id is stored already are counted in
         ``already_present``, so importing a file again is a no-op. Events of
         the system streams must be as the API writes them, and rule-set
         versions must continue this store's own
         (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
         guard = SystemEventGuard(self.store)
+        numbers = LineNumbers()
         with _lines_of(source) as lines:
-            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))
+            try:
+                return self.store.append(guard.checked(iter_events(lines, check=guard, numbers=numbers), each=False))
+            except MoneyRefused as refusal:
+                line = numbers.of(refusal.event_id)
+                if line is None:
+                    raise
+                raise InvalidInput(line, str(refusal)) from None
+
+    @functools.cached_property
+    def csv_imports(self) -> CsvImports:
+        """Imports of CSV exports (:class:`clientrules.application.csv_import.CsvImports`)."""
+        return CsvImports(
+            self.store,
+            currency=self.settings.currency,
+            payment_terms_days=self.settings.payment_terms_days,
+            clock=self.clock,
+        )
+
+    def import_csv(
+        self,
+        source: str | os.PathLike[str] | bytes,
+        *,
+        preset: str | None = None,
+        mapping: str | os.PathLike[str] | None = None,
+        dry_run: bool = False,
+    ) -> CsvImportResult:
+        """Import a CSV export (a path, or its bytes) by ``preset``, by the ``mapping`` file, else by its recognised header.
+
+        All or nothing: a bad row raises :class:`~clientrules.domain.importing.ImportRefused`
+        with one line per problem, and nothing is stored; with ``dry_run`` nothing is stored either.
+        Importing the same file again stores nothing (``docs/importing.md``).
+        """
+        mapping_text = None if mapping is None else _read_text(mapping, "utf-8")
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+        text = _decode(data, "utf-8")
+        chosen = self.csv_imports.mapping(text, preset_name=preset, mapping_text=mapping_text, origin=str(mapping or ""))
+        if chosen.encoding.replace("-", "").casefold() not in ("utf8", "utf8sig"):
+            text = _decode(data, chosen.encoding)
+        return self.csv_imports.run(text, chosen, dry_run=dry_run)
 
     def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
         """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.
@@ -346,6 +388,29 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self.url!r})"
+
+
+def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as error:
+        raise ClientRulesError(f"cannot read {os.fspath(path)}: {error.strerror}") from None
+
+
+def _read_text(path: str | os.PathLike[str], encoding: str) -> str:
+    return _decode(_read_bytes(path), encoding, os.fspath(path))
+
+
+def _decode(data: bytes, encoding: str, name: str = "the file") -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise ClientRulesError(f"{encoding!r} is not an encoding Python knows (such as utf-8 or cp1252)") from None
+    except UnicodeDecodeError as error:
+        raise ClientRulesError(
+            f"{name} is not {encoding} text (byte {error.start + 1}): set [csv] encoding in a mapping file"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ and nothing here is a result of a call (those are importable from
 
 from clientrules.adapters.report import ReportRenderer
 from clientrules.application.alerts import Channel, Watcher
+from clientrules.application.csv_import import CsvImportResult, CsvImports
 from clientrules.application.decisions import Decisions
 from clientrules.application.evaluation_queue import EvaluationQueue, WorkQueue
 from clientrules.application.folds import Folds
@@ -42,6 +43,8 @@ from clientrules.ports import (
 
 __all__ = [
     # the services
+    "CsvImportResult",
+    "CsvImports",
     "Decisions",
     "EvaluationQueue",
     "Folds",

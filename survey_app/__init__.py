@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clientrules import Ledger, load_settings, other_keys
 from survey_app.changes import changes
+from survey_app.imports import imports
 from survey_app.errors import register_error_pages
 from survey_app.learning import learning
 from survey_app.next_steps import next_steps
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     app.register_blueprint(next_steps)
     app.register_blueprint(rule_editing)
     app.register_blueprint(changes)
+    app.register_blueprint(imports)
     app.add_url_rule("/healthz", "healthz", healthz)
     register_error_pages(app)
     app.after_request(add_security_headers)

@@ -19,10 +19,23 @@ from typing import Any
 
 import attrs
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, Field, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import DateField, EmailField, Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, registry
+from clientrules import (
+    CHOICES,
+    DATA_KEY,
+    SPEC_TYPES,
+    ClientOnboarded,
+    Instant,
+    InvalidEvent,
+    MoneyRefused,
+    OpenInvoice,
+    Payload,
+    check_client_id,
+    format_money,
+    registry,
+)
 from survey_app.forms import RADIOS, SelectChoice
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
@@ -34,6 +47,8 @@ _KEY = re.compile(r"[0-9a-f]{32}")
 _AMOUNT = re.compile(r"\d+(\.\d+)?")
 #: the event types an owner records (the library appends the others itself)
 RECORDABLE: tuple[str, ...] = tuple(payload_type.TYPE for payload_type in SPEC_TYPES)
+#: the event types that name one of the client's open invoices: their form offers them in a list
+NAMES_AN_OPEN_INVOICE = frozenset({"PaymentReceived", "InvoiceVoided"})
 #: the quick actions of a client's page, in the order they are offered
 QUICK_ACTIONS: tuple[str, ...] = (
     "RelationshipEnded",
@@ -104,6 +119,28 @@ class EventForm(FlaskForm):
     def payload_fields(self) -> list[Field]:
         return [self[name] for name, _ in self.PAYLOAD_FIELDS]
 
+    def offer_invoices(self, invoices: list[OpenInvoice], day_words: Any) -> None:
+        """Offer the client's open invoices in the invoice field (payments and voids name one of them)."""
+        field = self["invoice_id"]
+        assert isinstance(field, SelectField), "the forms of NAMES_AN_OPEN_INVOICE list the invoices"
+        field.choices = [SelectChoice("", "Choose an invoice" if invoices else "No open invoices")] + [
+            SelectChoice(
+                invoice.invoice_id,
+                f"{invoice.invoice_id}: {format_money(invoice.left, invoice.currency)} left of"
+                f" {format_money(invoice.amount, invoice.currency)}, due {day_words(invoice.due_on)}",
+            )
+            for invoice in invoices
+        ]
+
+    def refused(self, refusal: MoneyRefused) -> None:
+        """Show the books' refusal beside the field it concerns."""
+        name = next((n for n, key in self.PAYLOAD_FIELDS if key == refusal.concerns), None)
+        message = _sentence(str(refusal).split(": ", 1)[-1])
+        if name is None:
+            self.form_errors.append(message)
+        else:
+            self[name].errors = [*self[name].errors, message]
+
     def payload(self) -> Payload | None:
         """The event's payload as the registry builds it, or None with the registry's complaint on its field."""
         data = {key: self[name].data for name, key in self.PAYLOAD_FIELDS if self[name].data not in (None, "")}
@@ -149,6 +186,13 @@ def _form_class(payload_type: type[Payload]) -> type[EventForm]:
         name = attribute.name.rstrip("_")
         fields[name] = _control(attribute)
         names.append((name, attribute.metadata.get(DATA_KEY, attribute.name)))
+    if payload_type.TYPE in NAMES_AN_OPEN_INVOICE:
+        fields["invoice_id"] = SelectField(
+            field_label("invoice_id"),
+            choices=[],
+            validate_choice=False,  # the books refuse an invoice that is not open, with the figures
+            validators=[InputRequired(message="Choose the invoice.")],
+        )
     fields["TYPE"] = payload_type.TYPE
     fields["PAYLOAD_FIELDS"] = tuple(names)
     return type(f"{payload_type.__name__}Form", (EventForm,), fields)

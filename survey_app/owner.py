@@ -21,20 +21,30 @@ from clientrules import (
     Event,
     InvalidEvent,
     PortfolioQuery,
+    MoneyRefused,
     check_client_id,
+    client_currency,
+    format_money,
+    open_invoices,
     stage_of,
 )
 from clientrules.types import Sort
 from survey_app.charts import verdict_chart
-from survey_app.event_forms import QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
+from survey_app.event_forms import NAMES_AN_OPEN_INVOICE, QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
-from survey_app.words import amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word
+from survey_app.words import clock_time, event_details, event_name, long_date, stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 from survey_app.state import AppState, app_state
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
-for _filter in (amount, clock_time, event_details, event_name, long_date, stage_word, verdict_word):
+for _filter in (clock_time, event_details, event_name, long_date, stage_word, verdict_word):
     owner.add_app_template_filter(_filter)
+
+
+@owner.app_template_filter("money")
+def money(value: float | int | None) -> str:
+    """A sum in the business's currency (``CLIENTRULES_CURRENCY``): ``4,700.00 EUR``; None reads as nothing."""
+    return format_money(value or 0, _state().ledger.settings.currency)
 
 
 def _state() -> AppState:
@@ -124,6 +134,7 @@ def client(client: str) -> ResponseReturnValue:
         "owner/client.html",
         client=client,
         name=client_name(events),
+        currency=client_currency(events, ledger.settings.currency),
         events=events,
         by_id={event.id: event for event in events},
         decision=decision,
@@ -153,10 +164,17 @@ def record(client: str, type_name: str) -> ResponseReturnValue:
     if type_name not in RECORDABLE:
         abort(404)
     form = event_form(type_name)()
+    if type_name in NAMES_AN_OPEN_INVOICE:
+        form.offer_invoices(open_invoices(ledger.events(client), ledger.settings.currency), long_date)
     if request.method == "POST" and form.validate():
         payload = form.payload()
+        try:
+            if payload is not None:
+                ledger.record(client, payload, form.moment, id=form.event_id)
+        except MoneyRefused as refusal:
+            form.refused(refusal)
+            payload = None
         if payload is not None:
-            ledger.record(client, payload, form.moment, id=form.event_id)
             message = f"Recorded: {form.title.lower()}, {long_date(form.at.data)}."
             if type_name == "RelationshipEnded":
                 message += " You can invite them to the exit survey below."

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from clientrules import Instant
+from clientrules import Instant, format_money
 
 EVENT_NAMES: dict[str, str] = {
     "ClientOnboarded": "New client",
@@ -178,12 +178,24 @@ def amount(value: float | int | None) -> str:
 HIDDEN_DETAILS = frozenset({"fired", "reasons", "invitation_id", "ruleset_version", "as_of", "source"})
 
 
-def event_details(data: dict[str, Any], type_name: str) -> list[tuple[str, str]]:
-    """An event's ``data`` as (label, value) pairs in words, for the timeline (answers are shown in full elsewhere)."""
+#: ``data`` keys that hold a sum of money: shown with their currency
+MONEY_FIELDS = frozenset({"amount", "monthly_value", "value"})
+
+
+def event_details(data: dict[str, Any], type_name: str, currency: str) -> list[tuple[str, str]]:
+    """An event's ``data`` as (label, value) pairs in words, for the timeline (answers are shown in full elsewhere).
+
+    Sums of money carry the event's own ``currency``, else ``currency`` (the client's, else the business's).
+    """
     if type_name == "SurveyAnswered":
         return []
     return [
-        (field_label(key), value_words(key, value))
+        (
+            field_label(key),
+            format_money(value, data.get("currency") or currency)
+            if key in MONEY_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool)
+            else value_words(key, value),
+        )
         for key, value in data.items()
         if key not in HIDDEN_DETAILS and value not in (None, "", []) and not isinstance(value, dict)
     ]

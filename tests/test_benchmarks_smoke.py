@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
     "append", "bulk_import", "rebuild", "incremental", "evaluate", "history_length", "learning", "workers", "memory",
-    "survey", "dashboard", "postgres", "watch",
+    "survey", "dashboard", "postgres", "watch", "csv_import",
 )
 
 

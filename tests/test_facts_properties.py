@@ -55,6 +55,7 @@ def invoice_states(history: list[Event], t: Instant) -> list[dict]:
     for event in history:
         if event.type == "PaymentReceived" and event.payload.invoice_id in invoices:
             invoices[event.payload.invoice_id]["payments"].append(event)
+    voided = {event.payload.invoice_id for event in history if event.type == "InvoiceVoided"}
     states = []
     for state in invoices.values():
         amount = money(state["issue"].payload.amount)
@@ -69,12 +70,15 @@ def invoice_states(history: list[Event], t: Instant) -> list[dict]:
             if received >= amount:
                 paid_on = pay.at.date
         due = state["issue"].payload.due_on
-        state.update(amount=amount, received=received, paid_on=paid_on, paying=paying, due=due)
+        voids = state["issue"].payload.invoice_id in voided
+        state.update(amount=amount, received=received, paid_on=paid_on, paying=paying, due=due, voided=voids)
         states.append(state)
     return states
 
 
 def is_late(state: dict, t: Instant, grace: int) -> bool:
+    if state["voided"]:
+        return False
     if state["paid_on"] is not None:
         return (state["paid_on"] - state["due"]).days > grace
     return (t.date - state["due"]).days > grace
@@ -131,7 +135,11 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
         before = history[: history.index(first)]
         incident_before = any(e.type == "IncidentReported" for e in before)
         then = first.at
-        late_then = any(is_late(s, then, grace) for s in invoice_states([e for e in history if e.at <= then], then))
+        void_now = {s["issue"].id for s in invoices if s["voided"]}  # a void as of T clears the stain too
+        late_then = any(
+            is_late(s, then, grace) and s["issue"].id not in void_now
+            for s in invoice_states([e for e in history if e.at <= then], then)
+        )
         values["clean_before_silence"] = not incident_before and not late_then
 
     def hours(name: str, logs: list[Event], *behind: Event) -> None:
@@ -176,7 +184,7 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
     values["unanswered_messages"] = len(pending)
     evidence["unanswered_messages"] = {e.id for e in pending}
 
-    open_ = [s for s in invoices if s["paid_on"] is None]
+    open_ = [s for s in invoices if s["paid_on"] is None and not s["voided"]]
     values["open_invoices"] = len(open_)
     evidence["open_invoices"] = {s["issue"].id for s in open_}
     values["overdue_amount"] = float(
@@ -222,9 +230,10 @@ INCIDENT = payload(
 )
 INVOICE = payload("InvoiceIssued", invoice_id=invoice_ids, amount=amounts, due_on=due_dates)
 PAYMENT = payload("PaymentReceived", invoice_id=invoice_ids, amount=amounts)
+VOID = payload("InvoiceVoided", invoice_id=invoice_ids)
 # Themes: a history mixes one to three of them, so the events of a theme meet often.
 THEMES = {
-    "money": [INVOICE, PAYMENT, PAYMENT],
+    "money": [INVOICE, PAYMENT, PAYMENT, VOID],
     "remedies": [INVOICE, PAYMENT, fixed("MeetingHeld", topic="x", outcome="resolved"), PLAN,
                  fixed("TermsRenegotiated", change="x")],
     "work": [
@@ -232,7 +241,7 @@ THEMES = {
         payload("ScopeChangeRequested", description=st.just("x"), paid=st.booleans()),
         PLAN,
     ],
-    "silence": [fixed("FollowUpSent", topic="x"), fixed("ClientReplied"), INCIDENT, INVOICE, PAYMENT],
+    "silence": [fixed("FollowUpSent", topic="x"), fixed("ClientReplied"), INCIDENT, INVOICE, PAYMENT, VOID],
     "conduct": [INCIDENT, fixed("ContractBreached", clause="x"), fixed("NeedOutgrown", need="x")],
     "our side": [fixed("ClientMessageReceived", topic="x"), fixed("ReplySent"), fixed("DeadlineMissed", deliverable="x")],
     "relationship": [
@@ -247,6 +256,7 @@ THEMES = {
 #: Days after an invoice's due_on where an event of that type is put half of the time.
 NEAR_DUE_ON = {
     "PaymentReceived": [0, 1, 6, 7, 8, 10, 11],
+    "InvoiceVoided": [0, 8, 11],
     "MeetingHeld": [0],
     "PlanAgreed": [0],
     "TermsRenegotiated": [0],
@@ -275,7 +285,7 @@ def histories(draw, span_hours: int = SPAN_HOURS):
             # Put it on a boundary of an invoice: pay on the last day of grace or the first one after,
             # meet on its due date, chase on the day it became late.
             target = draw(st.sampled_from(dues))
-            if type_name == "PaymentReceived":
+            if type_name in ("PaymentReceived", "InvoiceVoided"):
                 data = {**data, "invoice_id": target["invoice_id"]}
             at = draw(near(midnight(dt.date.fromisoformat(target["due_on"])), NEAR_DUE_ON[type_name]))
         events.append(Event("c1", at, registry.decode(type_name, data), f"e{n}").stored(version=n, position=n))

@@ -14,6 +14,7 @@ leave folds of another format behind; they must be rebuilt, never used.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import random
 
 import pytest
@@ -33,17 +34,25 @@ START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 SPAN_DAYS = 540
 
 
-def random_payload(rng: random.Random, client: str, invoices: list[str], moment: dt.datetime) -> tuple[str, dict]:
-    """One event of the kinds the facts look at, dense in invoices, payments, remedies, silence and work."""
+def random_payload(rng: random.Random, client: str, invoices: dict[str, Decimal], moment: dt.datetime) -> tuple[str, dict]:
+    """One event of the kinds the facts look at, dense in invoices, payments, voids, remedies, silence and work.
+
+    ``invoices`` holds what is left to pay on each invoice that is not void: payments never exceed it.
+    """
     roll = rng.random()
     if roll < 0.16 or not invoices:
-        invoice_id = f"{client}-I{len(invoices)}"
-        invoices.append(invoice_id)
+        invoice_id = f"{client}-I{len(invoices)}-{rng.randrange(10**6)}"
+        amount = rng.choice([100.0, 250.5, 1000.0])
+        invoices[invoice_id] = Decimal(repr(amount))
         due = (moment + dt.timedelta(days=rng.choice([0, 10, 30]))).date()
-        return "InvoiceIssued", {"invoice_id": invoice_id, "amount": rng.choice([100.0, 250.5, 1000.0]),
-                                 "due_on": due.isoformat()}
+        return "InvoiceIssued", {"invoice_id": invoice_id, "amount": amount, "due_on": due.isoformat()}
     if roll < 0.30:
-        return "PaymentReceived", {"invoice_id": rng.choice(invoices), "amount": rng.choice([100.0, 50.25, 1000.0])}
+        invoice_id = rng.choice(sorted(invoices))
+        amount = min(Decimal(repr(rng.choice([100.0, 50.25, 1000.0]))), invoices[invoice_id])
+        invoices[invoice_id] -= amount
+        return "PaymentReceived", {"invoice_id": invoice_id, "amount": float(amount)}
+    if roll < 0.32:
+        return "InvoiceVoided", {"invoice_id": invoices.popitem()[0]}
     if roll < 0.45:
         return "WorkLogged", {"hours": rng.choice([0.5, 2.0, 4.5, 8.0]), "billable": rng.random() < 0.7}
     if roll < 0.55:
@@ -76,7 +85,7 @@ class Histories:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.invoices: dict[str, list[str]] = {}
+        self.invoices: dict[str, dict[str, Decimal]] = {}
         self.latest: dict[str, dt.datetime] = {}
 
     def batch(self, client: str, round_number: int) -> list[Event]:
@@ -87,7 +96,7 @@ class Histories:
             onboarded = START + dt.timedelta(days=rng.uniform(0, 120))
             events.append(Event.new(client, registry.decode("ClientOnboarded", {"name": client}), onboarded))
             self.latest[client] = onboarded
-            self.invoices[client] = []
+            self.invoices[client] = {}
         for _ in range(rng.randint(2, 12 + 6 * round_number)):
             if rng.random() < 0.2:  # back-dated: before events already folded (and stored)
                 moment = START + dt.timedelta(days=rng.uniform(0, (self.latest[client] - START).days + 1))
@@ -172,8 +181,11 @@ def test_decisions_from_stored_folds_equal_a_full_refold(backend: str, request: 
     compared = 0
     with Ledger.open(STORE_BACKENDS[backend](request, tmp_path)) as ledger:
         for round_number in range(ROUNDS):
-            batches = [event for client in clients for event in histories.batch(client, round_number)]
-            rng.shuffle(batches)  # clients interleaved in the log, each in its own time order or not
+            written = [histories.batch(client, round_number) for client in clients]
+            turns = [n for n, events in enumerate(written) for _ in events]
+            rng.shuffle(turns)  # clients interleaved in the log; each client's events in the order written (its books add up)
+            queues = [iter(events) for events in written]
+            batches = [next(queues[n]) for n in turns]
             ledger.append(batches)
             if round_number >= 2:
                 damage_some_folds(ledger, rng, clients, ledger.folds.format)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clientrules import ClientOnboarded, InvoiceIssued, Ledger, NeedOutgrown
+from clientrules import ClientOnboarded, InvoiceIssued, InvoiceVoided, Ledger, NeedOutgrown, PaymentReceived
 from clientrules.domain.events.types import SPEC_TYPES
 from survey_fixtures import FULL_ANSWERS, add_departed, clean_environment, close_app, csrf_token, make_app
 
@@ -154,7 +154,7 @@ def test_dashboard_shows_each_clients_decision_and_departed_clients_as_departed(
     assert '<a href="/owner/clients/bravo">Bravo</a>' in html and '<a href="/owner/clients/acme">Acme</a>' in html
     (bravo,) = app.extensions["clientrules"].ledger.decisions.evaluate(["bravo"])
     card = card_of(html, "bravo")
-    assert f'<span class="verdict {bravo.verdict}">' in card and "500 overdue" in card
+    assert f'<span class="verdict {bravo.verdict}">' in card and "500.00 EUR overdue" in card
     acme = card_of(html, "acme")
     assert "Left, not invited" in acme and "Invite to the exit survey" in acme and "verdict keep" not in acme
     app.extensions["clientrules"].ledger.surveys.invite("acme")
@@ -196,7 +196,7 @@ def test_dashboard_searches_filters_sorts_and_pages(app, owner) -> None:
     assert listed(owner, page="2")[-1] == "acme"  # departed last
     assert listed(owner)[0] == "c00"  # the same verdict: the latest activity first, then by id
     html = owner.get("/owner/").get_data(as_text=True)
-    assert "page 1 of 2" in html and "1,770 a month" in html  # 0 + 1 + ... + 59 on keep
+    assert "page 1 of 2" in html and "1,770.00 EUR a month" in html  # 0 + 1 + ... + 59 on keep
 
 
 def text_of(html: str) -> str:
@@ -250,6 +250,16 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
         ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
         ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
         ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "Enter a number"),
+        # the books' refusals (clientrules.domain.money), beside the field they concern
+        ("PaymentReceived", {"invoice_id": "B-1", "amount": "5,000"}, "amount",
+         "B-1 asks 500.00 and has 0.00 paid; a payment of 5,000.00 would exceed it."),
+        ("PaymentReceived", {"invoice_id": "B-9", "amount": "5"}, "invoice_id", "B-9, which was never issued to bravo"),
+        ("PaymentReceived", {"amount": "5"}, "invoice_id", "Choose the invoice."),
+        ("InvoiceIssued", {"invoice_id": "B-1", "amount": "100", "due_on": "2026-04-01"}, "invoice_id",
+         "B-1 is issued already (for 500.00)"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "2026-03-01"}, "due_on",
+         "B-2 is due on 2026-03-01, before it was issued on 2026-03-10."),
+        ("InvoiceVoided", {"invoice_id": "B-7"}, "invoice_id", "B-7 cannot be voided: it was never issued to bravo."),
     ],
 )
 def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, owner, type_name, sent, field, message) -> None:
@@ -263,6 +273,27 @@ def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, own
     assert error and message in error.group(1), html
     assert f'href="#{field}' in html  # the summary links to the field
     assert ledger.store.head_position() == head
+
+
+def test_the_payment_form_offers_the_open_invoices_with_what_is_left(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    ledger.record("bravo", InvoiceIssued(invoice_id="B-2", amount=1250.5, due_on="2026-04-08"), "2026-03-09")
+    ledger.record("bravo", PaymentReceived(invoice_id="B-2", amount=250.5), "2026-03-10")
+    ledger.record("bravo", InvoiceIssued(invoice_id="B-3", amount=90.0, due_on="2026-04-08"), "2026-03-09")
+    ledger.record("bravo", InvoiceVoided(invoice_id="B-3"), "2026-03-10")
+    html = record_page(owner, "bravo", "PaymentReceived")
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', html)
+    assert options == [
+        ("", "Choose an invoice"),
+        ("B-1", "B-1: 500.00 EUR left of 500.00 EUR, due 1 March 2026"),
+        ("B-2", "B-2: 1,000.00 EUR left of 1,250.50 EUR, due 8 April 2026"),
+    ]
+    sent = {**form_fields(html), "invoice_id": "B-2", "amount": "1,000", "at": "2026-03-11"}
+    assert owner.post("/owner/clients/bravo/record/PaymentReceived", data=sent).status_code == 303
+    assert [value for value, _ in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>',
+                                             record_page(owner, "bravo", "PaymentReceived"))] == ["", "B-1"]
+    page = owner.get("/owner/clients/bravo").get_data(as_text=True)
+    assert "1,000.00 EUR" in page  # the timeline's amounts carry the currency
 
 
 def test_unknown_event_types_and_clients_have_no_form(owner) -> None:

@@ -14,6 +14,8 @@ def test_settings_come_from_the_environment_and_the_mapping_wins() -> None:
     assert settings.mail_server == "other.example"
     assert settings.https is True and settings.survey_expiry_days == 14
     assert load_settings({}, {}).survey_expiry_days == 30 and load_settings({}, {}).https is False
+    assert (load_settings({}, {}).currency, load_settings({}, {}).payment_terms_days) == ("EUR", 30)
+    assert load_settings({}, {"CLIENTRULES_CURRENCY": "GBP", "CLIENTRULES_PAYMENT_TERMS_DAYS": "14"}).currency == "GBP"
 
 
 @pytest.mark.parametrize(
@@ -22,6 +24,8 @@ def test_settings_come_from_the_environment_and_the_mapping_wins() -> None:
         ({"CLIENTRULES_MAIL_SERVR": "x"}, "unknown setting 'CLIENTRULES_MAIL_SERVR'"),
         ({"CLIENTRULES_HTTPS": "perhaps"}, "CLIENTRULES_HTTPS='perhaps' is not a yes/no value"),
         ({"CLIENTRULES_MAIL_PORT": "0"}, "CLIENTRULES_MAIL_PORT='0' is not a whole number from 1 to 65535"),
+        ({"CLIENTRULES_CURRENCY": "euro"}, "CLIENTRULES_CURRENCY='euro' is not a currency code of three capital letters"),
+        ({"CLIENTRULES_PAYMENT_TERMS_DAYS": "-1"}, "CLIENTRULES_PAYMENT_TERMS_DAYS='-1' is not a whole number from 0 to 365"),
         ({"CLIENTRULES_SURVEY_EXPIRY_DAYS": "thirty"}, "is not a whole number from 1 to 3650"),
     ],
 )

@@ -141,6 +141,8 @@ def test_every_form_refuses_a_missing_a_forged_or_another_sessions_csrf_token(ap
         "rule_editing.new": ("/owner/rules/new", {"fact": "open_invoices", "op": ">=", "value": "1", "verdict": "keep",
                                                   "description": "x"}),
         "rule_editing.adopt": ("/owner/rules/adopt", {"candidate": "[[rules]]", "note": "x", "expected_version": "1"}),
+        "imports.page": ("/owner/import/", {"preset": "invoiceninja", "action": "import",
+                                            "text": "Client Name,Invoice Number,Amount,Invoice Date\nEve,1,5,2026-03-01\n"}),
     }
     posting = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}
     assert posting == forms.keys(), "a form was added or removed: list it here"

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from clientrules import ERASED, ClientRulesError, Event, Instant, InvalidInput, UnknownClient
+from clientrules import ERASED, PRESETS, ClientRulesError, Event, ImportRefused, Instant, InvalidInput, UnknownClient
 from clientrules.cli.context import ctx_ledger
 
 #: longest value shown for one field in a timeline (the export has them whole)
@@ -16,20 +16,51 @@ SHOWN_VALUE = 60
 
 @click.command("import")
 @click.argument("file", metavar="FILE")
-def import_command(file: str) -> None:
-    """Import events from a JSON Lines FILE ('-' for standard input), all or nothing.
+@click.option("--from", "preset", type=click.Choice(PRESETS), help="The tool a CSV export comes from.")
+@click.option("--map", "mapping", metavar="MAPPING.toml", help="A mapping file describing any other CSV.")
+@click.option("--dry-run", is_flag=True, help="Store nothing; print what would be stored.")
+def import_command(file: str, preset: str | None, mapping: str | None, dry_run: bool) -> None:
+    """Import events from a JSON Lines FILE ('-' for standard input), or a CSV export, all or nothing.
 
     Prints how many events were stored and how many were there already
     (importing the same file again stores nothing). A bad line stops the
     import with its line number, and nothing of the file is stored.
+
+    A CSV export (a FILE ending in .csv, or with --from or --map) is read by
+    the preset named, else by the preset its header fits; every bad row is
+    listed with its row and column, and nothing of the file is stored.
     """
     ledger = ctx_ledger()
+    if preset or mapping or file.casefold().endswith(".csv"):
+        _import_csv(file, preset, mapping, dry_run)
+        return
+    if dry_run:
+        raise ClientRulesError("--dry-run reads CSV exports (with --from or --map, or a FILE ending in .csv)")
     try:
         result = ledger.import_jsonl(file)
     except InvalidInput as error:
         name = "<stdin>" if file == "-" else file
         raise InvalidInput(error.line, f"{error.reason} (in {name}; nothing was stored)") from None
     click.echo(f"stored {result.stored} events, {result.already_present} already present")
+
+
+def _import_csv(file: str, preset: str | None, mapping: str | None, dry_run: bool) -> None:
+    try:
+        result = ctx_ledger().import_csv(file, preset=preset, mapping=mapping, dry_run=dry_run)
+    except ImportRefused as refusal:
+        for problem in refusal.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise ClientRulesError(f"nothing of {file} was stored: fix the file and run the import again") from None
+    plan = result.plan
+    if result.appended is None:
+        click.echo(f"dry run with {result.mapping.name}: nothing stored; {len(plan.events)} events would be stored")
+    else:
+        click.echo(
+            f"stored {result.appended.stored} events, {result.appended.already_present} already present"
+            f" (read as {result.mapping.name})"
+        )
+    for line in plan.summary():
+        click.echo(line)
 
 
 @click.command("export")

@@ -27,6 +27,7 @@ from clientrules.adapters.store.rows import decode_rows, encode_data, iter_in_ba
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent
 from clientrules.domain.events import DecisionChanged, Event, Instant, PersonalDataErased, Registry
 from clientrules.domain.events import registry as default_registry
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.ports import (
     AppendResult,
@@ -113,11 +114,13 @@ class MemoryStore:
         streams: set[str] = set()
         keys: dict[str, ClientKey] = {}
         already_present = 0
+        books = MoneyBooks(self._money_events)
         for event in events:
             streams.add(event.client)
             if event.id in self._ids or event.id in seen:
                 already_present += 1
                 continue
+            books.check([event])
             if expected_version is not None and not staged:
                 actual = self.client_version(event.client)
                 if actual != expected_version:
@@ -140,6 +143,7 @@ class MemoryStore:
                     encode_data(event, self.registry, self.personal, keys),
                 )
             )
+        books.finish()
         self._keys.update(keys)
         for row in staged:
             self._rows.append(row)
@@ -148,6 +152,11 @@ class MemoryStore:
         self._appended.notify_all()
         stream_version = self.client_version(next(iter(streams))) if len(streams) == 1 else None
         return AppendResult(len(staged), already_present, stream_version, staged[-1].position if staged else None)
+
+    def _money_events(self, clients: Collection[str]) -> list[Event]:
+        """The money events stored for ``clients`` (the caller holds the lock)."""
+        rows = [row for client in clients for row in self._streams.get(client, ()) if row.type in MONEY_TYPES]
+        return self._decode(rows)
 
     def put_meta_if_absent(self, key: str, value: str) -> str:
         with self._lock:

@@ -48,6 +48,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
@@ -287,6 +288,7 @@ class PostgresStore(PostgresWatchTables):
         keys: dict[str, ClientKey] = {}
         iterator = iter(events)
         position: int | None = None
+        books = MoneyBooks(lambda clients: self._money_events(connection, clients))
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
             wanted = sorted(self.personal.clients_needing_keys(chunk) - keys.keys())
@@ -305,6 +307,7 @@ class PostgresStore(PostgresWatchTables):
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)
                 checked = True
+            books.check(fresh)
             new = {client: ClientKey.generate() for client in self.personal.clients_needing_keys(fresh) - keys.keys()}
             if new:  # under the position lock, which every key's creator and destroyer holds
                 connection.execute(_INSERT_KEYS, (list(new), [k.id for k in new.values()], [k.secret for k in new.values()]))
@@ -329,9 +332,18 @@ class PostgresStore(PostgresWatchTables):
                 )
             _insert(connection, rows)
             stored += len(fresh)
+        books.finish()
         single = client or (next(iter(streams)) if len(streams) == 1 else None)
         version = versions.get(single) if single is not None else None
         return AppendResult(stored, already_present, version, position if stored else None)
+
+    def _money_events(self, connection: psycopg.Connection, clients: Collection[str]) -> list[Event]:
+        """The money events stored for ``clients``, read in the appending transaction (after its lock)."""
+        rows = connection.execute(
+            f"SELECT {COLUMNS} FROM {_EVENTS} WHERE e.stream = ANY(%s) AND e.type = ANY(%s)",
+            (self._key_types, sorted(clients), list(MONEY_TYPES)),
+        ).fetchall()
+        return self._decode(rows)
 
     def put_meta_if_absent(self, key: str, value: str) -> str:
         with self.transaction() as connection:

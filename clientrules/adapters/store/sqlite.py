@@ -49,6 +49,7 @@ import attrs
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
@@ -372,6 +373,7 @@ class SqliteStore(SqliteWatchTables):
         last_position: int | None = None
         iterator = iter(events)
         checked = expected_version is None
+        books = MoneyBooks(lambda clients: self._money_events(connection, clients))
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
             fresh = self._fresh(connection, chunk, versions)
@@ -384,6 +386,7 @@ class SqliteStore(SqliteWatchTables):
                 if actual != expected_version:
                     raise ConcurrencyError(client, expected_version, actual)
                 checked = True
+            books.check(fresh)
             needed = self.personal.clients_needing_keys(fresh) - keys.keys()
             if needed:
                 keys.update(self._keys_for_writing(connection, needed))
@@ -411,12 +414,27 @@ class SqliteStore(SqliteWatchTables):
                 connection.executemany(_INSERT, rows)
                 last_position = None
             stored += len(rows)
+        books.finish()
         if stored and last_position is None:
             last_position = connection.execute("SELECT MAX(position) FROM events").fetchone()[0]
         stream_version = None
         if client is not None or len(streams) == 1:
             stream_version = self._version(connection, client or streams.pop(), versions)
         return AppendResult(stored, already_present, stream_version, last_position)
+
+    def _money_events(self, connection: sqlite3.Connection, clients: Collection[str]) -> list[Event]:
+        """The money events stored for ``clients``, read in the appending transaction."""
+        found: list[Event] = []
+        ordered = sorted(clients)
+        for start in range(0, len(ordered), CHUNK):
+            batch = ordered[start : start + CHUNK]
+            rows = connection.execute(
+                f"SELECT {COLUMNS} FROM {self._events} WHERE e.stream IN ({','.join('?' * len(batch))})"
+                f" AND e.type IN ({','.join('?' * len(MONEY_TYPES))})",
+                (*self._key_types, *batch, *MONEY_TYPES),
+            ).fetchall()
+            found.extend(self._decode(rows))
+        return found
 
     @staticmethod
     def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:

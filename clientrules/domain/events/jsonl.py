@@ -66,11 +66,34 @@ def event_from_json(obj: dict[str, Any], occurrence: int = 0, *, registry: Regis
     return Event(obj["client"], at, payload, event_id)
 
 
+class LineNumbers:
+    """The line of each of the latest events read, so that a refusal found when they are stored can name it.
+
+    A store checks a batch soon after reading it, so only the last ``keep``
+    events are remembered: memory stays bounded whatever the document's length.
+    """
+
+    def __init__(self, keep: int = 20_000) -> None:
+        self._keep = keep
+        self._lines: dict[str, int] = {}
+
+    def note(self, event_id: str, line: int) -> None:
+        lines = self._lines
+        lines[event_id] = line
+        if len(lines) > self._keep:
+            del lines[next(iter(lines))]  # dicts keep insertion order: the oldest goes
+
+    def of(self, event_id: str) -> int | None:
+        """The line ``event_id`` was read from, if it is among the latest remembered."""
+        return self._lines.get(event_id)
+
+
 def iter_events(
     lines: Iterable[str | bytes],
     *,
     registry: Registry = default_registry,
     check: Callable[[Event], None] | None = None,
+    numbers: LineNumbers | None = None,
 ) -> Iterator[Event]:
     """The events of a JSON Lines document, one line at a time; a bad line raises :class:`InvalidInput`.
 
@@ -83,6 +106,7 @@ def iter_events(
     already, so a caller that must store all or nothing does so in one
     transaction. ``check`` is called on each event and may refuse it by
     raising :class:`InvalidEvent`, which is reported with its line number.
+    ``numbers`` remembers the line of each event yielded.
     """
     seen: Counter[bytes] = Counter()
     for number, raw in enumerate(lines, start=1):
@@ -102,6 +126,8 @@ def iter_events(
                 check_exportable(event)
             if check is not None:
                 check(event)
+            if numbers is not None:
+                numbers.note(event.id, number)
             yield event
         except InvalidEvent as error:
             raise InvalidInput(number, str(error)) from None

@@ -29,7 +29,7 @@ FACTS: dict[str, FactSpec] = {
             "days since the first ClientOnboarded (else since the client's first event; "
             "events the library appends do not count)",
         ),
-        FactSpec("late_invoices_12m", int, "late invoices whose due_on is in the last 365 days"),
+        FactSpec("late_invoices_12m", int, "late invoices (not void as of T) whose due_on is in the last 365 days"),
         FactSpec(
             "remedy_since_first_late",
             bool,
@@ -95,7 +95,7 @@ FACTS: dict[str, FactSpec] = {
             "message since the previous ReplySent, one with none pending has no reply time",
         ),
         FactSpec("unanswered_messages", int, "ClientMessageReceived not yet followed by a ReplySent"),
-        FactSpec("open_invoices", int, "invoices issued and not fully paid as of T"),
+        FactSpec("open_invoices", int, "invoices issued, not fully paid and not void as of T"),
         FactSpec(
             "overdue_amount",
             float,

@@ -24,7 +24,7 @@ from clientrules.domain.facts.invoices import InvoiceBook
 from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
 from clientrules.domain.facts.value import Facts
 
-SNAPSHOT_SCHEMA = 2
+SNAPSHOT_SCHEMA = 3
 SNAPSHOT_KIND = "clientrules.facts.ClientFold"
 SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
 EMPTY: tuple[str, ...] = ()
@@ -48,6 +48,7 @@ _ROWS: dict[str, Callable[[Any], tuple[str, tuple[Any, ...]] | None]] = {
     "ClientOnboarded": lambda p: ("onboarded", ()),
     "InvoiceIssued": lambda p: ("invoice", (p.invoice_id, _decimal(p.amount), p.due_on.toordinal())),
     "PaymentReceived": lambda p: ("payment", (p.invoice_id, _decimal(p.amount))),
+    "InvoiceVoided": lambda p: ("void", (p.invoice_id,)),
     "WorkLogged": lambda p: ("work", (_decimal(p.hours), p.billable)),
     "ScopeChangeRequested": lambda p: None if p.paid else ("unpaid_scope", ()),
     "DeadlineMissed": lambda p: ("deadline", ()),
@@ -84,6 +85,8 @@ _DERIVED: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
 }
 #: Timelines that keep running totals of a field (its position in the row).
 _SUMMED = {"work": 0, "unbillable": 0}
+#: The kinds the invoice book keeps (each invoice's timeline of them), in the order :meth:`InvoiceBook.load` takes them.
+_BOOK_KINDS = {"invoice": "issues", "payment": "payments", "void": "voids"}
 #: Read-only stand-in for a timeline nothing was folded into yet (a fold creates its timelines lazily).
 _NOTHING = Timeline(summed=0)
 #: The fields of each kind's row (a column of its snapshot table each); exact decimals are written as strings.
@@ -91,6 +94,7 @@ _COLUMNS: dict[str, tuple[tuple[str, type], ...]] = {
     **{kind: () for kind in _PLAIN},
     "invoice": (("invoice_id", str), ("amount", Decimal), ("due", int)),
     "payment": (("invoice_id", str), ("amount", Decimal)),
+    "void": (("invoice_id", str),),
     "work": (("hours", Decimal), ("billable", bool)),
     "remedy": (("type", str),),
     "incident": (("severe", bool),),
@@ -174,6 +178,8 @@ class ClientFold:
             self._book.issue(key, event_id, *row)
         elif kind == "payment":
             self._book.pay(key, event_id, *row)
+        elif kind == "void":
+            self._book.void(key, event_id, *row)
         elif kind in _COLUMNS:
             self._into(kind).insert(key, event_id, row)
             if kind in _DERIVED:
@@ -206,20 +212,17 @@ class ClientFold:
         tables = {
             kind: _table(kind, timeline)
             for kind, timeline in self._timelines.items()
-            if kind in _COLUMNS and kind not in ("invoice", "payment") and timeline.keys
+            if kind in _COLUMNS and kind not in _BOOK_KINDS and timeline.keys
         }
-        issues: list[tuple[int, str, tuple[Any, ...]]] = []
-        payments: list[tuple[int, str, tuple[Any, ...]]] = []
+        entries_of: dict[str, list[tuple[int, str, tuple[Any, ...]]]] = {kind: [] for kind in _BOOK_KINDS}
         for invoice in self._book.invoices.values():
-            issues.extend(
-                (key, event_id, (invoice.invoice_id, *row))
-                for key, event_id, row in zip(invoice.issues.keys, invoice.issues.ids, invoice.issues.rows)
-            )
-            payments.extend(
-                (key, event_id, (invoice.invoice_id, *row))
-                for key, event_id, row in zip(invoice.payments.keys, invoice.payments.ids, invoice.payments.rows)
-            )
-        for kind, entries in (("invoice", issues), ("payment", payments)):
+            for kind, side in _BOOK_KINDS.items():
+                timeline = getattr(invoice, side)
+                entries_of[kind].extend(
+                    (key, event_id, (invoice.invoice_id, *row))
+                    for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows)
+                )
+        for kind, entries in entries_of.items():
             if entries:
                 entries.sort(key=_order)
                 tables[kind] = _table(kind, Timeline.of(entries))
@@ -257,7 +260,7 @@ class ClientFold:
             timelines = {kind: _timeline(kind, table) for kind, table in tables.items()}
             for kind, timeline in timelines.items():
                 fold._ids.update(timeline.ids)
-                if kind in ("invoice", "payment") or not timeline.keys:
+                if kind in _BOOK_KINDS or not timeline.keys:
                     continue
                 fold._timelines[kind] = timeline
                 if kind in _DERIVED:
@@ -268,7 +271,7 @@ class ClientFold:
                             list(zip(*(compress(column, kept) for column in (timeline.keys, timeline.ids, timeline.rows)))),
                             _SUMMED.get(derived),
                         )
-            fold._book.load(timelines.get("invoice", _NOTHING), timelines.get("payment", _NOTHING))
+            fold._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
             unindexed = snapshot["unindexed"]
             if type(unindexed) is not list or not set(map(type, unindexed)) <= {str}:
                 raise TypeError("unindexed ids are not strings")
@@ -376,7 +379,7 @@ class ClientFold:
         incidents = self._of("incident")
         if incidents.keys and incidents.keys[0] < first_key:
             stains.append(incidents.ids[0])
-        earliest_late = self._book.earliest_late(grace)
+        earliest_late = self._book.earliest_late(grace, bound)
         if earliest_late is not None and earliest_late[0] <= first_at:
             stains.append(earliest_late[1].issue_id)
         values["clean_before_silence"] = not stains

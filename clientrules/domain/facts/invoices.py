@@ -8,6 +8,11 @@ arrived before the invoice was issued. Amounts are summed exactly, as the
 decimals they were written as: an invoice is fully paid at the payment where
 the running total reaches its amount (a zero amount is paid when issued).
 
+A voided invoice (``InvoiceVoided``) is not open, late or owed as of any
+moment at or after its void, and it never stains a client's record
+(:meth:`Invoice.late_since`). The stores refuse histories that break the
+books (:mod:`clientrules.domain.money`); the fold stays lenient about them.
+
 Lateness (``docs/rules.md``): an invoice is late when the UTC date on which
 it became fully paid is more than ``grace_days`` days after ``due_on``, or
 when it is not fully paid and the UTC date of T is more than ``grace_days``
@@ -42,6 +47,7 @@ class Invoice:
         "invoice_id",
         "issues",
         "payments",
+        "voids",
         "issue_key",
         "issue_id",
         "amount",
@@ -56,6 +62,7 @@ class Invoice:
         self.invoice_id = invoice_id
         self.issues = Timeline()
         self.payments = Timeline(summed=0)
+        self.voids = Timeline()
         #: the order key of the issue that counts (0 until :meth:`settle` has run, on its first issue)
         self.issue_key = 0
         self.issue_id = ""
@@ -89,15 +96,22 @@ class Invoice:
         if self.paid_key is not None:
             self.paid_ordinal = ordinal_of(at_of(self.paid_key))
 
+    def voided(self, bound: int) -> bool:
+        """Whether it is void as of the moment whose last order key is ``bound``."""
+        keys = self.voids.keys
+        return bool(keys) and keys[0] <= bound
+
     def is_late(self, bound: int, ordinal: int, grace_days: int) -> bool:
-        """Late as of the moment whose last order key is ``bound`` and UTC date ``ordinal``."""
+        """Late as of the moment whose last order key is ``bound`` and UTC date ``ordinal`` (never once void)."""
+        if self.voided(bound):
+            return False
         paid_key = self.paid_key
         if paid_key is not None and paid_key <= bound:
             return self.paid_ordinal - self.due_ordinal > grace_days
         return ordinal - self.due_ordinal > grace_days
 
     def late_since(self, grace_days: int) -> int | None:
-        """The first moment (µs) from which it is late for good; None if it never is."""
+        """The first moment (µs) from which it is late for good, unless voided; None if it never is."""
         if self.paid_key is not None and self.paid_ordinal - self.due_ordinal <= grace_days:
             return None
         return max(midnight_of(self.due_ordinal + grace_days + 1), at_of(self.issue_key))
@@ -153,13 +167,13 @@ class InvoiceBook:
         invoice.issues.insert(key, event_id, (amount, due_ordinal))
         self._reindex(invoice)
 
-    def load(self, issues: Timeline, payments: Timeline) -> None:
-        """Fill an empty book from timelines of every issue and every payment (rows: ``(invoice_id, *fields)``), a restore.
+    def load(self, issues: Timeline, payments: Timeline, voids: Timeline) -> None:
+        """Fill an empty book from timelines of every issue, payment and void (rows: ``(invoice_id, *fields)``), a restore.
 
         Each index is sorted once, in the order :meth:`issue` and :meth:`pay` keep it.
         """
         invoices = self.invoices
-        for timeline, side in ((issues, "issues"), (payments, "payments")):
+        for timeline, side in ((issues, "issues"), (payments, "payments"), (voids, "voids")):
             for key, event_id, row in zip(timeline.keys, timeline.ids, timeline.rows):
                 invoice = invoices.get(row[0])
                 if invoice is None:
@@ -190,6 +204,12 @@ class InvoiceBook:
     def pay(self, key: int, event_id: str, invoice_id: str, amount: Decimal) -> None:
         invoice = self._unindexed(invoice_id)
         invoice.payments.insert(key, event_id, (amount,))
+        if invoice.issues.keys:
+            self._reindex(invoice)
+
+    def void(self, key: int, event_id: str, invoice_id: str) -> None:
+        invoice = self._unindexed(invoice_id)
+        invoice.voids.insert(key, event_id, ())
         if invoice.issues.keys:
             self._reindex(invoice)
 
@@ -256,11 +276,14 @@ class InvoiceBook:
         return bisect_right(self.issue_keys, bound) - bisect_right(self.settled_keys, bound)
 
     def open_invoices(self, bound: int) -> list[Invoice]:
-        """The invoices issued and not fully paid as of ``bound``, in issue order.
+        """The invoices issued, not fully paid and not void as of ``bound``, in issue order.
 
         Those never paid come from their own index; a paid one is open only if
         issued less than the longest wait before ``bound``, so only those are looked at.
         """
+        return [invoice for invoice in self._unpaid(bound) if not invoice.voided(bound)]
+
+    def _unpaid(self, bound: int) -> list[Invoice]:
         found = self.unpaid_invoices[: bisect_right(self.unpaid_keys, bound)]
         if len(found) < self.open_count(bound):
             oldest = (at_of(bound) - self._longest_wait) << TIE_BITS
@@ -272,18 +295,28 @@ class InvoiceBook:
             found.sort(key=lambda invoice: invoice.issue_key)
         return found
 
-    def earliest_late(self, grace_days: int) -> tuple[int, Invoice] | None:
-        """The first moment (µs) any invoice was late, and that invoice; None if none ever is."""
+    def earliest_late(self, grace_days: int, bound: int) -> tuple[int, Invoice] | None:
+        """The first moment (µs) any invoice not void as of ``bound`` was late, and that invoice; None if none ever is.
+
+        Remembered per ``grace_days`` over every invoice; voids are rare, so when
+        the one remembered is void as of ``bound`` the others are looked through.
+        """
         cache = self._earliest_late
         if grace_days not in cache:
-            candidates = [
-                (since, invoice)
-                for invoice in self.issue_invoices
-                if (since := invoice.late_since(grace_days)) is not None
-            ]
-            # issue_invoices is in issue order: of invoices late from the same moment, the first issued
-            cache[grace_days] = min(candidates, key=_first_of_pair) if candidates else None
-        return cache[grace_days]
+            cache[grace_days] = self._earliest_late_of(grace_days, None)
+        found = cache[grace_days]
+        if found is not None and found[1].voided(bound):
+            return self._earliest_late_of(grace_days, bound)
+        return found
+
+    def _earliest_late_of(self, grace_days: int, bound: int | None) -> tuple[int, Invoice] | None:
+        candidates = [
+            (since, invoice)
+            for invoice in self.issue_invoices
+            if (since := invoice.late_since(grace_days)) is not None and (bound is None or not invoice.voided(bound))
+        ]
+        # issue_invoices is in issue order: of invoices late from the same moment, the first issued
+        return min(candidates, key=_first_of_pair) if candidates else None
 
 
 def _due_order(invoice: Invoice) -> tuple[int, int]:

@@ -105,7 +105,7 @@ def _events_after(fold: ClientFold, bound: int) -> Iterator[int]:
     """The ``at`` of the earliest event of each timeline dated after ``bound``."""
     timelines = [*fold._timelines.values()]
     for invoice in fold._book.invoices.values():
-        timelines += (invoice.issues, invoice.payments)
+        timelines += (invoice.issues, invoice.payments, invoice.voids)
     for timeline in timelines:
         index = bisect_right(timeline.keys, bound)
         if index < len(timeline.keys):
