@@ -196,7 +196,7 @@ def test_the_owners_story_on_a_phone(chromium, story, db_url: str) -> None:  # n
     assert owner.get_by_text("We needed someone in the shop every day.").is_visible()
     checks.check(owner, "client page with the answer")
     owner.get_by_role("link", name="Learning").click()
-    owner.get_by_role("heading", name="Learning report").first.wait_for()
+    owner.get_by_role("heading", name="What we learned from clients who left").first.wait_for()
     checks.check(owner, "learning report")
     shot(owner, "learning")
 

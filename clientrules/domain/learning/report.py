@@ -54,7 +54,7 @@ Report keys:
     Only clients who chose to leave: ours are under ``ended_by_us``.
 ``proposals``, ``not_proposed``, ``decided``, ``method``
     as ``clientrules proposals --json``; each proposal gains ``words``
-    (``title``, ``flags_today``, ``too_late``) and ``at_risk_names``.
+    (``title``, ``summary``, ``flags_count``, ``flags_today``, ``too_late``) and ``at_risk_names``.
 
 Added keys (after those above, in this order):
 
@@ -197,7 +197,7 @@ def build_report(
     data.update(proposals.to_json())
     thinking = {d.client: d.departure.answer.first_thought_leaving for d in answered if d.departure.answer}
     for proposal in data["proposals"]:
-        _add_words(proposal, thinking, evidence.names)
+        _add_words(proposal, thinking, evidence.names, rule_words or {})
     named = {item["client"] for p in data["proposals"] for item in p["evidence"]["at_risk_now"]}
     named |= {d.client for d in (*departed, *ours)}
     data["names"] = {client: evidence.names[client] for client in sorted(named) if client in evidence.names}
@@ -401,23 +401,28 @@ def _ended_by_us(client: DepartedClient, flag: Flag | None) -> dict[str, Any]:
     }
 
 
-def _add_words(proposal: dict[str, Any], thinking: Mapping[str, str | None], names: Mapping[str, str]) -> None:
+def _add_words(
+    proposal: dict[str, Any], thinking: Mapping[str, str | None], names: Mapping[str, str], rule_words: Mapping[str, str]
+) -> None:
     """The proposal in words: what it does, whom it flags today, which of its warnings would have come too late."""
     evidence = proposal["evidence"]
     if proposal.get("kind") == "tune":
         tuning = proposal["tuning"]
-        title = (
-            f"Warn when a client has {tuning['challenger']['condition_words']} "
-            f"(instead of {tuning['champion']['condition_words']})"
+        champion, challenger = tuning["champion"], tuning["challenger"]
+        title = f"Warn when a client has {challenger['condition_words']} (instead of {champion['condition_words']})"
+        summary = (
+            f"The rule “{rule_words.get(tuning['rule'], tuning['rule'])}” warns when a client has {champion['condition_words']}. "
+            f"At {challenger['condition_words']} instead, it would have warned of {len(challenger['flagged']):,} clients "
+            f"who left rather than {len(champion['flagged']):,}, and wrongly of {len(challenger['false_alarms']):,} who stayed "
+            f"rather than {len(champion['false_alarms']):,}."
         )
     else:
         title = f"Warn when a client has {evidence['condition_words']}"
+        summary = evidence["summary"]
     at_risk = evidence["at_risk_now"]
     proposal["at_risk_names"] = [names.get(item["client"], item["client"]) for item in at_risk]
-    if at_risk:
-        flags_today = f"Today it would flag {plural(len(at_risk), 'client')}: " + names_words(proposal["at_risk_names"]) + "."
-    else:
-        flags_today = "Today it would flag no client."
+    flags_count = f"Today it would flag {plural(len(at_risk), 'client')}" if at_risk else "Today it would flag no client"
+    flags_today = flags_count + (": " + names_words(proposal["at_risk_names"]) if at_risk else "") + "."
     late = []
     backtest = proposal.get("backtest")
     mine = backtest["rules"].get(proposal["rule"]["id"]) if backtest else None
@@ -429,7 +434,13 @@ def _add_words(proposal: dict[str, Any], thinking: Mapping[str, str | None], nam
         if late
         else ""
     )
-    proposal["words"] = {"title": title, "flags_today": flags_today, "too_late": too_late}
+    proposal["words"] = {
+        "title": title,
+        "summary": summary,
+        "flags_count": flags_count,
+        "flags_today": flags_today,
+        "too_late": too_late,
+    }
 
 
 #: names written out in a sentence; the rest are counted (the page lists them all, 25 at a time)
@@ -523,7 +534,7 @@ def _text_lines(data: dict[str, Any]) -> Iterable[str]:
         yield "  No change to the rules is proposed."
     for number, proposal in enumerate(data["proposals"], 1):
         yield f"  {number}. {proposal['words']['title']}."
-        yield f"     {proposal['evidence']['summary']}"
+        yield f"     {proposal['words']['summary']}"
         yield f"     {proposal['words']['flags_today']}"
         if proposal["words"]["too_late"]:
             yield f"     {proposal['words']['too_late']}"
