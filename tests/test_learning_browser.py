@@ -86,3 +86,53 @@ def test_owner_page_shows_charts_and_accepts_a_proposal(chromium, server: str, d
     assert errors == []
     with Ledger.open(str(db)) as ledger:
         assert ledger.rules.current().version == 2
+
+
+SCALED_CLIENTS = 2_000
+PHONE_HEIGHT = 844
+
+
+@pytest.fixture
+def scaled_server(tmp_path: Path, monkeypatch):
+    """The app over a generated history of a few thousand clients."""
+    clean_environment(monkeypatch)
+    db = build_db(tmp_path / "scaled.db", clients=SCALED_CLIENTS)
+    with Ledger.open(str(db)) as ledger:
+        ledger.surveys.owner.set_password(PASSWORD)
+    app = make_app(str(db), tmp_path)
+    wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+    wsgi.close()
+    close_app(app)
+
+
+def test_the_learning_page_of_thousands_of_clients_is_short_on_a_phone(chromium, scaled_server: str, tmp_path: Path) -> None:  # noqa: F811
+    from page_checks import PageChecks
+
+    checks = PageChecks(tmp_path / "html")
+    page = chromium.new_page(viewport={"width": 390, "height": PHONE_HEIGHT}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page.goto(f"{scaled_server}/owner/learning/")
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{scaled_server}/owner/learning/")
+    # the summary and the proposals first; everything else folded: at most three phone screens
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height <= 3 * PHONE_HEIGHT, f"{height} px tall on a phone"
+    checks.check(page, "learning page on a phone")
+    page.screenshot(path=str(SCREENSHOTS / "learning-phone.png"), full_page=True)
+
+    # what clients wrote: 25 at a time, then a link that shows 25 more
+    page.locator("summary", has_text="What they told us").click()
+    told = page.locator("#told figure.told")
+    assert told.count() == 25
+    page.get_by_role("link", name="Show more answers").click()
+    page.wait_for_load_state()
+    assert page.locator("#told figure.told").count() == 50 and page.locator("details#told").get_attribute("open") is not None
+    checks.check(page, "learning page, more answers")
+
+    # every fold open, the page still fits the phone's width and passes axe-core
+    page.evaluate("() => document.querySelectorAll('details').forEach(fold => { fold.open = true; })")
+    checks.check(page, "learning page, every fold open", html=page.content())
+    checks.validate_html()
