@@ -4,6 +4,7 @@ under the app's Content-Security-Policy (screenshots in test-output/)."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,25 @@ def db(tmp_path: Path) -> Path:
     return db
 
 
-@pytest.fixture
-def server(db: Path, tmp_path: Path, monkeypatch):
-    clean_environment(monkeypatch)
+@contextmanager
+def serving(db: Path, tmp_path: Path):
+    """The app over ``db``, served by waitress: its base URL."""
     app = make_app(str(db), tmp_path)
     wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=wsgi.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    close_app(app)
+    try:
+        yield f"http://127.0.0.1:{wsgi.effective_port}"
+    finally:
+        wsgi.close()
+        close_app(app)
+
+
+@pytest.fixture
+def server(db: Path, tmp_path: Path, monkeypatch):
+    clean_environment(monkeypatch)
+    with serving(db, tmp_path) as url:
+        yield url
 
 
 def test_report_file_charts_are_visible(chromium, db: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -99,13 +109,8 @@ def scaled_server(tmp_path: Path, monkeypatch):
     db = build_db(tmp_path / "scaled.db", clients=SCALED_CLIENTS)
     with Ledger.open(str(db)) as ledger:
         ledger.surveys.owner.set_password(PASSWORD)
-    app = make_app(str(db), tmp_path)
-    wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    close_app(app)
+    with serving(db, tmp_path) as url:
+        yield url
 
 
 def test_the_learning_page_of_thousands_of_clients_is_short_on_a_phone(chromium, scaled_server: str, tmp_path: Path) -> None:  # noqa: F811
