@@ -160,3 +160,16 @@ def test_each_proposal_says_whom_it_would_flag_today(owner, data: dict) -> None:
         assert proposal["words"]["flags_count"] in html
         for name in proposal["at_risk_names"][:25]:
             assert f"<li>{name}</li>" in html
+
+
+def test_the_text_report_writes_out_25_answers_and_counts_the_rest(data: dict) -> None:
+    import copy
+
+    from clientrules.domain.learning.report import Report
+
+    many = copy.deepcopy(data)
+    item = {"client": "went-in-house", "answered_on": "2026-03-04", "text": "Same again"}
+    many["told"] = [{"code": "in_house", "label": "We brought the work in-house", "what_to_change": [item] * 30,
+                     "keep_doing": [], "moved_to": []}]  # fmt: skip
+    words = Report(many).to_text().split(DETAILS_HEADING)[0]
+    assert words.count("Same again") == 25 and "and 5 more answers (report --json lists them all)" in words

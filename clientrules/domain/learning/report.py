@@ -515,6 +515,8 @@ def _in_words(data: dict[str, Any]) -> dict[str, Any]:
 # --- plain text -------------------------------------------------------------------------
 
 
+#: items of a long list (what clients wrote, our endings) the text report writes out, as the page shows them
+TEXT_LIST_SHOWN = 25
 #: the heading above which the text report speaks plain words only (codes, ids and figures follow it)
 DETAILS_HEADING = "Details (for checking the figures)"
 
@@ -552,17 +554,26 @@ def _text_lines(data: dict[str, Any]) -> Iterable[str]:
         yield "  No survey answers yet."
     yield ""
     yield "What they told us"
-    for group in data["told"]:
-        yield f"  “{group['label']}”"
+    told = [
+        (group["label"], question, item)
+        for group in data["told"]
         for field, question in (
             ("what_to_change", "What we could have done differently"),
             ("keep_doing", "What we should keep doing"),
             ("moved_to", "Who they work with now"),
-        ):
-            for item in group[field]:
-                name = data["names"].get(item["client"], item["client"])
-                yield f"    {question} ({name}, {plain_date(item['answered_on'])}): {' '.join(item['text'].split())}"
-    if not data["told"]:
+        )
+        for item in group[field]
+    ]
+    label = None
+    for reason, question, item in told[:TEXT_LIST_SHOWN]:
+        if reason != label:
+            label = reason
+            yield f"  “{reason}”"
+        name = data["names"].get(item["client"], item["client"])
+        yield f"    {question} ({name}, {plain_date(item['answered_on'])}): {' '.join(item['text'].split())}"
+    if len(told) > TEXT_LIST_SHOWN:
+        yield f"  and {len(told) - TEXT_LIST_SHOWN:,} more answers (report --json lists them all)"
+    if not told:
         yield "  No written answers."
     yield ""
     yield data["in_words"]["recommend"]
@@ -579,11 +590,13 @@ def _text_lines(data: dict[str, Any]) -> Iterable[str]:
         yield ""
         yield "Clients we ended with (counted apart)"
         yield f"  {words['ended_by_us']}"
-        for ended in data["ended_by_us"]:
+        for ended in data["ended_by_us"][:TEXT_LIST_SHOWN]:
             name = data["names"].get(ended["client"], ended["client"])
             rules = "; ".join(data["rule_words"].get(rule, rule) for rule in ended["warned_by"])
             after = f"after the rules warned ({rules})" if rules else "without a warning from the rules"
             yield f"  {name}, ended on {plain_date(ended['ended_on'])}, {after}"
+        if len(data["ended_by_us"]) > TEXT_LIST_SHOWN:
+            yield f"  and {len(data['ended_by_us']) - TEXT_LIST_SHOWN:,} more (report --json lists them all)"
     yield ""
     yield DETAILS_HEADING
     yield ""
