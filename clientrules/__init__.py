@@ -95,10 +95,13 @@ from clientrules.domain.rules.format import MAX_GRACE_DAYS
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.domain.survey import (
     FIELDS as SURVEY_FIELDS,
+    FIRST_THOUGHT_LABELS,
     MAX_DAYS,
+    MAX_MOVED_TO,
     RATING_SCALE,
     RATINGS,
     REASON_LABELS,
+    REASON_ORDER,
     RECOMMEND_SCALE,
     WOULD_RETURN,
     InvalidAnswers,
@@ -310,6 +313,9 @@ __all__ = [
     "RATING_SCALE",
     "RECOMMEND_SCALE",
     "REASON_LABELS",
+    "REASON_ORDER",
+    "FIRST_THOUGHT_LABELS",
+    "MAX_MOVED_TO",
     "WOULD_RETURN",
     "MAX_DAYS",
     # the portfolio's stages, the workers

@@ -16,7 +16,16 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Radio
 from wtforms.fields.choices import SelectChoice as SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from clientrules import RATING_SCALE, RATINGS, REASON_LABELS, RECOMMEND_SCALE, SURVEY_FIELDS, WOULD_RETURN
+from clientrules import (
+    FIRST_THOUGHT_LABELS,
+    RATING_SCALE,
+    RATINGS,
+    REASON_LABELS,
+    REASON_ORDER,
+    RECOMMEND_SCALE,
+    SURVEY_FIELDS,
+    WOULD_RETURN,
+)
 
 
 class ChoiceInputs:
@@ -66,12 +75,16 @@ def _scale(label: str, scale: range) -> RadioField:
     )
 
 
-REASONS = _choices(REASON_LABELS)
+REASONS = _choices({code: REASON_LABELS[code] for code in REASON_ORDER})
 RADIOS = ChoiceInputs("radio")
 
 
 class SurveyForm(FlaskForm):
-    """The questionnaire; its field names are those of ``docs/survey.md``."""
+    """The questionnaire; its field names are those of ``docs/survey.md``.
+
+    For a client we ended with (invited on purpose) the page asks how working
+    with us was: :meth:`ask_about` changes the questions' wording, not their fields.
+    """
 
     primary_reason = RadioField(
         "What was the main reason you stopped working with us?", choices=REASONS, validate_choice=False, widget=RADIOS
@@ -89,7 +102,22 @@ class SurveyForm(FlaskForm):
         "Would you work with us again?", choices=_choices(WOULD_RETURN), validate_choice=False, widget=RADIOS
     )
     what_to_change = TextAreaField("What could we have done differently?")
+    keep_doing = TextAreaField("What should we keep doing?")
+    moved_to = TextAreaField("Who do you work with now, and what did they offer?")
+    first_thought_leaving = RadioField(
+        "When did you first think of leaving?",
+        choices=_choices(FIRST_THOUGHT_LABELS),
+        validate_choice=False,
+        widget=RADIOS,
+    )
     may_contact = BooleanField("You may contact me to talk about my answers")
+
+    def ask_about(self, about: str) -> None:
+        """Word the questions for ``about`` (``leaving`` or ``working_with_us``)."""
+        if about == "working_with_us":
+            self.primary_reason.label.text = "Looking back, what describes working with us best?"
+            self.other_reasons.label.text = "Anything else that stood out?"
+            self.what_to_change.label.text = "What could we have done better?"
 
     def answers(self) -> dict[str, Any]:
         return {name: getattr(self, name).data for name in SURVEY_FIELDS}

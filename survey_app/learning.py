@@ -7,8 +7,9 @@ history) and reused for its chart images until another event is stored.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
@@ -24,6 +25,24 @@ def _report() -> tuple[int, dict[str, Any]]:
     state = app_state()
     position = state.ledger.head_position()
     return position, state.report_cache.get(position, lambda: state.ledger.learning.report().to_json())
+
+
+#: the lists of the page shown 25 at a time; ``?<list>=<count>`` shows more of one
+PAGED = ("told", "ours", "departed")
+MAX_SHOWN = 100_000
+
+
+def _shown() -> dict[str, int]:
+    """How many items of each list the request asks for (a count that is not a whole number is ignored)."""
+    shown = {}
+    for name, value in request.args.items():
+        if (name in PAGED or name.startswith("at-risk-")) and value.isdigit():
+            shown[name] = min(int(value), MAX_SHOWN)
+    return shown
+
+
+def _more_url(name: str, count: int) -> str:
+    return url_for(".report") + "?" + urlencode({**_shown(), name: count})
 
 
 @learning.route("/")
@@ -42,6 +61,8 @@ def report() -> ResponseReturnValue:
             stylesheet_url=url_for(".report_stylesheet"),
             chart_url=lambda name: url_for(".chart", name=name),
             actions=actions,
+            shown=_shown(),
+            more_url=_more_url,
         )
     )
     return render_template("owner/learning.html", body=body)
@@ -69,13 +90,16 @@ def decide(proposal_id: str, outcome: str) -> ResponseReturnValue:
     if outcome not in ("accept", "reject"):
         abort(404)
     service = app_state().ledger.learning
+    _, data = _report()
+    proposal = next((p for p in data["proposals"] if proposal_id in (p["id"], p["readable_id"])), None)
+    what = f"“{proposal['words']['title']}”" if proposal else "The proposal"
     try:
         if outcome == "accept":
             version = service.accept(proposal_id)
-            flash(f"Proposal {proposal_id} accepted: rule set version {version.version} is now in use.", "success")
+            flash(f"{what} is now one of the rules (rules version {version.version} are now in use).", "success")
         else:
             service.reject(proposal_id)
-            flash(f"Proposal {proposal_id} rejected: it comes back only if its evidence grows by half.", "success")
+            flash(f"{what} was left out: it is proposed again only if its evidence grows by half.", "success")
     except ClientRulesError as error:
         flash(str(error), "error")
     return redirect(url_for(".report"), code=303)

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from clientrules import (
+    FIRST_THOUGHT_LABELS,
     RATINGS,
     REASON_LABELS,
     STAGES,
@@ -300,4 +301,10 @@ def client_name(events: list[Event]) -> str | None:
 
 
 def _labels() -> dict[str, Any]:
-    return {"fields": SURVEY_FIELDS, "reason_labels": REASON_LABELS, "ratings": RATINGS, "would_return": WOULD_RETURN}
+    return {
+        "fields": SURVEY_FIELDS,
+        "reason_labels": REASON_LABELS,
+        "ratings": RATINGS,
+        "would_return": WOULD_RETURN,
+        "first_thought": FIRST_THOUGHT_LABELS,
+    }

@@ -47,6 +47,7 @@ def questionnaire(token: str) -> ResponseReturnValue:
     if request.method == "POST":
         current_app.extensions["csrf"].protect()
     form = SurveyForm()
+    form.ask_about(link.about)
     if request.method == "POST" and form.validate():
         try:
             surveys.submit(link, form.answers())
@@ -55,7 +56,7 @@ def questionnaire(token: str) -> ResponseReturnValue:
         else:
             return redirect(url_for("survey.thanks"), code=303)
     status = 400 if form.errors else 200
-    return render_template("survey/form.html", form=form, invitation=link.invitation), status
+    return render_template("survey/form.html", form=form, invitation=link.invitation, about=link.about), status
 
 
 @public.route("/thanks")

@@ -109,3 +109,30 @@ def test_memoised_decisions_equal_the_engine_at_every_check(tmp_path) -> None:
                 assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
                 checked += 1
     assert checked > 500 and memo.asked < checked / 5
+
+
+def test_a_warning_after_the_client_had_decided_is_too_late_and_our_endings_are_apart(ledger: Ledger) -> None:
+    from clientrules import SurveyAnswered, SurveyInvited
+
+    # the leaver (warned 45 days ahead) says it was thinking of leaving for more than three months
+    ledger.record("leaver", SurveyInvited(invitation_id="inv-l", expires_at="2025-07-15T00:00:00+00:00"), "2025-06-16")
+    ledger.record(
+        "leaver",
+        SurveyAnswered(invitation_id="inv-l", primary_reason="missed_deadlines", first_thought_leaving="over_three_months"),
+        "2025-06-17",
+    )
+    # a client we ended with after the same warning: a decision carried out, never a departure warned of
+    ledger.record("ours", ClientOnboarded(name="Ours"), "2025-01-05")
+    ledger.record("ours", DeadlineMissed(deliverable="logo"), "2025-04-10")
+    ledger.record("ours", DeadlineMissed(deliverable="site"), "2025-04-20")
+    ledger.record("ours", RelationshipEnded(initiated_by="us"), "2025-06-15")
+    result = ledger.learning.backtest(default_ruleset_text() + RULE)
+    (flag,) = result.candidate.flagged
+    assert (flag.client, flag.lead_days, flag.decided_days_before, flag.too_late) == ("leaver", 45, 90, True)
+    assert (result.candidate.departures, result.candidate.ended_by_us, result.candidate.retained) == (1, 1, 2)
+    assert result.to_json()["candidate_outcome"]["departures_flagged_too_late"] == 1
+    from clientrules.domain.learning.report import too_late_words
+
+    assert too_late_words(12, "one_to_three_months") == (
+        "warned 12 days ahead; this client says it was thinking of leaving for 1 to 3 months"
+    )

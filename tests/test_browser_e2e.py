@@ -74,6 +74,17 @@ def tab_to(page, name: str, value: str | None = None, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached {name}={value}")
 
 
+def open_fold(page, summary: str, limit: int = 80) -> None:
+    """Press Tab until the fold ``summary`` has the focus, then open it with Enter."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.tagName === 'SUMMARY' && document.activeElement.textContent") and \
+                page.evaluate("() => document.activeElement.textContent").startswith(summary):
+            page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"Tab never reached the fold {summary!r}")
+
+
 def test_owner_invites_and_client_answers_with_the_keyboard(chromium, server: str, db_url: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     console_errors: list[str] = []
@@ -96,6 +107,11 @@ def test_owner_invites_and_client_answers_with_the_keyboard(chromium, server: st
     phone.goto(link)
     assert phone.get_by_role("heading", name="Why did we part ways?").is_visible()
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # one screen of reasons (the main question fits a phone screen), the optional questions folded
+    first_reason = phone.locator("label", has_text="Deadlines were missed").first.bounding_box()
+    last_reason = phone.locator("label", has_text="Something else (tell us below)").first.bounding_box()
+    assert last_reason["y"] + last_reason["height"] - first_reason["y"] <= 844
+    assert phone.locator("details.fold[open]").count() == 0
     phone.screenshot(path=str(SCREENSHOTS / "questionnaire-phone.png"), full_page=True)
 
     # then answers on a desktop with the keyboard only
@@ -105,8 +121,10 @@ def test_owner_invites_and_client_answers_with_the_keyboard(chromium, server: st
     client.screenshot(path=str(SCREENSHOTS / "questionnaire-desktop.png"), full_page=True)
     tab_to(client, "primary_reason")
     client.keyboard.press("Space")  # the first reason: missed_deadlines
+    open_fold(client, "Did anything else play a part?")
     tab_to(client, "other_reasons", "poor_communication")
     client.keyboard.press("Space")
+    open_fold(client, "Rate us")
     tab_to(client, "rating_communication")
     client.keyboard.press("ArrowRight")  # 1 -> 2
     tab_to(client, "rating_timeliness")
@@ -116,6 +134,7 @@ def test_owner_invites_and_client_answers_with_the_keyboard(chromium, server: st
         client.keyboard.press("ArrowRight")  # 0 -> 4
     tab_to(client, "would_return")
     client.keyboard.press("ArrowDown")  # yes -> maybe
+    open_fold(client, "Tell us more")
     tab_to(client, "what_to_change")
     client.keyboard.type(FEEDBACK)
     tab_to(client, "may_contact")

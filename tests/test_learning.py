@@ -133,24 +133,35 @@ def test_proposal_id_names_what_is_proposed() -> None:
 
 
 def test_report_json_keys_are_stable(small_db: str) -> None:
+    """The first version's keys stay as they were, in their order; later keys are only added after them."""
     with Ledger.open(small_db) as ledger:
         data = ledger.learning.report().to_json()
     assert list(data) == list(REPORT_KEYS) == [
         "schema", "period", "summary", "reasons", "by_quarter", "ratings", "recommend", "would_return",
         "answers", "departed_clients", "proposals", "not_proposed", "decided", "method",
+        "ended_by_us", "told", "names", "rule_words", "in_words",
     ]  # fmt: skip
     assert set(data["summary"]) == {
         "clients", "retained", "departed", "answered", "flagged_before_leaving", "lost_monthly_value", "ruleset_version",
+        "warned_too_late", "median_lead_days", "first_departure", "ended_by_us", "ended_by_us_monthly_value",
     }  # fmt: skip
-    assert set(data["reasons"][0]) == {"code", "label", "primary", "contributing", "lost_monthly_value"}
-    assert set(data["recommend"]) == {"answers", "average", "promoters", "passives", "detractors", "nps", "distribution"}
+    assert set(data["reasons"][0]) == {
+        "code", "label", "primary", "contributing", "lost_monthly_value", "first_thought", "decided_days_before",
+    }  # fmt: skip
+    assert set(data["recommend"]) == {
+        "answers", "average", "promoters", "passives", "detractors", "nps", "distribution", "words",
+    }  # fmt: skip
     assert set(data["departed_clients"][0]) == {
         "client", "departed_on", "initiated_by", "monthly_value", "answered", "primary_reason", "other_reasons",
         "facts_before", "signals_before", "flagged", "first_flagged", "lead_days", "flagged_verdict", "flagged_by",
-        "flagged_ruleset_version",
+        "flagged_ruleset_version", "first_thought_leaving", "decided_days_before", "too_late",
     }  # fmt: skip
+    assert set(data["in_words"]) == {"period", "summary", "recommend", "ended_by_us"}
     assert data["summary"]["clients"] == SMALL
     assert data["summary"]["departed"] == len(data["departed_clients"])
+    assert data["summary"]["ended_by_us"] == len(data["ended_by_us"])
+    assert data["summary"]["clients"] == data["summary"]["departed"] + data["summary"]["ended_by_us"] + data["summary"]["retained"]
+    assert all(client["initiated_by"] == "client" for client in data["departed_clients"])
     assert sum(r["primary"] for r in data["reasons"]) == data["summary"]["answered"]
     json.dumps(data)  # JSON-able as it is
 
@@ -226,3 +237,38 @@ def test_html_report_charts_have_ids_of_their_own(db_url: str) -> None:
     assert len(ids) == len(set(ids)) and any(i.startswith("chart-reasons-") for i in ids)
     assert "<metadata>" not in page and "<main>" in page
     assert page.index("<style>") < page.index("</head>")
+
+
+def test_report_groups_what_they_told_us_by_reason_and_shows_our_endings_apart(db_url: str) -> None:
+    with Ledger.open(db_url) as ledger:
+        for client, by in (("went", "client"), ("ours", "us")):
+            ledger.record(client, ClientOnboarded(name=client.title(), monthly_value=500.0), "2025-01-10")
+            ledger.record(client, RelationshipEnded(initiated_by=by), "2025-08-01")
+            ledger.record(client, SurveyInvited(invitation_id=f"inv-{client}", expires_at="2025-09-01"), "2025-08-02")
+        ledger.record(
+            "went",
+            SurveyAnswered(
+                invitation_id="inv-went", primary_reason="in_house", questionnaire=2, about="leaving",
+                moved_to="<b>Our own team</b>", keep_doing="The Monday calls", first_thought_leaving="one_to_three_months",
+            ),
+            "2025-08-03",
+        )  # fmt: skip
+        ledger.record(
+            "ours",
+            SurveyAnswered(invitation_id="inv-ours", primary_reason="project_finished", about="working_with_us", recommend=9),
+            "2025-08-03",
+        )
+        ledger.record("stays", ClientOnboarded(name="Stays"), "2025-01-10")
+        data = ledger.learning.report().to_json()
+        text = ledger.learning.report().to_text()
+    assert (data["summary"]["departed"], data["summary"]["ended_by_us"], data["summary"]["retained"]) == (1, 1, 1)
+    assert [r["code"] for r in data["reasons"]] == ["in_house"]  # our ending's answer is not a reason for leaving
+    assert data["reasons"][0]["first_thought"] == {"one_to_three_months": 1} and data["reasons"][0]["decided_days_before"] == 30
+    (told,) = data["told"]
+    assert (told["code"], told["moved_to"][0]["text"], told["keep_doing"][0]["text"]) == (
+        "in_house", "<b>Our own team</b>", "The Monday calls"
+    )
+    (ours,) = data["ended_by_us"]
+    assert (ours["client"], ours["about"], ours["recommend"]) == ("ours", "working_with_us", 9)
+    assert data["recommend"]["answers"] == 0  # only the clients who chose to leave
+    assert "We ended 1 relationship ourselves" in text and "Who they work with now (Went, 3 August 2025): <b>Our own team</b>" in text

@@ -170,3 +170,46 @@ def test_a_threshold_no_rule_file_can_state_is_not_proposed() -> None:
         [NoProposal("quality", ("a", "b"), "no separating fact: none of the watched facts had a warning value"
                     " for these clients 30 to 180 days before they left")],
     )  # fmt: skip
+
+
+def test_our_endings_are_kept_apart_and_never_learned_from() -> None:
+    """Four slow-reply clients we ended with, who answered how working with us was: no proposal, and no departure."""
+    from clientrules.domain.events import NoticeGiven
+    import datetime as dt
+
+    ours = []
+    for client in ("a", "b", "c", "d"):
+        events = _slow_leaver(client, "poor_communication", 10)
+        events[3] = Event.new(client, RelationshipEnded(initiated_by="us"), "2025-06-01")
+        ours += events
+    # a client that gave notice, recorded as ended by us later: the notice says who chose
+    chose = _events(
+        "e",
+        ("2025-01-05", ClientOnboarded(name="Eve")),
+        ("2025-04-01", NoticeGiven(by="client", effective_on=dt.date(2025, 6, 1))),
+        ("2025-06-01", RelationshipEnded(initiated_by="us")),
+    )
+    history = History.from_events([*ours, *chose, *_quick_stayer("x"), *_quick_stayer("y")])
+    method = Method()
+    evidence = gather(history, method.facts, lead_days=method.lead_days, horizon_days=method.horizon_days, grace_days=7)
+    assert [d.client for d in evidence.ended_by_us] == ["a", "b", "c", "d"]
+    assert [d.client for d in evidence.departed] == ["e"]
+    assert evidence.departed[0].departure.at.date == dt.date(2025, 4, 1)  # when the client decided
+    assert evidence.clients == 7 and evidence.names["e"] == "Eve"
+    assert find(evidence, method) == ([], [])
+
+
+def test_a_client_who_had_decided_early_moves_its_warning_window_earlier() -> None:
+    """Slow replies in March, gone on 1 June: in time for one who decided under a month before, too late for one who says over three months."""
+    def leaver(client: str, first_thought: str | None) -> list[Event]:
+        events = _slow_leaver(client, "poor_communication", 10)
+        answer = SurveyAnswered(invitation_id=f"inv-{client}", primary_reason="poor_communication", first_thought_leaving=first_thought)
+        return [*events[:4], Event.new(client, answer, "2025-06-05")]
+
+    history = History.from_events([*leaver("soon", "under_a_month"), *leaver("early", "over_three_months")])
+    method = Method()
+    evidence = gather(history, method.facts, lead_days=method.lead_days, horizon_days=method.horizon_days, grace_days=7)
+    worst = {d.client: d.worst[("reply_days_median_90d", ">=")] for d in evidence.departed}
+    # the reply came in March: within the window of "soon" (up to 30 days before 1 June), and not before 3 March (90 days before)
+    assert worst["soon"] >= 10
+    assert worst["early"] != worst["early"] or worst["early"] < 10  # nan (absent) or the earlier, better value

@@ -49,7 +49,7 @@ def test_the_page_needs_the_owner(app) -> None:
 def test_report_page_with_charts_and_stylesheet(owner) -> None:
     page = owner.get("/owner/learning/")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Learning report" in html and "<style>" not in html
+    assert page.status_code == 200 and "What we learned from clients who left" in html and "<style>" not in html
     charts = re.findall(r'<img src="(/owner/learning/charts/[^"]+\.png)"', html)
     assert "/owner/learning/charts/reasons.png" in charts and len(charts) >= 4
     for url in charts:
@@ -70,7 +70,7 @@ def test_accept_and_reject_from_the_page(owner, app) -> None:
     ledger = app.extensions["clientrules"].ledger
     assert ledger.rules.current().version == 2
     after = owner.get("/owner/learning/").get_data(as_text=True)
-    assert "is now in use" in after and "accepted" in after and "Log out" in after
+    assert "is now one of the rules (rules version 2 are now in use)" in after and "Log out" in after
     again = owner.post(reject, data={"csrf_token": csrf_token(after)})
     assert again.status_code == 303
     assert "was accepted already" in owner.get("/owner/learning/").get_data(as_text=True)

@@ -390,7 +390,7 @@ def test_the_learning_page_shows_free_text_escaped(app, owner) -> None:
     script = '<script>alert("owned")</script>'
     surveys.submit(surveys.invite("acme").token, {"primary_reason": "quality", "what_to_change": script})
     html = owner.get("/owner/learning/").get_data(as_text=True)
-    assert "Learning report" in html
+    assert "What we learned from clients who left" in html
     assert script not in html
     assert "&lt;script&gt;" in html
 

@@ -166,10 +166,12 @@ def test_the_owners_story_on_a_phone(chromium, story, db_url: str) -> None:  # n
     checks.check(client, "questionnaire")
     client.get_by_label("Something else").first.check()
     client.get_by_label("Tell us in your own words").fill("We needed someone in the shop every day.")
+    client.locator("summary", has_text="Rate us").click()  # the optional questions are folded
     client.get_by_role("group", name="Communication", exact=True).get_by_label("4").check()
     client.goto("about:blank")
     client.goto(link)
     assert client.get_by_label("Something else").first.is_checked()
+    assert client.locator("details.fold[open]").count() == 1  # the fold with a kept answer opens again
     assert client.get_by_role("group", name="Communication", exact=True).get_by_label("4").is_checked()
     assert client.get_by_label("Tell us in your own words").input_value() == "We needed someone in the shop every day."
     shot(client, "questionnaire-phone")
@@ -194,7 +196,7 @@ def test_the_owners_story_on_a_phone(chromium, story, db_url: str) -> None:  # n
     assert owner.get_by_text("We needed someone in the shop every day.").is_visible()
     checks.check(owner, "client page with the answer")
     owner.get_by_role("link", name="Learning").click()
-    owner.get_by_role("heading", name="Learning report").first.wait_for()
+    owner.get_by_role("heading", name="What we learned from clients who left").first.wait_for()
     checks.check(owner, "learning report")
     shot(owner, "learning")
 

@@ -279,3 +279,56 @@ def test_the_survey_speaks_for_the_business(db_url: str, tmp_path: Path, monkeyp
                        ("CLIENTRULES_OWNER_EMAIL", "owner@x.example\r\nBcc: eve@evil.example")):
         with pytest.raises(SettingsError, match=key):
             make_app(db_url, tmp_path, **{key: value})
+
+
+def test_the_second_questionnaire_folds_its_optional_questions_and_says_who_reads_them(app, db_url: str) -> None:
+    client = app.test_client()
+    path = invite(app)
+    html = client.get(path).get_data(as_text=True)
+    assert "<h1>Why did we part ways?</h1>" in html
+    assert "Who reads your answers" in html and "deleted with it if you ask us to forget you" in html
+    # the reasons first, open; every optional question after them inside a closed fold
+    reasons_end = html.index('name="other_reason"')
+    assert html.count("<details") == 3 and "<details class=\"fold\" open" not in html
+    assert all(html.index(f'name="{name}"') > reasons_end for name in ("moved_to", "keep_doing", "first_thought_leaving"))
+    for code in ("budget_cut", "in_house", "contact_changed"):
+        assert f'value="{code}"' in html
+    response = post_form(
+        client, path, {"primary_reason": "budget_cut", "moved_to": "<script>x</script>", "keep_doing": "Calls",
+                       "first_thought_leaving": "over_three_months"}
+    )
+    assert response.status_code == 303
+    (answer,) = answers_in(db_url)
+    assert (answer.payload.moved_to, answer.payload.first_thought_leaving) == ("<script>x</script>", "over_three_months")
+
+
+def test_a_fold_with_a_refused_answer_comes_back_open(app) -> None:
+    client = app.test_client()
+    path = invite(app)
+    response = post_form(client, path, {"primary_reason": "quality", "moved_to": "x" * 501})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert html.count("<details class=\"fold\" open>") == 1
+    assert "Please keep this under 500 characters (it has 501)." in html
+
+
+def test_a_client_we_ended_with_is_asked_how_working_with_us_was(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    from clientrules import ClientOnboarded, RelationshipEnded
+
+    clean_environment(monkeypatch)
+    with Ledger.open(db_url) as ledger:
+        ledger.record("ours", ClientOnboarded(name="Ours"), "2026-01-05")
+        ledger.record("ours", RelationshipEnded(initiated_by="us"), "2026-10-30")
+    app = make_app(db_url, tmp_path)
+    try:
+        client = app.test_client()
+        path = invite(app, "ours")
+        html = client.get(path).get_data(as_text=True)
+        assert "<h1>How was working with us?</h1>" in html and "Why did we part ways" not in html
+        assert "Looking back, what describes working with us best?" in html
+        assert 'name="first_thought_leaving"' not in html  # they did not choose to leave
+        assert post_form(client, path, {"primary_reason": "project_finished"}).status_code == 303
+        (answer,) = answers_in(db_url)
+        assert answer.payload.about == "working_with_us"
+    finally:
+        close_app(app)

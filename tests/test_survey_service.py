@@ -284,8 +284,86 @@ def test_the_questionnaire_offers_every_reason_code_of_the_spec() -> None:
     assert set(FIELDS) == {
         "primary_reason", "other_reasons", "rating_communication", "rating_timeliness",
         "rating_quality", "rating_value", "recommend", "would_return", "what_to_change", "may_contact",
-        "other_reason",
+        "other_reason", "moved_to", "keep_doing", "first_thought_leaving",
     }
+    # the second version added three reasons after the first's, whose words stay as they were
+    assert REASON_CODES[-3:] == ("budget_cut", "in_house", "contact_changed")
+    assert REASON_LABELS["project_finished"] == "The work was done; nothing went wrong"
+    assert REASON_LABELS["needs_changed"] == "My needs changed / I outgrew your services"
+    from clientrules.domain.learning.reasons import ADVICE
+
+    assert set(ADVICE) == set(REASON_CODES)  # a rule learned from any reason has advice to give
+
+
+def test_second_version_answers_are_stored_with_their_version_and_new_questions(departed: Ledger, clock: Clock) -> None:
+    service = surveys(departed, clock)
+    event = service.submit(
+        service.invite("acme").token,
+        {
+            "primary_reason": "in_house",
+            "other_reasons": ["budget_cut", "contact_changed"],
+            "moved_to": "Our own designer; <b>cheaper</b>",
+            "keep_doing": "The weekly summary.\r\nAnd the calls.",
+            "first_thought_leaving": "one_to_three_months",
+        },
+    )
+    answer = event.payload
+    assert isinstance(answer, SurveyAnswered)
+    assert (answer.questionnaire, answer.about, answer.primary_reason) == (2, "leaving", "in_house")
+    assert answer.moved_to == "Our own designer; <b>cheaper</b>"
+    assert answer.keep_doing == "The weekly summary.\nAnd the calls."
+    assert answer.first_thought_leaving == "one_to_three_months"
+    assert event.data["questionnaire"] == 2 and "recommend" not in event.data
+
+
+@pytest.mark.parametrize(
+    ("answers", "field", "message"),
+    [
+        ({"moved_to": "x" * 501}, "moved_to", "under 500 characters (it has 501)"),
+        ({"keep_doing": "x" * 5_001}, "keep_doing", "under 5,000 characters"),
+        ({"first_thought_leaving": "last_year"}, "first_thought_leaving", "one of the times listed"),
+        ({"first_thought_leaving": 3}, "first_thought_leaving", "one of the times listed"),
+    ],
+)
+def test_bad_answers_to_the_new_questions_are_refused_and_nothing_is_stored(
+    departed: Ledger, clock: Clock, answers: dict[str, object], field: str, message: str
+) -> None:
+    service = surveys(departed, clock)
+    token = service.invite("acme").token
+    head = departed.store.head_position()
+    with pytest.raises(InvalidAnswers) as refused:
+        service.submit(token, {"primary_reason": "quality", **answers})
+    assert message in refused.value.errors[field]
+    assert departed.store.head_position() == head
+
+
+def test_a_first_version_answer_reads_as_it_was() -> None:
+    from clientrules.domain.events.jsonl import event_from_json
+
+    line = {
+        "client": "acme", "type": "SurveyAnswered", "at": "2025-06-01", "id": "survey-answer:inv-old",
+        "data": {"invitation_id": "inv-old", "primary_reason": "needs_changed", "other_reasons": [], "recommend": 3, "may_contact": False},
+    }
+    event = event_from_json(line)
+    answer = event.payload
+    assert isinstance(answer, SurveyAnswered)
+    assert (answer.questionnaire, answer.about, answer.moved_to, answer.first_thought_leaving) == (None, None, None, None)
+    assert event.to_json()["data"] == line["data"]  # written back exactly as it came
+
+
+def test_a_client_we_ended_with_is_asked_how_working_with_us_was(ledger: Ledger, clock: Clock) -> None:
+    from clientrules import NoticeGiven
+
+    ledger.record("ours", ClientOnboarded(name="Ours"), "2026-01-05")
+    ledger.record("ours", NoticeGiven(by="us", effective_on=dt.date(2026, 10, 1)), "2026-09-01")
+    ledger.record("ours", RelationshipEnded(initiated_by="client"), "2026-10-01")  # recorded later: we gave notice
+    add_departed(ledger, "theirs")
+    service = surveys(ledger, clock)
+    ours, theirs = service.invite("ours"), service.invite("theirs")
+    assert service.open_link(ours.token).about == "working_with_us"
+    assert service.open_link(theirs.token).about == "leaving"
+    stored = service.submit(ours.token, {"primary_reason": "project_finished"})
+    assert isinstance(stored.payload, SurveyAnswered) and stored.payload.about == "working_with_us"
 
 
 def test_uninvited_lists_departed_clients_not_invited_since_they_left(departed: Ledger, clock: Clock) -> None:
@@ -325,3 +403,21 @@ def test_a_link_of_an_invitation_imported_from_a_copy_of_the_store_opens(departe
         copy.import_jsonl(tmp_path / "all.jsonl")
         opened = surveys(copy, clock).open(invitation.token)
         assert (opened.client, opened.invitation_id) == ("acme", invitation.invitation_id)
+
+
+def test_second_version_answers_survive_export_and_import(departed: Ledger, clock: Clock, tmp_path) -> None:
+    service = surveys(departed, clock)
+    service.submit(
+        service.invite("acme").token,
+        {"primary_reason": "contact_changed", "moved_to": "Nobody yet", "keep_doing": "Plain invoices",
+         "first_thought_leaving": "from_the_start"},
+    )
+    exported = tmp_path / "events.jsonl"
+    departed.export_jsonl(str(exported))
+    with Ledger.open(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
+        copy.import_jsonl(str(exported))
+        (answer,) = [e.payload for e in copy.events("acme") if isinstance(e.payload, SurveyAnswered)]
+    assert (answer.primary_reason, answer.moved_to, answer.keep_doing, answer.first_thought_leaving) == (
+        "contact_changed", "Nobody yet", "Plain invoices", "from_the_start"
+    )
+    assert (answer.questionnaire, answer.about) == (2, "leaving")

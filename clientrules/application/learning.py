@@ -372,4 +372,5 @@ class Learning:
         evidence = self.evidence(histories)
         in_force = Column("in force", lambda moment: version_in_force(versions, moment))
         proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])
-        return build_report(evidence, replayed, proposals)
+        rule_words = {rule.id: rule.description or rule.id for version in versions for rule in version.ruleset.rules}
+        return build_report(evidence, replayed, proposals, rule_words=rule_words)

@@ -42,6 +42,7 @@ from clientrules.domain.survey.invitations import (
     OPEN,
     SUPERSEDED,
     Invitation,
+    ended_by,
     invitations_of,
     is_email_address,
 )
@@ -80,6 +81,8 @@ class OpenLink:
     token: str = attrs.field(repr=False)
     invitation: Invitation
     version: int
+    #: what the page asks: ``leaving`` (why the client left) or ``working_with_us`` (we ended it; invited on purpose)
+    about: str = "leaving"
 
 
 class StoreForSurveys(EventStreams, EventLog, StoredSettings, Protocol):
@@ -195,7 +198,8 @@ class Surveys:
             raise LinkUnknown()
         if invitation.status != OPEN:
             raise _LINK_ERRORS[invitation.status]()
-        return OpenLink(token, invitation, version=max((e.version or 0 for e in events), default=0))
+        about = "working_with_us" if ended_by(events) == "us" else "leaving"
+        return OpenLink(token, invitation, version=max((e.version or 0 for e in events), default=0), about=about)
 
     def submit(self, link: str | OpenLink, answers: Mapping[str, Any]) -> Event:
         """Validate ``answers`` and append them as the link's one ``SurveyAnswered`` event; return it as stored.
@@ -213,7 +217,7 @@ class Surveys:
             invitation = opened.invitation
             if self._clock() >= invitation.expires_at:
                 raise LinkExpired()
-            payload = answered(invitation.invitation_id, answers)
+            payload = answered(invitation.invitation_id, answers, about=opened.about)
             event = Event.new(
                 invitation.client,
                 payload,

@@ -1,7 +1,7 @@
 /* Keeps the questionnaire's answers on this device while they are being written, so that a client who
    leaves the page and comes back finds them again. Nothing is sent anywhere: the copy lives in this
    browser's storage and is deleted when the answers are sent. Answers the server sent back (a form
-   with an error) win over the stored copy. */
+   with an error) win over the stored copy. A fold of optional questions holding a kept answer opens. */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-keep-answers]");
@@ -30,6 +30,8 @@
       } else if (element.tagName === "TEXTAREA") {
         element.value = kept[0];
       }
+      var fold = element.closest("details");
+      if (fold && (element.checked || (element.tagName === "TEXTAREA" && element.value))) { fold.open = true; }
     });
   }
 

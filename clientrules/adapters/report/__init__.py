@@ -25,6 +25,8 @@ class ReportRenderer:
         stylesheet_url: str | None = None,
         chart_url: Callable[[str], str] | None = None,
         actions: Mapping[str, str] | None = None,
+        shown: Mapping[str, int] | None = None,
+        more_url: Callable[[str, int], str] | None = None,
     ) -> str:
         """The report as one self-contained page, or (``full_page=False``) the fragment a web page embeds.
 
@@ -32,6 +34,9 @@ class ReportRenderer:
         passes ``stylesheet_url`` (serve :meth:`stylesheet` there) and
         ``chart_url`` (serve :meth:`chart_png` there). ``actions`` maps a
         proposal id to the trusted HTML of its accept and reject controls.
+        Long lists show 25 items at a time: ``shown`` says how many of each to
+        show and ``more_url(list, count)`` links to more; without it, the rest
+        of each list is folded.
         """
         from markupsafe import Markup
 
@@ -40,7 +45,13 @@ class ReportRenderer:
         trusted = None if actions is None else {key: Markup(value) for key, value in actions.items()}
         with _DRAWING:
             return render_html(
-                data, full_page=full_page, stylesheet_url=stylesheet_url, chart_url=chart_url, actions=trusted
+                data,
+                full_page=full_page,
+                stylesheet_url=stylesheet_url,
+                chart_url=chart_url,
+                actions=trusted,
+                shown=shown,
+                more_url=more_url,
             )
 
     def stylesheet(self) -> str:

@@ -36,7 +36,15 @@ REASON_CODES = (
     "personal_fit",
     "project_finished",
     "other",
+    # added with the second questionnaire: codes are appended, never reworded
+    "budget_cut",
+    "in_house",
+    "contact_changed",
 )
+#: "When did you first think of leaving?" (second questionnaire), earliest last
+FIRST_THOUGHT_LEAVING = ("under_a_month", "one_to_three_months", "over_three_months", "from_the_start")
+#: what the questionnaire asked about: why the client left, or (a client we ended with, invited on purpose) how working with us was
+SURVEY_ABOUT = ("leaving", "working_with_us")
 
 
 def _list_of_text(_: object, attribute: attrs.Attribute[list[str]], value: object) -> None:
@@ -74,6 +82,11 @@ def _scale(low: int, high: int) -> Callable[[object, attrs.Attribute[int | None]
 def _version(_: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidEvent("must be a positive whole number", field=attribute.name)
+
+
+def _optional_version(instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is not None:
+        _version(instance, attribute, value)  # type: ignore[arg-type]
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +171,16 @@ class SurveyAnswered(Payload):
     )
     what_to_change: str | None = _optional_text_field(personal=True)
     may_contact: bool = attrs.field(default=False, validator=_flag)
+    #: the questionnaire's version: absent in answers to the first, 2 since the questions below were added
+    questionnaire: int | None = attrs.field(default=None, validator=_optional_version)
+    #: absent (first questionnaire) reads as ``leaving``
+    about: str | None = attrs.field(default=None, validator=attrs.validators.optional(_one_of(*SURVEY_ABOUT)))
+    #: who they work with now, and what that offered
+    moved_to: str | None = _optional_text_field(personal=True)
+    keep_doing: str | None = _optional_text_field(personal=True)
+    first_thought_leaving: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_one_of(*FIRST_THOUGHT_LEAVING))
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -209,12 +232,14 @@ SYSTEM_TYPES: tuple[type[Payload], ...] = (
 __all__ = [
     "DecisionChanged",
     "DecisionRecorded",
+    "FIRST_THOUGHT_LEAVING",
     "LEARNING_STREAM",
     "PersonalDataErased",
     "ProposalDecided",
     "REASON_CODES",
     "RULES_STREAM",
     "RuleSetAdopted",
+    "SURVEY_ABOUT",
     "SurveyAnswered",
     "SurveyInvited",
     "SurveyReminded",

@@ -13,8 +13,12 @@ Nothing is kept per client but its counts, and the first
 :data:`CHANGES_KEPT` changed decisions. What is counted:
 
 * a **departure is flagged** when some decision in the ``horizon_days`` (H,
-  180) before its ``RelationshipEnded`` is not ``keep``; its **lead** is the
-  days from the earliest such decision to the departure;
+  180) before it (its notice, else its ``RelationshipEnded``) is not ``keep``;
+  its **lead** is the days from the earliest such decision to the departure.
+  It came **too late** when the client says it had decided earlier than that
+  ("When did you first think of leaving?");
+* a client **we ended with** is not a departure: its ending is a decision
+  carried out, counted apart (``ended_by_us``), never flagged nor a false alarm;
 * a **false alarm** is a retained client (no ``RelationshipEnded``) first
   flagged at least H days before the end of the history: it stayed at least
   H days after the warning. One first flagged later is **pending**: we cannot
@@ -129,6 +133,13 @@ class Flag:
     verdict: str
     rules: tuple[str, ...]
     ruleset_version: int = 0
+    #: how many days before leaving the client says it had decided, at least (None: not said)
+    decided_days_before: int | None = None
+
+    @property
+    def too_late(self) -> bool:
+        """Whether the warning came after the client had, by its own account, decided to leave."""
+        return self.decided_days_before is not None and self.lead_days < self.decided_days_before
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +148,7 @@ class Flag:
             "lead_days": self.lead_days,
             "verdict": self.verdict,
             "rules": list(self.rules),
+            "too_late": self.too_late,
         }
 
 
@@ -153,6 +165,8 @@ class Outcome:
     verdicts: dict[str, int] = attrs.field(factory=dict)
     #: retained clients first flagged in the last H days: outcome not known yet
     pending: tuple[str, ...] = ()
+    #: clients we ended with: neither departures nor retained
+    ended_by_us: int = 0
 
     @property
     def median_lead_days(self) -> float | None:
@@ -171,6 +185,8 @@ class Outcome:
             "false_alarm_clients": list(self.false_alarms),
             "pending": len(self.pending),
             "pending_clients": list(self.pending),
+            "departures_flagged_too_late": sum(flag.too_late for flag in self.flagged),
+            "ended_by_us": self.ended_by_us,
         }
 
 
@@ -191,9 +207,14 @@ class Tally:
         self.flagged: list[Flag] = []
         self.false_alarms: list[str] = []
         self.pending: list[str] = []
+        self.ended_by_us = 0
 
     def add(self, record: ClientRecord, decided: Sequence[Moment]) -> Flag | None:
-        """Count one client's decisions; the flag of a departed client flagged in time."""
+        """Count one client's decisions; the flag of a departed client flagged in time.
+
+        A client we ended with gets its flag too (the rules that warned before
+        we ended it) but is counted apart, never as a departure flagged.
+        """
         self.decisions += len(decided)
         self.verdicts.update(d.verdict for _, d in decided)
         if record.departure is None:
@@ -205,12 +226,19 @@ class Tally:
                 else:
                     self.pending.append(record.client)
             return None
-        self.departures += 1
-        since = days_before(record.departure.at, self._horizon_days)
+        departure = record.departure
+        chosen = departure.chosen_by_client
+        if chosen:
+            self.departures += 1
+        else:
+            self.ended_by_us += 1
+        since = days_before(departure.at, self._horizon_days)
         for moment, d in decided:
             if moment >= since and self._flags(d):
-                flag = Flag(record.client, moment, days_between(moment, record.departure.at), d.verdict, d.rules, d.ruleset_version)
-                self.flagged.append(flag)
+                lead = days_between(moment, departure.at)
+                flag = Flag(record.client, moment, lead, d.verdict, d.rules, d.ruleset_version, departure.decided_days_before)
+                if chosen:
+                    self.flagged.append(flag)
                 return flag
         return None
 
@@ -223,6 +251,7 @@ class Tally:
             false_alarms=tuple(sorted(self.false_alarms)),
             verdicts=dict(self.verdicts),
             pending=tuple(sorted(self.pending)),
+            ended_by_us=self.ended_by_us,
         )
 
 
@@ -475,9 +504,11 @@ def describe(result: Backtest) -> Iterable[str]:
         ("", lambda label, o: label),
         ("decisions", lambda label, o: o.decisions),
         ("departures warned of", lambda label, o: f"{len(o.flagged)} of {o.departures}"),
+        ("  too late (client had decided)", lambda label, o: sum(f.too_late for f in o.flagged)),
         ("median warning (days ahead)", lambda label, o: _number(o.median_lead_days)),
         ("false alarms (stayed)", lambda label, o: f"{len(o.false_alarms)} of {o.retained}"),
         ("still open (warned recently)", lambda label, o: len(o.pending)),
+        ("ended by us (counted apart)", lambda label, o: o.ended_by_us),
     )
     for name, cell in rows:
         yield f"{name:34}" + "".join(f"{cell(label, o)!s:>{width}}" for label, o in columns)

@@ -7,7 +7,11 @@ worse sign), only what the proposal method needs:
 * for a departed client, the **worst value** the fact took at the checks
   between ``horizon_days`` and ``lead_days`` before it left (the monthly
   checks in that window, and the moment ``lead_days`` before leaving): a rule
-  on that fact would have warned us in time if that value meets it;
+  on that fact would have warned us in time if that value meets it. A client
+  who said when it first thought of leaving moves its window earlier when that
+  was longer ago than ``lead_days``: a warning after it had decided is too late;
+* a client we ended with is kept apart (:attr:`Evidence.ended_by_us`): its
+  ending is a decision carried out, not a departure a rule could catch;
 * for a retained client (no ``RelationshipEnded``), three values: the worst
   at the monthly checks up to ``horizon_days`` before the end of the history
   (**settled**: had a rule fired then, we have seen whether the client left
@@ -96,10 +100,14 @@ class Evidence:
     departed: tuple[DepartedClient, ...]
     retained: tuple[str, ...]
     values: Mapping[Watched, RetainedValues]
+    #: clients we ended with (or gave notice to), in the order they were ended
+    ended_by_us: tuple[DepartedClient, ...] = ()
+    #: client -> the name it was onboarded with (clients onboarded without one are left out)
+    names: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def clients(self) -> int:
-        return len(self.departed) + len(self.retained)
+        return len(self.departed) + len(self.retained) + len(self.ended_by_us)
 
     @property
     def settled_until(self) -> Instant | None:
@@ -133,14 +141,19 @@ def gather(
     moments = timeframe.monthly_moments()
     settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
     departed: list[DepartedClient] = []
+    ours: list[DepartedClient] = []
     retained: list[str] = []
+    names: dict[str, str] = {}
     values = {key: RetainedValues() for key in watched}
     higher = [op == ">=" for _, op in watched]
     for record in histories:
         if record.first_at is None:
             continue
+        if record.name:
+            names[record.client] = record.name
         if record.departure is not None:
-            departed.append(_departed(record, moments, watched, lead_days, horizon_days, grace_days))
+            found = _departed(record, moments, watched, lead_days, horizon_days, grace_days)
+            (departed if record.departure.chosen_by_client else ours).append(found)
             continue
         retained.append(record.client)
         settled = [ABSENT] * len(watched)
@@ -163,7 +176,8 @@ def gather(
             column.recent.append(recent[index])
             column.now.append(_number(now.get(key[0])))
     departed.sort(key=lambda d: (d.departure.at, d.client))
-    return Evidence(timeframe, lead_days, horizon_days, tuple(departed), tuple(retained), values)
+    ours.sort(key=lambda d: (d.departure.at, d.client))
+    return Evidence(timeframe, lead_days, horizon_days, tuple(departed), tuple(retained), values, tuple(ours), names)
 
 
 def _departed(
@@ -171,7 +185,8 @@ def _departed(
 ) -> DepartedClient:
     departure = record.departure
     assert departure is not None
-    latest = days_before(departure.at, lead_days)
+    decided = departure.decided_days_before
+    latest = days_before(departure.at, max(lead_days, decided or 0))
     earliest = days_before(departure.at, horizon_days)
     checks = [m for m in record.active_moments(moments) if earliest <= m < latest]
     worst = dict.fromkeys(watched, ABSENT)

@@ -19,11 +19,19 @@ from typing import Iterable, Iterator, Protocol
 
 import attrs
 
-from clientrules.domain.events import ClientOnboarded, Event, Instant, RelationshipEnded, as_instant
+from clientrules.domain.events import ClientOnboarded, Event, Instant, NoticeGiven, RelationshipEnded, as_instant
 from clientrules.domain.events.system import SurveyAnswered
 from clientrules.domain.facts import ClientFold, Facts
 
 DAY = dt.timedelta(days=1)
+#: "When did you first think of leaving?" -> how many days before it left the client had decided, at least;
+#: "from the start" counts as the longest window the answers name (a warning could not have come in time)
+DECIDED_DAYS_BEFORE: dict[str, int] = {
+    "under_a_month": 0,
+    "one_to_three_months": 30,
+    "over_three_months": 90,
+    "from_the_start": 90,
+}
 
 
 def days_before(moment: Instant, count: int) -> Instant:
@@ -62,13 +70,30 @@ class Timeframe:
 
 @attrs.frozen
 class Departure:
-    """A client's ``RelationshipEnded`` and, where the client answered the exit survey, the answer."""
+    """A client's departure and, where the client answered the exit survey, the answer.
+
+    ``at`` is when it was decided: the ``NoticeGiven`` when one came first,
+    else the ``RelationshipEnded``; ``initiated_by`` is the side that gave the
+    notice or ended it (``us`` or ``client``).
+    """
 
     at: Instant
     initiated_by: str
     event_id: str
     answer: SurveyAnswered | None = None
     answered_at: Instant | None = None
+
+    @property
+    def chosen_by_client(self) -> bool:
+        """Whether the client chose to leave: only these are departures the rules can catch (ours are decisions carried out)."""
+        return self.initiated_by == "client"
+
+    @property
+    def decided_days_before(self) -> int | None:
+        """How many days before leaving the client says it had decided, at least (None: not said)."""
+        if self.answer is None or self.answer.first_thought_leaving is None:
+            return None
+        return DECIDED_DAYS_BEFORE[self.answer.first_thought_leaving]
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -88,7 +113,10 @@ class ClientRecord:
         self.first_at: Instant | None = None
         self.last_at: Instant | None = None
         self.monthly_value: float | None = None
+        #: the name it was last onboarded with
+        self.name: str | None = None
         self.departure: Departure | None = None
+        self._notice: Departure | None = None
         self._answers: list[tuple[Instant, SurveyAnswered]] = []
 
     @classmethod
@@ -112,10 +140,18 @@ class ClientRecord:
             self.first_at = event.at
         if self.last_at is None or event.at > self.last_at:
             self.last_at = event.at
-        if isinstance(payload, ClientOnboarded) and payload.monthly_value is not None:
-            self.monthly_value = payload.monthly_value
+        if isinstance(payload, ClientOnboarded):
+            self.name = payload.name
+            if payload.monthly_value is not None:
+                self.monthly_value = payload.monthly_value
+        elif isinstance(payload, NoticeGiven) and (self.departure is None or event.at > self.departure.at):
+            self.departure = Departure(at=event.at, initiated_by=payload.by, event_id=event.id)
+            self._notice = self.departure
         elif isinstance(payload, RelationshipEnded) and (self.departure is None or event.at > self.departure.at):
-            self.departure = Departure(at=event.at, initiated_by=payload.initiated_by, event_id=event.id)
+            # the notice that came before it is when the relationship's end was decided
+            notice = self._notice
+            self.departure = notice or Departure(at=event.at, initiated_by=payload.initiated_by, event_id=event.id)
+            self._notice = None
 
     def finish(self) -> None:
         """Join the latest survey answer given after the departure to it."""

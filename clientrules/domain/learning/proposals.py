@@ -298,7 +298,7 @@ def learned_rule(finding: Finding, method: Method, *, rule_id: str | None = None
         "id": rule_id or rule_id_for(finding.reason),
         "description": (
             f"Learned from {len(finding.clients)} exit surveys ({label}): {len(finding.flagged)} of them "
-            f"had {finding.condition} {method.lead_days} to {method.horizon_days} days before they left"
+            f"had {finding.words} {method.lead_days} to {method.horizon_days} days before they left"
         ),
         "verdict": VERDICT,
         "when": [finding.condition],

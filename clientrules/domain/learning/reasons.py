@@ -25,6 +25,11 @@ ADVICE: dict[str, str] = {
     "personal_fit": "Clients who left us did not fit our way of working: talk openly about how you work together.",
     "project_finished": "Clients whose work was done left us: propose the next piece of work.",
     "other": "Clients who left us had other reasons: ask them how it is going.",
+    "budget_cut": "Clients who left us had their budget cut: offer a smaller scope or a pause before they stop.",
+    "in_house": "Clients who left us brought the work in-house: offer to support their team, or take the overflow.",
+    "contact_changed": (
+        "Clients who left us lost the person who worked with us: meet the new person early and show what we do for them."
+    ),
 }
 
 def rule_id_for(reason: str) -> str:

@@ -15,14 +15,26 @@ from clientrules.domain.survey.errors import (
     OwnerPasswordError,
     SurveyError,
 )
-from clientrules.domain.survey.invitations import ANSWERED, EXPIRED, OPEN, SUPERSEDED, Invitation, is_email_address
+from clientrules.domain.survey.invitations import (
+    ANSWERED,
+    EXPIRED,
+    OPEN,
+    SUPERSEDED,
+    Invitation,
+    ended_by,
+    is_email_address,
+)
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 from clientrules.domain.survey.questionnaire import (
     FIELDS,
+    FIRST_THOUGHT_LABELS,
+    MAX_MOVED_TO,
     MAX_TEXT,
+    QUESTIONNAIRE_VERSION,
     RATING_SCALE,
     RATINGS,
     REASON_LABELS,
+    REASON_ORDER,
     RECOMMEND_SCALE,
     WOULD_RETURN,
 )
@@ -32,6 +44,7 @@ __all__ = [
     "DEFAULT_EXPIRY_DAYS",
     "EXPIRED",
     "FIELDS",
+    "FIRST_THOUGHT_LABELS",
     "InvalidAnswers",
     "Invitation",
     "LinkError",
@@ -40,17 +53,21 @@ __all__ = [
     "LinkUnknown",
     "LinkUsed",
     "MAX_DAYS",
+    "MAX_MOVED_TO",
     "MAX_TEXT",
     "NotEligible",
     "OPEN",
     "OwnerPasswordError",
+    "QUESTIONNAIRE_VERSION",
     "RATINGS",
     "RATING_SCALE",
     "REASON_LABELS",
+    "REASON_ORDER",
     "RECOMMEND_SCALE",
     "SUPERSEDED",
     "SurveyError",
     "WOULD_RETURN",
     "check_secret",
+    "ended_by",
     "is_email_address",
 ]

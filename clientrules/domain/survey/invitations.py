@@ -8,7 +8,15 @@ from typing import Callable, Iterable
 
 import attrs
 
-from clientrules.domain.events import Event, Instant, SurveyAnswered, SurveyInvited, SurveyReminded
+from clientrules.domain.events import (
+    Event,
+    Instant,
+    NoticeGiven,
+    RelationshipEnded,
+    SurveyAnswered,
+    SurveyInvited,
+    SurveyReminded,
+)
 
 OPEN = "open"
 ANSWERED = "answered"
@@ -57,6 +65,23 @@ class Invitation:
     def last_contact(self) -> Instant:
         """When the client was last sent this link (the invitation or its latest reminder)."""
         return self.reminded_at[-1] if self.reminded_at else self.invited_at
+
+
+def ended_by(events: Iterable[Event]) -> str | None:
+    """Who ended the client's latest relationship: ``us`` or ``client`` (None: no notice given and no ending).
+
+    The side that gave notice ended it, whoever recorded the ``RelationshipEnded``
+    afterwards; a notice still running counts (the client is leaving).
+    """
+    notice: str | None = None
+    ended: str | None = None
+    for event in sorted(events, key=lambda e: e.version or 0):
+        payload = event.payload
+        if isinstance(payload, NoticeGiven):
+            notice = payload.by
+        elif isinstance(payload, RelationshipEnded):
+            ended, notice = notice or payload.initiated_by, None
+    return notice or ended
 
 
 def invitations_of(events: Iterable[Event], *, now: dt.datetime, token_of: TokenOf) -> list[Invitation]:

@@ -24,7 +24,24 @@ REASON_LABELS: dict[str, str] = {
     "personal_fit": "Our working styles did not fit",
     "project_finished": "The work was done; nothing went wrong",
     "other": "Something else (tell us below)",
+    # the second questionnaire's
+    "budget_cut": "Our budget was cut, or the business closed",
+    "in_house": "We brought the work in-house",
+    "contact_changed": "The person who worked with you left or changed roles",
 }
+#: the order the reasons are offered in: "something else" last
+REASON_ORDER: tuple[str, ...] = (*(code for code in REASON_LABELS if code != "other"), "other")
+
+#: "When did you first think of leaving?": each choice and how it reads
+FIRST_THOUGHT_LABELS: dict[str, str] = {
+    "under_a_month": "Less than a month before we parted",
+    "one_to_three_months": "One to three months before",
+    "over_three_months": "More than three months before",
+    "from_the_start": "Almost from the start",
+}
+#: the questionnaire's current version (answers to version 1 carry no ``questionnaire`` field)
+QUESTIONNAIRE_VERSION = 2
+MAX_MOVED_TO = 500
 
 #: rating field -> what is rated, each from 1 (poor) to 5 (excellent)
 RATINGS: dict[str, str] = {
@@ -46,14 +63,19 @@ FIELDS: tuple[str, ...] = (
     "would_return",
     "what_to_change",
     "may_contact",
-    "other_reason",  # last: exports keep their earlier columns where they were
+    "other_reason",  # after the first version's: exports keep their earlier columns where they were
+    "moved_to",
+    "keep_doing",
+    "first_thought_leaving",
 )
 
 
-def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
+def answered(invitation_id: str, answers: Mapping[str, Any], *, about: str = "leaving") -> SurveyAnswered:
     """The validated ``SurveyAnswered`` payload for ``answers`` (absent or ``None`` means not answered).
 
-    A blank free text (``other_reason``, ``what_to_change``) counts as not answered;
+    ``about`` is what the page asked: ``leaving`` (why the client left) or
+    ``working_with_us`` (a client we ended with, invited on purpose).
+    A blank free text (``other_reason``, ``what_to_change``, ``moved_to``, ``keep_doing``) counts as not answered;
     its line breaks are normalised to ``\\n`` (browsers send ``\\r\\n``) before its length is checked.
     """
     errors: dict[str, str] = {}
@@ -88,8 +110,15 @@ def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
     elif would_return:
         values["would_return"] = would_return
 
-    for name in ("other_reason", "what_to_change"):
+    for name in ("other_reason", "what_to_change", "keep_doing"):
         _free_text(answers, name, values, errors)
+    _free_text(answers, "moved_to", values, errors, limit=MAX_MOVED_TO)
+
+    first_thought = answers.get("first_thought_leaving")
+    if first_thought not in (None, "", *FIRST_THOUGHT_LABELS):
+        errors["first_thought_leaving"] = "Please choose one of the times listed."
+    elif first_thought:
+        values["first_thought_leaving"] = first_thought
 
     may_contact = answers.get("may_contact", False)
     if not isinstance(may_contact, bool):
@@ -99,18 +128,20 @@ def answered(invitation_id: str, answers: Mapping[str, Any]) -> SurveyAnswered:
 
     if errors:
         raise InvalidAnswers(errors)
-    return SurveyAnswered(invitation_id=invitation_id, **values)
+    return SurveyAnswered(invitation_id=invitation_id, questionnaire=QUESTIONNAIRE_VERSION, about=about, **values)
 
 
-def _free_text(answers: Mapping[str, Any], name: str, values: dict[str, Any], errors: dict[str, str]) -> None:
-    """A free-text answer: blank is not answered; line breaks normalised to ``\\n``; at most :data:`MAX_TEXT`."""
+def _free_text(
+    answers: Mapping[str, Any], name: str, values: dict[str, Any], errors: dict[str, str], *, limit: int = MAX_TEXT
+) -> None:
+    """A free-text answer: blank is not answered; line breaks normalised to ``\\n``; at most ``limit`` characters."""
     text = answers.get(name)
     if text is not None and not isinstance(text, str):
         errors[name] = "Please write your answer as text."
     elif text and text.strip():
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(text) > MAX_TEXT:
-            errors[name] = f"Please keep this under {MAX_TEXT:,} characters (it has {len(text):,})."
+        if len(text) > limit:
+            errors[name] = f"Please keep this under {limit:,} characters (it has {len(text):,})."
         else:
             values[name] = text
 
