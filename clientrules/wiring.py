@@ -82,11 +82,12 @@ def alert_channels(settings: Settings, database_url: str) -> list[Channel]:
         from clientrules.adapters.digest_mail import MailDigest
 
         base_url = settings.base_url
+        mail = invitation_mail(settings, database_url)
         channels.append(
             MailDigest(
                 settings.digest_to,
-                settings.mail_from,
-                invitation_mail(settings, database_url).mailer,
+                str(mail.sender.from_header),
+                mail.mailer,
                 client_url=f"{base_url.rstrip('/')}/owner/clients/{{client}}" if base_url else None,
                 hour=settings.digest_hour,
             )

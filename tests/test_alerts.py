@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.utils
 import json
 import os
 import signal
@@ -370,6 +371,7 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
         "CLIENTRULES_MAIL_SERVER": "127.0.0.1",
         "CLIENTRULES_MAIL_PORT": str(controller.port),
         "CLIENTRULES_MAIL_FROM": "Studio <hello@studio.example>",
+        "CLIENTRULES_BUSINESS_NAME": "Harbour Café Studio",
         "CLIENTRULES_BASE_URL": "https://app.studio.example/",
     }
     with Ledger.open(db_url) as ledger:
@@ -384,6 +386,9 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
     [(sender, recipients, message)] = inbox.messages
     assert recipients == ["owner@studio.example"] and "hello@studio.example" in sender
     assert message["Subject"] == "2 clients changed: 1 to terminate, 1 to refer out"
+    assert email.utils.parseaddr(str(message["From"])) == ("Harbour Café Studio", "hello@studio.example")
+    assert message["Message-ID"].endswith("@studio.example>")
+    assert abs(email.utils.parsedate_to_datetime(message["Date"]).timestamp() - time.time()) < 3600
     found = parts(message)
     assert set(found) == {"text/plain", "text/html"}
     text = found["text/plain"]

@@ -4,11 +4,13 @@ project's :class:`~clientrules.ports.Mailer` (SMTP, or the outbox folder when no
 from __future__ import annotations
 
 import time
+from email.utils import parseaddr
 from typing import Sequence
 
 import attrs
 
 from clientrules.domain.alerts import Change, digest_message
+from clientrules.adapters.mail import stamp
 from clientrules.domain.errors import ClientRulesError
 from clientrules.ports import Mailer
 
@@ -21,7 +23,8 @@ class MailDigest:
 
     Each delivery round sends at most one mail (the changes due in that round):
     one per pass of the watcher, or with ``hour`` (0-23, UTC) one a day, the
-    changes gathered until that hour.
+    changes gathered until that hour. ``sender`` is the whole ``From``
+    (``Studio <hello@studio.example>``); its domain is the ``Message-ID``'s.
     """
 
     recipient: str
@@ -41,6 +44,7 @@ class MailDigest:
         if not changes:
             return []
         message = digest_message(changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url)
+        stamp(message, parseaddr(self.sender)[1].rpartition("@")[2] or "localhost")
         reference = f"digest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{changes[0].id}"
         try:
             self.mailer.send(message, reference=reference)
