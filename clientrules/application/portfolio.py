@@ -27,6 +27,7 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.errors import UnknownClient
 from clientrules.domain.facts import ClientFold, Facts, facts_of
+from clientrules.domain.facts.schedule import next_change
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
@@ -39,8 +40,8 @@ STAGES = (ACTIVE, LEFT, INVITED, ANSWERED)
 Sort = Literal["attention", "name", "value", "overdue", "recent"]
 SORTS: tuple[Sort, ...] = ("attention", "name", "value", "overdue", "recent")
 DEFAULT_PAGE_SIZE = 50
-#: points of a client's verdict over time
-MAX_POINTS = 60
+#: moments decided for a client's verdict over time
+MAX_POINTS = 250
 #: clients decided per round trip to the engine
 BATCH = 1_000
 
@@ -176,26 +177,36 @@ class Portfolio:
         )
 
     def verdict_over_time(self, client: str, *, points: int = MAX_POINTS) -> list[VerdictAt]:
-        """The verdict the current rules give ``client`` at the end of each day it had an event, and now.
+        """The verdict the current rules give ``client`` from each moment it can change, and now.
 
-        Time travel: each point is decided on the events up to that moment
-        only. At most ``points`` points, the latest ones.
+        Those moments are each event and each moment a fact changes with time
+        alone: an invoice turning late, a window forgetting an incident, a
+        day count crossing a threshold a rule compares it with (the watcher's
+        schedule, :func:`~clientrules.domain.facts.schedule.next_change`).
+        Time travel: each moment is decided on the events up to it only. The
+        latest ``points`` moments are decided; of each run of the same verdict
+        only its first moment is returned, then now.
         """
-        events = self._store.read_client(client)
+        events = [e for e in self._store.read_client(client) if not e.payload.SYSTEM]
         if not events:
             raise UnknownClient(client)
         version = self._rules.current()
         fold = ClientFold()
         fold.apply_all(events)
         now = self._clock()
-        days = sorted({e.at.date for e in events if not e.payload.SYSTEM})
-        moments = [Instant.parse(f"{day.isoformat()}T23:59:59Z") for day in days]
-        moments = [m for m in moments if m < now][-(points - 1):] + [now]
         grace_days = version.ruleset.parameters.grace_days
+        ages = version.ruleset.age_thresholds()
+        moments: list[Instant] = []
+        moment: Instant | None = min(e.at for e in events)
+        while moment is not None and moment < now:
+            moments.append(moment)
+            moment = next_change(fold, moment, grace_days=grace_days, ages=ages)
+        moments = moments[-(points - 1):] + [now]
         decisions = self._engines.decide_batch(
             [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
         )
-        return [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+        verdicts = [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+        return [v for n, v in enumerate(verdicts) if n in (0, len(verdicts) - 1) or verdicts[n - 1].verdict != v.verdict]
 
     def _refresh(self) -> None:
         """Bring the standings up to date (called with the lock held).
