@@ -201,7 +201,7 @@ class Ledger:
 
     def alert_channels(self) -> list[Channel]:
         """Where decision changes are delivered, as the settings say: the webhook, the owner's digest."""
-        return wiring.alert_channels(self.settings, self.url)
+        return wiring.alert_channels(self.settings, self.url, self.portfolio.names)
 
     @functools.cached_property
     def learning(self) -> Learning:

@@ -22,7 +22,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, Field, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, registry
+from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, client_id_from_name, registry
 from survey_app.forms import RADIOS, SelectChoice
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
@@ -203,8 +203,6 @@ def _sentence(message: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-_SLUG_GAPS = re.compile(r"[^a-z0-9]+")
-
 
 class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]
     """A new client: the ``ClientOnboarded`` form, with the short name the client is known by in links and exports."""
@@ -217,9 +215,9 @@ class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]
     )
 
     def client_id(self) -> str | None:
-        """The short name given, else one made of the name (``"Acme & Sons Ltd"`` -> ``acme-sons-ltd``); None if invalid."""
+        """The short name given, else one made of the name (``"Orchard Café Ltd"`` -> ``orchard-cafe-ltd``); None if invalid."""
         given = (self.client.data or "").strip()
-        candidate = given or _SLUG_GAPS.sub("-", (self.name.data or "").casefold()).strip("-")[:64]
+        candidate = given or client_id_from_name(self.name.data or "") or ""
         try:
             return check_client_id(candidate)
         except InvalidEvent:

@@ -392,11 +392,11 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
     found = parts(message)
     assert set(found) == {"text/plain", "text/html"}
     text = found["text/plain"]
-    assert text.index("Now: end the relationship") < text.index("acme: was keep, now terminate (3 February 2026)")
-    assert text.index("acme") < text.index("Now: refer them to someone else") < text.index("globex: was keep, now refer out")
+    assert text.index("Now: end the relationship") < text.index("Acme: was keep, now terminate (3 February 2026)")
+    assert text.index("Acme") < text.index("Now: refer them to someone else") < text.index("Globex: was keep, now refer out")
     assert "They abused, harassed or threatened our staff" in text and "Advice: " in text
     assert "_" not in text.replace("https://app.studio.example/owner/clients/", "")
-    assert '<a href="https://app.studio.example/owner/clients/acme">acme</a>' in found["text/html"]
+    assert '<a href="https://app.studio.example/owner/clients/acme">Acme</a>' in found["text/html"]
     assert [d["state"] for c in changes(db_url) for d in c["deliveries"]] == ["delivered", "delivered"]
     assert run(db_url, "watch", "--once", "--as-of", "2026-02-04", env=env).exit_code == 0
     assert len(inbox.messages) == 1  # nothing new: no second mail

@@ -370,7 +370,7 @@ def test_the_invitations_page_invites_departed_clients_and_re_invites(app, owner
     response = owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
     assert response.headers["Location"] == "/owner/invitations"
     page = owner.get("/owner/invitations").get_data(as_text=True)
-    assert "acme: invitation stored" in page and "Every client who left has been invited." in page
+    assert "Acme: invitation stored" in page and "Every client who left has been invited." in page
     assert "Invite again" in page
     owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
     statuses = [i.status for i in app.extensions["clientrules"].ledger.surveys.invitations("acme")]
@@ -385,7 +385,7 @@ def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None
     assert "Use 0 or more days." in owner.get("/owner/invitations").get_data(as_text=True)
     response = owner.post("/owner/invitations/remind", data={"csrf_token": csrf_token(page), "after_days": "0"})
     assert response.status_code == 303
-    assert "Reminded 1 client(s). acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
+    assert "Reminded 1 client(s). Acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
     assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
     (invitation,) = app.extensions["clientrules"].ledger.surveys.invitations("acme")
     assert len(invitation.reminded_at) == 1
@@ -407,7 +407,7 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
     assert "late_invoices_12m &gt;= 1" in html and "Clients who left, caught in time" in html
-    assert "bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
+    assert "Bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
     assert rules.current().version == 1  # nothing adopted by a preview
     assert "Say why" in adopt_from(owner, html, "").get_data(as_text=True) and rules.current().version == 1
     assert adopt_from(owner, html, "one late invoice is one too many").headers["Location"] == "/owner/rules"
@@ -445,3 +445,16 @@ def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
     adopt_from(owner, preview, "try it")
     rule = app.extensions["clientrules"].ledger.rules.current().ruleset.rule("any-open-invoice")
     assert (rule.verdict, rule.advice) == ("renegotiate", "Ask when they will pay.")
+
+
+def test_owner_pages_say_names_not_ids_and_not_set_rather_than_zero(app, owner) -> None:
+    html = owner.get("/owner/clients/new").get_data(as_text=True)
+    sent = {**form_fields(html), "name": "Orchard Café Ltd", "at": "2026-02-01"}
+    response = owner.post("/owner/clients/new", data=sent)
+    assert response.headers["Location"] == "/owner/clients/orchard-cafe-ltd"  # made of the name, transliterated
+    record_page = owner.get("/owner/clients/orchard-cafe-ltd/record/MeetingHeld").get_data(as_text=True)
+    assert ">Back to Orchard Café Ltd</a>" in record_page
+    dashboard = owner.get("/owner/").get_data(as_text=True)
+    assert "monthly value not set" in dashboard  # the keep clients gave no monthly value: not "0 a month"
+    assert '<details class="filters-fold">' in dashboard  # folded away until a filter is in use
+    assert '<details class="filters-fold" open>' in owner.get("/owner/?verdict=keep").get_data(as_text=True)

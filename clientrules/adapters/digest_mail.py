@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from email.utils import parseaddr
-from typing import Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -33,6 +33,8 @@ class MailDigest:
     client_url: str | None = None
     hour: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(range(24))))
     name: str = "digest"
+    #: the names of the clients given (those without one are shown by their id)
+    names: Callable[[Iterable[str]], Mapping[str, str]] = lambda clients: {}
 
     def first_attempt(self, now: float) -> float:
         if self.hour is None:
@@ -43,7 +45,10 @@ class MailDigest:
     def deliver(self, changes: Sequence[Change]) -> list[str | None]:
         if not changes:
             return []
-        message = digest_message(changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url)
+        names = self.names(change.client for change in changes)
+        message = digest_message(
+            changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url, names=names
+        )
         stamp(message, parseaddr(self.sender)[1].rpartition("@")[2] or "localhost")
         reference = f"digest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{changes[0].id}"
         try:

@@ -91,11 +91,14 @@ class VerdictAt:
 
 @attrs.frozen
 class Total:
-    """Active clients with one verdict: how many, their monthly value, their overdue amounts."""
+    """Active clients with one verdict: how many, their monthly value, their overdue amounts.
+
+    ``monthly_value`` is None when none of them has one given (not set, which is not 0).
+    """
 
     verdict: str
     clients: int
-    monthly_value: float
+    monthly_value: float | None
     overdue_amount: float
 
 
@@ -175,6 +178,15 @@ class Portfolio:
             segments=tuple(sorted({s.segment for s in everyone if s.segment})),
             as_of=as_of,
         )
+
+    def names(self, clients: Iterable[str]) -> dict[str, str]:
+        """The name of each of ``clients`` that has one: the last it was onboarded with."""
+        found: dict[str, str] = {}
+        for client in set(clients):
+            onboarded = [e.payload for e in self._store.read_client(client) if isinstance(e.payload, ClientOnboarded)]
+            if onboarded and onboarded[-1].name:
+                found[client] = onboarded[-1].name
+        return found
 
     def verdict_over_time(self, client: str, *, points: int = MAX_POINTS) -> list[VerdictAt]:
         """The verdict the current rules give ``client`` from each moment it can change, and now.
@@ -324,13 +336,19 @@ def _wanted(standing: Standing, query: PortfolioQuery) -> bool:
     return not query.segment or standing.segment == query.segment
 
 
+def _sum_given(values: Iterable[float | None]) -> float | None:
+    """The sum of the values given, None when none is."""
+    given = [value for value in values if value is not None]
+    return sum(given) if given else None
+
+
 def _totals(standings: list[Standing]) -> tuple[Total, ...]:
     active = [s for s in standings if not s.departed]
     return tuple(
         Total(
             verdict=verdict,
             clients=sum(1 for s in active if s.verdict == verdict),
-            monthly_value=sum(s.monthly_value or 0.0 for s in active if s.verdict == verdict),
+            monthly_value=_sum_given(s.monthly_value for s in active if s.verdict == verdict),
             overdue_amount=sum(s.overdue_amount for s in active if s.verdict == verdict),
         )
         for verdict in VERDICTS
