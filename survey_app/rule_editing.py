@@ -42,7 +42,12 @@ class NewRuleForm(FlaskForm):
     fact = SelectField("When", choices=[SelectChoice(name, FACT_WORDS.get(name, name)) for name in FACTS])
     op = SelectField("is", choices=[SelectChoice(op, words) for op, words in OPERATOR_WORDS.items()])
     value = StringField("this value", validators=[InputRequired(message="Give the value to compare with.")])
-    verdict = SelectField("the decision is", choices=[SelectChoice(v, verdict_word(v)) for v in VERDICTS])
+    verdict = SelectField(
+        "the decision is",
+        choices=[SelectChoice("", "Choose the decision"), *(SelectChoice(v, verdict_word(v)) for v in VERDICTS)],
+        default="",
+        validators=[InputRequired(message="Choose the decision this rule gives.")],
+    )
     description = StringField("What it means, in a sentence",
                               validators=[InputRequired(message="Say what the rule means."), Length(max=300)])
     advice = TextAreaField("Advice shown with the decision", validators=[Length(max=1000)])
@@ -149,6 +154,7 @@ def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptFor
         form=form,
         current=preview.current,
         diff=preview.diff,
+        sentences=preview.sentences,
         today=[(change.client, change.before, change.after) for change in preview.changed[:CHANGES_SHOWN]],
         today_count=len(preview.changed),
         backtest=preview.backtest,

@@ -407,6 +407,8 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
     assert "late_invoices_12m &gt;= 1" in html and "Clients who left, caught in time" in html
+    assert "<li>‘They paid late’ now needs at least 1 late invoice in the last 12 months instead of 3.</li>" in html
+    assert "<summary>The rule file, line by line</summary>" in html  # the file diff behind a toggle
     assert "Bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
     assert rules.current().version == 1  # nothing adopted by a preview
     assert "Say why" in adopt_from(owner, html, "").get_data(as_text=True) and rules.current().version == 1
@@ -419,6 +421,8 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     # going back to version 1 is another new version, previewed the same way
     back = owner.get("/owner/rules/versions/1").get_data(as_text=True)
     assert "Go back to the rules of version 1" in back and 'value="back to version 1"' in back
+    assert "now needs at least 3 late invoices in the last 12 months instead of 1." in back
+    assert back.count('<span class="removed">') <= 4  # only the real change, not the layout or comments
     adopt_from(owner, back, "back to version 1")
     assert rules.current().version == 3 and rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 3
 
@@ -438,10 +442,17 @@ def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app
 
 def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
     page = owner.get("/owner/rules/new").get_data(as_text=True)
+    assert '<option value="" selected>Choose the decision</option>' in page  # no decision chosen for the owner
+    unchosen = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "",
+                "description": "Any open invoice"}
+    refused = owner.post("/owner/rules/new", data=unchosen).get_data(as_text=True)
+    assert refused.count("Choose the decision this rule gives.") == 2  # in the summary and beside the field
+    assert 'id="verdict-error"' in refused
     sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",
             "description": "Any open invoice", "advice": "Ask when they will pay."}
     preview = owner.post("/owner/rules/new", data=sent).get_data(as_text=True)
     assert 'id = &#34;any-open-invoice&#34;' in preview and "open_invoices &gt;= 1" in preview
+    assert "New rule ‘Any open invoice’: with at least 1 open invoice, the decision is renegotiate." in preview
     adopt_from(owner, preview, "try it")
     rule = app.extensions["clientrules"].ledger.rules.current().ruleset.rule("any-open-invoice")
     assert (rule.verdict, rule.advice) == ("renegotiate", "Ask when they will pay.")
