@@ -430,8 +430,13 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
 def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app, owner) -> None:
     page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
     sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "lots", "advice": "", "description": "x"}
-    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
-    assert response.status_code == 400 and "is not a value" in response.get_data(as_text=True)
+    for typed, said in [("lots", "Enter a number, such as 3 or 0.25."), ("2,5", "2,5: did you mean 2.5?"),
+                        ("-2", "Enter a number of 0 or more")]:
+        response = owner.post("/owner/rules/chronic-late-payer/edit", data={**sent, "thresholds-0": typed})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400 and html.count(said) == 1, typed  # once, beside the field
+        assert html.index('id="thresholds-0-error"') < html.index('id="thresholds-0"'), typed
+        assert "is not a value" not in html and "late_invoices" not in html
     stale = owner.get("/owner/rules/versions/1").get_data(as_text=True)
     app.extensions["clientrules"].ledger.rules.use(app.extensions["clientrules"].ledger.rules.current().ruleset.source, note="meanwhile")
     adopt_from(owner, stale, "too late")
@@ -445,7 +450,8 @@ def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
     assert '<option value="" selected>Choose the decision</option>' in page  # no decision chosen for the owner
     unchosen = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "",
                 "description": "Any open invoice"}
-    refused = owner.post("/owner/rules/new", data=unchosen).get_data(as_text=True)
+    refused = owner.post("/owner/rules/new", data={**unchosen, "value": "1.250,5"}).get_data(as_text=True)
+    assert refused.count("1.250,5: did you mean 1,250.5?") == 2 and 'id="value-error"' in refused  # summary, field
     assert refused.count("Choose the decision this rule gives.") == 2  # in the summary and beside the field
     assert 'id="verdict-error"' in refused
     sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",
