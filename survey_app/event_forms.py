@@ -24,6 +24,7 @@ from wtforms.validators import InputRequired, Optional, ValidationError
 
 from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, client_id_from_name, registry
 from survey_app.forms import RADIOS, SelectChoice
+from survey_app.numbers import AmountError, read_amount
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
 
@@ -31,7 +32,6 @@ from survey_app.words import choice_label, event_name, field_label
 LONG_TEXT = frozenset({"note", "reason", "description", "summary", "change"})
 #: the idempotency key as the form sends it (and the event id made of it)
 _KEY = re.compile(r"[0-9a-f]{32}")
-_AMOUNT = re.compile(r"\d+(\.\d+)?")
 #: the event types an owner records (the library appends the others itself)
 RECORDABLE: tuple[str, ...] = tuple(payload_type.TYPE for payload_type in SPEC_TYPES)
 #: the quick actions of a client's page, in the order they are offered
@@ -49,17 +49,21 @@ QUICK_ACTIONS: tuple[str, ...] = (
 
 
 class AmountField(StringField):
-    """A sum of money or hours, typed as the owner writes it (``1,250.50``): a number, or the field's error."""
+    """A sum of money or hours, typed as the business writes amounts (``1,250.50``; see :mod:`survey_app.numbers`):
+    a number, or the field's error (an amount written another way is refused with the reading we would make)."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        text = (valuelist[0] if valuelist else "").strip().replace(",", "").replace(" ", "")
-        self.raw_text = text
-        # the number read, or the text as typed for pre_validate to refuse
-        self.data = float(text) if _AMOUNT.fullmatch(text) else (None if not text else text)  # type: ignore[assignment]
+        typed = valuelist[0] if valuelist else ""
+        self.refusal: str | None = None
+        try:
+            self.data = read_amount(typed, app_state().settings.number_format)  # type: ignore[assignment]
+        except AmountError as error:
+            self.data, self.refusal = typed, str(error)
 
     def pre_validate(self, form: Any) -> None:
-        if isinstance(self.data, str):
-            raise ValidationError("Enter a number, like 1250 or 1,250.50.")
+        refusal: str | None = getattr(self, "refusal", None)
+        if refusal:
+            raise ValidationError(refusal)
 
 
 class EventForm(FlaskForm):

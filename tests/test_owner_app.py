@@ -244,12 +244,15 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
     [
         ("MeetingHeld", {"topic": "x"}, "outcome", "Outcome: please choose one."),
         ("MeetingHeld", {"topic": "x", "outcome": "maybe"}, "outcome", "Choose one of the options shown."),
-        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter a number"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter an amount, like 1,234.56."),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "1.250,50", "due_on": "2026-04-01"}, "amount",
+         "1.250,50: did you mean 1,250.50?"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "-5", "due_on": "2026-04-01"}, "amount", "without a minus sign"),
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "31/04/2026"}, "due_on", "Not a valid date value."),
         ("IncidentReported", {"kind": "rude", "against": "staff", "severity": "7"}, "severity", "Choose one of the options shown."),
         ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
         ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
-        ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "Enter a number"),
+        ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "without a minus sign"),
     ],
 )
 def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, owner, type_name, sent, field, message) -> None:
@@ -475,3 +478,24 @@ def test_owner_pages_say_names_not_ids_and_not_set_rather_than_zero(app, owner) 
     assert "monthly value not set" in dashboard  # the keep clients gave no monthly value: not "0 a month"
     assert '<details class="filters-fold">' in dashboard  # folded away until a filter is in use
     assert '<details class="filters-fold" open>' in owner.get("/owner/?verdict=keep").get_data(as_text=True)
+
+
+def test_amounts_are_read_the_way_the_business_writes_them(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    clean_environment(monkeypatch)
+    with Ledger.open(db_url) as ledger:
+        ledger.surveys.owner.set_password(PASSWORD)
+        ledger.record("bravo", ClientOnboarded(name="Bravo"), "2026-02-01")
+    app = make_app(db_url, tmp_path, CLIENTRULES_NUMBER_FORMAT="1.234,56")
+    try:
+        owner = app.test_client()
+        assert log_in(owner).status_code == 303
+        sent = {"at": "2026-03-10", "invoice_id": "B-2", "amount": "1.250,50", "due_on": "2026-04-01"}
+        response = owner.post("/owner/clients/bravo/record/InvoiceIssued",
+                              data={**form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent})
+        assert response.status_code == 303
+        assert app.extensions["clientrules"].ledger.events("bravo")[-1].payload.amount == 1250.5  # never 1.2505
+        refused = owner.post("/owner/clients/bravo/record/InvoiceIssued", data={
+            **form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent, "invoice_id": "B-3", "amount": "1,250.50"})
+        assert "1,250.50: did you mean 1.250,50?" in refused.get_data(as_text=True)
+    finally:
+        close_app(app)
