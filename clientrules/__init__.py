@@ -94,6 +94,7 @@ from clientrules.domain.rules.format import MAX_GRACE_DAYS
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.domain.survey import (
     FIELDS as SURVEY_FIELDS,
+    is_email_address,
     MAX_DAYS,
     RATING_SCALE,
     RATINGS,
@@ -209,6 +210,7 @@ __all__ = [
     "moment_or_now",
     "check_client_id",
     "client_id_from_name",
+    "is_email_address",
     "Payload",
     "Registry",
     "registry",

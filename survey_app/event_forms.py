@@ -23,7 +23,7 @@ from wtforms import DateField, EmailField, Field, HiddenField, RadioField, Strin
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from clientrules import CHOICES, DATA_KEY, SPEC_TYPES, ClientOnboarded, Instant, InvalidEvent, Payload, check_client_id, client_id_from_name, registry
-from survey_app.forms import RADIOS, SelectChoice
+from survey_app.forms import RADIOS, SelectChoice, email_address
 from survey_app.numbers import AmountError, read_amount
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
@@ -161,7 +161,8 @@ def _form_class(payload_type: type[Payload]) -> type[EventForm]:
 def _control(attribute: attrs.Attribute[Any]) -> Field:
     required = attribute.default is attrs.NOTHING
     label = field_label(attribute.name)
-    checks = [InputRequired(message=f"{label.rstrip('?')}: please fill this in.")] if required else [Optional()]
+    # the label is beside the error already, and the summary puts it before: the message does not repeat it
+    checks = [InputRequired(message="Please fill this in.")] if required else [Optional()]
     kind = attribute.type
     choices = attribute.metadata.get(CHOICES)
     if kind is bool:
@@ -176,14 +177,14 @@ def _control(attribute: attrs.Attribute[Any]) -> Field:
             default=default,
             validate_choice=False,
             widget=RADIOS,
-            validators=[InputRequired(message=f"{label.rstrip('?')}: please choose one.")] if required else [],
+            validators=[InputRequired(message="Please choose one.")] if required else [],
         )
     if kind in (float, float | None, int, int | None):
         return AmountField(label, validators=checks, render_kw={"inputmode": "decimal", "autocomplete": "off"})
     if kind in (dt.date, dt.date | None):
         return DateField(label, validators=checks)
     if attribute.name == "email":
-        return EmailField(label, validators=checks)
+        return EmailField(label, validators=[*checks, email_address])
     if attribute.name in LONG_TEXT:
         return TextAreaField(label, validators=checks)
     return StringField(label, validators=checks)

@@ -242,7 +242,7 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
 @pytest.mark.parametrize(
     ("type_name", "sent", "field", "message"),
     [
-        ("MeetingHeld", {"topic": "x"}, "outcome", "Outcome: please choose one."),
+        ("MeetingHeld", {"topic": "x"}, "outcome", "Please choose one."),
         ("MeetingHeld", {"topic": "x", "outcome": "maybe"}, "outcome", "Choose one of the options shown."),
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter an amount, like 1,234.56."),
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "1.250,50", "due_on": "2026-04-01"}, "amount",
@@ -251,7 +251,7 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "31/04/2026"}, "due_on", "Not a valid date value."),
         ("IncidentReported", {"kind": "rude", "against": "staff", "severity": "7"}, "severity", "Choose one of the options shown."),
         ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
-        ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
+        ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Please fill this in."),
         ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "without a minus sign"),
     ],
 )
@@ -299,6 +299,11 @@ def test_adding_a_client(app, owner) -> None:
     again = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Delta", "client": "delta-sons-ltd", "at": "2026-02-01"}
     response = owner.post("/owner/clients/new", data=again)
     assert response.status_code == 400 and "There is already a client delta-sons-ltd" in response.get_data(as_text=True)
+    unmailable = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Echo", "email": "not-an-email",
+                  "at": "2026-02-01"}
+    refused = owner.post("/owner/clients/new", data=unmailable)
+    error = re.search(r'<p class="error" id="email-error"><span class="visually-hidden">Error:</span> (.*?)</p>', refused.get_data(as_text=True))
+    assert refused.status_code == 400 and error and error.group(1) == "Enter an e-mail address like name@example.com, or leave it empty."
     bad = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Echo", "client": "no spaces please", "at": "2026-02-01"}
     assert "letters, digits, dots" in owner.post("/owner/clients/new", data=bad).get_data(as_text=True)
     assert ledger.version("delta-sons-ltd") == 1 and not ledger.version("echo")

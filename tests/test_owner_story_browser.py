@@ -83,7 +83,7 @@ def test_the_owners_story_on_a_phone(chromium, story, db_url: str) -> None:  # n
     # add a client; a bad form says why next to the field and stores nothing
     checks.check(owner, "add a client")
     owner.get_by_role("button", name="Add the client").click()
-    assert owner.locator("#name-error").inner_text().endswith("Name: please fill this in.")
+    assert owner.locator("#name-error").inner_text().endswith("Please fill this in.")
     checks.check(owner, "add a client with an error", html=owner.content())
     owner.get_by_label("Name", exact=True).fill("Oak & Ivy Florists")
     owner.get_by_label("E-mail address (optional)").fill("ivy@oakivy.example")
