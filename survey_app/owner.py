@@ -93,6 +93,7 @@ def clients() -> ResponseReturnValue:
     return render_template(
         "owner/clients.html",
         portfolio=_state().ledger.portfolio.page(query),
+        current_rules=_state().ledger.rules.current().version,
         query=query,
         verdicts=VERDICTS,
         stages=STAGES,

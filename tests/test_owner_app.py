@@ -504,3 +504,16 @@ def test_amounts_are_read_the_way_the_business_writes_them(db_url: str, tmp_path
         assert "1,250.50: did you mean 1.250,50?" in refused.get_data(as_text=True)
     finally:
         close_app(app)
+
+
+def test_after_an_adoption_the_dashboard_answers_at_once_and_says_it_is_deciding_again(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)
+    ledger.rules.use(ledger.rules.current().ruleset.source.replace("late_invoices_12m >= 3", "late_invoices_12m >= 1"),
+                     note="one is enough")
+    page = owner.get("/owner/").get_data(as_text=True)
+    assert "with version 1 of the rules. Deciding every client again now with the rules just adopted" in page
+    thread = ledger.portfolio._rebuilding
+    if thread is not None:
+        thread.join(timeout=60)
+    assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)

@@ -58,7 +58,13 @@ def test_a_new_rule_set_version_decides_everyone_again(ledger: Ledger) -> None:
     assert verdicts(shown.page()) == {"acme": "refer_out"}
     text = ledger.rules.current().ruleset.source.replace('verdict = "refer_out"', 'verdict = "renegotiate"')
     ledger.rules.use(text, note="outgrown clients: talk first")
-    assert verdicts(shown.page(PortfolioQuery(search="ACM"))) == {"acme": "renegotiate"}
+    at_once = shown.page(PortfolioQuery(search="ACM"))  # the standings of version 1, while version 2 decides
+    assert (verdicts(at_once), at_once.ruleset_version, at_once.refreshing) == ({"acme": "refer_out"}, 1, True)
+    thread = shown._rebuilding
+    if thread is not None:
+        thread.join(timeout=60)
+    fresh = shown.page(PortfolioQuery(search="ACM"))
+    assert (verdicts(fresh), fresh.ruleset_version, fresh.refreshing) == ({"acme": "renegotiate"}, 2, False)
 
 
 def test_the_verdict_over_time_changes_at_the_moment_time_alone_changes_a_fact(ledger: Ledger) -> None:

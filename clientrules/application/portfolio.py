@@ -3,8 +3,9 @@
 Deciding for every client on every look would cost seconds at a few thousand
 clients, so the standings are kept in memory and brought up to date on each
 call: only the clients with an event stored since the last call are decided
-again. Everything is decided again when another rule-set version is adopted,
-and, in the background, once the standings are :data:`REFRESH_AFTER` old,
+again. Everything is decided again in the background when another rule-set
+version is adopted (the standings of the previous one are shown meanwhile, said
+to be refreshing) and once the standings are :data:`REFRESH_AFTER` old,
 because facts such as days of silence or overdue amounts change with time alone.
 """
 
@@ -127,6 +128,10 @@ class PortfolioPage:
     departed: dict[str, int]
     segments: tuple[str, ...]
     as_of: Instant
+    #: the rule-set version the standings were decided with
+    ruleset_version: int = 0
+    #: whether they are being decided again in the background (with the rules just adopted, or as of now)
+    refreshing: bool = False
 
 
 class Portfolio:
@@ -163,6 +168,7 @@ class Portfolio:
             self._refresh()
             everyone = list(self._standings.values())
             as_of = self._refreshed or self._clock()
+            ruleset, refreshing = self._ruleset, self._rebuilding is not None
         chosen = [s for s in everyone if _wanted(s, query)]
         chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
         size = max(1, query.page_size)
@@ -177,6 +183,8 @@ class Portfolio:
             departed={stage: sum(1 for s in everyone if s.stage == stage) for stage in STAGES[1:]},
             segments=tuple(sorted({s.segment for s in everyone if s.segment})),
             as_of=as_of,
+            ruleset_version=ruleset,
+            refreshing=refreshing,
         )
 
     def names(self, clients: Iterable[str]) -> dict[str, str]:
@@ -223,21 +231,22 @@ class Portfolio:
     def _refresh(self) -> None:
         """Bring the standings up to date (called with the lock held).
 
-        The first call, and the first after another rule-set version was
-        adopted, decide every client before answering. Standings older than
-        :data:`REFRESH_AFTER` are decided again in a background thread while
-        the current ones are served (with their time), so that no look waits
-        for the whole portfolio; clients with new events are decided again
-        at once.
+        The first call decides every client before answering. Standings
+        decided with an earlier rule-set version, or older than
+        :data:`REFRESH_AFTER`, are decided again in a background thread while
+        the current ones are served (with their time and version, and
+        ``refreshing``), so that no look after an adoption waits for the whole
+        portfolio; clients with new events are decided again at once.
         """
         now = self._clock()
         ruleset = self._rules.current().version
-        if self._refreshed is None or ruleset != self._ruleset:
+        if self._refreshed is None:
             head = self._store.head_position()
             self._standings = self._decide(self._store.client_ids(), now)
             self._position, self._ruleset, self._refreshed = head, ruleset, now
             return
-        if now.utc - self._refreshed.utc >= REFRESH_AFTER and self._rebuilding is None:
+        stale = ruleset != self._ruleset or now.utc - self._refreshed.utc >= REFRESH_AFTER
+        if stale and self._rebuilding is None:
             self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
             self._rebuilding.start()
         head = self._store.head_position()
@@ -254,8 +263,8 @@ class Portfolio:
             ruleset = self._rules.current().version
             fresh = self._decide(self._store.client_ids(), started)
             with self._lock:
-                if ruleset == self._ruleset:
-                    self._standings, self._position, self._refreshed = fresh, head, started
+                if ruleset == self._rules.current().version:  # else another version came meanwhile: next look
+                    self._standings, self._position, self._ruleset, self._refreshed = fresh, head, ruleset, started
         finally:
             self._rebuilding = None
 
