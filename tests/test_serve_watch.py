@@ -15,12 +15,11 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from typing import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from survey_fixtures import csrf_token
-from test_mail_smtp import Inbox, free_port
+from test_alerts import smtp_inbox  # noqa: F401  (the real SMTP server fixture)
+from test_mail_smtp import free_port
 
 from clientrules import ClientOnboarded, IncidentReported, Ledger
 
@@ -30,15 +29,6 @@ DEADLINE_SECONDS = 60
 INTERVAL = "0.5"
 #: What changed lists the last 90 days: the story happens this month
 DAY = [(dt.date.today() - dt.timedelta(days=days)).isoformat() for days in range(30)]
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def environment(**settings: str) -> dict[str, str]:
@@ -114,7 +104,7 @@ def shop(db_url: str) -> str:
     return db_url
 
 
-def test_with_only_serve_running_a_change_is_on_what_changed_and_in_the_digest(shop, smtp_inbox):
+def test_with_only_serve_running_a_change_is_on_what_changed_and_in_the_digest(shop, smtp_inbox):  # noqa: F811
     controller, inbox = smtp_inbox
     env = environment(
         CLIENTRULES_DIGEST_TO="owner@studio.example",
