@@ -6,6 +6,11 @@ owner on loopback asking one page after another: the default view (needs
 attention first), a search, a filter and a later page, in turn. The first
 request decides every client (the standings are then kept up to date
 incrementally); it is reported apart, in the notes.
+
+Then a rule change is adopted (as the owner does from the preview) and the
+first request after it is timed against the warm dashboard: it must answer
+with the standings it has while every client is decided again in the
+background, not wait for them.
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def run(context: Context) -> list[Row]:
         first = browser.timed_get("/owner/")
         dashboard = [browser.timed_get(VIEWS[n % len(VIEWS)]) for n in range(scale.dashboard_requests)]
         health = [browser.timed_get("/healthz") for _ in range(scale.dashboard_requests)]
+        adopt_a_rule_change(database)
+        after_adoption = browser.timed_get("/owner/")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -98,4 +105,15 @@ def run(context: Context) -> list[Row]:
             "GET /owner/ (totals per verdict, search, filter, order, a page of 50), logged in, waitress on loopback",
             Figure(statistics.median(dashboard), "ms"), "GET /healthz, same server", Figure(statistics.median(health), "ms"),
             Target("<=", 100.0, "ours"), notes=notes),
+        Row(NAME, f"dashboard at {scale.dashboard_clients:,} clients, first answer after a rule adoption",
+            "GET /owner/ just after a new rule-set version was adopted (standings refreshed in the background)",
+            Figure(after_adoption, "ms"), "the warm GET /owner/ median, same server", Figure(statistics.median(dashboard), "ms"),
+            Target("<=", 10.0), notes="one request"),
     ]
+
+
+def adopt_a_rule_change(path: Path) -> None:
+    """Adopt the current rules with one threshold changed, as the owner does from the preview."""
+    with Ledger.open(path) as ledger:
+        source = ledger.rules.current().ruleset.source
+        ledger.rules.use(source.replace("late_invoices_12m >= 3", "late_invoices_12m >= 2"), note="benchmark")

@@ -43,8 +43,10 @@ def invite_departed(path: Path, clients: int) -> list[str]:
 
 
 def start_server(path: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    """``clientrules serve`` on a free port; its messages go to ``log`` (a pipe nobody reads would block it)."""
-    command = [sys.executable, "-m", "clientrules", "--db", str(path), "serve", "--port", "0"]
+    """``clientrules serve`` on a free port; its messages go to ``log`` (a pipe nobody reads would block it).
+
+    Without its watcher: the pages are measured alone, not beside the watcher's first look at every client."""
+    command = [sys.executable, "-m", "clientrules", "--db", str(path), "serve", "--port", "0", "--no-watch"]
     with log.open("w") as stderr:
         server = subprocess.Popen(command, stderr=stderr)
     deadline = time.monotonic() + 60

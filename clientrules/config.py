@@ -23,6 +23,7 @@ key                                       meaning (default)
 ``CLIENTRULES_BUSINESS_LOGO``             a PNG, JPEG or SVG file shown on the survey pages (none)
 ``CLIENTRULES_ACCENT_COLOUR``             the colour of buttons and the page's top, ``#rrggbb`` (none)
 ``CLIENTRULES_OWNER_EMAIL``               where the clients' replies to survey mail go (Reply-To; none)
+``CLIENTRULES_NUMBER_FORMAT``             how the owner writes amounts: ``1,234.56``, ``1.234,56`` or ``1 234,56``
 ``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
 ``CLIENTRULES_WEBHOOK_URL``               ``clientrules watch`` posts each decision change there (http or https)
@@ -98,6 +99,10 @@ def _colour(key: str, value: object) -> str | None:
     return text
 
 
+#: the ways of writing amounts a business may choose (``CLIENTRULES_NUMBER_FORMAT``), the default first
+NUMBER_FORMATS = ("1,234.56", "1.234,56", "1 234,56")
+
+
 def _logo(key: str, value: object) -> str | None:
     text = _text(key, value)
     if text is not None and Path(text).suffix.lower() not in LOGO_TYPES:
@@ -123,6 +128,15 @@ def _currency(key: str, value: object) -> str | None:
     text = _text(key, value)
     if text is not None and not is_currency_code(text):
         raise SettingsError(f"{key}={text[:20]!r} is not a currency code of three capital letters (such as EUR)")
+    return text
+
+
+def _number_format(key: str, value: object) -> str:
+    text = _text(key, value)
+    if text is None:
+        return NUMBER_FORMATS[0]
+    if text not in NUMBER_FORMATS:
+        raise SettingsError(f"{key}={text[:20]!r} is not one of {', '.join(NUMBER_FORMATS)}")
     return text
 
 
@@ -160,6 +174,8 @@ class Settings:
     business_logo: str | None = None
     accent_colour: str | None = None
     owner_email: str | None = None
+    #: how the owner writes amounts, as a sample: the thousands separator, then the decimal one
+    number_format: str = "1,234.56"
     webhook_url: str | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     webhook_allow_private: bool = False
@@ -191,6 +207,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "business_logo": _logo,
     "accent_colour": _colour,
     "owner_email": _address,
+    "number_format": _number_format,
     "webhook_url": _web_address,
     "webhook_secret": _text,
     "webhook_allow_private": _flag,

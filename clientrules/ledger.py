@@ -203,7 +203,7 @@ class Ledger:
 
     def alert_channels(self) -> list[Channel]:
         """Where decision changes are delivered, as the settings say: the webhook, the owner's digest."""
-        return wiring.alert_channels(self.settings, self.url)
+        return wiring.alert_channels(self.settings, self.url, self.portfolio.names)
 
     def alert_warnings(self) -> list[str]:
         """What a watcher should warn about at start-up in the delivery settings, one line each (none: all well)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 import attrs
 
@@ -69,8 +69,11 @@ def delete_outbox_copies(settings: Settings, database_url: str, invitations: Ite
     return delete(outbox_folder(settings.outbox, database_url), invitations)
 
 
-def alert_channels(settings: Settings, database_url: str) -> list[Channel]:
-    """The delivery channels of decision changes ``settings`` configure: the webhook, the owner's digest."""
+def alert_channels(
+    settings: Settings, database_url: str, names: Callable[[Iterable[str]], Mapping[str, str]]
+) -> list[Channel]:
+    """The delivery channels of decision changes ``settings`` configure: the webhook, the owner's digest
+    (which calls clients by the ``names`` found for them)."""
     channels: list[Channel] = []
     if settings.webhook_url:
         from clientrules.adapters.webhook import Webhook
@@ -82,13 +85,15 @@ def alert_channels(settings: Settings, database_url: str) -> list[Channel]:
         from clientrules.adapters.digest_mail import MailDigest
 
         base_url = settings.base_url
+        mail = invitation_mail(settings, database_url)
         channels.append(
             MailDigest(
                 settings.digest_to,
-                settings.mail_from,
-                invitation_mail(settings, database_url).mailer,
+                str(mail.sender.from_header),
+                mail.mailer,
                 client_url=f"{base_url.rstrip('/')}/owner/clients/{{client}}" if base_url else None,
                 hour=settings.digest_hour,
+                names=names,
             )
         )
     return channels

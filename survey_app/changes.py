@@ -1,6 +1,6 @@
 """The owner's page of recent decision changes (login required): what changed since they last looked.
 
-Lists what the watcher (``clientrules watch``) recorded, newest first, each
+Lists what the watcher (inside ``clientrules serve``, or ``clientrules watch``) recorded, newest first, each
 change linked to its client, with its reasons and how it was delivered. The
 newest change the owner was shown is kept in their session: those recorded
 after it are marked new.
@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from clientrules import DeliveryRow, day_words, verdict_words
 from survey_app.security import login_required
 from survey_app.state import app_state
+from survey_app.watching import kept_watch
 
 changes = Blueprint("changes", __name__, url_prefix="/owner/changes")
 
@@ -49,6 +50,7 @@ def recent() -> ResponseReturnValue:
         changes=found[::-1],
         deliveries=ledger.alerts.deliveries(found),
         watching=ledger.alerts.checkpoint() is not None,
+        watch=kept_watch(),
         new=new,
         recent_days=RECENT_DAYS,
         verdict_words=verdict_words,

@@ -14,6 +14,7 @@ from waitress.server import TcpWSGIServer, create_server
 from clientrules import ClientRulesError, Ledger
 from survey_app import create_app
 from survey_app.state import EXTENSION
+from survey_app.watching import keep_watch
 
 
 class CommandState(Protocol):
@@ -26,9 +27,24 @@ class CommandState(Protocol):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--no-watch", is_flag=True, help="Do not watch for decision changes here (a 'clientrules watch' runs apart).")
+@click.option(
+    "--watch-interval",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often the watcher looks at the clock for clients due with time (new events wake it at once).",
+)
 @click.pass_obj
-def serve(state: CommandState, host: str, port: int, threads: int) -> None:
-    """Run the web app (survey links and owner pages) with waitress, a production WSGI server."""
+def serve(state: CommandState, host: str, port: int, threads: int, no_watch: bool, watch_interval: float) -> None:
+    """Run the web app (survey links and owner pages) with waitress, a production WSGI server.
+
+    It also keeps watch, as 'clientrules watch' does: each client whose decision
+    changes is recorded (What changed) and delivered to the digest and webhook
+    if set. A separate 'clientrules watch' and serve never both process: the
+    second waits while the first runs. --no-watch leaves watching to others.
+    """
     ledger = state.ledger()
     app = create_app(ledger=ledger)
     # waitress drops X-Forwarded-* headers unless told to keep them; the app's ProxyFix
@@ -45,9 +61,12 @@ def serve(state: CommandState, host: str, port: int, threads: int) -> None:
     assert isinstance(server, TcpWSGIServer), "one host and port make one TCP server"
     served = server.getsockname()[1]  # the port given, or the one the system chose for 0
     click.echo(f"serving {ledger.url} on http://{host}:{served}/ (owner pages: /owner/); Ctrl-C stops", err=True)
+    watch = None if no_watch else keep_watch(app, ledger, watch_interval, lambda line: click.echo(line, err=True))
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        if watch is not None:
+            watch.stop()

@@ -33,10 +33,12 @@ from clientrules import (
     OpenInvoice,
     Payload,
     check_client_id,
+    client_id_from_name,
     format_money,
     registry,
 )
-from survey_app.forms import RADIOS, SelectChoice
+from survey_app.forms import RADIOS, SelectChoice, email_address
+from survey_app.numbers import AmountError, read_amount
 from survey_app.state import app_state
 from survey_app.words import choice_label, event_name, field_label
 
@@ -44,7 +46,6 @@ from survey_app.words import choice_label, event_name, field_label
 LONG_TEXT = frozenset({"note", "reason", "description", "summary", "change"})
 #: the idempotency key as the form sends it (and the event id made of it)
 _KEY = re.compile(r"[0-9a-f]{32}")
-_AMOUNT = re.compile(r"\d+(\.\d+)?")
 #: the event types an owner records (the library appends the others itself)
 RECORDABLE: tuple[str, ...] = tuple(payload_type.TYPE for payload_type in SPEC_TYPES)
 #: the event types that name one of the client's open invoices: their form offers them in a list
@@ -64,17 +65,21 @@ QUICK_ACTIONS: tuple[str, ...] = (
 
 
 class AmountField(StringField):
-    """A sum of money or hours, typed as the owner writes it (``1,250.50``): a number, or the field's error."""
+    """A sum of money or hours, typed as the business writes amounts (``1,250.50``; see :mod:`survey_app.numbers`):
+    a number, or the field's error (an amount written another way is refused with the reading we would make)."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        text = (valuelist[0] if valuelist else "").strip().replace(",", "").replace(" ", "")
-        self.raw_text = text
-        # the number read, or the text as typed for pre_validate to refuse
-        self.data = float(text) if _AMOUNT.fullmatch(text) else (None if not text else text)  # type: ignore[assignment]
+        typed = valuelist[0] if valuelist else ""
+        self.refusal: str | None = None
+        try:
+            self.data = read_amount(typed, app_state().settings.number_format)  # type: ignore[assignment]
+        except AmountError as error:
+            self.data, self.refusal = typed, str(error)
 
     def pre_validate(self, form: Any) -> None:
-        if isinstance(self.data, str):
-            raise ValidationError("Enter a number, like 1250 or 1,250.50.")
+        refusal: str | None = getattr(self, "refusal", None)
+        if refusal:
+            raise ValidationError(refusal)
 
 
 class EventForm(FlaskForm):
@@ -201,7 +206,8 @@ def _form_class(payload_type: type[Payload]) -> type[EventForm]:
 def _control(attribute: attrs.Attribute[Any]) -> Field:
     required = attribute.default is attrs.NOTHING
     label = field_label(attribute.name)
-    checks = [InputRequired(message=f"{label.rstrip('?')}: please fill this in.")] if required else [Optional()]
+    # the label is beside the error already, and the summary puts it before: the message does not repeat it
+    checks = [InputRequired(message="Please fill this in.")] if required else [Optional()]
     kind = attribute.type
     choices = attribute.metadata.get(CHOICES)
     if kind is bool:
@@ -216,14 +222,14 @@ def _control(attribute: attrs.Attribute[Any]) -> Field:
             default=default,
             validate_choice=False,
             widget=RADIOS,
-            validators=[InputRequired(message=f"{label.rstrip('?')}: please choose one.")] if required else [],
+            validators=[InputRequired(message="Please choose one.")] if required else [],
         )
     if kind in (float, float | None, int, int | None):
         return AmountField(label, validators=checks, render_kw={"inputmode": "decimal", "autocomplete": "off"})
     if kind in (dt.date, dt.date | None):
         return DateField(label, validators=checks)
     if attribute.name == "email":
-        return EmailField(label, validators=checks)
+        return EmailField(label, validators=[*checks, email_address])
     if attribute.name in LONG_TEXT:
         return TextAreaField(label, validators=checks)
     return StringField(label, validators=checks)
@@ -247,8 +253,6 @@ def _sentence(message: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-_SLUG_GAPS = re.compile(r"[^a-z0-9]+")
-
 
 class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]
     """A new client: the ``ClientOnboarded`` form, with the short name the client is known by in links and exports."""
@@ -261,9 +265,9 @@ class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]
     )
 
     def client_id(self) -> str | None:
-        """The short name given, else one made of the name (``"Acme & Sons Ltd"`` -> ``acme-sons-ltd``); None if invalid."""
+        """The short name given, else one made of the name (``"Orchard Café Ltd"`` -> ``orchard-cafe-ltd``); None if invalid."""
         given = (self.client.data or "").strip()
-        candidate = given or _SLUG_GAPS.sub("-", (self.name.data or "").casefold()).strip("-")[:64]
+        candidate = given or client_id_from_name(self.name.data or "") or ""
         try:
             return check_client_id(candidate)
         except InvalidEvent:

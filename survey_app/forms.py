@@ -11,10 +11,10 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, RadioField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, EmailField, Field, IntegerField, PasswordField, RadioField, SelectMultipleField, TextAreaField
 # SelectChoice is WTForms 3.2's; typeshed's stubs of WTForms predate it
 from wtforms.fields.choices import SelectChoice as SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from clientrules import (
     FIRST_THOUGHT_LABELS,
@@ -25,7 +25,14 @@ from clientrules import (
     RECOMMEND_SCALE,
     SURVEY_FIELDS,
     WOULD_RETURN,
+    is_email_address,
 )
+
+
+def email_address(form: Any, field: Field) -> None:
+    """Refuse, where it is typed, what is not one e-mail address (an empty optional field stops before this)."""
+    if field.data and not is_email_address(str(field.data).strip()):
+        raise ValidationError("Enter an e-mail address like name@example.com, or leave it empty.")
 
 
 class ChoiceInputs:
@@ -134,7 +141,7 @@ class LoginForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("E-mail address (optional)", validators=[Optional()])
+    email = EmailField("E-mail address (optional)", validators=[Optional(), email_address])
 
 
 class RemindForm(FlaskForm):

@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from flask import Blueprint, abort, flash, redirect, url_for
+import attrs
+from flask import Blueprint, abort, flash, g, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, RadioField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from clientrules import ClientRulesError, InvalidEvent, MissingAnswers, NextSteps, check_client_id, plain_date
+from survey_app.event_forms import _sentence
 from survey_app.forms import SelectChoice
+from survey_app.owner import client as client_page
 from survey_app.security import login_required
 from survey_app.state import app_state
 
@@ -81,22 +84,43 @@ def mark_done(client: str, step_id: str) -> ResponseReturnValue:
         abort(404)
     form = StepDoneForm()
     back = redirect(url_for("owner.client", client=client) + "#next-steps-title", code=303)
-    if not form.validate():
-        flash("Nothing was recorded: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
-        return back
+    valid = form.validate()
     try:
         step = ledger.steps.for_client(client).step(step_id)
     except KeyError:
         abort(404)
+    if not valid:
+        return _refused(client, step_id, {name: list(errors) for name, errors in form.errors.items()})
     asked = ledger.steps.answers(step)
     answers = {name: answer for name in (*asked.required, *asked.optional) if (answer := form.answer(name)) is not None}
     try:
         event = ledger.steps.record_done(client, step_id, answers)
     except MissingAnswers as missing:
-        labels = [form[name].label.text for name in missing.missing if name in form]
-        flash("Nothing was recorded: please answer " + " and ".join(f"“{label}”" for label in labels), "error")
+        return _refused(client, step_id, {name: ["Please answer this."] for name in missing.missing})
+    except InvalidEvent as error:
+        if error.field is not None and error.field in form._fields:
+            return _refused(client, step_id, {error.field: [_sentence(str(error).split(": ", 1)[-1])]})
+        flash(f"Nothing was recorded: {error}", "error")
     except ClientRulesError as error:
         flash(f"Nothing was recorded: {error}", "error")
     else:
         flash(f"Done: recorded on {plain_date(event.at.date)}.", "success")
     return back
+
+
+@attrs.frozen
+class RefusedStep:
+    """A step whose "done" form was refused: its id, each field's problems, and what was typed (shown again)."""
+
+    step_id: str
+    problems: dict[str, list[str]]
+    typed: dict[str, str]
+
+
+def _refused(client: str, step_id: str, problems: dict[str, list[str]]) -> ResponseReturnValue:
+    """The client page again, nothing recorded, each problem beside its field in the step's form."""
+    g.refused_step = RefusedStep(step_id, problems, {name: request.form.get(name, "") for name in request.form})
+    flash("Nothing was recorded: see the step below, each problem is beside its answer.", "error")
+    page = make_response(client_page(client))
+    page.status_code = 400
+    return page

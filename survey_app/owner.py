@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from clientrules import (
@@ -52,6 +52,15 @@ def _state() -> AppState:
     return app_state()
 
 
+@owner.app_template_filter()
+def name_of(client: str) -> str:
+    """The client's name (its id when it has none), looked up once per request: owners know names, not ids."""
+    names: dict[str, str] = g.setdefault("client_names", {})
+    if client not in names:
+        names[client] = _state().ledger.portfolio.names([client]).get(client, client)
+    return names[client]
+
+
 @owner.app_context_processor
 def navigation() -> dict[str, Any]:
     """For the owner pages' header (functions: public pages never pay for them)."""
@@ -95,6 +104,7 @@ def clients() -> ResponseReturnValue:
     return render_template(
         "owner/clients.html",
         portfolio=_state().ledger.portfolio.page(query),
+        current_rules=_state().ledger.rules.current().version,
         query=query,
         verdicts=VERDICTS,
         stages=STAGES,
@@ -204,7 +214,7 @@ def invite(client: str) -> ResponseReturnValue:
                 flash(sent.problem, "error")
             else:
                 link = sent.invitation.url(_base_url())
-                flash(f"{client}: invitation stored; {sent.describe()}. Link: {link}", "success")
+                flash(f"{name_of(client)}: invitation stored; {sent.describe()}. Link: {link}", "success")
     if request.form.get("back") == "invitations":
         return redirect(url_for("owner.invitations"), code=303)
     return redirect(url_for("owner.client", client=client), code=303)
@@ -236,7 +246,7 @@ def remind() -> ResponseReturnValue:
     except ClientRulesError as error:
         flash(str(error), "error")
     else:
-        deliveries = " ".join(f"{sent.invitation.client}: {sent.describe()}" for sent in reminded)
+        deliveries = " ".join(f"{name_of(sent.invitation.client)}: {sent.describe()}." for sent in reminded)
         unsent = any(sent.problem is not None for sent in reminded)
         flash(f"Reminded {len(reminded)} client(s). {deliveries}".strip(), "error" if unsent else "success")
     return redirect(url_for("owner.invitations"), code=303)

@@ -9,6 +9,8 @@ take is refused with every problem, as ``clientrules rules check`` lists them.
 
 from __future__ import annotations
 
+import re
+from typing import Sequence
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -26,6 +28,8 @@ from survey_app.words import verdict_word
 rule_editing = Blueprint("rule_editing", __name__, url_prefix="/owner/rules")
 #: comparisons in words, for the forms
 OPERATOR_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly", "!=": "not"}
+#: a number with thousands commas: 1,000 or 12,500.50
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 #: how many of today's changed decisions the preview lists
 CHANGES_SHOWN = 20
 
@@ -42,7 +46,12 @@ class NewRuleForm(FlaskForm):
     fact = SelectField("When", choices=[SelectChoice(name, FACT_WORDS.get(name, name)) for name in FACTS])
     op = SelectField("is", choices=[SelectChoice(op, words) for op, words in OPERATOR_WORDS.items()])
     value = StringField("this value", validators=[InputRequired(message="Give the value to compare with.")])
-    verdict = SelectField("the decision is", choices=[SelectChoice(v, verdict_word(v)) for v in VERDICTS])
+    verdict = SelectField(
+        "the decision is",
+        choices=[SelectChoice("", "Choose the decision"), *(SelectChoice(v, verdict_word(v)) for v in VERDICTS)],
+        default="",
+        validators=[InputRequired(message="Choose the decision this rule gives.")],
+    )
     description = StringField("What it means, in a sentence",
                               validators=[InputRequired(message="Say what the rule means."), Length(max=300)])
     advice = TextAreaField("Advice shown with the decision", validators=[Length(max=1000)])
@@ -73,7 +82,7 @@ def edit(rule_id: str) -> ResponseReturnValue:
         form.description.data, form.advice.data = rule.description, rule.advice
         for comparison in rule.comparisons:
             form.thresholds.append_entry(str(comparison.value).lower())
-    elif form.validate():
+    elif form.validate() & _thresholds_read(form, [isinstance(c.value, bool) for c in rule.comparisons]):
         try:
             values = [_value(entry.data) for entry in form.thresholds]
             preview = _ledger().rule_changes.preview_edit(
@@ -88,11 +97,30 @@ def edit(rule_id: str) -> ResponseReturnValue:
                            fact_words=FACT_WORDS), 400 if request.method == "POST" else 200
 
 
+def _thresholds_read(form: RuleForm, yes_or_no: Sequence[bool]) -> bool:
+    """Whether every threshold typed can be read (``yes_or_no``: which are answers, not numbers); those that
+    cannot get their error beside them. Called after the form's own checks (which reset each field's errors)."""
+    for entry, answer in zip(form.thresholds, yes_or_no):
+        error = _threshold_error(entry.data, answer)
+        entry.errors = [error] if error else []
+    return not any(entry.errors for entry in form.thresholds)
+
+
+def _new_value_read(form: NewRuleForm) -> bool:
+    """Whether the value of a new rule can be read (a number, or yes / no); if not, its error is beside it.
+    Called after the form's own checks (an empty value has its error from them already)."""
+    typed = (form.value.data or "").strip()
+    error = None if not typed or typed.lower() in ("yes", "no", "true", "false") else _threshold_error(typed, False)
+    if error:
+        form.value.errors = [error]
+    return error is None
+
+
 @rule_editing.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> ResponseReturnValue:
     form = NewRuleForm()
-    if request.method == "POST" and form.validate():
+    if request.method == "POST" and form.validate() & _new_value_read(form):
         description = form.description.data or ""
         try:
             preview = _ledger().rule_changes.preview_addition(
@@ -149,6 +177,7 @@ def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptFor
         form=form,
         current=preview.current,
         diff=preview.diff,
+        sentences=preview.sentences,
         today=[(change.client, change.before, change.after) for change in preview.changed[:CHANGES_SHOWN]],
         today_count=len(preview.changed),
         backtest=preview.backtest,
@@ -156,7 +185,8 @@ def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptFor
 
 
 def _value(text: str | None) -> FactValue:
-    """A threshold as typed: ``3``, ``0.25``, ``yes``/``true`` or ``no``/``false``; anything else is left for the check to refuse."""
+    """A threshold as typed: ``3``, ``0.25``, ``1,000``, ``yes``/``true`` or ``no``/``false``; anything else is left
+    for the check to refuse (the forms read each threshold with :func:`_threshold_error` first)."""
     cleaned = (text or "").strip().replace(",", "").lower()
     if cleaned in ("true", "yes"):
         return True
@@ -170,3 +200,21 @@ def _value(text: str | None) -> FactValue:
         return float(cleaned)
     except ValueError:
         return cleaned  # type: ignore[return-value]
+
+
+def _threshold_error(text: str | None, yes_or_no: bool) -> str | None:
+    """Why a threshold typed for a fact cannot be read, in the owner's words; None when it can."""
+    typed = (text or "").strip()
+    if yes_or_no:
+        return None if typed.lower() in ("yes", "no", "true", "false") else "Answer yes or no."
+    if not typed:
+        return "Enter a number."
+    if "," in typed and not _GROUPED.fullmatch(typed):
+        swapped = typed.replace(".", "\0").replace(",", ".").replace("\0", ",")  # the European reading, our way
+        return f"{typed}: did you mean {swapped}? Use a point for decimals (0.25)."
+    value = _value(typed)
+    if isinstance(value, str) or isinstance(value, bool):
+        return "Enter a number, such as 3 or 0.25."
+    if value < 0:
+        return "Enter a number of 0 or more: a count or an amount is never negative."
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.utils
 import json
 import os
 import signal
@@ -370,6 +371,7 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
         "CLIENTRULES_MAIL_SERVER": "127.0.0.1",
         "CLIENTRULES_MAIL_PORT": str(controller.port),
         "CLIENTRULES_MAIL_FROM": "Studio <hello@studio.example>",
+        "CLIENTRULES_BUSINESS_NAME": "Harbour Café Studio",
         "CLIENTRULES_BASE_URL": "https://app.studio.example/",
     }
     with Ledger.open(db_url) as ledger:
@@ -384,14 +386,17 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
     [(sender, recipients, message)] = inbox.messages
     assert recipients == ["owner@studio.example"] and "hello@studio.example" in sender
     assert message["Subject"] == "2 clients changed: 1 to terminate, 1 to refer out"
+    assert email.utils.parseaddr(str(message["From"])) == ("Harbour Café Studio", "hello@studio.example")
+    assert message["Message-ID"].endswith("@studio.example>")
+    assert abs(email.utils.parsedate_to_datetime(message["Date"]).timestamp() - time.time()) < 3600
     found = parts(message)
     assert set(found) == {"text/plain", "text/html"}
     text = found["text/plain"]
-    assert text.index("Now: end the relationship") < text.index("acme: was keep, now terminate (3 February 2026)")
-    assert text.index("acme") < text.index("Now: refer them to someone else") < text.index("globex: was keep, now refer out")
+    assert text.index("Now: end the relationship") < text.index("Acme: was keep, now terminate (3 February 2026)")
+    assert text.index("Acme") < text.index("Now: refer them to someone else") < text.index("Globex: was keep, now refer out")
     assert "They abused, harassed or threatened our staff" in text and "Advice: " in text
     assert "_" not in text.replace("https://app.studio.example/owner/clients/", "")
-    assert '<a href="https://app.studio.example/owner/clients/acme">acme</a>' in found["text/html"]
+    assert '<a href="https://app.studio.example/owner/clients/acme">Acme</a>' in found["text/html"]
     assert [d["state"] for c in changes(db_url) for d in c["deliveries"]] == ["delivered", "delivered"]
     assert run(db_url, "watch", "--once", "--as-of", "2026-02-04", env=env).exit_code == 0
     assert len(inbox.messages) == 1  # nothing new: no second mail

@@ -7,9 +7,20 @@ from typing import ClassVar
 
 import attrs
 import pytest
+from hypothesis import given, strategies as st
 
 from clientrules.domain.errors import InvalidEvent
-from clientrules.domain.events import SPEC_TYPES, Event, Instant, Registry, as_instant, content_id, registry
+from clientrules.domain.events import (
+    SPEC_TYPES,
+    Event,
+    Instant,
+    Registry,
+    as_instant,
+    check_client_id,
+    client_id_from_name,
+    content_id,
+    registry,
+)
 from clientrules.domain.events.system import SYSTEM_TYPES
 from clientrules.domain.events.types import Payload
 
@@ -168,3 +179,24 @@ def test_content_ids_are_deterministic_and_tell_occurrences_apart():
     assert first == content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 0)
     assert first != content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 1)
     assert first.startswith("c-") and len(first) == 34
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Orchard Café Ltd", "orchard-cafe-ltd"),
+        ("Straße & Søn", "strasse-son"),
+        ("  Zoë—Łódź  ", "zoe-lodz"),
+        ("Acme & Sons Ltd.", "acme-sons-ltd"),
+        ("東京", None),
+        ("", None),
+    ],
+)
+def test_a_client_id_is_made_of_a_name_with_its_accents_and_special_letters_spelled_out(name, expected):
+    assert client_id_from_name(name) == expected
+
+
+@given(st.text(max_size=200))
+def test_a_client_id_made_of_any_name_is_none_or_a_valid_id(name):
+    made = client_id_from_name(name)
+    assert made is None or check_client_id(made) == made

@@ -242,14 +242,17 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
 @pytest.mark.parametrize(
     ("type_name", "sent", "field", "message"),
     [
-        ("MeetingHeld", {"topic": "x"}, "outcome", "Outcome: please choose one."),
+        ("MeetingHeld", {"topic": "x"}, "outcome", "Please choose one."),
         ("MeetingHeld", {"topic": "x", "outcome": "maybe"}, "outcome", "Choose one of the options shown."),
-        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter a number"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "12,5x", "due_on": "2026-04-01"}, "amount", "Enter an amount, like 1,234.56."),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "1.250,50", "due_on": "2026-04-01"}, "amount",
+         "1.250,50: did you mean 1,250.50?"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "-5", "due_on": "2026-04-01"}, "amount", "without a minus sign"),
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "31/04/2026"}, "due_on", "Not a valid date value."),
         ("IncidentReported", {"kind": "rude", "against": "staff", "severity": "7"}, "severity", "Choose one of the options shown."),
         ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
-        ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
-        ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "Enter a number"),
+        ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Please fill this in."),
+        ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "without a minus sign"),
         # the books' refusals (clientrules.domain.money), beside the field they concern
         ("PaymentReceived", {"invoice_id": "B-1", "amount": "5,000"}, "amount",
          "B-1 asks 500.00 and has 0.00 paid; a payment of 5,000.00 would exceed it."),
@@ -327,6 +330,11 @@ def test_adding_a_client(app, owner) -> None:
     again = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Delta", "client": "delta-sons-ltd", "at": "2026-02-01"}
     response = owner.post("/owner/clients/new", data=again)
     assert response.status_code == 400 and "There is already a client delta-sons-ltd" in response.get_data(as_text=True)
+    unmailable = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Echo", "email": "not-an-email",
+                  "at": "2026-02-01"}
+    refused = owner.post("/owner/clients/new", data=unmailable)
+    error = re.search(r'<p class="error" id="email-error"><span class="visually-hidden">Error:</span> (.*?)</p>', refused.get_data(as_text=True))
+    assert refused.status_code == 400 and error and error.group(1) == "Enter an e-mail address like name@example.com, or leave it empty."
     bad = {**form_fields(owner.get("/owner/clients/new").get_data(as_text=True)), "name": "Echo", "client": "no spaces please", "at": "2026-02-01"}
     assert "letters, digits, dots" in owner.post("/owner/clients/new", data=bad).get_data(as_text=True)
     assert ledger.version("delta-sons-ltd") == 1 and not ledger.version("echo")
@@ -401,7 +409,7 @@ def test_the_invitations_page_invites_departed_clients_and_re_invites(app, owner
     response = owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
     assert response.headers["Location"] == "/owner/invitations"
     page = owner.get("/owner/invitations").get_data(as_text=True)
-    assert "acme: invitation stored" in page and "Every client who left has been invited." in page
+    assert "Acme: invitation stored" in page and "Every client who left has been invited." in page
     assert "Invite again" in page
     owner.post("/owner/clients/acme/invite", data={"csrf_token": csrf_token(page), "back": "invitations"})
     statuses = [i.status for i in app.extensions["clientrules"].ledger.surveys.invitations("acme")]
@@ -416,7 +424,7 @@ def test_reminders_from_the_invitations_page(app, owner, tmp_path: Path) -> None
     assert "Use 0 or more days." in owner.get("/owner/invitations").get_data(as_text=True)
     response = owner.post("/owner/invitations/remind", data={"csrf_token": csrf_token(page), "after_days": "0"})
     assert response.status_code == 303
-    assert "Reminded 1 client(s). acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
+    assert "Reminded 1 client(s). Acme: no mail server is configured" in owner.get("/owner/invitations").get_data(as_text=True)
     assert len(list((tmp_path / "outbox").glob("acme-*-reminder-1.eml"))) == 1
     (invitation,) = app.extensions["clientrules"].ledger.surveys.invitations("acme")
     assert len(invitation.reminded_at) == 1
@@ -438,7 +446,9 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
     assert "late_invoices_12m &gt;= 1" in html and "Clients who left, caught in time" in html
-    assert "bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
+    assert "<li>‘They paid late’ now needs at least 1 late invoice in the last 12 months instead of 3.</li>" in html
+    assert "<summary>The rule file, line by line</summary>" in html  # the file diff behind a toggle
+    assert "Bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in html  # one late invoice is enough now
     assert rules.current().version == 1  # nothing adopted by a preview
     assert "Say why" in adopt_from(owner, html, "").get_data(as_text=True) and rules.current().version == 1
     assert adopt_from(owner, html, "one late invoice is one too many").headers["Location"] == "/owner/rules"
@@ -450,6 +460,8 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     # going back to version 1 is another new version, previewed the same way
     back = owner.get("/owner/rules/versions/1").get_data(as_text=True)
     assert "Go back to the rules of version 1" in back and 'value="back to version 1"' in back
+    assert "now needs at least 3 late invoices in the last 12 months instead of 1." in back
+    assert back.count('<span class="removed">') <= 4  # only the real change, not the layout or comments
     adopt_from(owner, back, "back to version 1")
     assert rules.current().version == 3 and rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 3
 
@@ -457,8 +469,13 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
 def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app, owner) -> None:
     page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
     sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "lots", "advice": "", "description": "x"}
-    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
-    assert response.status_code == 400 and "is not a value" in response.get_data(as_text=True)
+    for typed, said in [("lots", "Enter a number, such as 3 or 0.25."), ("2,5", "2,5: did you mean 2.5?"),
+                        ("-2", "Enter a number of 0 or more")]:
+        response = owner.post("/owner/rules/chronic-late-payer/edit", data={**sent, "thresholds-0": typed})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400 and html.count(said) == 1, typed  # once, beside the field
+        assert html.index('id="thresholds-0-error"') < html.index('id="thresholds-0"'), typed
+        assert "is not a value" not in html and "late_invoices" not in html
     stale = owner.get("/owner/rules/versions/1").get_data(as_text=True)
     app.extensions["clientrules"].ledger.rules.use(app.extensions["clientrules"].ledger.rules.current().ruleset.source, note="meanwhile")
     adopt_from(owner, stale, "too late")
@@ -469,10 +486,65 @@ def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app
 
 def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
     page = owner.get("/owner/rules/new").get_data(as_text=True)
+    assert '<option value="" selected>Choose the decision</option>' in page  # no decision chosen for the owner
+    unchosen = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "",
+                "description": "Any open invoice"}
+    refused = owner.post("/owner/rules/new", data={**unchosen, "value": "1.250,5"}).get_data(as_text=True)
+    assert refused.count("1.250,5: did you mean 1,250.5?") == 2 and 'id="value-error"' in refused  # summary, field
+    assert refused.count("Choose the decision this rule gives.") == 2  # in the summary and beside the field
+    assert 'id="verdict-error"' in refused
     sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",
             "description": "Any open invoice", "advice": "Ask when they will pay."}
     preview = owner.post("/owner/rules/new", data=sent).get_data(as_text=True)
     assert 'id = &#34;any-open-invoice&#34;' in preview and "open_invoices &gt;= 1" in preview
+    assert "New rule ‘Any open invoice’: with at least 1 open invoice, the decision is renegotiate." in preview
     adopt_from(owner, preview, "try it")
     rule = app.extensions["clientrules"].ledger.rules.current().ruleset.rule("any-open-invoice")
     assert (rule.verdict, rule.advice) == ("renegotiate", "Ask when they will pay.")
+
+
+def test_owner_pages_say_names_not_ids_and_not_set_rather_than_zero(app, owner) -> None:
+    html = owner.get("/owner/clients/new").get_data(as_text=True)
+    sent = {**form_fields(html), "name": "Orchard Café Ltd", "at": "2026-02-01"}
+    response = owner.post("/owner/clients/new", data=sent)
+    assert response.headers["Location"] == "/owner/clients/orchard-cafe-ltd"  # made of the name, transliterated
+    record_page = owner.get("/owner/clients/orchard-cafe-ltd/record/MeetingHeld").get_data(as_text=True)
+    assert ">Back to Orchard Café Ltd</a>" in record_page
+    dashboard = owner.get("/owner/").get_data(as_text=True)
+    assert "monthly value not set" in dashboard  # the keep clients gave no monthly value: not "0 a month"
+    assert '<details class="filters-fold">' in dashboard  # folded away until a filter is in use
+    assert '<details class="filters-fold" open>' in owner.get("/owner/?verdict=keep").get_data(as_text=True)
+
+
+def test_amounts_are_read_the_way_the_business_writes_them(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    clean_environment(monkeypatch)
+    with Ledger.open(db_url) as ledger:
+        ledger.surveys.owner.set_password(PASSWORD)
+        ledger.record("bravo", ClientOnboarded(name="Bravo"), "2026-02-01")
+    app = make_app(db_url, tmp_path, CLIENTRULES_NUMBER_FORMAT="1.234,56")
+    try:
+        owner = app.test_client()
+        assert log_in(owner).status_code == 303
+        sent = {"at": "2026-03-10", "invoice_id": "B-2", "amount": "1.250,50", "due_on": "2026-04-01"}
+        response = owner.post("/owner/clients/bravo/record/InvoiceIssued",
+                              data={**form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent})
+        assert response.status_code == 303
+        assert app.extensions["clientrules"].ledger.events("bravo")[-1].payload.amount == 1250.5  # never 1.2505
+        refused = owner.post("/owner/clients/bravo/record/InvoiceIssued", data={
+            **form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent, "invoice_id": "B-3", "amount": "1,250.50"})
+        assert "1,250.50: did you mean 1.250,50?" in refused.get_data(as_text=True)
+    finally:
+        close_app(app)
+
+
+def test_after_an_adoption_the_dashboard_answers_at_once_and_says_it_is_deciding_again(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)
+    ledger.rules.use(ledger.rules.current().ruleset.source.replace("late_invoices_12m >= 3", "late_invoices_12m >= 1"),
+                     note="one is enough")
+    page = owner.get("/owner/").get_data(as_text=True)
+    assert "with version 1 of the rules. Deciding every client again now with the rules just adopted" in page
+    thread = ledger.portfolio._rebuilding
+    if thread is not None:
+        thread.join(timeout=60)
+    assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)

@@ -40,15 +40,15 @@ def test_the_page_lists_recent_changes_in_plain_words_and_marks_those_since_the_
 
     record_abuse(app, "acme_co")
     page = owner.get("/owner/changes/").get_data(as_text=True)
-    assert '<a href="/owner/clients/acme_co">acme_co</a>' in page
+    assert '<a href="/owner/clients/acme_co">Acme</a>' in page  # the name the owner knows, not the id
     assert re.search(r"was <span class=\"verdict keep\">keep</span>, now <span class=\"verdict terminate\">terminate", page)
     assert "They abused, harassed or threatened our staff" in page
     assert '<a href="/owner/changes/">What changed</a>' in page
     text = re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1])
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text) and "_" not in text.replace("acme_co", "")
-    assert "acme_co</a> <strong>new</strong>" in page  # changed after the previous visit
+    assert "Acme</a> <strong>new</strong>" in page  # changed after the previous visit
 
     record_abuse(app, "bravo")
     page = owner.get("/owner/changes/").get_data(as_text=True)
     assert page.index("bravo") < page.index("acme_co")  # newest first
-    assert page.count("</a> <strong>new</strong>") == 1 and "bravo</a> <strong>new</strong>" in page
+    assert page.count("</a> <strong>new</strong>") == 1 and "Bravo</a> <strong>new</strong>" in page

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clientrules.domain.decisions.words import describe_rule_changes
 from clientrules.domain.errors import InvalidRuleSet
+from clientrules.domain.rules.edits import edit_rule
+from clientrules.domain.rules.format import default_ruleset_text
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules import (
     AnyOf,
@@ -223,3 +226,16 @@ def test_all_problems_are_reported_and_the_error_is_one_line():
     assert "\n" not in message
     assert message.startswith("invalid rule set: rule 'a': unknown fact 'nope'")
     assert message.endswith("(and 1 more problem)")
+
+
+def test_rule_changes_are_told_in_sentences_and_layout_is_no_change() -> None:
+    before = parse_ruleset(default_ruleset_text())
+    assert describe_rule_changes(before, parse_ruleset("# a comment\n" + default_ruleset_text())) == []
+    fewer = parse_ruleset(edit_rule(before, "chronic-late-payer", thresholds=[2]))
+    assert describe_rule_changes(before, fewer) == [
+        "‘They pay late again and again’ now needs at least 2 late invoices in the last 12 months instead of 3."
+    ]
+    off = parse_ruleset(edit_rule(before, "outgrown", enabled=False))
+    outgrown = before.rule("outgrown").description
+    assert describe_rule_changes(before, off) == [f"‘{outgrown}’ turned off."]
+    assert describe_rule_changes(off, before) == [f"‘{outgrown}’ turned back on."]

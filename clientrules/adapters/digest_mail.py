@@ -4,11 +4,13 @@ project's :class:`~clientrules.ports.Mailer` (SMTP, or the outbox folder when no
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from email.utils import parseaddr
+from typing import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
 from clientrules.domain.alerts import Change, digest_message
+from clientrules.adapters.mail import stamp
 from clientrules.domain.errors import ClientRulesError
 from clientrules.ports import Mailer
 
@@ -21,7 +23,8 @@ class MailDigest:
 
     Each delivery round sends at most one mail (the changes due in that round):
     one per pass of the watcher, or with ``hour`` (0-23, UTC) one a day, the
-    changes gathered until that hour.
+    changes gathered until that hour. ``sender`` is the whole ``From``
+    (``Studio <hello@studio.example>``); its domain is the ``Message-ID``'s.
     """
 
     recipient: str
@@ -30,6 +33,8 @@ class MailDigest:
     client_url: str | None = None
     hour: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(range(24))))
     name: str = "digest"
+    #: the names of the clients given (those without one are shown by their id)
+    names: Callable[[Iterable[str]], Mapping[str, str]] = lambda clients: {}
 
     def first_attempt(self, now: float) -> float:
         if self.hour is None:
@@ -40,7 +45,11 @@ class MailDigest:
     def deliver(self, changes: Sequence[Change]) -> list[str | None]:
         if not changes:
             return []
-        message = digest_message(changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url)
+        names = self.names(change.client for change in changes)
+        message = digest_message(
+            changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url, names=names
+        )
+        stamp(message, parseaddr(self.sender)[1].rpartition("@")[2] or "localhost")
         reference = f"digest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{changes[0].id}"
         try:
             self.mailer.send(message, reference=reference)

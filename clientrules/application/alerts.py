@@ -50,7 +50,7 @@ import attrs
 from clientrules.domain.alerts import Change, decision_change
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
-from clientrules.domain.facts.schedule import age_thresholds, next_change
+from clientrules.domain.facts.schedule import next_change
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
@@ -254,7 +254,7 @@ class Watcher:
         baseline = expected is None
         record = alert_baseline or not baseline
         grace_days = version.ruleset.parameters.grace_days
-        ages = age_thresholds((c.fact, c.value) for rule in version.ruleset.enabled_rules for c in rule.comparisons)
+        ages = version.ruleset.age_thresholds()
         clients = list(causes)
         now = self._seconds()
         first_attempts = {channel.name: int(channel.first_attempt(now) * 1_000_000) for channel in channels}

@@ -3,8 +3,9 @@
 Deciding for every client on every look would cost seconds at a few thousand
 clients, so the standings are kept in memory and brought up to date on each
 call: only the clients with an event stored since the last call are decided
-again. Everything is decided again when another rule-set version is adopted,
-and, in the background, once the standings are :data:`REFRESH_AFTER` old,
+again. Everything is decided again in the background when another rule-set
+version is adopted (the standings of the previous one are shown meanwhile, said
+to be refreshing) and once the standings are :data:`REFRESH_AFTER` old,
 because facts such as days of silence or overdue amounts change with time alone.
 """
 
@@ -27,6 +28,7 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.errors import UnknownClient
 from clientrules.domain.facts import ClientFold, Facts, facts_of
+from clientrules.domain.facts.schedule import next_change
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
@@ -39,8 +41,8 @@ STAGES = (ACTIVE, LEFT, INVITED, ANSWERED)
 Sort = Literal["attention", "name", "value", "overdue", "recent"]
 SORTS: tuple[Sort, ...] = ("attention", "name", "value", "overdue", "recent")
 DEFAULT_PAGE_SIZE = 50
-#: points of a client's verdict over time
-MAX_POINTS = 60
+#: moments decided for a client's verdict over time
+MAX_POINTS = 250
 #: clients decided per round trip to the engine
 BATCH = 1_000
 
@@ -90,11 +92,14 @@ class VerdictAt:
 
 @attrs.frozen
 class Total:
-    """Active clients with one verdict: how many, their monthly value, their overdue amounts."""
+    """Active clients with one verdict: how many, their monthly value, their overdue amounts.
+
+    ``monthly_value`` is None when none of them has one given (not set, which is not 0).
+    """
 
     verdict: str
     clients: int
-    monthly_value: float
+    monthly_value: float | None
     overdue_amount: float
 
 
@@ -123,6 +128,10 @@ class PortfolioPage:
     departed: dict[str, int]
     segments: tuple[str, ...]
     as_of: Instant
+    #: the rule-set version the standings were decided with
+    ruleset_version: int = 0
+    #: whether they are being decided again in the background (with the rules just adopted, or as of now)
+    refreshing: bool = False
 
 
 class Portfolio:
@@ -159,6 +168,7 @@ class Portfolio:
             self._refresh()
             everyone = list(self._standings.values())
             as_of = self._refreshed or self._clock()
+            ruleset, refreshing = self._ruleset, self._rebuilding is not None
         chosen = [s for s in everyone if _wanted(s, query)]
         chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
         size = max(1, query.page_size)
@@ -173,48 +183,70 @@ class Portfolio:
             departed={stage: sum(1 for s in everyone if s.stage == stage) for stage in STAGES[1:]},
             segments=tuple(sorted({s.segment for s in everyone if s.segment})),
             as_of=as_of,
+            ruleset_version=ruleset,
+            refreshing=refreshing,
         )
 
-    def verdict_over_time(self, client: str, *, points: int = MAX_POINTS) -> list[VerdictAt]:
-        """The verdict the current rules give ``client`` at the end of each day it had an event, and now.
+    def names(self, clients: Iterable[str]) -> dict[str, str]:
+        """The name of each of ``clients`` that has one: the last it was onboarded with."""
+        found: dict[str, str] = {}
+        for client in set(clients):
+            onboarded = [e.payload for e in self._store.read_client(client) if isinstance(e.payload, ClientOnboarded)]
+            if onboarded and onboarded[-1].name:
+                found[client] = onboarded[-1].name
+        return found
 
-        Time travel: each point is decided on the events up to that moment
-        only. At most ``points`` points, the latest ones.
+    def verdict_over_time(self, client: str, *, points: int = MAX_POINTS) -> list[VerdictAt]:
+        """The verdict the current rules give ``client`` from each moment it can change, and now.
+
+        Those moments are each event and each moment a fact changes with time
+        alone: an invoice turning late, a window forgetting an incident, a
+        day count crossing a threshold a rule compares it with (the watcher's
+        schedule, :func:`~clientrules.domain.facts.schedule.next_change`).
+        Time travel: each moment is decided on the events up to it only. The
+        latest ``points`` moments are decided; of each run of the same verdict
+        only its first moment is returned, then now.
         """
-        events = self._store.read_client(client)
+        events = [e for e in self._store.read_client(client) if not e.payload.SYSTEM]
         if not events:
             raise UnknownClient(client)
         version = self._rules.current()
         fold = ClientFold()
         fold.apply_all(events)
         now = self._clock()
-        days = sorted({e.at.date for e in events if not e.payload.SYSTEM})
-        moments = [Instant.parse(f"{day.isoformat()}T23:59:59Z") for day in days]
-        moments = [m for m in moments if m < now][-(points - 1):] + [now]
         grace_days = version.ruleset.parameters.grace_days
+        ages = version.ruleset.age_thresholds()
+        moments: list[Instant] = []
+        moment: Instant | None = min(e.at for e in events)
+        while moment is not None and moment < now:
+            moments.append(moment)
+            moment = next_change(fold, moment, grace_days=grace_days, ages=ages)
+        moments = moments[-(points - 1):] + [now]
         decisions = self._engines.decide_batch(
             [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
         )
-        return [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+        verdicts = [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+        return [v for n, v in enumerate(verdicts) if n in (0, len(verdicts) - 1) or verdicts[n - 1].verdict != v.verdict]
 
     def _refresh(self) -> None:
         """Bring the standings up to date (called with the lock held).
 
-        The first call, and the first after another rule-set version was
-        adopted, decide every client before answering. Standings older than
-        :data:`REFRESH_AFTER` are decided again in a background thread while
-        the current ones are served (with their time), so that no look waits
-        for the whole portfolio; clients with new events are decided again
-        at once.
+        The first call decides every client before answering. Standings
+        decided with an earlier rule-set version, or older than
+        :data:`REFRESH_AFTER`, are decided again in a background thread while
+        the current ones are served (with their time and version, and
+        ``refreshing``), so that no look after an adoption waits for the whole
+        portfolio; clients with new events are decided again at once.
         """
         now = self._clock()
         ruleset = self._rules.current().version
-        if self._refreshed is None or ruleset != self._ruleset:
+        if self._refreshed is None:
             head = self._store.head_position()
             self._standings = self._decide(self._store.client_ids(), now)
             self._position, self._ruleset, self._refreshed = head, ruleset, now
             return
-        if now.utc - self._refreshed.utc >= REFRESH_AFTER and self._rebuilding is None:
+        stale = ruleset != self._ruleset or now.utc - self._refreshed.utc >= REFRESH_AFTER
+        if stale and self._rebuilding is None:
             self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
             self._rebuilding.start()
         head = self._store.head_position()
@@ -231,8 +263,8 @@ class Portfolio:
             ruleset = self._rules.current().version
             fresh = self._decide(self._store.client_ids(), started)
             with self._lock:
-                if ruleset == self._ruleset:
-                    self._standings, self._position, self._refreshed = fresh, head, started
+                if ruleset == self._rules.current().version:  # else another version came meanwhile: next look
+                    self._standings, self._position, self._ruleset, self._refreshed = fresh, head, ruleset, started
         finally:
             self._rebuilding = None
 
@@ -313,13 +345,19 @@ def _wanted(standing: Standing, query: PortfolioQuery) -> bool:
     return not query.segment or standing.segment == query.segment
 
 
+def _sum_given(values: Iterable[float | None]) -> float | None:
+    """The sum of the values given, None when none is."""
+    given = [value for value in values if value is not None]
+    return sum(given) if given else None
+
+
 def _totals(standings: list[Standing]) -> tuple[Total, ...]:
     active = [s for s in standings if not s.departed]
     return tuple(
         Total(
             verdict=verdict,
             clients=sum(1 for s in active if s.verdict == verdict),
-            monthly_value=sum(s.monthly_value or 0.0 for s in active if s.verdict == verdict),
+            monthly_value=_sum_given(s.monthly_value for s in active if s.verdict == verdict),
             overdue_amount=sum(s.overdue_amount for s in active if s.verdict == verdict),
         )
         for verdict in VERDICTS

@@ -18,6 +18,7 @@ import attrs
 from clientrules.application.decisions import Decisions
 from clientrules.application.learning import Learning
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
+from clientrules.domain.decisions.words import describe_rule_changes
 from clientrules.domain.events import Clock
 from clientrules.domain.learning.backtest import Backtest
 from clientrules.domain.rules import parse_ruleset, ruleset_to_toml
@@ -46,6 +47,8 @@ class RulePreview:
     #: today's decisions the change turns, in the order clients were first recorded
     changed: tuple[ChangedDecision, ...]
     backtest: Backtest
+    #: what changes, one plain sentence each ("'Outgrown' turned off")
+    sentences: tuple[str, ...] = ()
 
 
 class RuleChanges:
@@ -69,11 +72,13 @@ class RuleChanges:
             for client, verdict in after.items()
             if before.get(client) != verdict
         )
-        diff = difflib.unified_diff(
-            ruleset_to_toml(current.ruleset).splitlines(), text.splitlines(), lineterm="", n=2
+        diff = difflib.unified_diff(  # both in the standard layout: only real changes show
+            ruleset_to_toml(current.ruleset).splitlines(), ruleset_to_toml(candidate.ruleset).splitlines(),
+            lineterm="", n=2,
         )
         backtest = self._learning.backtest(text, label="with the change")
-        return RulePreview(current, text, tuple(diff)[2:], changed, backtest)
+        sentences = tuple(describe_rule_changes(current.ruleset, candidate.ruleset))
+        return RulePreview(current, text, tuple(diff)[2:], changed, backtest, sentences)
 
     def preview_edit(
         self,

@@ -179,6 +179,11 @@ class Sender:
     def domain(self) -> str:
         return self.address.rpartition("@")[2] or "localhost"
 
+    @property
+    def from_header(self) -> Address:
+        """The ``From`` of its mail: the business's name as display name, then the address."""
+        return Address(display_name=self.name or "", addr_spec=self.address)
+
 
 @attrs.frozen
 class InvitationMail:
@@ -233,12 +238,11 @@ class InvitationMail:
         }
         message = EmailMessage()
         message["Subject"] = subject
-        message["From"] = Address(display_name=self.sender.name or "", addr_spec=self.sender.address)
+        message["From"] = self.sender.from_header
         message["To"] = invitation.email
         if self.sender.reply_to:
             message["Reply-To"] = self.sender.reply_to
-        message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
-        message["Message-ID"] = make_msgid(domain=self.sender.domain)
+        stamp(message, self.sender.domain)
         if reminder:
             unsubscribe = self.sender.reply_to or self.sender.address
             message["List-Unsubscribe"] = f"<mailto:{unsubscribe}?subject=stop>"
@@ -247,6 +251,12 @@ class InvitationMail:
         message.set_content(text, cte=_transfer_encoding(text))
         message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
         return message
+
+
+def stamp(message: EmailMessage, domain: str) -> None:
+    """Give ``message`` the ``Date`` (now) and a ``Message-ID`` on ``domain`` that mail readers and filters expect."""
+    message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    message["Message-ID"] = make_msgid(domain=domain)
 
 
 def outbox_reference(invitation: Invitation) -> str:
@@ -298,4 +308,5 @@ __all__ = [
     "delete_outbox_copies",
     "outbox_folder",
     "outbox_reference",
+    "stamp",
 ]

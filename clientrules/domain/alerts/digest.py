@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from email.message import EmailMessage
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from clientrules.domain.alerts.change import Change
 from clientrules.domain.rules.model import VERDICTS
@@ -53,12 +53,14 @@ def grouped(changes: Sequence[Change]) -> list[tuple[str, list[Change]]]:
     return [(verdict, sorted(members, key=lambda c: c.at.key)) for verdict, members in groups if members]
 
 
-def digest_text(changes: Sequence[Change], client_url: str | None) -> str:
+def digest_text(changes: Sequence[Change], client_url: str | None, names: Mapping[str, str] | None = None) -> str:
+    """The plain-text part; each client by its name in ``names`` (its id when it has none)."""
+    names = names or {}
     lines = [subject(changes), ""]
     for verdict, members in grouped(changes):
         lines += [HEADINGS[verdict], "=" * len(HEADINGS[verdict]), ""]
         for change in members:
-            lines.append(f"* {change.client}: {summary(change)}")
+            lines.append(f"* {names.get(change.client, change.client)}: {summary(change)}")
             lines += [f"  - {reason.sentence}" for reason in change.reasons]
             lines += [f"  Advice: {advice}" for advice in change.advice]
             if client_url:
@@ -67,8 +69,10 @@ def digest_text(changes: Sequence[Change], client_url: str | None) -> str:
     return "\n".join(lines)
 
 
-def digest_html(changes: Sequence[Change], client_url: str | None) -> str:
+def digest_html(changes: Sequence[Change], client_url: str | None, names: Mapping[str, str] | None = None) -> str:
+    """The HTML part; each client by its name in ``names`` (its id when it has none), linked with ``client_url``."""
     e = html.escape
+    names = names or {}
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -79,7 +83,7 @@ def digest_html(changes: Sequence[Change], client_url: str | None) -> str:
     for verdict, members in grouped(changes):
         parts.append(f'<h2 style="font-size: 1.1em">{e(HEADINGS[verdict])}</h2><ul>')
         for change in members:
-            name = e(change.client)
+            name = e(names.get(change.client, change.client))
             if client_url:
                 name = f'<a href="{e(client_url.format(client=change.client))}">{name}</a>'
             parts.append(f"<li><p><strong>{name}</strong>: {e(summary(change))}</p>")
@@ -93,12 +97,17 @@ def digest_html(changes: Sequence[Change], client_url: str | None) -> str:
 
 
 def digest_message(
-    changes: Sequence[Change], *, sender: str, recipient: str, client_url: str | None = None
+    changes: Sequence[Change],
+    *,
+    sender: str,
+    recipient: str,
+    client_url: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The digest of ``changes`` (at least one) from ``sender`` to ``recipient``.
 
     ``client_url`` (e.g. ``https://app.example/owner/clients/{client}``) links
-    each client to its page.
+    each client to its page; ``names`` gives the clients' names.
     """
     if not changes:
         raise ValueError("a digest needs at least one change")
@@ -106,6 +115,6 @@ def digest_message(
     message["Subject"] = subject(changes)
     message["From"] = sender
     message["To"] = recipient
-    message.set_content(digest_text(changes, client_url))
-    message.add_alternative(digest_html(changes, client_url), subtype="html")
+    message.set_content(digest_text(changes, client_url, names))
+    message.add_alternative(digest_html(changes, client_url, names), subtype="html")
     return message

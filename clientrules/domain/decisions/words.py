@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from clientrules.domain.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, SignalCondition
+from clientrules.domain.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, RuleSet, SignalCondition
 
 #: Short noun phrases for the facts of the catalogue, as in "4 late invoices in the last 12 months".
 FACT_WORDS: dict[str, str] = {
@@ -128,3 +128,55 @@ def describe_miss(condition: Condition, values: Mapping[str, FactValue], fired: 
     if condition.op in (">=", ">") and actual < condition.value:
         return f"{counted(actual, FACT_WORDS.get(condition.fact, condition.fact))} of the {number(condition.value)} needed"
     return f"{describe_value(condition.fact, actual)} (needs {_BOUND[condition.op]} {number(condition.value)})"
+
+
+def _threshold(comparison: Comparison) -> str:
+    """``at least 3 late invoices in the last 12 months``; ``a meeting, plan or new terms ...: yes``."""
+    words = FACT_WORDS.get(comparison.fact, comparison.fact)
+    if isinstance(comparison.value, bool):
+        return f"{words}: {'yes' if comparison.value == (comparison.op == '==') else 'no'}"
+    return f"{_BOUND[comparison.op]} {counted(comparison.value, words)}"
+
+
+def describe_rule_changes(before: RuleSet, after: RuleSet) -> list[str]:
+    """What adopting ``after`` instead of ``before`` changes, one sentence each, in ``after``'s order.
+
+    "'They pay late again and again' now needs at least 2 late invoices in the
+    last 12 months instead of 3"; "'Outgrown' turned off". Layout and
+    comments are not changes; an empty list means the rules decide the same.
+    """
+    old = {rule.id: rule for rule in before.rules}
+    sentences: list[str] = []
+    if before.parameters.grace_days != after.parameters.grace_days:
+        sentences.append(
+            f"An invoice counts as late {counted(after.parameters.grace_days, 'days')} after it is due"
+            f" instead of {number(before.parameters.grace_days)}."
+        )
+    for rule in after.rules:
+        name = f"‘{rule.description or rule.id}’"
+        previous = old.get(rule.id)
+        if previous is None:
+            conditions = " and ".join(_threshold(c) for c in rule.comparisons) or "its signals fire"
+            outcome = f"the decision is {rule.verdict.replace('_', ' ')}" if rule.verdict else "it signals other rules"
+            sentences.append(f"New rule {name}: with {conditions}, {outcome}.")
+            continue
+        if previous.enabled != rule.enabled:
+            sentences.append(f"{name} turned {'back on' if rule.enabled else 'off'}.")
+        changed = [(was, now) for was, now in zip(previous.comparisons, rule.comparisons) if was != now]
+        for was, now in changed:
+            same_measure = (was.fact, was.op) == (now.fact, now.op) and not isinstance(was.value, bool)
+            shown = number(was.value) if same_measure else _threshold(was)
+            sentences.append(f"{name} now needs {_threshold(now)} instead of {shown}.")
+        if len(previous.comparisons) != len(rule.comparisons) or (not changed and previous.when != rule.when):
+            sentences.append(f"{name} has other conditions.")
+        if previous.verdict != rule.verdict and rule.verdict and previous.verdict:
+            sentences.append(
+                f"{name} now gives {rule.verdict.replace('_', ' ')} instead of {previous.verdict.replace('_', ' ')}."
+            )
+        if previous.description != rule.description:
+            sentences.append(f"{name} was called ‘{previous.description or previous.id}’.")
+        if previous.advice != rule.advice:
+            sentences.append(f"{name} gives other advice: “{rule.advice}”." if rule.advice else f"{name} gives no advice any more.")
+    kept = {rule.id for rule in after.rules}
+    sentences += [f"‘{rule.description or rule.id}’ removed." for rule in before.rules if rule.id not in kept]
+    return sentences

@@ -1,6 +1,6 @@
 """Events: the event vocabulary as typed, validated values (pure: no I/O)."""
 
-from clientrules.domain.events.event import Event, check_client_id, content_id
+from clientrules.domain.events.event import Event, check_client_id, client_id_from_name, content_id
 from clientrules.domain.events.instant import Clock, Instant, Moment, as_instant, moment_or_now
 from clientrules.domain.events.jsonl import iter_events, read_events, write_events
 from clientrules.domain.events.registry import Registry, registry
@@ -55,6 +55,7 @@ __all__ = [
     "Moment",
     "moment_or_now",
     "check_client_id",
+    "client_id_from_name",
     "ClientMessageReceived",
     "ClientOnboarded",
     "ClientReferredOut",

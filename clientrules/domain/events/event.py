@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -18,6 +19,9 @@ from clientrules.domain.events.types import Payload
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SYSTEM_STREAM = re.compile(r"\$[a-z][a-z0-9_-]{0,31}")
 MAX_ID_LENGTH = 128
+#: letters that do not split into a base letter and accents, written the way they are read
+_SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+_ID_GAPS = re.compile(r"[^a-z0-9]+")
 
 
 def check_client_id(client: object, *, field: str = "client") -> str:
@@ -28,6 +32,16 @@ def check_client_id(client: object, *, field: str = "client") -> str:
             f"{shown} is not a client id (1-64 letters, digits, '.', '_' or '-')", field=field
         )
     return client
+
+
+def client_id_from_name(name: str) -> str | None:
+    """The client id made of ``name``, accents and special letters transliterated
+    (``"Orchard Café Ltd"`` -> ``orchard-cafe-ltd``, ``"Straße & Søn"`` -> ``strasse-son``);
+    None when nothing of it can be written in an id (``"東京"``)."""
+    split = unicodedata.normalize("NFKD", name.casefold().translate(_SPELLED))
+    unaccented = "".join(c for c in split if not unicodedata.combining(c))
+    candidate = _ID_GAPS.sub("-", unaccented).strip("-")[:64].rstrip("-")
+    return candidate or None
 
 
 def _check_stream(_: object, attribute: attrs.Attribute[str], value: object) -> None:

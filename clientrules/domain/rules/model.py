@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Mapping, Union
 import attrs
 
 from clientrules.domain.drafts import Drafts
+from clientrules.domain.facts.schedule import age_thresholds
 
 #: The verdicts, most severe first: the decision is the most severe verdict that fired.
 VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
@@ -177,6 +178,10 @@ class RuleSet:
         for rule_id in by_id:
             stage_of(rule_id)
         return stage
+
+    def age_thresholds(self) -> dict[str, tuple[float, ...]]:
+        """The thresholds its enabled rules compare each day count with (for the schedule of time changes)."""
+        return age_thresholds((c.fact, c.value) for rule in self.enabled_rules for c in rule.comparisons)
 
     def matched_signals(self) -> frozenset[str]:
         """Ids of the rules whose signal some enabled rule matches (with or without ``not``)."""
