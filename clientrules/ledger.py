@@ -44,7 +44,9 @@ from clientrules.domain.events import (
     as_instant,
     check_client_id,
     moment_or_now,
+    registry,
 )
+from clientrules.domain.events.door import admitted_data
 from clientrules.domain.events.jsonl import iter_events, iter_lines, write_events
 from clientrules.domain.privacy import Erasure
 from clientrules.parallel import iter_evaluate_parallel
@@ -265,8 +267,13 @@ class Ledger:
         (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
         guard = SystemEventGuard(self.store)
+
+        def check(event: Event) -> None:  # here too, so that a refusal names its line
+            admitted_data(event, registry)
+            guard(event)
+
         with _lines_of(source) as lines:
-            return self.store.append(guard.checked(iter_events(lines, check=guard), each=False))
+            return self.store.append(guard.checked(iter_events(lines, check=check), each=False))
 
     def erase(self, client: str, *, requested_by: str | None = None) -> Erasure:
         """Erase ``client``'s personal data: destroy its key and record ``PersonalDataErased``.

@@ -15,9 +15,7 @@ from typing import Callable, Iterable, Mapping, Union
 import attrs
 
 from clientrules.domain.drafts import Drafts
-
-#: The verdicts, most severe first: the decision is the most severe verdict that fired.
-VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
+from clientrules.domain.events.system import VERDICTS as VERDICTS  # the decision is the most severe verdict that fired
 #: Rank of each verdict: a higher number is more severe.
 SEVERITY: dict[str, int] = {verdict: len(VERDICTS) - i for i, verdict in enumerate(VERDICTS)}
 
