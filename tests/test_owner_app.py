@@ -250,6 +250,11 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
         ("DeadlineMissed", {"deliverable": "draft", "at": "2999-01-01"}, "at", "That date is in the future"),
         ("DeadlineMissed", {"deliverable": ""}, "deliverable", "Which deliverable: please fill this in."),
         ("ContractSigned", {"contract_id": "K-1", "value": "-5"}, "value", "Enter a number"),
+        ("DeadlineMissed", {"deliverable": "draft", "at": "0001-01-01"}, "at", "outside the years 1000 to 8999"),
+        ("DeadlineMissed", {"deliverable": "draft", "at": "0999-12-31"}, "at", "outside the years 1000 to 8999"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "9999-12-31"}, "due_on", "outside the years"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "2,000,000,000,000,000", "due_on": "2026-04-01"}, "amount", "at most 1,000,000,000,000,000"),
+        ("FollowUpSent", {"topic": "x" * 200_000}, "topic", "longer than 64 KiB"),
     ],
 )
 def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, owner, type_name, sent, field, message) -> None:

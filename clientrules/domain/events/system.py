@@ -97,8 +97,8 @@ def _instant_text(_: object, attribute: attrs.Attribute[str], value: object) -> 
 def _proposed_rule(_: object, attribute: attrs.Attribute[dict[str, Any]], value: object) -> None:
     if not isinstance(value, dict):
         raise InvalidEvent("must be an object", field=attribute.name)
-    if not isinstance(value.get("id", ""), str):
-        raise InvalidEvent("'id' must be a string", field=attribute.name)
+    if not isinstance(value.get("id"), str):
+        raise InvalidEvent("'id' must be the rule's id (a string)", field=attribute.name)
     when = value.get("when", [])
     if not isinstance(when, list):
         raise InvalidEvent("'when' must be a list", field=attribute.name)
@@ -244,7 +244,7 @@ class ProposalDecided(Payload):
     proposal_id: str = _text_field()
     outcome: str = attrs.field(validator=_one_of("accepted", "rejected"))
     evidence: str = _text_field()
-    rule: dict[str, Any] = attrs.field(factory=dict, validator=_proposed_rule)
+    rule: dict[str, Any] = attrs.field(validator=_proposed_rule)
     ruleset_version: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(_version)
     )
