@@ -73,7 +73,7 @@ def edit(rule_id: str) -> ResponseReturnValue:
         form.description.data, form.advice.data = rule.description, rule.advice
         for comparison in rule.comparisons:
             form.thresholds.append_entry(str(comparison.value).lower())
-    elif form.validate():
+    elif form.validate() & _has_every_threshold(form, len(rule.comparisons)):  # both run: every message shows
         try:
             values = [_value(entry.data) for entry in form.thresholds]
             preview = _ledger().rule_changes.preview_edit(
@@ -86,6 +86,17 @@ def edit(rule_id: str) -> ResponseReturnValue:
             return _preview(preview, f"Change the rule “{rule.description or rule.id}”")
     return render_template("owner/rule_edit.html", form=form, rule=rule, operators=OPERATOR_WORDS,
                            fact_words=FACT_WORDS), 400 if request.method == "POST" else 200
+
+
+def _has_every_threshold(form: RuleForm, count: int) -> bool:
+    """Whether the post holds a threshold per comparison; a missing one gets its message beside its box."""
+    complete = len(form.thresholds) >= count
+    while len(form.thresholds) < count:
+        form.thresholds.append_entry("")
+        form.thresholds[-1].errors = ["Enter a threshold: a number, or yes or no."]
+    if not complete:
+        form.form_errors.append("A threshold is missing: fill in every box under “When it applies”.")
+    return complete
 
 
 @rule_editing.route("/new", methods=["GET", "POST"])

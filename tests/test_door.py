@@ -133,3 +133,76 @@ def test_a_client_active_at_the_end_of_the_years_leaves_learning_and_backtests_w
     assert ledger.learning.report() is not None
     assert ledger.learning.backtest() is not None
     assert ledger.learning.proposals().pending == ()
+
+
+# --- the remaining one-line errors --------------------------------------------------
+
+
+def cli_run(*args: str, input: str | None = None):
+    from click.testing import CliRunner
+
+    from clientrules.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def assert_one_line_refusal(result, *expected: str) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (1, 2), result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith(("error:", "Error:"))]
+    assert len(lines) == 1 and all(text in lines[0] for text in expected), result.output
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf", "-inf", "0", "1e400"])
+def test_watch_interval_is_a_finite_positive_number_of_seconds(db_url: str, interval: str):
+    assert_one_line_refusal(cli_run("--db", db_url, "watch", "--interval", interval), "--interval")
+    assert_one_line_refusal(cli_run("--db", db_url, "worker", "--idle-exit", "nan"), "--idle-exit")
+
+
+def test_a_json_line_with_a_key_twice_is_refused_with_its_line(db_url: str):
+    good = '{"client": "a", "type": "ClientOnboarded", "at": "2026-01-01", "data": {"name": "A"}}'
+    twice = '{"client": "a", "type": "ClientOnboarded", "at": "2026-01-01", "data": {"name": "A", "name": "B"}}'
+    result = cli_run("--db", db_url, "import", "-", input=f"{good}\n{twice}\n")
+    assert_one_line_refusal(result, "line 2:", "the key 'name' appears twice")
+    result = cli_run("--db", db_url, "import", "-", input=good.replace('"client": "a"', '"client": "a", "client": "b"') + "\n")
+    assert_one_line_refusal(result, "line 1:", "the key 'client' appears twice")
+    with Ledger.open(db_url) as ledger:
+        assert ledger.clients() == []
+
+
+def test_a_day_count_threshold_the_calendar_cannot_reach_is_refused_and_never_scheduled(db_url: str, tmp_path):
+    from clientrules.domain.facts import ClientFold
+    from clientrules.domain.facts.schedule import MAX_DAY_COUNT, next_change
+    from clientrules.domain.rules import default_ruleset_text
+
+    far = tmp_path / "far.toml"
+    far.write_text(default_ruleset_text().replace("tenure_days >= 365", "tenure_days >= 3000000"))
+    assert_one_line_refusal(cli_run("--db", db_url, "rules", "check", str(far)), "tenure_days >= 3000000", "counts days")
+    assert_one_line_refusal(cli_run("--db", db_url, "rules", "use", str(far)), "counts days")
+    fold = ClientFold()
+    with Ledger.open(db_url) as ledger:
+        ledger.record("old", ClientOnboarded(name="Old"), "2026-01-01")
+        for event in ledger.events("old"):
+            fold.apply(event)
+    after = Instant.parse("2026-06-01")
+    assert next_change(fold, after, grace_days=7, ages={"tenure_days": (3_000_000.0, MAX_DAY_COUNT)}) is None
+
+
+def test_a_huge_rule_file_is_refused_before_it_is_read(db_url: str, tmp_path):
+    huge = tmp_path / "huge.toml"
+    with huge.open("w") as file:
+        file.write("# " + "x" * 4_000_000 + "\n")
+    for command in (["rules", "check"], ["rules", "use"], ["backtest", "--rules"]):
+        assert_one_line_refusal(cli_run("--db", db_url, *command, str(huge)), "longer than 256 KiB")
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("evaluate", "--as-of", "9999-12-31T23:59:59-14:00"), "outside the years"),
+        (("survey", "remind", "--after-days", "99999999"), "--after-days"),
+    ],
+)
+def test_far_moments_and_counts_on_the_command_line_get_one_line(db_url: str, args, expected):
+    assert_one_line_refusal(cli_run("--db", db_url, *args), expected)

@@ -441,6 +441,20 @@ def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app
     assert owner.get("/owner/rules/nonsense/edit").status_code == 404
 
 
+@pytest.mark.parametrize("left_out", ["thresholds-0", "enabled"])
+def test_a_rule_edit_without_one_of_its_fields_is_refused_beside_the_form(app, owner, left_out) -> None:
+    rules = app.extensions["clientrules"].ledger.rules
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "4", "advice": "", "description": "x"}
+    del sent[left_out]
+    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'class="error"' in html, html[-1500:]
+    if left_out == "thresholds-0":
+        assert "Enter a threshold" in html
+    assert rules.current().version == 1
+
+
 def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:
     page = owner.get("/owner/rules/new").get_data(as_text=True)
     sent = {"csrf_token": csrf_token(page), "fact": "open_invoices", "op": ">=", "value": "1", "verdict": "renegotiate",

@@ -24,7 +24,7 @@ from clientrules import (
     check_client_id,
     verdict_words,
 )
-from clientrules.cli.context import ctx_ledger
+from clientrules.cli.context import Seconds, ctx_ledger
 from clientrules.cli.decisions import AS_OF, MomentType
 
 
@@ -56,7 +56,7 @@ def _change_line(change: Change) -> str:
 @AS_OF
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1, 86_400),
     default=60.0,
     show_default=True,
     metavar="SECONDS",

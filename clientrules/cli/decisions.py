@@ -9,7 +9,7 @@ from typing import IO, Any, Iterable
 import click
 
 from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
-from clientrules.cli.context import ctx_ledger
+from clientrules.cli.context import ctx_ledger, read_rule_file
 
 #: processes evaluate may start
 MAX_WORKERS = 64
@@ -38,13 +38,6 @@ AS_OF = click.option(
     help="Decide as of WHEN (2026-06-01 or 2026-06-01T09:30:00+02:00); only events at or before it count. "
     "[default: now]",
 )
-
-
-def _read(file: IO[str]) -> str:
-    try:
-        return file.read()
-    except UnicodeDecodeError:
-        raise ClientRulesError(f"{file.name} is not UTF-8 text") from None
 
 
 @click.command("evaluate")
@@ -149,7 +142,7 @@ def rules_show(version: int | None) -> None:
 def rules_check(file: IO[str]) -> None:
     """Validate a rule-set FILE ('-' for standard input) without adopting it; exit 1 with every problem."""
     try:
-        ruleset = parse_ruleset(_read(file))
+        ruleset = parse_ruleset(read_rule_file(file))
     except RuleSetProblems as error:
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
@@ -169,7 +162,7 @@ def rules_check(file: IO[str]) -> None:
 )
 def rules_use(file: IO[str], note: str | None, expected_version: int | None) -> None:
     """Validate a rule-set FILE and adopt it as a new version, which becomes current."""
-    adopted = ctx_ledger().rules.use(_read(file), note=note, expected_version=expected_version)
+    adopted = ctx_ledger().rules.use(read_rule_file(file), note=note, expected_version=expected_version)
     click.echo(f"rule-set version {adopted.version} is now current ({len(adopted.ruleset.rules)} rules)")
 
 

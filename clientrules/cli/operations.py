@@ -14,7 +14,7 @@ from clientrules import (
     migrate_database,
     run_worker,
 )
-from clientrules.cli.context import CliState, ctx_ledger
+from clientrules.cli.context import CliState, Seconds, ctx_ledger
 
 
 def _db() -> str | None:
@@ -61,7 +61,7 @@ def db_status() -> None:
 @click.option("--batch", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH, show_default=True, metavar="N",
               help="Clients claimed and recorded per transaction.")
 @click.option("--once", is_flag=True, help="Stop when nothing is left to claim.")
-@click.option("--idle-exit", "idle_exit", type=click.FloatRange(0, 365 * 86_400), metavar="SECONDS",
+@click.option("--idle-exit", "idle_exit", type=Seconds(0, 365 * 86_400), metavar="SECONDS",
               help="Stop after SECONDS without work. [default: run until stopped]")
 def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """Re-evaluate and record clients whose history changed, sharing the work with other workers.
