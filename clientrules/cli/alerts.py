@@ -91,6 +91,8 @@ def watch_command(once: bool, as_of: Instant | None, interval: float, alert_base
 def _print_pass(report: PassReport, delivered: DeliveryReport) -> None:
     for change in report.changes:
         click.echo(_change_line(change))
+    for client, reason in report.set_aside:
+        click.echo(f"set aside {client} (tried again in an hour; the others were decided): {reason}", err=True)
     if report.decided or report.changes or delivered.delivered or delivered.failed:
         click.echo(_describe(report, delivered), err=True)
 

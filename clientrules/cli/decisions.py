@@ -8,7 +8,7 @@ from typing import IO, Any, Iterable
 
 import click
 
-from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
+from clientrules import ClientRulesError, Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
 from clientrules.cli.context import ctx_ledger, read_rule_file
 
 #: processes evaluate may start
@@ -63,10 +63,21 @@ def evaluate_command(
     gives the whole chain). With --record each decision is stored as a
     DecisionRecorded event, naming the rule-set version that made it.
     """
-    decisions = ctx_ledger(create=False).iter_evaluate(list(clients) or None, as_of=as_of, record=record, workers=workers)
+    set_aside: list[tuple[str, str]] = []
+    decisions = ctx_ledger(create=False).iter_evaluate(
+        list(clients) or None, as_of=as_of, record=record, workers=workers, set_aside=lambda *failed: set_aside.append(failed)
+    )
     if as_json:
         _print_json_array(decision.to_json() for decision in decisions)
-        return
+    else:
+        _print_decisions(decisions, clients, record)
+    for client, reason in set_aside:
+        click.echo(f"error: client {client} was set aside, the others were decided: {reason} ('clientrules db check' says how to repair it)", err=True)
+    if set_aside:
+        sys.exit(1)
+
+
+def _print_decisions(decisions: Iterable[Decision], clients: tuple[str, ...], record: bool) -> None:
     count = 0
     for decision in decisions:  # streamed: constant memory however many clients
         if count == 0:

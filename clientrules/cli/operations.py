@@ -91,8 +91,11 @@ def db_check() -> None:
     ledger = ctx_ledger(create=False)
     problems = ledger.check()
     if not problems:
-        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes")
+        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes, and every client can be decided")
         return
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
-    raise ClientRulesError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found; {REPAIR}")
+    found = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found"
+    if all("to repair:" in problem for problem in problems):  # clients that cannot be decided: each says how
+        raise ClientRulesError(f"{found}; each says how to repair it")
+    raise ClientRulesError(f"{found}; {REPAIR}")
