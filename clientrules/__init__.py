@@ -93,6 +93,7 @@ from clientrules.domain.next_steps import NextSteps, Step
 from clientrules.domain.privacy import Erasure
 from clientrules.domain.rules import RuleSet, RuleSetProblems, parse_ruleset, ruleset_to_toml
 from clientrules.domain.rules.format import MAX_GRACE_DAYS
+from clientrules.domain.rules.limits import SOURCE_BYTES
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.domain.survey import (
     FIELDS as SURVEY_FIELDS,
@@ -152,6 +153,9 @@ try:
     __version__ = _version("clientrules")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+#: the longest rule-set file (bytes of text) the engine is trusted with
+MAX_RULESET_BYTES = SOURCE_BYTES.allowed
 
 __all__ = [
     "__version__",
@@ -301,6 +305,7 @@ __all__ = [
     "VERDICTS",
     "SEVERITY",
     "MAX_GRACE_DAYS",
+    "MAX_RULESET_BYTES",
     "DRAFT_NAMES",
     "default_drafts",
     "plain_date",

@@ -15,7 +15,7 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import IO, Iterable, Iterator, cast
+from typing import IO, Callable, Iterable, Iterator, cast
 
 from clientrules import wiring
 from clientrules.adapters.report import ReportRenderer
@@ -45,7 +45,9 @@ from clientrules.domain.events import (
     as_instant,
     check_client_id,
     moment_or_now,
+    registry,
 )
+from clientrules.domain.events.door import admitted_data
 from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
 from clientrules.domain.money import MoneyRefused
 from clientrules.domain.privacy import Erasure
@@ -163,14 +165,21 @@ class Ledger:
         return Decisions(self.store, self.rules, self.engines, folds=self.folds, clock=self.clock)
 
     def iter_evaluate(
-        self, clients: Iterable[str] | None = None, *, as_of: Moment | None = None, record: bool = False, workers: int = 1
+        self,
+        clients: Iterable[str] | None = None,
+        *,
+        as_of: Moment | None = None,
+        record: bool = False,
+        workers: int = 1,
+        set_aside: Callable[[str, str], None] | None = None,
     ) -> Iterator[Decision]:
         """:meth:`Decisions.iter_evaluate <clientrules.application.decisions.Decisions.iter_evaluate>`, spread
-        over ``workers`` processes (the same decisions, in the same order)."""
+        over ``workers`` processes (the same decisions, in the same order); a client that cannot be decided
+        goes to ``set_aside(client, reason)`` and the others are decided (without it, its error is raised)."""
         if workers < 1:
             raise ClientRulesError("workers must be 1 or more")
         if workers == 1:
-            yield from self.decisions.iter_evaluate(clients, as_of=as_of, record=record)
+            yield from self.decisions.iter_evaluate(clients, as_of=as_of, record=record, set_aside=set_aside)
             return
         if wiring.in_memory(self.url):
             raise ClientRulesError("a ledger in memory cannot be shared with other processes: evaluate it with one worker")
@@ -180,7 +189,9 @@ class Ledger:
         opener = functools.partial(
             Ledger.open, self.url, settings=self._settings, engine_factory=self._engine_factory, clock=self.clock
         )
-        yield from iter_evaluate_parallel(opener, chosen, workers=workers, moment=moment, version=version, record=record)
+        yield from iter_evaluate_parallel(
+            opener, chosen, workers=workers, moment=moment, version=version, record=record, set_aside=set_aside
+        )
 
     def evaluation_queue(self) -> EvaluationQueue:
         """The queue that ``clientrules worker`` processes share (PostgreSQL only; else a :class:`~clientrules.domain.errors.StoreError`)."""
@@ -220,8 +231,19 @@ class Ledger:
         return wiring.report_renderer()
 
     def check(self) -> list[str]:
-        """Every broken invariant of the system streams, one line each (empty: all is well; ``clientrules db check``)."""
-        return check_store(self.store)
+        """Every broken invariant of the system streams and every client that cannot be decided, one line each
+        (empty: all is well; ``clientrules db check``)."""
+        problems = check_store(self.store)
+        if problems:  # the clients are decided under the current rule set: first it must be sound
+            return problems
+        undecidable: list[tuple[str, str]] = []
+        for _ in self.decisions.iter_evaluate(set_aside=lambda *failed: undecidable.append(failed)):
+            pass
+        return [
+            f"client {client!r} cannot be decided ({reason}); to repair: record an event that compensates for "
+            "the wrong one (an InvoiceVoided for a wrong invoice, say); history is never edited"
+            for client, reason in undecidable
+        ]
 
     # --- writing ------------------------------------------------------------------
 
@@ -272,10 +294,14 @@ class Ledger:
         (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
         guard = SystemEventGuard(self.store)
+        def check(event: Event) -> None:  # here too, so that a refusal names its line
+            admitted_data(event, registry)
+            guard(event)
+
         numbers = LineNumbers()
         with _lines_of(source) as lines:
             try:
-                return self.store.append(guard.checked(iter_events(lines, check=guard, numbers=numbers), each=False))
+                return self.store.append(guard.checked(iter_events(lines, check=check, numbers=numbers), each=False))
             except MoneyRefused as refusal:
                 line = numbers.of(refusal.event_id)
                 if line is None:

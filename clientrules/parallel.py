@@ -46,11 +46,13 @@ def iter_evaluate_parallel(
     moment: Instant,
     version: RuleSetVersion,
     record: bool = False,
+    set_aside: Callable[[str, str], None] | None = None,
 ) -> Iterator[Decision]:
     """The decisions of ``clients`` (checked already) as of ``moment`` under ``version``, over ``workers`` processes.
 
     Decisions come in the order a single process gives them. Each process
-    records its own chunks (one transaction per chunk).
+    records its own chunks (one transaction per chunk). A client that cannot
+    be decided goes to ``set_aside`` as in one process (without it, its error is raised).
     """
     if not clients:
         return
@@ -62,7 +64,11 @@ def iter_evaluate_parallel(
         initializer=_open,
         initargs=(open_ledger,),
     ) as pool:
-        for decisions in pool.map(_decide, chunks, [(moment, version.version, record)] * len(chunks)):
+        for decisions, failed in pool.map(_decide, chunks, [(moment, version.version, record)] * len(chunks)):
+            for client, reason in failed:
+                if set_aside is None:
+                    raise ClientRulesError(reason)
+                set_aside(client, reason)
             yield from decisions
 
 
@@ -71,11 +77,15 @@ def _open(open_ledger: Callable[[], DecidingLedger]) -> None:
     _process_ledger = open_ledger()
 
 
-def _decide(clients: list[str], task: tuple[Instant, int, bool]) -> list[Decision]:
+def _decide(clients: list[str], task: tuple[Instant, int, bool]) -> tuple[list[Decision], list[tuple[str, str]]]:
     moment, version, record = task
     assert _process_ledger is not None, "the pool's initializer opened the process's ledger"
+    failed: list[tuple[str, str]] = []
     try:
         ruleset = _process_ledger.rules.get(version)
-        return _process_ledger.decisions.evaluate(clients, as_of=moment, record=record, ruleset=ruleset)
+        decisions = _process_ledger.decisions.iter_evaluate(
+            clients, as_of=moment, record=record, ruleset=ruleset, set_aside=lambda *client_reason: failed.append(client_reason)
+        )
+        return list(decisions), failed
     except ClientRulesError as error:  # subclasses with extra arguments do not survive pickling
         raise ClientRulesError(str(error)) from None

@@ -99,6 +99,11 @@ class EventForm(FlaskForm):
     def validate_at(self, field: Field) -> None:
         if field.data and field.data > _now().date:
             raise ValidationError("That date is in the future: record what has happened.")
+        if field.data:
+            try:
+                Instant.parse(field.data.isoformat())
+            except InvalidEvent as error:
+                raise ValidationError(_sentence(str(error).split(": ", 1)[-1].replace(" (in UTC)", ""))) from None
 
     def validate_idempotency_key(self, field: Field) -> None:
         if not _KEY.fullmatch(field.data or ""):
@@ -152,16 +157,23 @@ class EventForm(FlaskForm):
         try:
             return registry.decode(self.TYPE, data)
         except InvalidEvent as error:
-            key = (error.field or "").removeprefix("data.")
-            name = next((n for n, k in self.PAYLOAD_FIELDS if k == key), None)
-            message = _sentence(str(error).split(": ", 1)[-1])
-            if name is None:
-                self.form_errors.append(message)
-            else:
-                if isinstance(self[name], RadioField):  # the registry names codes; the form shows words
-                    message = "Choose one of the options shown."
-                self[name].errors = [*self[name].errors, message]
+            self.refuse(error)
             return None
+
+    def refuse(self, error: InvalidEvent) -> None:
+        """Show the library's refusal of this form's event next to its field (the longest text when it names none)."""
+        key = (error.field or "").removeprefix("data.")
+        name = next((n for n, k in self.PAYLOAD_FIELDS if k == key), None)
+        message = _sentence(str(error).split(": ", 1)[-1])
+        if error.field is None and "longer than" in message:
+            message = f"This is longer than {MAX_EVENT_KIB} KiB in all, more than one event can hold: shorten it."
+            name = max(self.PAYLOAD_FIELDS, key=lambda pair: len(str(self[pair[0]].data or "")), default=(None, ""))[0]
+        if name is None:
+            self.form_errors.append(message)
+            return
+        if isinstance(self[name], RadioField):  # the registry names codes; the form shows words
+            message = "Choose one of the options shown."
+        self[name].errors = [*self[name].errors, message]
 
 
 def _now() -> Instant:
@@ -252,6 +264,9 @@ def _sentence(message: str) -> str:
         text = "This " + text
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
+
+#: the most one event may hold, as the owner is told
+MAX_EVENT_KIB = 64
 
 
 class NewClientForm(_form_class(ClientOnboarded)):  # type: ignore[misc]

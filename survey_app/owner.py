@@ -126,7 +126,9 @@ def new_client() -> ResponseReturnValue:
             except ConcurrencyError:
                 if not any(e.id == form.event_id for e in ledger.events(client)):
                     form.client.errors = [f"There is already a client {client}: choose another short name."]
-            if not form.client.errors:
+            except InvalidEvent as error:
+                form.refuse(error)
+            if not form.errors:
                 flash(f"{payload.name} was added.", "success")
                 return redirect(url_for("owner.client", client=client), code=303)
     status = 400 if request.method == "POST" else 200
@@ -179,19 +181,20 @@ def record(client: str, type_name: str) -> ResponseReturnValue:
         form.offer_invoices(open_invoices(ledger.events(client), ledger.settings.currency), long_date)
     if request.method == "POST" and form.validate():
         payload = form.payload()
-        try:
-            if payload is not None:
-                ledger.record(client, payload, form.moment, id=form.event_id)
-        except MoneyRefused as refusal:
-            form.refused(refusal)
-            payload = None
         if payload is not None:
-            message = f"Recorded: {form.title.lower()}, {long_date(form.at.data)}."
-            if type_name == "RelationshipEnded":
-                message += " You can invite them to the exit survey below."
-            flash(message, "success")
-            anchor = "survey" if type_name == "RelationshipEnded" else None
-            return redirect(url_for("owner.client", client=client, _anchor=anchor), code=303)
+            try:
+                ledger.record(client, payload, form.moment, id=form.event_id)
+            except MoneyRefused as refusal:  # the books' refusal, beside the field it concerns
+                form.refused(refusal)
+            except InvalidEvent as error:  # what the door refuses beyond the form's checks: beside its field, nothing stored
+                form.refuse(error)
+            else:
+                message = f"Recorded: {form.title.lower()}, {long_date(form.at.data)}."
+                if type_name == "RelationshipEnded":
+                    message += " You can invite them to the exit survey below."
+                flash(message, "success")
+                anchor = "survey" if type_name == "RelationshipEnded" else None
+                return redirect(url_for("owner.client", client=client, _anchor=anchor), code=303)
     status = 400 if request.method == "POST" else 200
     return render_template("owner/record.html", client=client, form=form), status
 

@@ -82,7 +82,11 @@ def edit(rule_id: str) -> ResponseReturnValue:
         form.description.data, form.advice.data = rule.description, rule.advice
         for comparison in rule.comparisons:
             form.thresholds.append_entry(str(comparison.value).lower())
-    elif form.validate() & _thresholds_read(form, [isinstance(c.value, bool) for c in rule.comparisons]):
+    elif (  # all three run: every message shows
+        form.validate()
+        & _has_every_threshold(form, len(rule.comparisons))
+        & _thresholds_read(form, [isinstance(c.value, bool) for c in rule.comparisons])
+    ):
         try:
             values = [_value(entry.data) for entry in form.thresholds]
             preview = _ledger().rule_changes.preview_edit(
@@ -114,6 +118,17 @@ def _new_value_read(form: NewRuleForm) -> bool:
     if error:
         form.value.errors = [error]
     return error is None
+
+
+def _has_every_threshold(form: RuleForm, count: int) -> bool:
+    """Whether the post holds a threshold per comparison; a missing one gets its message beside its box."""
+    complete = len(form.thresholds) >= count
+    while len(form.thresholds) < count:
+        form.thresholds.append_entry("")
+        form.thresholds[-1].errors = ["Enter a threshold: a number, or yes or no."]
+    if not complete:
+        form.form_errors.append("A threshold is missing: fill in every box under “When it applies”.")
+    return complete
 
 
 @rule_editing.route("/new", methods=["GET", "POST"])

@@ -203,14 +203,16 @@ def event_details(data: dict[str, Any], type_name: str, currency: str) -> list[t
 
 def value_words(field: str, value: Any) -> str:
     """A stored field's value as the owner reads it: amounts with separators, dates in words, choices in words."""
+    if isinstance(value, (list, tuple)):  # any shape a stored value may have: lists and objects, nested
+        return ", ".join(value_words(field, item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{field_label(key)}: {value_words(key, item)}" for key, item in value.items())
     if isinstance(value, bool) or (field, value) in CHOICE_LABELS:
         return choice_label(field, value)
-    if field == "verdict" and isinstance(value, str):
+    if field in ("verdict", "from_verdict", "to_verdict") and isinstance(value, str):
         return verdict_word(value)
     if isinstance(value, (int, float)):
         return amount(value)
     if isinstance(value, str):
         return _date_words(value)
-    if isinstance(value, list):
-        return ", ".join(value_words(field, item) for item in value)
     return str(value)

@@ -56,7 +56,7 @@ SAMPLES = {
     "SurveyAnswered": {"invitation_id": "inv-1", "primary_reason": "quality", "other_reasons": ["price_too_high"], "recommend": 7, "may_contact": True},
     "PersonalDataErased": {"requested_by": "client"},
     "RuleSetAdopted": {"version": 2, "source": "[rules]", "note": "stricter"},
-    "ProposalDecided": {"proposal_id": "p-1", "outcome": "accepted", "evidence": "12 of 15", "rule": {"name": "x"}},
+    "ProposalDecided": {"proposal_id": "p-1", "outcome": "accepted", "evidence": "12 of 15", "rule": {"id": "x", "when": ["late_invoices_12m >= 2"]}},
 }
 
 

@@ -263,6 +263,11 @@ def test_a_double_submitted_event_form_stores_one_event(app, owner) -> None:
         ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "2026-03-01"}, "due_on",
          "B-2 is due on 2026-03-01, before it was issued on 2026-03-10."),
         ("InvoiceVoided", {"invoice_id": "B-7"}, "invoice_id", "B-7 cannot be voided: it was never issued to bravo."),
+        ("DeadlineMissed", {"deliverable": "draft", "at": "0001-01-01"}, "at", "outside the years 1000 to 8999"),
+        ("DeadlineMissed", {"deliverable": "draft", "at": "0999-12-31"}, "at", "outside the years 1000 to 8999"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "100", "due_on": "9999-12-31"}, "due_on", "outside the years"),
+        ("InvoiceIssued", {"invoice_id": "B-2", "amount": "2,000,000,000,000,000", "due_on": "2026-04-01"}, "amount", "at most 1,000,000,000,000,000"),
+        ("FollowUpSent", {"topic": "x" * 200_000}, "topic", "longer than 64 KiB"),
     ],
 )
 def test_a_bad_event_form_stores_nothing_and_says_why_next_to_the_field(app, owner, type_name, sent, field, message) -> None:
@@ -482,6 +487,20 @@ def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app
     assert "changed meanwhile" in owner.get("/owner/rules").get_data(as_text=True)
     assert app.extensions["clientrules"].ledger.rules.current().note == "meanwhile"
     assert owner.get("/owner/rules/nonsense/edit").status_code == 404
+
+
+@pytest.mark.parametrize("left_out", ["thresholds-0", "enabled"])
+def test_a_rule_edit_without_one_of_its_fields_is_refused_beside_the_form(app, owner, left_out) -> None:
+    rules = app.extensions["clientrules"].ledger.rules
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "4", "advice": "", "description": "x"}
+    del sent[left_out]
+    response = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'class="error"' in html, html[-1500:]
+    if left_out == "thresholds-0":
+        assert "Enter a threshold" in html
+    assert rules.current().version == 1
 
 
 def test_adding_a_rule_from_the_fact_catalogue(app, owner) -> None:

@@ -48,10 +48,11 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 import attrs
 
 from clientrules.domain.alerts import Change, decision_change
-from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.alerts.change import UNSEEN
+from clientrules.domain.errors import ClientRulesError, StoreError
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
-from clientrules.domain.facts.schedule import next_change
-from clientrules.application.decisions import Decisions
+from clientrules.domain.facts.schedule import age_thresholds, next_change
+from clientrules.application.decisions import UNDECIDABLE, Decisions, one_line
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.ports import (
@@ -66,6 +67,8 @@ from clientrules.ports import (
     WatchStore,
 )
 
+#: how long a client that could not be decided waits before the watcher tries it again (microseconds: an hour)
+RETRY_SET_ASIDE_US = 3_600 * 1_000_000
 #: clients decided and committed per transaction
 PASS_BATCH = 1_000
 #: outbox rows read per delivery batch
@@ -135,6 +138,8 @@ class PassReport:
     decided: int
     changes: tuple[Change, ...]
     baseline: bool
+    #: the clients that could not be decided, each with its one-line reason: tried again an hour later
+    set_aside: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -261,6 +266,7 @@ class Watcher:
         if len(first_attempts) < len(channels):
             raise ClientRulesError("two delivery channels have the same name: give each its own")
         changes: list[Change] = []
+        set_aside: list[tuple[str, str]] = []
         if not clients and checkpoint == expected:
             return PassReport(checkpoint, 0, (), baseline)
         decided = 0
@@ -272,11 +278,19 @@ class Watcher:
             watched: dict[str, Watched] = {}
             events: list[Event] = []
             for client in batch:
-                fold = self._decisions.fold(client)
-                decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
-                due = next_change(fold, moment, grace_days=grace_days, ages=ages)
-                watched[client] = Watched(decision.verdict, decision.fired, None if due is None else due.key)
                 seen = previous.get(client)
+                try:
+                    fold = self._decisions.fold(client)
+                    decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
+                    due = next_change(fold, moment, grace_days=grace_days, ages=ages)
+                except StoreError:
+                    raise
+                except UNDECIDABLE as error:  # this client alone: the others are decided
+                    set_aside.append((client, one_line(error)))
+                    verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
+                    watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
+                    continue
+                watched[client] = Watched(decision.verdict, decision.fired, None if due is None else due.key)
                 event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
                 if record and event is not None:
                     events.append(event)
@@ -297,7 +311,7 @@ class Watcher:
             )
             changes += batch_changes
             decided += len(batch)
-        return PassReport(checkpoint, decided, tuple(changes), baseline)
+        return PassReport(checkpoint, decided, tuple(changes), baseline, tuple(set_aside))
 
     def _causes(self, expected: WatchCheckpoint | None, checkpoint: WatchCheckpoint, moment: Instant) -> dict[str, str]:
         """The clients to decide, each with why, the strongest cause last written."""

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from typing import Iterable, Iterator, Protocol, cast
+from typing import Callable, Iterable, Iterator, Protocol, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
-from clientrules.domain.errors import ClientRulesError, UnknownClient
+from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
@@ -32,6 +32,13 @@ from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 FOLD_CACHE_SIZE = 1_000
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
+#: what makes one client undecidable without saying anything of the others (a store's error is everyone's)
+UNDECIDABLE = (ClientRulesError, ArithmeticError)
+
+
+def one_line(error: BaseException) -> str:
+    """Why a client was set aside, on one line."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 class UnknownDecision(ClientRulesError):
@@ -89,28 +96,52 @@ class Decisions:
         as_of: Moment | None = None,
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
+        set_aside: Callable[[str, str], None] | None = None,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
-        in transactions of :data:`RECORD_BATCH` before they are yielded."""
+        in transactions of :data:`RECORD_BATCH` before they are yielded.
+
+        With ``set_aside``, a client that cannot be decided (its facts or the
+        engine fail for it) is passed to it with a one-line reason and the
+        others are decided; without, its error is raised.
+        """
         moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         ids = self.clients_to_decide(clients, moment)
-        grace_days = version.ruleset.parameters.grace_days
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
-            facts = []
-            kept: dict[str, tuple[ClientFold, int]] = {}
-            for client, fold, stored in self._up_to_date(ids[start:start + RECORD_BATCH]):
-                facts.append((client, fold.facts(moment, grace_days=grace_days)))
-                if cached:
-                    kept[client] = (fold, stored)
-            self._keep(kept)
-            decisions = self._engines.decide_batch(facts, version)
+            batch = ids[start:start + RECORD_BATCH]
+            try:
+                decisions = self._decide(batch, moment, version, cached=cached)
+            except StoreError:
+                raise
+            except UNDECIDABLE:
+                if set_aside is None:
+                    raise
+                decisions = []
+                for client in batch:  # find which: one at a time, and decide the others
+                    try:
+                        decisions += self._decide([client], moment, version, cached=cached)
+                    except StoreError:
+                        raise
+                    except UNDECIDABLE as error:
+                        set_aside(client, one_line(error))
             if record:
                 self._store.append([decision.recorded_event(self._clock()) for decision in decisions])
             yield from decisions
+
+    def _decide(self, clients: list[str], moment: Instant, version: RuleSetVersion, *, cached: bool) -> list[Decision]:
+        facts = []
+        kept: dict[str, tuple[ClientFold, int]] = {}
+        grace_days = version.ruleset.parameters.grace_days
+        for client, fold, stored in self._up_to_date(clients):
+            facts.append((client, fold.facts(moment, grace_days=grace_days)))
+            if cached:
+                kept[client] = (fold, stored)
+        self._keep(kept)
+        return self._engines.decide_batch(facts, version)
 
     def clients_to_decide(self, clients: Iterable[str] | None, moment: Instant) -> list[str]:
         """``clients``, each checked to have a stream (else :class:`UnknownClient`), before anything is

@@ -24,7 +24,7 @@ from clientrules import (
     check_client_id,
     verdict_words,
 )
-from clientrules.cli.context import ctx_ledger
+from clientrules.cli.context import Seconds, ctx_ledger
 from clientrules.cli.decisions import AS_OF, MomentType
 
 
@@ -56,7 +56,7 @@ def _change_line(change: Change) -> str:
 @AS_OF
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1, 86_400),
     default=60.0,
     show_default=True,
     metavar="SECONDS",
@@ -93,6 +93,8 @@ def watch_command(once: bool, as_of: Instant | None, interval: float, alert_base
 def _print_pass(report: PassReport, delivered: DeliveryReport) -> None:
     for change in report.changes:
         click.echo(_change_line(change))
+    for client, reason in report.set_aside:
+        click.echo(f"set aside {client} (tried again in an hour; the others were decided): {reason}", err=True)
     if report.decided or report.changes or delivered.delivered or delivered.failed:
         click.echo(_describe(report, delivered), err=True)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import IO, Any
+
 import attrs
 import click
 
-from clientrules import Ledger
+from clientrules import MAX_RULESET_BYTES, ClientRulesError, Ledger
 from clientrules.types import EngineFactory
 
 
@@ -40,3 +43,29 @@ class CliState:
 def ctx_ledger(*, create: bool = True) -> Ledger:
     """The ledger of the running command (see :meth:`CliState.ledger`)."""
     return click.get_current_context().ensure_object(CliState).ledger(create=create)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range: finite (``nan`` passes click's own range check, and ``inf`` never ends)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        super().__init__(low, high)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value} is not a number of seconds from {self.min:g} to {self.max:g}.", param, ctx)
+        return seconds
+
+
+def read_rule_file(file: IO[str]) -> str:
+    """A rule-set file's text, read no further than the longest one allowed (a huge file is refused unread)."""
+    try:
+        text = file.read(MAX_RULESET_BYTES + 1)
+    except UnicodeDecodeError:
+        raise ClientRulesError(f"{file.name} is not UTF-8 text") from None
+    if len(text) > MAX_RULESET_BYTES:
+        raise ClientRulesError(f"{file.name} is longer than {MAX_RULESET_BYTES // 1024} KiB, the most a rule set may be")
+    return text

@@ -8,8 +8,8 @@ from typing import IO, Any, Iterable
 
 import click
 
-from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
-from clientrules.cli.context import ctx_ledger
+from clientrules import ClientRulesError, Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
+from clientrules.cli.context import ctx_ledger, read_rule_file
 
 #: processes evaluate may start
 MAX_WORKERS = 64
@@ -40,13 +40,6 @@ AS_OF = click.option(
 )
 
 
-def _read(file: IO[str]) -> str:
-    try:
-        return file.read()
-    except UnicodeDecodeError:
-        raise ClientRulesError(f"{file.name} is not UTF-8 text") from None
-
-
 @click.command("evaluate")
 @click.argument("clients", metavar="[CLIENT]...", nargs=-1)
 @AS_OF
@@ -70,10 +63,21 @@ def evaluate_command(
     gives the whole chain). With --record each decision is stored as a
     DecisionRecorded event, naming the rule-set version that made it.
     """
-    decisions = ctx_ledger(create=False).iter_evaluate(list(clients) or None, as_of=as_of, record=record, workers=workers)
+    set_aside: list[tuple[str, str]] = []
+    decisions = ctx_ledger(create=False).iter_evaluate(
+        list(clients) or None, as_of=as_of, record=record, workers=workers, set_aside=lambda *failed: set_aside.append(failed)
+    )
     if as_json:
         _print_json_array(decision.to_json() for decision in decisions)
-        return
+    else:
+        _print_decisions(decisions, clients, record)
+    for client, reason in set_aside:
+        click.echo(f"error: client {client} was set aside, the others were decided: {reason} ('clientrules db check' says how to repair it)", err=True)
+    if set_aside:
+        sys.exit(1)
+
+
+def _print_decisions(decisions: Iterable[Decision], clients: tuple[str, ...], record: bool) -> None:
     count = 0
     for decision in decisions:  # streamed: constant memory however many clients
         if count == 0:
@@ -149,7 +153,7 @@ def rules_show(version: int | None) -> None:
 def rules_check(file: IO[str]) -> None:
     """Validate a rule-set FILE ('-' for standard input) without adopting it; exit 1 with every problem."""
     try:
-        ruleset = parse_ruleset(_read(file))
+        ruleset = parse_ruleset(read_rule_file(file))
     except RuleSetProblems as error:
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
@@ -169,7 +173,7 @@ def rules_check(file: IO[str]) -> None:
 )
 def rules_use(file: IO[str], note: str | None, expected_version: int | None) -> None:
     """Validate a rule-set FILE and adopt it as a new version, which becomes current."""
-    adopted = ctx_ledger().rules.use(_read(file), note=note, expected_version=expected_version)
+    adopted = ctx_ledger().rules.use(read_rule_file(file), note=note, expected_version=expected_version)
     click.echo(f"rule-set version {adopted.version} is now current ({len(adopted.ruleset.rules)} rules)")
 
 

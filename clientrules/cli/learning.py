@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from clientrules import ClientRulesError, describe_backtest, proposals_text
-from clientrules.cli.context import ctx_ledger
+from clientrules.cli.context import ctx_ledger, read_rule_file
 from clientrules.types import Learning
 
 
@@ -114,10 +114,7 @@ def backtest_command(rules_file: Any, as_json: bool, horizon_days: int | None) -
     """Replay every client's history month by month under the current rules and FILE, side by side."""
     text = None
     if rules_file is not None:
-        try:
-            text = rules_file.read()
-        except UnicodeDecodeError:
-            raise ClientRulesError(f"{rules_file.name} is not UTF-8 text") from None
+        text = read_rule_file(rules_file)
     label = f"candidate ({Path(rules_file.name).name})" if rules_file is not None else "candidate"
     result = _learning(horizon_days).backtest(text, label=label)
     if as_json:

@@ -14,7 +14,7 @@ from clientrules import (
     migrate_database,
     run_worker,
 )
-from clientrules.cli.context import CliState, ctx_ledger
+from clientrules.cli.context import CliState, Seconds, ctx_ledger
 
 
 def _db() -> str | None:
@@ -61,7 +61,7 @@ def db_status() -> None:
 @click.option("--batch", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH, show_default=True, metavar="N",
               help="Clients claimed and recorded per transaction.")
 @click.option("--once", is_flag=True, help="Stop when nothing is left to claim.")
-@click.option("--idle-exit", "idle_exit", type=click.FloatRange(0, 365 * 86_400), metavar="SECONDS",
+@click.option("--idle-exit", "idle_exit", type=Seconds(0, 365 * 86_400), metavar="SECONDS",
               help="Stop after SECONDS without work. [default: run until stopped]")
 def worker_command(batch: int, once: bool, idle_exit: float | None) -> None:
     """Re-evaluate and record clients whose history changed, sharing the work with other workers.
@@ -91,8 +91,11 @@ def db_check() -> None:
     ledger = ctx_ledger(create=False)
     problems = ledger.check()
     if not problems:
-        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes")
+        click.echo(f"ok: the system streams of {ledger.url} hold what the library writes, and every client can be decided")
         return
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
-    raise ClientRulesError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found; {REPAIR}")
+    found = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found"
+    if all("to repair:" in problem for problem in problems):  # clients that cannot be decided: each says how
+        raise ClientRulesError(f"{found}; each says how to repair it")
+    raise ClientRulesError(f"{found}; {REPAIR}")

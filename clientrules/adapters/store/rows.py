@@ -6,7 +6,7 @@ import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
-from clientrules.domain.events.jsonl import MAX_LINE_BYTES, check_exportable
+from clientrules.domain.events.door import admitted_data
 from clientrules.domain.privacy import ClientKey, PersonalFields
 from clientrules.ports import StoredFold, StreamTail
 
@@ -14,24 +14,16 @@ from clientrules.ports import StoredFold, StreamTail
 #: event's client where its type has personal fields: in one statement, so a key and the events it opens
 #: are read from the same snapshot
 COLUMNS = "e.position, e.id, e.stream, e.version, e.type, e.schema, e.at_key, e.at_text, e.data, k.key_id, k.secret"
-# ASCII escapes: a string the caller built with a lone surrogate is stored rather than crashing the driver
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
-#: a ``data`` column up to this long always exports within MAX_LINE_BYTES: export writes what one stored
-#: character holds in at most 6 bytes (a \\u escape), and the rest of the line (ids of at most 128
-#: characters, type, moment) is under 2 KiB
-_EXPORTABLE_DATA = MAX_LINE_BYTES // 8
 
 
 def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys: Mapping[str, ClientKey]) -> str:
     """The ``data`` column of ``event``: its payload as JSON, personal values sealed with their client's key.
 
-    Raises :class:`~clientrules.domain.errors.InvalidEvent` for an event too long for
-    one line of an export, so that every export can be imported again.
+    Raises :class:`~clientrules.domain.errors.InvalidEvent` for an event the door refuses
+    (:func:`~clientrules.domain.events.door.admitted_data`), so that every export can be imported again.
     """
-    data = _COMPACT_JSON.encode(personal.seal(event, registry.encode(event.payload), keys))
-    if len(data) > _EXPORTABLE_DATA:
-        check_exportable(event)
-    return data
+    return _COMPACT_JSON.encode(personal.seal(event, admitted_data(event, registry), keys))
 
 
 def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from clientrules.domain.errors import InvalidEvent
-from clientrules.domain.events.instant import Instant, as_instant
+from clientrules.domain.events.instant import Instant, as_instant, check_instant
 from clientrules.domain.events.registry import registry
 from clientrules.domain.events.types import Payload
 
@@ -50,6 +50,15 @@ def _check_stream(_: object, attribute: attrs.Attribute[str], value: object) -> 
     check_client_id(value, field=attribute.name)
 
 
+def _check_at(_: object, attribute: attrs.Attribute[Instant], value: object) -> None:
+    check_instant(value, field=attribute.name)
+
+
+def _check_payload(_: object, attribute: attrs.Attribute[Payload], value: object) -> None:
+    if not isinstance(value, Payload):
+        raise InvalidEvent("must be the payload of an event type", field="type")
+
+
 def _check_id(_: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidEvent(f"must be a string of 1 to {MAX_ID_LENGTH} characters", field="id")
@@ -67,8 +76,8 @@ class Event:
     """
 
     client: str = attrs.field(validator=_check_stream)
-    at: Instant
-    payload: Payload
+    at: Instant = attrs.field(validator=_check_at)
+    payload: Payload = attrs.field(validator=_check_payload)
     id: str = attrs.field(validator=_check_id)
     version: int | None = attrs.field(default=None, kw_only=True)
     position: int | None = attrs.field(default=None, kw_only=True)

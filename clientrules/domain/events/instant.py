@@ -133,13 +133,23 @@ def as_instant(value: Moment, *, field: str = "at") -> Instant:
 def parse_date(value: object, *, field: str) -> dt.date:
     """Read an ISO date (``2026-03-15``) strictly."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        day = value  # a date the caller built is held to the same years as one read from text
+    elif not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidEvent("must be an ISO date such as 2026-03-15", field=field)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidEvent(f"{value!r} is not a calendar date", field=field) from None
+    else:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise InvalidEvent(f"{value!r} is not a calendar date", field=field) from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise InvalidEvent(f"{value!r} is outside {_RANGE}", field=field)
+        raise InvalidEvent(f"{day.isoformat()!r} is outside {_RANGE}", field=field)
     return day
+
+
+def check_instant(value: object, *, field: str) -> Instant:
+    """``value`` if it is an :class:`Instant` in the supported years (one built by hand is checked too)."""
+    if not isinstance(value, Instant) or not isinstance(value.utc, dt.datetime):
+        raise InvalidEvent("must be a moment (an Instant)", field=field)
+    if not FIRST_YEAR <= value.utc.year <= LAST_YEAR:
+        raise InvalidEvent(f"{value.text[:40]!r} is outside {_RANGE} (in UTC)", field=field)
+    return value

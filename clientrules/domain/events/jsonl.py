@@ -52,8 +52,18 @@ def _reject_constant(name: str) -> None:
     raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, unless a key appears twice in it (JSON would keep the last value silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise InvalidEvent(f"the key {twice[:40]!r} appears twice in one object")
+    return obj
+
+
 #: one decoder for every line (``json.loads`` with an option builds a new one per call)
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def event_from_json(obj: dict[str, Any], occurrence: int = 0, *, registry: Registry = default_registry) -> Event:

@@ -7,11 +7,13 @@ export and import like any other event, and rules may read them.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, cast
 
 import attrs
 
 from clientrules.domain.errors import InvalidEvent
+from clientrules.domain.events.instant import Instant
 from clientrules.domain.events.types import (
     Payload,
     _email_field,
@@ -24,6 +26,9 @@ from clientrules.domain.events.types import (
 
 RULES_STREAM = "$rules"
 LEARNING_STREAM = "$learning"
+
+#: The verdicts a decision can reach, most severe first.
+VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
 
 REASON_CODES = (
     "missed_deadlines",
@@ -55,6 +60,56 @@ def _list_of_text(_: object, attribute: attrs.Attribute[list[str]], value: objec
 def _list_of_dicts(_: object, attribute: attrs.Attribute[list[dict[str, Any]]], value: object) -> None:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
         raise InvalidEvent("must be a list of objects", field=attribute.name)
+
+
+def _decision_reasons(_: object, attribute: attrs.Attribute[list[dict[str, Any]]], value: object) -> None:
+    """Each reason as a decision writes it (:class:`~clientrules.domain.decisions.Reason`), so every reader can show it."""
+    _list_of_dicts(_, attribute, value)
+    for number, reason in enumerate(cast("list[dict[str, Any]]", value), start=1):
+        problem = _reason_problem(reason)
+        if problem:
+            raise InvalidEvent(f"reason {number}: {problem}", field=attribute.name)
+
+
+def _reason_problem(reason: dict[str, Any]) -> str | None:
+    if not isinstance(reason.get("rule"), str):
+        return "'rule' must be the id of a rule (a string)"
+    if reason.get("verdict") is not None and reason["verdict"] not in VERDICTS:
+        return f"'verdict' must be one of {', '.join(VERDICTS)} or null"
+    for key in ("sentence", "advice"):
+        if not isinstance(reason.get(key, ""), str):
+            return f"{key!r} must be a string"
+    evidence = reason.get("evidence", [])
+    if not isinstance(evidence, list) or not all(isinstance(event_id, str) for event_id in evidence):
+        return "'evidence' must be a list of event ids (strings)"
+    facts = reason.get("facts", {})
+    if not isinstance(facts, dict) or not all(_is_fact_value(fact) for fact in facts.values()):
+        return "'facts' must map fact names to numbers, true, false or null"
+    return None
+
+
+def _is_fact_value(value: object) -> bool:
+    return value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _verdict(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in VERDICTS:
+        raise InvalidEvent(f"{str(value)[:40]!r} is not one of {', '.join(VERDICTS)}", field=attribute.name)
+
+
+def _instant_text(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    """A moment kept as text, as the system writes it: ISO 8601, in the supported years."""
+    Instant.parse(value, field=attribute.name)
+
+
+def _proposed_rule(_: object, attribute: attrs.Attribute[dict[str, Any]], value: object) -> None:
+    if not isinstance(value, dict):
+        raise InvalidEvent("must be an object", field=attribute.name)
+    if not isinstance(value.get("id"), str):
+        raise InvalidEvent("'id' must be the rule's id (a string)", field=attribute.name)
+    when = value.get("when", [])
+    if not isinstance(when, list):
+        raise InvalidEvent("'when' must be a list", field=attribute.name)
 
 
 def _reason(_: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -95,16 +150,16 @@ class DecisionRecorded(Payload):
 
     TYPE = "DecisionRecorded"
     SYSTEM = True
-    verdict: str = attrs.field(validator=_text)
+    verdict: str = attrs.field(validator=_verdict)
     fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
-    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_list_of_dicts)
+    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_decision_reasons)
     ruleset_version: int = attrs.field(validator=_version)
-    as_of: str = attrs.field(validator=_text)
+    as_of: str = attrs.field(validator=_instant_text)
 
 
-def _optional_verdict(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+def _optional_verdict(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
-        _text(_, attribute, value)
+        _verdict(_, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -122,13 +177,13 @@ class DecisionChanged(Payload):
     TYPE = "DecisionChanged"
     SYSTEM = True
     from_verdict: str | None = attrs.field(default=None, validator=_optional_verdict)
-    to_verdict: str = attrs.field(validator=_text)
+    to_verdict: str = attrs.field(validator=_verdict)
     previous_fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
     fired: list[str] = attrs.field(factory=list, validator=_list_of_text)
-    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_list_of_dicts)
+    reasons: list[dict[str, Any]] = attrs.field(factory=list, validator=_decision_reasons)
     advice: list[str] = attrs.field(factory=list, validator=_list_of_text)
     ruleset_version: int = attrs.field(validator=_version)
-    as_of: str = attrs.field(validator=_text)
+    as_of: str = attrs.field(validator=_instant_text)
     cause: str = attrs.field(validator=_one_of("event", "time", "rules", "baseline"))
 
 
@@ -139,7 +194,7 @@ class SurveyInvited(Payload):
     TYPE = "SurveyInvited"
     SYSTEM = True
     invitation_id: str = _text_field()
-    expires_at: str = _text_field()
+    expires_at: str = attrs.field(validator=_instant_text)
     email: str | None = _email_field()
 
 
@@ -212,7 +267,7 @@ class ProposalDecided(Payload):
     proposal_id: str = _text_field()
     outcome: str = attrs.field(validator=_one_of("accepted", "rejected"))
     evidence: str = _text_field()
-    rule: dict[str, Any] = attrs.field(factory=dict)
+    rule: dict[str, Any] = attrs.field(validator=_proposed_rule)
     ruleset_version: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(_version)
     )
@@ -244,4 +299,5 @@ __all__ = [
     "SurveyInvited",
     "SurveyReminded",
     "SYSTEM_TYPES",
+    "VERDICTS",
 ]

@@ -14,7 +14,6 @@ field reads as :data:`ERASED`, or as its ``erased_as`` metadata where that is gi
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any, Callable, ClassVar
 
 import attrs
@@ -45,11 +44,16 @@ def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: obj
         _text(instance, attribute, value)
 
 
+#: the largest amount or number of hours one event may carry: a client's sums over any number of events
+#: stay finite (a float overflows past 1.8e308), and every fact built from them reaches the engine
+MAX_AMOUNT = 10**15
+
+
 def _amount(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidEvent("must be a number", field=attribute.name)
-    if not abs(value) <= sys.float_info.max:  # an int this large cannot become a float; nan and inf fail too
-        raise InvalidEvent("must be a number (finite, at most 1.8e308 in size)", field=attribute.name)
+    if not abs(value) <= MAX_AMOUNT:  # nan fails too
+        raise InvalidEvent(f"must be a number of at most {MAX_AMOUNT:,}", field=attribute.name)
     if value < 0:
         raise InvalidEvent("must not be negative", field=attribute.name)
 

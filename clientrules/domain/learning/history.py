@@ -62,10 +62,9 @@ class Timeframe:
         moments: list[Instant] = []
         while True:
             day = (day + 32 * DAY).replace(day=1)
-            moment = as_instant(day)
-            if moment > self.end:
+            if day > self.end.date:  # checked before it becomes a moment: the month after the last may be past the years
                 return moments
-            moments.append(moment)
+            moments.append(as_instant(day))
 
 
 @attrs.frozen

@@ -16,9 +16,8 @@ import attrs
 
 from clientrules.domain.drafts import Drafts
 from clientrules.domain.facts.schedule import age_thresholds
+from clientrules.domain.events.system import VERDICTS as VERDICTS  # the decision is the most severe verdict that fired
 
-#: The verdicts, most severe first: the decision is the most severe verdict that fired.
-VERDICTS: tuple[str, ...] = ("terminate", "refer_out", "renegotiate", "keep")
 #: Rank of each verdict: a higher number is more severe.
 SEVERITY: dict[str, int] = {verdict: len(VERDICTS) - i for i, verdict in enumerate(VERDICTS)}
 

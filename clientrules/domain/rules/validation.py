@@ -7,6 +7,7 @@ from typing import Iterable
 
 from clientrules.domain.errors import InvalidRuleSet
 from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.facts.schedule import AGE_FACTS, MAX_DAY_COUNT
 from clientrules.domain.rules.limits import engine_limit_problems, size_problems
 from clientrules.domain.rules.model import Comparison, RuleSet
 from clientrules.domain.suggestions import did_you_mean
@@ -75,6 +76,11 @@ def _comparison_problems(comparison: Comparison) -> list[str]:
         return [f"{comparison}: {spec.name} is a number, not true or false"]
     if spec.kind is int and isinstance(value, float):
         return [f"{comparison}: {spec.name} is a whole number; compare it with a whole number"]
+    if spec.name in AGE_FACTS and abs(value) > MAX_DAY_COUNT:
+        return [
+            f"{comparison}: {spec.name} counts days, at most {MAX_DAY_COUNT:,} in the years the ledger holds;"
+            " compare it with a number of days it can reach"
+        ]
     return []
 
 

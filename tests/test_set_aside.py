@@ -1,0 +1,65 @@
+"""A client that cannot be decided is set aside, never everyone: the others are decided, it is named with why.
+
+The door refuses what would poison a client now, but a database written by an
+older version may hold such events already. Here two ``WorkLogged`` of
+1.7e308 hours, built as an older version stored them (the payload restored
+without today's checks), make one client's ``hours_90d`` infinite: evaluate,
+the watcher and ``db check`` decide every other client and name that one with
+its reason, on both backends; the watcher tries it again later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+
+from clientrules import ClientOnboarded, ContractBreached, Event, Ledger
+from clientrules.cli.main import cli
+from clientrules.domain.events import registry
+
+
+
+def poisoned(ledger: Ledger) -> str:
+    """Two healthy clients, one who broke the contract, and ``o3`` with hours an older version accepted; now."""
+    today = ledger.clock().date  # db check decides as of now, and the hours count for 90 days
+    day = {n: today - dt.timedelta(days=n) for n in range(40)}
+    for client in ("fine", "breaker", "o3"):
+        ledger.record(client, ClientOnboarded(name=client.capitalize()), day[30])
+    ledger.alerts.once(as_of=day[29])  # the baseline
+    ledger.record("breaker", ContractBreached(clause="4.1"), day[3])
+    for n in (2, 1):
+        legacy = registry.restore("WorkLogged", {"hours": 1.7e308, "billable": True}, 1)
+        ledger.append([Event.new("o3", legacy, day[n])])
+    return ledger.clock().text
+
+
+@pytest.mark.slow
+def test_one_undecidable_client_is_set_aside_and_every_other_decided_on_both_backends(store_url):
+    with Ledger.open(store_url) as ledger:
+        now = poisoned(ledger)
+        set_aside: list[tuple[str, str]] = []
+        decided = {d.client: d.verdict for d in ledger.iter_evaluate(as_of=now, set_aside=lambda *f: set_aside.append(f))}
+        assert decided == {"fine": "keep", "breaker": "terminate"}
+        assert [client for client, _ in set_aside] == ["o3"] and "hours_90d" in set_aside[0][1]
+
+        report, _ = ledger.alerts.once(as_of=now)
+        assert [change.client for change in report.changes] == ["breaker"]
+        assert [client for client, _ in report.set_aside] == ["o3"]
+        later = ledger.clock().key + 2 * 3_600 * 1_000_000
+        assert "o3" in ledger.store.due_clients(later), "the watcher tries it again later"
+
+        problems = ledger.check()
+        assert len(problems) == 1 and problems[0].startswith("client 'o3' cannot be decided") and "compensates" in problems[0]
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", store_url, "evaluate"])
+    assert result.exit_code == 1
+    assert "breaker" in result.stdout and "fine" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "client o3 was set aside" in errors[0]
+    result = runner.invoke(cli, ["--db", store_url, "evaluate", "--workers", "2"])
+    assert result.exit_code == 1 and "breaker" in result.stdout and "client o3 was set aside" in result.stderr
+    result = runner.invoke(cli, ["--db", store_url, "db", "check"])
+    assert result.exit_code == 1 and "client 'o3' cannot be decided" in result.output
