@@ -246,3 +246,24 @@ def test_next_json_keys_stay_the_contract(ours: Ledger, tmp_path: Path) -> None:
         assert set(data) == NEXT_KEYS
         for step in data["steps"]:
             assert STEP_KEYS <= set(step) <= STEP_KEYS | OPTIONAL_STEP_KEYS, step
+
+
+def test_when_our_side_is_the_problem_we_fix_it_before_the_talk(tmp_path: Path) -> None:
+    rules = default_ruleset_text() + (
+        '\n[[rules]]\nid = "we-are-slipping"\ndescription = "We keep missing their deadlines"\n'
+        'verdict = "renegotiate"\nwhen = ["deadlines_missed_90d >= 2"]\nadvice = "Fix our side first."\n'
+    )
+    from clientrules.domain.events import ClientOnboarded, DeadlineMissed
+
+    with Ledger.open(str(tmp_path / "slip.db")) as ledger:
+        ledger.rules.use(rules, note="our side")
+        ledger.record("let-down", ClientOnboarded(name="Let Down Ltd"), "2025-01-01")
+        ledger.record("let-down", DeadlineMissed(deliverable="the spring catalogue"), "2026-04-01")
+        ledger.record("let-down", DeadlineMissed(deliverable="the price list"), "2026-05-01")
+        plan = ledger.steps.for_client("let-down", as_of=AS_OF)
+    assert [step.id for step in plan.steps][:2] == ["our-part", "meeting"]
+    assert plan.steps[0].title == "Fix our side first, then talk to them"
+    assert "we missed the deadline for the spring catalogue (1 April 2026)" in plan.steps[0].why
+    agenda = plan.step("meeting").draft
+    assert "where we fell short" in agenda and "- the price list: we missed the deadline (1 May 2026)" in agenda
+    assert not leaks(agenda, ["we-are-slipping", "We keep missing their deadlines", "Fix our side first."])

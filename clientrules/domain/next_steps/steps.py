@@ -248,6 +248,8 @@ class _Builder:
         if self.situations == ("silence",):
             self.check_in()
             return
+        if "our_side" in self.situations:
+            self.our_part(ending=False)
         options = _texts(self.fields["options"])
         self.add(
             "meeting",
@@ -311,18 +313,23 @@ class _Builder:
             done=False,
         )
 
-    def our_part(self) -> None:
-        """Did we do our part? Our missed deadlines, slow replies and agreed terms never applied, when there are any."""
+    def our_part(self, *, ending: bool = True) -> None:
+        """Did we do our part? Our missed deadlines, slow replies and agreed terms never applied, when there are any.
+
+        Before an ending it is a check; when our side is the problem itself, it comes before the talk.
+        """
         shortfalls = our_shortfalls(self.history, self.as_of)
-        if not shortfalls:
+        if not shortfalls or any(step.id == "our-part" for step in self.steps):
             return
-        self.add(
-            "our-part",
-            "Did we do our part? Check our side before ending it",
-            "Before ending it, look at what we did not do: " + "; ".join(shortfalls) + ". "
-            "Put right what is ours; it may change the decision, and it changes how the ending is worded.",
-            done=False,
-        )
+        listed = "; ".join(shortfalls) + "."
+        if ending:
+            title = "Did we do our part? Check our side before ending it"
+            why = (f"Before ending it, look at what we did not do: {listed} Put right what is ours; "
+                   "it may change the decision, and it changes how the ending is worded.")
+        else:
+            title = "Fix our side first, then talk to them"
+            why = f"We are letting them down: {listed} Put that right before the meeting, and say so in it."
+        self.add("our-part", title, why, done=False)
 
     def settle_accounts(self) -> None:
         """What is owed on either side: overdue, not yet due, and deposits, three different things."""
