@@ -267,3 +267,19 @@ def test_when_our_side_is_the_problem_we_fix_it_before_the_talk(tmp_path: Path) 
     agenda = plan.step("meeting").draft
     assert "where we fell short" in agenda and "- the price list: we missed the deadline (1 May 2026)" in agenda
     assert not leaks(agenda, ["we-are-slipping", "We keep missing their deadlines", "Fix our side first."])
+
+
+@pytest.mark.parametrize(
+    ("overdue", "not_yet_due", "line"),
+    [
+        ("1,000.00 EUR", "800.00 EUR", "Still open: 1,000.00 EUR overdue, 800.00 EUR not due yet"),
+        ("1,000.00 EUR", "", "Still open: 1,000.00 EUR overdue\n"),
+        ("", "800.00 EUR", "Still open: 800.00 EUR not due yet\n"),
+    ],
+)
+def test_the_agenda_keeps_overdue_and_not_yet_due_apart(overdue: str, not_yet_due: str, line: str) -> None:
+    from clientrules.domain.drafts import default_drafts
+    from clientrules.domain.drafts.fields import sample_fields
+
+    fields = dict(sample_fields(), overdue_total=overdue, not_yet_due_total=not_yet_due)
+    assert line in default_drafts().fill("meeting_agenda", fields)
