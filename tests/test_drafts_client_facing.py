@@ -14,6 +14,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from clientrules.cli.main import cli
@@ -283,3 +285,39 @@ def test_the_agenda_keeps_overdue_and_not_yet_due_apart(overdue: str, not_yet_du
 
     fields = dict(sample_fields(), overdue_total=overdue, not_yet_due_total=not_yet_due)
     assert line in default_drafts().fill("meeting_agenda", fields)
+
+
+@given(
+    signed=st.dates(dt.date(2020, 1, 1), dt.date(2027, 12, 31)),
+    length=st.integers(-30, 800),
+    today=st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)),
+    notice_days=st.one_of(st.none(), st.integers(0, 365)),
+    auto_renews=st.one_of(st.none(), st.booleans()),
+    open_ended=st.booleans(),
+    default_days=st.integers(0, 365),
+    phase_out=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_last_day_is_never_before_the_contract_allows(
+    signed, length, today, notice_days, auto_renews, open_ended, default_days, phase_out
+) -> None:
+    ends_on = None if open_ended else signed + dt.timedelta(days=length)
+    terms = ContractSigned(contract_id="C", ends_on=ends_on, notice_days=notice_days, auto_renews=auto_renews)
+    notice = notice_for((Instant.parse(signed.isoformat()), terms), today, default_days=default_days, phase_out=phase_out)
+    least = today + dt.timedelta(days=30 if phase_out else 0)
+    asked = notice_days if notice_days is not None else default_days
+    assert notice.last_day >= least and notice.give_by >= today
+    if ends_on is None:
+        assert notice.last_day >= today + dt.timedelta(days=asked)
+    elif auto_renews:
+        assert notice.last_day >= ends_on and notice.give_by == notice.last_day - dt.timedelta(days=asked)
+        earliest = max(least, today + dt.timedelta(days=asked))
+        term = (ends_on - signed).days + 1 if ends_on >= signed else 365
+        if ends_on >= earliest:  # the notice reaches them in time for this term
+            assert notice.last_day == ends_on
+        else:  # renewed, to the first end far enough away
+            assert notice.last_day <= earliest + dt.timedelta(days=term + 3)
+    elif ends_on >= today:
+        assert notice.last_day == max(ends_on, least)
+    else:  # the contract has ended: the owner's notice
+        assert notice.last_day == today + dt.timedelta(days=max(default_days, 30 if phase_out else 0))
