@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from clientrules.cli.main import cli
-from clientrules.domain.events import ContractSigned, Instant, MeetingHeld
+from clientrules.domain.events import ClientOnboarded, ContractSigned, DeadlineMissed, Instant, MeetingHeld, PlanAgreed
+from clientrules.domain.drafts import default_drafts
+from clientrules.domain.drafts.fields import sample_fields
 from clientrules.domain.next_steps import derive_steps
 from clientrules.domain.next_steps.notice import notice_for
 from clientrules.domain.next_steps.situations import NOT_THE_RIGHT_FIT, ending_situation
@@ -109,19 +111,23 @@ def test_each_situation_ends_in_its_own_words(ours: Ledger) -> None:
     assert ending_situation(()) == NOT_THE_RIGHT_FIT
 
 
+def steps_under_own_rule(tmp_path: Path, rule: str, history: list[tuple[str, object]]):
+    """The steps, as of the stories' moment, of a client with ``history`` under the defaults plus ``rule``."""
+    with Ledger.open(str(tmp_path / "own.db")) as ledger:
+        ledger.rules.use(default_ruleset_text() + "\n[[rules]]\n" + rule, note="a rule of our own")
+        ledger.record("own", ClientOnboarded(name="Own Ltd"), "2025-01-01")
+        for at, payload in history:
+            ledger.record("own", payload, at)
+        return ledger.steps.for_client("own", as_of=AS_OF)
+
+
 def test_not_the_right_fit_speaks_when_an_owner_rule_names_no_situation(tmp_path: Path) -> None:
-    rules = default_ruleset_text() + (
-        '\n[[rules]]\nid = "plan-churn"\ndescription = "Plans agreed again and again"\nverdict = "terminate"\n'
+    rule = (
+        'id = "plan-churn"\ndescription = "Plans agreed again and again"\nverdict = "terminate"\n'
         'when = ["plans_180d >= 2"]\nadvice = "Stop re-planning."\n'
     )
-    with Ledger.open(str(tmp_path / "fit.db")) as ledger:
-        ledger.rules.use(rules, note="a rule of our own")
-        from clientrules.domain.events import ClientOnboarded, PlanAgreed
-
-        ledger.record("replanner", ClientOnboarded(name="Replanner"), "2025-01-01")
-        ledger.record("replanner", PlanAgreed(summary="weekly calls"), "2026-03-01")
-        ledger.record("replanner", PlanAgreed(summary="monthly calls"), "2026-05-01")
-        note = ledger.steps.for_client("replanner", as_of=AS_OF).step("ending-note").draft
+    history = [("2026-03-01", PlanAgreed(summary="weekly calls")), ("2026-05-01", PlanAgreed(summary="monthly calls"))]
+    note = steps_under_own_rule(tmp_path, rule, history).step("ending-note").draft
     assert "we are not the right fit to keep working together" in note
     assert not leaks(note, ["plan-churn", "Plans agreed again and again", "Stop re-planning."])
 
@@ -251,18 +257,15 @@ def test_next_json_keys_stay_the_contract(ours: Ledger, tmp_path: Path) -> None:
 
 
 def test_when_our_side_is_the_problem_we_fix_it_before_the_talk(tmp_path: Path) -> None:
-    rules = default_ruleset_text() + (
-        '\n[[rules]]\nid = "we-are-slipping"\ndescription = "We keep missing their deadlines"\n'
-        'verdict = "renegotiate"\nwhen = ["deadlines_missed_90d >= 2"]\nadvice = "Fix our side first."\n'
+    rule = (
+        'id = "we-are-slipping"\ndescription = "We keep missing their deadlines"\nverdict = "renegotiate"\n'
+        'when = ["deadlines_missed_90d >= 2"]\nadvice = "Fix our side first."\n'
     )
-    from clientrules.domain.events import ClientOnboarded, DeadlineMissed
-
-    with Ledger.open(str(tmp_path / "slip.db")) as ledger:
-        ledger.rules.use(rules, note="our side")
-        ledger.record("let-down", ClientOnboarded(name="Let Down Ltd"), "2025-01-01")
-        ledger.record("let-down", DeadlineMissed(deliverable="the spring catalogue"), "2026-04-01")
-        ledger.record("let-down", DeadlineMissed(deliverable="the price list"), "2026-05-01")
-        plan = ledger.steps.for_client("let-down", as_of=AS_OF)
+    history = [
+        ("2026-04-01", DeadlineMissed(deliverable="the spring catalogue")),
+        ("2026-05-01", DeadlineMissed(deliverable="the price list")),
+    ]
+    plan = steps_under_own_rule(tmp_path, rule, history)
     assert [step.id for step in plan.steps][:2] == ["our-part", "meeting"]
     assert plan.steps[0].title == "Fix our side first, then talk to them"
     assert "we missed the deadline for the spring catalogue (1 April 2026)" in plan.steps[0].why
@@ -280,9 +283,6 @@ def test_when_our_side_is_the_problem_we_fix_it_before_the_talk(tmp_path: Path) 
     ],
 )
 def test_the_agenda_keeps_overdue_and_not_yet_due_apart(overdue: str, not_yet_due: str, line: str) -> None:
-    from clientrules.domain.drafts import default_drafts
-    from clientrules.domain.drafts.fields import sample_fields
-
     fields = dict(sample_fields(), overdue_total=overdue, not_yet_due_total=not_yet_due)
     assert line in default_drafts().fill("meeting_agenda", fields)
 
