@@ -66,6 +66,7 @@ def test_every_story_gets_steps_for_its_verdict_with_filled_drafts(stories_db: P
         "renegotiate": "meeting",
         "refer_out": "referral-note",
     }
+    long_silent = {"hooli-quiet"}  # a long-standing client gone quiet gets a check-in, not a meeting
     for client, plan in plans.items():
         assert not LEFTOVERS.search(drafts_of(plan)), client
         assert all(not step.done for step in plan.steps), client
@@ -73,7 +74,9 @@ def test_every_story_gets_steps_for_its_verdict_with_filled_drafts(stories_db: P
             assert plan.steps == ()
         elif plan.verdict == "terminate":
             assert plan.steps[-1].id == "ending-note" and plan.steps[-1].event_type == "RelationshipEnded"
-            assert "Thank you for the work we have done together" in plan.steps[-1].draft
+            assert plan.steps[-1].draft.startswith("Dear ")
+        elif client in long_silent:
+            assert [step.id for step in plan.steps] == ["check-in"], client
         else:
             assert plan.steps[0].id == first_steps[plan.verdict], client
 
@@ -84,7 +87,7 @@ def test_a_late_payers_meeting_agenda_lists_the_late_invoices(stories_db: Path) 
     assert [step.id for step in plan.steps] == ["meeting", "new-terms", "written-plan"]
     agenda = plan.step("meeting").draft
     assert "Meeting with Acme Wholesale" in agenda
-    assert "INV-2: 1,000.00, due 14 January 2026, paid 4 February 2026 (21 days late)" in agenda
+    assert "INV-2: 1,000.00 EUR, due 14 January 2026, paid 4 February 2026 (21 days late)" in agenda
     assert "INV-4" in agenda and "INV-5" in agenda
     assert "INV-1" not in agenda and "INV-3" not in agenda  # paid on time
     assert "upfront payment or a deposit" in agenda
@@ -95,8 +98,12 @@ def test_the_other_renegotiations_name_their_own_evidence(stories_db: Path) -> N
     with Ledger.open(str(stories_db)) as ledger:
         quiet = ledger.steps.for_client("hooli-quiet", as_of=AS_OF)
         scope = ledger.steps.for_client("initech-scope", as_of=AS_OF)
-    assert "summer catalogue brief (sent 28 April 2026)" in quiet.step("meeting").draft
-    assert [step.id for step in quiet.steps] == ["meeting", "written-plan"]  # silence: a talk, no new terms
+    # a long-standing client gone quiet: a short, warm check-in, not a meeting with an agenda
+    assert [step.id for step in quiet.steps] == ["check-in"]
+    check_in = quiet.step("check-in")
+    assert check_in.event_type == "FollowUpSent"
+    assert check_in.draft.startswith("Hi Hooli,") and "since 10 January 2022" in check_in.draft
+    assert len(check_in.draft.split()) < 90 and "agenda" not in check_in.draft.lower()
     agenda = scope.step("meeting").draft
     assert "extra banner sizes (2 April 2026)" in agenda
     assert "20 of 50 hours in the last 90 days (40%)" in agenda
@@ -109,7 +116,9 @@ def test_terminating_under_a_running_contract_names_its_end_date(stories_db: Pat
     assert plan.steps[0].title == "Fulfil contract C-77 as promised, until 31 December 2026"
     note = plan.step("ending-note").draft
     assert "We will fulfil our contract (C-77) as promised, until 31 December 2026" in note
-    assert "exclusivity" not in note and "another designer" not in note  # no blame
+    # a breach ending says what was breached and what happens to the contract; the owner's note stays private
+    assert "was broken on 18 April 2026 (clause: exclusivity)" in note
+    assert "neither side has any further obligation under it" in note and "another designer" not in note
 
 
 def test_terminating_settles_what_is_owed_first(stories_db: Path) -> None:
@@ -117,7 +126,10 @@ def test_terminating_settles_what_is_owed_first(stories_db: Path) -> None:
         plan = ledger.steps.for_client("brightline-late-again", as_of=AS_OF)
     settle = plan.step("settle-accounts")
     assert not settle.done and "1,000.00" in settle.why
-    assert "The invoices still open (1,000.00 in all) stay due as agreed." in plan.step("ending-note").draft
+    assert "1,000.00 EUR is overdue" in settle.why
+    note = plan.step("ending-note").draft
+    assert "These invoices are past their due date, 1,000.00 EUR in all" in note and "- INV-7: 1,000.00 EUR, due 8 April 2026" in note
+    assert "not due yet" not in note  # nothing is open and not yet due
 
 
 def test_a_client_who_outgrew_us_gets_a_referral_note(stories_db: Path) -> None:
@@ -144,10 +156,12 @@ def test_steps_turn_done_as_the_matching_events_are_recorded(ledger: Ledger) -> 
 
 
 def test_an_unresolved_meeting_adds_the_polite_ending(ledger: Ledger) -> None:
-    ledger.record("hooli-quiet", MeetingHeld(topic="the silence", outcome="unresolved"), "2026-06-02")
-    plan = ledger.steps.for_client("hooli-quiet", as_of="2026-06-03")
-    assert [step.id for step in plan.steps] == ["meeting", "written-plan", "ending-note"]
-    assert "found no resolution" in plan.step("ending-note").why
+    ledger.record("initech-scope", MeetingHeld(topic="the extra work", outcome="unresolved"), "2026-06-02")
+    plan = ledger.steps.for_client("initech-scope", as_of="2026-06-03")
+    assert [step.id for step in plan.steps] == ["meeting", "new-terms", "written-plan", "ending-note"]
+    ending = plan.step("ending-note")
+    assert "found no resolution" in ending.why
+    assert "The work has kept growing beyond what we priced" in ending.draft  # no plan was agreed: none is claimed
 
 
 def test_a_referral_moves_on_to_the_hand_over_and_the_exit_survey(ledger: Ledger) -> None:
@@ -263,7 +277,9 @@ def test_drafts_command_prints_a_table_rules_check_accepts(stories_db: Path, tmp
     result = CliRunner().invoke(cli, ["--db", str(stories_db), "drafts"])
     assert result.exit_code == 0, result.output
     assert set(tomllib.loads(result.stdout)["drafts"]) == {
-        "business", "signature", "partner", "notice_days", "meeting_agenda", "written_plan", "ending_note", "referral_note"
+        "business", "signature", "partner", "notice_days", "meeting_agenda", "written_plan", "check_in", "ending_note",
+        "ending_conduct", "ending_breach", "ending_late_payment", "ending_silence", "ending_unprofitable",
+        "referral_note",
     }
     path = tmp_path / "rules.toml"
     path.write_text(default_ruleset_text() + "\n" + result.stdout)
@@ -421,7 +437,7 @@ def test_allowed_constructs_fill_as_expected() -> None:
     )
     assert check_template(template) == []
     assert fill(template, sample_fields()) == (
-        "1. INV-2 1,000.00 first=INV-2 n=1 A chronic late payer nobody has talked to yet 35 Acme Wholesale! 42"
+        "1. INV-2 1,000.00 EUR first=INV-2 n=1 payments: invoices paid after their due date 35 Acme Wholesale! 42"
     )
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from clientrules import ClientOnboarded, InvoiceIssued, Ledger, NeedOutgrown, PaymentReceived
+from clientrules import ClientOnboarded, FollowUpSent, InvoiceIssued, Ledger, NeedOutgrown, PaymentReceived
 from survey_fixtures import clean_environment, close_app, csrf_token, make_app
 from test_owner_app import PASSWORD, log_in
 
@@ -28,6 +28,9 @@ def app(db_url: str, tmp_path, monkeypatch):
             ledger.record("acme", PaymentReceived(invoice_id=invoice, amount=800.0), days_ago(due - 20))
         ledger.record("globex", ClientOnboarded(name="Globex"), days_ago(900))
         ledger.record("globex", NeedOutgrown(need="a 24/7 help desk"), days_ago(10))
+        ledger.record("hooli", ClientOnboarded(name="Hooli"), days_ago(2000))
+        for sent in (60, 45, 30):
+            ledger.record("hooli", FollowUpSent(topic="the autumn range"), days_ago(sent))
         ledger.surveys.owner.set_password(PASSWORD)
     app = make_app(db_url, tmp_path)
     yield app
@@ -113,3 +116,18 @@ def test_steps_need_the_owner(app) -> None:
     response = app.test_client().post("/owner/clients/acme/steps/meeting/done", data={})
     assert response.status_code in (302, 400)
     assert not [e for e in app.extensions["clientrules"].ledger.events("acme") if e.type == "MeetingHeld"]
+
+
+def test_a_long_standing_client_gone_quiet_gets_a_check_in_to_copy_and_record(owner, app) -> None:
+    page = owner.get("/owner/clients/hooli").get_data(as_text=True)
+    section = steps_section(page)
+    assert "Next: <strong>Send Hooli a short, warm check-in</strong>" in section
+    draft = html.unescape(re.search(r'<textarea id="draft-check-in"[^>]*>(.*?)</textarea>', section, re.S).group(1))
+    assert draft.startswith("Hi Hooli,") and "agenda" not in draft
+    assert "Record that the check-in was sent</button>" in section
+    response = owner.post("/owner/clients/hooli/steps/check-in/done", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    section = steps_section(owner.get("/owner/clients/hooli").get_data(as_text=True))
+    assert re.search(r'<li class="step done">\s*<h3 id="step-check-in">', section)
+    sent = [e.payload.topic for e in app.extensions["clientrules"].ledger.events("hooli") if e.type == "FollowUpSent"]
+    assert sent[-1] == "checking in"

@@ -22,12 +22,16 @@ from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant, Moment, check_client_id, moment_or_now, registry
 from clientrules.domain.events.types import DATA_KEY
-from clientrules.domain.next_steps import NextSteps, Step, derive_steps, follow_through_from
+from clientrules.domain.next_steps import CHECK_IN_TOPIC, NextSteps, Step, derive_steps, follow_through_from
 from clientrules.ports import EventStreams
 
 
-#: what a step sets itself in the event that marks it done, by event type (ending a client: we ended it)
-STEP_PRESETS: Mapping[str, Mapping[str, Any]] = {"RelationshipEnded": {"initiated_by": "us"}}
+#: what a step sets itself in the event that marks it done, by event type (ending a client: we ended it;
+#: a check-in: the follow-up that says so)
+STEP_PRESETS: Mapping[str, Mapping[str, Any]] = {
+    "RelationshipEnded": {"initiated_by": "us"},
+    "FollowUpSent": {"topic": CHECK_IN_TOPIC},
+}
 
 
 class UnknownStep(ClientRulesError):

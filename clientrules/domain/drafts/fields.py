@@ -2,7 +2,7 @@
 
 A draft is filled from plain values only: text, numbers, true/false, and lists
 of records (plain dicts) whose keys are documented here. Dates and amounts are
-already written in plain words ("15 December 2025", "1,000.00"), so a template
+already written in plain words ("15 December 2025", "1,000.00 EUR"), so a template
 never needs to format anything. :data:`FIELDS` is the whole set: a template
 that uses another name is refused when the rule file is checked. Their values
 for one client come from :func:`clientrules.domain.next_steps.fields.draft_fields`.
@@ -59,11 +59,12 @@ FIELDS: dict[str, FieldDoc] = {
         "the decision in plain words: keep, renegotiate, refer out or terminate", "renegotiate"
     ),
     "reasons": FieldDoc(
-        "why, in the words of each rule that gave the verdict (its description)",
-        ["A chronic late payer nobody has talked to yet"],
+        "what the draft is about, in the client's terms (never the rules' ids or descriptions, which are yours)",
+        ["payments: invoices paid after their due date"],
     ),
     "advice": FieldDoc(
-        "the advice of the rules that gave the verdict", ["Offer a payment plan or ask for upfront payment."]
+        "the advice of the rules that gave the verdict: words for you, not for the client",
+        ["Offer a payment plan or ask for upfront payment."],
     ),
     "options": FieldDoc(
         "what to offer, from the kind of problem (upfront payment, a new rate, a written SOP...)",
@@ -78,20 +79,43 @@ FIELDS: dict[str, FieldDoc] = {
             "paid_on": "the date it was fully paid (empty while unpaid)",
             "days_late": "days between the due date and the payment (or today, while unpaid)",
         },
-        {"id": "INV-2", "amount": "1,000.00", "due_on": "14 January 2026", "paid_on": "4 February 2026", "days_late": 21},
+        {"id": "INV-2", "amount": "1,000.00 EUR", "due_on": "14 January 2026", "paid_on": "4 February 2026", "days_late": 21},
     ),
     "open_invoices": _records(
-        "invoices not fully paid yet, oldest first",
+        "invoices not fully paid yet, oldest first (a voided invoice never)",
         {"id": "the invoice id", "amount": "its amount", "owed": "what is still owed on it", "due_on": "its due date"},
-        {"id": "INV-7", "amount": "1,000.00", "owed": "1,000.00", "due_on": "8 April 2026"},
+        {"id": "INV-7", "amount": "1,000.00 EUR", "owed": "1,000.00 EUR", "due_on": "8 April 2026"},
     ),
-    "owed_to_us": FieldDoc("the total still owed on the open invoices (empty when nothing is owed)", "1,000.00"),
+    "owed_to_us": FieldDoc(
+        "the total still owed on the open invoices, with its currency (empty when nothing is owed)", "1,000.00 EUR"
+    ),
+    "overdue_invoices": _records(
+        "open invoices past their due date, oldest first (a voided invoice is never owed)",
+        {
+            "id": "the invoice id",
+            "owed": "what is still owed on it",
+            "due_on": "its due date",
+            "days_overdue": "days since its due date",
+        },
+        {"id": "INV-5", "owed": "1,000.00 EUR", "due_on": "10 May 2026", "days_overdue": 22},
+    ),
+    "overdue_total": FieldDoc("the total owed on the overdue invoices (empty when none)", "1,000.00 EUR"),
+    "invoices_not_yet_due": _records(
+        "open invoices whose due date has not come yet, oldest first",
+        {"id": "the invoice id", "owed": "what is still owed on it", "due_on": "its due date"},
+        {"id": "INV-6", "owed": "800.00 EUR", "due_on": "30 June 2026"},
+    ),
+    "not_yet_due_total": FieldDoc("the total owed on invoices not yet due (empty when none)", "800.00 EUR"),
     "deposits_requested": _records(
         "deposits asked for, oldest first",
         {"amount": "the amount asked for", "purpose": "what it was for (may be empty)", "on": "when it was asked for"},
-        {"amount": "1,920.00", "purpose": "pre-production samples", "on": "8 April 2026"},
+        {"amount": "1,920.00 EUR", "purpose": "pre-production samples", "on": "8 April 2026"},
     ),
-    "deposits_received": FieldDoc("the total of the deposits received (empty when none)", "1,920.00"),
+    "deposits_received": FieldDoc("the total of the deposits received (empty when none)", "1,920.00 EUR"),
+    "deposit_outstanding": FieldDoc(
+        "deposits asked for and not received: what was asked for minus what arrived (empty when none)",
+        "1,920.00 EUR",
+    ),
     "unpaid_scope_changes": _records(
         "extra work they asked for and would not pay for, behind the decision",
         {"description": "what was asked", "on": "when"},
@@ -106,13 +130,49 @@ FIELDS: dict[str, FieldDoc] = {
         {"topic": "summer catalogue brief", "on": "28 April 2026"},
     ),
     "silent_days": FieldDoc("days since the first unanswered follow-up (0 when none)", 34),
+    "missed_deadlines": _records(
+        "deadlines we missed in the last 365 days, oldest first (our side)",
+        {"deliverable": "what we delivered late", "on": "when"},
+        {"deliverable": "spring catalogue layout", "on": "12 March 2026"},
+    ),
+    "breached_clause": FieldDoc(
+        "the clause they broke (the latest ContractBreached of the last 365 days; empty when none)",
+        "exclusivity (clause 4)",
+    ),
+    "breached_on": FieldDoc("the date of that breach (empty when none)", "3 April 2026"),
+    "incident_on": FieldDoc(
+        "the date of the latest incident of the last 365 days (empty when none; never its details)", "3 May 2026"
+    ),
     "contract_id": FieldDoc("the latest contract's id (empty when there is none)", "C-77"),
     "contract_ends_on": FieldDoc("the date the latest contract ends (empty when none or open-ended)", "31 December 2026"),
-    "contract_in_force": FieldDoc("true while the latest contract runs", True),
+    "contract_in_force": FieldDoc(
+        "true while the latest contract runs (open-ended, before its end, or renewing at its end)", True
+    ),
+    "contract_auto_renews": FieldDoc("true when the contract in force renews at its end unless notice is given", False),
+    "notice_days": FieldDoc(
+        "the notice that applies when ending it, in days: the contract's, else notice_days in [drafts] "
+        "(at least 30 for a client phased out)",
+        30,
+    ),
+    "notice_by": FieldDoc(
+        "the last day the notice can reach the client (today, unless a renewing contract leaves time)", "1 June 2026"
+    ),
     "last_day_of_work": FieldDoc(
-        "the last day of work when ending it: the contract's end while one runs, else today plus notice_days",
+        "the last day of work when ending it: the end of a fixed contract, the end of the term a non-renewal "
+        "notice reaches in time, else today plus the notice",
         "31 December 2026",
     ),
+    "notice_text": FieldDoc(
+        "the notice in one or two sentences, as the contract has it (its end, a non-renewal, its notice period) "
+        "or your notice_days",
+        "We will fulfil our contract (C-77) as promised, until 31 December 2026. "
+        "That will be our last day of work for you.",
+    ),
+    "phase_out": FieldDoc(
+        "true when the client brings at least 20% of the monthly revenue: phased out, with at least 30 days' notice",
+        False,
+    ),
+    "currency": FieldDoc("the client's currency (its own, else your business's)", "EUR"),
     "outgrown_need": FieldDoc(
         "the need they outgrew us with (the latest NeedOutgrown)", "24/7 support across three continents"
     ),

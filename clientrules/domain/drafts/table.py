@@ -30,7 +30,18 @@ from clientrules.domain.errors import DraftError
 from clientrules.domain.suggestions import did_you_mean
 
 #: the draft templates, in the order the steps use them
-DRAFT_NAMES = ("meeting_agenda", "written_plan", "ending_note", "referral_note")
+DRAFT_NAMES = (
+    "meeting_agenda",
+    "written_plan",
+    "check_in",
+    "ending_note",
+    "ending_conduct",
+    "ending_breach",
+    "ending_late_payment",
+    "ending_silence",
+    "ending_unprofitable",
+    "referral_note",
+)
 _TEXT_SETTINGS = ("business", "signature", "partner")
 SETTING_KEYS = (*_TEXT_SETTINGS, "notice_days")
 MAX_SETTING_CHARS = 200

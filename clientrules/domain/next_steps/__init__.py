@@ -19,9 +19,10 @@ from clientrules.domain.drafts import (
     read_drafts,
 )
 from clientrules.domain.next_steps.fields import draft_fields
-from clientrules.domain.next_steps.steps import NextSteps, Step, derive_steps, follow_through_from
+from clientrules.domain.next_steps.steps import CHECK_IN_TOPIC, NextSteps, Step, derive_steps, follow_through_from
 
 __all__ = [
+    "CHECK_IN_TOPIC",
     "DRAFT_NAMES",
     "FIELDS",
     "DraftError",

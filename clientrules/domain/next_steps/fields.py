@@ -7,19 +7,24 @@ documented in :mod:`clientrules.domain.drafts.fields`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar
 
 from clientrules.domain.events import (
     ClientOnboarded,
     ClientReferredOut,
+    ContractBreached,
     ContractSigned,
+    DeadlineMissed,
     DepositReceived,
     DepositRequested,
     Event,
     FollowUpSent,
     Instant,
+    IncidentReported,
     InvoiceIssued,
+    InvoiceVoided,
     NeedOutgrown,
     Payload,
     PaymentReceived,
@@ -28,10 +33,14 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields, plain_amount, plain_date
 from clientrules.domain.facts import Facts
+from clientrules.domain.next_steps.notice import PHASE_OUT_SHARE, Notice, notice_for
+from clientrules.domain.next_steps.situations import NOT_THE_RIGHT_FIT, situations_of
 
 if TYPE_CHECKING:
     from clientrules.domain.decisions.model import Decision
 
+#: the business's currency when none is handed in
+BUSINESS_CURRENCY = "EUR"
 #: items kept in a list field (the most recent ones): a draft stays readable and bounded
 MAX_LIST_ITEMS = 50
 
@@ -43,33 +52,45 @@ def draft_fields(
     settings: DraftSettings = DraftSettings(),
     *,
     as_of: Instant | None = None,
-    descriptions: Mapping[str, str] | None = None,
+    business_currency: str = BUSINESS_CURRENCY,
 ) -> dict[str, FieldValue]:
     """The value of every field of :data:`~clientrules.domain.drafts.fields.FIELDS` for ``decision``'s client.
 
     ``facts`` are those ``decision`` was reached from: the evidence lists come
     from them. Everything else reads the events up to ``as_of`` (default: ``facts.as_of``).
-    ``descriptions`` (rule id to description) word the reasons; a rule without
-    one is worded by its reason's sentence.
+    The client reads the drafts: ``reasons`` names the situation in their terms
+    (:mod:`~clientrules.domain.next_steps.situations`), never a rule's id or
+    description. Amounts carry the currency of their invoice, else the
+    client's, else ``business_currency``.
     """
     moment = facts.as_of if as_of is None else as_of
     today = moment.date
     history = _History([event for event in events if event.at <= moment], facts)
+    currency = history.currency(business_currency)
     onboarded = history.latest(ClientOnboarded)
     first = history.first_at()
     contract = history.latest(ContractSigned)
     plan = history.latest(PlanAgreed)
     referral = history.latest(ClientReferredOut)
     need = history.latest(NeedOutgrown)
-    ends_on = contract[1].ends_on if contract else None
-    in_force = contract is not None and (ends_on is None or ends_on >= today)
-    last_day = ends_on if in_force and ends_on is not None else today + dt.timedelta(days=settings.notice_days)
-    verdict_reasons = [reason for reason in decision.reasons if reason.verdict == decision.verdict]
-    unpaid = [(invoice, history.owed(invoice)) for _, invoice in history.cited(InvoiceIssued, "open_invoices")]
-    owed = sum((amount for _, amount in unpaid), Decimal(0))
+    phase_out = facts.get("revenue_share", 0.0) >= PHASE_OUT_SHARE
+    notice = notice_for(contract, today, default_days=settings.notice_days, phase_out=phase_out)
+    unpaid = [
+        (invoice, history.owed(invoice))
+        for _, invoice in history.cited(InvoiceIssued, "open_invoices")
+        if invoice.invoice_id not in history.voided
+    ]
+    overdue = [(invoice, amount) for invoice, amount in unpaid if invoice.due_on < today]
+    not_yet_due = [(invoice, amount) for invoice, amount in unpaid if invoice.due_on >= today]
+    requested = sum((_exact(deposit.amount) for _, deposit in history.all(DepositRequested)), Decimal(0))
     received = sum((_exact(deposit.amount) for _, deposit in history.all(DepositReceived)), Decimal(0))
+    breach = history.latest_within(ContractBreached, moment, days=365)
+    incident = history.latest_within(IncidentReported, moment, days=365)
     hours, unbillable = facts.get("hours_90d", 0.0), facts.get("unbillable_hours_90d", 0.0)
     review_on = plan[1].review_on if plan and plan[1].review_on else today + dt.timedelta(days=30)
+    money = functools.partial(_money, default=currency)
+    unanswered = history.cited(FollowUpSent, "unanswered_followups")
+    situations = situations_of(decision, history.by_id)
     values = empty_fields()
     values.update(
         client_id=decision.client,
@@ -79,28 +100,48 @@ def draft_fields(
         today=plain_date(today),
         client_since=plain_date(first.date) if first else "",
         verdict=decision.verdict.replace("_", " "),
-        reasons=[(descriptions or {}).get(reason.rule) or reason.sentence for reason in verdict_reasons],
+        reasons=[
+            _topic(situation, need[1].need if need else "", breach[1].clause if breach else "", unanswered)
+            for situation in situations or (NOT_THE_RIGHT_FIT,)
+        ],
         advice=list(decision.advice),
         options=_options(decision),
         late_invoices=[
-            history.late_invoice(invoice, today)
+            history.late_invoice(invoice, today, money)
             for _, invoice in history.cited(InvoiceIssued, "late_invoices_12m", "late_after_latest_remedy")
+            if invoice.invoice_id not in history.voided
         ],
         open_invoices=[
             {
                 "id": invoice.invoice_id,
-                "amount": plain_amount(invoice.amount),
-                "owed": plain_amount(amount),
+                "amount": money(invoice.amount, invoice.currency),
+                "owed": money(amount, invoice.currency),
                 "due_on": plain_date(invoice.due_on),
             }
             for invoice, amount in unpaid
         ],
-        owed_to_us=plain_amount(owed) if owed else "",
+        owed_to_us=_total(unpaid, currency),
+        overdue_invoices=[
+            {
+                "id": invoice.invoice_id,
+                "owed": money(amount, invoice.currency),
+                "due_on": plain_date(invoice.due_on),
+                "days_overdue": (today - invoice.due_on).days,
+            }
+            for invoice, amount in overdue
+        ],
+        overdue_total=_total(overdue, currency),
+        invoices_not_yet_due=[
+            {"id": invoice.invoice_id, "owed": money(amount, invoice.currency), "due_on": plain_date(invoice.due_on)}
+            for invoice, amount in not_yet_due
+        ],
+        not_yet_due_total=_total(not_yet_due, currency),
         deposits_requested=[
-            {"amount": plain_amount(deposit.amount), "purpose": deposit.for_ or "", "on": plain_date(at.date)}
+            {"amount": money(deposit.amount), "purpose": deposit.for_ or "", "on": plain_date(at.date)}
             for at, deposit in history.all(DepositRequested)[-MAX_LIST_ITEMS:]
         ],
-        deposits_received=plain_amount(received) if received else "",
+        deposits_received=money(received) if received else "",
+        deposit_outstanding=money(requested - received) if requested > received else "",
         unpaid_scope_changes=[
             {"description": change.description, "on": plain_date(at.date)}
             for at, change in history.cited(
@@ -110,21 +151,88 @@ def draft_fields(
         hours=f"{hours:g}" if hours else "",
         unbillable_hours=f"{unbillable:g}" if unbillable else "",
         unbillable_share=f"{round(100 * unbillable / hours)}%" if hours else "0%",
-        unanswered_followups=[
-            {"topic": followup.topic, "on": plain_date(at.date)}
-            for at, followup in history.cited(FollowUpSent, "unanswered_followups")
-        ],
+        unanswered_followups=[{"topic": followup.topic, "on": plain_date(at.date)} for at, followup in unanswered],
         silent_days=int(facts.get("silent_days", 0)),
+        missed_deadlines=[
+            {"deliverable": missed.deliverable, "on": plain_date(at.date)}
+            for at, missed in history.within(DeadlineMissed, moment, days=365)[-MAX_LIST_ITEMS:]
+        ],
+        breached_clause=breach[1].clause if breach else "",
+        breached_on=plain_date(breach[0].date) if breach else "",
+        incident_on=plain_date(incident[0].date) if incident else "",
         contract_id=contract[1].contract_id if contract else "",
-        contract_ends_on=plain_date(ends_on) if ends_on else "",
-        contract_in_force=in_force,
-        last_day_of_work=plain_date(last_day),
+        contract_ends_on=plain_date(contract[1].ends_on) if contract and contract[1].ends_on else "",
+        contract_in_force=notice.contract is not None,
+        contract_auto_renews=bool(notice.contract and notice.contract.auto_renews),
+        notice_days=notice.days,
+        notice_by=plain_date(notice.give_by),
+        last_day_of_work=plain_date(notice.last_day),
+        notice_text=notice_text(notice, today),
+        phase_out=phase_out,
+        currency=currency,
         outgrown_need=need[1].need if need else "",
         partner=referral[1].partner if referral else settings.partner,
         plan_summary=plan[1].summary if plan else "",
         review_on=plain_date(review_on),
     )
     return values
+
+
+def notice_text(notice: Notice, today: dt.date) -> str:
+    """The notice in words for the client: the contract's end, a non-renewal, its notice period, or ours."""
+    last_day = plain_date(notice.last_day)
+    terms = notice.contract
+    ours = f"our contract ({terms.contract_id})" if terms else ""
+    if terms and terms.auto_renews:
+        return (f"This letter is our notice that we will not renew {ours} when its term ends on {last_day}. "
+                "We will fulfil it as promised until then; that will be our last day of work for you.")
+    if terms and notice.at_contract_end:
+        return f"We will fulfil {ours} as promised, until {last_day}. That will be our last day of work for you."
+    if terms and terms.ends_on is not None:
+        return (f"{ours.capitalize()} ends on {plain_date(terms.ends_on)}; to give you time to arrange what comes "
+                f"next, we will keep working for you until {last_day}, our last day of work for you.")
+    if terms:
+        return (f"As {ours} provides, this letter gives you {notice.days} days' notice: "
+                f"our last day of work for you will be {last_day}.")
+    if notice.last_day == today:
+        return "Today is our last day of work for you."
+    return f"This letter gives you {notice.days} days' notice: our last day of work for you will be {last_day}."
+
+
+def _topic(situation: str, need: str, clause: str, unanswered: list[tuple[Instant, FollowUpSent]]) -> str:
+    """What a draft says it is about, in the client's terms."""
+    if situation == "breach":
+        return f"our contract: {clause}" if clause else "our contract"
+    if situation == "silence":
+        since = f" since {plain_date(unanswered[0][0].date)}" if unanswered else ""
+        return f"staying in touch: our messages{since} are still waiting for an answer"
+    if situation == "outgrown":
+        return f"what you need now: {need}" if need else "what you need now"
+    return _TOPICS[situation]
+
+
+#: what a draft is about, by situation (those that name a detail are worded in :func:`_topic`)
+_TOPICS: Mapping[str, str] = {
+    "conduct": "how we work together: the way we speak to each other, and what each side needs",
+    "late_payment": "payments: invoices paid after their due date",
+    "unprofitable": "the scope of the work: extra requests and time beyond what we agreed",
+    "our_side": "where we fell short: work delivered late and answers that took too long",
+    NOT_THE_RIGHT_FIT: "how we work together",
+}
+
+
+def _money(amount: Decimal | float, currency: str | None = None, *, default: str) -> str:
+    """``1,000.00 EUR``: an amount as the client reads it, in ``currency`` (else ``default``)."""
+    return f"{plain_amount(amount)} {currency or default}"
+
+
+def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str) -> str:
+    """The sum of what is owed on ``invoices``, per currency (``1,000.00 EUR and 50.00 USD``; empty when none)."""
+    sums: dict[str, Decimal] = {}
+    for invoice, amount in invoices:
+        code = invoice.currency or currency
+        sums[code] = sums.get(code, Decimal(0)) + amount
+    return " and ".join(_money(amount, code, default=currency) for code, amount in sums.items() if amount)
 
 
 P = TypeVar("P", bound=Payload)
@@ -142,6 +250,7 @@ class _History:
         self.events = events
         self.facts = facts
         self.by_id = {event.id: event for event in events}
+        self.voided = {voided.invoice_id for _, voided in self.all(InvoiceVoided)}
         self.payments: dict[str, list[tuple[Instant, Decimal]]] = {}
         for at, payment in self.all(PaymentReceived):
             self.payments.setdefault(payment.invoice_id, []).append((at, _exact(payment.amount)))
@@ -152,6 +261,20 @@ class _History:
     def latest(self, kind: type[P]) -> tuple[Instant, P] | None:
         found = self.all(kind)
         return found[-1] if found else None
+
+    def within(self, kind: type[P], moment: Instant, *, days: int) -> list[tuple[Instant, P]]:
+        """The events of type ``kind`` in the ``days`` days up to ``moment``, oldest first."""
+        horizon = moment.key - days * 86_400_000_000
+        return [(at, payload) for at, payload in self.all(kind) if at.key > horizon]
+
+    def latest_within(self, kind: type[P], moment: Instant, *, days: int) -> tuple[Instant, P] | None:
+        found = self.within(kind, moment, days=days)
+        return found[-1] if found else None
+
+    def currency(self, default: str) -> str:
+        """The client's currency: the latest one its onboarding named, else ``default`` (the business's)."""
+        named = [onboarded.currency for _, onboarded in self.all(ClientOnboarded) if onboarded.currency]
+        return named[-1] if named else default
 
     def first_at(self) -> Instant | None:
         """When the relationship started: the first ClientOnboarded, else the first event of the owner's."""
@@ -180,11 +303,11 @@ class _History:
         paid, _ = self.settled(invoice)
         return max(_exact(invoice.amount) - paid, Decimal(0))
 
-    def late_invoice(self, invoice: InvoiceIssued, today: dt.date) -> dict[str, Any]:
+    def late_invoice(self, invoice: InvoiceIssued, today: dt.date, money: Callable[..., str]) -> dict[str, Any]:
         _, paid_on = self.settled(invoice)
         return {
             "id": invoice.invoice_id,
-            "amount": plain_amount(invoice.amount),
+            "amount": money(invoice.amount, invoice.currency),
             "due_on": plain_date(invoice.due_on),
             "paid_on": plain_date(paid_on) if paid_on else "",
             "days_late": ((paid_on or today) - invoice.due_on).days,

@@ -3,9 +3,13 @@
 The steps follow the practitioners' order. To *renegotiate*: a meeting (with
 an agenda listing the evidence), new terms where money or scope is the
 problem, then a written plan with a review date; if the meeting found no
-resolution, a polite ending. To *terminate*: fulfil a running contract, settle
-what is owed, then a polite ending note. To *refer out*: a referral note, then
-the hand-over. Once the client has left: the exit-survey invitation.
+resolution, an ending. A long-standing client gone quiet gets a short check-in
+instead of a meeting. To *terminate*: line up replacement work first for a key
+account (phased out, not cut), look at our own side ("did we do our part?"),
+give the notice the contract asks for, settle what is owed, then the ending
+note of the situation (:mod:`~clientrules.domain.next_steps.situations`). To
+*refer out*: a referral note, then the hand-over. Once the client has left:
+the exit-survey invitation.
 
 A step is done when the event it asks for was recorded since the problem began
 (the earliest event the decision cites): ``MeetingHeld``, ``TermsRenegotiated``,
@@ -27,9 +31,22 @@ from clientrules.domain.events import Event, Instant, MeetingHeld
 from clientrules.domain.facts import Facts
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
 from clientrules.domain.drafts.fields import FieldValue, plain_date
-from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
+from clientrules.domain.next_steps.fields import BUSINESS_CURRENCY, TALK_ONLY, draft_fields
+from clientrules.domain.next_steps.notice import PHASE_OUT_NOTICE_DAYS
+from clientrules.domain.next_steps.our_part import our_shortfalls
+from clientrules.domain.next_steps.situations import ending_situation, situations_of
 from clientrules.domain.rules.model import RuleSet
 
+#: the ending note of each situation (:mod:`~clientrules.domain.next_steps.situations`); any other: ``ending_note``
+ENDING_DRAFTS: Mapping[str, str] = {
+    "conduct": "ending_conduct",
+    "breach": "ending_breach",
+    "late_payment": "ending_late_payment",
+    "silence": "ending_silence",
+    "unprofitable": "ending_unprofitable",
+}
+#: the topic of the follow-up that records a check-in sent (set by the step itself)
+CHECK_IN_TOPIC = "checking in"
 #: events that show the owner acted on a decision: a keep after one of them follows that decision through
 REMEDIES = ("MeetingHeld", "PlanAgreed", "TermsRenegotiated", "ClientReferredOut")
 
@@ -119,6 +136,7 @@ def derive_steps(
     ruleset: RuleSet,
     *,
     as_of: Instant,
+    business_currency: str = BUSINESS_CURRENCY,
 ) -> NextSteps:
     """The next steps for ``decision``'s client as of ``as_of``.
 
@@ -126,14 +144,15 @@ def derive_steps(
     earlier one still being followed through (see :func:`follow_through_from`);
     ``facts`` are the facts it was reached from. The drafts are those of
     ``ruleset`` (the defaults stand in for an owner template that cannot be
-    filled), and its rules' descriptions word the reasons.
+    filled), and its rules' descriptions word why each step is there (for the
+    owner: the drafts, which the client reads, never use them).
     """
     history = [event for event in events if event.at <= as_of]
     defaults = default_drafts()
     drafts = ruleset.drafts or defaults
     descriptions = {rule.id: rule.description for rule in ruleset.rules}
-    fields = draft_fields(situation, facts, history, drafts.settings, as_of=as_of, descriptions=descriptions)
-    builder = _Builder(situation, history, fields, drafts, defaults)
+    fields = draft_fields(situation, facts, history, drafts.settings, as_of=as_of, business_currency=business_currency)
+    builder = _Builder(situation, history, fields, drafts, defaults, descriptions, as_of=as_of)
     verdict = situation.verdict
     if verdict == "renegotiate":
         builder.renegotiate()
@@ -155,8 +174,12 @@ class _Builder:
         fields: dict[str, FieldValue],
         drafts: Drafts,
         defaults: Drafts,
+        descriptions: Mapping[str, str],
+        *,
+        as_of: Instant,
     ) -> None:
         self.history = history
+        self.as_of = as_of
         self.fields = fields
         self.drafts = drafts
         self.defaults = defaults
@@ -164,14 +187,23 @@ class _Builder:
         cited = {i for reason in situation.reasons if reason.verdict == situation.verdict for i in reason.evidence}
         moments = [event.at for event in history if event.id in cited]
         self.since = min(moments, default=situation.as_of)
-        self.reasons = _texts(fields["reasons"])
+        verdict_reasons = [reason for reason in situation.reasons if reason.verdict == situation.verdict]
+        self.reasons = [descriptions.get(reason.rule) or reason.sentence for reason in verdict_reasons]
         self.why = "; ".join(self.reasons) + "."
+        self.situations = situations_of(situation, {event.id: event for event in history})
         self.advice = " ".join(_texts(fields["advice"]))
         self.steps: list[Step] = []
 
-    def first(self, event_type: str, *, after: Instant | None = None) -> Event | None:
+    def first(self, event_type: str, *, after: Instant | None = None, topic: str | None = None) -> Event | None:
+        """The first ``event_type`` event since the problem began (or ``after``), with ``topic`` when one is given."""
         since = self.since if after is None else after
-        return next((e for e in self.history if e.type == event_type and e.at >= since), None)
+        return next(
+            (
+                e for e in self.history
+                if e.type == event_type and e.at >= since and (topic is None or getattr(e.payload, "topic", None) == topic)
+            ),
+            None,
+        )
 
     def add(
         self,
@@ -183,10 +215,11 @@ class _Builder:
         draft: str | None = None,
         done: bool | None = None,
         after: Instant | None = None,
+        topic: str | None = None,
         suggested: Mapping[str, str] | None = None,
     ) -> None:
         """Add a step; done when given, else when ``event_type`` was recorded since the problem began (or ``after``)."""
-        done_by = self.first(event_type, after=after) if event_type else None
+        done_by = self.first(event_type, after=after, topic=topic) if event_type else None
         text, problem = self.fill(draft) if draft else (None, None)
         self.steps.append(
             Step(
@@ -212,6 +245,11 @@ class _Builder:
             return self.defaults.fill(name, self.fields), f"your {name.replace('_', ' ')} could not be filled: {error}"
 
     def renegotiate(self) -> None:
+        if self.situations == ("silence",):
+            self.check_in()
+            return
+        if "our_side" in self.situations:
+            self.our_part(ending=False)
         options = _texts(self.fields["options"])
         self.add(
             "meeting",
@@ -240,47 +278,105 @@ class _Builder:
         if meeting is None or self.first("PlanAgreed"):
             return
         if isinstance(meeting.payload, MeetingHeld) and meeting.payload.outcome == "unresolved":
+            self.replacement_work()
+            self.our_part()
             self.ending(f"The meeting of {plain_date(meeting.at.date)} found no resolution: thank them and part ways.")
 
+    def check_in(self) -> None:
+        """A long-standing client gone quiet: a short, warm message asking how they are, not a meeting."""
+        self.add(
+            "check-in",
+            f"Send {self.name} a short, warm check-in",
+            f"{self.why} A long-standing client who goes quiet may be busy or embarrassed about something: "
+            "ask kindly how they are, without an agenda.",
+            event_type="FollowUpSent",
+            draft="check_in",
+            topic=CHECK_IN_TOPIC,
+        )
+
     def terminate(self) -> None:
+        self.replacement_work()
+        self.our_part()
         self.contract()
-        if self.fields["open_invoices"] or self.fields["deposits_received"]:
-            owed = self.fields["owed_to_us"]
-            deposits = self.fields["deposits_received"]
-            parts = [
-                f"{owed} is still owed on open invoices" if owed else "",
-                f"deposits of {deposits} were received" if deposits else "",
-            ]
-            self.add(
-                "settle-accounts",
-                "Settle what is still owed, on both sides",
-                "; ".join(part for part in parts if part).capitalize() + ": agree how each is settled before the end.",
-                done=not self.fields["open_invoices"],
-            )
+        self.settle_accounts()
         self.ending(f"{self.why} {self.advice or 'Thank them and part politely.'}")
 
-    def contract(self) -> None:
-        contract_id = self.fields["contract_id"]
-        if not contract_id:
+    def replacement_work(self) -> None:
+        """A key account is phased out: replacement work is lined up before the notice goes."""
+        if not self.fields["phase_out"]:
             return
-        ends_on = self.fields["contract_ends_on"]
+        self.add(
+            "replacement-work",
+            "Line up replacement work before giving notice",
+            f"{self.name} brings a large share of the monthly revenue: phase them out, not cut them off. "
+            f"Find the work that replaces theirs first; the notice is at least {PHASE_OUT_NOTICE_DAYS} days.",
+            done=False,
+        )
+
+    def our_part(self, *, ending: bool = True) -> None:
+        """Did we do our part? Our missed deadlines, slow replies and agreed terms never applied, when there are any.
+
+        Before an ending it is a check; when our side is the problem itself, it comes before the talk.
+        """
+        shortfalls = our_shortfalls(self.history, self.as_of)
+        if not shortfalls or any(step.id == "our-part" for step in self.steps):
+            return
+        listed = "; ".join(shortfalls) + "."
+        if ending:
+            title = "Did we do our part? Check our side before ending it"
+            why = (f"Before ending it, look at what we did not do: {listed} Put right what is ours; "
+                   "it may change the decision, and it changes how the ending is worded.")
+        else:
+            title = "Fix our side first, then talk to them"
+            why = f"We are letting them down: {listed} Put that right before the meeting, and say so in it."
+        self.add("our-part", title, why, done=False)
+
+    def settle_accounts(self) -> None:
+        """What is owed on either side: overdue, not yet due, and deposits, three different things."""
+        parts = [
+            f"{self.fields['overdue_total']} is overdue" if self.fields["overdue_total"] else "",
+            f"{self.fields['not_yet_due_total']} is invoiced and not due yet" if self.fields["not_yet_due_total"] else "",
+            f"a deposit of {self.fields['deposit_outstanding']} was asked for and never arrived"
+            if self.fields["deposit_outstanding"] else "",
+            f"deposits of {self.fields['deposits_received']} were received" if self.fields["deposits_received"] else "",
+        ]
+        if not any(parts):
+            return
+        self.add(
+            "settle-accounts",
+            "Settle what is still owed, on both sides",
+            _sentence("; ".join(part for part in parts if part)) + ": agree how each is settled before the end.",
+            done=not self.fields["open_invoices"],
+        )
+
+    def contract(self) -> None:
         if not self.fields["contract_in_force"]:
             return
-        if ends_on:
+        contract_id = self.fields["contract_id"]
+        ends_on, last_day, days = self.fields["contract_ends_on"], self.fields["last_day_of_work"], self.fields["notice_days"]
+        if self.fields["contract_auto_renews"]:
+            title = f"Send notice that contract {contract_id} will not be renewed, by {self.fields['notice_by']}"
+            why = (f"Contract {contract_id} renews on its own unless notice reaches them {days} days before its term "
+                   f"ends: sent by {self.fields['notice_by']}, it ends on {last_day}. Fulfil it until then.")
+        elif ends_on:
             title = f"Fulfil contract {contract_id} as promised, until {ends_on}"
             why = f"Contract {contract_id} runs until {ends_on}: it is rarely worth court; fulfil it, then end it."
         else:
-            title = f"Check the notice terms of contract {contract_id}"
-            why = f"Contract {contract_id} has no end date: end it only as its notice terms allow."
+            title = f"Give the {days} days' notice of contract {contract_id}: last day {last_day}"
+            why = (f"Contract {contract_id} has no end date: it ends {days} days after notice, so a notice sent "
+                   f"today makes {last_day} the last day.")
         self.add("contract", title, why, done=False)
 
     def ending(self, why: str) -> None:
+        situation = ending_situation(self.situations)
+        firm = situation == "conduct"
         self.add(
             "ending-note",
-            f"Send {self.name} a polite ending note (last day of work: {self.fields['last_day_of_work']})",
+            f"Send {self.name} {'a short, firm ending note in writing' if firm else 'a polite ending note'} "
+            f"(last day of work: {self.fields['last_day_of_work']})",
             why,
             event_type="RelationshipEnded",
-            draft="ending_note",
+            draft=ENDING_DRAFTS.get(situation, "ending_note"),
         )
 
     def refer_out(self) -> None:
@@ -313,6 +409,11 @@ class _Builder:
             event_type="SurveyInvited",
             after=ended[-1].at,
         )
+
+
+def _sentence(text: str) -> str:
+    """``text`` with its first letter a capital (and nothing else changed: ``EUR`` stays)."""
+    return text[:1].upper() + text[1:]
 
 
 def _texts(value: FieldValue) -> list[str]:
