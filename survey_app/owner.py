@@ -226,8 +226,9 @@ def remind() -> ResponseReturnValue:
 @owner.route("/rules")
 @login_required
 def rules() -> ResponseReturnValue:
-    rules = _state().ledger.rules
-    return render_template("owner/rules.html", current=rules.current(), versions=rules.versions())
+    ledger = _state().ledger
+    return render_template("owner/rules.html", current=ledger.rules.current(), versions=ledger.rules.versions(),
+                           on_defaults=ledger.rule_changes.on_defaults())
 
 
 def _known_client(client: str) -> str:

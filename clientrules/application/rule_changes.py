@@ -20,7 +20,7 @@ from clientrules.application.learning import Learning
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.events import Clock
 from clientrules.domain.learning.backtest import Backtest
-from clientrules.domain.rules import parse_ruleset, ruleset_to_toml
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset, ruleset_to_toml
 from clientrules.domain.rules.edits import add_rule, edit_rule
 from clientrules.domain.rules.model import FactValue
 
@@ -46,6 +46,23 @@ class RulePreview:
     #: today's decisions the change turns, in the order clients were first recorded
     changed: tuple[ChangedDecision, ...]
     backtest: Backtest
+
+    @property
+    def unchanged(self) -> bool:
+        """The candidate is the current rule set, word for word."""
+        return self.text.strip() == self.current.ruleset.source.strip()
+
+    @property
+    def rules_added(self) -> tuple[str, ...]:
+        """Ids of the candidate's rules the current version does not have."""
+        now = {rule.id for rule in self.current.ruleset.rules}
+        return tuple(rule.id for rule in parse_ruleset(self.text).rules if rule.id not in now)
+
+    @property
+    def rules_removed(self) -> tuple[str, ...]:
+        """Ids of the current version's rules the candidate does not have."""
+        then = {rule.id for rule in parse_ruleset(self.text).rules}
+        return tuple(rule.id for rule in self.current.ruleset.rules if rule.id not in then)
 
 
 class RuleChanges:
@@ -100,6 +117,20 @@ class RuleChanges:
     def preview_return(self, version: int) -> RulePreview:
         """The preview of adopting the rules of version ``version`` again."""
         return self.preview(self._rules.get(version).ruleset.source)
+
+    def on_defaults(self) -> bool:
+        """The current version is the default playbook this library ships, word for word."""
+        return self._rules.current().ruleset.source.strip() == default_ruleset_text().strip()
+
+    def preview_defaults(self) -> RulePreview:
+        """The preview of adopting the default playbook this library ships (a store keeps the rules it
+        adopted until its owner moves on to new defaults on purpose)."""
+        return self.preview(default_ruleset_text())
+
+    def adopt_defaults(self, *, expected_version: int | None = None) -> RuleSetVersion:
+        """Adopt the shipped default playbook as the next version."""
+        text = default_ruleset_text()
+        return self._rules.use(text, note=f"new defaults: {parse_ruleset(text).description}", expected_version=expected_version)
 
     def adopt(self, text: str, *, note: str, expected_version: int | None = None) -> RuleSetVersion:
         """Adopt ``text`` as the next version (see :meth:`~clientrules.application.rule_versions.RuleVersions.use`)."""
