@@ -84,6 +84,7 @@ from clientrules.domain.decisions.explanation import Explanation
 from clientrules.domain.decisions.words import FACT_WORDS
 from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
 from clientrules.domain.facts import FACTS, Facts, facts_of
+from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
 from clientrules.domain.learning.report import Report, proposals_text
 from clientrules.domain.next_steps import NextSteps, Step

@@ -127,7 +127,7 @@ def client(client: str) -> ResponseReturnValue:
         events=events,
         by_id={event.id: event for event in events},
         decision=decision,
-        stage=stage_of(events),
+        stage=stage_of(events, decision.as_of),
         history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
         invitations=invitations,
         answers=ledger.surveys.answers(client),

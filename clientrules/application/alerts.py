@@ -249,10 +249,13 @@ class Watcher:
             events: list[Event] = []
             for client in batch:
                 fold = self._decisions.fold(client)
+                seen = previous.get(client)
+                if fold.status(moment).is_left:  # nothing to act on: no alert, and the last decision is kept
+                    watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
+                    continue
                 decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
                 due = next_change(fold, moment, grace_days=grace_days, ages=ages)
-                watched[client] = Watched(decision.verdict, decision.fired, None if due is None else due.key)
-                seen = previous.get(client)
+                watched[client] = Watched(decision.reached, decision.fired, None if due is None else due.key)
                 event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
                 if record and event is not None:
                     events.append(event)

@@ -79,8 +79,9 @@ class RuleChanges:
         current = self._rules.current()
         candidate = RuleSetVersion(0, parse_ruleset(text))
         now = self._clock()
-        before = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=current)}
-        after = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=candidate)}
+        # a client who has left has no verdict under any rules
+        before = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=current) if d.verdict}
+        after = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=candidate) if d.verdict}
         changed = tuple(
             ChangedDecision(client, before[client], verdict)
             for client, verdict in after.items()

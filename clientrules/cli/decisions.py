@@ -8,7 +8,7 @@ from typing import IO, Any, Iterable
 
 import click
 
-from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
+from clientrules import ClientRulesError, Instant, InvalidEvent, RuleSetProblems, parse_ruleset, plain_date
 from clientrules.cli.context import ctx_ledger
 
 #: processes evaluate may start
@@ -80,8 +80,13 @@ def evaluate_command(
             width = max(len("client"), *(len(c) for c in clients)) if clients else 22
             click.echo(f"{'client':<{width}}  {'verdict':<11}  fired")
         count += 1
+        if decision.verdict is None:
+            left_on = f"left on {plain_date(decision.effective_on)}" if decision.effective_on else "left"
+            click.echo(f"{decision.client:<{width}}  {left_on}")
+            continue
         fired = ", ".join(decision.fired) or "-"
-        click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}")
+        leaving = f" (leaving on {plain_date(decision.effective_on)})" if decision.effective_on else ""
+        click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}{leaving}")
         for reason in decision.reasons:
             click.echo(f"{'':<{width}}  - {reason.sentence}")
     if count == 0:

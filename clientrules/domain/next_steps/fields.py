@@ -78,7 +78,7 @@ def draft_fields(
         signature=settings.signature or settings.business,
         today=plain_date(today),
         client_since=plain_date(first.date) if first else "",
-        verdict=decision.verdict.replace("_", " "),
+        verdict=decision.reached.replace("_", " "),
         reasons=[(descriptions or {}).get(reason.rule) or reason.sentence for reason in verdict_reasons],
         advice=list(decision.advice),
         options=_options(decision),
