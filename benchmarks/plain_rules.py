@@ -20,8 +20,12 @@ def _at_least(values: FactValues, name: str, threshold: float) -> bool:
 def plain_verdict(values: FactValues) -> str:
     """The most severe verdict of the default playbook for these fact values."""
     terminate = renegotiate = refer_out = False
-    if _at_least(values, "severe_staff_incidents_365d", 1) or _at_least(values, "incidents_180d", 2):
+    if _at_least(values, "serious_incidents_365d", 1) or _at_least(values, "incidents_180d", 2):
         terminate = True
+    if _at_least(values, "incidents_180d", 1):
+        renegotiate = True
+    if _at_least(values, "deadlines_missed_90d", 2) or _at_least(values, "reply_days_median_90d", 5):
+        renegotiate = True
     if _at_least(values, "contract_breaches_365d", 1):
         terminate = True
     if _at_least(values, "late_invoices_12m", 3):

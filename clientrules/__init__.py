@@ -87,6 +87,7 @@ from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain
 from clientrules.domain.facts import FACTS, Facts, facts_of
 from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, client_id_from_name, preset_text
 from clientrules.domain.money import MoneyRefused, OpenInvoice, client_currency, format_money, open_invoices
+from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
 from clientrules.domain.learning.report import Report, proposals_text
 from clientrules.domain.next_steps import NextSteps, Step

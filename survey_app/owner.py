@@ -151,7 +151,7 @@ def client(client: str) -> ResponseReturnValue:
         events=events,
         by_id={event.id: event for event in events},
         decision=decision,
-        stage=stage_of(events),
+        stage=stage_of(events, decision.as_of),
         history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
         invitations=invitations,
         answers=ledger.surveys.answers(client),
@@ -258,8 +258,9 @@ def remind() -> ResponseReturnValue:
 @owner.route("/rules")
 @login_required
 def rules() -> ResponseReturnValue:
-    rules = _state().ledger.rules
-    return render_template("owner/rules.html", current=rules.current(), versions=rules.versions())
+    ledger = _state().ledger
+    return render_template("owner/rules.html", current=ledger.rules.current(), versions=ledger.rules.versions(),
+                           on_defaults=ledger.rule_changes.on_defaults())
 
 
 def _known_client(client: str) -> str:

@@ -160,6 +160,13 @@ def version(number: int) -> ResponseReturnValue:
     return _preview(preview, f"Go back to the rules of version {number}", note=f"back to version {number}")
 
 
+@rule_editing.route("/defaults")
+@login_required
+def defaults() -> ResponseReturnValue:
+    """Moving to the default playbook of this release: the preview of adopting it."""
+    return _preview(_ledger().rule_changes.preview_defaults(), "Move to the new default rules", note="the new default rules")
+
+
 @rule_editing.route("/adopt", methods=["POST"])
 @login_required
 def adopt() -> ResponseReturnValue:

@@ -108,6 +108,7 @@ VERDICT_WORDS: dict[str, str] = {
 
 STAGE_WORDS: dict[str, str] = {
     "active": "Active",
+    "leaving": "Leaving (notice given)",
     "left": "Left, not invited",
     "invited": "Left, invited to the survey",
     "answered": "Left, answered the survey",

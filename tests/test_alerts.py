@@ -52,7 +52,7 @@ def onboard(ledger: Ledger, *clients: str, at: str = "2026-01-05") -> None:
 
 
 def abuse(ledger: Ledger, client: str, at: str) -> None:
-    ledger.record(client, IncidentReported(kind="abuse", against="staff"), at)
+    ledger.record(client, IncidentReported(kind="abuse", against="staff", severity=2), at)
 
 
 @pytest.fixture
@@ -82,17 +82,17 @@ def test_an_abuse_incident_is_listed_once_after_the_next_watch(store_url, no_del
         abuse(ledger, "acme", "2026-02-02T10:00:00Z")
     first = run(store_url, "watch", "--once", "--as-of", "2026-02-03")
     assert first.exit_code == 0, first.output
-    assert "acme  keep -> terminate  (abuse-of-staff)" in first.stdout
+    assert "acme  keep -> terminate  (hostile-client, incident-talk)" in first.stdout
     [change] = changes(store_url)
     assert {k: change[k] for k in ("client", "at", "from", "to", "fired", "cause")} == {
         "client": "acme",
         "at": "2026-02-03T00:00:00Z",
         "from": "keep",
         "to": "terminate",
-        "fired": ["abuse-of-staff"],
+        "fired": ["hostile-client", "incident-talk"],
         "cause": "event",
     }
-    assert change["id"] and change["reasons"][0]["rule"] == "abuse-of-staff" and change["deliveries"] == []
+    assert change["id"] and change["reasons"][0]["rule"] == "hostile-client" and change["deliveries"] == []
 
     again = run(store_url, "watch", "--once", "--as-of", "2026-02-04")
     assert again.exit_code == 0 and again.stdout == ""
@@ -124,6 +124,8 @@ def test_a_year_later_the_window_forgets_the_incident_and_the_client_is_back_to_
     abuse(ledger, "acme", "2025-01-10T12:00:00Z")
     watcher = ledger.alerts
     watcher.once(as_of="2025-02-01")
+    [calmer] = watcher.once(as_of="2025-07-09T12:00:00Z")[0].changes  # 180 days: no talk needed on top
+    assert (calmer.from_verdict, calmer.to_verdict, calmer.fired) == ("terminate", "terminate", ("hostile-client",))
     assert watcher.once(as_of="2026-01-10T11:59:59Z")[0].changes == ()
     [back] = watcher.once(as_of="2026-01-10T12:00:00Z")[0].changes
     assert (back.from_verdict, back.to_verdict, back.fired, back.cause) == ("terminate", "keep", (), "time")
@@ -271,7 +273,7 @@ def test_each_change_gets_one_signed_post_and_a_failed_one_is_retried_with_backo
         bodies = {json.loads(post.body)["id"]: json.loads(post.body) for post in receiver.received}
         assert {body["client"] for body in bodies.values()} == {"acme", "globex"}
         assert all(set(body) >= {"id", "client", "at", "from", "to", "fired", "text"} for body in bodies.values())
-        assert bodies[report.changes[0].id]["text"].startswith(f"{report.changes[0].client}: was keep, now terminate (3 February 2026). They abused")
+        assert bodies[report.changes[0].id]["text"].startswith(f"{report.changes[0].client}: was keep, now terminate (3 February 2026). A serious incident toward you")
 
         receiver.statuses = [500]
         abuse(ledger, "initech", "2026-02-04")
@@ -394,7 +396,7 @@ def test_the_owner_digest_arrives_by_smtp_grouped_by_severity_in_plain_words(db_
     text = found["text/plain"]
     assert text.index("Now: end the relationship") < text.index("Acme: was keep, now terminate (3 February 2026)")
     assert text.index("Acme") < text.index("Now: refer them to someone else") < text.index("Globex: was keep, now refer out")
-    assert "They abused, harassed or threatened our staff" in text and "Advice: " in text
+    assert "A serious incident toward you or your people" in text and "Advice: " in text
     assert "_" not in text.replace("https://app.studio.example/owner/clients/", "")
     assert '<a href="https://app.studio.example/owner/clients/acme">Acme</a>' in found["text/html"]
     assert [d["state"] for c in changes(db_url) for d in c["deliveries"]] == ["delivered", "delivered"]

@@ -92,7 +92,7 @@ def test_rules_show_check_use_versions(db, tmp_path):
     good = tmp_path / "patient.toml"
     good.write_text(default_ruleset_text().replace('"late_invoices_12m >= 3"', '"late_invoices_12m >= 4"'))
     checked = run(db, "rules", "check", str(good))
-    assert (checked.exit_code, checked.stdout) == (0, "ok: 12 rules (12 enabled)\n")
+    assert (checked.exit_code, checked.stdout) == (0, "ok: 15 rules (15 enabled)\n")
 
     bad = tmp_path / "bad.toml"
     bad.write_text(default_ruleset_text().replace("late_invoices_12m >= 3", "late_invoice_12m => 3"))
@@ -102,7 +102,7 @@ def test_rules_show_check_use_versions(db, tmp_path):
     assert run(db, "rules", "use", str(bad)).exit_code == 1
 
     adopted = run(db, "rules", "use", str(good), "--note", "more patience", "--expected-version", "1")
-    assert (adopted.exit_code, adopted.stdout) == (0, "rule-set version 2 is now current (12 rules)\n")
+    assert (adopted.exit_code, adopted.stdout) == (0, "rule-set version 2 is now current (15 rules)\n")
     conflict = run(db, "rules", "use", str(good), "--expected-version", "1")
     assert conflict.exit_code == 1 and "not the expected 1" in conflict.stderr
 
@@ -119,7 +119,7 @@ def test_rules_show_check_use_versions(db, tmp_path):
 
 def test_rules_check_reads_standard_input(db):
     result = run(db, "rules", "check", "-", input=default_ruleset_text())
-    assert result.exit_code == 0 and result.stdout.startswith("ok: 12 rules")
+    assert result.exit_code == 0 and result.stdout.startswith("ok: 15 rules")
 
 
 def test_the_installed_command_runs_end_to_end(db):

@@ -58,7 +58,10 @@ def playbook_histories(draw) -> list[Event]:
         drawn.append((days_ago(0, 120), "ScopeChangeRequested", {"description": "x", "paid": draw(st.booleans())}))
     for _ in range(draw(st.integers(0, 2))):
         kind = draw(st.sampled_from(["abuse", "rude", "threat", "unreasonable_demand"]))
-        drawn.append((days_ago(0, 400), "IncidentReported", {"kind": kind, "against": draw(st.sampled_from(["staff", "owner"]))}))
+        drawn.append((days_ago(0, 400), "IncidentReported", {"kind": kind, "against": draw(st.sampled_from(["staff", "owner"])),
+                                                               "severity": draw(st.sampled_from([1, 2, 3]))}))
+    for _ in range(draw(st.integers(0, 3))):
+        drawn.append((days_ago(0, 120), "DeadlineMissed", {"deliverable": "x"}))
     for type_name, data in [("ContractBreached", {"clause": "x"}), ("NeedOutgrown", {"need": "x"})]:
         if not draw(st.integers(0, 5)):
             drawn.append((days_ago(0, 400), type_name, data))

@@ -47,10 +47,20 @@ SILENT = dict(unanswered_followups=3, silent_days=14, tenure_days=365, clean_bef
     [
         ({}, "keep", []),
         (dict(tenure_days=900, hours_90d=0.0, plans_180d=0), "keep", []),
-        # abuse-of-staff: one severe incident against staff, or two incidents in 180 days
-        (dict(severe_staff_incidents_365d=1, incidents_180d=1), "terminate", ["abuse-of-staff"]),
-        (dict(severe_staff_incidents_365d=0, incidents_180d=2), "terminate", ["abuse-of-staff"]),
-        (dict(severe_staff_incidents_365d=0, incidents_180d=1), "keep", []),
+        # incidents: a serious one ends it, two in 180 days end it, one calls for a talk
+        (dict(serious_incidents_365d=1, incidents_180d=1), "terminate", ["hostile-client", "incident-talk"]),
+        (dict(serious_incidents_365d=1, incidents_180d=0), "terminate", ["hostile-client"]),
+        (
+            dict(serious_incidents_365d=0, incidents_180d=2),
+            "terminate",
+            ["repeated-incidents", "incident-talk"],
+        ),
+        (dict(serious_incidents_365d=0, incidents_180d=1), "renegotiate", ["incident-talk"]),
+        (dict(serious_incidents_365d=0, incidents_180d=0), "keep", []),
+        # our side: two missed deadlines in 90 days, or a median reply of 5 days
+        (dict(deadlines_missed_90d=2), "renegotiate", ["our-side-slipping"]),
+        (dict(deadlines_missed_90d=1, reply_days_median_90d=4.99), "keep", []),
+        (dict(deadlines_missed_90d=0, reply_days_median_90d=5.0), "renegotiate", ["our-side-slipping"]),
         (dict(contract_breaches_365d=1), "terminate", ["contract-breach"]),
         (dict(contract_breaches_365d=0), "keep", []),
         (dict(needs_outgrown_365d=1), "refer_out", ["outgrown"]),
@@ -146,10 +156,10 @@ def test_salience_orders_the_firing_but_not_the_verdict():
         decision = engine.decide("c", facts(needs_outgrown_365d=1, contract_breaches_365d=1, incidents_180d=2))
     assert decision.fired[0] == "outgrown"
     assert decision.verdict == "terminate"
-    low = playbook_with('id = "abuse-of-staff"', 'id = "abuse-of-staff"\nsalience = -100')
+    low = playbook_with('id = "contract-breach"', 'id = "contract-breach"\nsalience = -100')
     with DurableEngine(parse_ruleset(low)) as engine:
         decision = engine.decide("c", facts(needs_outgrown_365d=1, contract_breaches_365d=1, incidents_180d=2))
-    assert decision.fired[-1] == "abuse-of-staff"
+    assert decision.fired[-1] == "contract-breach"
 
 
 def test_negation_waits_for_the_signal_it_negates_whatever_the_salience():
@@ -191,7 +201,7 @@ def test_more_than_1024_clients_in_a_row(engine):
 
 def test_facts_that_match_no_rule_are_not_an_error(engine):
     assert engine.decide("c", facts()).fired == ()
-    assert engine.decide("c", facts(deadlines_missed_90d=9, open_invoices=2)).fired == ()
+    assert engine.decide("c", facts(unanswered_messages=9, open_invoices=2)).fired == ()
 
 
 class _FailingEngine(DurableEngine):
@@ -297,8 +307,8 @@ def test_a_fact_that_is_not_finite_is_refused(engine):
 
 
 def test_an_any_with_several_options_holding_fires_its_rule_once(engine):
-    decision = engine.decide("c", facts(severe_staff_incidents_365d=1, incidents_180d=3))
-    assert decision.fired == ("abuse-of-staff",)
+    decision = engine.decide("c", facts(deadlines_missed_90d=3, reply_days_median_90d=6.0))
+    assert decision.fired == ("our-side-slipping",)
     assert len(decision.reasons) == 1
 
 

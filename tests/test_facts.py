@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import itertools
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,7 @@ WINDOWED = [
     ("incidents_180d", 180, lambda at: incident(at)),
     ("plans_180d", 180, lambda at: ev("PlanAgreed", at, summary="x")),
     ("severe_staff_incidents_365d", 365, lambda at: incident(at, "threat", "staff")),
+    ("serious_incidents_365d", 365, lambda at: incident(at, "rude", "owner", severity=3)),
     ("contract_breaches_365d", 365, lambda at: ev("ContractBreached", at, clause="x")),
     ("needs_outgrown_365d", 365, lambda at: ev("NeedOutgrown", at, need="x")),
 ]
@@ -426,6 +428,23 @@ def test_only_severe_staff_incidents_count_as_severe():
     assert found.values["incidents_180d"] == 4
 
 
+def test_serious_incidents_count_against_the_owner_too_by_kind_and_severity():
+    events = [
+        incident(_at(5), "abuse", "staff", severity=1),  # abuse, but minor: not serious
+        incident(_at(5), "threat", "owner", severity=2),  # serious
+        incident(_at(5), "harassment", "owner", severity=3),  # serious
+        incident(_at(5), "rude", "staff", severity=3),  # any kind of severity 3 is serious
+        incident(_at(5), "unreasonable_demand", "owner", severity=2),  # not serious
+    ]
+    found = facts(events, T)
+    assert found.values["serious_incidents_365d"] == 3
+    assert found.evidence["serious_incidents_365d"] == tuple(event.id for event in events[1:4])
+    assert [(i.kind, i.against, i.severity) for i in found.incidents] == [
+        ("abuse", "staff", 1), ("threat", "owner", 2), ("harassment", "owner", 3),
+        ("rude", "staff", 3), ("unreasonable_demand", "owner", 2),
+    ]
+
+
 # --- our side ----------------------------------------------------------------------------------
 
 
@@ -636,7 +655,22 @@ def test_every_catalogue_fact_can_be_present():
         ev("ClientMessageReceived", "2026-05-03", topic="x"), ev("ReplySent", "2026-05-04"),
         ev("RelationshipEnded", "2026-05-30", initiated_by="us"),
     ]
-    assert set(facts(events, T).values) == set(FACTS)
+    assert set(facts(events, T, portfolio_value=Decimal(1000)).values) == set(FACTS)
+    assert set(FACTS) - set(facts(events, T).values) == {"revenue_share"}  # only with the portfolio's value
+
+
+def test_monthly_value_is_the_latest_given_and_its_share_of_the_portfolio():
+    onboarded = ev("ClientOnboarded", "2025-01-01", name="C", monthly_value=2000)
+    renegotiated = ev("TermsRenegotiated", "2026-03-01", change="new rate", monthly_value=2500.5)
+    unpriced = ev("TermsRenegotiated", "2026-04-01", change="upfront payment")
+    events = [onboarded, renegotiated, unpriced]
+    assert facts(events, "2026-02-01").values["monthly_value"] == 2000.0
+    found = facts(events, T, portfolio_value=Decimal("10002"))
+    assert (found.values["monthly_value"], found.values["revenue_share"]) == (2500.5, 0.25)
+    assert found.evidence["monthly_value"] == found.evidence["revenue_share"] == (renegotiated.id,)
+    assert facts([ev("ClientOnboarded", "2025-01-01", name="C")], T, portfolio_value=Decimal(0)).values[
+        "monthly_value"
+    ] == facts(events, T, portfolio_value=Decimal(0)).values["revenue_share"] == 0.0
 
 
 # --- the stories of tests/data, as of 2026-06-01 ----------------------------------------
@@ -678,6 +712,7 @@ def test_stories_work(story_facts):
 
 def test_stories_conduct_and_fit(story_facts):
     assert story_facts["northwind-abuse"]["severe_staff_incidents_365d"] >= 1
+    assert story_facts["northwind-abuse"]["serious_incidents_365d"] >= 1
     assert story_facts["vandelay-breach"]["contract_breaches_365d"] >= 1
     assert story_facts["globex-outgrown"]["needs_outgrown_365d"] >= 1
 
@@ -691,5 +726,6 @@ def test_stories_keep_clients_show_no_warning_sign(story_facts):
     for client, facts_ in story_facts.items():
         if client not in ("northwind-abuse",):
             assert facts_["severe_staff_incidents_365d"] == 0, client
+            assert facts_["serious_incidents_365d"] == 0, client
         if client != "vandelay-breach":
             assert facts_["contract_breaches_365d"] == 0, client

@@ -166,6 +166,11 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
     count_in_last("incidents_180d", 180, incidents)
     severe = [e for e in incidents if e.payload.against == "staff" and e.payload.kind in SEVERE]
     count_in_last("severe_staff_incidents_365d", 365, severe)
+    serious = [
+        e for e in incidents
+        if (e.payload.kind in SEVERE and e.payload.severity >= 2) or e.payload.severity == 3
+    ]
+    count_in_last("serious_incidents_365d", 365, serious)
     count_in_last("contract_breaches_365d", 365, of("ContractBreached"))
     count_in_last("needs_outgrown_365d", 365, of("NeedOutgrown"))
     count_in_last("deadlines_missed_90d", 90, of("DeadlineMissed"))
@@ -191,6 +196,9 @@ def reference(events: list[Event], t: Instant, grace: int) -> tuple[dict, dict]:
         sum((s["amount"] - s["received"] for s in open_ if (t.date - s["due"]).days > grace), Decimal(0))
     )
     values["relationship_ended"] = bool(of("RelationshipEnded"))
+    valued = [e for e in history if e.type in ("ClientOnboarded", "TermsRenegotiated") and e.payload.monthly_value is not None]
+    values["monthly_value"] = float(valued[-1].payload.monthly_value) if valued else 0.0
+    evidence["monthly_value"] = {valued[-1].id} if valued else set()
     return values, evidence
 
 
@@ -227,6 +235,7 @@ INCIDENT = payload(
     "IncidentReported",
     kind=st.sampled_from(["abuse", "harassment", "threat", "rude", "unreasonable_demand"]),
     against=st.sampled_from(["staff", "owner"]),
+    severity=st.sampled_from([1, 1, 2, 3]),
 )
 INVOICE = payload("InvoiceIssued", invoice_id=invoice_ids, amount=amounts, due_on=due_dates)
 PAYMENT = payload("PaymentReceived", invoice_id=invoice_ids, amount=amounts)
@@ -235,7 +244,8 @@ VOID = payload("InvoiceVoided", invoice_id=invoice_ids)
 THEMES = {
     "money": [INVOICE, PAYMENT, PAYMENT, VOID],
     "remedies": [INVOICE, PAYMENT, fixed("MeetingHeld", topic="x", outcome="resolved"), PLAN,
-                 fixed("TermsRenegotiated", change="x")],
+                 fixed("TermsRenegotiated", change="x"),
+                 payload("TermsRenegotiated", change=st.just("new rate"), monthly_value=st.sampled_from([0, 1500, 2250.5]))],
     "work": [
         payload("WorkLogged", hours=st.sampled_from([0, 0.1, 0.25, 1.5, 8, 12]), billable=st.booleans()),
         payload("ScopeChangeRequested", description=st.just("x"), paid=st.booleans()),
@@ -246,6 +256,7 @@ THEMES = {
     "our side": [fixed("ClientMessageReceived", topic="x"), fixed("ReplySent"), fixed("DeadlineMissed", deliverable="x")],
     "relationship": [
         fixed("ClientOnboarded", name="C"),
+        fixed("ClientOnboarded", name="C", monthly_value=900.25),
         fixed("RelationshipEnded", initiated_by="us"),
         fixed("DecisionRecorded", verdict="keep", ruleset_version=1, as_of="2026-01-01"),
         fixed("ContractSigned", contract_id="K"),

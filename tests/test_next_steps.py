@@ -164,19 +164,15 @@ def test_an_unresolved_meeting_adds_the_polite_ending(ledger: Ledger) -> None:
     assert "The work has kept growing beyond what we priced" in ending.draft  # no plan was agreed: none is claimed
 
 
-def test_a_referral_moves_on_to_the_hand_over_and_the_exit_survey(ledger: Ledger) -> None:
+def test_a_referral_moves_on_to_the_hand_over_then_nothing_once_we_ended_it(ledger: Ledger) -> None:
     ledger.steps.record_done("globex-outgrown", "referral-note", {"partner": "Big Support Co"}, at="2026-06-02")
     plan = ledger.steps.for_client("globex-outgrown", as_of="2026-06-03")
     assert [(step.id, step.done) for step in plan.steps] == [("referral-note", True), ("hand-over", False)]
     assert plan.step("referral-note").suggested == {"partner": "Big Support Co"}
     assert "introduce you to Big Support Co" in plan.step("referral-note").draft
     ledger.steps.record_done("globex-outgrown", "hand-over", {"initiated_by": "us"}, at="2026-06-10")
-    plan = ledger.steps.for_client("globex-outgrown")
-    assert [(step.id, step.done) for step in plan.steps] == [
-        ("referral-note", True), ("hand-over", True), ("exit-survey", False)
-    ]
-    ledger.surveys.invite("globex-outgrown")
-    assert ledger.steps.for_client("globex-outgrown").step("exit-survey").done
+    plan = ledger.steps.for_client("globex-outgrown")  # we ended it: left, and not asked why by default
+    assert (plan.verdict, plan.steps) == (None, ())
 
 
 def test_record_done_refuses_what_is_not_a_step_or_bad_data(ledger: Ledger) -> None:
@@ -469,6 +465,4 @@ def test_steps_on_postgresql(pg_url: str) -> None:
         assert "INV-4" in ledger.steps.for_client("acme-late", as_of=AS_OF).step("meeting").draft
         ledger.steps.record_done("vandelay-breach", "ending-note", {"initiated_by": "us"}, at="2026-06-02")
         plan = ledger.steps.for_client("vandelay-breach", as_of="2026-06-03")
-        assert [(step.id, step.done) for step in plan.steps] == [
-            ("contract", False), ("ending-note", True), ("exit-survey", False)
-        ]
+        assert (plan.verdict, plan.steps) == (None, ())  # we ended it: not asked why by default

@@ -99,15 +99,14 @@ def test_nothing_is_recorded_without_the_token_or_an_answer(owner, app) -> None:
     assert ledger.version("acme") == before
 
 
-def test_a_referral_then_the_hand_over_then_the_exit_survey(owner, app) -> None:
+def test_a_referral_then_the_hand_over_then_nothing_left_to_do(owner, app) -> None:
     page = owner.get("/owner/clients/globex").get_data(as_text=True)
     assert "You now need a 24/7 help desk" in steps_section(page)
     token = csrf_token(page)
     owner.post("/owner/clients/globex/steps/referral-note/done", data={"csrf_token": token, "partner": "Big Desk Co"})
     owner.post("/owner/clients/globex/steps/hand-over/done", data={"csrf_token": token})
     section = steps_section(owner.get("/owner/clients/globex").get_data(as_text=True))
-    assert "Next: <strong>Ask Globex why: invite them to the exit survey</strong>" in section
-    assert 'action="/owner/clients/globex/invite"' in section
+    assert "They have left: nothing more to do here." in section  # we ended it: no survey step by default
     ended = [e for e in app.extensions["clientrules"].ledger.events("globex") if e.type == "RelationshipEnded"]
     assert [e.payload.initiated_by for e in ended] == ["us"]
 

@@ -567,3 +567,14 @@ def test_after_an_adoption_the_dashboard_answers_at_once_and_says_it_is_deciding
     if thread is not None:
         thread.join(timeout=60)
     assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)
+
+
+def test_the_rules_page_offers_the_new_defaults_to_a_store_that_kept_version_1(app, owner) -> None:
+    ledger = app.extensions["clientrules"].ledger
+    assert "see what the new default rules would change" not in owner.get("/owner/rules").get_data(as_text=True)
+    ledger.rules.use((Path(__file__).parent / "data" / "default_playbook.v1.toml").read_text(), note="kept version 1")
+    page = owner.get("/owner/rules").get_data(as_text=True)
+    assert 'href="/owner/rules/defaults"' in page
+    preview = owner.get("/owner/rules/defaults").get_data(as_text=True)
+    assert "Move to the new default rules" in preview and "hostile-client" in preview
+    assert ledger.rules.current().version == 2  # a preview adopts nothing

@@ -25,7 +25,7 @@ def app(db_url, tmp_path, monkeypatch):
 
 def record_abuse(app, client: str) -> None:
     ledger = app.extensions["clientrules"].ledger
-    ledger.record(client, IncidentReported(kind="abuse", against="staff"), "2026-01-06")
+    ledger.record(client, IncidentReported(kind="abuse", against="staff", severity=2), "2026-01-06")
     ledger.alerts.once()
 
 
@@ -42,7 +42,7 @@ def test_the_page_lists_recent_changes_in_plain_words_and_marks_those_since_the_
     page = owner.get("/owner/changes/").get_data(as_text=True)
     assert '<a href="/owner/clients/acme_co">Acme</a>' in page  # the name the owner knows, not the id
     assert re.search(r"was <span class=\"verdict keep\">keep</span>, now <span class=\"verdict terminate\">terminate", page)
-    assert "They abused, harassed or threatened our staff" in page
+    assert "A serious incident toward you or your people" in page
     assert '<a href="/owner/changes/">What changed</a>' in page
     text = re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1])
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text) and "_" not in text.replace("acme_co", "")

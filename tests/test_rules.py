@@ -20,7 +20,6 @@ from clientrules.domain.rules import (
 )
 
 PLAYBOOK_IDS = [
-    "abuse-of-staff",
     "contract-breach",
     "chronic-late-payer",
     "late-payer-first-talk",
@@ -28,6 +27,10 @@ PLAYBOOK_IDS = [
     "gone-silent",
     "silent-valued-client",
     "silent-client",
+    "hostile-client",
+    "repeated-incidents",
+    "incident-talk",
+    "our-side-slipping",
     "unprofitable",
     "unprofitable-no-plan",
     "unprofitable-despite-plan",
@@ -65,7 +68,8 @@ def test_default_playbook_has_the_playbook_rules_and_thresholds():
         )
     )
     verdicts = {rule.id: rule.verdict for rule in ruleset.rules}
-    assert verdicts["abuse-of-staff"] == "terminate"
+    assert verdicts["hostile-client"] == verdicts["repeated-incidents"] == "terminate"
+    assert verdicts["incident-talk"] == verdicts["our-side-slipping"] == "renegotiate"
     assert verdicts["outgrown"] == "refer_out"
     assert verdicts["silent-valued-client"] == "renegotiate"
     assert ruleset.source == default_ruleset_text()

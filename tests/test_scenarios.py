@@ -1,4 +1,5 @@
-"""The shared stories evaluated as of 2026-06-01 give exactly the expected verdicts and fired rules."""
+"""The shared stories evaluated as of 2026-06-01 give exactly the expected verdicts and fired rules:
+version 2 of the default playbook for a new store, version 1 for a store that keeps it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from click.testing import CliRunner
 
 from clientrules.cli.main import cli
 from clientrules.ledger import Ledger
-from conftest import DATA, STORIES
+from conftest import DATA, STORE_BACKENDS, STORIES
 
 
-EXPECTED = json.loads((DATA / "stories.expected.v1.json").read_text())
+EXPECTED = json.loads((DATA / "stories.expected.v2.json").read_text())
+EXPECTED_V1 = json.loads((DATA / "stories.expected.v1.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +26,26 @@ def db(tmp_path_factory) -> str:
     return path
 
 
+def decided(ledger: Ledger, as_of: str) -> dict[str, dict[str, object]]:
+    return {d.client: {"verdict": d.verdict, "fired": list(d.fired)} for d in ledger.decisions.evaluate(as_of=as_of)}
+
+
 def test_stories_through_the_api(db):
     with Ledger.open(db) as ledger:
-        decisions = ledger.decisions.evaluate(as_of=EXPECTED["as_of"])
-    got = {d.client: {"verdict": d.verdict, "fired": list(d.fired)} for d in decisions}
-    assert got == EXPECTED["clients"]
+        assert decided(ledger, EXPECTED["as_of"]) == EXPECTED["clients"]
+        assert ledger.rules.current().ruleset.description.endswith("version 2")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_store_that_keeps_version_1_decides_as_before(backend, request, tmp_path):
+    url = STORE_BACKENDS[backend](request, tmp_path)
+    with Ledger.open(url) as ledger:
+        ledger.import_jsonl(str(DATA / "playbook_v1.jsonl"))
+        ledger.import_jsonl(str(STORIES))
+        assert decided(ledger, EXPECTED_V1["as_of"]) == EXPECTED_V1["clients"]
+        # before any incident of the hostile story, neither version sees one
+        assert decided(ledger, "2026-03-01")["northwind-abuse"] == {"verdict": "keep", "fired": []}
+        assert ledger.rules.current().version == 1
 
 
 def test_stories_through_the_cli_json(db):

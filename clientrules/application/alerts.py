@@ -281,6 +281,9 @@ class Watcher:
                 seen = previous.get(client)
                 try:
                     fold = self._decisions.fold(client)
+                    if fold.status(moment).is_left:  # nothing to act on: no alert, and the last decision is kept
+                        watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
+                        continue
                     decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
                     due = next_change(fold, moment, grace_days=grace_days, ages=ages)
                 except StoreError:
@@ -290,7 +293,7 @@ class Watcher:
                     verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
                     watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
                     continue
-                watched[client] = Watched(decision.verdict, decision.fired, None if due is None else due.key)
+                watched[client] = Watched(decision.reached, decision.fired, None if due is None else due.key)
                 event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
                 if record and event is not None:
                     events.append(event)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
+from decimal import Decimal
 from typing import Callable, Iterable, Iterator, Protocol, cast
 
 from clientrules.application.engines import Engines
@@ -26,6 +27,8 @@ from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
+from clientrules.domain.facts.fold import portfolio_value
+from clientrules.domain.facts.status import ClientStatus
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
 #: clients whose fold is kept between calls (about 15 KB each for a short history)
@@ -110,11 +113,12 @@ class Decisions:
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         ids = self.clients_to_decide(clients, moment)
+        portfolio = self.portfolio_value(moment)
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
             try:
-                decisions = self._decide(batch, moment, version, cached=cached)
+                decisions = self._decide(batch, moment, version, portfolio, cached=cached)
             except StoreError:
                 raise
             except UNDECIDABLE:
@@ -123,25 +127,58 @@ class Decisions:
                 decisions = []
                 for client in batch:  # find which: one at a time, and decide the others
                     try:
-                        decisions += self._decide([client], moment, version, cached=cached)
+                        decisions += self._decide([client], moment, version, portfolio, cached=cached)
                     except StoreError:
                         raise
                     except UNDECIDABLE as error:
                         set_aside(client, one_line(error))
             if record:
-                self._store.append([decision.recorded_event(self._clock()) for decision in decisions])
+                self._store.append(
+                    [decision.recorded_event(self._clock()) for decision in decisions if decision.verdict is not None]
+                )
             yield from decisions
 
-    def _decide(self, clients: list[str], moment: Instant, version: RuleSetVersion, *, cached: bool) -> list[Decision]:
-        facts = []
-        kept: dict[str, tuple[ClientFold, int]] = {}
+    def _decide(
+        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal, *, cached: bool
+    ) -> list[Decision]:
         grace_days = version.ruleset.parameters.grace_days
+        facts = []
+        statuses: dict[str, ClientStatus] = {}
+        kept: dict[str, tuple[ClientFold, int]] = {}
         for client, fold, stored in self._up_to_date(clients):
-            facts.append((client, fold.facts(moment, grace_days=grace_days)))
+            statuses[client] = fold.status(moment)
+            if not statuses[client].is_left:
+                facts.append((client, fold.facts(moment, grace_days=grace_days, portfolio_value=portfolio)))
             if cached:
                 kept[client] = (fold, stored)
         self._keep(kept)
-        return self._engines.decide_batch(facts, version)
+        decided = iter(self._engines.decide_batch(facts, version))
+        return [
+            Decision.for_left(client, status, version.version, moment) if status.is_left else next(decided).with_status(status)
+            for client, status in statuses.items()
+        ]
+
+    def portfolio_value(self, as_of: Moment | None = None) -> Decimal:
+        """The sum of the ``monthly_value`` of every client not left as of ``as_of`` (default: now): what each
+        client's ``revenue_share`` divides by (the one fact that depends on other clients, computed once per moment)."""
+        moment = moment_or_now(as_of, self._clock)
+        ids = self._store.client_ids(started_by=moment)
+        kept: dict[str, tuple[ClientFold, int]] = {}
+        cached = len(ids) <= self._fold_cache_size
+        total = Decimal(0)
+        for start in range(0, len(ids), RECORD_BATCH):
+            folds = []
+            for client, fold, stored in self._up_to_date(ids[start:start + RECORD_BATCH]):
+                folds.append(fold)
+                if cached:
+                    kept[client] = (fold, stored)
+            total += portfolio_value(folds, moment)
+        self._keep(kept)
+        return total
+
+    def status(self, client: str, as_of: Moment | None = None) -> ClientStatus:
+        """Where ``client`` stands as of ``as_of`` (default: now): active, leaving or left."""
+        return self.fold(check_client_id(client)).status(moment_or_now(as_of, self._clock))
 
     def clients_to_decide(self, clients: Iterable[str] | None, moment: Instant) -> list[str]:
         """``clients``, each checked to have a stream (else :class:`UnknownClient`), before anything is
@@ -173,7 +210,9 @@ class Decisions:
         else:
             version = self._rules.current()
             moment = moment_or_now(as_of, self._clock)
-        facts = self.facts(client, moment, grace_days=version.ruleset.parameters.grace_days)
+        facts = self.facts(
+            client, moment, grace_days=version.ruleset.parameters.grace_days, portfolio_value=self.portfolio_value(moment)
+        )
         reached = self._engines.decide(client, facts, version)
         return explain_decision(version.ruleset, reached, facts, recorded=recorded)
 
@@ -181,9 +220,14 @@ class Decisions:
         """The client's ``DecisionRecorded`` events, oldest first."""
         return [e for e in self._store.read_client(check_client_id(client)) if isinstance(e.payload, DecisionRecorded)]
 
-    def facts(self, client: str, as_of: Instant, *, grace_days: int = 7) -> Facts:
-        """The client's facts as of ``as_of`` from its fold at its latest version."""
-        return self.fold(client).facts(as_of, grace_days=grace_days)
+    def facts(
+        self, client: str, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None
+    ) -> Facts:
+        """The client's facts as of ``as_of`` from its fold at its latest version.
+
+        ``portfolio_value`` (:meth:`portfolio_value`) gives ``revenue_share``; without it that fact is absent.
+        """
+        return self.fold(client).facts(as_of, grace_days=grace_days, portfolio_value=portfolio_value)
 
     def fold(self, client: str) -> ClientFold:
         """The client's fold at its latest version (cached; the caller must not share it between threads)."""

@@ -22,7 +22,7 @@ from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant, Moment, check_client_id, moment_or_now, registry
 from clientrules.domain.events.types import DATA_KEY
-from clientrules.domain.next_steps import CHECK_IN_TOPIC, NextSteps, Step, derive_steps, follow_through_from
+from clientrules.domain.next_steps import CHECK_IN_TOPIC, NextSteps, Step, after_steps, derive_steps, follow_through_from
 from clientrules.ports import EventStreams
 
 
@@ -77,6 +77,12 @@ class NextStepsService:
         (decision,) = self._decisions.evaluate([client], as_of=moment, ruleset=version)
         grace_days = version.ruleset.parameters.grace_days
         events = self._streams.read_client(client, until=moment)
+        status = self._decisions.status(client, moment)
+        if status.is_left:
+            return after_steps(client, status, events, as_of=moment)
+        if status.is_leaving:
+            facts = self._decisions.facts(client, moment, grace_days=grace_days)
+            return derive_steps(decision, decision, facts, events, version.ruleset, as_of=moment, status=status)
         situation, situation_moment = decision, moment
         start = follow_through_from(events, moment) if decision.verdict == "keep" else None
         if start is not None:

@@ -22,7 +22,6 @@ from clientrules.domain.events import (
     Clock,
     Event,
     Instant,
-    RelationshipEnded,
     SurveyAnswered,
     SurveyInvited,
 )
@@ -36,8 +35,10 @@ from clientrules.ports import EventStore
 
 #: the longest the time-dependent facts of a client without new events may be old
 REFRESH_AFTER = dt.timedelta(hours=1)
-ACTIVE, LEFT, INVITED, ANSWERED = "active", "left", "invited", "answered"
-STAGES = (ACTIVE, LEFT, INVITED, ANSWERED)
+ACTIVE, LEAVING, LEFT, INVITED, ANSWERED = "active", "leaving", "left", "invited", "answered"
+STAGES = (ACTIVE, LEAVING, LEFT, INVITED, ANSWERED)
+#: the stages of a client who has left
+DEPARTED = (LEFT, INVITED, ANSWERED)
 Sort = Literal["attention", "name", "value", "overdue", "recent"]
 SORTS: tuple[Sort, ...] = ("attention", "name", "value", "overdue", "recent")
 DEFAULT_PAGE_SIZE = 50
@@ -51,9 +52,11 @@ BATCH = 1_000
 class Standing:
     """Where one client stands now: who they are, what the rules advise, what is at stake.
 
-    ``stage`` is ``active``, or for a client who left: ``left`` (not invited to
-    the exit survey since), ``invited`` or ``answered``. A departed client's
-    ``verdict`` is what the rules say, but the owner has nothing left to decide.
+    ``stage`` is ``active``, ``leaving`` (a notice runs), or for a client who
+    left: ``left`` (not invited to the exit survey since), ``invited`` or
+    ``answered`` (:func:`stage_of`: the status of
+    ``clientrules/domain/facts/status.py``). A departed client's ``verdict`` is
+    None: the owner has nothing left to decide.
     """
 
     client: str
@@ -62,7 +65,7 @@ class Standing:
     monthly_value: float | None
     overdue_amount: float
     open_invoices: int
-    verdict: str
+    verdict: str | None
     reasons: tuple[str, ...]
     advice: tuple[str, ...]
     stage: str
@@ -70,11 +73,11 @@ class Standing:
 
     @property
     def departed(self) -> bool:
-        return self.stage != ACTIVE
+        return self.stage in DEPARTED
 
     def attention_key(self) -> tuple[int, int, int, str]:
         """Active clients first, the most severe verdict first, then the most recent activity."""
-        severity = SEVERITY.get(self.verdict, 0)
+        severity = SEVERITY.get(self.verdict or "", 0)
         return (int(self.departed), -severity, -self.last_at.key, self.client)
 
     def matches(self, text: str) -> bool:
@@ -180,7 +183,7 @@ class Portfolio:
             page=page,
             pages=pages,
             totals=_totals(everyone),
-            departed={stage: sum(1 for s in everyone if s.stage == stage) for stage in STAGES[1:]},
+            departed={stage: sum(1 for s in everyone if s.stage == stage) for stage in DEPARTED},
             segments=tuple(sorted({s.segment for s in everyone if s.segment})),
             as_of=as_of,
             ruleset_version=ruleset,
@@ -225,7 +228,7 @@ class Portfolio:
         decisions = self._engines.decide_batch(
             [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
         )
-        verdicts = [VerdictAt(moment, decision.verdict) for moment, decision in zip(moments, decisions)]
+        verdicts = [VerdictAt(moment, decision.reached) for moment, decision in zip(moments, decisions)]
         return [v for n, v in enumerate(verdicts) if n in (0, len(verdicts) - 1) or verdicts[n - 1].verdict != v.verdict]
 
     def _refresh(self) -> None:
@@ -281,9 +284,12 @@ class Portfolio:
         def flush() -> None:
             decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
             for (client, events, facts), decision in zip(pending, decisions):
+                stage = stage_of(events, as_of)
+                departed = stage in DEPARTED
                 standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
-                                              facts.get("open_invoices") or 0, decision.verdict,
-                                              tuple(r.sentence for r in decision.reasons), decision.advice)
+                                              facts.get("open_invoices") or 0, None if departed else decision.reached,
+                                              () if departed else tuple(r.sentence for r in decision.reasons),
+                                              () if departed else decision.advice, stage)
             pending.clear()
 
         for client in clients:
@@ -301,9 +307,10 @@ def _standing(
     events: list[Event],
     overdue: float,
     open_invoices: int,
-    verdict: str,
+    verdict: str | None,
     reasons: tuple[str, ...],
     advice: tuple[str, ...],
+    stage: str,
 ) -> Standing:
     onboarded = [e.payload for e in events if isinstance(e.payload, ClientOnboarded)]
     profile = onboarded[-1] if onboarded else None
@@ -317,18 +324,25 @@ def _standing(
         verdict=verdict,
         reasons=reasons,
         advice=advice,
-        stage=stage_of(events),
+        stage=stage,
         last_at=max(e.at for e in events),
     )
 
 
-def stage_of(events: list[Event]) -> str:
-    """``active``, or ``left`` / ``invited`` / ``answered`` after the client's latest ``RelationshipEnded``."""
-    stage = ACTIVE
+def stage_of(events: list[Event], as_of: Instant) -> str:
+    """``active``, ``leaving``, or for a client who has left as of ``as_of``: ``left``, then ``invited`` /
+    ``answered`` by the survey events since it left (the status is :meth:`ClientFold.status`'s)."""
+    fold = ClientFold()
+    fold.apply_all(events)
+    status = fold.status(as_of)
+    if not status.is_left:
+        return LEAVING if status.is_leaving else ACTIVE
+    stage = LEFT
+    since = status.decided_on
     for event in sorted(events, key=lambda e: e.version or 0):
-        if isinstance(event.payload, RelationshipEnded):
-            stage = LEFT
-        elif isinstance(event.payload, SurveyInvited) and stage == LEFT:
+        if since is not None and event.at.date < since or event.at > as_of:
+            continue
+        if isinstance(event.payload, SurveyInvited) and stage == LEFT:
             stage = INVITED
         elif isinstance(event.payload, SurveyAnswered) and stage in (LEFT, INVITED):
             stage = ANSWERED

@@ -21,7 +21,7 @@ from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.words import describe_rule_changes
 from clientrules.domain.events import Clock
 from clientrules.domain.learning.backtest import Backtest
-from clientrules.domain.rules import parse_ruleset, ruleset_to_toml
+from clientrules.domain.rules import default_ruleset_text, parse_ruleset, ruleset_to_toml
 from clientrules.domain.rules.edits import add_rule, edit_rule
 from clientrules.domain.rules.model import FactValue
 
@@ -50,6 +50,23 @@ class RulePreview:
     #: what changes, one plain sentence each ("'Outgrown' turned off")
     sentences: tuple[str, ...] = ()
 
+    @property
+    def unchanged(self) -> bool:
+        """The candidate is the current rule set, word for word."""
+        return self.text.strip() == self.current.ruleset.source.strip()
+
+    @property
+    def rules_added(self) -> tuple[str, ...]:
+        """Ids of the candidate's rules the current version does not have."""
+        now = {rule.id for rule in self.current.ruleset.rules}
+        return tuple(rule.id for rule in parse_ruleset(self.text).rules if rule.id not in now)
+
+    @property
+    def rules_removed(self) -> tuple[str, ...]:
+        """Ids of the current version's rules the candidate does not have."""
+        then = {rule.id for rule in parse_ruleset(self.text).rules}
+        return tuple(rule.id for rule in self.current.ruleset.rules if rule.id not in then)
+
 
 class RuleChanges:
     """Previews of rule changes, and their adoption as a new rule-set version."""
@@ -65,8 +82,9 @@ class RuleChanges:
         current = self._rules.current()
         candidate = RuleSetVersion(0, parse_ruleset(text))
         now = self._clock()
-        before = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=current)}
-        after = {d.client: d.verdict for d in self._decisions.evaluate(as_of=now, ruleset=candidate)}
+        # a client who has left has no verdict under any rules
+        before = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=current) if d.verdict}
+        after = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=candidate) if d.verdict}
         changed = tuple(
             ChangedDecision(client, before[client], verdict)
             for client, verdict in after.items()
@@ -105,6 +123,20 @@ class RuleChanges:
     def preview_return(self, version: int) -> RulePreview:
         """The preview of adopting the rules of version ``version`` again."""
         return self.preview(self._rules.get(version).ruleset.source)
+
+    def on_defaults(self) -> bool:
+        """The current version is the default playbook this library ships, word for word."""
+        return self._rules.current().ruleset.source.strip() == default_ruleset_text().strip()
+
+    def preview_defaults(self) -> RulePreview:
+        """The preview of adopting the default playbook this library ships (a store keeps the rules it
+        adopted until its owner moves on to new defaults on purpose)."""
+        return self.preview(default_ruleset_text())
+
+    def adopt_defaults(self, *, expected_version: int | None = None) -> RuleSetVersion:
+        """Adopt the shipped default playbook as the next version."""
+        text = default_ruleset_text()
+        return self._rules.use(text, note=f"new defaults: {parse_ruleset(text).description}", expected_version=expected_version)
 
     def adopt(self, text: str, *, note: str, expected_version: int | None = None) -> RuleSetVersion:
         """Adopt ``text`` as the next version (see :meth:`~clientrules.application.rule_versions.RuleVersions.use`)."""

@@ -1,4 +1,4 @@
-"""Decision commands: ``evaluate``, ``explain`` and ``rules show|check|use|versions``."""
+"""Decision commands: ``evaluate``, ``explain`` and ``rules show|check|use|upgrade|versions``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import IO, Any, Iterable
 
 import click
 
-from clientrules import ClientRulesError, Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset
+from clientrules import ClientRulesError, Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset, plain_date
 from clientrules.cli.context import ctx_ledger, read_rule_file
 
 #: processes evaluate may start
@@ -84,8 +84,13 @@ def _print_decisions(decisions: Iterable[Decision], clients: tuple[str, ...], re
             width = max(len("client"), *(len(c) for c in clients)) if clients else 22
             click.echo(f"{'client':<{width}}  {'verdict':<11}  fired")
         count += 1
+        if decision.verdict is None:
+            left_on = f"left on {plain_date(decision.effective_on)}" if decision.effective_on else "left"
+            click.echo(f"{decision.client:<{width}}  {left_on}")
+            continue
         fired = ", ".join(decision.fired) or "-"
-        click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}")
+        leaving = f" (leaving on {plain_date(decision.effective_on)})" if decision.effective_on else ""
+        click.echo(f"{decision.client:<{width}}  {decision.verdict:<11}  {fired}{leaving}")
         for reason in decision.reasons:
             click.echo(f"{'':<{width}}  - {reason.sentence}")
     if count == 0:
@@ -174,6 +179,38 @@ def rules_check(file: IO[str]) -> None:
 def rules_use(file: IO[str], note: str | None, expected_version: int | None) -> None:
     """Validate a rule-set FILE and adopt it as a new version, which becomes current."""
     adopted = ctx_ledger().rules.use(read_rule_file(file), note=note, expected_version=expected_version)
+    click.echo(f"rule-set version {adopted.version} is now current ({len(adopted.ruleset.rules)} rules)")
+
+
+@rules_group.command("upgrade")
+@click.option("--adopt", is_flag=True, help="Adopt the shipped defaults as a new version after showing what changes.")
+def rules_upgrade(adopt: bool) -> None:
+    """Show what the default playbook shipped with this release would change, and adopt it with --adopt.
+
+    A database keeps the rule set it adopted; new defaults never replace it on
+    their own. This lists the rules added and removed, the clients whose
+    decision today would change, and the backtest on the stored history.
+    """
+    changes = ctx_ledger(create=False).rule_changes
+    preview = changes.preview_defaults()
+    if preview.unchanged:
+        click.echo(f"rule-set version {preview.current.version} is the shipped default playbook already")
+        return
+    click.echo(f"From rule-set version {preview.current.version} to the shipped defaults:")
+    click.echo(f"  rules added:   {', '.join(preview.rules_added) or '-'}")
+    click.echo(f"  rules removed: {', '.join(preview.rules_removed) or '-'}")
+    click.echo(f"  decisions today that change: {len(preview.changed)}")
+    for changed in preview.changed:
+        click.echo(f"    {changed.client}: {changed.before} -> {changed.after}")
+    now, then = preview.backtest.current, preview.backtest.candidate
+    click.echo(
+        f"  on the stored history: departures warned of {len(now.flagged)} -> {len(then.flagged)}, "
+        f"false alarms {len(now.false_alarms)} -> {len(then.false_alarms)}"
+    )
+    if not adopt:
+        click.echo("Nothing adopted. Run 'clientrules rules upgrade --adopt' to adopt the shipped defaults.")
+        return
+    adopted = changes.adopt_defaults(expected_version=preview.current.version)
     click.echo(f"rule-set version {adopted.version} is now current ({len(adopted.ruleset.rules)} rules)")
 
 

@@ -30,7 +30,7 @@ def facts_command(client: str, as_of: str | None, grace_days: int | None, as_jso
     if grace_days is None:
         grace_days = ledger.rules.current().ruleset.parameters.grace_days
     events = ledger.events(client, until=moment)
-    found = facts_of(events, moment, grace_days=grace_days)
+    found = facts_of(events, moment, grace_days=grace_days, portfolio_value=ledger.decisions.portfolio_value(moment))
     if as_json:
         click.echo(json.dumps({"client": client, "grace_days": grace_days, **found.to_json()}, indent=1))
     else:

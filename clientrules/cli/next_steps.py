@@ -36,9 +36,10 @@ def next_command(client: str, as_of: Instant | None, as_json: bool) -> None:
 
 def describe(plan: NextSteps) -> str:
     """The steps as text: one numbered line each, why, and the draft indented."""
-    lines = [f"{plan.client}: {plan.verdict.replace('_', ' ')} (as of {plan.as_of.text})"]
+    standing = "left" if plan.verdict is None else plan.verdict.replace("_", " ")
+    lines = [f"{plan.client}: {standing} (as of {plan.as_of.text})"]
     if not plan.steps:
-        lines.append("  Nothing to do: no rule asks for a step.")
+        lines.append("  Nothing to do: they have left." if plan.verdict is None else "  Nothing to do: no rule asks for a step.")
     for number, step in enumerate(plan.steps, start=1):
         mark = "x" if step.done else " "
         done = f" (done {step.done_on.date.isoformat()})" if step.done_on else ""

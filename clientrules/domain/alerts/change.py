@@ -100,7 +100,7 @@ def decision_change(decision: Decision, previous: tuple[str, tuple[str, ...]] | 
         return None
     payload = DecisionChanged(
         from_verdict=None if previous is None else verdict,
-        to_verdict=decision.verdict,
+        to_verdict=decision.reached,
         previous_fired=list(fired),
         fired=list(decision.fired),
         reasons=[reason.to_json() for reason in decision.reasons],

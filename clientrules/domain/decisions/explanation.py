@@ -93,7 +93,7 @@ class Explanation:
         decision = self.decision
         lines = [
             f"{decision.client} as of {decision.as_of.text}, rule-set version {decision.ruleset_version}: "
-            f"{decision.verdict.upper()}"
+            f"{decision.reached.upper()}"
         ]
         if self.recorded is not None:
             lines.append(

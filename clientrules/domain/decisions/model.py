@@ -2,16 +2,21 @@
 
 ``Decision.to_json()`` is a contract (CLI ``--json``, ``DecisionRecorded``):
 the keys ``client, verdict, fired, reasons, advice, ruleset_version, as_of``,
-each reason with ``rule, verdict, sentence, facts, evidence, advice``.
+each reason with ``rule, verdict, sentence, facts, evidence, advice``, then
+``status`` (``active``, ``leaving``, ``left``) and ``effective_on`` (the date
+a leaving client leaves or a left client left; null when active). A left
+client has no verdict to act on: ``verdict`` null and no rules fired.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping
 
 import attrs
 
 from clientrules.domain.events import DecisionRecorded, Event, Instant
+from clientrules.domain.facts.status import ACTIVE, LEFT, ClientStatus
 
 
 @attrs.frozen
@@ -54,15 +59,35 @@ class Decision:
     ``fired`` lists every rule that fired, signals included, in firing order
     (a signal always comes before the rules that match it); ``reasons`` follows
     the same order. ``advice`` is the advice of the rules that gave the verdict.
+    ``status``: where the client stands as of ``as_of``; ``verdict`` is None
+    only for a client who has left (:meth:`for_left`).
     """
 
     client: str
-    verdict: str
+    verdict: str | None
     fired: tuple[str, ...]
     reasons: tuple[Reason, ...]
     advice: tuple[str, ...]
     ruleset_version: int
     as_of: Instant
+    status: str = ACTIVE
+    effective_on: dt.date | None = None
+
+    @classmethod
+    def for_left(cls, client: str, status: ClientStatus, ruleset_version: int, as_of: Instant) -> Decision:
+        """The decision of a client who has left: nothing to act on (its last decision stays in its history)."""
+        return cls(client, None, (), (), (), ruleset_version, as_of, LEFT, status.on)
+
+    @property
+    def reached(self) -> str:
+        """The verdict the rules reached (every decision but a left client's has one)."""
+        if self.verdict is None:
+            raise ValueError(f"client {self.client!r} has left: the rules reached no verdict")
+        return self.verdict
+
+    def with_status(self, status: ClientStatus) -> Decision:
+        """This decision of an active or leaving client, saying which."""
+        return attrs.evolve(self, status=status.state, effective_on=status.on)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,10 +98,14 @@ class Decision:
             "advice": list(self.advice),
             "ruleset_version": self.ruleset_version,
             "as_of": self.as_of.text,
+            "status": self.status,
+            "effective_on": None if self.effective_on is None else self.effective_on.isoformat(),
         }
 
     def recorded_event(self, recorded_at: Instant) -> Event:
-        """The ``DecisionRecorded`` event that keeps this decision in the client's stream."""
+        """The ``DecisionRecorded`` event that keeps this decision in the client's stream (not for a left client)."""
+        if self.verdict is None:
+            raise ValueError(f"client {self.client!r} has left: there is no decision to record")
         payload = DecisionRecorded(
             verdict=self.verdict,
             fired=list(self.fired),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Protocol
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from clientrules.domain.decisions.model import Decision, Reason
 from clientrules.domain.decisions.words import describe_fired
 from clientrules.domain.events import Instant
+from clientrules.domain.facts.value import Incident
 from clientrules.domain.rules.model import FactValue, RuleSet, most_severe
 
 
@@ -21,6 +22,9 @@ class FactsLike(Protocol):
 
     @property
     def evidence(self) -> Mapping[str, tuple[str, ...]]: ...
+
+    @property
+    def incidents(self) -> Sequence[Incident]: ...
 
 
 def reason_for(
@@ -39,7 +43,7 @@ def reason_for(
     return Reason(
         rule=rule.id,
         verdict=rule.verdict,
-        sentence=describe_fired(rule, facts.values),
+        sentence=describe_fired(rule, facts.values, facts.incidents, facts.evidence),
         facts={name: facts.values.get(name) for name in used},
         evidence=tuple(dict.fromkeys([*own, *chained])),
         advice=rule.advice,

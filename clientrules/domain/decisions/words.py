@@ -8,8 +8,10 @@ never decide: verdicts come from the engine.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.facts.value import Incident
 from clientrules.domain.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, RuleSet, SignalCondition
 
 #: Short noun phrases for the facts of the catalogue, as in "4 late invoices in the last 12 months".
@@ -33,6 +35,9 @@ FACT_WORDS: dict[str, str] = {
     "unpaid_scope_changes_since_plan": "unpaid scope changes since the latest plan",
     "incidents_180d": "incidents in the last 180 days",
     "severe_staff_incidents_365d": "incidents of abuse, harassment or threats against staff in the last 365 days",
+    "serious_incidents_365d": "serious incidents in the last 365 days",
+    "monthly_value": "a month in value",
+    "revenue_share": "share of the monthly revenue",
     "contract_breaches_365d": "contract breaches in the last 365 days",
     "needs_outgrown_365d": "times their needs outgrew us in the last 365 days",
     "deadlines_missed_90d": "deadlines we missed in the last 90 days",
@@ -58,6 +63,17 @@ _SINGULAR = {
     "hours": "hour",
 }
 _PLURAL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _SINGULAR)) + r")\b")
+
+#: what each kind of incident was, and against whom, as an explanation names it
+_INCIDENT_KINDS = {
+    "rude": "rudeness",
+    "unreasonable_demand": "an unreasonable demand",
+    "abuse": "abuse",
+    "harassment": "harassment",
+    "threat": "a threat",
+}
+_INCIDENT_SEVERITY = {1: "", 2: " (serious)", 3: " (very serious)"}
+_AGAINST = {"owner": "toward you", "staff": "toward your staff"}
 
 _BOUND = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly", "!=": "not"}
 
@@ -86,16 +102,45 @@ def describe_value(fact: str, value: FactValue | None) -> str:
     return counted(value, words)
 
 
-def describe_comparison(comparison: Comparison, values: Mapping[str, FactValue]) -> str:
-    """Why a comparison holds, e.g. '4 late invoices in the last 12 months (at least 3)'."""
+def describe_incident(incident: Incident) -> str:
+    """``rudeness toward you on 5 May 2026``, ``a threat (serious) toward your staff on 2 March 2026``."""
+    kind = _INCIDENT_KINDS.get(incident.kind, incident.kind.replace("_", " "))
+    severity = _INCIDENT_SEVERITY.get(incident.severity, "")
+    return f"{kind}{severity} {_AGAINST.get(incident.against, '')} on {plain_date(incident.on)}"
+
+
+def describe_comparison(
+    comparison: Comparison, values: Mapping[str, FactValue], named: Sequence[Incident] = ()
+) -> str:
+    """Why a comparison holds, e.g. '4 late invoices in the last 12 months (at least 3)'.
+
+    ``named``: the incidents behind the fact, listed after it ('...: rudeness toward you on 5 May 2026').
+    """
     actual = values.get(comparison.fact)
     if isinstance(comparison.value, bool) or actual is None:
-        return describe_value(comparison.fact, actual)
-    return f"{describe_value(comparison.fact, actual)} ({_BOUND[comparison.op]} {number(comparison.value)})"
+        words = describe_value(comparison.fact, actual)
+    else:
+        words = f"{describe_value(comparison.fact, actual)} ({_BOUND[comparison.op]} {number(comparison.value)})"
+    if named:
+        words += ": " + ", ".join(map(describe_incident, named))
+    return words
 
 
-def describe_fired(rule: Rule, values: Mapping[str, FactValue]) -> str:
-    """The sentence of a reason: what the rule means and the conditions that made it fire."""
+def describe_fired(
+    rule: Rule,
+    values: Mapping[str, FactValue],
+    incidents: Sequence[Incident] = (),
+    evidence: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The sentence of a reason: what the rule means and the conditions that made it fire.
+
+    A condition on a fact whose ``evidence`` includes some of ``incidents`` names them.
+    """
+
+    def named(fact: str) -> list[Incident]:
+        behind = set(evidence.get(fact, ())) if evidence and incidents else ()
+        return [incident for incident in incidents if incident.event_id in behind]
+
     parts: list[str] = []
     for condition in rule.when:
         if isinstance(condition, SignalCondition):
@@ -104,9 +149,9 @@ def describe_fired(rule: Rule, values: Mapping[str, FactValue]) -> str:
             )
         elif isinstance(condition, AnyOf):
             held = condition.holding_options(values)
-            parts.extend(describe_comparison(c, values) for option in held[:1] for c in option)
+            parts.extend(describe_comparison(c, values, named(c.fact)) for option in held[:1] for c in option)
         else:
-            parts.append(describe_comparison(condition, values))
+            parts.append(describe_comparison(condition, values, named(condition.fact)))
     head = rule.description or rule.id
     return f"{head}: {'; '.join(parts)}."
 

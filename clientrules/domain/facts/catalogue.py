@@ -78,11 +78,18 @@ FACTS: dict[str, FactSpec] = {
             int,
             "unpaid ScopeChangeRequested after the latest PlanAgreed (absent when none)",
         ),
-        FactSpec("incidents_180d", int, "IncidentReported events in the last 180 days"),
+        FactSpec("incidents_180d", int, "IncidentReported events in the last 180 days, against staff or the owner"),
         FactSpec(
             "severe_staff_incidents_365d",
             int,
-            "IncidentReported against staff of kind abuse, harassment or threat in the last 365 days",
+            "IncidentReported against staff of kind abuse, harassment or threat in the last 365 days, "
+            "whatever the severity (version 1 of the default playbook)",
+        ),
+        FactSpec(
+            "serious_incidents_365d",
+            int,
+            "IncidentReported in the last 365 days, against staff or the owner, that are serious: "
+            "abuse, harassment or a threat of severity 2 or more, or any kind of severity 3",
         ),
         FactSpec("contract_breaches_365d", int, "ContractBreached events in the last 365 days"),
         FactSpec("needs_outgrown_365d", int, "NeedOutgrown events in the last 365 days"),
@@ -103,5 +110,17 @@ FACTS: dict[str, FactSpec] = {
             "before the UTC date of T",
         ),
         FactSpec("relationship_ended", bool, "a RelationshipEnded event exists"),
+        FactSpec(
+            "monthly_value",
+            float,
+            "the latest monthly_value given by ClientOnboarded or TermsRenegotiated (0 when never given)",
+        ),
+        FactSpec(
+            "revenue_share",
+            float,
+            "monthly_value divided by the sum of monthly_value of every client not left at T "
+            "(0 when that sum is 0); the one fact that depends on other clients: computed once "
+            "per moment for the whole portfolio and handed to each client's decision",
+        ),
     )
 }

@@ -10,6 +10,7 @@ fact: ``clientrules/domain/facts/catalogue.py``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from itertools import compress, repeat
 from operator import and_, itemgetter, lshift, or_, rshift
@@ -21,13 +22,24 @@ from typing import Any, Callable, Iterable
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant, as_instant
 from clientrules.domain.facts.invoices import InvoiceBook
+from clientrules.domain.facts.status import LEAVING, LEFT, NOT_ENDED, ClientStatus
 from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
-from clientrules.domain.facts.value import Facts
+from clientrules.domain.facts.value import Facts, Incident
 
 SNAPSHOT_SCHEMA = 3
 SNAPSHOT_KIND = "clientrules.facts.ClientFold"
 SEVERE_KINDS = frozenset({"abuse", "harassment", "threat"})
 EMPTY: tuple[str, ...] = ()
+
+
+def _severe_against_staff(row: tuple[Any, ...]) -> bool:
+    """Version 1's measure: abuse, harassment or a threat against staff, whatever its severity."""
+    return bool(row[1] == "staff" and row[0] in SEVERE_KINDS)
+
+
+def _serious(row: tuple[Any, ...]) -> bool:
+    """Abuse, harassment or a threat of severity 2 or more, or any incident of severity 3, against anyone."""
+    return bool((row[0] in SEVERE_KINDS and row[2] >= 2) or row[2] == 3)
 
 
 class FactsError(ClientRulesError):
@@ -59,11 +71,14 @@ _ROWS: dict[str, Callable[[Any], tuple[str, tuple[Any, ...]] | None]] = {
     "MeetingHeld": lambda p: ("remedy", (p.TYPE,)),
     "PlanAgreed": lambda p: ("remedy", (p.TYPE,)),
     "TermsRenegotiated": lambda p: ("remedy", (p.TYPE,)),
-    "IncidentReported": lambda p: ("incident", (p.against == "staff" and p.kind in SEVERE_KINDS,)),
+    "IncidentReported": lambda p: ("incident", (p.kind, p.against, p.severity)),
     "ContractBreached": lambda p: ("breach", ()),
     "NeedOutgrown": lambda p: ("outgrown", ()),
-    "RelationshipEnded": lambda p: ("ended", ()),
+    "NoticeGiven": lambda p: ("notice", (p.by, p.effective_on.toordinal())),
+    "RelationshipEnded": lambda p: ("ended", (p.initiated_by,)),
 }
+#: Event types that may also give the client's monthly value (a "value" row when they do).
+_VALUED = frozenset({"ClientOnboarded", "TermsRenegotiated"})
 #: Kinds whose rows keep no field.
 _PLAIN = (
     "onboarded",
@@ -75,13 +90,12 @@ _PLAIN = (
     "answer",
     "breach",
     "outgrown",
-    "ended",
 )
 #: Timelines derived from another kind's: which, and which of its rows they keep.
-_DERIVED: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
-    "work": ("unbillable", lambda row: not row[1]),
-    "remedy": ("plan", lambda row: row[0] == "PlanAgreed"),
-    "incident": ("severe", lambda row: row[0]),
+_DERIVED: dict[str, tuple[tuple[str, Callable[[tuple[Any, ...]], bool]], ...]] = {
+    "work": (("unbillable", lambda row: not row[1]),),
+    "remedy": (("plan", lambda row: row[0] == "PlanAgreed"),),
+    "incident": (("severe", _severe_against_staff), ("serious", _serious)),
 }
 #: Timelines that keep running totals of a field (its position in the row).
 _SUMMED = {"work": 0, "unbillable": 0}
@@ -97,7 +111,10 @@ _COLUMNS: dict[str, tuple[tuple[str, type], ...]] = {
     "void": (("invoice_id", str),),
     "work": (("hours", Decimal), ("billable", bool)),
     "remedy": (("type", str),),
-    "incident": (("severe", bool),),
+    "incident": (("kind", str), ("against", str), ("severity", int)),
+    "notice": (("by", str), ("effective", int)),
+    "ended": (("by", str),),
+    "value": (("monthly_value", Decimal),),
 }
 
 
@@ -164,6 +181,9 @@ class ClientFold:
             self._unindexed.append(event.id)
         else:
             self._add(contribution[0], key, event.id, contribution[1])
+            monthly_value = getattr(event.payload, "monthly_value", None) if event.type in _VALUED else None
+            if monthly_value is not None:
+                self._into("value").insert(key, event.id, (_decimal(monthly_value),))
         if not event.payload.SYSTEM and (self._first is None or key < self._first[0]):
             self._first = (key, event.id)
         return True
@@ -182,8 +202,7 @@ class ClientFold:
             self._book.void(key, event_id, *row)
         elif kind in _COLUMNS:
             self._into(kind).insert(key, event_id, row)
-            if kind in _DERIVED:
-                derived, keeps = _DERIVED[kind]
+            for derived, keeps in _DERIVED.get(kind, ()):
                 if keeps(row):
                     self._into(derived).insert(key, event_id, row)
         else:
@@ -263,8 +282,7 @@ class ClientFold:
                 if kind in _BOOK_KINDS or not timeline.keys:
                     continue
                 fold._timelines[kind] = timeline
-                if kind in _DERIVED:
-                    derived, keeps = _DERIVED[kind]
+                for derived, keeps in _DERIVED.get(kind, ()):
                     kept = list(map(keeps, timeline.rows))
                     if any(kept):
                         fold._timelines[derived] = Timeline.of(
@@ -283,8 +301,13 @@ class ClientFold:
 
     # --- facts --------------------------------------------------------------------------
 
-    def facts(self, as_of: Instant, *, grace_days: int = 7) -> Facts:
-        """The facts as of ``as_of`` (only events with ``at <= as_of`` count)."""
+    def facts(self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None) -> Facts:
+        """The facts as of ``as_of`` (only events with ``at <= as_of`` count).
+
+        ``portfolio_value``: the sum of the ``monthly_value`` of every client
+        not left as of ``as_of`` (:func:`portfolio_value`), the one fact that
+        depends on other clients; without it ``revenue_share`` is absent.
+        """
         as_of = as_instant(as_of, field="as_of")
         if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
             raise FactsError(f"grace_days must be a whole number of days >= 0, not {grace_days!r}")
@@ -298,11 +321,42 @@ class ClientFold:
         self._work_facts(now, bound, values, evidence)
         self._conduct(now, bound, values, evidence)
         self._our_side(now, bound, values, evidence)
+        self._value(bound, portfolio_value, values, evidence)
         ended = self._of("ended")
         count = bisect_right(ended.keys, bound)
         values["relationship_ended"] = count > 0
         evidence["relationship_ended"] = tuple(ended.ids[:count])
-        return Facts(as_of, values, evidence)
+        return Facts(as_of, values, evidence, self._incidents(now, bound))
+
+    def monthly_value(self, as_of: Instant) -> Decimal:
+        """The latest ``monthly_value`` given by ``ClientOnboarded`` or ``TermsRenegotiated`` by ``as_of`` (0 if none)."""
+        values = self._of("value")
+        count = bisect_right(values.keys, last_key_at(as_instant(as_of, field="as_of").key))
+        return values.rows[count - 1][0] if count else ZERO
+
+    def status(self, as_of: Instant) -> ClientStatus:
+        """Active, leaving or left as of ``as_of`` (``clientrules/domain/facts/status.py`` says how)."""
+        now = as_instant(as_of, field="as_of").key
+        bound = last_key_at(now)
+        onboarded = self._of("onboarded")
+        started = bisect_right(onboarded.keys, bound)
+        after = onboarded.keys[started - 1] if started else -1
+        ended, notices = self._of("ended"), self._of("notice")
+        first_end = bisect_right(ended.keys, after)
+        ending = first_end if first_end < len(ended.keys) and ended.keys[first_end] <= bound else None
+        last_notice = bisect_right(notices.keys, bound if ending is None else ended.keys[ending])
+        notice = last_notice - 1 if last_notice > bisect_right(notices.keys, after) else None
+        if notice is not None:
+            by, effective = notices.rows[notice]
+            given, effective_day = _day(notices.keys[notice]), dt.date.fromordinal(effective)
+            if ending is not None and _day(ended.keys[ending]) < effective_day:  # ended before the notice ran out
+                return ClientStatus(LEFT, _day(ended.keys[ending]), by, given, ended.ids[ending])
+            reached = ending is not None or (effective - _EPOCH_ORDINAL) * DAY_US <= now
+            return ClientStatus(LEFT if reached else LEAVING, effective_day, by, given, notices.ids[notice])
+        if ending is not None:
+            day = _day(ended.keys[ending])
+            return ClientStatus(LEFT, day, ended.rows[ending][0], day, ended.ids[ending])
+        return NOT_ENDED
 
     def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         onboarded = self._of("onboarded")
@@ -435,8 +489,31 @@ class ClientFold:
         year = last_key_at(now - 365 * DAY_US)
         _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
         _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
+        _count(values, evidence, "serious_incidents_365d", self._of("serious"), year, bound)
         _count(values, evidence, "contract_breaches_365d", self._of("breach"), year, bound)
         _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
+
+    def _value(
+        self, bound: int, portfolio: Decimal | None, values: dict[str, Any], evidence: dict[str, Any]
+    ) -> None:
+        timeline = self._of("value")
+        count = bisect_right(timeline.keys, bound)
+        value = timeline.rows[count - 1][0] if count else ZERO
+        values["monthly_value"] = float(value)
+        evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
+        if portfolio is not None:
+            values["revenue_share"] = float(EXACT.divide(value, portfolio)) if portfolio else 0.0
+            evidence["revenue_share"] = evidence["monthly_value"]
+
+    def _incidents(self, now: int, bound: int) -> tuple[Incident, ...]:
+        """The incidents of the last 365 days, oldest first: what the conduct facts count, in detail."""
+        incidents = self._of("incident")
+        start = bisect_right(incidents.keys, last_key_at(now - 365 * DAY_US))
+        stop = bisect_right(incidents.keys, bound)
+        return tuple(
+            Incident(incidents.ids[index], _day(incidents.keys[index]), *incidents.rows[index])
+            for index in range(start, stop)
+        )
 
     def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
         after = last_key_at(now - 90 * DAY_US)
@@ -458,6 +535,24 @@ class ClientFold:
         last = bisect_right(messages.keys, bound)
         values["unanswered_messages"] = last - first
         evidence["unanswered_messages"] = tuple(messages.ids[first:last])
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _day(key: int) -> dt.date:
+    """The UTC date of an order key."""
+    return dt.date.fromordinal(_EPOCH_ORDINAL + at_of(key) // DAY_US)
+
+
+def portfolio_value(folds: Iterable[ClientFold], as_of: Instant) -> Decimal:
+    """The sum of the ``monthly_value`` of the clients of ``folds`` not left as of ``as_of``: what
+    ``revenue_share`` divides by (the one fact that depends on other clients)."""
+    total = ZERO
+    for fold in folds:
+        if not fold.status(as_of).is_left:
+            total = EXACT.add(total, fold.monthly_value(as_of))
+    return total
 
 
 def _none(_: Any) -> None:
@@ -560,8 +655,10 @@ def _invoice_evidence(invoices: list[Any], bound: int) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def facts_of(events: Iterable[Event], as_of: Instant, *, grace_days: int = 7) -> Facts:
+def facts_of(
+    events: Iterable[Event], as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None
+) -> Facts:
     """The facts of one client's ``events`` (any order) as of ``as_of``."""
     fold = ClientFold()
     fold.apply_all(events)
-    return fold.facts(as_of, grace_days=grace_days)
+    return fold.facts(as_of, grace_days=grace_days, portfolio_value=portfolio_value)

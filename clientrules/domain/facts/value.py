@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping
 
 import attrs
 
 from clientrules.domain.events import Instant
+
+
+@attrs.frozen
+class Incident:
+    """One ``IncidentReported``, as the conduct facts count it and an explanation names it."""
+
+    event_id: str
+    on: dt.date
+    kind: str
+    against: str
+    severity: int
 
 
 @attrs.frozen
@@ -19,11 +31,14 @@ class Facts:
     ``evidence`` maps each present fact to the ids of the events behind it
     (possibly none, e.g. ``hours_90d`` is 0 with no work logged). Both are
     plain dicts for speed and interoperability: treat them as read-only.
+    ``incidents`` are the incidents of the last 365 days, oldest first, so
+    that an explanation can name them ("rudeness toward you on 5 May 2026").
     """
 
     as_of: Instant
     values: Mapping[str, int | float | bool]
     evidence: Mapping[str, tuple[str, ...]]
+    incidents: tuple[Incident, ...] = ()
 
     def __getitem__(self, name: str) -> int | float | bool:
         return self.values[name]

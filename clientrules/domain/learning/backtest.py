@@ -111,7 +111,7 @@ class DecisionMemo:
         if found is None:
             decision = self._decide(client, facts, version)
             rules = tuple(r.rule for r in decision.reasons if r.verdict == decision.verdict)
-            found = self._decided[key] = Decided(decision.verdict, decision.fired, rules, decision.ruleset_version)
+            found = self._decided[key] = Decided(decision.reached, decision.fired, rules, decision.ruleset_version)
         return found
 
 

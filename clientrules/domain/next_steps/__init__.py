@@ -19,7 +19,7 @@ from clientrules.domain.drafts import (
     read_drafts,
 )
 from clientrules.domain.next_steps.fields import draft_fields
-from clientrules.domain.next_steps.steps import CHECK_IN_TOPIC, NextSteps, Step, derive_steps, follow_through_from
+from clientrules.domain.next_steps.steps import CHECK_IN_TOPIC, NextSteps, Step, after_steps, derive_steps, follow_through_from
 
 __all__ = [
     "CHECK_IN_TOPIC",
@@ -32,6 +32,7 @@ __all__ = [
     "NextSteps",
     "Step",
     "default_drafts",
+    "after_steps",
     "derive_steps",
     "draft_fields",
     "follow_through_from",

@@ -99,7 +99,7 @@ def draft_fields(
         signature=settings.signature or settings.business,
         today=plain_date(today),
         client_since=plain_date(first.date) if first else "",
-        verdict=decision.verdict.replace("_", " "),
+        verdict=decision.reached.replace("_", " "),
         reasons=[
             _topic(situation, need[1].need if need else "", breach[1].clause if breach else "", unanswered)
             for situation in situations or (NOT_THE_RIGHT_FIT,)

@@ -27,8 +27,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 
 from clientrules.domain.decisions.model import Decision
-from clientrules.domain.events import Event, Instant, MeetingHeld
+from clientrules.domain.events import ClientOnboarded, Event, Instant, MeetingHeld
 from clientrules.domain.facts import Facts
+from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
 from clientrules.domain.drafts.fields import FieldValue, plain_date
 from clientrules.domain.next_steps.fields import BUSINESS_CURRENCY, TALK_ONLY, draft_fields
@@ -89,10 +90,11 @@ class Step:
 
 @attrs.frozen
 class NextSteps:
-    """The steps for one client as of ``as_of``, in order; ``verdict`` is the decision as of then."""
+    """The steps for one client as of ``as_of``, in order; ``verdict`` is the decision as of then
+    (None for a client who has left: its steps are the after-steps only)."""
 
     client: str
-    verdict: str
+    verdict: str | None
     as_of: Instant
     steps: tuple[Step, ...]
 
@@ -137,8 +139,14 @@ def derive_steps(
     *,
     as_of: Instant,
     business_currency: str = BUSINESS_CURRENCY,
+    status: ClientStatus | None = None,
 ) -> NextSteps:
     """The next steps for ``decision``'s client as of ``as_of``.
+
+    A client *leaving* (``status``: a notice runs) gets the wind-down instead:
+    the final invoice, what is still owed, our obligations until the
+    effective date, and the hand-over. A client who has left gets
+    :func:`after_steps` (call it instead: a left client has no decision to follow).
 
     ``situation`` is the decision the steps follow: ``decision`` itself, or an
     earlier one still being followed through (see :func:`follow_through_from`);
@@ -154,6 +162,9 @@ def derive_steps(
     fields = draft_fields(situation, facts, history, drafts.settings, as_of=as_of, business_currency=business_currency)
     builder = _Builder(situation, history, fields, drafts, defaults, descriptions, as_of=as_of)
     verdict = situation.verdict
+    if status is not None and status.is_leaving:
+        builder.wind_down(status)
+        return NextSteps(decision.client, decision.verdict, as_of, tuple(builder.steps))
     if verdict == "renegotiate":
         builder.renegotiate()
     elif verdict == "terminate":
@@ -398,6 +409,40 @@ class _Builder:
             event_type="RelationshipEnded",
         )
 
+    def wind_down(self, status: ClientStatus) -> None:
+        """The steps of a client leaving on ``status.on``: nothing new to decide, promises to keep."""
+        last_day = plain_date(status.on) if status.on else "the day the notice ends"
+        who = "They gave notice" if status.client_chose else "We gave notice"
+        given = status.decided_on
+        since = Instant.parse(given.isoformat()) if given else None
+        self.add(
+            "final-invoice",
+            f"Send {self.name} the final invoice for the work up to {last_day}",
+            f"{who}; the relationship ends on {last_day}. Invoice everything done until then in one final invoice.",
+            event_type="InvoiceIssued",
+            after=since,
+        )
+        if self.fields["open_invoices"]:
+            owed = self.fields["owed_to_us"]
+            self.add(
+                "settle-accounts",
+                "Settle what is still owed before the last day",
+                f"{str(owed).capitalize() if owed else 'Some invoices'} still open: agree how each is settled before {last_day}.",
+                done=False,
+            )
+        self.add(
+            "obligations",
+            f"Keep every promise until {last_day}",
+            "Deliver what the contract and the notice still require, on time: how we end is what they remember.",
+            done=False,
+        )
+        self.add(
+            "hand-over",
+            f"Hand over the work and files by {last_day}",
+            "Share their files, access and where each piece of work stands, so nothing is left hanging.",
+            done=False,
+        )
+
     def exit_survey(self) -> None:
         ended = [event for event in self.history if event.type == "RelationshipEnded"]
         if not ended:
@@ -414,6 +459,26 @@ class _Builder:
 def _sentence(text: str) -> str:
     """``text`` with its first letter a capital (and nothing else changed: ``EUR`` stays)."""
     return text[:1].upper() + text[1:]
+
+
+def after_steps(client: str, status: ClientStatus, events: Iterable[Event], *, as_of: Instant) -> NextSteps:
+    """The steps of a client who has left as of ``as_of``: the exit survey when the client chose to
+    leave (clients we ended with are invited only on purpose, so they get no step)."""
+    history = [event for event in events if event.at <= as_of]
+    if not status.client_chose or status.on is None:
+        return NextSteps(client, None, as_of, ())
+    names = [e.payload.name for e in history if isinstance(e.payload, ClientOnboarded)]
+    left = Instant.parse(status.on.isoformat())
+    invited = next((e for e in history if e.type == "SurveyInvited" and e.at >= left), None)
+    step = Step(
+        id="exit-survey",
+        title=f"Ask {names[-1] if names else client} why: invite them to the exit survey",
+        why=f"They chose to leave and left on {plain_date(status.on)}: their answers show what to improve.",
+        done=invited is not None,
+        event_type="SurveyInvited",
+        done_on=invited.at if invited else None,
+    )
+    return NextSteps(client, None, as_of, (step,))
 
 
 def _texts(value: FieldValue) -> list[str]:
