@@ -82,10 +82,10 @@ def edit(rule_id: str) -> ResponseReturnValue:
         form.description.data, form.advice.data = rule.description, rule.advice
         for comparison in rule.comparisons:
             form.thresholds.append_entry(str(comparison.value).lower())
-    elif (  # all three run: every message shows
+    elif (  # all three run, in this order (a missing box gets its message after the typed ones are read)
         form.validate()
-        & _has_every_threshold(form, len(rule.comparisons))
         & _thresholds_read(form, [isinstance(c.value, bool) for c in rule.comparisons])
+        & _has_every_threshold(form, len(rule.comparisons))
     ):
         try:
             values = [_value(entry.data) for entry in form.thresholds]

@@ -67,5 +67,8 @@ def read_rule_file(file: IO[str]) -> str:
     except UnicodeDecodeError:
         raise ClientRulesError(f"{file.name} is not UTF-8 text") from None
     if len(text) > MAX_RULESET_BYTES:
-        raise ClientRulesError(f"{file.name} is longer than {MAX_RULESET_BYTES // 1024} KiB, the most a rule set may be")
+        raise ClientRulesError(
+            f"{file.name} is longer than {MAX_RULESET_BYTES // 1024} KiB: more than {MAX_RULESET_BYTES} bytes of rule-file text, "
+            f"at most {MAX_RULESET_BYTES} allowed"
+        )
     return text
