@@ -321,3 +321,21 @@ def test_the_last_day_is_never_before_the_contract_allows(
         assert notice.last_day == max(ends_on, least)
     else:  # the contract has ended: the owner's notice
         assert notice.last_day == today + dt.timedelta(days=max(default_days, 30 if phase_out else 0))
+
+
+
+
+def test_amounts_carry_the_business_currency_when_the_client_names_none(tmp_path: Path) -> None:
+    from clientrules.domain.events import IncidentReported, InvoiceIssued
+
+    with Ledger.open(str(tmp_path / "gbp.db")) as opened:
+        ledger = opened.with_settings(attrs.evolve(opened.settings, currency="GBP"))
+        ledger.record("pounds", ClientOnboarded(name="Pounds Ltd"), "2025-01-01")
+        ledger.record("pounds", InvoiceIssued(invoice_id="P-1", amount=1200.0, due_on="2026-05-01"), "2026-04-01")
+        ledger.record("pounds", InvoiceIssued(invoice_id="P-2", amount=300.0, due_on="2026-06-30", currency="EUR"),
+                      "2026-05-20")
+        ledger.record("pounds", IncidentReported(kind="threat", against="staff", severity=3), "2026-05-25")
+        plan = ledger.steps.for_client("pounds", as_of=AS_OF)
+    note = plan.step("ending-note").draft
+    assert "1,200.00 GBP is overdue" in note and "300.00 EUR on invoices not due yet" in note
+    assert plan.step("settle-accounts").why.startswith("1,200.00 GBP is overdue; 300.00 EUR is invoiced and not due yet")

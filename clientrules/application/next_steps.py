@@ -22,6 +22,7 @@ from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant, Moment, check_client_id, moment_or_now, registry
 from clientrules.domain.events.types import DATA_KEY
+from clientrules.domain.money import DEFAULT_CURRENCY
 from clientrules.domain.next_steps import CHECK_IN_TOPIC, NextSteps, Step, after_steps, derive_steps, follow_through_from
 from clientrules.ports import EventStreams
 
@@ -57,8 +58,18 @@ class StepAnswers:
 class NextStepsService:
     """Next steps for the clients of one ledger. Safe to share between threads (it keeps no state)."""
 
-    def __init__(self, streams: EventStreams, decisions: Decisions, rules: RuleVersions, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        streams: EventStreams,
+        decisions: Decisions,
+        rules: RuleVersions,
+        *,
+        clock: Clock,
+        currency: str = DEFAULT_CURRENCY,
+    ) -> None:
+        """``currency``: the business's, for amounts of clients and invoices that name none."""
         self._streams = streams
+        self._currency = currency
         self._decisions = decisions
         self._rules = rules
         self._clock = clock
@@ -81,8 +92,13 @@ class NextStepsService:
         if status.is_left:
             return after_steps(client, status, events, as_of=moment)
         if status.is_leaving:
-            facts = self._decisions.facts(client, moment, grace_days=grace_days)
-            return derive_steps(decision, decision, facts, events, version.ruleset, as_of=moment, status=status)
+            facts = self._decisions.facts(
+                client, moment, grace_days=grace_days, portfolio_value=self._decisions.portfolio_value(moment)
+            )
+            return derive_steps(
+                decision, decision, facts, events, version.ruleset,
+                as_of=moment, status=status, business_currency=self._currency,
+            )
         situation, situation_moment = decision, moment
         start = follow_through_from(events, moment) if decision.verdict == "keep" else None
         if start is not None:
@@ -90,8 +106,13 @@ class NextStepsService:
             (earlier,) = self._decisions.evaluate([client], as_of=before, ruleset=version)
             if earlier.verdict != "keep":
                 situation, situation_moment = earlier, before
-        facts = self._decisions.facts(client, situation_moment, grace_days=grace_days)
-        return derive_steps(decision, situation, facts, events, version.ruleset, as_of=moment)
+        facts = self._decisions.facts(
+            client, situation_moment, grace_days=grace_days,
+            portfolio_value=self._decisions.portfolio_value(situation_moment),
+        )
+        return derive_steps(
+            decision, situation, facts, events, version.ruleset, as_of=moment, business_currency=self._currency
+        )
 
     def answers(self, step: Step) -> StepAnswers:
         """What marking ``step`` done asks of the owner (nothing for a step done by a date or the exit survey)."""

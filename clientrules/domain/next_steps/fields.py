@@ -31,16 +31,15 @@ from clientrules.domain.events import (
     PlanAgreed,
     ScopeChangeRequested,
 )
-from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields, plain_amount, plain_date
+from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields, plain_date
 from clientrules.domain.facts import Facts
+from clientrules.domain.money import DEFAULT_CURRENCY, client_currency, format_money
 from clientrules.domain.next_steps.notice import PHASE_OUT_SHARE, Notice, notice_for
 from clientrules.domain.next_steps.situations import NOT_THE_RIGHT_FIT, situations_of
 
 if TYPE_CHECKING:
     from clientrules.domain.decisions.model import Decision
 
-#: the business's currency when none is handed in
-BUSINESS_CURRENCY = "EUR"
 #: items kept in a list field (the most recent ones): a draft stays readable and bounded
 MAX_LIST_ITEMS = 50
 
@@ -52,7 +51,7 @@ def draft_fields(
     settings: DraftSettings = DraftSettings(),
     *,
     as_of: Instant | None = None,
-    business_currency: str = BUSINESS_CURRENCY,
+    business_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, FieldValue]:
     """The value of every field of :data:`~clientrules.domain.drafts.fields.FIELDS` for ``decision``'s client.
 
@@ -66,7 +65,7 @@ def draft_fields(
     moment = facts.as_of if as_of is None else as_of
     today = moment.date
     history = _History([event for event in events if event.at <= moment], facts)
-    currency = history.currency(business_currency)
+    currency = client_currency(history.events, business_currency)
     onboarded = history.latest(ClientOnboarded)
     first = history.first_at()
     contract = history.latest(ContractSigned)
@@ -222,8 +221,8 @@ _TOPICS: Mapping[str, str] = {
 
 
 def _money(amount: Decimal | float, currency: str | None = None, *, default: str) -> str:
-    """``1,000.00 EUR``: an amount as the client reads it, in ``currency`` (else ``default``)."""
-    return f"{plain_amount(amount)} {currency or default}"
+    """``1,000.00 EUR``: an amount as the client reads it, in ``currency`` (else ``default``, the client's)."""
+    return format_money(amount, currency or default)
 
 
 def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str) -> str:
@@ -270,11 +269,6 @@ class _History:
     def latest_within(self, kind: type[P], moment: Instant, *, days: int) -> tuple[Instant, P] | None:
         found = self.within(kind, moment, days=days)
         return found[-1] if found else None
-
-    def currency(self, default: str) -> str:
-        """The client's currency: the latest one its onboarding named, else ``default`` (the business's)."""
-        named = [onboarded.currency for _, onboarded in self.all(ClientOnboarded) if onboarded.currency]
-        return named[-1] if named else default
 
     def first_at(self) -> Instant | None:
         """When the relationship started: the first ClientOnboarded, else the first event of the owner's."""

@@ -32,7 +32,8 @@ from clientrules.domain.facts import Facts
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
 from clientrules.domain.drafts.fields import FieldValue, plain_date
-from clientrules.domain.next_steps.fields import BUSINESS_CURRENCY, TALK_ONLY, draft_fields
+from clientrules.domain.money import DEFAULT_CURRENCY
+from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
 from clientrules.domain.next_steps.notice import PHASE_OUT_NOTICE_DAYS
 from clientrules.domain.next_steps.our_part import our_shortfalls
 from clientrules.domain.next_steps.situations import ending_situation, situations_of
@@ -138,7 +139,7 @@ def derive_steps(
     ruleset: RuleSet,
     *,
     as_of: Instant,
-    business_currency: str = BUSINESS_CURRENCY,
+    business_currency: str = DEFAULT_CURRENCY,
     status: ClientStatus | None = None,
 ) -> NextSteps:
     """The next steps for ``decision``'s client as of ``as_of``.
