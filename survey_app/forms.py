@@ -107,6 +107,7 @@ class LoginForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("E-mail address (optional)", validators=[Optional()])
+    on_purpose = BooleanField("Invite them on purpose")
 
 
 class RemindForm(FlaskForm):

@@ -187,7 +187,8 @@ def test_a_client_who_answered_is_not_invited_again_until_they_leave_again(depar
     service.submit(service.invite("acme").token, {"primary_reason": "quality"})
     with pytest.raises(NotEligible, match="already answered"):
         service.invite("acme")
-    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")
+    clock.advance(days=19)
+    departed.record("acme", RelationshipEnded(initiated_by="client"), "2026-11-20")
     assert service.invite("acme").status == "open"
 
 
@@ -294,7 +295,8 @@ def test_uninvited_lists_departed_clients_not_invited_since_they_left(departed: 
     assert service.uninvited() == ["acme", "bravo"]
     service.invite("acme")
     assert service.uninvited() == ["bravo"]
-    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")  # came back, left again
+    clock.advance(days=19)
+    departed.record("acme", RelationshipEnded(initiated_by="client"), "2026-11-20")  # came back, left again
     assert service.uninvited() == ["bravo", "acme"]
 
 
@@ -325,3 +327,27 @@ def test_a_link_of_an_invitation_imported_from_a_copy_of_the_store_opens(departe
         copy.import_jsonl(tmp_path / "all.jsonl")
         opened = surveys(copy, clock).open(invitation.token)
         assert (opened.client, opened.invitation_id) == ("acme", invitation.invitation_id)
+
+
+def test_who_is_asked_clients_who_chose_to_leave_once_they_left_and_ours_only_on_purpose(ledger: Ledger, clock: Clock) -> None:
+    from clientrules import NoticeGiven
+
+    service = surveys(ledger, clock)
+    ledger.record("noticed", ClientOnboarded(name="Noticed"), "2026-01-05")
+    ledger.record("noticed", NoticeGiven(by="client", effective_on="2026-12-01"), "2026-10-01")
+    ledger.record("ours", ClientOnboarded(name="Ours"), "2026-01-05")
+    ledger.record("ours", RelationshipEnded(initiated_by="us"), "2026-10-30")
+    with pytest.raises(NotEligible, match="has given notice and leaves on 1 December 2026: invite them once they have left"):
+        service.invite("noticed")
+    with pytest.raises(NotEligible, match="--on-purpose$") as refused:
+        service.invite("ours")
+    assert "\n" not in str(refused.value) and "we ended it on 30 October 2026" in str(refused.value)
+    assert service.uninvited() == [] and service.invitations() == []
+    assert service.invite("ours", on_purpose=True).status == "open"
+    (invited,) = [e for e in ledger.events("ours") if e.type == "SurveyInvited"]
+    assert invited.payload.ended_by == "us"
+    clock.advance(days=30)
+    assert service.uninvited() == ["noticed"]
+    service.invite("noticed")
+    (invited,) = [e for e in ledger.events("noticed") if e.type == "SurveyInvited"]
+    assert invited.payload.ended_by == "client"
