@@ -142,6 +142,7 @@ class LoginForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("E-mail address (optional)", validators=[Optional(), email_address])
+    on_purpose = BooleanField("Invite them on purpose")
 
 
 class RemindForm(FlaskForm):

@@ -152,6 +152,7 @@ def client(client: str) -> ResponseReturnValue:
         by_id={event.id: event for event in events},
         decision=decision,
         stage=stage_of(events, decision.as_of),
+        ended_by=ledger.decisions.status(client, decision.as_of).ended_by,
         history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
         invitations=invitations,
         answers=ledger.surveys.answers(client),
@@ -209,7 +210,9 @@ def invite(client: str) -> ResponseReturnValue:
         flash("The invitation was not sent: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
     else:
         try:
-            sent = state.ledger.survey_mail.invite(client, email=form.email.data or None, base_url=_base_url())
+            sent = state.ledger.survey_mail.invite(
+                client, email=form.email.data or None, base_url=_base_url(), on_purpose=bool(form.on_purpose.data)
+            )
         except ClientRulesError as error:
             flash(str(error), "error")
         else:

@@ -578,3 +578,19 @@ def test_the_rules_page_offers_the_new_defaults_to_a_store_that_kept_version_1(a
     preview = owner.get("/owner/rules/defaults").get_data(as_text=True)
     assert "Move to the new default rules" in preview and "hostile-client" in preview
     assert ledger.rules.current().version == 2  # a preview adopts nothing
+
+
+def test_the_owner_invites_a_client_we_ended_with_only_on_purpose(app, owner) -> None:
+    from clientrules import RelationshipEnded
+
+    ledger = app.extensions["clientrules"].ledger
+    ledger.record("bravo", RelationshipEnded(initiated_by="us"), "2026-03-01")
+    page = owner.get("/owner/clients/bravo").get_data(as_text=True)
+    assert "Invite them on purpose" in page
+    token = csrf_token(page)
+    owner.post("/owner/clients/bravo/invite", data={"csrf_token": token})
+    assert "invite it on purpose" in owner.get("/owner/clients/bravo").get_data(as_text=True)
+    assert ledger.surveys.invitations("bravo") == []
+    owner.post("/owner/clients/bravo/invite", data={"csrf_token": token, "on_purpose": "y"})
+    (invited,) = [e for e in ledger.events("bravo") if e.type == "SurveyInvited"]
+    assert invited.payload.ended_by == "us"

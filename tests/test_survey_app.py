@@ -37,9 +37,9 @@ def app(db_url: str, tmp_path: Path, monkeypatch):
     close_app(app)
 
 
-def invite(app, client: str = "acme") -> str:
+def invite(app, client: str = "acme", *, on_purpose: bool = False) -> str:
     """The path of a fresh invitation's link."""
-    return "/s/" + app.extensions["clientrules"].ledger.surveys.invite(client).token
+    return "/s/" + app.extensions["clientrules"].ledger.surveys.invite(client, on_purpose=on_purpose).token
 
 
 def answers_in(db_url: str) -> list:
@@ -322,7 +322,7 @@ def test_a_client_we_ended_with_is_asked_how_working_with_us_was(db_url: str, tm
     app = make_app(db_url, tmp_path)
     try:
         client = app.test_client()
-        path = invite(app, "ours")
+        path = invite(app, "ours", on_purpose=True)
         html = client.get(path).get_data(as_text=True)
         assert "<h1>How was working with us?</h1>" in html and "Why did we part ways" not in html
         assert "Looking back, what describes working with us best?" in html

@@ -139,3 +139,24 @@ def test_answers_export_as_csv_and_json(db: str) -> None:
     (line,) = run(db, "survey", "answers", "--format", "json").stdout.splitlines()
     answer = json.loads(line)
     assert answer["rating_timeliness"] == 1 and answer["may_contact"] is True and answer["client"] == "acme"
+
+
+def test_a_client_we_ended_with_is_invited_only_on_purpose_and_the_invitation_says_so(db: str, tmp_path: Path) -> None:
+    from clientrules import ClientOnboarded, RelationshipEnded
+
+    with Ledger.open(db) as ledger:
+        ledger.record("ours", ClientOnboarded(name="Ours"), "2026-01-05")
+        ledger.record("ours", RelationshipEnded(initiated_by="us"), "2026-02-01")
+    refused = run(db, "survey", "invite", "ours")
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.rstrip().endswith("clientrules survey invite ours --on-purpose")
+    assert run(db, "survey", "list").stdout == ""
+    invited = run(db, "survey", "invite", "ours", "--on-purpose")
+    assert invited.exit_code == 0, invited.output
+    exported = run(db, "export")
+    lines = [json.loads(line) for line in exported.stdout.splitlines() if '"SurveyInvited"' in line]
+    assert [line["data"]["ended_by"] for line in lines] == ["us"]
+    copy = str(tmp_path / "copy.db")
+    (tmp_path / "all.jsonl").write_text(exported.stdout)
+    assert run(copy, "import", str(tmp_path / "all.jsonl")).exit_code == 0
+    assert run(copy, "export").stdout == exported.stdout

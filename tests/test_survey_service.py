@@ -187,7 +187,8 @@ def test_a_client_who_answered_is_not_invited_again_until_they_leave_again(depar
     service.submit(service.invite("acme").token, {"primary_reason": "quality"})
     with pytest.raises(NotEligible, match="already answered"):
         service.invite("acme")
-    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")
+    clock.advance(days=19)
+    departed.record("acme", RelationshipEnded(initiated_by="client"), "2026-11-20")
     assert service.invite("acme").status == "open"
 
 
@@ -359,7 +360,7 @@ def test_a_client_we_ended_with_is_asked_how_working_with_us_was(ledger: Ledger,
     ledger.record("ours", RelationshipEnded(initiated_by="client"), "2026-10-01")  # recorded later: we gave notice
     add_departed(ledger, "theirs")
     service = surveys(ledger, clock)
-    ours, theirs = service.invite("ours"), service.invite("theirs")
+    ours, theirs = service.invite("ours", on_purpose=True), service.invite("theirs")
     assert service.open_link(ours.token).about == "working_with_us"
     assert service.open_link(theirs.token).about == "leaving"
     stored = service.submit(ours.token, {"primary_reason": "project_finished"})
@@ -372,7 +373,8 @@ def test_uninvited_lists_departed_clients_not_invited_since_they_left(departed: 
     assert service.uninvited() == ["acme", "bravo"]
     service.invite("acme")
     assert service.uninvited() == ["bravo"]
-    departed.record("acme", RelationshipEnded(initiated_by="us"), "2026-11-20")  # came back, left again
+    clock.advance(days=19)
+    departed.record("acme", RelationshipEnded(initiated_by="client"), "2026-11-20")  # came back, left again
     assert service.uninvited() == ["bravo", "acme"]
 
 
@@ -421,3 +423,27 @@ def test_second_version_answers_survive_export_and_import(departed: Ledger, cloc
         "contact_changed", "Nobody yet", "Plain invoices", "from_the_start"
     )
     assert (answer.questionnaire, answer.about) == (2, "leaving")
+
+
+def test_who_is_asked_clients_who_chose_to_leave_once_they_left_and_ours_only_on_purpose(ledger: Ledger, clock: Clock) -> None:
+    from clientrules import NoticeGiven
+
+    service = surveys(ledger, clock)
+    ledger.record("noticed", ClientOnboarded(name="Noticed"), "2026-01-05")
+    ledger.record("noticed", NoticeGiven(by="client", effective_on="2026-12-01"), "2026-10-01")
+    ledger.record("ours", ClientOnboarded(name="Ours"), "2026-01-05")
+    ledger.record("ours", RelationshipEnded(initiated_by="us"), "2026-10-30")
+    with pytest.raises(NotEligible, match="has given notice and leaves on 1 December 2026: invite them once they have left"):
+        service.invite("noticed")
+    with pytest.raises(NotEligible, match="--on-purpose$") as refused:
+        service.invite("ours")
+    assert "\n" not in str(refused.value) and "we ended it on 30 October 2026" in str(refused.value)
+    assert service.uninvited() == [] and service.invitations() == []
+    assert service.invite("ours", on_purpose=True).status == "open"
+    (invited,) = [e for e in ledger.events("ours") if e.type == "SurveyInvited"]
+    assert invited.payload.ended_by == "us"
+    clock.advance(days=30)
+    assert service.uninvited() == ["noticed"]
+    service.invite("noticed")
+    (invited,) = [e for e in ledger.events("noticed") if e.type == "SurveyInvited"]
+    assert invited.payload.ended_by == "client"

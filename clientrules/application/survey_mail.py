@@ -39,9 +39,9 @@ class SurveyMail:
         self._surveys = surveys
         self._sender = sender
 
-    def invite(self, client: str, *, base_url: str, email: str | None = None) -> Sent:
+    def invite(self, client: str, *, base_url: str, email: str | None = None, on_purpose: bool = False) -> Sent:
         """Invite ``client`` (see :meth:`~clientrules.application.surveys.Surveys.invite`) and mail the link."""
-        return self.send(self._surveys.invite(client, email=email), base_url)
+        return self.send(self._surveys.invite(client, email=email, on_purpose=on_purpose), base_url)
 
     def remind(self, after_days: int = 7, *, base_url: str) -> list[Sent]:
         """Record the reminders due (see :meth:`~clientrules.application.surveys.Surveys.remind`) and mail each link."""

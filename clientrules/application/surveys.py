@@ -28,6 +28,9 @@ from clientrules.domain.events import (
     SurveyReminded,
     check_client_id,
 )
+from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.facts import ClientFold
+from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.survey.errors import (
     LinkExpired,
     LinkSuperseded,
@@ -68,6 +71,10 @@ def shared_secret(settings: StoredSettings, given: str | None = None, *, origin:
     if given:
         return check_secret(given, origin=origin)
     return settings.put_meta_if_absent(SECRET_META_KEY, secrets.token_urlsafe(32))
+
+
+#: the events a client's status is made of
+_ENDING_TYPES = frozenset({"ClientOnboarded", "NoticeGiven", "RelationshipEnded"})
 
 
 @attrs.frozen
@@ -119,9 +126,13 @@ class Surveys:
 
     # --- inviting -----------------------------------------------------------------
 
-    def invite(self, client: str, *, email: str | None = None) -> Invitation:
-        """Invite a client who has left (a ``RelationshipEnded`` event) and return the new invitation.
+    def invite(self, client: str, *, email: str | None = None, on_purpose: bool = False) -> Invitation:
+        """Invite a client who has left (``ClientFold.status``) and return the new invitation.
 
+        Clients who chose to leave are invited once they have left (a notice
+        runs out on its ``effective_on``). A client we ended with is refused
+        (:class:`NotEligible`) unless ``on_purpose``: then the questionnaire
+        asks how working with us was. The invitation keeps who ended it (``ended_by``).
         Inviting again gives a fresh link and makes the earlier ones unusable.
         Without ``email`` the client's address from ``ClientOnboarded`` is used,
         if there is one. A client who answered already (since they last left)
@@ -133,7 +144,7 @@ class Surveys:
         events = sorted(self._store.read_client(client), key=lambda e: e.version or 0)
         if not events:
             raise UnknownClient(client)
-        _check_eligible(client, events)
+        status = _check_eligible(client, events, self._clock(), on_purpose=on_purpose)
         if email is None:
             email = _known_email(events)
             if email is not None and not is_email_address(email):
@@ -146,6 +157,7 @@ class Surveys:
             invitation_id=f"inv-{uuid.uuid4().hex}",
             expires_at=(now + self.expiry).isoformat(),
             email=email,
+            ended_by=status.ended_by,
         )
         self._store.put_meta_if_absent(INVITATION_META_KEY.format(payload.invitation_id), client)
         self._store.append([Event.new(client, payload, Instant.from_datetime(now))])
@@ -241,17 +253,25 @@ class Surveys:
         return invitations_of(self._survey_events(client), now=self._clock().utc, token_of=self._signer.token)
 
     def uninvited(self) -> list[str]:
-        """Clients who left (a ``RelationshipEnded`` event) and were not invited since, in the order they left."""
-        last_left: dict[str, Event] = {}
-        invited_since: set[str] = set()
+        """Clients who chose to leave, have left by now and were not invited since, in the order they left
+        (clients we ended with are invited only on purpose)."""
+        endings: dict[str, ClientFold] = {}
+        invited: dict[str, list[Event]] = {}
         for event in self._store.iter_all():
-            if isinstance(event.payload, RelationshipEnded):
-                last_left[event.client] = event
-                invited_since.discard(event.client)
+            if event.type in _ENDING_TYPES:
+                endings.setdefault(event.client, ClientFold()).apply(event)
             elif isinstance(event.payload, SurveyInvited):
-                invited_since.add(event.client)
-        departed = [e for client, e in last_left.items() if client not in invited_since]
-        return [e.client for e in sorted(departed, key=lambda e: (e.at, e.client))]
+                invited.setdefault(event.client, []).append(event)
+        now = self._clock()
+        departed: list[tuple[dt.date, str]] = []
+        for client, fold in endings.items():
+            status = fold.status(now)
+            if not status.is_left or not status.client_chose or status.on is None:
+                continue
+            decided = status.decided_on or status.on
+            if not any(e.at.date >= decided for e in invited.get(client, ())):
+                departed.append((status.on, client))
+        return [client for _, client in sorted(departed)]
 
     def answers(self, client: str | None = None) -> list[Event]:
         """Every ``SurveyAnswered`` event (of one client, or of all), in the order they were stored."""
@@ -291,18 +311,31 @@ def _by_id(invitations: list[Invitation], invitation_id: str) -> Invitation | No
     return next((i for i in invitations if i.invitation_id == invitation_id), None)
 
 
-def _check_eligible(client: str, events: list[Event]) -> None:
-    """Raise :class:`NotEligible` unless the client has left and not answered since (``events`` in version order)."""
-    ended = [e for e in events if isinstance(e.payload, RelationshipEnded)]
-    if not ended:
+def _check_eligible(client: str, events: list[Event], now: Instant, *, on_purpose: bool) -> ClientStatus:
+    """The client's status, or :class:`NotEligible` unless it has left, chose to (or ``on_purpose``),
+    and has not answered since (``events`` in version order)."""
+    fold = ClientFold()
+    fold.apply_all(events)
+    status = fold.status(now)
+    if status.is_leaving and status.on is not None:
         raise NotEligible(
-            f"client {client!r} has no RelationshipEnded event: only clients who have left are invited"
+            f"client {client!r} has given notice and leaves on {plain_date(status.on)}: invite them once they have left"
         )
-    # ``events`` are sorted by ``version or 0``: compare them the same way
-    since = ended[-1].version or 0
+    if not status.is_left or status.on is None:
+        raise NotEligible(
+            f"client {client!r} has no RelationshipEnded event and no notice that has run out: only clients who have left are invited"
+        )
+    if not status.client_chose and not on_purpose:
+        raise NotEligible(
+            f"client {client!r} did not choose to leave (we ended it on {plain_date(status.on)}), so it is not asked why; "
+            f"to ask how working with us was, invite it on purpose: clientrules survey invite {client} --on-purpose"
+        )
+    # ``events`` are in version order: answers stored after the notice or ending that made the client leave
+    since = next((e.version or 0 for e in events if e.id == status.event_id), 0)
     answers = [e for e in events if isinstance(e.payload, SurveyAnswered) and (e.version or 0) > since]
     if answers:
         raise NotEligible(f"client {client!r} already answered the exit survey on {answers[-1].at.date}")
+    return status
 
 
 def _known_email(events: list[Event]) -> str | None:

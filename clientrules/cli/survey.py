@@ -58,16 +58,24 @@ def survey() -> None:
 @survey.command("invite")
 @click.argument("client", metavar="CLIENT")
 @click.option("--email", metavar="ADDR", help="Send the link here [default: the address CLIENT was onboarded with].")
+@click.option(
+    "--on-purpose", is_flag=True,
+    help="Invite a client we ended with: the questions ask how working with us was, not why they stopped.",
+)
 @base_url_option
-def invite(client: str, email: str | None, base_url: str | None) -> None:
-    """Invite CLIENT (who has a RelationshipEnded event) and print the personal link.
+def invite(client: str, email: str | None, on_purpose: bool, base_url: str | None) -> None:
+    """Invite CLIENT, who has left, and print the personal link.
+
+    Clients who chose to leave are invited once they have left (a notice
+    runs until its effective date). A client we ended with is invited only
+    with --on-purpose.
 
     The link is mailed when an address is known: by SMTP when
     CLIENTRULES_MAIL_SERVER is set, else written to the outbox folder.
     Inviting again gives a new link and makes the earlier one unusable.
     """
     base_url = _base_url(base_url)
-    sent = ctx_ledger(create=False).survey_mail.invite(client, email=email, base_url=base_url)
+    sent = ctx_ledger(create=False).survey_mail.invite(client, email=email, base_url=base_url, on_purpose=on_purpose)
     if _print_sent([sent], base_url):
         _fail([sent], 1)
 

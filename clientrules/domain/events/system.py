@@ -187,15 +187,26 @@ class DecisionChanged(Payload):
     cause: str = attrs.field(validator=_one_of("event", "time", "rules", "baseline"))
 
 
+def _optional_side(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None:
+        _one_of("us", "client")(instance, attribute, value)  # type: ignore[arg-type]
+
+
 @attrs.frozen(kw_only=True)
 class SurveyInvited(Payload):
-    """An exit-survey link was issued; only the newest invitation of a client is usable."""
+    """An exit-survey link was issued; only the newest invitation of a client is usable.
+
+    ``ended_by``: who ended the relationship (``"client"``, or ``"us"`` for a
+    client invited on purpose, whom the questionnaire asks how working with us
+    was rather than why they stopped); absent on invitations stored before it was kept.
+    """
 
     TYPE = "SurveyInvited"
     SYSTEM = True
     invitation_id: str = _text_field()
     expires_at: str = attrs.field(validator=_instant_text)
     email: str | None = _email_field()
+    ended_by: str | None = attrs.field(default=None, validator=_optional_side)
 
 
 @attrs.frozen(kw_only=True)

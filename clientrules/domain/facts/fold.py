@@ -342,8 +342,10 @@ class ClientFold:
         started = bisect_right(onboarded.keys, bound)
         after = onboarded.keys[started - 1] if started else -1
         ended, notices = self._of("ended"), self._of("notice")
-        first_end = bisect_right(ended.keys, after)
-        ending = first_end if first_end < len(ended.keys) and ended.keys[first_end] <= bound else None
+        first_end, last_end = bisect_right(ended.keys, after), bisect_right(ended.keys, bound)
+        ending = last_end - 1 if last_end > first_end else None
+        if ending is not None and ending > first_end:  # it came back after an earlier ending, then ended again
+            after = ended.keys[ending - 1]
         last_notice = bisect_right(notices.keys, bound if ending is None else ended.keys[ending])
         notice = last_notice - 1 if last_notice > bisect_right(notices.keys, after) else None
         if notice is not None:

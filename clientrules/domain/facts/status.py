@@ -12,7 +12,9 @@ dashboard, alerts, portfolio totals, survey invitations):
   ``ClientOnboarded`` count.
 
 When a notice and a ``RelationshipEnded`` both apply, the earlier ending
-wins; the latest notice replaces an earlier one (a new effective date).
+wins; the latest notice replaces an earlier one (a new effective date). A
+second ``RelationshipEnded`` means the client came back and left again: the
+latest ending counts, with the notices given since the one before.
 """
 
 from __future__ import annotations
