@@ -63,3 +63,27 @@ def test_one_undecidable_client_is_set_aside_and_every_other_decided_on_both_bac
     assert result.exit_code == 1 and "breaker" in result.stdout and "client o3 was set aside" in result.stderr
     result = runner.invoke(cli, ["--db", store_url, "db", "check"])
     assert result.exit_code == 1 and "client 'o3' cannot be decided" in result.output
+
+
+def test_the_dashboard_sets_aside_an_undecidable_client_in_plain_words_and_shows_the_others(db_url, tmp_path, monkeypatch):
+    from survey_fixtures import clean_environment, close_app, csrf_token, make_app
+
+    clean_environment(monkeypatch)
+    with Ledger.open(db_url) as ledger:
+        poisoned(ledger)
+        page = ledger.portfolio.page()
+        assert {s.client: s.verdict for s in page.standings} == {"fine": "keep", "breaker": "terminate"}
+        assert [aside.client for aside in page.set_aside] == ["o3"] and "hours_90d" in page.set_aside[0].reason
+        ledger.surveys.owner.set_password("a proper owner password")
+    app = make_app(db_url, tmp_path)
+    try:
+        owner = app.test_client()
+        token = csrf_token(owner.get("/owner/login").get_data(as_text=True))
+        owner.post("/owner/login", data={"csrf_token": token, "password": "a proper owner password"})
+        response = owner.get("/owner/")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, html[-2000:]
+        assert "1 client could not be decided" in html and "O3" in html and "hours_90d" not in html
+        assert "Breaker" in html and "Fine" in html
+    finally:
+        close_app(app)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Protocol, cast
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
@@ -37,11 +37,28 @@ FOLD_CACHE_SIZE = 1_000
 RECORD_BATCH = 1_000
 #: what makes one client undecidable without saying anything of the others (a store's error is everyone's)
 UNDECIDABLE = (ClientRulesError, ArithmeticError)
+Decided = TypeVar("Decided")
 
 
 def one_line(error: BaseException) -> str:
     """Why a client was set aside, on one line."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def decide_each_alone(
+    clients: list[str], decide: Callable[[list[str]], list[Decided]], set_aside: Callable[[str, str], None]
+) -> list[Decided]:
+    """``decide`` each of ``clients`` on its own (a batch of them failed: find which), passing one it fails
+    for to ``set_aside`` with a one-line reason; a store's error is everyone's and is raised."""
+    decided: list[Decided] = []
+    for client in clients:
+        try:
+            decided += decide([client])
+        except StoreError:
+            raise
+        except UNDECIDABLE as error:
+            set_aside(client, one_line(error))
+    return decided
 
 
 class UnknownDecision(ClientRulesError):
@@ -124,14 +141,9 @@ class Decisions:
             except UNDECIDABLE:
                 if set_aside is None:
                     raise
-                decisions = []
-                for client in batch:  # find which: one at a time, and decide the others
-                    try:
-                        decisions += self._decide([client], moment, version, portfolio, cached=cached)
-                    except StoreError:
-                        raise
-                    except UNDECIDABLE as error:
-                        set_aside(client, one_line(error))
+                decisions = decide_each_alone(
+                    batch, lambda one: self._decide(one, moment, version, portfolio, cached=cached), set_aside
+                )
             if record:
                 self._store.append(
                     [decision.recorded_event(self._clock()) for decision in decisions if decision.verdict is not None]

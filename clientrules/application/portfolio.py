@@ -25,12 +25,13 @@ from clientrules.domain.events import (
     SurveyAnswered,
     SurveyInvited,
 )
-from clientrules.domain.errors import UnknownClient
+from clientrules.domain.errors import StoreError, UnknownClient
 from clientrules.domain.facts import ClientFold, Facts, facts_of
 from clientrules.domain.facts.schedule import next_change
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
+from clientrules.application.decisions import UNDECIDABLE, decide_each_alone
 from clientrules.application.engines import Engines
-from clientrules.application.rule_versions import RuleVersions
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.ports import EventStore
 
 #: the longest the time-dependent facts of a client without new events may be old
@@ -94,6 +95,14 @@ class VerdictAt:
 
 
 @attrs.frozen
+class SetAside:
+    """A client that cannot be decided (its facts or the engine fail for it), with why; the others are decided."""
+
+    client: str
+    reason: str
+
+
+@attrs.frozen
 class Total:
     """Active clients with one verdict: how many, their monthly value, their overdue amounts.
 
@@ -135,6 +144,8 @@ class PortfolioPage:
     ruleset_version: int = 0
     #: whether they are being decided again in the background (with the rules just adopted, or as of now)
     refreshing: bool = False
+    #: the clients that could not be decided, by id (``clientrules db check`` says how to repair them)
+    set_aside: tuple[SetAside, ...] = ()
 
 
 class Portfolio:
@@ -154,6 +165,7 @@ class Portfolio:
         self._clock = clock
         self._lock = threading.Lock()
         self._standings: dict[str, Standing] = {}
+        self._set_aside: dict[str, SetAside] = {}
         self._position = 0
         self._ruleset = 0
         self._refreshed: Instant | None = None
@@ -172,6 +184,7 @@ class Portfolio:
             everyone = list(self._standings.values())
             as_of = self._refreshed or self._clock()
             ruleset, refreshing = self._ruleset, self._rebuilding is not None
+            set_aside = tuple(self._set_aside[client] for client in sorted(self._set_aside))
         chosen = [s for s in everyone if _wanted(s, query)]
         chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
         size = max(1, query.page_size)
@@ -188,6 +201,7 @@ class Portfolio:
             as_of=as_of,
             ruleset_version=ruleset,
             refreshing=refreshing,
+            set_aside=set_aside,
         )
 
     def names(self, clients: Iterable[str]) -> dict[str, str]:
@@ -245,7 +259,7 @@ class Portfolio:
         ruleset = self._rules.current().version
         if self._refreshed is None:
             head = self._store.head_position()
-            self._standings = self._decide(self._store.client_ids(), now)
+            self._standings, self._set_aside = self._decide(self._store.client_ids(), now)
             self._position, self._ruleset, self._refreshed = head, ruleset, now
             return
         stale = ruleset != self._ruleset or now.utc - self._refreshed.utc >= REFRESH_AFTER
@@ -255,7 +269,13 @@ class Portfolio:
         head = self._store.head_position()
         if head != self._position:
             changed = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")]
-            self._standings.update(self._decide(changed, now))
+            standings, set_aside = self._decide(changed, now)
+            for client in changed:
+                self._set_aside.pop(client, None)
+                if client in set_aside:
+                    self._standings.pop(client, None)
+            self._standings.update(standings)
+            self._set_aside.update(set_aside)
             self._position = head
 
     def _rebuild(self) -> None:
@@ -264,42 +284,58 @@ class Portfolio:
             started = self._clock()
             head = self._store.head_position()
             ruleset = self._rules.current().version
-            fresh = self._decide(self._store.client_ids(), started)
+            fresh, set_aside = self._decide(self._store.client_ids(), started)
             with self._lock:
                 if ruleset == self._rules.current().version:  # else another version came meanwhile: next look
-                    self._standings, self._position, self._ruleset, self._refreshed = fresh, head, ruleset, started
+                    self._standings, self._set_aside = fresh, set_aside
+                    self._position, self._ruleset, self._refreshed = head, ruleset, started
         finally:
             self._rebuilding = None
 
-    def _decide(self, clients: Iterable[str], as_of: Instant) -> dict[str, Standing]:
-        """The standings of ``clients`` (those with events) as of ``as_of``, under the current rule set.
+    def _decide(self, clients: Iterable[str], as_of: Instant) -> tuple[dict[str, Standing], dict[str, SetAside]]:
+        """The standings of ``clients`` (those with events) as of ``as_of``, under the current rule set, and
+        those that cannot be decided, set aside with why (the others are decided).
 
         The engine is asked for :data:`BATCH` clients at a time (one round trip each).
         """
         version = self._rules.current()
-        grace_days = version.ruleset.parameters.grace_days
         standings: dict[str, Standing] = {}
+        set_aside: dict[str, SetAside] = {}
+        ids = [client for client in clients if not client.startswith("$")]
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start:start + BATCH]
+            try:
+                decided = self._decide_batch(batch, as_of, version)
+            except StoreError:
+                raise
+            except UNDECIDABLE:
+                decided = decide_each_alone(
+                    batch,
+                    lambda one: self._decide_batch(one, as_of, version),
+                    lambda client, reason: set_aside.__setitem__(client, SetAside(client, reason)),
+                )
+                if len(batch) > 1 and all(client in set_aside for client in batch):
+                    raise  # not one client's history: the engine fails for everyone, as the page says
+            standings.update((standing.client, standing) for standing in decided)
+        return standings, set_aside
+
+    def _decide_batch(self, clients: list[str], as_of: Instant, version: RuleSetVersion) -> list[Standing]:
+        """The standings of those of ``clients`` with events, in one round trip to the engine."""
+        grace_days = version.ruleset.parameters.grace_days
         pending: list[tuple[str, list[Event], Facts]] = []
-
-        def flush() -> None:
-            decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
-            for (client, events, facts), decision in zip(pending, decisions):
-                stage = stage_of(events, as_of)
-                departed = stage in DEPARTED
-                standings[client] = _standing(client, events, facts.get("overdue_amount") or 0.0,
-                                              facts.get("open_invoices") or 0, None if departed else decision.reached,
-                                              () if departed else tuple(r.sentence for r in decision.reasons),
-                                              () if departed else decision.advice, stage)
-            pending.clear()
-
         for client in clients:
             events = self._store.read_client(client)
             if events:
                 pending.append((client, events, facts_of(events, as_of, grace_days=grace_days)))
-            if len(pending) >= BATCH:
-                flush()
-        if pending:
-            flush()
+        decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
+        standings = []
+        for (client, events, facts), decision in zip(pending, decisions):
+            stage = stage_of(events, as_of)
+            departed = stage in DEPARTED
+            standings.append(_standing(client, events, facts.get("overdue_amount") or 0.0,
+                                       facts.get("open_invoices") or 0, None if departed else decision.reached,
+                                       () if departed else tuple(r.sentence for r in decision.reasons),
+                                       () if departed else decision.advice, stage))
         return standings
 
 def _standing(
