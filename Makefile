@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) explain acme-late --as-of $(AS_OF)"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) explain wayne-first-late --as-of $(AS_OF) --why-not chronic-late-payer"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) facts initech-scope --as-of $(AS_OF)"
+	@echo "  $(BIN)/clientrules --db $(DEMO_DB) next keystone-key --as-of $(AS_OF)"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) history cyberdyne-left"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) survey invite cyberdyne-left"
 	@echo "  $(BIN)/clientrules --db $(DEMO_DB) rules show"

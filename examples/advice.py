@@ -13,11 +13,21 @@ from typing import Any, TextIO
 
 
 def advice_lines(decisions: list[dict[str, Any]]) -> list[str]:
-    """One line per client: its verdict and the advice of the rules that fired (``keep`` needs none)."""
+    """One line per client: its verdict and the advice of the rules that fired (``keep`` needs none).
+
+    A client who left has no verdict; a client who is leaving says when.
+    """
     width = max((len(decision["client"]) for decision in decisions), default=0)
     lines = []
     for decision in decisions:
-        advice = " ".join(decision["advice"]) or "Nothing to do: no warning sign."
+        if decision["verdict"] is None:
+            lines.append(f"{decision['client']:<{width}}  {'LEFT':<11}  Gone since {decision['effective_on']}: nothing to decide.")
+            continue
+        advice = " ".join(decision["advice"])
+        if decision["status"] == "leaving":
+            leaving = f"They leave on {decision['effective_on']}: end well (clientrules next {decision['client']})."
+            advice = f"{advice} {leaving}" if advice else leaving
+        advice = advice or "Nothing to do: no warning sign."
         lines.append(f"{decision['client']:<{width}}  {decision['verdict'].upper():<11}  {advice}")
     return lines
 

@@ -226,6 +226,30 @@ def test_a_key_account_is_phased_out_not_cut(ours: Ledger) -> None:
     assert [step.id for step in plan.steps] == ["ending-note"] and "15 June 2026" in plan.steps[0].title
 
 
+def test_the_demo_shows_the_hard_cases(ledgers) -> None:
+    """The five demo stories the README's owner tour shows, decided as of the demo's moment."""
+    demo: Ledger = ledgers["demo"]
+    stories = ["harbour-hostile", "slipping-studio", "notice-north", "keystone-key", "proforma-pine", "cyberdyne-left"]
+    decided = {d.client: d for d in demo.decisions.evaluate(stories, as_of=Instant.parse(AS_OF))}
+    assert {client: (d.verdict, d.status) for client, d in decided.items()} == {
+        "harbour-hostile": ("terminate", "active"),
+        "slipping-studio": ("renegotiate", "active"),
+        "notice-north": ("keep", "leaving"),
+        "keystone-key": ("terminate", "active"),
+        "proforma-pine": ("terminate", "active"),
+        "cyberdyne-left": (None, "left"),
+    }
+    assert decided["harbour-hostile"].fired[0] == "hostile-client"
+    assert decided["slipping-studio"].fired == ("our-side-slipping",)
+    assert decided["keystone-key"].fired[0] == "repeated-incidents"
+    key = demo.steps.for_client("keystone-key", as_of=AS_OF)
+    assert [step.id for step in key.steps] == ["replacement-work", "ending-note"]
+    leaving = demo.steps.for_client("notice-north", as_of=AS_OF)
+    assert all("30 June 2026" in step.title for step in leaving.steps)
+    drafts = " ".join(step.draft or "" for step in demo.steps.for_client("proforma-pine", as_of=AS_OF).steps)
+    assert "900.00 EUR is overdue" in drafts and "4,800" not in drafts and "5,700" not in drafts
+
+
 def test_a_silent_old_friend_gets_a_short_check_in_that_ticks_when_sent(tmp_path: Path) -> None:
     with Ledger.open(str(tmp_path / "friend.db")) as ledger:
         ledger.import_jsonl(str(OURS))

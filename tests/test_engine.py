@@ -131,7 +131,7 @@ def test_reasons_carry_the_facts_used_their_evidence_and_plain_words(engine):
     assert second.facts == {"remedy_since_first_late": False}
     assert second.advice == PLAYBOOK.rule("late-payer-first-talk").advice
     data = decision.to_json()
-    assert list(data) == ["client", "verdict", "fired", "reasons", "advice", "ruleset_version", "as_of"]
+    assert list(data) == ["client", "verdict", "fired", "reasons", "advice", "ruleset_version", "as_of", "status", "effective_on"]
     assert data["as_of"] == "2026-06-01" and data["ruleset_version"] == 0
     assert list(data["reasons"][0]) == ["rule", "verdict", "sentence", "facts", "evidence", "advice"]
 

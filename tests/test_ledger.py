@@ -215,6 +215,6 @@ def test_the_quickstart_example_runs(tmp_path):
     example = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
     done = subprocess.run([sys.executable, str(example)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (0, "")
-    assert "imported 135 events, 0 already present" in done.stdout
+    assert "imported 163 events, 0 already present" in done.stdout
     assert "second writer refused: client 'acme' is at version 3, not the expected 2" in done.stdout
     assert list(tmp_path.iterdir()) == []

@@ -172,10 +172,13 @@ def test_the_readme_python_block_runs(tmp_path: Path) -> None:
 
 
 def test_make_demo_shows_the_advice_and_every_command_it_suggests_works(demo: Demo, tmp_path: Path) -> None:
-    assert "stored 135 events, 0 already present" in demo.output
+    assert "stored 163 events, 0 already present" in demo.output
     advice = demo.output.split("What to do about each client", 1)[1].split("What to try next", 1)[0]
     assert "acme-late              RENEGOTIATE  Contact them and find the cause" in advice
-    assert "cyberdyne-left         KEEP         Nothing to do: no warning sign." in advice
+    assert "harbour-hostile        TERMINATE    Protect yourself and your people" in advice
+    assert "slipping-studio        RENEGOTIATE  We are letting them down: fix our side first" in advice
+    assert "notice-north           KEEP         They leave on 2026-06-30: end well (clientrules next notice-north)." in advice
+    assert "cyberdyne-left         LEFT         Gone since 2026-04-15: nothing to decide." in advice
     suggested = [line.strip() for line in demo.output.split("What to try next", 1)[1].splitlines() if line.startswith("  ")]
     assert any("survey invite cyberdyne-left" in command for command in suggested)
     copy = demo.fresh_copy(tmp_path)

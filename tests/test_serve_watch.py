@@ -120,7 +120,7 @@ def test_with_only_serve_running_a_change_is_on_what_changed_and_in_the_digest(s
             wait_until(lambda: ledger.alerts.checkpoint() is not None, "the first look at every client", served)
             assert "No client's decision changed" in served.get("/owner/changes/")
             assert watch_once(shop).returncode != 0  # serve's watcher holds the lease: a second one is refused
-            ledger.record("acme", IncidentReported(kind="abuse", against="staff"), DAY[2])
+            ledger.record("acme", IncidentReported(kind="abuse", against="staff", severity=3), DAY[2])
         wait_until(lambda: "/owner/clients/acme" in served.get("/owner/changes/"), "the change on What changed", served)
         wait_until(lambda: inbox.messages, "the digest", served)
     finally:
@@ -147,12 +147,12 @@ def test_serve_waits_while_a_separate_watcher_runs_and_takes_over_when_it_stops(
                 assert watcher.poll() is None and time.monotonic() < deadline, watcher.stderr
                 time.sleep(0.1)
             served = Served(shop, "--watch-interval", INTERVAL, env=environment())
-            ledger.record("acme", IncidentReported(kind="abuse", against="staff"), DAY[2])
+            ledger.record("acme", IncidentReported(kind="abuse", against="staff", severity=3), DAY[2])
             wait_until(lambda: len(ledger.alerts.changes()) == 1, "the separate watcher's change", served)
             watcher.send_signal(signal.SIGTERM)
             out, _ = watcher.communicate(timeout=DEADLINE_SECONDS)
             assert "acme  keep -> terminate" in out  # the separate watcher recorded it, serve waited
-            ledger.record("globex", IncidentReported(kind="abuse", against="staff"), DAY[1])
+            ledger.record("globex", IncidentReported(kind="abuse", against="staff", severity=3), DAY[1])
             wait_until(lambda: len(ledger.alerts.changes()) == 2, "serve's watcher to take over", served)
             assert [change.client for change in ledger.alerts.changes()] == ["acme", "globex"]  # each once
     finally:

@@ -44,6 +44,7 @@ WINDOWS: dict[str, int] = {
     "plan": 180,
     "incident": 180,
     "severe": 365,
+    "serious": 365,
     "breach": 365,
     "outgrown": 365,
 }
