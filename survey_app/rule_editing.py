@@ -203,6 +203,7 @@ def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptFor
         today=[(change.client, change.before, change.after) for change in preview.changed[:CHANGES_SHOWN]],
         today_count=len(preview.changed),
         backtest=preview.backtest,
+        set_aside=[client for client, _ in preview.set_aside],
     )
 
 

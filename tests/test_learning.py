@@ -139,7 +139,7 @@ def test_report_json_keys_are_stable(small_db: str) -> None:
     assert list(data) == list(REPORT_KEYS) == [
         "schema", "period", "summary", "reasons", "by_quarter", "ratings", "recommend", "would_return",
         "answers", "departed_clients", "proposals", "not_proposed", "decided", "method",
-        "ended_by_us", "told", "names", "rule_words", "in_words",
+        "ended_by_us", "told", "names", "rule_words", "in_words", "set_aside",
     ]  # fmt: skip
     assert set(data["summary"]) == {
         "clients", "retained", "departed", "answered", "flagged_before_leaving", "lost_monthly_value", "ruleset_version",

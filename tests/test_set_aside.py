@@ -11,9 +11,13 @@ its reason, on both backends; the watcher tries it again later.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from clientrules import ClientOnboarded, ContractBreached, Event, Ledger
 from clientrules.cli.main import cli
@@ -65,25 +69,71 @@ def test_one_undecidable_client_is_set_aside_and_every_other_decided_on_both_bac
     assert result.exit_code == 1 and "client 'o3' cannot be decided" in result.output
 
 
-def test_the_dashboard_sets_aside_an_undecidable_client_in_plain_words_and_shows_the_others(db_url, tmp_path, monkeypatch):
+@contextmanager
+def signed_in_owner(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
+    """The owner's browser, signed in to the web app over ``db_url``."""
     from survey_fixtures import clean_environment, close_app, csrf_token, make_app
 
     clean_environment(monkeypatch)
     with Ledger.open(db_url) as ledger:
-        poisoned(ledger)
-        page = ledger.portfolio.page()
-        assert {s.client: s.verdict for s in page.standings} == {"fine": "keep", "breaker": "terminate"}
-        assert [aside.client for aside in page.set_aside] == ["o3"] and "hours_90d" in page.set_aside[0].reason
         ledger.surveys.owner.set_password("a proper owner password")
     app = make_app(db_url, tmp_path)
     try:
         owner = app.test_client()
         token = csrf_token(owner.get("/owner/login").get_data(as_text=True))
         owner.post("/owner/login", data={"csrf_token": token, "password": "a proper owner password"})
+        yield owner
+    finally:
+        close_app(app)
+
+
+def test_the_dashboard_sets_aside_an_undecidable_client_in_plain_words_and_shows_the_others(db_url, tmp_path, monkeypatch):
+    with Ledger.open(db_url) as ledger:
+        poisoned(ledger)
+        page = ledger.portfolio.page()
+        assert {s.client: s.verdict for s in page.standings} == {"fine": "keep", "breaker": "terminate"}
+        assert [aside.client for aside in page.set_aside] == ["o3"] and "hours_90d" in page.set_aside[0].reason
+    with signed_in_owner(db_url, tmp_path, monkeypatch) as owner:
         response = owner.get("/owner/")
         html = response.get_data(as_text=True)
         assert response.status_code == 200, html[-2000:]
         assert "1 client could not be decided" in html and "O3" in html and "hours_90d" not in html
         assert "Breaker" in html and "Fine" in html
-    finally:
-        close_app(app)
+
+
+def test_learning_the_backtest_and_the_rule_preview_set_aside_an_undecidable_client(db_url, tmp_path, monkeypatch):
+    """They replay or decide every other client, and name the one set aside in plain words where results are shown."""
+    with Ledger.open(db_url) as ledger:
+        poisoned(ledger)
+        backtest = ledger.learning.backtest()
+        assert [client for client, _ in backtest.set_aside] == ["o3"] and "hours_90d" in backtest.set_aside[0][1]
+        assert backtest.current.retained == 2, "the two others are replayed; o3 is out of the counts"
+        assert backtest.to_json()["set_aside"] == [{"client": "o3", "reason": backtest.set_aside[0][1]}]
+
+        report = ledger.learning.report()
+        assert [item["client"] for item in report.to_json()["set_aside"]] == ["o3"]
+        assert report.to_json()["summary"]["retained"] == 3, "the evidence still counts every client"
+        assert any("1 client could not be decided (O3)" in sentence for sentence in report.to_json()["in_words"]["summary"])
+
+        ruleset = ledger.rules.current().ruleset
+        breach = next(rule for rule in ruleset.rules if "contract_breaches_365d" in rule.facts_used)
+        preview = ledger.rule_changes.preview_edit(breach.id, enabled=False)
+        assert [client for client, _ in preview.set_aside] == ["o3"]
+        assert [(c.client, c.before) for c in preview.changed] == [("breaker", "terminate")]
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", db_url, "backtest"])
+    assert result.exit_code == 0, result.output
+    assert "1 client could not be decided (o3)" in result.stdout and "clientrules db check" in result.stdout
+    result = runner.invoke(cli, ["--db", db_url, "report"])
+    assert result.exit_code == 0, result.output
+    assert "1 client could not be decided (O3)" in result.stdout
+
+    with signed_in_owner(db_url, tmp_path, monkeypatch) as owner:
+        for url in ("/owner/learning/", f"/owner/rules/{breach.id}/edit", "/owner/rules/versions/1"):
+            assert owner.get(url).status_code == 200, url
+        learning_page = owner.get("/owner/learning/").get_data(as_text=True)
+        assert "1 client could not be decided (O3)" in learning_page and "is inf" not in learning_page
+        preview_page = owner.get("/owner/rules/versions/1").get_data(as_text=True)
+        assert "1 client could not be decided" in preview_page and "<strong>O3</strong>" in preview_page
+        assert "is inf" not in preview_page, "the reason is for whoever runs db check, not the owner"

@@ -52,7 +52,8 @@ from clientrules.domain.alerts.change import UNSEEN
 from clientrules.domain.errors import ClientRulesError, StoreError
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
 from clientrules.domain.facts.schedule import age_thresholds, next_change
-from clientrules.application.decisions import UNDECIDABLE, Decisions, one_line
+from clientrules.application.decisions import Decisions
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, one_line
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.ports import (

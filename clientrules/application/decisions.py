@@ -17,13 +17,14 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Protocol, TypeVar, cast
+from typing import Callable, Iterable, Iterator, Protocol, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
@@ -35,30 +36,6 @@ from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 FOLD_CACHE_SIZE = 1_000
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
-#: what makes one client undecidable without saying anything of the others (a store's error is everyone's)
-UNDECIDABLE = (ClientRulesError, ArithmeticError)
-Decided = TypeVar("Decided")
-
-
-def one_line(error: BaseException) -> str:
-    """Why a client was set aside, on one line."""
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def decide_each_alone(
-    clients: list[str], decide: Callable[[list[str]], list[Decided]], set_aside: Callable[[str, str], None]
-) -> list[Decided]:
-    """``decide`` each of ``clients`` on its own (a batch of them failed: find which), passing one it fails
-    for to ``set_aside`` with a one-line reason; a store's error is everyone's and is raised."""
-    decided: list[Decided] = []
-    for client in clients:
-        try:
-            decided += decide([client])
-        except StoreError:
-            raise
-        except UNDECIDABLE as error:
-            set_aside(client, one_line(error))
-    return decided
 
 
 class UnknownDecision(ClientRulesError):

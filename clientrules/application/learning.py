@@ -33,7 +33,7 @@ from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
 from clientrules.domain.facts import Facts
-from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, version_in_force
+from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, set_aside_json, version_in_force
 from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
@@ -178,6 +178,8 @@ class Proposals:
     decided: tuple[Decided, ...]
     method: Method
     ruleset_version: int
+    #: (client, why) of each client the backtests could not decide, left out of their counts
+    set_aside: tuple[tuple[str, str], ...] = ()
 
     def get(self, proposal_id: str) -> Proposal:
         """The pending proposal with that id or readable id."""
@@ -198,6 +200,7 @@ class Proposals:
             "proposals": [p.to_json() for p in self.pending],
             "not_proposed": [n.to_json() for n in self.not_proposed],
             "decided": [d.to_json() for d in self.decided],
+            "set_aside": set_aside_json(self.set_aside),
         }
 
 
@@ -272,6 +275,7 @@ class Learning:
         candidates = [self._addition(f, current) for f in findings] + [self._tuning(t, current) for t in tune(evidence, current.ruleset)]
         pending = [p for p in candidates if not self._decided_already(p, accepted, rejected)]
         others: list[Replayed] = []
+        set_aside: tuple[tuple[str, str], ...] = ()
         if with_backtest and (pending or extra):
             versions = [
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
@@ -280,7 +284,9 @@ class Learning:
                 histories, current, versions, self.decide, horizon_days=self.method.horizon_days, extra=extra
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
-        return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version), others
+            set_aside = (results or others)[0].set_aside
+        proposals = Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version, set_aside)
+        return proposals, others
 
     @staticmethod
     def _decided_already(

@@ -29,7 +29,7 @@ from clientrules.domain.errors import StoreError, UnknownClient
 from clientrules.domain.facts import ClientFold, Facts, facts_of
 from clientrules.domain.facts.schedule import next_change
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
-from clientrules.application.decisions import UNDECIDABLE, decide_each_alone
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.ports import EventStore

@@ -3,7 +3,8 @@
 A preview says what the change does before anything is adopted: the lines
 of the rule file it changes, the clients whose decision today it turns, and
 the backtest over the stored history (departures caught and false alarms,
-before and after). A change the rule set cannot take raises
+before and after). A client that cannot be decided is set aside (named with why) and every
+other client is previewed. A change the rule set cannot take raises
 :class:`~clientrules.domain.rules.validation.RuleSetProblems` with every
 problem, as ``clientrules rules check`` lists them.
 """
@@ -49,6 +50,8 @@ class RulePreview:
     backtest: Backtest
     #: what changes, one plain sentence each ("'Outgrown' turned off")
     sentences: tuple[str, ...] = ()
+    #: (client, why) of each client that could not be decided today or in the backtest, left out of the preview
+    set_aside: tuple[tuple[str, str], ...] = ()
 
     @property
     def unchanged(self) -> bool:
@@ -82,13 +85,17 @@ class RuleChanges:
         current = self._rules.current()
         candidate = RuleSetVersion(0, parse_ruleset(text))
         now = self._clock()
-        # a client who has left has no verdict under any rules
-        before = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=current) if d.verdict}
-        after = {d.client: d.reached for d in self._decisions.evaluate(as_of=now, ruleset=candidate) if d.verdict}
+        set_aside: dict[str, str] = {}
+
+        def reached(version: RuleSetVersion) -> dict[str, str]:
+            decided = self._decisions.iter_evaluate(as_of=now, ruleset=version, set_aside=set_aside.__setitem__)
+            return {d.client: d.reached for d in decided if d.verdict}  # a client who has left has no verdict
+
+        before, after = reached(current), reached(candidate)
         changed = tuple(
             ChangedDecision(client, before[client], verdict)
             for client, verdict in after.items()
-            if before.get(client) != verdict
+            if client in before and before[client] != verdict
         )
         diff = difflib.unified_diff(  # both in the standard layout: only real changes show
             ruleset_to_toml(current.ruleset).splitlines(), ruleset_to_toml(candidate.ruleset).splitlines(),
@@ -96,7 +103,9 @@ class RuleChanges:
         )
         backtest = self._learning.backtest(text, label="with the change")
         sentences = tuple(describe_rule_changes(current.ruleset, candidate.ruleset))
-        return RulePreview(current, text, tuple(diff)[2:], changed, backtest, sentences)
+        for client, reason in backtest.set_aside:
+            set_aside.setdefault(client, reason)
+        return RulePreview(current, text, tuple(diff)[2:], changed, backtest, sentences, tuple(set_aside.items()))
 
     def preview_edit(
         self,

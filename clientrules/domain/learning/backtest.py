@@ -24,7 +24,10 @@ Nothing is kept per client but its counts, and the first
   H days after the warning. One first flagged later is **pending**: we cannot
   know yet whether it will leave (the censoring rule of the learning loop);
 * a **changed decision** is a (client, month) whose verdict or fired rules
-  differ between the first column (the current rule set) and another.
+  differ between the first column (the current rule set) and another;
+* a client that cannot be decided at some moment (its facts or the engine
+  fail for it) is **set aside** with a one-line reason, out of every count,
+  and every other client is replayed.
 
 For a rule a candidate adds or changes, the same counts are made for "this
 rule fired" instead of "the verdict is not keep".
@@ -40,6 +43,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 import attrs
 
 from clientrules.domain.decisions.model import Decision
+from clientrules.domain.decisions.set_aside import decide_each_alone
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.learning.evidence import check_moments
@@ -333,6 +337,8 @@ class Replayed:
     changes: ChangeTally
     #: departed client -> its flag (None: not flagged in time) and its last decision before leaving
     departed: dict[str, tuple[Flag | None, Decided | None]]
+    #: (client, why) of each client that could not be decided, in the order met
+    set_aside: tuple[tuple[str, str], ...] = ()
 
 
 def replay(
@@ -347,8 +353,15 @@ def replay(
     rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
     changes = [ChangeTally() for _ in columns]
     departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
+    set_aside: list[tuple[str, str]] = []
     for record in histories:
-        decided = list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))
+        def replay_client(_: list[str], record: ClientRecord = record) -> list[list[list[Moment]]]:
+            return [list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))]
+
+        replayed = decide_each_alone([record.client], replay_client, lambda *client_reason: set_aside.append(client_reason))
+        if not replayed:
+            continue
+        (decided,) = replayed
         for index, per_moment in enumerate(decided):
             flag = tallies[index].add(record, per_moment)
             for tally in rule_tallies[index].values():
@@ -364,6 +377,7 @@ def replay(
             {rule: tally.outcome() for rule, tally in rule_tallies[index].items()},
             changes[index],
             departed[index],
+            tuple(set_aside),
         )
         for index, column in enumerate(columns)
     ]
@@ -423,6 +437,8 @@ class Backtest:
     changed_decisions: int = 0
     changed_clients: int = 0
     transitions: dict[str, int] = attrs.field(factory=dict)
+    #: (client, why) of each client that could not be decided, left out of every count
+    set_aside: tuple[tuple[str, str], ...] = ()
 
     def to_json(self, *, changes_limit: int = CHANGES_KEPT) -> dict[str, Any]:
         return {
@@ -442,6 +458,7 @@ class Backtest:
             "transitions": dict(sorted(self.transitions.items())),
             "changes": [c.to_json() for c in self.changes[:changes_limit]],
             "rules": {rule: result.to_json() for rule, result in self.rules.items()},
+            "set_aside": set_aside_json(self.set_aside),
         }
 
 
@@ -480,10 +497,28 @@ def backtests(
             changed_decisions=result.changes.count,
             changed_clients=result.changes.clients,
             transitions=dict(result.changes.transitions),
+            set_aside=result.set_aside,
         )
         for result in results[1:1 + len(candidates)]
     ]
     return compared, results[1 + len(candidates):]
+
+
+def set_aside_json(set_aside: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"client": client, "reason": reason} for client, reason in set_aside]
+
+
+def set_aside_words(clients: Sequence[str]) -> str:
+    """One plain sentence naming the clients that could not be decided, and where to look (empty for none)."""
+    if not clients:
+        return ""
+    count = len(clients)
+    named = ", ".join(clients[:-1]) + " and " + clients[-1] if count > 1 else clients[0]
+    return (
+        f"{count} client{'s' if count > 1 else ''} could not be decided ({named}) and {'are' if count > 1 else 'is'} "
+        "left out of these figures; every other client is counted. "
+        "Whoever looks after clientrules can find why with clientrules db check, which says how to put it right."
+    )
 
 
 def describe(result: Backtest) -> Iterable[str]:
@@ -528,6 +563,11 @@ def describe(result: Backtest) -> Iterable[str]:
             f"and for {len(rule_outcome.false_alarms)} of {rule_outcome.retained} retained clients who then stayed"
             f" ({len(rule_outcome.pending)} more too recently to tell)"
         )
+    if result.set_aside:
+        yield ""
+        yield set_aside_words([client for client, _ in result.set_aside])
+        for client, reason in result.set_aside:
+            yield f"  {client}: {reason}"
 
 
 def _number(value: float | None) -> str:

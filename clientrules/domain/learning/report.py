@@ -75,6 +75,9 @@ Added keys (after those above, in this order):
 ``in_words``
     the report's sentences, the same for the text, the page and the HTML
     report: ``period``, ``summary`` (a list), ``recommend``, ``ended_by_us``.
+``set_aside``
+    the clients that could not be decided, left out of the replayed figures:
+    ``client`` and ``reason`` (one line) each.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-from clientrules.domain.learning.backtest import Decided, Flag, Replayed
+from clientrules.domain.learning.backtest import Decided, Flag, Replayed, set_aside_words
 from clientrules.domain.learning.evidence import DepartedClient, Evidence
 from clientrules.domain.learning.history import days_before
 from clientrules.domain.learning.proposals import CANDIDATE_FACTS
@@ -114,6 +117,7 @@ REPORT_KEYS = (
     "names",
     "rule_words",
     "in_words",
+    "set_aside",
 )
 #: Facts shown for a departed client when above zero: the warning facts, and the client-side ones the playbook uses.
 WARNING_FACTS = (*(fact for fact, op in CANDIDATE_FACTS if op == ">="), "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
@@ -199,7 +203,7 @@ def build_report(
     for proposal in data["proposals"]:
         _add_words(proposal, thinking, evidence.names, rule_words or {})
     named = {item["client"] for p in data["proposals"] for item in p["evidence"]["at_risk_now"]}
-    named |= {d.client for d in (*departed, *ours)}
+    named |= {d.client for d in (*departed, *ours)} | {item["client"] for item in data["set_aside"]}
     data["names"] = {client: evidence.names[client] for client in sorted(named) if client in evidence.names}
     data["rule_words"] = dict(sorted((rule_words or {}).items()))
     data["in_words"] = _in_words(data)
@@ -504,6 +508,9 @@ def _in_words(data: dict[str, Any]) -> dict[str, Any]:
     )
     retained = summary["retained"]
     sentences.append(f"{plural(retained, 'client')} {'is' if retained == 1 else 'are'} with us now.")
+    aside = set_aside_words([data["names"].get(item["client"], item["client"]) for item in data["set_aside"]])
+    if aside:
+        sentences.append(aside)
     return {
         "period": f"{plain_date(period['first'])} to {plain_date(period['last'])}",
         "summary": sentences,
@@ -678,6 +685,10 @@ def certainty_words(evidence: dict[str, Any]) -> str:
 
 def proposals_text(data: dict[str, Any]) -> Iterable[str]:
     """The proposals part of the report (also ``clientrules proposals``), in plain words, from the JSON data."""
+    if data["set_aside"]:
+        yield set_aside_words([item["client"] for item in data["set_aside"]])
+        for item in data["set_aside"]:
+            yield f"  {item['client']}: {item['reason']}"
     if not data["proposals"]:
         yield "Proposals: none."
     for proposal in data["proposals"]:
