@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from clientrules import (
@@ -141,9 +141,13 @@ def client(client: str) -> ResponseReturnValue:
     state = _state()
     ledger = state.ledger
     events = ledger.events(_known_client(client))
-    (decision,) = ledger.decisions.evaluate([client])
+    set_aside: list[tuple[str, str]] = []
+    decision = next(iter(ledger.iter_evaluate([client], set_aside=lambda *failed: set_aside.append(failed))), None)
+    if decision is None:  # this client cannot be decided: the rest of its page still shows, with where to look
+        current_app.logger.error("client %s set aside: %s", client, set_aside[0][1])
+    as_of = ledger.clock() if decision is None else decision.as_of
     invitations = ledger.surveys.invitations(client)
-    return render_template(
+    page = render_template(
         "owner/client.html",
         client=client,
         name=client_name(events),
@@ -151,9 +155,9 @@ def client(client: str) -> ResponseReturnValue:
         events=events,
         by_id={event.id: event for event in events},
         decision=decision,
-        stage=stage_of(events, decision.as_of),
-        ended_by=ledger.decisions.status(client, decision.as_of).ended_by,
-        history=verdict_chart(ledger.portfolio.verdict_over_time(client)),
+        stage=stage_of(events, as_of),
+        ended_by=ledger.decisions.status(client, as_of).ended_by,
+        history=None if decision is None else verdict_chart(ledger.portfolio.verdict_over_time(client)),
         invitations=invitations,
         answers=ledger.surveys.answers(client),
         form=InviteForm(),
@@ -161,6 +165,7 @@ def client(client: str) -> ResponseReturnValue:
         recordable=sorted(RECORDABLE, key=event_name),
         **_labels(),
     )
+    return page, 503 if decision is None else 200
 
 
 @owner.route("/clients/<client>/record")

@@ -137,3 +137,16 @@ def test_learning_the_backtest_and_the_rule_preview_set_aside_an_undecidable_cli
         preview_page = owner.get("/owner/rules/versions/1").get_data(as_text=True)
         assert "1 client could not be decided" in preview_page and "<strong>O3</strong>" in preview_page
         assert "is inf" not in preview_page, "the reason is for whoever runs db check, not the owner"
+
+
+def test_the_page_of_an_undecidable_client_says_so_in_plain_words_and_still_shows_its_history(db_url, tmp_path, monkeypatch):
+    with Ledger.open(db_url) as ledger:
+        poisoned(ledger)
+    with signed_in_owner(db_url, tmp_path, monkeypatch) as owner:
+        response = owner.get("/owner/clients/o3")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 503, html[-2000:]
+        assert "Decisions for this client are unavailable" in html and "clientrules db check" in html
+        assert html.count('<p class="what">Work logged</p>') == 2 and "Record what happened" in html, "the rest of the page"
+        assert "is inf" not in html and "Traceback" not in html
+        assert owner.get("/owner/clients/fine").status_code == 200, "every other client's page answers"
