@@ -93,7 +93,7 @@ def test_a_payment_names_an_invoice_issued_to_that_client(store):
     assert refused(store, [pay("INV-5", 7.0), pay("INV-5", 7.0), issue("INV-5", 10.0)]) == (
         "client acme: INV-5 asks 10.00 and has 7.00 paid; a payment of 7.00 would exceed it"
     )
-    assert "INV-6 is void" in refused(store, [void("INV-6"), pay("INV-6", 1.0), issue("INV-6", 10.0)])
+    assert "INV-6 is void" in refused(store, [void("INV-6"), pay("INV-6", 1.0, at="2026-03-13"), issue("INV-6", 10.0)])
 
 
 def test_an_invoice_is_not_due_before_it_was_issued(store):
@@ -109,8 +109,21 @@ def test_an_invoice_is_not_due_before_it_was_issued(store):
 def test_voids_name_a_known_invoice_once_and_stop_its_payments(store):
     assert refused(store, [void("INV-9")]) == "client acme: INV-9 cannot be voided: it was never issued to acme"
     store.append([issue("INV-1", 6400.0), pay("INV-1", 400.0), void("INV-1")])
-    assert refused(store, [pay("INV-1", 100.0)]) == "client acme: INV-1 is void; a payment of 100.00 cannot go to it"
+    assert refused(store, [pay("INV-1", 100.0, at="2026-03-13")]) == "client acme: INV-1 is void; a payment of 100.00 cannot go to it"
     assert refused(store, [void("INV-1")]) == "client acme: INV-1 is void already"
+
+
+def test_payments_and_voids_follow_their_moments_so_what_is_stored_in_any_order_reads_back_in_time_order(store):
+    """A client's events are read in time order: a void dated before a payment would void what that payment paid."""
+    store.append([issue("INV-1", 100.0), pay("INV-1", 40.0, at="2026-03-10")])
+    assert refused(store, [void("INV-1", at="2026-03-05")]) == (
+        "client acme: INV-1 has a payment of 2026-03-10, after this void of 2026-03-05; void it no earlier than its last payment"
+    )
+    store.append([issue("INV-2", 100.0), void("INV-2", at="2026-03-20"), pay("INV-2", 40.0, at="2026-03-15")])
+    assert "INV-2 is void" in refused(store, [pay("INV-2", 1.0, at="2026-03-20")])
+    in_time_order = store.read_client("acme")
+    assert [event.type for event in in_time_order][-2:] == ["PaymentReceived", "InvoiceVoided"]
+    open_store("memory:").append(in_time_order)  # as an import of the export stores them: the books hold
 
 
 def test_a_refusal_in_a_long_batch_stores_none_of_it(store):
@@ -254,3 +267,11 @@ def test_an_export_with_a_payment_dated_before_its_invoice_imports_again(tmp_pat
         "PaymentReceived", "InvoiceIssued", "InvoiceVoided"]  # in time order: the payment first
     with Ledger.open(tmp_path / "b.db") as copy:
         assert copy.import_jsonl(exported).stored == 3
+
+
+def test_a_stored_payment_dated_before_its_invoice_still_counts(store):
+    """The books read what is stored with the invoices first: a payment dated before its invoice is not forgotten."""
+    store.append([pay("INV-1", 60.0, at="2026-02-27"), issue("INV-1", 100.0, at="2026-03-01")])
+    assert refused(store, [pay("INV-1", 60.0)]) == (
+        "client acme: INV-1 asks 100.00 and has 60.00 paid; a payment of 60.00 would exceed it"
+    )

@@ -32,7 +32,7 @@ from clientrules.domain.events.event import MAX_ID_LENGTH
 from clientrules.domain.importing.mapping import ImportRefused, Mapping
 from clientrules.domain.importing.reading import Cells, iter_cells, split_rows, table
 from clientrules.domain.money import client_currency, is_currency_code
-from clientrules.domain.money.integrity import BookedInvoice, count_into
+from clientrules.domain.money.integrity import BookedInvoice, count_into, shown
 
 #: at most this many problems are listed (the owner fixes them and runs the import again)
 MAX_PROBLEMS = 20
@@ -270,7 +270,7 @@ class _Planner:
                 return
             if earlier.amount != amount or earlier.issued_on != issued_on:
                 raise ImportRefused([
-                    f"{cells.where('invoice_id')}: {invoice_id} is also on row {earlier.row.number} with another amount or date"
+                    f"{cells.where('invoice_id')}: {shown(invoice_id)} is also on row {earlier.row.number} with another amount or date"
                 ])
             return
         record_id = cells.text("record_id") or invoice_id
@@ -300,12 +300,12 @@ class _Planner:
             due_on = invoice.issued_on + dt.timedelta(days=self.terms)
             self.no_due += 1
         if due_on < invoice.issued_on:
-            raise ImportRefused([f"row {invoice.row.number}: {invoice.invoice_id} is due on {due_on}, before its issue date {invoice.issued_on}"])
+            raise ImportRefused([f"row {invoice.row.number}: {shown(invoice.invoice_id)} is due on {due_on}, before its issue date {invoice.issued_on}"])
         paid = invoice.paid
         if paid is None:
             paid = invoice.amount if invoice.status == "paid" else Decimal(0)
         if paid > invoice.amount:
-            raise ImportRefused([f"row {invoice.row.number}: {invoice.invoice_id} asks {invoice.amount:,.2f} and shows {paid:,.2f} paid"])
+            raise ImportRefused([f"row {invoice.row.number}: {shown(invoice.invoice_id)} asks {invoice.amount:,.2f} and shows {paid:,.2f} paid"])
         at = invoice.issued_on.isoformat()
         events = self.invoice_events_
         if booked is None:

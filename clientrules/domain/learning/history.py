@@ -20,10 +20,13 @@ from typing import Iterable, Iterator, Protocol
 import attrs
 
 from clientrules.domain.events import ClientOnboarded, Event, Instant, NoticeGiven, RelationshipEnded, as_instant
+from clientrules.domain.events.instant import FIRST_YEAR
 from clientrules.domain.events.system import SurveyAnswered
 from clientrules.domain.facts import ClientFold, Facts
 
 DAY = dt.timedelta(days=1)
+#: the first moment a store can hold
+CALENDAR_START = dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.timezone.utc)
 #: "When did you first think of leaving?" -> how many days before it left the client had decided, at least;
 #: "from the start" counts as the longest window the answers name (a warning could not have come in time)
 DECIDED_DAYS_BEFORE: dict[str, int] = {
@@ -35,8 +38,10 @@ DECIDED_DAYS_BEFORE: dict[str, int] = {
 
 
 def days_before(moment: Instant, count: int) -> Instant:
-    """The moment ``count`` whole days before ``moment`` (in UTC; written as a date when at midnight)."""
-    earlier = moment.utc - count * DAY
+    """The moment ``count`` whole days before ``moment`` (in UTC; written as a date when at midnight), or the
+    first moment of the supported calendar if that is earlier (nothing is recorded before it)."""
+    back = count * DAY
+    earlier = moment.utc - back if back <= moment.utc - CALENDAR_START else CALENDAR_START
     if earlier.time() == dt.time(0):
         return as_instant(earlier.date())
     return Instant.from_datetime(earlier)

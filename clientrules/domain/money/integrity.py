@@ -8,9 +8,14 @@ invoice. The rules (``docs/events.md``, "Money integrity"):
   idempotent retry, skipped by its id before this check sees it);
 * an invoice is not due before it was issued (``issued_on``, else the date of its ``at``);
 * a payment names an invoice issued to the same client, already stored or
-  anywhere in the same append, that is not void, and never takes the total
-  paid above the invoice's amount;
-* a void names an invoice issued to the client and not void already.
+  anywhere in the same append, that is not void by the payment's moment, and
+  never takes the total paid above the invoice's amount;
+* a void names an invoice issued to the client and not void already, and
+  comes no earlier than the invoice's payments.
+
+The last two follow the events' moments, not the order they were stored in:
+a client's events are read (folded, exported) in time order, so what is
+accepted in any order imports again from its export.
 
 A payment or void whose invoice is not issued yet waits for it until the end
 of the append (an export lists each client's events in time order, and a
@@ -29,11 +34,16 @@ from typing import Callable, Collection, Iterable
 import attrs
 
 from clientrules.domain.errors import InvalidEvent
-from clientrules.domain.events import Event, InvoiceIssued, InvoiceVoided, PaymentReceived
+from clientrules.domain.events import Event, Instant, InvoiceIssued, InvoiceVoided, PaymentReceived
 from clientrules.domain.money.amounts import exact, figure
 
 #: the event types whose integrity is checked
 MONEY_TYPES = (InvoiceIssued.TYPE, PaymentReceived.TYPE, InvoiceVoided.TYPE)
+
+
+def shown(invoice_id: str) -> str:
+    """An invoice id as a one-line message names it: as written, or quoted with escapes if it holds control characters."""
+    return invoice_id if invoice_id.isprintable() else repr(invoice_id)
 
 
 class MoneyRefused(InvalidEvent):
@@ -56,6 +66,9 @@ class BookedInvoice:
     amount: Decimal
     paid: Decimal = Decimal(0)
     voided: bool = False
+    #: the moment of its void, and of its latest payment
+    voided_at: Instant | None = None
+    last_paid_at: Instant | None = None
 
     @property
     def left(self) -> Decimal:
@@ -72,10 +85,12 @@ def count_into(book: dict[str, BookedInvoice], event: Event) -> None:
         invoice = book.get(payload.invoice_id)
         if invoice is not None:
             invoice.paid += exact(payload.amount)
+            invoice.last_paid_at = max(event.at, invoice.last_paid_at or event.at)
     elif isinstance(payload, InvoiceVoided):
         invoice = book.get(payload.invoice_id)
         if invoice is not None:
             invoice.voided = True
+            invoice.voided_at = event.at
 
 
 class MoneyBooks:
@@ -101,7 +116,9 @@ class MoneyBooks:
         if unread:
             for client in unread:
                 self._books[client] = {}
-            for event in self._stored(unread):
+            stored = self._stored(unread)
+            # issues first: a payment or void stored in any order, even dated before its invoice, is counted
+            for event in sorted(stored, key=lambda event: not isinstance(event.payload, InvoiceIssued)):
                 count_into(self._books[event.client], event)
         for event in money:
             payload = event.payload
@@ -135,12 +152,12 @@ class MoneyBooks:
             issued_on = payload.issued_on or event.at.date
             if payload.due_on < issued_on:
                 return "due_on", (
-                    f"client {client}: {payload.invoice_id} is due on {payload.due_on.isoformat()},"
+                    f"client {client}: {shown(payload.invoice_id)} is due on {payload.due_on.isoformat()},"
                     f" before it was issued on {issued_on.isoformat()}"
                 )
             if payload.invoice_id in book:
                 return "invoice_id", (
-                    f"client {client}: {payload.invoice_id} is issued already (for"
+                    f"client {client}: {shown(payload.invoice_id)} is issued already (for"
                     f" {figure(book[payload.invoice_id].amount)}); an invoice id is issued once per client"
                 )
             return None
@@ -150,17 +167,22 @@ class MoneyBooks:
         if isinstance(payload, PaymentReceived):
             paying = f"a payment of {figure(payload.amount)}"
             if invoice is None:
-                return "invoice_id", f"client {client}: {paying} names {payload.invoice_id}, which was never issued to {client}"
-            if invoice.voided:
-                return "invoice_id", f"client {client}: {payload.invoice_id} is void; {paying} cannot go to it"
+                return "invoice_id", f"client {client}: {paying} names {shown(payload.invoice_id)}, which was never issued to {client}"
+            if invoice.voided and (invoice.voided_at is None or invoice.voided_at <= event.at):
+                return "invoice_id", f"client {client}: {shown(payload.invoice_id)} is void; {paying} cannot go to it"
             if invoice.paid + exact(payload.amount) > invoice.amount:
                 return "amount", (
-                    f"client {client}: {payload.invoice_id} asks {figure(invoice.amount)} and has"
+                    f"client {client}: {shown(payload.invoice_id)} asks {figure(invoice.amount)} and has"
                     f" {figure(invoice.paid)} paid; {paying} would exceed it"
                 )
             return None
         if invoice is None:
-            return "invoice_id", f"client {client}: {payload.invoice_id} cannot be voided: it was never issued to {client}"
+            return "invoice_id", f"client {client}: {shown(payload.invoice_id)} cannot be voided: it was never issued to {client}"
         if invoice.voided:
-            return "invoice_id", f"client {client}: {payload.invoice_id} is void already"
+            return "invoice_id", f"client {client}: {shown(payload.invoice_id)} is void already"
+        if invoice.last_paid_at is not None and invoice.last_paid_at > event.at:
+            return "at", (
+                f"client {client}: {shown(payload.invoice_id)} has a payment of {invoice.last_paid_at.date.isoformat()},"
+                f" after this void of {event.at.date.isoformat()}; void it no earlier than its last payment"
+            )
         return None
