@@ -232,3 +232,31 @@ def test_a_webhook_on_a_private_address_is_warned_of_unless_allowed(db_url: str,
         assert Webhook(public, SECRET).private_address() is None
     for private in ("http://10.1.2.3/", "http://192.168.0.9/", "http://169.254.169.254/latest", "http://[::1]:80/"):
         assert Webhook(private, SECRET).private_address() is not None, private
+
+
+def test_a_resolver_that_stalls_is_left_behind_at_the_deadline(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook's host name is resolved within the same deadline: a resolver that never answers fails the post
+    (retried later) while it is still stalled, instead of holding the watcher."""
+    stalled, released, answered = threading.Event(), threading.Event(), threading.Event()
+    resolve = socket.getaddrinfo
+
+    def stalling(host, *args, **kwargs):
+        if host == "stalling.invalid":
+            stalled.set()
+            released.wait(WAIT_SECONDS)
+            answered.set()
+            raise socket.gaierror("released")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalling)
+    url = "http://stalling.invalid/hooks"
+    try:
+        with Ledger.open(db_url) as ledger:
+            breaches(ledger, 1)
+            _, delivered = ledger.alerts.once(channels=[Webhook(url, SECRET, timeout=1.0)], as_of=AS_OF)
+            assert stalled.is_set() and not answered.is_set(), "the post gave up while the resolver was still stalled"
+            assert (delivered.delivered, delivered.failed) == (0, 1)
+            (rows,) = ledger.alerts.deliveries(ledger.alerts.changes()).values()
+            assert rows[0].last_error == f"no answer from {url} within 1 seconds" and rows[0].delivered_at is None
+    finally:
+        released.set()

@@ -4,6 +4,9 @@ A socket's own timeout bounds each wait, not the whole: a receiver that
 sends one header line every few seconds never lets a read time out. The
 :class:`Deadline` shuts the socket down when the time is up, which ends any
 read or write blocked on it, so the conversation fails at the deadline.
+Name resolution has no socket to shut: :func:`resolve` asks for the
+addresses in a thread of its own and waits for them only as long as the
+deadline leaves (a stalled resolver is left behind, never waited for).
 """
 
 from __future__ import annotations
@@ -12,9 +15,52 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Callable
+from typing import Any, Callable
 
 Sockets = Callable[[], "socket.socket | None"]
+#: what :func:`socket.getaddrinfo` gives for each address: family, type, protocol, canonical name, socket address
+AddressInfo = tuple[Any, ...]
+
+
+class ResolutionTimeout(OSError):
+    """The host's addresses did not come within the time given."""
+
+
+def resolve(host: str, port: int, seconds: float) -> list[AddressInfo]:
+    """The TCP addresses of ``host``, as :func:`socket.getaddrinfo` finds them, within ``seconds``
+    (else :class:`ResolutionTimeout`; a resolver's own error is raised as it is)."""
+    found: list[AddressInfo] = []
+    failed: list[OSError] = []
+
+    def look_up() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as error:
+            failed.append(error)
+
+    looking = threading.Thread(target=look_up, name="resolve", daemon=True)
+    looking.start()
+    looking.join(seconds)
+    if looking.is_alive():
+        raise ResolutionTimeout(f"{host} was not resolved within {seconds:g} seconds")
+    if failed:
+        raise failed[0]
+    return found
+
+
+def connect_to_any(addresses: list[AddressInfo], timeout: float) -> socket.socket:
+    """A connected socket to the first of ``addresses`` that answers (the last error if none does)."""
+    error: OSError = OSError("no address to connect to")
+    for family, kind, protocol, _, address in addresses:
+        connection = socket.socket(family, kind, protocol)
+        try:
+            connection.settimeout(timeout)
+            connection.connect(address)
+            return connection
+        except OSError as refused:
+            connection.close()
+            error = refused
+    raise error
 
 
 class Deadline:

@@ -8,8 +8,9 @@ delivery; anything else (another status, a redirect, a timeout, a refused
 connection) is a failure, retried later by the watcher.
 
 Each post has a total deadline (:data:`TIMEOUT_SECONDS`) covering the
-connection, the request, the status and the headers (:mod:`clientrules.adapters.deadline`):
-a receiver that dribbles its answer cannot hold the watcher longer.
+host's name resolution, the connection, the request, the status and the
+headers (:mod:`clientrules.adapters.deadline`): a stalled resolver or a
+receiver that dribbles its answer cannot hold the watcher longer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
-import socket
 import time
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit
@@ -26,7 +26,7 @@ import attrs
 
 from clientrules.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, Change, sign
 from clientrules.domain.alerts.digest import summary
-from clientrules.adapters.deadline import Deadline
+from clientrules.adapters.deadline import Deadline, ResolutionTimeout, connect_to_any, resolve
 
 DELIVERY_HEADER = "X-Clientrules-Delivery"
 TIMEOUT_SECONDS = 10.0
@@ -66,7 +66,7 @@ class Webhook:
         """The loopback, private or link-local address the URL's host names, if it names one (none: public)."""
         host = urlsplit(self.url).hostname or ""
         try:
-            found = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+            found = {str(info[4][0]) for info in resolve(host, 0, self.timeout)}
         except OSError:
             return None
         for address in sorted(found):
@@ -93,9 +93,15 @@ class Webhook:
         try:
             with Deadline(self.timeout, lambda: connection.sock) as deadline:
                 try:
+                    port = parts.port or connection.default_port
+                    addresses = resolve(parts.hostname or "", port, deadline.left())
+                    # the connection keeps the host's name (for Host and TLS) and connects to what was resolved
+                    connection._create_connection = lambda *_: connect_to_any(addresses, deadline.left())  # type: ignore[attr-defined]
                     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                     connection.request("POST", target, body, headers)
                     status = connection.getresponse().status
+                except ResolutionTimeout:
+                    return f"no answer from {self.url} within {self.timeout:g} seconds"
                 except (OSError, http.client.HTTPException) as error:
                     failure: str | None = f"cannot reach {self.url}: {error}"
                 else:
