@@ -35,10 +35,13 @@ START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 SPAN_DAYS = 540
 
 
-def random_payload(rng: random.Random, client: str, invoices: dict[str, Decimal], moment: dt.datetime) -> tuple[str, dict]:
+def random_payload(
+    rng: random.Random, client: str, invoices: dict[str, Decimal], moment: dt.datetime, paid_at: dict[str, dt.datetime]
+) -> tuple[str, dict]:
     """One event of the kinds the facts look at, dense in invoices, payments, voids, remedies, silence and work.
 
-    ``invoices`` holds what is left to pay on each invoice that is not void: payments never exceed it.
+    ``invoices`` holds what is left to pay on each invoice that is not void: payments never exceed it;
+    ``paid_at`` the moment of each invoice's latest payment: a void is never dated before it.
     """
     roll = rng.random()
     if roll < 0.16 or not invoices:
@@ -51,9 +54,12 @@ def random_payload(rng: random.Random, client: str, invoices: dict[str, Decimal]
         invoice_id = rng.choice(sorted(invoices))
         amount = min(Decimal(repr(rng.choice([100.0, 50.25, 1000.0]))), invoices[invoice_id])
         invoices[invoice_id] -= amount
+        paid_at[invoice_id] = max(moment, paid_at.get(invoice_id, moment))
         return "PaymentReceived", {"invoice_id": invoice_id, "amount": float(amount)}
-    if roll < 0.32:
-        return "InvoiceVoided", {"invoice_id": invoices.popitem()[0]}
+    voidable = [invoice_id for invoice_id in invoices if paid_at.get(invoice_id, moment) <= moment]
+    if roll < 0.32 and voidable:
+        invoices.pop(voidable[-1])
+        return "InvoiceVoided", {"invoice_id": voidable[-1]}
     if roll < 0.45:
         return "WorkLogged", {"hours": rng.choice([0.5, 2.0, 4.5, 8.0]), "billable": rng.random() < 0.7}
     if roll < 0.55:
@@ -87,6 +93,7 @@ class Histories:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.invoices: dict[str, dict[str, Decimal]] = {}
+        self.paid_at: dict[str, dict[str, dt.datetime]] = {}
         self.latest: dict[str, dt.datetime] = {}
 
     def batch(self, client: str, round_number: int) -> list[Event]:
@@ -98,6 +105,7 @@ class Histories:
             events.append(Event.new(client, registry.decode("ClientOnboarded", {"name": client}), onboarded))
             self.latest[client] = onboarded
             self.invoices[client] = {}
+            self.paid_at[client] = {}
         for _ in range(rng.randint(2, 12 + 6 * round_number)):
             if rng.random() < 0.2:  # back-dated: before events already folded (and stored)
                 moment = START + dt.timedelta(days=rng.uniform(0, (self.latest[client] - START).days + 1))
@@ -106,7 +114,7 @@ class Histories:
                 self.latest[client] = max(self.latest[client], moment)
             if rng.random() < 0.1:  # several events at one moment: their order is the stream's
                 moment = self.latest[client]
-            type_name, data = random_payload(rng, client, self.invoices[client], moment)
+            type_name, data = random_payload(rng, client, self.invoices[client], moment, self.paid_at[client])
             events.append(Event.new(client, registry.decode(type_name, data), moment))
         return events
 
