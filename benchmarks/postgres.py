@@ -14,7 +14,9 @@
   client; checked: exactly one ``DecisionRecorded`` per client.
 
 No targets on the PostgreSQL-against-SQLite rows: they say what PostgreSQL
-costs. The stored-fold rows have the targets of their SQLite twins. Every run
+costs. The single append has one against the bare ``INSERT`` (at least half
+its rate: one round trip per append, as the bare insert makes). The
+stored-fold rows have the targets of their SQLite twins. Every run
 uses schemas of its own, dropped at the end.
 """
 
@@ -35,7 +37,7 @@ from benchmarks.history import AS_OF, history
 from benchmarks.history_length import LONG, SHORT, length_rows
 from benchmarks.measure import seconds
 from benchmarks.memory import scale_rows
-from benchmarks.results import Figure, Row
+from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
 from clientrules.domain.events import Event
@@ -170,7 +172,7 @@ def run(context: Context) -> list[Row]:
     rows = [
         Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
             Figure(rates["PostgreSQL"]["1 event/txn"], "events/s"), "bare bigserial INSERT, 1 row/txn",
-            Figure(limit, "rows/s"), None, notes="the limit checks nothing and gives no gap-free position"),
+            Figure(limit, "rows/s"), Target(">=", 0.5), notes="the limit checks nothing and gives no gap-free position"),
     ]
     for what, rate in rates["PostgreSQL"].items():
         rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),
