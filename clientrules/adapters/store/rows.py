@@ -6,7 +6,7 @@ import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
-from clientrules.domain.events.door import admitted_data
+from clientrules.domain.events.door import admitted_json
 from clientrules.domain.privacy import ClientKey, PersonalFields
 from clientrules.ports import StoredFold, StreamTail
 
@@ -21,9 +21,12 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     """The ``data`` column of ``event``: its payload as JSON, personal values sealed with their client's key.
 
     Raises :class:`~clientrules.domain.errors.InvalidEvent` for an event the door refuses
-    (:func:`~clientrules.domain.events.door.admitted_data`), so that every export can be imported again.
+    (:func:`~clientrules.domain.events.door.admitted_json`), so that every export can be imported again.
     """
-    return _COMPACT_JSON.encode(personal.seal(event, admitted_data(event, registry), keys))
+    data, text = admitted_json(event, registry)
+    if not personal.needs_key(event.payload):
+        return text
+    return _COMPACT_JSON.encode(personal.seal(event, data, keys))
 
 
 def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:

@@ -42,10 +42,11 @@ class MoneyRefused(InvalidEvent):
     ``event_id`` names that event, ``concerns`` the ``data`` key at fault (a form shows the message beside it).
     """
 
+    event_id: str
+
     def __init__(self, message: str, *, event_id: str, concerns: str) -> None:
-        self.event_id = event_id
         self.concerns = concerns
-        super().__init__(message)
+        super().__init__(message, event_id=event_id)
 
 
 @attrs.define
