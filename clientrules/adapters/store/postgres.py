@@ -288,7 +288,7 @@ class PostgresStore(PostgresWatchTables):
         keys: dict[str, ClientKey] = {}
         iterator = iter(events)
         position: int | None = None
-        books = MoneyBooks(lambda clients: self._money_events(connection, clients))
+        books = MoneyBooks(lambda invoices: self._money_events(connection, invoices))
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
             wanted = sorted(self.personal.clients_needing_keys(chunk) - keys.keys())
@@ -337,11 +337,14 @@ class PostgresStore(PostgresWatchTables):
         version = versions.get(single) if single is not None else None
         return AppendResult(stored, already_present, version, position if stored else None)
 
-    def _money_events(self, connection: psycopg.Connection, clients: Collection[str]) -> list[Event]:
-        """The money events stored for ``clients``, read in the appending transaction (after its lock)."""
+    def _money_events(self, connection: psycopg.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
+        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction (after its lock)."""
+        clients, invoice_ids = zip(*sorted(invoices))
         rows = connection.execute(
-            f"SELECT {COLUMNS} FROM {_EVENTS} WHERE e.stream = ANY(%s) AND e.type = ANY(%s)",
-            (self._key_types, sorted(clients), list(MONEY_TYPES)),
+            f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::text[]) AS w (stream, invoice_id)"
+            " JOIN events e ON e.stream = w.stream AND e.type = ANY(%s) AND e.data::json ->> 'invoice_id' = w.invoice_id"
+            " LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)",
+            (list(clients), list(invoice_ids), list(MONEY_TYPES), self._key_types),
         ).fetchall()
         return self._decode(rows)
 
