@@ -53,7 +53,8 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.rows import read_stream_tails
 from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
@@ -254,10 +255,29 @@ class PostgresStore(PostgresWatchTables):
         nothing is stored. With ``expected_version``, a batch whose events are
         all stored already is an idempotent retry and succeeds without the check.
         """
+        if isinstance(events, (list, tuple)) and len(events) == 1:
+            alone = self._append_alone(events[0], expected_version)
+            if alone is not None:
+                return alone
         # a few events: two round trips (BEGIN + lock + lookups, then INSERT + COMMIT)
         few = isinstance(events, (list, tuple)) and len(events) <= FEW_ROWS
         with self.transaction(pipeline=few) as connection:
             return self.append_in(connection, events, expected_version=expected_version)
+
+    def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
+        """One event in one round trip (the ``append_alone`` function, its own transaction), when it needs no
+        other read (:func:`~clientrules.adapters.store.rows.appends_alone`). None: not stored that way."""
+        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
+            return None
+        payload_type = type(event.payload)
+        data = encode_data(event, self.registry, self.personal, {})
+        row = (event.id, event.client, expected_version, payload_type.TYPE, payload_type.SCHEMA, event.at.key,
+               event.at.text, data)
+        stored = self.read("SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)", row)
+        if not stored:  # stored already, or another version: the usual path tells which
+            return None
+        ((version, position),) = stored
+        return AppendResult(1, 0, version, position)
 
     def append_in(
         self,

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
 from clientrules.domain.events.door import admitted_json
+from clientrules.domain.money import MONEY_TYPES
 from clientrules.domain.privacy import ClientKey, PersonalFields
 from clientrules.ports import StoredFold, StreamTail
 
@@ -27,6 +28,12 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     if not personal.needs_key(event.payload):
         return text
     return _COMPACT_JSON.encode(personal.seal(event, data, keys))
+
+
+def appends_alone(event: Event, personal: PersonalFields) -> bool:
+    """Whether ``event``, appended on its own, needs no read before its insert: neither a money event (its
+    invoice is read for the books) nor one that seals a field (its client's key is read)."""
+    return type(event.payload).TYPE not in MONEY_TYPES and not personal.needs_key(event.payload)
 
 
 def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:

@@ -54,7 +54,8 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.rows import read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
 BUSY_TIMEOUT_MS = 30_000
@@ -362,9 +363,7 @@ class SqliteStore(SqliteWatchTables):
     def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
         """One event in one statement, its own transaction, when it needs no other read: neither a money event
         (the books are read first) nor one that seals a field (its client's key is). None: not stored that way."""
-        if type(event.payload).TYPE in MONEY_TYPES or self.personal.needs_key(event.payload) or (
-            expected_version is not None and expected_version < 0
-        ):
+        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
             return None
         payload_type = type(event.payload)
         row = (
