@@ -14,7 +14,9 @@
   client; checked: exactly one ``DecisionRecorded`` per client.
 
 No targets on the PostgreSQL-against-SQLite rows: they say what PostgreSQL
-costs. The stored-fold rows have the targets of their SQLite twins. Every run
+costs. The single append has one against the bare ``INSERT`` (at least half
+its rate: one round trip per append, as the bare insert makes). The
+stored-fold rows have the targets of their SQLite twins. Every run
 uses schemas of its own, dropped at the end.
 """
 
@@ -35,7 +37,7 @@ from benchmarks.history import AS_OF, history
 from benchmarks.history_length import LONG, SHORT, length_rows
 from benchmarks.measure import seconds
 from benchmarks.memory import scale_rows
-from benchmarks.results import Figure, Row
+from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
 from clientrules import Ledger
 from clientrules.domain.events import Event
@@ -61,7 +63,10 @@ def appends(url: str, events: list[Event]) -> dict[str, float]:
     store = open_store(url)
     try:
         rates["1 event/txn"] = single / seconds(lambda: [store.append([event]) for event in events[:single]])
-        shares = [events[single + n:2 * single:WRITER_THREADS] for n in range(WRITER_THREADS)]
+        # each writer appends whole clients, in order: an invoice comes before its payments, as the books require
+        writing = events[single:2 * single]
+        owner = {client: n % WRITER_THREADS for n, client in enumerate(dict.fromkeys(e.client for e in writing))}
+        shares = [[event for event in writing if owner[event.client] == n] for n in range(WRITER_THREADS)]
         threads = [threading.Thread(target=lambda share=share: [store.append([e]) for e in share]) for share in shares]
 
         def run_threads() -> None:
@@ -170,7 +175,7 @@ def run(context: Context) -> list[Row]:
     rows = [
         Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
             Figure(rates["PostgreSQL"]["1 event/txn"], "events/s"), "bare bigserial INSERT, 1 row/txn",
-            Figure(limit, "rows/s"), None, notes="the limit checks nothing and gives no gap-free position"),
+            Figure(limit, "rows/s"), Target(">=", 0.5), notes="the limit checks nothing and gives no gap-free position"),
     ]
     for what, rate in rates["PostgreSQL"].items():
         rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),

@@ -41,11 +41,11 @@ class Target:
     def met(self, value: float) -> bool:
         return value >= self.threshold if self.op == ">=" else value <= self.threshold
 
-    def shortfall(self, value: float) -> float | None:
-        """How many times better ``value`` must get to meet the target (None: met, or not a factor)."""
-        if self.met(value) or value <= 0 or self.threshold <= 0:
+    def missed_by(self, value: float) -> float | None:
+        """How far ``value`` falls short of the threshold, as a fraction of it (None: met, or a threshold of 0)."""
+        if self.met(value) or self.threshold == 0:
             return None
-        return self.threshold / value if self.op == ">=" else value / self.threshold
+        return abs(value - self.threshold) / abs(self.threshold)
 
     def __str__(self) -> str:
         return f"{self.on} {self.op} {_number(self.threshold)}"
@@ -78,20 +78,26 @@ class Row:
         return self.ours.value if self.target.on == "ours" else self.ratio
 
     @property
-    def passed(self) -> bool | None:
+    def met(self) -> bool | None:
+        """Whether the target is met (None: no target, or no figure to judge)."""
         judged = self.judged
         return None if judged is None else self.target.met(judged)  # type: ignore[union-attr]
 
     @property
     def miss(self) -> str:
         """By how much the target is missed, in words ('' when met or when there is no target)."""
-        if self.passed is not False:
+        if self.met is not False:
             return ""
         judged = self.judged
-        factor = self.target.shortfall(judged)  # type: ignore[union-attr, arg-type]
-        if factor is None:
-            return f"{_number(judged)} against {self.target}"  # type: ignore[arg-type]
-        return f"{factor:.2f}x short"
+        fraction = self.target.missed_by(judged)  # type: ignore[union-attr, arg-type]
+        if fraction is None:
+            return f"missed: {_number(judged)} against {self.target}"  # type: ignore[arg-type]
+        return f"missed by {fraction:.0%}"
+
+    @property
+    def result(self) -> str:
+        """'met', 'missed by N%', or '' when there is no target."""
+        return "met" if self.met else self.miss
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,7 +108,8 @@ class Row:
             "peer": None if self.peer is None else {"name": self.peer_name, **attrs.asdict(self.peer)},
             "ratio": self.ratio,
             "target": None if self.target is None else {**attrs.asdict(self.target), "text": str(self.target)},
-            "passed": self.passed,
+            "met": self.met,
+            "passed": self.met,
             "miss": self.miss or None,
             "notes": self.notes,
         }

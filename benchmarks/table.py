@@ -1,10 +1,10 @@
-"""The table ``python -m benchmarks`` prints: one line per row, pass or fail, and by how much a target is missed."""
+"""The table ``python -m benchmarks`` prints: one line per row, its target, and "met" or "missed by N%"."""
 
 from __future__ import annotations
 
 from benchmarks.results import Row
 
-HEADERS = ("benchmark", "ours", "peer or limit (same run)", "ratio", "target", "result", "miss")
+HEADERS = ("benchmark", "ours", "peer or limit (same run)", "ratio", "target", "result")
 
 
 def format_table(rows: list[Row]) -> str:
@@ -12,9 +12,8 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         peer = "—" if row.peer is None else f"{row.peer_name}: {row.peer}"
         ratio = "—" if row.ratio is None else f"{row.ratio:.3g}"
-        result = {True: "pass", False: "FAIL", None: "—"}[row.passed]
         target = "—" if row.target is None else str(row.target)
-        lines.append((row.name, str(row.ours), peer, ratio, target, result, row.miss))
+        lines.append((row.name, str(row.ours), peer, ratio, target, row.result or "—"))
     widths = [max(len(line[column]) for line in lines) for column in range(len(HEADERS))]
     text = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines]
     text.insert(1, "  ".join("-" * width for width in widths))

@@ -35,7 +35,7 @@ from clientrules.application.surveys import Surveys, shared_secret
 from clientrules.application.system_streams import SystemEventGuard, check_store
 from clientrules.config import SECRET_ENV, Settings, database_url, load_settings
 from clientrules.domain.decisions import Decision
-from clientrules.domain.errors import ClientRulesError, InvalidInput, UnknownClient
+from clientrules.domain.errors import ClientRulesError, InvalidEvent, InvalidInput, UnknownClient
 from clientrules.domain.events import (
     Clock,
     Event,
@@ -45,11 +45,8 @@ from clientrules.domain.events import (
     as_instant,
     check_client_id,
     moment_or_now,
-    registry,
 )
-from clientrules.domain.events.door import admitted_data
 from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
-from clientrules.domain.money import MoneyRefused
 from clientrules.domain.privacy import Erasure
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
@@ -294,16 +291,12 @@ class Ledger:
         (:mod:`clientrules.application.system_streams`): otherwise nothing is stored.
         """
         guard = SystemEventGuard(self.store)
-        def check(event: Event) -> None:  # here too, so that a refusal names its line
-            admitted_data(event, registry)
-            guard(event)
-
         numbers = LineNumbers()
         with _lines_of(source) as lines:
             try:
-                return self.store.append(guard.checked(iter_events(lines, check=check, numbers=numbers), each=False))
-            except MoneyRefused as refusal:
-                line = numbers.of(refusal.event_id)
+                return self.store.append(guard.checked(iter_events(lines, check=guard, numbers=numbers), each=False))
+            except InvalidEvent as refusal:  # the store's door or the books refused an event: name its line
+                line = None if refusal.event_id is None else numbers.of(refusal.event_id)
                 if line is None:
                     raise
                 raise InvalidInput(line, str(refusal)) from None

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.results import Figure, Row, Target
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
     "append", "bulk_import", "rebuild", "incremental", "evaluate", "history_length", "learning", "workers", "memory",
@@ -52,11 +54,33 @@ def test_the_smoke_run_reports_the_benchmark(benchmark: str, tmp_path: Path) -> 
             assert row["peer"]["name"] and is_number(row["peer"]["value"]), row
         if row["target"] is not None:
             assert row["target"]["op"] in (">=", "<=") and is_number(row["target"]["threshold"]), row
-            assert isinstance(row["passed"], bool), row
-            assert (row["miss"] is None) == row["passed"], row
+            assert isinstance(row["met"], bool) and row["passed"] == row["met"], row
+            assert (row["miss"] is None) == row["met"], row
+            assert row["met"] or row["miss"].startswith("missed"), row
         else:
-            assert row["passed"] is None, row
+            assert row["met"] is None and row["passed"] is None, row
 
     header, rule, *lines = completed.stdout.split("\n\n")[-2].splitlines()
-    assert header.split()[:2] == ["benchmark", "ours"] and set(rule) <= {"-", " "}
+    assert header.split()[:2] == ["benchmark", "ours"] and header.split()[-1] == "result" and set(rule) <= {"-", " "}
     assert [line.split("  ")[0] for line in lines] == [row["name"] for row in rows]
+    results = [line.rsplit("  ", 1)[-1].strip() for line in lines]
+    assert results == [{True: "met", False: row["miss"], None: "—"}[row["met"]] for row in rows]
+
+
+def row_judged(op: str, threshold: float, ours: float, peer: float | None = 1.0, on: str = "ratio") -> Row:
+    return Row("b", "row", "what", Figure(ours, "ms"), "peer", None if peer is None else Figure(peer, "ms"),
+               Target(op, threshold, on))
+
+
+@pytest.mark.parametrize(("row", "met", "result"), [
+    (row_judged(">=", 1.5, 1.5), True, "met"),
+    (row_judged(">=", 1.5, 1.2), False, "missed by 20%"),
+    (row_judged("<=", 0.25, 0.41), False, "missed by 64%"),
+    (row_judged("<=", 50, 65, on="ours"), False, "missed by 30%"),
+    (row_judged("<=", 0, 3, on="ours"), False, "missed: 3.00 against ours <= 0"),
+    (row_judged("<=", 2, 1.0, peer=None), None, ""),
+])
+def test_a_row_says_whether_its_target_is_met_and_by_how_much_it_is_missed(row: Row, met: bool | None,
+                                                                            result: str) -> None:
+    assert row.met is met and row.result == result
+    assert row.to_json()["met"] is met and row.to_json()["miss"] == (result if met is False else None)

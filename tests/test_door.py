@@ -93,6 +93,18 @@ def test_values_an_import_could_not_read_back_are_refused_through_the_api(ledger
     assert ledger.version("someone") == 0
 
 
+def test_a_value_the_store_refuses_is_refused_by_import_with_its_line(ledger: Ledger):
+    good = [
+        json.dumps({"client": f"c-{n}", "type": "ClientOnboarded", "at": "2026-01-01", "data": {"name": "C"}})
+        for n in range(1_200)
+    ]
+    bad = json.dumps({"client": "c-1", "type": "WorkLogged", "at": "2026-01-02", "data": {"hours": 1, "billable": True, "n": 10**400}})
+    with pytest.raises(InvalidInput) as refused:
+        ledger.import_jsonl(io.StringIO("\n".join([*good, bad]) + "\n"))
+    assert refused.value.line == 1_201 and "data.n: is a number too large" in str(refused.value)
+    assert ledger.clients() == []
+
+
 @pytest.mark.parametrize(
     "fields, problem",
     [

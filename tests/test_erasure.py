@@ -392,6 +392,7 @@ def _downgrade(url: str) -> None:
             connection.execute("DROP TABLE client_keys; DROP FUNCTION client_keys_are_never_changed();"
                                " DROP TABLE client_folds; DROP TABLE watch_checkpoint, watched_clients, deliveries;"
                                " DROP TRIGGER events_stored ON events; DROP FUNCTION notify_events_stored();"
+                               " DROP FUNCTION append_alone;"
                                " DELETE FROM schema_migrations WHERE version >= 4")
         return
     with closing(sqlite3.connect(url)) as connection, connection:

@@ -54,6 +54,13 @@ def refused(store: EventStore, events: list[Event]) -> str:
     return message
 
 
+def test_a_payment_stored_before_its_invoice_in_one_append_counts_in_later_appends(store):
+    client = f"c-{uuid.uuid4().hex[:12]}"  # stored first, the payment is read back before the invoice it pays
+    store.append([pay("I-1", 60, client=client), issue("I-1", 100, client=client), issue("I-2", 100, client=client)])
+    assert "has 60.00 paid" in refused(store, [pay("I-1", 50, client=client)])
+    store.append([pay("I-1", 40, client=client), pay("I-2", 100, client=client)])
+
+
 def test_a_payment_above_what_is_left_is_refused_with_the_figures(store):
     store.append([issue("INV-7", 500.0), pay("INV-7", 500.0)])
     assert refused(store, [pay("INV-7", 5000.0)]) == (

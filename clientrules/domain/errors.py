@@ -12,10 +12,16 @@ class ClientRulesError(Exception):
 
 
 class InvalidEvent(ClientRulesError):
-    """An event (or one of its fields) is not valid; nothing was stored."""
+    """An event (or one of its fields) is not valid; nothing was stored.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    ``event_id`` names the event when the refusal comes from a store's append
+    (an import maps it to the line the event was read from).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, event_id: str | None = None) -> None:
         self.field = field
+        self.reason = message
+        self.event_id = event_id
         super().__init__(f"{field}: {message}" if field else message)
 
 

@@ -50,7 +50,7 @@ def _targets(results: dict[str, Any]) -> str:
     for row in results["benchmarks"]:
         if row["target"] is None:
             continue
-        result = "pass" if row["passed"] else f"miss, {row['miss']}"
+        result = "met" if row["met"] else row["miss"]
         lines.append(
             f"| {row['name']} | {_figure(row['ours'])} | {row['peer']['name']}: {_figure(row['peer'])} "
             f"| {_ratio(row)} | {row['target']['text']} | {result} |"

@@ -153,8 +153,9 @@ class MemoryStore:
         stream_version = self.client_version(next(iter(streams))) if len(streams) == 1 else None
         return AppendResult(len(staged), already_present, stream_version, staged[-1].position if staged else None)
 
-    def _money_events(self, clients: Collection[str]) -> list[Event]:
-        """The money events stored for ``clients`` (the caller holds the lock)."""
+    def _money_events(self, invoices: Collection[tuple[str, str]]) -> list[Event]:
+        """The money events stored for the clients of ``invoices``, every invoice of theirs (the caller holds the lock)."""
+        clients = {client for client, _ in invoices}
         rows = [row for client in clients for row in self._streams.get(client, ()) if row.type in MONEY_TYPES]
         return self._decode(rows)
 

@@ -53,7 +53,8 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.rows import read_stream_tails
 from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
@@ -254,10 +255,29 @@ class PostgresStore(PostgresWatchTables):
         nothing is stored. With ``expected_version``, a batch whose events are
         all stored already is an idempotent retry and succeeds without the check.
         """
+        if isinstance(events, (list, tuple)) and len(events) == 1:
+            alone = self._append_alone(events[0], expected_version)
+            if alone is not None:
+                return alone
         # a few events: two round trips (BEGIN + lock + lookups, then INSERT + COMMIT)
         few = isinstance(events, (list, tuple)) and len(events) <= FEW_ROWS
         with self.transaction(pipeline=few) as connection:
             return self.append_in(connection, events, expected_version=expected_version)
+
+    def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
+        """One event in one round trip (the ``append_alone`` function, its own transaction), when it needs no
+        other read (:func:`~clientrules.adapters.store.rows.appends_alone`). None: not stored that way."""
+        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
+            return None
+        payload_type = type(event.payload)
+        data = encode_data(event, self.registry, self.personal, {})
+        row = (event.id, event.client, expected_version, payload_type.TYPE, payload_type.SCHEMA, event.at.key,
+               event.at.text, data)
+        stored = self.read("SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)", row)
+        if not stored:  # stored already, or another version: the usual path tells which
+            return None
+        ((version, position),) = stored
+        return AppendResult(1, 0, version, position)
 
     def append_in(
         self,
@@ -288,7 +308,7 @@ class PostgresStore(PostgresWatchTables):
         keys: dict[str, ClientKey] = {}
         iterator = iter(events)
         position: int | None = None
-        books = MoneyBooks(lambda clients: self._money_events(connection, clients))
+        books = MoneyBooks(lambda invoices: self._money_events(connection, invoices))
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
             wanted = sorted(self.personal.clients_needing_keys(chunk) - keys.keys())
@@ -337,11 +357,14 @@ class PostgresStore(PostgresWatchTables):
         version = versions.get(single) if single is not None else None
         return AppendResult(stored, already_present, version, position if stored else None)
 
-    def _money_events(self, connection: psycopg.Connection, clients: Collection[str]) -> list[Event]:
-        """The money events stored for ``clients``, read in the appending transaction (after its lock)."""
+    def _money_events(self, connection: psycopg.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
+        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction (after its lock)."""
+        clients, invoice_ids = zip(*sorted(invoices))
         rows = connection.execute(
-            f"SELECT {COLUMNS} FROM {_EVENTS} WHERE e.stream = ANY(%s) AND e.type = ANY(%s)",
-            (self._key_types, sorted(clients), list(MONEY_TYPES)),
+            f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::text[]) AS w (stream, invoice_id)"
+            " JOIN events e ON e.stream = w.stream AND e.type = ANY(%s) AND e.data::json ->> 'invoice_id' = w.invoice_id"
+            " LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)",
+            (list(clients), list(invoice_ids), list(MONEY_TYPES), self._key_types),
         ).fetchall()
         return self._decode(rows)
 

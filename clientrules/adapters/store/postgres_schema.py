@@ -122,6 +122,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(6, "the watcher's checkpoint, schedule and outbox; events stored notify listeners", WATCH_MIGRATION),
+    Migration(
+        7,
+        "one event appended in one call (one round trip)",
+        """
+        -- what PostgresStore.append does for one event that needs no other read, in one statement: the position lock,
+        -- the id check, the stream's version (and the expected one, if given), the insert and the counter.
+        -- No row returned: stored already, or another version (the client's usual path tells which).
+        CREATE FUNCTION append_alone(event_id text, event_stream text, expected integer, event_type text,
+                                     event_schema integer, event_at_key bigint, event_at_text text, event_data text)
+        RETURNS TABLE (stored_version integer, stored_position bigint) LANGUAGE plpgsql AS $$
+        DECLARE
+            last_position bigint;
+            current integer;
+        BEGIN
+            SELECT last INTO last_position FROM position_counter FOR UPDATE;
+            IF EXISTS (SELECT 1 FROM events WHERE id = event_id) THEN
+                RETURN;
+            END IF;
+            SELECT COALESCE(MAX(version), 0) INTO current FROM events WHERE stream = event_stream;
+            IF expected IS NOT NULL AND current <> expected THEN
+                RETURN;
+            END IF;
+            INSERT INTO events (position, id, stream, version, type, schema, at_key, at_text, data)
+            VALUES (last_position + 1, event_id, event_stream, current + 1, event_type, event_schema,
+                    event_at_key, event_at_text, event_data);
+            UPDATE position_counter SET last = last_position + 1;
+            RETURN QUERY SELECT current + 1, last_position + 1;
+        END $$;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -6,7 +6,8 @@ import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from clientrules.domain.events import Event, Instant, Registry
-from clientrules.domain.events.door import admitted_data
+from clientrules.domain.events.door import admitted_json
+from clientrules.domain.money import MONEY_TYPES
 from clientrules.domain.privacy import ClientKey, PersonalFields
 from clientrules.ports import StoredFold, StreamTail
 
@@ -21,9 +22,18 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     """The ``data`` column of ``event``: its payload as JSON, personal values sealed with their client's key.
 
     Raises :class:`~clientrules.domain.errors.InvalidEvent` for an event the door refuses
-    (:func:`~clientrules.domain.events.door.admitted_data`), so that every export can be imported again.
+    (:func:`~clientrules.domain.events.door.admitted_json`), so that every export can be imported again.
     """
-    return _COMPACT_JSON.encode(personal.seal(event, admitted_data(event, registry), keys))
+    data, text = admitted_json(event, registry)
+    if not personal.needs_key(event.payload):
+        return text
+    return _COMPACT_JSON.encode(personal.seal(event, data, keys))
+
+
+def appends_alone(event: Event, personal: PersonalFields) -> bool:
+    """Whether ``event``, appended on its own, needs no read before its insert: neither a money event (its
+    invoice is read for the books) nor one that seals a field (its client's key is read)."""
+    return type(event.payload).TYPE not in MONEY_TYPES and not personal.needs_key(event.payload)
 
 
 def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:

@@ -54,7 +54,8 @@ from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches, read_stream_tails
+from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.rows import read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
 BUSY_TIMEOUT_MS = 30_000
@@ -120,6 +121,17 @@ _WRITE_FOLD = (
     " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
     " data = excluded.data, written_at = excluded.written_at"
     " WHERE excluded.format <> client_folds.format OR excluded.version >= client_folds.version"
+)
+
+#: one event appended on its own in one statement (its own transaction): its version is the stream's next, and it is
+#: skipped if its id is stored (UNIQUE) or, ?9 given, the stream is at another version (its version is then NULL, which
+#: NOT NULL refuses); no row returned: the usual path says which. VALUES, not INSERT ... SELECT FROM events, which
+#: SQLite would run through a temporary copy of the rows it selects.
+_INSERT_ALONE = (
+    "INSERT OR IGNORE INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
+    " VALUES (?1, ?2, (SELECT CASE WHEN ?9 IS NULL OR COALESCE(MAX(version), 0) = ?9 THEN COALESCE(MAX(version), 0) + 1"
+    " END FROM events WHERE stream = ?2), ?3, ?4, ?5, ?6, ?7, ?8)"
+    " RETURNING version, position"
 )
 
 _ID_AND_VERSION = (
@@ -330,6 +342,10 @@ class SqliteStore(SqliteWatchTables):
         events are all stored already is an idempotent retry and succeeds
         without the version check.
         """
+        if isinstance(events, (list, tuple)) and len(events) == 1:
+            alone = self._append_alone(events[0], expected_version)
+            if alone is not None:
+                return alone
         if expected_version is not None:
             events = list(events)
             streams = {event.client for event in events}
@@ -343,6 +359,30 @@ class SqliteStore(SqliteWatchTables):
             return self._write(lambda c: self._append(c, events, None, None))
         # a one-shot iterable cannot be replayed if the transaction has to be retried
         return self._append_once(events)
+
+    def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
+        """One event in one statement, its own transaction, when it needs no other read: neither a money event
+        (the books are read first) nor one that seals a field (its client's key is). None: not stored that way."""
+        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
+            return None
+        payload_type = type(event.payload)
+        row = (
+            event.id,
+            event.client,
+            payload_type.TYPE,
+            payload_type.SCHEMA,
+            event.at.key,
+            event.at.text,
+            encode_data(event, self.registry, self.personal, {}),
+            utc_now().isoformat(),
+            expected_version,
+        )
+        connection = self._connection()
+        stored = self._retry(lambda: connection.execute(_INSERT_ALONE, row).fetchall())
+        if not stored:  # stored already, or another version: the usual path tells which
+            return None
+        ((version, position),) = stored
+        return AppendResult(1, 0, version, position)
 
     def _append_once(self, events: Iterable[Event]) -> AppendResult:
         connection = self._connection()
@@ -373,7 +413,7 @@ class SqliteStore(SqliteWatchTables):
         last_position: int | None = None
         iterator = iter(events)
         checked = expected_version is None
-        books = MoneyBooks(lambda clients: self._money_events(connection, clients))
+        books = MoneyBooks(lambda invoices: self._money_events(connection, invoices))
         while chunk := list(itertools.islice(iterator, CHUNK)):
             streams.update(event.client for event in chunk)
             fresh = self._fresh(connection, chunk, versions)
@@ -422,19 +462,16 @@ class SqliteStore(SqliteWatchTables):
             stream_version = self._version(connection, client or streams.pop(), versions)
         return AppendResult(stored, already_present, stream_version, last_position)
 
-    def _money_events(self, connection: sqlite3.Connection, clients: Collection[str]) -> list[Event]:
-        """The money events stored for ``clients``, read in the appending transaction."""
-        found: list[Event] = []
-        ordered = sorted(clients)
-        for start in range(0, len(ordered), CHUNK):
-            batch = ordered[start : start + CHUNK]
-            rows = connection.execute(
-                f"SELECT {COLUMNS} FROM {self._events} WHERE e.stream IN ({','.join('?' * len(batch))})"
-                f" AND e.type IN ({','.join('?' * len(MONEY_TYPES))})",
-                (*self._key_types, *batch, *MONEY_TYPES),
-            ).fetchall()
-            found.extend(self._decode(rows))
-        return found
+    def _money_events(self, connection: sqlite3.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
+        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction."""
+        rows = connection.execute(
+            f"SELECT {COLUMNS} FROM json_each(?) w JOIN events e ON e.stream = json_extract(w.value, '$[0]')"
+            f" AND e.type IN ({','.join('?' * len(MONEY_TYPES))})"
+            " AND json_extract(e.data, '$.invoice_id') = json_extract(w.value, '$[1]')"
+            f" LEFT JOIN client_keys k ON k.client = e.stream AND e.type IN ({self._key_type_marks})",
+            (json.dumps(sorted(invoices)), *MONEY_TYPES, *self._key_types),
+        ).fetchall()
+        return self._decode(rows)
 
     @staticmethod
     def _keys_for_writing(connection: sqlite3.Connection, clients: set[str]) -> dict[str, ClientKey]:

@@ -3,7 +3,7 @@
 The API (``record``, ``append``), an import, the owner's forms and the
 library's own writers (the watcher's ``DecisionChanged``, survey answers,
 rule-set adoptions) all reach a store's ``append``, and every backend encodes
-an event's ``data`` with :func:`admitted_data`. Together with the validators of
+an event's ``data`` with :func:`admitted_json`. Together with the validators of
 the payload classes (dates and moments in the supported years, amounts of at
 most :data:`~clientrules.domain.events.types.MAX_AMOUNT`, system events in the
 shape the system writes them) it holds every event to what an import of its
@@ -29,20 +29,25 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 _SURELY_EXPORTABLE = MAX_LINE_BYTES // 8
 
 
-def admitted_data(event: Event, registry: Registry) -> dict[str, Any]:
-    """The JSON ``data`` of ``event``, if a store may keep it (raises :class:`InvalidEvent`).
+def admitted_json(event: Event, registry: Registry) -> tuple[dict[str, Any], str]:
+    """The JSON ``data`` of ``event`` and its compact text, if a store may keep it.
 
     Every value is plain JSON an import reads back the same (text, finite
     numbers, true, false, null, lists, objects with text keys, nested at most
     :data:`MAX_DEPTH` deep), and the line export would write for the event is
-    at most :data:`~clientrules.domain.events.jsonl.MAX_LINE_BYTES`.
+    at most :data:`~clientrules.domain.events.jsonl.MAX_LINE_BYTES`. A refusal
+    is an :class:`InvalidEvent` that names the event (``event_id``).
     """
-    data = registry.encode(event.payload)
-    for key, value in data.items():
-        _check_plain(value, f"data.{key}", 1)
-    if len(_COMPACT_JSON.encode(data)) > _SURELY_EXPORTABLE:
-        check_exportable(event)
-    return data
+    try:
+        data = registry.encode(event.payload)
+        for key, value in data.items():
+            _check_plain(value, f"data.{key}", 1)
+        text = _COMPACT_JSON.encode(data)
+        if len(text) > _SURELY_EXPORTABLE:
+            check_exportable(event)
+    except InvalidEvent as refusal:
+        raise InvalidEvent(refusal.reason, field=refusal.field, event_id=event.id) from None
+    return data, text
 
 
 def _check_plain(value: object, field: str, depth: int) -> None:

@@ -45,7 +45,7 @@ def client_id_from_name(name: str) -> str | None:
 
 
 def _check_stream(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if isinstance(value, str) and SYSTEM_STREAM.fullmatch(value):
+    if isinstance(value, str) and (CLIENT_ID.fullmatch(value) or SYSTEM_STREAM.fullmatch(value)):
         return
     check_client_id(value, field=attribute.name)
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import sys
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from clientrules.domain.errors import InvalidEvent, InvalidInput
@@ -85,13 +85,15 @@ class LineNumbers:
 
     def __init__(self, keep: int = 20_000) -> None:
         self._keep = keep
-        self._lines: dict[str, int] = {}
+        self._lines: OrderedDict[str, int] = OrderedDict()
 
     def note(self, event_id: str, line: int) -> None:
         lines = self._lines
         lines[event_id] = line
         if len(lines) > self._keep:
-            del lines[next(iter(lines))]  # dicts keep insertion order: the oldest goes
+            # the oldest goes; OrderedDict drops its first item at once, where a dict
+            # would step over every slot its earlier deletions left at its front
+            lines.popitem(last=False)
 
     def of(self, event_id: str) -> int | None:
         """The line ``event_id`` was read from, if it is among the latest remembered."""

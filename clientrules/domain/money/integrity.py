@@ -52,10 +52,11 @@ class MoneyRefused(InvalidEvent):
     ``event_id`` names that event, ``concerns`` the ``data`` key at fault (a form shows the message beside it).
     """
 
+    event_id: str
+
     def __init__(self, message: str, *, event_id: str, concerns: str) -> None:
-        self.event_id = event_id
         self.concerns = concerns
-        super().__init__(message)
+        super().__init__(message, event_id=event_id)
 
 
 @attrs.define
@@ -76,6 +77,13 @@ class BookedInvoice:
         return Decimal(0) if self.voided else self.amount - self.paid
 
 
+def invoice_of(event: Event) -> str:
+    """The invoice a money event issues, pays or voids."""
+    payload = event.payload
+    assert isinstance(payload, (InvoiceIssued, PaymentReceived, InvoiceVoided)), "a money event"
+    return payload.invoice_id
+
+
 def count_into(book: dict[str, BookedInvoice], event: Event) -> None:
     """Count one money event of a client into its ``book`` (a repeated issue, or a payment or void of no invoice, counts nothing)."""
     payload = event.payload
@@ -94,16 +102,20 @@ def count_into(book: dict[str, BookedInvoice], event: Event) -> None:
 
 
 class MoneyBooks:
-    """The invoices of the clients an append touches: each money event is checked against them, then counted.
+    """The invoices an append names: each money event is checked against its invoice, then counted.
 
-    ``stored`` reads the money events already stored for some clients (any
-    order); it is called once per client, the first time one of its money
-    events is checked.
+    ``stored`` reads the money events already stored for some ``(client,
+    invoice id)`` pairs (any order; events of other invoices may come too, and
+    are left out); it is called once per pair, the first time a money event of
+    that invoice is checked. Every rule looks at one invoice, so the books
+    never need a client's other invoices.
     """
 
-    def __init__(self, stored: Callable[[Collection[str]], Iterable[Event]]) -> None:
+    def __init__(self, stored: Callable[[Collection[tuple[str, str]]], Iterable[Event]]) -> None:
         self._stored = stored
+        #: per client, the invoices read so far
         self._books: dict[str, dict[str, BookedInvoice]] = {}
+        self._read: set[tuple[str, str]] = set()
         #: payments and voids of invoices not issued yet, by client and invoice id, in append order
         self._waiting: dict[tuple[str, str], list[Event]] = {}
 
@@ -112,12 +124,13 @@ class MoneyBooks:
         money = [event for event in events if event.payload.TYPE in MONEY_TYPES]
         if not money:
             return
-        unread = {event.client for event in money} - self._books.keys()
+        unread = {(event.client, invoice_of(event)) for event in money} - self._read
         if unread:
-            for client in unread:
-                self._books[client] = {}
-            stored = self._stored(unread)
-            # issues first: a payment or void stored in any order, even dated before its invoice, is counted
+            self._read |= unread
+            for client, _ in unread:
+                self._books.setdefault(client, {})
+            stored = [event for event in self._stored(unread) if (event.client, invoice_of(event)) in unread]
+            # issues first: a payment or void stored in any order, even dated before its invoice, counts only once the invoice is booked
             for event in sorted(stored, key=lambda event: not isinstance(event.payload, InvoiceIssued)):
                 count_into(self._books[event.client], event)
         for event in money:
