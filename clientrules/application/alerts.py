@@ -51,8 +51,9 @@ from clientrules.domain.alerts import Change, decision_change
 from clientrules.domain.alerts.change import UNSEEN
 from clientrules.domain.errors import ClientRulesError, StoreError
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
-from clientrules.domain.facts.schedule import age_thresholds, next_change
-from clientrules.application.decisions import UNDECIDABLE, Decisions, one_line
+from clientrules.domain.facts import Facts
+from clientrules.domain.facts.schedule import next_change
+from clientrules.application.decisions import UNDECIDABLE, Decisions, decide_each_alone, one_line
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.ports import (
@@ -277,6 +278,16 @@ class Watcher:
             previous = self._store.watched(batch)
             watched: dict[str, Watched] = {}
             events: list[Event] = []
+
+            def set_aside_now(client: str, reason: str) -> None:
+                """Tried again an hour later; what the watcher saw stays."""
+                set_aside.append((client, reason))
+                seen = previous.get(client)
+                verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
+                watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
+
+            pending: list[tuple[str, Facts]] = []
+            due: dict[str, Instant | None] = {}
             for client in batch:
                 seen = previous.get(client)
                 try:
@@ -284,16 +295,25 @@ class Watcher:
                     if fold.status(moment).is_left:  # nothing to act on: no alert, and the last decision is kept
                         watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
                         continue
-                    decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
-                    due = next_change(fold, moment, grace_days=grace_days, ages=ages)
+                    pending.append((client, fold.facts(moment, grace_days=grace_days)))
+                    due[client] = next_change(fold, moment, grace_days=grace_days, ages=ages)
                 except StoreError:
                     raise
                 except UNDECIDABLE as error:  # this client alone: the others are decided
-                    set_aside.append((client, one_line(error)))
-                    verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
-                    watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
-                    continue
-                watched[client] = Watched(decision.reached, decision.fired, None if due is None else due.key)
+                    set_aside_now(client, one_line(error))
+            facts = dict(pending)
+            try:
+                decisions = self._engines.decide_batch(pending, version)
+            except StoreError:
+                raise
+            except UNDECIDABLE:  # find which: each of them alone
+                decisions = decide_each_alone(
+                    list(facts), lambda one: self._engines.decide_batch([(one[0], facts[one[0]])], version), set_aside_now
+                )
+            for decision in decisions:
+                client, seen = decision.client, previous.get(decision.client)
+                when = due[client]
+                watched[client] = Watched(decision.reached, decision.fired, None if when is None else when.key)
                 event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
                 if record and event is not None:
                     events.append(event)

@@ -4,11 +4,11 @@ One pass, one client at a time (:func:`replay`): each client is folded once
 and, at the first day of every month of its life with us, its facts are asked
 from the fold (and, for a client who stayed, at the end of the history too)
 and decided under every rule set compared (a :class:`Column`),
-exactly as ``ledger.decisions`` would have decided then: the deciding itself
-is the ``decide`` function the caller passes (the real engine). A rule set's
-decision depends only on where each fact it reads stands against the
-thresholds it names, so each distinct standing is decided once and reused
-(:class:`DecisionMemo`): replaying 25 months costs about what folding does.
+exactly as ``ledger.decisions`` would have decided then: the rules that
+fire come from the ``fired`` function the caller passes (the application's
+engines, which ask the real engine once per standing of the facts,
+:mod:`clientrules.domain.decisions.standing`): replaying 25 months costs
+about what folding does.
 Nothing is kept per client but its counts, and the first
 :data:`CHANGES_KEPT` changed decisions. What is counted:
 
@@ -33,18 +33,16 @@ rule fired" instead of "the verdict is not keep".
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
-from clientrules.domain.decisions.model import Decision
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.learning.evidence import check_moments
 from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
-from clientrules.domain.rules.model import FactValue, RuleSet
+from clientrules.domain.rules.model import RuleSet, most_severe
 
 HORIZON_DAYS = 180
 #: changed decisions kept to show (all of them are counted)
@@ -61,13 +59,13 @@ class RuleSetVersionLike(Protocol):
     def ruleset(self) -> RuleSet: ...
 
 
-#: The real decision: ``decide(client, facts, version)`` (the application's shared engines).
-Decide = Callable[[str, Facts, Any], Decision]
+#: The rules the real engine fires: ``fired(client, facts, version)``, in firing order (the application's shared engines).
+FiredRules = Callable[[str, Facts, Any], Sequence[str]]
 
 
 @attrs.frozen
 class Decided:
-    """What a rule set decided at one standing of the facts: all the backtest needs of a :class:`Decision`."""
+    """What a rule set decided at one moment: all the backtest needs of a :class:`~clientrules.domain.decisions.Decision`."""
 
     verdict: str
     fired: tuple[str, ...]
@@ -77,50 +75,22 @@ class Decided:
 
 
 class DecisionMemo:
-    """Decisions by rule set and by the standing of the facts it reads, each decided once by ``decide``.
+    """What each set of fired rules decides, by rule-set version: built once for every moment that fires them."""
 
-    The standing of a fact is where its value falls among the constants the
-    rule set compares it with (below, equal to, or above each, or absent):
-    two moments with the same standings of every fact the rules read fire the
-    same rules, so the engine is asked once for both.
-    """
-
-    def __init__(self, decide: Decide) -> None:
-        self._decide = decide
-        self._thresholds: dict[tuple[int, str], tuple[tuple[str, list[FactValue]], ...]] = {}
-        self._decided: dict[tuple[int, str, tuple[Any, ...]], Decided] = {}
-
-    @property
-    def asked(self) -> int:
-        """How many times ``decide`` was called: once per rule set and standing of the facts."""
-        return len(self._decided)
+    def __init__(self, fired: FiredRules) -> None:
+        self._fired = fired
+        self._decided: dict[tuple[int, str, tuple[str, ...]], Decided] = {}
 
     def decide(self, client: str, facts: Facts, version: Any) -> Decided:
-        identity = (version.version, version.ruleset.source)
-        thresholds = self._thresholds.get(identity)
-        if thresholds is None:
-            thresholds = self._thresholds[identity] = _thresholds(version.ruleset)
-        get = facts.values.get
-        standing: list[tuple[int, int] | None] = [None] * len(thresholds)
-        for index, (fact, constants) in enumerate(thresholds):
-            value = get(fact)
-            if value is not None:
-                standing[index] = (bisect_left(constants, value), bisect_right(constants, value))
-        key = (*identity, tuple(standing))
+        fired = tuple(self._fired(client, facts, version))
+        key = (version.version, version.ruleset.source, fired)
         found = self._decided.get(key)
         if found is None:
-            decision = self._decide(client, facts, version)
-            rules = tuple(r.rule for r in decision.reasons if r.verdict == decision.verdict)
-            found = self._decided[key] = Decided(decision.reached, decision.fired, rules, decision.ruleset_version)
+            verdicts = {rule.id: rule.verdict for rule in version.ruleset.rules}
+            verdict = most_severe(verdicts[r] for r in fired if verdicts[r])
+            rules = tuple(r for r in fired if verdicts[r] == verdict)
+            found = self._decided[key] = Decided(verdict, fired, rules, version.version)
         return found
-
-
-def _thresholds(ruleset: RuleSet) -> tuple[tuple[str, list[FactValue]], ...]:
-    constants: dict[str, set[FactValue]] = {}
-    for rule in ruleset.enabled_rules:
-        for comparison in rule.comparisons:
-            constants.setdefault(comparison.fact, set()).add(comparison.value)
-    return tuple((fact, sorted(values)) for fact, values in sorted(constants.items()))
 
 
 @attrs.frozen
@@ -336,13 +306,13 @@ class Replayed:
 
 
 def replay(
-    histories: Histories, columns: Sequence[Column], decide: Decide, *, horizon_days: int = HORIZON_DAYS
+    histories: Histories, columns: Sequence[Column], fired: FiredRules, *, horizon_days: int = HORIZON_DAYS
 ) -> tuple[list[Instant], list[Replayed]]:
     """Replay every client once under every column (see the module); the monthly moments and each column's result."""
     timeframe = histories.timeframe
     moments = timeframe.monthly_moments()
     settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
-    memo = DecisionMemo(decide)
+    memo = DecisionMemo(fired)
     tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
     rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
     changes = [ChangeTally() for _ in columns]
@@ -454,7 +424,7 @@ def backtests(
     histories: Histories,
     current: RuleSetVersionLike,
     candidates: Sequence[tuple[str, RuleSetVersionLike]],
-    decide: Decide,
+    fired: FiredRules,
     *,
     horizon_days: int = HORIZON_DAYS,
     extra: Sequence[Column] = (),
@@ -465,7 +435,7 @@ def backtests(
         *(candidate_column(label, current, version) for label, version in candidates),
         *extra,
     ]
-    moments, results = replay(histories, columns, decide, horizon_days=horizon_days)
+    moments, results = replay(histories, columns, fired, horizon_days=horizon_days)
     base = results[0]
     compared = [
         Backtest(
