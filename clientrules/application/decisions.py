@@ -27,7 +27,7 @@ from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
-from clientrules.domain.facts.fold import portfolio_value
+from clientrules.domain.facts.fold import REVENUE_SHARE, portfolio_value
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
@@ -130,7 +130,8 @@ class Decisions:
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         ids = self.clients_to_decide(clients, moment)
-        portfolio = self.portfolio_value(moment)
+        # every client's fold is read for it: only when a rule reads the fact it gives
+        portfolio = self.portfolio_value(moment) if version.ruleset.reads(REVENUE_SHARE) else None
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
@@ -151,7 +152,7 @@ class Decisions:
             yield from decisions
 
     def _decide(
-        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal, *, cached: bool
+        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal | None, *, cached: bool
     ) -> list[Decision]:
         grace_days = version.ruleset.parameters.grace_days
         facts = []
