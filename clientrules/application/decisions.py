@@ -249,6 +249,13 @@ class Decisions:
             return fold
         raise UnknownClient(client)
 
+    def iter_folds(self, clients: list[str]) -> Iterator[tuple[str, ClientFold]]:
+        """Each of ``clients`` with an event, in order, with its fold at its latest version (:meth:`fold`,
+        read in batches)."""
+        for client, fold, stored in self._up_to_date(clients):
+            self._keep({client: (fold, stored)})
+            yield client, fold
+
     def _up_to_date(self, clients: list[str]) -> Iterator[tuple[str, ClientFold, int]]:
         """Each of ``clients`` with an event, in order, with its latest fold and the version stored for it.
 
