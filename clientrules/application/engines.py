@@ -68,10 +68,11 @@ class Engines:
     def _compiled_for(self, version: VersionedRuleSet) -> _Compiled:
         key = (version.version, version.ruleset.source)
         with self._lock:
-            compiled = self._compiled.pop(key, None)
-            if compiled is None:
-                compiled = _Compiled(self._factory(version), Standings.for_ruleset(version.ruleset))
-            self._compiled[key] = compiled
+            compiled = self._compiled.get(key)
+            if compiled is not None:
+                self._compiled.move_to_end(key)
+                return compiled
+            compiled = self._compiled[key] = _Compiled(self._factory(version), Standings.for_ruleset(version.ruleset))
             evicted = list(self._compiled)[: -self._size]
             closing = [self._compiled.pop(old) for old in evicted]
         for old in closing:
