@@ -113,7 +113,7 @@ def test_decisions_by_standing_equal_the_engine_at_every_check(tmp_path) -> None
     with Ledger.open(str(tmp_path / "memo.db")) as ledger:
         ledger.append(signal_history(leavers=6, at_risk=3, clean=20, price=4).events)
         version = ledger.rules.use(default_ruleset_text() + RULE)
-        memo = DecisionMemo(Engines(counted).fired)
+        memo = DecisionMemo(Engines(counted).fired_batch)
         alone = Engines(DurableEngine, standings_kept=0)
         histories = ledger.learning.histories()
         moments = histories.timeframe.monthly_moments()
@@ -122,7 +122,7 @@ def test_decisions_by_standing_equal_the_engine_at_every_check(tmp_path) -> None
             for moment in check_moments(record, moments, histories.timeframe):
                 facts = record.facts(moment, 7)
                 expected = alone.decide(record.client, facts, version)
-                got = memo.decide(record.client, facts, version)
+                (got,) = memo.decide([(record.client, facts)], version)
                 assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
                 assert got.rules == tuple(r.rule for r in expected.reasons if r.verdict == expected.verdict)
                 checked += 1

@@ -271,7 +271,7 @@ class Learning:
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
             ]
             results, others = backtests(
-                histories, current, versions, self._engines.fired, horizon_days=self.method.horizon_days, extra=extra
+                histories, current, versions, self._engines.fired_batch, horizon_days=self.method.horizon_days, extra=extra
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
         return Proposals(tuple(pending), tuple(not_proposed), tuple(decided), self.method, current.version), others
@@ -355,7 +355,7 @@ class Learning:
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
         (result,), _ = backtests(
-            self.histories(), current, [(label, candidate)], self._engines.fired, horizon_days=self.method.horizon_days
+            self.histories(), current, [(label, candidate)], self._engines.fired_batch, horizon_days=self.method.horizon_days
         )
         return result
 

@@ -59,8 +59,11 @@ class RuleSetVersionLike(Protocol):
     def ruleset(self) -> RuleSet: ...
 
 
-#: The rules the real engine fires: ``fired(client, facts, version)``, in firing order (the application's shared engines).
-FiredRules = Callable[[str, Facts, Any], Sequence[str]]
+#: The rules the real engine fires: ``fired(requests, version)``, for each ``(client, facts)`` of ``requests``
+#: the ids in firing order (the application's shared engines, which ask the engine once per standing).
+FiredRules = Callable[[Sequence[tuple[str, Facts]], Any], Sequence[Sequence[str]]]
+#: clients whose moments are decided together: one request to the engines for all of them
+CLIENTS_PER_ASK = 32
 
 
 @attrs.frozen
@@ -81,16 +84,20 @@ class DecisionMemo:
         self._fired = fired
         self._decided: dict[tuple[int, str, tuple[str, ...]], Decided] = {}
 
-    def decide(self, client: str, facts: Facts, version: Any) -> Decided:
-        fired = tuple(self._fired(client, facts, version))
-        key = (version.version, version.ruleset.source, fired)
-        found = self._decided.get(key)
-        if found is None:
-            verdicts = {rule.id: rule.verdict for rule in version.ruleset.rules}
-            verdict = most_severe(verdicts[r] for r in fired if verdicts[r])
-            rules = tuple(r for r in fired if verdicts[r] == verdict)
-            found = self._decided[key] = Decided(verdict, fired, rules, version.version)
-        return found
+    def decide(self, requests: Sequence[tuple[str, Facts]], version: Any) -> list[Decided]:
+        """What ``version`` decides for each ``(client, facts)``."""
+        decided = []
+        for rules_fired in self._fired(requests, version):
+            fired = tuple(rules_fired)
+            key = (version.version, version.ruleset.source, fired)
+            found = self._decided.get(key)
+            if found is None:
+                verdicts = {rule.id: rule.verdict for rule in version.ruleset.rules}
+                verdict = most_severe(verdicts[r] for r in fired if verdicts[r])
+                rules = tuple(r for r in fired if verdicts[r] == verdict)
+                found = self._decided[key] = Decided(verdict, fired, rules, version.version)
+            decided.append(found)
+        return decided
 
 
 @attrs.frozen
@@ -317,16 +324,17 @@ def replay(
     rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
     changes = [ChangeTally() for _ in columns]
     departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
-    for record in histories:
-        decided = list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))
-        for index, per_moment in enumerate(decided):
-            flag = tallies[index].add(record, per_moment)
-            for tally in rule_tallies[index].values():
-                tally.add(record, per_moment)
-            if index:
-                changes[index].add(record.client, decided[0], per_moment)
-            if record.departure is not None:
-                departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
+    for chunk in _chunks(histories, CLIENTS_PER_ASK):
+        checked = [(record, check_moments(record, moments, timeframe)) for record in chunk]
+        for (record, _), decided in zip(checked, _decide_clients(checked, columns, memo)):
+            for index, per_moment in enumerate(decided):
+                flag = tallies[index].add(record, per_moment)
+                for tally in rule_tallies[index].values():
+                    tally.add(record, per_moment)
+                if index:
+                    changes[index].add(record.client, decided[0], per_moment)
+                if record.departure is not None:
+                    departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
     results = [
         Replayed(
             column,
@@ -340,26 +348,50 @@ def replay(
     return moments, results
 
 
-def _decide_client(
-    record: ClientRecord, moments: list[Instant], columns: Sequence[Column], memo: DecisionMemo
-) -> Iterator[list[Moment]]:
-    """For each column, the client's decision at each of ``moments``: facts asked once per moment."""
-    per_column: list[list[Moment]] = [[] for _ in columns]
-    for moment in moments:
-        facts_by_grace: dict[int, Facts] = {}
-        by_version: dict[tuple[int, str], Decided] = {}
-        for index, column in enumerate(columns):
-            version = column.version_at(moment)
-            identity = (version.version, version.ruleset.source)
-            decided = by_version.get(identity)
-            if decided is None:
-                grace_days = version.ruleset.parameters.grace_days
-                facts = facts_by_grace.get(grace_days)
-                if facts is None:
-                    facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
-                decided = by_version[identity] = memo.decide(record.client, facts, version)
-            per_column[index].append((moment, decided))
-    yield from per_column
+def _chunks(histories: Histories, size: int) -> Iterator[list[ClientRecord]]:
+    chunk: list[ClientRecord] = []
+    for record in histories:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _decide_clients(
+    checked: Sequence[tuple[ClientRecord, list[Instant]]], columns: Sequence[Column], memo: DecisionMemo
+) -> list[list[list[Moment]]]:
+    """For each client, for each column, its decision at each of its moments: facts asked once per moment,
+    and the engines once per rule-set version for all of them."""
+    # per version: the version, its requests, and for each request the (client, column, moment) it decides
+    asked: dict[tuple[int, str], tuple[Any, list[tuple[str, Facts]], list[list[tuple[int, int, int]]]]] = {}
+    for number, (record, moments) in enumerate(checked):
+        for position, moment in enumerate(moments):
+            facts_by_grace: dict[int, Facts] = {}
+            by_version: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
+            for index, column in enumerate(columns):
+                version = column.version_at(moment)
+                identity = (version.version, version.ruleset.source)
+                places = by_version.get(identity)
+                if places is None:
+                    grace_days = version.ruleset.parameters.grace_days
+                    facts = facts_by_grace.get(grace_days)
+                    if facts is None:
+                        facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
+                    _, requests, wanted = asked.setdefault(identity, (version, [], []))
+                    requests.append((record.client, facts))
+                    places = by_version[identity] = []
+                    wanted.append(places)
+                places.append((number, index, position))
+    found: dict[tuple[int, int, int], Decided] = {}
+    for version, requests, wanted in asked.values():
+        for places, decided in zip(wanted, memo.decide(requests, version)):
+            found.update(dict.fromkeys(places, decided))
+    return [
+        [[(moment, found[number, index, position]) for position, moment in enumerate(moments)] for index in range(len(columns))]
+        for number, (_, moments) in enumerate(checked)
+    ]
 
 
 def version_in_force(versions: Sequence[Any], moment: Instant) -> Any:
