@@ -244,8 +244,7 @@ class Decisions:
 
     def fold(self, client: str) -> ClientFold:
         """The client's fold at its latest version (cached; the caller must not share it between threads)."""
-        for _, fold, stored in list(self._up_to_date([client])):  # to the end: a fold to write is written
-            self._keep({client: (fold, stored)})
+        for _, fold in list(self.iter_folds([client])):  # to the end: a fold to write is written
             return fold
         raise UnknownClient(client)
 
