@@ -1,14 +1,14 @@
 """Backtest: replay every client's history month by month under rule sets and compare what they decide.
 
-One pass, one client at a time (:func:`replay`): each client is folded once
+One pass, :data:`CLIENTS_PER_ASK` clients at a time (:func:`replay`): each client is folded once
 and, at the first day of every month of its life with us, its facts are asked
 from the fold (and, for a client who stayed, at the end of the history too)
 and decided under every rule set compared (a :class:`Column`),
 exactly as ``ledger.decisions`` would have decided then: the rules that
 fire come from the ``fired`` function the caller passes (the application's
 engines, which ask the real engine once per standing of the facts,
-:mod:`clientrules.domain.decisions.standing`): replaying 25 months costs
-about what folding does.
+:mod:`clientrules.domain.decisions.standing`), asked once per rule set for
+all the moments of those clients.
 Nothing is kept per client but its counts, and the first
 :data:`CHANGES_KEPT` changed decisions. What is counted:
 
