@@ -47,7 +47,7 @@ def length_rows(url_of: Callable[[int], str], clients: int, *, backend: str = "S
         Row(benchmark, f"{prefix}evaluate, ~{LONG} vs ~{SHORT} events per client",
             f"ledger.decisions.iter_evaluate of {clients:,} clients from {backend}, folds stored, fresh process",
             Figure(spent[LONG], "s"), f"{clients:,} clients of ~{SHORT} events", Figure(spent[SHORT], "s"),
-            Target("<=", 1.5),
+            Target("<=", 1.2),
             notes=f"{clients / spent[LONG]:,.0f} and {clients / spent[SHORT]:,.0f} clients/s; one round each"),
     ]
 

@@ -94,27 +94,40 @@ def test_cli_backtest_text(file_ledger: Ledger, tmp_path) -> None:
     ) in result.stdout
 
 
-def test_memoised_decisions_equal_the_engine_at_every_check(tmp_path) -> None:
-    """Deciding once per standing of the facts gives what the engine gives for every client-moment."""
+def test_decisions_by_standing_equal_the_engine_at_every_check(tmp_path) -> None:
+    """Asking the engine once per standing of the facts gives what it gives for every client-moment on its own."""
+    from clientrules.adapters.durable import DurableEngine
+    from clientrules.application.engines import Engines
     from clientrules.domain.learning.backtest import DecisionMemo
     from clientrules.domain.learning.evidence import check_moments
     from tests.learning_fixtures import signal_history
 
+    asked: list[int] = []
+
+    def counted(version):
+        engine = DurableEngine(version)
+        real = engine.fired_batch
+        engine.fired_batch = lambda requests: asked.append(len(requests)) or real(requests)
+        return engine
+
     with Ledger.open(str(tmp_path / "memo.db")) as ledger:
         ledger.append(signal_history(leavers=6, at_risk=3, clean=20, price=4).events)
         version = ledger.rules.use(default_ruleset_text() + RULE)
-        memo = DecisionMemo(ledger.engines.decide)
+        memo = DecisionMemo(Engines(counted).fired_batch)
+        alone = Engines(DurableEngine, standings_kept=0)
         histories = ledger.learning.histories()
         moments = histories.timeframe.monthly_moments()
         checked = 0
         for record in histories:
             for moment in check_moments(record, moments, histories.timeframe):
                 facts = record.facts(moment, 7)
-                expected = ledger.engines.decide(record.client, facts, version)
-                got = memo.decide(record.client, facts, version)
+                expected = alone.decide(record.client, facts, version)
+                (got,) = memo.decide([(record.client, facts)], version)
                 assert (got.verdict, got.fired) == (expected.verdict, expected.fired), (record.client, moment)
+                assert got.rules == tuple(r.rule for r in expected.reasons if r.verdict == expected.verdict)
                 checked += 1
-    assert checked > 500 and memo.asked < checked / 5
+        alone.close()
+    assert checked > 500 and sum(asked) < checked / 5
 
 
 def test_a_warning_after_the_client_had_decided_is_too_late_and_our_endings_are_apart(ledger: Ledger) -> None:

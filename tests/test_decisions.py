@@ -169,17 +169,31 @@ def test_facts_are_folded_incrementally(ledger):
     store = CountingStore(ledger.store)
     decisions = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store), clock=ledger.clock)
     decisions.evaluate(["acme"], as_of="2026-05-01")
-    # every client's events once: acme's 7, and the others' for the portfolio's value (revenue_share)
-    everyone = sum(len(ledger.store.read_client(c)) for c in ledger.store.client_ids())
-    assert store.read == everyone > 7
+    # acme's 7 events alone: no rule reads revenue_share, the one fact that needs every client's fold
+    assert store.read == 7
     ledger.record("acme", MeetingHeld(topic="payments", outcome="resolved"), "2026-04-05")
     (decision,) = decisions.evaluate(["acme"], as_of="2026-05-01")
-    assert store.read == everyone + 1  # only the new event was read
+    assert store.read == 7 + 1  # only the new event was read
     assert decision.fired == ("chronic-late-payer",)
     elsewhere = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store), clock=ledger.clock)  # another process: the fold stored by the first evaluate, then the new event
     assert elsewhere.evaluate(["acme"], as_of="2026-05-01") == [decision]
-    # acme: its stored fold and the new event; globex (for the portfolio): its 2 events, too few to store a fold
-    assert store.read == everyone + 1 + 1 + 2
+    assert store.read == 7 + 1 + 1
+    # a rule on revenue_share: every other client is read too, for the portfolio's value
+    share = RuleSetVersion(0, parse_ruleset(default_ruleset_text() + SHARE_RULE))
+    (shared,) = Decisions(store, ledger.rules, ledger.engines, folds=Folds(store), clock=ledger.clock).evaluate(
+        ["acme"], as_of="2026-05-01", ruleset=share
+    )
+    others = sum(len(ledger.store.read_client(c)) for c in ledger.store.client_ids() if c != "acme")
+    assert store.read == 7 + 1 + 1 + 1 + others and others > 0
+    assert shared.fired == ("chronic-late-payer", "big-share")
+
+
+SHARE_RULE = """
+[[rules]]
+id = "big-share"
+verdict = "keep"
+when = ["revenue_share >= 0"]
+"""
 
 
 def test_unknown_and_invalid_clients(ledger):

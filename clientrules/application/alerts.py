@@ -49,11 +49,13 @@ import attrs
 
 from clientrules.domain.alerts import Change, decision_change
 from clientrules.domain.alerts.change import UNSEEN
-from clientrules.domain.errors import ClientRulesError, StoreError
+from clientrules.domain.decisions.model import Decision
+from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
+from clientrules.domain.facts import Facts
 from clientrules.domain.facts.schedule import age_thresholds, next_change
 from clientrules.application.decisions import Decisions
-from clientrules.domain.decisions.set_aside import UNDECIDABLE, one_line
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone, one_line
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.ports import (
@@ -278,23 +280,43 @@ class Watcher:
             previous = self._store.watched(batch)
             watched: dict[str, Watched] = {}
             events: list[Event] = []
-            for client in batch:
+
+            def set_aside_now(client: str, reason: str) -> None:
+                """Tried again an hour later; what the watcher saw stays."""
+                set_aside.append((client, reason))
                 seen = previous.get(client)
-                try:
-                    fold = self._decisions.fold(client)
-                    if fold.status(moment).is_left:  # nothing to act on: no alert, and the last decision is kept
-                        watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
+                verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
+                watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
+
+            def decide(clients: list[str]) -> list[tuple[str, Decision | None, Instant | None]]:
+                """Each of ``clients`` with its decision (None: it has left) and when its facts next change."""
+                left: list[str] = []
+                pending: list[tuple[str, Facts]] = []
+                due: dict[str, Instant | None] = {}
+                for client, fold in self._decisions.iter_folds(clients):  # read in batches
+                    if fold.status(moment).is_left:
+                        left.append(client)
                         continue
-                    decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
-                    due = next_change(fold, moment, grace_days=grace_days, ages=ages)
-                except StoreError:
-                    raise
-                except UNDECIDABLE as error:  # this client alone: the others are decided
-                    set_aside.append((client, one_line(error)))
-                    verdict, fired = UNSEEN if seen is None else (seen.verdict, seen.fired)
-                    watched[client] = Watched(verdict, fired, moment.key + RETRY_SET_ASIDE_US)
+                    pending.append((client, fold.facts(moment, grace_days=grace_days)))
+                    due[client] = next_change(fold, moment, grace_days=grace_days, ages=ages)
+                missing = set(clients) - set(left) - set(due)
+                if missing:
+                    raise UnknownClient(min(missing))
+                decided = self._engines.decide_batch(pending, version)
+                return [(client, None, None) for client in left] + [(d.client, d, due[d.client]) for d in decided]
+
+            try:
+                outcomes = decide(batch)
+            except StoreError:
+                raise
+            except UNDECIDABLE:  # find which: each client alone, the others are decided
+                outcomes = decide_each_alone(batch, decide, set_aside_now)
+            for client, decision, when in outcomes:
+                seen = previous.get(client)
+                if decision is None:  # it has left: nothing to act on, no alert, and the last decision is kept
+                    watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
                     continue
-                watched[client] = Watched(decision.reached, decision.fired, None if due is None else due.key)
+                watched[client] = Watched(decision.reached, decision.fired, None if when is None else when.key)
                 event = decision_change(decision, None if seen is None else (seen.verdict, seen.fired), causes[client])
                 if record and event is not None:
                     events.append(event)

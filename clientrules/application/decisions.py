@@ -28,7 +28,7 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
-from clientrules.domain.facts.fold import portfolio_value
+from clientrules.domain.facts.fold import REVENUE_SHARE, portfolio_value
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
@@ -107,7 +107,8 @@ class Decisions:
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         ids = self.clients_to_decide(clients, moment)
-        portfolio = self.portfolio_value(moment)
+        # every client's fold is read for it: only when a rule reads the fact it gives
+        portfolio = self.portfolio_value(moment) if version.ruleset.reads(REVENUE_SHARE) else None
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
@@ -128,7 +129,7 @@ class Decisions:
             yield from decisions
 
     def _decide(
-        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal, *, cached: bool
+        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal | None, *, cached: bool
     ) -> list[Decision]:
         grace_days = version.ruleset.parameters.grace_days
         facts = []
@@ -220,10 +221,16 @@ class Decisions:
 
     def fold(self, client: str) -> ClientFold:
         """The client's fold at its latest version (cached; the caller must not share it between threads)."""
-        for _, fold, stored in list(self._up_to_date([client])):  # to the end: a fold to write is written
-            self._keep({client: (fold, stored)})
+        for _, fold in list(self.iter_folds([client])):  # to the end: a fold to write is written
             return fold
         raise UnknownClient(client)
+
+    def iter_folds(self, clients: list[str]) -> Iterator[tuple[str, ClientFold]]:
+        """Each of ``clients`` with an event, in order, with its fold at its latest version (:meth:`fold`,
+        read in batches)."""
+        for client, fold, stored in self._up_to_date(clients):
+            self._keep({client: (fold, stored)})
+            yield client, fold
 
     def _up_to_date(self, clients: list[str]) -> Iterator[tuple[str, ClientFold, int]]:
         """Each of ``clients`` with an event, in order, with its latest fold and the version stored for it.

@@ -28,7 +28,6 @@ import attrs
 
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
-from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
@@ -233,10 +232,6 @@ class Learning:
         """Every client's record, read from the store one at a time on each pass."""
         return StoredHistories(self._store)
 
-    def decide(self, client: str, facts: Facts, version: RuleSetVersion) -> Decision:
-        """The decision under ``version``, by the engines ``ledger.decisions`` uses."""
-        return self._engines.decide(client, facts, version)
-
     def evidence(self, histories: StoredHistories | None = None) -> Evidence:
         """One pass over every client: what the proposals need (:mod:`clientrules.domain.learning.evidence`)."""
         current = self._rules.current()
@@ -281,7 +276,7 @@ class Learning:
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
             ]
             results, others = backtests(
-                histories, current, versions, self.decide, horizon_days=self.method.horizon_days, extra=extra
+                histories, current, versions, self._engines.fired_batch, horizon_days=self.method.horizon_days, extra=extra
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
             set_aside = (results or others)[0].set_aside
@@ -367,7 +362,7 @@ class Learning:
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
         (result,), _ = backtests(
-            self.histories(), current, [(label, candidate)], self.decide, horizon_days=self.method.horizon_days
+            self.histories(), current, [(label, candidate)], self._engines.fired_batch, horizon_days=self.method.horizon_days
         )
         return result
 

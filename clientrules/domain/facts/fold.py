@@ -504,8 +504,8 @@ class ClientFold:
         values["monthly_value"] = float(value)
         evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
         if portfolio is not None:
-            values["revenue_share"] = float(EXACT.divide(value, portfolio)) if portfolio else 0.0
-            evidence["revenue_share"] = evidence["monthly_value"]
+            values[REVENUE_SHARE] = float(EXACT.divide(value, portfolio)) if portfolio else 0.0
+            evidence[REVENUE_SHARE] = evidence["monthly_value"]
 
     def _incidents(self, now: int, bound: int) -> tuple[Incident, ...]:
         """The incidents of the last 365 days, oldest first: what the conduct facts count, in detail."""
@@ -545,6 +545,10 @@ _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 def _day(key: int) -> dt.date:
     """The UTC date of an order key."""
     return dt.date.fromordinal(_EPOCH_ORDINAL + at_of(key) // DAY_US)
+
+
+#: the one fact that depends on other clients: it needs :func:`portfolio_value`
+REVENUE_SHARE = "revenue_share"
 
 
 def portfolio_value(folds: Iterable[ClientFold], as_of: Instant) -> Decimal:

@@ -1,14 +1,14 @@
 """Backtest: replay every client's history month by month under rule sets and compare what they decide.
 
-One pass, one client at a time (:func:`replay`): each client is folded once
+One pass, :data:`CLIENTS_PER_ASK` clients at a time (:func:`replay`): each client is folded once
 and, at the first day of every month of its life with us, its facts are asked
 from the fold (and, for a client who stayed, at the end of the history too)
 and decided under every rule set compared (a :class:`Column`),
-exactly as ``ledger.decisions`` would have decided then: the deciding itself
-is the ``decide`` function the caller passes (the real engine). A rule set's
-decision depends only on where each fact it reads stands against the
-thresholds it names, so each distinct standing is decided once and reused
-(:class:`DecisionMemo`): replaying 25 months costs about what folding does.
+exactly as ``ledger.decisions`` would have decided then: the rules that
+fire come from the ``fired`` function the caller passes (the application's
+engines, which ask the real engine once per standing of the facts,
+:mod:`clientrules.domain.decisions.standing`), asked once per rule set for
+all the moments of those clients.
 Nothing is kept per client but its counts, and the first
 :data:`CHANGES_KEPT` changed decisions. What is counted:
 
@@ -36,19 +36,18 @@ rule fired" instead of "the verdict is not keep".
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
-from clientrules.domain.decisions.model import Decision
-from clientrules.domain.decisions.set_aside import decide_each_alone
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
+from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.learning.evidence import check_moments
 from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
-from clientrules.domain.rules.model import FactValue, RuleSet
+from clientrules.domain.rules.model import RuleSet, most_severe
 
 HORIZON_DAYS = 180
 #: changed decisions kept to show (all of them are counted)
@@ -65,13 +64,16 @@ class RuleSetVersionLike(Protocol):
     def ruleset(self) -> RuleSet: ...
 
 
-#: The real decision: ``decide(client, facts, version)`` (the application's shared engines).
-Decide = Callable[[str, Facts, Any], Decision]
+#: The rules the real engine fires: ``fired(requests, version)``, for each ``(client, facts)`` of ``requests``
+#: the ids in firing order (the application's shared engines, which ask the engine once per standing).
+FiredRules = Callable[[Sequence[tuple[str, Facts]], Any], Sequence[Sequence[str]]]
+#: clients whose moments are decided together: one request to the engines for all of them
+CLIENTS_PER_ASK = 32
 
 
 @attrs.frozen
 class Decided:
-    """What a rule set decided at one standing of the facts: all the backtest needs of a :class:`Decision`."""
+    """What a rule set decided at one moment: all the backtest needs of a :class:`~clientrules.domain.decisions.Decision`."""
 
     verdict: str
     fired: tuple[str, ...]
@@ -81,50 +83,26 @@ class Decided:
 
 
 class DecisionMemo:
-    """Decisions by rule set and by the standing of the facts it reads, each decided once by ``decide``.
+    """What each set of fired rules decides, by rule-set version: built once for every moment that fires them."""
 
-    The standing of a fact is where its value falls among the constants the
-    rule set compares it with (below, equal to, or above each, or absent):
-    two moments with the same standings of every fact the rules read fire the
-    same rules, so the engine is asked once for both.
-    """
+    def __init__(self, fired: FiredRules) -> None:
+        self._fired = fired
+        self._decided: dict[tuple[int, str, tuple[str, ...]], Decided] = {}
 
-    def __init__(self, decide: Decide) -> None:
-        self._decide = decide
-        self._thresholds: dict[tuple[int, str], tuple[tuple[str, list[FactValue]], ...]] = {}
-        self._decided: dict[tuple[int, str, tuple[Any, ...]], Decided] = {}
-
-    @property
-    def asked(self) -> int:
-        """How many times ``decide`` was called: once per rule set and standing of the facts."""
-        return len(self._decided)
-
-    def decide(self, client: str, facts: Facts, version: Any) -> Decided:
-        identity = (version.version, version.ruleset.source)
-        thresholds = self._thresholds.get(identity)
-        if thresholds is None:
-            thresholds = self._thresholds[identity] = _thresholds(version.ruleset)
-        get = facts.values.get
-        standing: list[tuple[int, int] | None] = [None] * len(thresholds)
-        for index, (fact, constants) in enumerate(thresholds):
-            value = get(fact)
-            if value is not None:
-                standing[index] = (bisect_left(constants, value), bisect_right(constants, value))
-        key = (*identity, tuple(standing))
-        found = self._decided.get(key)
-        if found is None:
-            decision = self._decide(client, facts, version)
-            rules = tuple(r.rule for r in decision.reasons if r.verdict == decision.verdict)
-            found = self._decided[key] = Decided(decision.reached, decision.fired, rules, decision.ruleset_version)
-        return found
-
-
-def _thresholds(ruleset: RuleSet) -> tuple[tuple[str, list[FactValue]], ...]:
-    constants: dict[str, set[FactValue]] = {}
-    for rule in ruleset.enabled_rules:
-        for comparison in rule.comparisons:
-            constants.setdefault(comparison.fact, set()).add(comparison.value)
-    return tuple((fact, sorted(values)) for fact, values in sorted(constants.items()))
+    def decide(self, requests: Sequence[tuple[str, Facts]], version: Any) -> list[Decided]:
+        """What ``version`` decides for each ``(client, facts)``."""
+        decided = []
+        for rules_fired in self._fired(requests, version):
+            fired = tuple(rules_fired)
+            key = (version.version, version.ruleset.source, fired)
+            found = self._decided.get(key)
+            if found is None:
+                verdicts = {rule.id: rule.verdict for rule in version.ruleset.rules}
+                verdict = most_severe(verdicts[r] for r in fired if verdicts[r])
+                rules = tuple(r for r in fired if verdicts[r] == verdict)
+                found = self._decided[key] = Decided(verdict, fired, rules, version.version)
+            decided.append(found)
+        return decided
 
 
 @attrs.frozen
@@ -342,34 +320,44 @@ class Replayed:
 
 
 def replay(
-    histories: Histories, columns: Sequence[Column], decide: Decide, *, horizon_days: int = HORIZON_DAYS
+    histories: Histories, columns: Sequence[Column], fired: FiredRules, *, horizon_days: int = HORIZON_DAYS
 ) -> tuple[list[Instant], list[Replayed]]:
     """Replay every client once under every column (see the module); the monthly moments and each column's result."""
     timeframe = histories.timeframe
     moments = timeframe.monthly_moments()
     settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
-    memo = DecisionMemo(decide)
+    memo = DecisionMemo(fired)
     tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
     rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
     changes = [ChangeTally() for _ in columns]
     departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
     set_aside: list[tuple[str, str]] = []
-    for record in histories:
-        def replay_client(_: list[str], record: ClientRecord = record) -> list[list[list[Moment]]]:
-            return [list(_decide_client(record, check_moments(record, moments, timeframe), columns, memo))]
+    for chunk in _chunks(histories, CLIENTS_PER_ASK):
+        records = {record.client: record for record in chunk}
 
-        replayed = decide_each_alone([record.client], replay_client, lambda *client_reason: set_aside.append(client_reason))
-        if not replayed:
-            continue
-        (decided,) = replayed
-        for index, per_moment in enumerate(decided):
-            flag = tallies[index].add(record, per_moment)
-            for tally in rule_tallies[index].values():
-                tally.add(record, per_moment)
-            if index:
-                changes[index].add(record.client, decided[0], per_moment)
-            if record.departure is not None:
-                departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
+        def replay_clients(
+            clients: list[str], records: dict[str, ClientRecord] = records
+        ) -> list[tuple[ClientRecord, list[list[Moment]]]]:
+            checked = [(records[client], check_moments(records[client], moments, timeframe)) for client in clients]
+            return list(zip((record for record, _ in checked), _decide_clients(checked, columns, memo)))
+
+        try:
+            replayed = replay_clients(list(records))
+        except StoreError:
+            raise
+        except UNDECIDABLE:  # find which: each client alone, the others are replayed
+            replayed = decide_each_alone(
+                list(records), replay_clients, lambda *client_reason: set_aside.append(client_reason)
+            )
+        for record, decided in replayed:
+            for index, per_moment in enumerate(decided):
+                flag = tallies[index].add(record, per_moment)
+                for tally in rule_tallies[index].values():
+                    tally.add(record, per_moment)
+                if index:
+                    changes[index].add(record.client, decided[0], per_moment)
+                if record.departure is not None:
+                    departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
     results = [
         Replayed(
             column,
@@ -384,26 +372,50 @@ def replay(
     return moments, results
 
 
-def _decide_client(
-    record: ClientRecord, moments: list[Instant], columns: Sequence[Column], memo: DecisionMemo
-) -> Iterator[list[Moment]]:
-    """For each column, the client's decision at each of ``moments``: facts asked once per moment."""
-    per_column: list[list[Moment]] = [[] for _ in columns]
-    for moment in moments:
-        facts_by_grace: dict[int, Facts] = {}
-        by_version: dict[tuple[int, str], Decided] = {}
-        for index, column in enumerate(columns):
-            version = column.version_at(moment)
-            identity = (version.version, version.ruleset.source)
-            decided = by_version.get(identity)
-            if decided is None:
-                grace_days = version.ruleset.parameters.grace_days
-                facts = facts_by_grace.get(grace_days)
-                if facts is None:
-                    facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
-                decided = by_version[identity] = memo.decide(record.client, facts, version)
-            per_column[index].append((moment, decided))
-    yield from per_column
+def _chunks(histories: Histories, size: int) -> Iterator[list[ClientRecord]]:
+    chunk: list[ClientRecord] = []
+    for record in histories:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _decide_clients(
+    checked: Sequence[tuple[ClientRecord, list[Instant]]], columns: Sequence[Column], memo: DecisionMemo
+) -> list[list[list[Moment]]]:
+    """For each client, for each column, its decision at each of its moments: facts asked once per moment,
+    and the engines once per rule-set version for all of them."""
+    # per version: the version, its requests, and for each request the (client, column, moment) it decides
+    asked: dict[tuple[int, str], tuple[Any, list[tuple[str, Facts]], list[list[tuple[int, int, int]]]]] = {}
+    for number, (record, moments) in enumerate(checked):
+        for position, moment in enumerate(moments):
+            facts_by_grace: dict[int, Facts] = {}
+            by_version: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
+            for index, column in enumerate(columns):
+                version = column.version_at(moment)
+                identity = (version.version, version.ruleset.source)
+                places = by_version.get(identity)
+                if places is None:
+                    grace_days = version.ruleset.parameters.grace_days
+                    facts = facts_by_grace.get(grace_days)
+                    if facts is None:
+                        facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
+                    _, requests, wanted = asked.setdefault(identity, (version, [], []))
+                    requests.append((record.client, facts))
+                    places = by_version[identity] = []
+                    wanted.append(places)
+                places.append((number, index, position))
+    found: dict[tuple[int, int, int], Decided] = {}
+    for version, requests, wanted in asked.values():
+        for places, decided in zip(wanted, memo.decide(requests, version)):
+            found.update(dict.fromkeys(places, decided))
+    return [
+        [[(moment, found[number, index, position]) for position, moment in enumerate(moments)] for index in range(len(columns))]
+        for number, (_, moments) in enumerate(checked)
+    ]
 
 
 def version_in_force(versions: Sequence[Any], moment: Instant) -> Any:
@@ -471,7 +483,7 @@ def backtests(
     histories: Histories,
     current: RuleSetVersionLike,
     candidates: Sequence[tuple[str, RuleSetVersionLike]],
-    decide: Decide,
+    fired: FiredRules,
     *,
     horizon_days: int = HORIZON_DAYS,
     extra: Sequence[Column] = (),
@@ -482,7 +494,7 @@ def backtests(
         *(candidate_column(label, current, version) for label, version in candidates),
         *extra,
     ]
-    moments, results = replay(histories, columns, decide, horizon_days=horizon_days)
+    moments, results = replay(histories, columns, fired, horizon_days=horizon_days)
     base = results[0]
     compared = [
         Backtest(

@@ -182,6 +182,10 @@ class RuleSet:
         """The thresholds its enabled rules compare each day count with (for the schedule of time changes)."""
         return age_thresholds((c.fact, c.value) for rule in self.enabled_rules for c in rule.comparisons)
 
+    def reads(self, fact: str) -> bool:
+        """Whether an enabled rule compares ``fact``."""
+        return any(fact in rule.facts_used for rule in self.enabled_rules)
+
     def matched_signals(self) -> frozenset[str]:
         """Ids of the rules whose signal some enabled rule matches (with or without ``not``)."""
         return frozenset(c.name for rule in self.enabled_rules for c in rule.signal_conditions)
