@@ -205,7 +205,7 @@ class Ledger:
     @functools.cached_property
     def portfolio(self) -> Portfolio:
         """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
-        return Portfolio(self.store, self.rules, self.engines, clock=self.clock)
+        return Portfolio(self.store, self.rules, self.engines, decisions=self.decisions, clock=self.clock)
 
     @functools.cached_property
     def alerts(self) -> Watcher:

@@ -269,6 +269,7 @@ class Watcher:
         set_aside: list[tuple[str, str]] = []
         if not clients and checkpoint == expected:
             return PassReport(checkpoint, 0, (), baseline)
+        facts_of = self._decisions.facts_for(version, [moment])
         decided = 0
         for start in range(0, len(clients), PASS_BATCH) or [0]:
             if start and stop is not None and stop.is_set():
@@ -284,7 +285,7 @@ class Watcher:
                     if fold.status(moment).is_left:  # nothing to act on: no alert, and the last decision is kept
                         watched[client] = Watched(seen.verdict if seen else "keep", tuple(seen.fired) if seen else (), None)
                         continue
-                    decision = self._engines.decide(client, fold.facts(moment, grace_days=grace_days), version)
+                    decision = self._engines.decide(client, facts_of(fold, moment), version)
                     due = next_change(fold, moment, grace_days=grace_days, ages=ages)
                 except StoreError:
                     raise
