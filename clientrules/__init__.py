@@ -79,7 +79,7 @@ from clientrules.domain.events import (
 from clientrules.domain.events.types import CHOICES, DATA_KEY
 from clientrules.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, Change
 from clientrules.domain.alerts import verify as verify_signature
-from clientrules.domain.alerts.digest import day_words, verdict_words
+from clientrules.domain.alerts.digest import verdict_words
 from clientrules.domain.decisions import Decision, Reason
 from clientrules.domain.decisions.explanation import Explanation
 from clientrules.domain.decisions.words import FACT_WORDS
@@ -311,7 +311,6 @@ __all__ = [
     "default_drafts",
     "plain_date",
     "verdict_words",
-    "day_words",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "verify_signature",

@@ -24,6 +24,7 @@ key                                       meaning (default)
 ``CLIENTRULES_ACCENT_COLOUR``             the colour of buttons and the page's top, ``#rrggbb`` (none)
 ``CLIENTRULES_OWNER_EMAIL``               where the clients' replies to survey mail go (Reply-To; none)
 ``CLIENTRULES_NUMBER_FORMAT``             how the owner writes amounts: ``1,234.56``, ``1.234,56`` or ``1 234,56``
+``CLIENTRULES_DATE_FORMAT``               how pages and mail write dates, as 5 December 2026 (``5 December 2026``)
 ``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
 ``CLIENTRULES_WEBHOOK_URL``               ``clientrules watch`` posts each decision change there (http or https)
@@ -47,6 +48,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events.dates import DATE_FORMATS, DEFAULT_DATE_FORMAT
 from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_PAYMENT_TERMS_DAYS, is_currency_code
 from clientrules.domain.survey.invitations import is_email_address
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
@@ -140,6 +142,15 @@ def _number_format(key: str, value: object) -> str:
     return text
 
 
+def _date_format(key: str, value: object) -> str:
+    text = _text(key, value)
+    if text is None:
+        return DEFAULT_DATE_FORMAT
+    if text not in DATE_FORMATS:
+        raise SettingsError(f"{key}={text[:20]!r} is not one of {', '.join(DATE_FORMATS)} (5 December 2026 as written)")
+    return text
+
+
 def _hour(key: str, value: object) -> int | None:
     return None if value in (None, "") else _whole(0, 23)(key, value)
 
@@ -176,6 +187,8 @@ class Settings:
     owner_email: str | None = None
     #: how the owner writes amounts, as a sample: the thousands separator, then the decimal one
     number_format: str = "1,234.56"
+    #: how pages and mail write dates, as a sample: how 5 December 2026 is written (:data:`DATE_FORMATS`)
+    date_format: str = DEFAULT_DATE_FORMAT
     webhook_url: str | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     webhook_allow_private: bool = False
@@ -208,6 +221,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "accent_colour": _colour,
     "owner_email": _address,
     "number_format": _number_format,
+    "date_format": _date_format,
     "webhook_url": _web_address,
     "webhook_secret": _text,
     "webhook_allow_private": _flag,

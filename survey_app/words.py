@@ -11,7 +11,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from clientrules import Instant, format_money
+from clientrules import Instant, format_money, plain_date
+from survey_app.state import app_state
 
 EVENT_NAMES: dict[str, str] = {
     "ClientOnboarded": "New client",
@@ -159,13 +160,9 @@ def stage_word(stage: str) -> str:
 
 
 def long_date(value: Instant | dt.date | dt.datetime | None) -> str:
-    """``"5 March 2026"`` (an instant's date is its UTC date, as the rules count days)."""
-    if value is None:
-        return ""
-    day = value.date if isinstance(value, Instant) else value
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    return f"{day.day} {day:%B %Y}"
+    """A date as the business writes dates (``CLIENTRULES_DATE_FORMAT``): ``"5 March 2026"`` unless it chose
+    another way (an instant's date is its UTC date, as the rules count days); None -> ``""``."""
+    return "" if value is None else plain_date(value, app_state().settings.date_format)
 
 
 def amount(value: float | int | None) -> str:

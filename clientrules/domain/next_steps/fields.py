@@ -31,7 +31,8 @@ from clientrules.domain.events import (
     PlanAgreed,
     ScopeChangeRequested,
 )
-from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields, plain_date
+from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.facts import Facts
 from clientrules.domain.money import DEFAULT_CURRENCY, client_currency, format_money
 from clientrules.domain.next_steps.notice import PHASE_OUT_SHARE, Notice, notice_for

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.events import (
     ClientMessageReceived,
     DeadlineMissed,

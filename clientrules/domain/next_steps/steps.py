@@ -31,7 +31,8 @@ from clientrules.domain.events import ClientOnboarded, Event, Instant, MeetingHe
 from clientrules.domain.facts import Facts
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
-from clientrules.domain.drafts.fields import FieldValue, plain_date
+from clientrules.domain.drafts.fields import FieldValue
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.money import DEFAULT_CURRENCY
 from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
 from clientrules.domain.next_steps.notice import PHASE_OUT_NOTICE_DAYS
