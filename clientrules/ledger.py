@@ -200,7 +200,10 @@ class Ledger:
     @functools.cached_property
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
-        return NextStepsService(self.store, self.decisions, self.rules, clock=self.clock, currency=self.settings.currency)
+        return NextStepsService(
+            self.store, self.decisions, self.rules,
+            clock=self.clock, currency=self.settings.currency, date_format=self.settings.date_format,
+        )
 
     @functools.cached_property
     def portfolio(self) -> Portfolio:

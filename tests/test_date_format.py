@@ -20,7 +20,8 @@ from clientrules import ClientOnboarded, IncidentReported, InvoiceIssued, Ledger
 from clientrules.cli.main import cli
 from survey_fixtures import Clock, clean_environment, close_app, make_app
 
-#: each format, and how it writes the days of the story below: 17 February 2026 and 21 March 2026
+#: each format, and how it writes the days of the story below: 17 February 2026, and 21 March 2026 (the invoice's
+#: due date, the day of the incident, the day the decision changed)
 WRITTEN = {
     "5 December 2026": ("17 February 2026", "21 March 2026"),
     "December 5, 2026": ("February 17, 2026", "March 21, 2026"),
@@ -64,12 +65,13 @@ def test_the_owner_pages_write_dates_the_business_way(
     try:
         owner = app.test_client()
         assert log_in(owner).status_code == 303
-        onboarded, due = WRITTEN[date_format]
+        onboarded, turned = WRITTEN[date_format]
         client_page = owner.get("/owner/clients/acme").get_data(as_text=True)
         assert f'<p class="when">{onboarded}</p>' in client_page  # the timeline
-        assert due in client_page  # the invoice's due date among its details
+        assert f"Due on</dt><dd class=\"free-text\">{turned}</dd>" in client_page  # the invoice's details
+        assert f"After what happened on {turned}, we will not continue." in client_page  # the draft of the ending
         changes_page = owner.get("/owner/changes/").get_data(as_text=True)
-        assert f"On {due}: was" in changes_page
+        assert f"On {turned}: was" in changes_page
     finally:
         close_app(app)
 
