@@ -1,5 +1,6 @@
 """A rule on ``revenue_share`` (the one fact that depends on other clients) decides the same on every path:
-evaluate, the watcher's recorded change, the dashboard and the client page's decision over time; on both backends."""
+evaluate, the watcher's recorded changes (for the client whose value changed and for the others, whose share
+moved with it), the dashboard and the client page's decision over time; on both backends."""
 
 from __future__ import annotations
 
@@ -33,8 +34,13 @@ def test_a_rule_on_the_revenue_share_decides_alike_everywhere(store_url: str) ->
 
         [evaluated] = ledger.decisions.evaluate(["acme"])  # 900 of 1,300
         assert (evaluated.reached, evaluated.fired) == ("renegotiate", ("too-big-to-lose",))
-        [change] = ledger.alerts.once()[0].changes
-        assert (change.client, change.from_verdict, change.to_verdict) == ("acme", "keep", "renegotiate")
+        # globex's share fell with acme's rise (400 of 1,300): the watcher decides it again too
+        assert ledger.decisions.evaluate(["globex"])[0].reached == "keep"
+        assert {(c.client, c.from_verdict, c.to_verdict, c.cause) for c in ledger.alerts.once()[0].changes} == {
+            ("acme", "keep", "renegotiate", "event"),
+            ("globex", "renegotiate", "keep", "event"),
+        }
+        assert ledger.alerts.once()[0].changes == ()  # nothing moved since
         assert {s.client: s.verdict for s in ledger.portfolio.standings()} == {"acme": "renegotiate", "globex": "keep"}
         over_time = ledger.portfolio.verdict_over_time("acme")
         assert [(v.at.date.isoformat(), v.verdict) for v in over_time] == [
