@@ -86,7 +86,15 @@ from clientrules.domain.decisions.words import FACT_WORDS
 from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
 from clientrules.domain.facts import FACTS, Facts, facts_of
 from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, client_id_from_name, preset_text
-from clientrules.domain.money import MoneyRefused, OpenInvoice, client_currency, format_money, open_invoices
+from clientrules.domain.money import (
+    NUMBER_FORMATS,
+    MoneyRefused,
+    OpenInvoice,
+    client_currency,
+    format_money,
+    in_number_format,
+    open_invoices,
+)
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
 from clientrules.domain.learning.report import Report, proposals_text
@@ -169,6 +177,8 @@ __all__ = [
     "OpenInvoice",
     "client_currency",
     "format_money",
+    "in_number_format",
+    "NUMBER_FORMATS",
     "open_invoices",
     # the ledger, the database's upkeep and the settings
     "Ledger",

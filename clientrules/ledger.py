@@ -202,7 +202,8 @@ class Ledger:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
         return NextStepsService(
             self.store, self.decisions, self.rules,
-            clock=self.clock, currency=self.settings.currency, date_format=self.settings.date_format,
+            clock=self.clock, currency=self.settings.currency,
+            date_format=self.settings.date_format, number_format=self.settings.number_format,
         )
 
     @functools.cached_property

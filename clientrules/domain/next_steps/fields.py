@@ -34,7 +34,7 @@ from clientrules.domain.events import (
 from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields
 from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
 from clientrules.domain.facts import Facts
-from clientrules.domain.money import DEFAULT_CURRENCY, client_currency, format_money
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_NUMBER_FORMAT, client_currency, format_money
 from clientrules.domain.next_steps.notice import PHASE_OUT_SHARE, Notice, notice_for
 from clientrules.domain.next_steps.situations import NOT_THE_RIGHT_FIT, situations_of
 
@@ -54,6 +54,7 @@ def draft_fields(
     as_of: Instant | None = None,
     business_currency: str = DEFAULT_CURRENCY,
     date_format: str = DEFAULT_DATE_FORMAT,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
 ) -> dict[str, FieldValue]:
     """The value of every field of :data:`~clientrules.domain.drafts.fields.FIELDS` for ``decision``'s client.
 
@@ -62,7 +63,8 @@ def draft_fields(
     The client reads the drafts: ``reasons`` names the situation in their terms
     (:mod:`~clientrules.domain.next_steps.situations`), never a rule's id or
     description. Amounts carry the currency of their invoice, else the
-    client's, else ``business_currency``; dates are written as ``date_format`` says.
+    client's, else ``business_currency``; dates and amounts are written as ``date_format`` and
+    ``number_format`` say.
     """
     moment = facts.as_of if as_of is None else as_of
     day = functools.partial(plain_date, date_format=date_format)
@@ -90,7 +92,7 @@ def draft_fields(
     incident = history.latest_within(IncidentReported, moment, days=365)
     hours, unbillable = facts.get("hours_90d", 0.0), facts.get("unbillable_hours_90d", 0.0)
     review_on = plan[1].review_on if plan and plan[1].review_on else today + dt.timedelta(days=30)
-    money = functools.partial(_money, default=currency)
+    money = functools.partial(_money, default=currency, number_format=number_format)
     unanswered = history.cited(FollowUpSent, "unanswered_followups")
     situations = situations_of(decision, history.by_id)
     values = empty_fields()
@@ -122,7 +124,7 @@ def draft_fields(
             }
             for invoice, amount in unpaid
         ],
-        owed_to_us=_total(unpaid, currency),
+        owed_to_us=_total(unpaid, currency, money),
         overdue_invoices=[
             {
                 "id": invoice.invoice_id,
@@ -132,12 +134,12 @@ def draft_fields(
             }
             for invoice, amount in overdue
         ],
-        overdue_total=_total(overdue, currency),
+        overdue_total=_total(overdue, currency, money),
         invoices_not_yet_due=[
             {"id": invoice.invoice_id, "owed": money(amount, invoice.currency), "due_on": day(invoice.due_on)}
             for invoice, amount in not_yet_due
         ],
-        not_yet_due_total=_total(not_yet_due, currency),
+        not_yet_due_total=_total(not_yet_due, currency, money),
         deposits_requested=[
             {"amount": money(deposit.amount), "purpose": deposit.for_ or "", "on": day(at.date)}
             for at, deposit in history.all(DepositRequested)[-MAX_LIST_ITEMS:]
@@ -225,18 +227,19 @@ _TOPICS: Mapping[str, str] = {
 }
 
 
-def _money(amount: Decimal | float, currency: str | None = None, *, default: str) -> str:
+def _money(amount: Decimal | float, currency: str | None = None, *, default: str, number_format: str) -> str:
     """``1,000.00 EUR``: an amount as the client reads it, in ``currency`` (else ``default``, the client's)."""
-    return format_money(amount, currency or default)
+    return format_money(amount, currency or default, number_format)
 
 
-def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str) -> str:
-    """The sum of what is owed on ``invoices``, per currency (``1,000.00 EUR and 50.00 USD``; empty when none)."""
+def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str, money: Callable[..., str]) -> str:
+    """The sum of what is owed on ``invoices``, per currency (``1,000.00 EUR and 50.00 USD``; empty when none),
+    each written with ``money``."""
     sums: dict[str, Decimal] = {}
     for invoice, amount in invoices:
         code = invoice.currency or currency
         sums[code] = sums.get(code, Decimal(0)) + amount
-    return " and ".join(_money(amount, code, default=currency) for code, amount in sums.items() if amount)
+    return " and ".join(money(amount, code) for code, amount in sums.items() if amount)
 
 
 P = TypeVar("P", bound=Payload)

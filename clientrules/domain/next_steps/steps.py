@@ -33,7 +33,7 @@ from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
 from clientrules.domain.drafts.fields import FieldValue
 from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
-from clientrules.domain.money import DEFAULT_CURRENCY
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_NUMBER_FORMAT
 from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
 from clientrules.domain.next_steps.notice import PHASE_OUT_NOTICE_DAYS
 from clientrules.domain.next_steps.our_part import our_shortfalls
@@ -143,6 +143,7 @@ def derive_steps(
     business_currency: str = DEFAULT_CURRENCY,
     status: ClientStatus | None = None,
     date_format: str = DEFAULT_DATE_FORMAT,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
 ) -> NextSteps:
     """The next steps for ``decision``'s client as of ``as_of``.
 
@@ -156,7 +157,8 @@ def derive_steps(
     ``facts`` are the facts it was reached from. The drafts are those of
     ``ruleset`` (the defaults stand in for an owner template that cannot be
     filled), and its rules' descriptions word why each step is there (for the
-    owner: the drafts, which the client reads, never use them). Dates are written as ``date_format`` says.
+    owner: the drafts, which the client reads, never use them). Dates and amounts are written as
+    ``date_format`` and ``number_format`` say.
     """
     history = [event for event in events if event.at <= as_of]
     defaults = default_drafts()
@@ -164,7 +166,7 @@ def derive_steps(
     descriptions = {rule.id: rule.description for rule in ruleset.rules}
     fields = draft_fields(
         situation, facts, history, drafts.settings,
-        as_of=as_of, business_currency=business_currency, date_format=date_format,
+        as_of=as_of, business_currency=business_currency, date_format=date_format, number_format=number_format,
     )
     builder = _Builder(situation, history, fields, drafts, defaults, descriptions, as_of=as_of, date_format=date_format)
     verdict = situation.verdict
