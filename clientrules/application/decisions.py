@@ -171,16 +171,17 @@ class Decisions:
             for client, status in statuses.items()
         ]
 
-    def facts_for(self, version: RuleSetVersion, moments: Sequence[Instant]) -> FactsOf:
+    def facts_for(self, version: RuleSetVersion, moments: Sequence[Instant], *, every_fact: bool = False) -> FactsOf:
         """The facts the rules of ``version`` decide a client on, from its fold, at any of ``moments``: the one
         way every decision (evaluate, the watcher, the decision over time, explain) computes them.
 
-        ``revenue_share`` is there when an enabled rule reads it: the
-        portfolio's value it divides by is then computed once per moment.
+        ``revenue_share`` is there when an enabled rule reads it, or with
+        ``every_fact`` (an explanation lists every fact): the portfolio's value
+        it divides by is then computed once per moment.
         """
         grace_days = version.ruleset.parameters.grace_days
         portfolios: dict[int, Decimal] = {}
-        if "revenue_share" in version.ruleset.facts_used:
+        if every_fact or "revenue_share" in version.ruleset.facts_used:
             portfolios = dict(zip((moment.key for moment in moments), self.portfolio_values(moments)))
 
         def facts_of(fold: ClientFold, moment: Instant) -> Facts:
@@ -244,7 +245,7 @@ class Decisions:
         else:
             version = self._rules.current()
             moment = moment_or_now(as_of, self._clock)
-        facts = self.facts_for(version, [moment])(self.fold(check_client_id(client)), moment)
+        facts = self.facts_for(version, [moment], every_fact=True)(self.fold(check_client_id(client)), moment)
         reached = self._engines.decide(client, facts, version)
         return explain_decision(version.ruleset, reached, facts, recorded=recorded)
 
