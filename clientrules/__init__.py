@@ -79,14 +79,22 @@ from clientrules.domain.events import (
 from clientrules.domain.events.types import CHOICES, DATA_KEY
 from clientrules.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, Change
 from clientrules.domain.alerts import verify as verify_signature
-from clientrules.domain.alerts.digest import day_words, verdict_words
+from clientrules.domain.alerts.digest import verdict_words
 from clientrules.domain.decisions import Decision, Reason
 from clientrules.domain.decisions.explanation import Explanation
 from clientrules.domain.decisions.words import FACT_WORDS
 from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
 from clientrules.domain.facts import FACTS, Facts, facts_of
 from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, client_id_from_name, preset_text
-from clientrules.domain.money import MoneyRefused, OpenInvoice, client_currency, format_money, open_invoices
+from clientrules.domain.money import (
+    NUMBER_FORMATS,
+    MoneyRefused,
+    OpenInvoice,
+    client_currency,
+    format_money,
+    in_number_format,
+    open_invoices,
+)
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.learning.backtest import Backtest, describe as describe_backtest
 from clientrules.domain.learning.report import Report, proposals_text
@@ -169,6 +177,8 @@ __all__ = [
     "OpenInvoice",
     "client_currency",
     "format_money",
+    "in_number_format",
+    "NUMBER_FORMATS",
     "open_invoices",
     # the ledger, the database's upkeep and the settings
     "Ledger",
@@ -311,7 +321,6 @@ __all__ = [
     "default_drafts",
     "plain_date",
     "verdict_words",
-    "day_words",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "verify_signature",

@@ -23,7 +23,8 @@ key                                       meaning (default)
 ``CLIENTRULES_BUSINESS_LOGO``             a PNG, JPEG or SVG file shown on the survey pages (none)
 ``CLIENTRULES_ACCENT_COLOUR``             the colour of buttons and the page's top, ``#rrggbb`` (none)
 ``CLIENTRULES_OWNER_EMAIL``               where the clients' replies to survey mail go (Reply-To; none)
-``CLIENTRULES_NUMBER_FORMAT``             how the owner writes amounts: ``1,234.56``, ``1.234,56`` or ``1 234,56``
+``CLIENTRULES_NUMBER_FORMAT``             how amounts are typed and shown: ``1,234.56``, ``1.234,56`` or ``1 234,56``
+``CLIENTRULES_DATE_FORMAT``               how pages and mail write dates, as 5 December 2026 (``5 December 2026``)
 ``CLIENTRULES_LOGIN_MAX_FAILURES``        failed logins allowed per address and window (5)
 ``CLIENTRULES_LOGIN_WINDOW_MINUTES``      that window (15)
 ``CLIENTRULES_WEBHOOK_URL``               ``clientrules watch`` posts each decision change there (http or https)
@@ -41,13 +42,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import attrs
 
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_PAYMENT_TERMS_DAYS, is_currency_code
+from clientrules.domain.events.dates import DATE_FORMATS, DEFAULT_DATE_FORMAT
+from clientrules.domain.money import (
+    DEFAULT_CURRENCY,
+    DEFAULT_NUMBER_FORMAT,
+    DEFAULT_PAYMENT_TERMS_DAYS,
+    NUMBER_FORMATS,
+    is_currency_code,
+)
 from clientrules.domain.survey.invitations import is_email_address
 from clientrules.domain.survey.links import DEFAULT_EXPIRY_DAYS, MAX_DAYS, check_secret
 
@@ -99,10 +107,6 @@ def _colour(key: str, value: object) -> str | None:
     return text
 
 
-#: the ways of writing amounts a business may choose (``CLIENTRULES_NUMBER_FORMAT``), the default first
-NUMBER_FORMATS = ("1,234.56", "1.234,56", "1 234,56")
-
-
 def _logo(key: str, value: object) -> str | None:
     text = _text(key, value)
     if text is not None and Path(text).suffix.lower() not in LOGO_TYPES:
@@ -131,13 +135,18 @@ def _currency(key: str, value: object) -> str | None:
     return text
 
 
-def _number_format(key: str, value: object) -> str:
-    text = _text(key, value)
-    if text is None:
-        return NUMBER_FORMATS[0]
-    if text not in NUMBER_FORMATS:
-        raise SettingsError(f"{key}={text[:20]!r} is not one of {', '.join(NUMBER_FORMATS)}")
-    return text
+def _one_of(choices: Iterable[str], default: str) -> Callable[[str, object], str]:
+    """A parser of one of ``choices`` (unset: ``default``)."""
+
+    def parse(key: str, value: object) -> str:
+        text = _text(key, value)
+        if text is None:
+            return default
+        if text not in choices:
+            raise SettingsError(f"{key}={text[:20]!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
 
 
 def _hour(key: str, value: object) -> int | None:
@@ -175,7 +184,9 @@ class Settings:
     accent_colour: str | None = None
     owner_email: str | None = None
     #: how the owner writes amounts, as a sample: the thousands separator, then the decimal one
-    number_format: str = "1,234.56"
+    number_format: str = DEFAULT_NUMBER_FORMAT
+    #: how pages and mail write dates, as a sample: how 5 December 2026 is written (:data:`DATE_FORMATS`)
+    date_format: str = DEFAULT_DATE_FORMAT
     webhook_url: str | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     webhook_allow_private: bool = False
@@ -207,7 +218,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "business_logo": _logo,
     "accent_colour": _colour,
     "owner_email": _address,
-    "number_format": _number_format,
+    "number_format": _one_of(NUMBER_FORMATS, DEFAULT_NUMBER_FORMAT),
+    "date_format": _one_of(DATE_FORMATS, DEFAULT_DATE_FORMAT),
     "webhook_url": _web_address,
     "webhook_secret": _text,
     "webhook_allow_private": _flag,

@@ -197,12 +197,16 @@ class Ledger:
     @functools.cached_property
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
-        return NextStepsService(self.store, self.decisions, self.rules, clock=self.clock, currency=self.settings.currency)
+        return NextStepsService(
+            self.store, self.decisions, self.rules,
+            clock=self.clock, currency=self.settings.currency,
+            date_format=self.settings.date_format, number_format=self.settings.number_format,
+        )
 
     @functools.cached_property
     def portfolio(self) -> Portfolio:
         """Every client's standing, kept up to date (:class:`clientrules.application.portfolio.Portfolio`)."""
-        return Portfolio(self.store, self.rules, self.engines, clock=self.clock)
+        return Portfolio(self.store, self.rules, self.engines, decisions=self.decisions, clock=self.clock)
 
     @functools.cached_property
     def alerts(self) -> Watcher:

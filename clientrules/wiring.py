@@ -94,6 +94,7 @@ def alert_channels(
                 client_url=f"{base_url.rstrip('/')}/owner/clients/{{client}}" if base_url else None,
                 hour=settings.digest_hour,
                 names=names,
+                date_format=settings.date_format,
             )
         )
     return channels

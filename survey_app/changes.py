@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, session
 from flask.typing import ResponseReturnValue
 
-from clientrules import DeliveryRow, day_words, verdict_words
+from clientrules import DeliveryRow, verdict_words
 from survey_app.security import login_required
 from survey_app.state import app_state
 from survey_app.watching import kept_watch
@@ -54,6 +54,5 @@ def recent() -> ResponseReturnValue:
         new=new,
         recent_days=RECENT_DAYS,
         verdict_words=verdict_words,
-        day_words=day_words,
         delivery_words=delivery_words,
     )

@@ -34,13 +34,12 @@ from clientrules import (
     Payload,
     check_client_id,
     client_id_from_name,
-    format_money,
     registry,
 )
 from survey_app.forms import RADIOS, SelectChoice, email_address
 from survey_app.numbers import AmountError, read_amount
 from survey_app.state import app_state
-from survey_app.words import choice_label, event_name, field_label
+from survey_app.words import choice_label, event_name, field_label, money_words
 
 #: fields written at some length: a text area instead of a one-line box
 LONG_TEXT = frozenset({"note", "reason", "description", "summary", "change"})
@@ -136,8 +135,8 @@ class EventForm(FlaskForm):
         field.choices = [SelectChoice("", "Choose an invoice" if invoices else "No open invoices")] + [
             SelectChoice(
                 invoice.invoice_id,
-                f"{invoice.invoice_id}: {format_money(invoice.left, invoice.currency)} left of"
-                f" {format_money(invoice.amount, invoice.currency)}, due {day_words(invoice.due_on)}",
+                f"{invoice.invoice_id}: {money_words(invoice.left, invoice.currency)} left of"
+                f" {money_words(invoice.amount, invoice.currency)}, due {day_words(invoice.due_on)}",
             )
             for invoice in invoices
         ]

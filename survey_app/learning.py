@@ -63,6 +63,7 @@ def report() -> ResponseReturnValue:
             actions=actions,
             shown=_shown(),
             more_url=_more_url,
+            date_format=app_state().settings.date_format,
         )
     )
     return render_template("owner/learning.html", body=body)

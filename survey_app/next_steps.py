@@ -18,12 +18,13 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, Field, RadioField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from clientrules import ClientRulesError, InvalidEvent, MissingAnswers, NextSteps, check_client_id, plain_date
+from clientrules import ClientRulesError, InvalidEvent, MissingAnswers, NextSteps, check_client_id
 from survey_app.event_forms import _sentence
 from survey_app.forms import SelectChoice
 from survey_app.owner import client as client_page
 from survey_app.security import login_required
 from survey_app.state import app_state
+from survey_app.words import long_date
 
 next_steps = Blueprint("next_steps", __name__, url_prefix="/owner")
 TEXT_LIMIT = 2_000
@@ -60,11 +61,6 @@ class StepDoneForm(FlaskForm):
 def helpers() -> dict[str, Callable[..., Any]]:
     """For the partial: the steps of a client now, and the form whose CSRF token its buttons carry."""
     return {"next_steps_of": _steps_of, "step_done_form": StepDoneForm}
-
-
-@next_steps.app_template_filter("plain_date")
-def plain_date_filter(day: dt.date) -> str:
-    return plain_date(day)
 
 
 def _steps_of(client: str) -> NextSteps:
@@ -104,7 +100,7 @@ def mark_done(client: str, step_id: str) -> ResponseReturnValue:
     except ClientRulesError as error:
         flash(f"Nothing was recorded: {error}", "error")
     else:
-        flash(f"Done: recorded on {plain_date(event.at.date)}.", "success")
+        flash(f"Done: recorded on {long_date(event.at)}.", "success")
     return back
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-#: how each number format writes its thousands and its decimals
-SEPARATORS = {"1,234.56": (",", "."), "1.234,56": (".", ","), "1 234,56": (" ", ",")}
+from clientrules import NUMBER_FORMATS, in_number_format
+
 #: the spaces a phone or a spreadsheet may put between thousands
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
@@ -21,7 +21,7 @@ class AmountError(ValueError):
 
 def read_amount(typed: str, number_format: str) -> float | None:
     """The amount ``typed`` (None when nothing is typed), or :class:`AmountError` saying why not."""
-    thousands, decimal = SEPARATORS[number_format]
+    thousands, decimal = NUMBER_FORMATS[number_format]
     text = _SPACES.sub(" ", typed.strip())
     if not text:
         return None
@@ -32,7 +32,7 @@ def read_amount(typed: str, number_format: str) -> float | None:
     if value is not None:
         return value
     other = next(
-        (seps for seps in SEPARATORS.values() if seps != (thousands, decimal) and _read(text, *seps) is not None),
+        (seps for seps in NUMBER_FORMATS.values() if seps != (thousands, decimal) and _read(text, *seps) is not None),
         None,
     )
     if other is not None:
@@ -56,7 +56,5 @@ def _read(text: str, thousands: str, decimal: str) -> float | None:
 
 
 def written(value: float, number_format: str) -> str:
-    """``value`` as the business writes amounts: ``1,250.50``, ``1.250,50``, ``1 250,50``."""
-    thousands, decimal = SEPARATORS[number_format]
-    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+    """``value`` as the business writes amounts: ``1,250.50``, ``1.250,50``, ``1 250,50`` (``1,250`` when whole)."""
+    return in_number_format(f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}", number_format)

@@ -25,7 +25,6 @@ from clientrules import (
     MoneyRefused,
     check_client_id,
     client_currency,
-    format_money,
     open_invoices,
     stage_of,
 )
@@ -33,7 +32,7 @@ from clientrules.types import Sort
 from survey_app.charts import verdict_chart
 from survey_app.event_forms import NAMES_AN_OPEN_INVOICE, QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
-from survey_app.words import clock_time, event_details, event_name, long_date, stage_word, verdict_word
+from survey_app.words import clock_time, event_details, event_name, long_date, money_words, stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 from survey_app.state import AppState, app_state
 
@@ -45,7 +44,7 @@ for _filter in (clock_time, event_details, event_name, long_date, stage_word, ve
 @owner.app_template_filter("money")
 def money(value: float | int | None) -> str:
     """A sum in the business's currency (``CLIENTRULES_CURRENCY``): ``4,700.00 EUR``; None reads as nothing."""
-    return format_money(value or 0, _state().ledger.settings.currency)
+    return money_words(value or 0, _state().ledger.settings.currency)
 
 
 def _state() -> AppState:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any
 
-from clientrules import Instant, format_money
+from clientrules import Instant, format_money, plain_date
+from survey_app.numbers import written
+from survey_app.state import app_state
 
 EVENT_NAMES: dict[str, str] = {
     "ClientOnboarded": "New client",
@@ -159,20 +162,20 @@ def stage_word(stage: str) -> str:
 
 
 def long_date(value: Instant | dt.date | dt.datetime | None) -> str:
-    """``"5 March 2026"`` (an instant's date is its UTC date, as the rules count days)."""
-    if value is None:
-        return ""
-    day = value.date if isinstance(value, Instant) else value
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    return f"{day.day} {day:%B %Y}"
+    """A date as the business writes dates (``CLIENTRULES_DATE_FORMAT``): ``"5 March 2026"`` unless it chose
+    another way (an instant's date is its UTC date, as the rules count days); None -> ``""``."""
+    return "" if value is None else plain_date(value, app_state().settings.date_format)
 
 
 def amount(value: float | int | None) -> str:
-    """``4700.0`` -> ``"4,700"``, ``1250.5`` -> ``"1,250.50"``; None -> ``""``."""
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    """A number as the business writes amounts (``CLIENTRULES_NUMBER_FORMAT``): ``4700.0`` -> ``"4,700"``,
+    ``1250.5`` -> ``"1,250.50"`` (or ``"1.250,50"``...); None -> ``""``."""
+    return "" if value is None else written(value, app_state().settings.number_format)
+
+
+def money_words(value: Decimal | float | int, currency: str) -> str:
+    """A sum of money as the business writes amounts, with its currency: ``1,250.50 EUR`` (or ``1.250,50 EUR``...)."""
+    return format_money(value, currency, app_state().settings.number_format)
 
 
 #: ``data`` keys the timeline leaves out: machinery, or shown elsewhere on the client's page
@@ -193,7 +196,7 @@ def event_details(data: dict[str, Any], type_name: str, currency: str) -> list[t
     return [
         (
             field_label(key),
-            format_money(value, data.get("currency") or currency)
+            money_words(value, data.get("currency") or currency)
             if key in MONEY_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool)
             else value_words(key, value),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from survey_app.numbers import SEPARATORS, AmountError, read_amount, written
+from clientrules import NUMBER_FORMATS
+from survey_app.numbers import AmountError, read_amount, written
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_an_amount_written_another_way_or_two_ways_is_refused_with_our_reading(t
     assert str(refused.value).startswith(said)
 
 
-@given(st.integers(0, 10**9), st.integers(0, 99), st.sampled_from(sorted(SEPARATORS)))
+@given(st.integers(0, 10**9), st.integers(0, 99), st.sampled_from(sorted(NUMBER_FORMATS)))
 def test_an_amount_as_we_write_it_reads_back_the_same(units, cents, number_format) -> None:
     value = units + cents / 100
     assert read_amount(written(value, number_format), number_format) == pytest.approx(value)

@@ -535,7 +535,7 @@ def test_owner_pages_say_names_not_ids_and_not_set_rather_than_zero(app, owner) 
     assert '<details class="filters-fold" open>' in owner.get("/owner/?verdict=keep").get_data(as_text=True)
 
 
-def test_amounts_are_read_the_way_the_business_writes_them(db_url: str, tmp_path: Path, monkeypatch) -> None:
+def test_amounts_are_read_and_written_the_way_the_business_writes_them(db_url: str, tmp_path: Path, monkeypatch) -> None:
     clean_environment(monkeypatch)
     with Ledger.open(db_url) as ledger:
         ledger.surveys.owner.set_password(PASSWORD)
@@ -549,6 +549,10 @@ def test_amounts_are_read_the_way_the_business_writes_them(db_url: str, tmp_path
                               data={**form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent})
         assert response.status_code == 303
         assert app.extensions["clientrules"].ledger.events("bravo")[-1].payload.amount == 1250.5  # never 1.2505
+        page = owner.get("/owner/clients/bravo").get_data(as_text=True)
+        assert ">1.250,50 EUR</dd>" in page and "1,250.50" not in page  # and written back the same way
+        payment = record_page(owner, "bravo", "PaymentReceived")
+        assert "B-2: 1.250,50 EUR left of 1.250,50 EUR" in payment
         refused = owner.post("/owner/clients/bravo/record/InvoiceIssued", data={
             **form_fields(record_page(owner, "bravo", "InvoiceIssued")), **sent, "invoice_id": "B-3", "amount": "1,250.50"})
         assert "1,250.50: did you mean 1.250,50?" in refused.get_data(as_text=True)

@@ -36,6 +36,19 @@ def environment(**settings: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("CLIENTRULES_")}, **settings}
 
 
+def digest_environment(port: int, **settings: str) -> dict[str, str]:
+    """:func:`environment` with the owner's digest mailed to owner@studio.example, from Harbour Café Studio
+    <hello@studio.example>, through the SMTP server on ``port``."""
+    return environment(
+        CLIENTRULES_DIGEST_TO="owner@studio.example",
+        CLIENTRULES_MAIL_SERVER="127.0.0.1",
+        CLIENTRULES_MAIL_PORT=str(port),
+        CLIENTRULES_MAIL_FROM="hello@studio.example",
+        CLIENTRULES_BUSINESS_NAME="Harbour Café Studio",
+        **settings,
+    )
+
+
 class Served:
     """``clientrules serve`` in a child process, and an owner logged in to it."""
 
@@ -106,14 +119,7 @@ def shop(db_url: str) -> str:
 
 def test_with_only_serve_running_a_change_is_on_what_changed_and_in_the_digest(shop, smtp_inbox):  # noqa: F811
     controller, inbox = smtp_inbox
-    env = environment(
-        CLIENTRULES_DIGEST_TO="owner@studio.example",
-        CLIENTRULES_MAIL_SERVER="127.0.0.1",
-        CLIENTRULES_MAIL_PORT=str(controller.port),
-        CLIENTRULES_MAIL_FROM="hello@studio.example",
-        CLIENTRULES_BUSINESS_NAME="Harbour Café Studio",
-    )
-    served = Served(shop, "--watch-interval", INTERVAL, env=env)
+    served = Served(shop, "--watch-interval", INTERVAL, env=digest_environment(controller.port))
     try:
         served.log_in()
         with Ledger.open(shop) as ledger:

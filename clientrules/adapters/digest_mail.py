@@ -12,6 +12,7 @@ import attrs
 from clientrules.domain.alerts import Change, digest_message
 from clientrules.adapters.mail import stamp
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT
 from clientrules.ports import Mailer
 
 DAY_SECONDS = 86_400
@@ -35,6 +36,8 @@ class MailDigest:
     name: str = "digest"
     #: the names of the clients given (those without one are shown by their id)
     names: Callable[[Iterable[str]], Mapping[str, str]] = lambda clients: {}
+    #: how dates are written (:data:`~clientrules.domain.events.dates.DATE_FORMATS`)
+    date_format: str = DEFAULT_DATE_FORMAT
 
     def first_attempt(self, now: float) -> float:
         if self.hour is None:
@@ -47,7 +50,12 @@ class MailDigest:
             return []
         names = self.names(change.client for change in changes)
         message = digest_message(
-            changes, sender=self.sender, recipient=self.recipient, client_url=self.client_url, names=names
+            changes,
+            sender=self.sender,
+            recipient=self.recipient,
+            client_url=self.client_url,
+            names=names,
+            date_format=self.date_format,
         )
         stamp(message, parseaddr(self.sender)[1].rpartition("@")[2] or "localhost")
         reference = f"digest-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{changes[0].id}"

@@ -43,6 +43,7 @@ import datetime as dt
 import json
 import threading
 import time
+from decimal import Decimal
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
@@ -53,11 +54,12 @@ from clientrules.domain.decisions.model import Decision
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, Event, Instant, Moment, as_instant, moment_or_now
 from clientrules.domain.facts import Facts
-from clientrules.domain.facts.schedule import age_thresholds, next_change
+from clientrules.domain.facts.fold import REVENUE_SHARE
+from clientrules.domain.facts.schedule import next_change
 from clientrules.application.decisions import Decisions
-from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone, one_line
+from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
 from clientrules.application.engines import Engines
-from clientrules.application.rule_versions import RuleVersions
+from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.ports import (
     ClientQueries,
     DeliveryRow,
@@ -175,6 +177,8 @@ class Watcher:
         self._rules = rules
         self._engines = engines
         self._clock = clock
+        #: the portfolio's value at the last whole pass, when the rules read revenue_share (None: not known)
+        self._portfolio_seen: Decimal | None = None
 
     # --- running --------------------------------------------------------------------
 
@@ -259,6 +263,10 @@ class Watcher:
         expected = self._store.watch_checkpoint()
         checkpoint = WatchCheckpoint(self._store.head_position(), version.version)
         causes = self._causes(expected, checkpoint, moment)
+        portfolio = self._portfolio_if_read(version, moment) if causes else None
+        if portfolio is not None and portfolio != self._portfolio_seen:
+            # every client's revenue_share moved with it: each is decided again, because of the events that moved it
+            causes = {**dict.fromkeys(self._store.client_ids(), "event"), **causes}
         baseline = expected is None
         record = alert_baseline or not baseline
         grace_days = version.ruleset.parameters.grace_days
@@ -272,6 +280,7 @@ class Watcher:
         set_aside: list[tuple[str, str]] = []
         if not clients and checkpoint == expected:
             return PassReport(checkpoint, 0, (), baseline)
+        facts_of = self._decisions.facts_for(version, [moment])
         decided = 0
         for start in range(0, len(clients), PASS_BATCH) or [0]:
             if start and stop is not None and stop.is_set():
@@ -297,7 +306,7 @@ class Watcher:
                     if fold.status(moment).is_left:
                         left.append(client)
                         continue
-                    pending.append((client, fold.facts(moment, grace_days=grace_days)))
+                    pending.append((client, facts_of(fold, moment)))
                     due[client] = next_change(fold, moment, grace_days=grace_days, ages=ages)
                 missing = set(clients) - set(left) - set(due)
                 if missing:
@@ -337,7 +346,13 @@ class Watcher:
             )
             changes += batch_changes
             decided += len(batch)
+        if decided == len(clients):
+            self._portfolio_seen = portfolio
         return PassReport(checkpoint, decided, tuple(changes), baseline, tuple(set_aside))
+
+    def _portfolio_if_read(self, version: RuleSetVersion, moment: Instant) -> Decimal | None:
+        """The portfolio's value as of ``moment`` when a rule of ``version`` reads ``revenue_share`` (else None)."""
+        return self._decisions.portfolio_value(moment) if REVENUE_SHARE in version.ruleset.facts_used else None
 
     def _causes(self, expected: WatchCheckpoint | None, checkpoint: WatchCheckpoint, moment: Instant) -> dict[str, str]:
         """The clients to decide, each with why, the strongest cause last written."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Protocol, cast
+from typing import Callable, Iterable, Iterator, Protocol, Sequence, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
@@ -36,6 +36,8 @@ from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 FOLD_CACHE_SIZE = 1_000
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
+#: a client's facts from its fold at a moment, as one rule-set version sees them (:meth:`Decisions.facts_for`)
+FactsOf = Callable[[ClientFold, Instant], Facts]
 
 
 class UnknownDecision(ClientRulesError):
@@ -107,20 +109,19 @@ class Decisions:
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         ids = self.clients_to_decide(clients, moment)
-        # every client's fold is read for it: only when a rule reads the fact it gives
-        portfolio = self.portfolio_value(moment) if version.ruleset.reads(REVENUE_SHARE) else None
+        facts_of = self.facts_for(version, [moment])
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
             try:
-                decisions = self._decide(batch, moment, version, portfolio, cached=cached)
+                decisions = self._decide(batch, moment, version, facts_of, cached=cached)
             except StoreError:
                 raise
             except UNDECIDABLE:
                 if set_aside is None:
                     raise
                 decisions = decide_each_alone(
-                    batch, lambda one: self._decide(one, moment, version, portfolio, cached=cached), set_aside
+                    batch, lambda one: self._decide(one, moment, version, facts_of, cached=cached), set_aside
                 )
             if record:
                 self._store.append(
@@ -129,16 +130,15 @@ class Decisions:
             yield from decisions
 
     def _decide(
-        self, clients: list[str], moment: Instant, version: RuleSetVersion, portfolio: Decimal | None, *, cached: bool
+        self, clients: list[str], moment: Instant, version: RuleSetVersion, facts_of: FactsOf, *, cached: bool
     ) -> list[Decision]:
-        grace_days = version.ruleset.parameters.grace_days
         facts = []
         statuses: dict[str, ClientStatus] = {}
         kept: dict[str, tuple[ClientFold, int]] = {}
         for client, fold, stored in self._up_to_date(clients):
             statuses[client] = fold.status(moment)
             if not statuses[client].is_left:
-                facts.append((client, fold.facts(moment, grace_days=grace_days, portfolio_value=portfolio)))
+                facts.append((client, facts_of(fold, moment)))
             if cached:
                 kept[client] = (fold, stored)
         self._keep(kept)
@@ -148,23 +148,45 @@ class Decisions:
             for client, status in statuses.items()
         ]
 
+    def facts_for(self, version: RuleSetVersion, moments: Sequence[Instant], *, every_fact: bool = False) -> FactsOf:
+        """The facts the rules of ``version`` decide a client on, from its fold, at any of ``moments``: the one
+        way every decision (evaluate, the watcher, the decision over time, explain) computes them.
+
+        ``revenue_share`` is there when an enabled rule reads it, or with
+        ``every_fact`` (an explanation lists every fact): the portfolio's value
+        it divides by is then computed once per moment.
+        """
+        grace_days = version.ruleset.parameters.grace_days
+        portfolios: dict[int, Decimal] = {}
+        if every_fact or REVENUE_SHARE in version.ruleset.facts_used:
+            portfolios = dict(zip((moment.key for moment in moments), self.portfolio_values(moments)))
+
+        def facts_of(fold: ClientFold, moment: Instant) -> Facts:
+            return fold.facts(moment, grace_days=grace_days, portfolio_value=portfolios.get(moment.key))
+
+        return facts_of
+
     def portfolio_value(self, as_of: Moment | None = None) -> Decimal:
         """The sum of the ``monthly_value`` of every client not left as of ``as_of`` (default: now): what each
         client's ``revenue_share`` divides by (the one fact that depends on other clients, computed once per moment)."""
-        moment = moment_or_now(as_of, self._clock)
-        ids = self._store.client_ids(started_by=moment)
+        (total,) = self.portfolio_values([moment_or_now(as_of, self._clock)])
+        return total
+
+    def portfolio_values(self, moments: Sequence[Instant]) -> list[Decimal]:
+        """:meth:`portfolio_value` at each of ``moments``, in their order, with one read of the clients' folds."""
+        ids = self._store.client_ids(started_by=max(moments))
         kept: dict[str, tuple[ClientFold, int]] = {}
         cached = len(ids) <= self._fold_cache_size
-        total = Decimal(0)
+        totals = [Decimal(0)] * len(moments)
         for start in range(0, len(ids), RECORD_BATCH):
             folds = []
             for client, fold, stored in self._up_to_date(ids[start:start + RECORD_BATCH]):
                 folds.append(fold)
                 if cached:
                     kept[client] = (fold, stored)
-            total += portfolio_value(folds, moment)
+            totals = [total + portfolio_value(folds, moment) for total, moment in zip(totals, moments)]
         self._keep(kept)
-        return total
+        return totals
 
     def status(self, client: str, as_of: Moment | None = None) -> ClientStatus:
         """Where ``client`` stands as of ``as_of`` (default: now): active, leaving or left."""
@@ -200,9 +222,7 @@ class Decisions:
         else:
             version = self._rules.current()
             moment = moment_or_now(as_of, self._clock)
-        facts = self.facts(
-            client, moment, grace_days=version.ruleset.parameters.grace_days, portfolio_value=self.portfolio_value(moment)
-        )
+        facts = self.facts_for(version, [moment], every_fact=True)(self.fold(check_client_id(client)), moment)
         reached = self._engines.decide(client, facts, version)
         return explain_decision(version.ruleset, reached, facts, recorded=recorded)
 

@@ -31,7 +31,6 @@ from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
-from clientrules.domain.facts import Facts
 from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, set_aside_json, version_in_force
 from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe

@@ -21,8 +21,9 @@ from clientrules.application.decisions import Decisions
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant, Moment, check_client_id, moment_or_now, registry
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT
 from clientrules.domain.events.types import DATA_KEY
-from clientrules.domain.money import DEFAULT_CURRENCY
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_NUMBER_FORMAT
 from clientrules.domain.next_steps import CHECK_IN_TOPIC, NextSteps, Step, after_steps, derive_steps, follow_through_from
 from clientrules.ports import EventStreams
 
@@ -66,10 +67,15 @@ class NextStepsService:
         *,
         clock: Clock,
         currency: str = DEFAULT_CURRENCY,
+        date_format: str = DEFAULT_DATE_FORMAT,
+        number_format: str = DEFAULT_NUMBER_FORMAT,
     ) -> None:
-        """``currency``: the business's, for amounts of clients and invoices that name none."""
+        """``currency``: the business's, for amounts of clients and invoices that name none; ``date_format``
+        and ``number_format``: how the steps and drafts write dates and amounts."""
         self._streams = streams
         self._currency = currency
+        self._date_format = date_format
+        self._number_format = number_format
         self._decisions = decisions
         self._rules = rules
         self._clock = clock
@@ -90,7 +96,7 @@ class NextStepsService:
         events = self._streams.read_client(client, until=moment)
         status = self._decisions.status(client, moment)
         if status.is_left:
-            return after_steps(client, status, events, as_of=moment)
+            return after_steps(client, status, events, as_of=moment, date_format=self._date_format)
         if status.is_leaving:
             facts = self._decisions.facts(
                 client, moment, grace_days=grace_days, portfolio_value=self._decisions.portfolio_value(moment)
@@ -98,6 +104,7 @@ class NextStepsService:
             return derive_steps(
                 decision, decision, facts, events, version.ruleset,
                 as_of=moment, status=status, business_currency=self._currency,
+                date_format=self._date_format, number_format=self._number_format,
             )
         situation, situation_moment = decision, moment
         start = follow_through_from(events, moment) if decision.verdict == "keep" else None
@@ -111,7 +118,9 @@ class NextStepsService:
             portfolio_value=self._decisions.portfolio_value(situation_moment),
         )
         return derive_steps(
-            decision, situation, facts, events, version.ruleset, as_of=moment, business_currency=self._currency
+            decision, situation, facts, events, version.ruleset,
+            as_of=moment, business_currency=self._currency,
+            date_format=self._date_format, number_format=self._number_format,
         )
 
     def answers(self, step: Step) -> StepAnswers:

@@ -26,10 +26,11 @@ from clientrules.domain.events import (
     SurveyInvited,
 )
 from clientrules.domain.errors import StoreError, UnknownClient
-from clientrules.domain.facts import ClientFold, Facts, facts_of
+from clientrules.domain.facts import ClientFold, Facts
 from clientrules.domain.facts.schedule import next_change
 from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
+from clientrules.application.decisions import Decisions, FactsOf
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.ports import EventStore
@@ -157,11 +158,14 @@ class Portfolio:
         rules: RuleVersions,
         engines: Engines,
         *,
+        decisions: Decisions,
         clock: Clock,
     ) -> None:
+        """``decisions``: how a client's facts are computed (:meth:`~clientrules.application.decisions.Decisions.facts_for`)."""
         self._store = store
         self._rules = rules
         self._engines = engines
+        self._decisions = decisions
         self._clock = clock
         self._lock = threading.Lock()
         self._standings: dict[str, Standing] = {}
@@ -239,9 +243,8 @@ class Portfolio:
             moments.append(moment)
             moment = next_change(fold, moment, grace_days=grace_days, ages=ages)
         moments = moments[-(points - 1):] + [now]
-        decisions = self._engines.decide_batch(
-            [(client, fold.facts(moment, grace_days=grace_days)) for moment in moments], version
-        )
+        facts_of = self._decisions.facts_for(version, moments)
+        decisions = self._engines.decide_batch([(client, facts_of(fold, moment)) for moment in moments], version)
         verdicts = [VerdictAt(moment, decision.reached) for moment, decision in zip(moments, decisions)]
         return [v for n, v in enumerate(verdicts) if n in (0, len(verdicts) - 1) or verdicts[n - 1].verdict != v.verdict]
 
@@ -299,19 +302,20 @@ class Portfolio:
         The engine is asked for :data:`BATCH` clients at a time (one round trip each).
         """
         version = self._rules.current()
+        facts_of = self._decisions.facts_for(version, [as_of])
         standings: dict[str, Standing] = {}
         set_aside: dict[str, SetAside] = {}
         ids = [client for client in clients if not client.startswith("$")]
         for start in range(0, len(ids), BATCH):
             batch = ids[start:start + BATCH]
             try:
-                decided = self._decide_batch(batch, as_of, version)
+                decided = self._decide_batch(batch, as_of, version, facts_of)
             except StoreError:
                 raise
             except UNDECIDABLE:
                 decided = decide_each_alone(
                     batch,
-                    lambda one: self._decide_batch(one, as_of, version),
+                    lambda one: self._decide_batch(one, as_of, version, facts_of),
                     lambda client, reason: set_aside.__setitem__(client, SetAside(client, reason)),
                 )
                 if len(batch) > 1 and all(client in set_aside for client in batch):
@@ -319,14 +323,17 @@ class Portfolio:
             standings.update((standing.client, standing) for standing in decided)
         return standings, set_aside
 
-    def _decide_batch(self, clients: list[str], as_of: Instant, version: RuleSetVersion) -> list[Standing]:
+    def _decide_batch(
+        self, clients: list[str], as_of: Instant, version: RuleSetVersion, facts_of: FactsOf
+    ) -> list[Standing]:
         """The standings of those of ``clients`` with events, in one round trip to the engine."""
-        grace_days = version.ruleset.parameters.grace_days
         pending: list[tuple[str, list[Event], Facts]] = []
         for client in clients:
             events = self._store.read_client(client)
             if events:
-                pending.append((client, events, facts_of(events, as_of, grace_days=grace_days)))
+                fold = ClientFold()
+                fold.apply_all(events)
+                pending.append((client, events, facts_of(fold, as_of)))
         decisions = self._engines.decide_batch([(client, facts) for client, _, facts in pending], version)
         standings = []
         for (client, events, facts), decision in zip(pending, decisions):

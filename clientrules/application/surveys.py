@@ -28,7 +28,7 @@ from clientrules.domain.events import (
     SurveyReminded,
     check_client_id,
 )
-from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.facts import ClientFold
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.survey.errors import (

@@ -57,7 +57,8 @@ def report_command(as_json: bool, html_file: Path | None, horizon_days: int | No
     if as_json:
         _echo_json(report.to_json())
     elif html_file is not None:
-        _write(html_file, ctx_ledger(create=False).reports.html(report.to_json()))
+        ledger = ctx_ledger(create=False)
+        _write(html_file, ledger.reports.html(report.to_json(), date_format=ledger.settings.date_format))
         click.echo(f"wrote {html_file}", err=True)
     else:
         click.echo(report.to_text(), nl=False)

@@ -31,6 +31,7 @@ import jinja2
 from clientrules.adapters.deadline import Deadline
 from clientrules.adapters.store.sqlite import sqlite_path
 from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
 from clientrules.domain.survey import Invitation, is_email_address
 from clientrules.ports import Delivery, Mailer
 
@@ -72,6 +73,9 @@ class MailSettings(Protocol):
 
     @property
     def mail_from(self) -> str: ...
+
+    @property
+    def date_format(self) -> str: ...
 
     @property
     def outbox(self) -> str | None: ...
@@ -174,6 +178,8 @@ class Sender:
     #: whether the web app serves a logo (at ``<base url>/brand/logo``, as links are at ``<base url>/s/<token>``)
     has_logo: bool = False
     accent: str = DEFAULT_ACCENT
+    #: how its mail writes dates (:data:`~clientrules.domain.events.dates.DATE_FORMATS`)
+    date_format: str = DEFAULT_DATE_FORMAT
 
     @property
     def domain(self) -> str:
@@ -209,6 +215,7 @@ class InvitationMail:
             reply_to=settings.owner_email,
             has_logo=bool(settings.business_logo),
             accent=settings.accent_colour or DEFAULT_ACCENT,
+            date_format=settings.date_format,
         )
         return cls(mailer, sender)
 
@@ -230,7 +237,7 @@ class InvitationMail:
             "business": business,
             "signed": self.sender.name,
             "url": invitation.url(base_url),
-            "expires": _long_date(invitation.expires_at.date),
+            "expires": plain_date(invitation.expires_at, self.sender.date_format),
             "reminder": reminder,
             "subject": subject,
             "logo_url": f"{base_url.rstrip('/')}/brand/logo" if self.sender.has_logo else None,
@@ -285,10 +292,6 @@ def delete_outbox_copies(folder: Path, invitations: Iterable[Invitation]) -> lis
 def _transfer_encoding(text: str) -> str:
     """Plain 7bit when the text allows it, so the link stays whole in an outbox file; else quoted-printable."""
     return "7bit" if text.isascii() and max(map(len, text.splitlines()), default=0) <= 900 else "quoted-printable"
-
-
-def _long_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def _wrapped(text: str) -> str:

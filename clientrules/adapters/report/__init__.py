@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping
 
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT
+
 #: matplotlib's text layout keeps state between figures: one chart is drawn at a time
 _DRAWING = threading.Lock()
 
@@ -27,6 +29,7 @@ class ReportRenderer:
         actions: Mapping[str, str] | None = None,
         shown: Mapping[str, int] | None = None,
         more_url: Callable[[str, int], str] | None = None,
+        date_format: str = DEFAULT_DATE_FORMAT,
     ) -> str:
         """The report as one self-contained page, or (``full_page=False``) the fragment a web page embeds.
 
@@ -36,7 +39,8 @@ class ReportRenderer:
         proposal id to the trusted HTML of its accept and reject controls.
         Long lists show 25 items at a time: ``shown`` says how many of each to
         show and ``more_url(list, count)`` links to more; without it, the rest
-        of each list is folded.
+        of each list is folded. ``date_format`` (one of
+        :data:`~clientrules.domain.events.dates.DATE_FORMATS`) says how dates are written.
         """
         from markupsafe import Markup
 
@@ -52,6 +56,7 @@ class ReportRenderer:
                 actions=trusted,
                 shown=shown,
                 more_url=more_url,
+                date_format=date_format,
             )
 
     def stylesheet(self) -> str:

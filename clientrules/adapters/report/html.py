@@ -28,7 +28,8 @@ from markupsafe import Markup, escape
 
 from clientrules.adapters.report import charts
 from clientrules.domain.learning.reasons import LABELS
-from clientrules.domain.learning.report import plain_date, plural
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT
+from clientrules.domain.learning.report import date_words, period_words, plural
 
 PAGE_SIZE = 25
 
@@ -41,7 +42,7 @@ _ENVIRONMENT = jinja2.Environment(
 )
 _ENVIRONMENT.filters["money"] = lambda value: f"{value:,.0f}" if value is not None else "–"
 _ENVIRONMENT.filters["number"] = lambda value: "–" if value is None else f"{value:g}"
-_ENVIRONMENT.filters["plain_date"] = plain_date
+_ENVIRONMENT.filters["plain_date"] = date_words
 _ENVIRONMENT.filters["percent"] = lambda value: f"{value:.0%}"
 _ENVIRONMENT.globals["plural"] = plural
 
@@ -73,8 +74,10 @@ def render_html(
     actions: Mapping[str, Markup] | None = None,
     shown: Mapping[str, int] | None = None,
     more_url: Callable[[str, int], str] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
 ) -> str:
-    """The report data (``Report.to_json()``) as HTML; every text from the data is escaped.
+    """The report data (``Report.to_json()``) as HTML; every text from the data is escaped; dates
+    written as ``date_format`` says (:data:`~clientrules.domain.events.dates.DATE_FORMATS`).
 
     ``actions`` maps a proposal id to the (trusted) HTML of its accept/reject
     controls; without it the page shows the CLI commands (in the proposal's details).
@@ -116,6 +119,8 @@ def render_html(
         reason_labels=LABELS,
         page=page,
         told=_told_items(data),
+        period=period_words(data["period"], date_format),
+        date_format=date_format,
     )
 
 

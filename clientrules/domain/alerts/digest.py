@@ -1,7 +1,8 @@
 """The owner's digest of decision changes: one mail with a text and an HTML part, most severe first.
 
 Plain words throughout: verdicts as "terminate" or "refer out", moments as
-"1 June 2026", each change with the sentences of the rules behind it and
+"1 June 2026" (or as the business writes dates: ``date_format``, see
+:mod:`clientrules.domain.events.dates`), each change with the sentences of the rules behind it and
 their advice.
 """
 
@@ -12,6 +13,7 @@ from email.message import EmailMessage
 from typing import Mapping, Sequence
 
 from clientrules.domain.alerts.change import Change
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
 from clientrules.domain.rules.model import VERDICTS
 
 #: each group's heading, most severe first
@@ -28,15 +30,10 @@ def verdict_words(verdict: str | None) -> str:
     return "no decision yet" if verdict is None else verdict.replace("_", " ")
 
 
-def day_words(change: Change) -> str:
-    """The UTC day of the change, as ``1 June 2026``."""
-    day = change.at.utc
-    return f"{day.day} {day:%B %Y}"
-
-
-def summary(change: Change) -> str:
+def summary(change: Change, date_format: str = DEFAULT_DATE_FORMAT) -> str:
     """``was keep, now terminate (1 June 2026)``."""
-    return f"was {verdict_words(change.from_verdict)}, now {verdict_words(change.to_verdict)} ({day_words(change)})"
+    when = plain_date(change.at, date_format)
+    return f"was {verdict_words(change.from_verdict)}, now {verdict_words(change.to_verdict)} ({when})"
 
 
 def subject(changes: Sequence[Change]) -> str:
@@ -53,14 +50,19 @@ def grouped(changes: Sequence[Change]) -> list[tuple[str, list[Change]]]:
     return [(verdict, sorted(members, key=lambda c: c.at.key)) for verdict, members in groups if members]
 
 
-def digest_text(changes: Sequence[Change], client_url: str | None, names: Mapping[str, str] | None = None) -> str:
+def digest_text(
+    changes: Sequence[Change],
+    client_url: str | None,
+    names: Mapping[str, str] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
+) -> str:
     """The plain-text part; each client by its name in ``names`` (its id when it has none)."""
     names = names or {}
     lines = [subject(changes), ""]
     for verdict, members in grouped(changes):
         lines += [HEADINGS[verdict], "=" * len(HEADINGS[verdict]), ""]
         for change in members:
-            lines.append(f"* {names.get(change.client, change.client)}: {summary(change)}")
+            lines.append(f"* {names.get(change.client, change.client)}: {summary(change, date_format)}")
             lines += [f"  - {reason.sentence}" for reason in change.reasons]
             lines += [f"  Advice: {advice}" for advice in change.advice]
             if client_url:
@@ -69,7 +71,12 @@ def digest_text(changes: Sequence[Change], client_url: str | None, names: Mappin
     return "\n".join(lines)
 
 
-def digest_html(changes: Sequence[Change], client_url: str | None, names: Mapping[str, str] | None = None) -> str:
+def digest_html(
+    changes: Sequence[Change],
+    client_url: str | None,
+    names: Mapping[str, str] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
+) -> str:
     """The HTML part; each client by its name in ``names`` (its id when it has none), linked with ``client_url``."""
     e = html.escape
     names = names or {}
@@ -86,7 +93,7 @@ def digest_html(changes: Sequence[Change], client_url: str | None, names: Mappin
             name = e(names.get(change.client, change.client))
             if client_url:
                 name = f'<a href="{e(client_url.format(client=change.client))}">{name}</a>'
-            parts.append(f"<li><p><strong>{name}</strong>: {e(summary(change))}</p>")
+            parts.append(f"<li><p><strong>{name}</strong>: {e(summary(change, date_format))}</p>")
             if change.reasons:
                 parts.append("<ul>" + "".join(f"<li>{e(r.sentence)}</li>" for r in change.reasons) + "</ul>")
             parts += [f"<p>Advice: {e(advice)}</p>" for advice in change.advice]
@@ -103,11 +110,13 @@ def digest_message(
     recipient: str,
     client_url: str | None = None,
     names: Mapping[str, str] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
 ) -> EmailMessage:
     """The digest of ``changes`` (at least one) from ``sender`` to ``recipient``.
 
     ``client_url`` (e.g. ``https://app.example/owner/clients/{client}``) links
-    each client to its page; ``names`` gives the clients' names.
+    each client to its page; ``names`` gives the clients' names; dates are
+    written as ``date_format`` says.
     """
     if not changes:
         raise ValueError("a digest needs at least one change")
@@ -115,6 +124,6 @@ def digest_message(
     message["Subject"] = subject(changes)
     message["From"] = sender
     message["To"] = recipient
-    message.set_content(digest_text(changes, client_url, names))
-    message.add_alternative(digest_html(changes, client_url, names), subtype="html")
+    message.set_content(digest_text(changes, client_url, names, date_format))
+    message.add_alternative(digest_html(changes, client_url, names, date_format), subtype="html")
     return message

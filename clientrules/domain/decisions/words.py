@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.facts.value import Incident
 from clientrules.domain.rules.model import AnyOf, Comparison, Condition, FactValue, Rule, RuleSet, SignalCondition
 

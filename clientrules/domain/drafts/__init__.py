@@ -10,7 +10,8 @@ table through this package; :mod:`clientrules.domain.next_steps` fills them
 with a client's values.
 """
 
-from clientrules.domain.drafts.fields import FIELDS, DraftSettings, FieldDoc, plain_amount, plain_date
+from clientrules.domain.drafts.fields import FIELDS, DraftSettings, FieldDoc, plain_amount
+from clientrules.domain.events.dates import plain_date
 from clientrules.domain.drafts.table import DRAFT_NAMES, Drafts, default_drafts, read_drafts
 from clientrules.domain.errors import DraftError
 

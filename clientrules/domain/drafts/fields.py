@@ -10,17 +10,13 @@ for one client come from :func:`clientrules.domain.next_steps.fields.draft_field
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any, Mapping, Union
 
 import attrs
 
+
 FieldValue = Union[str, int, float, bool, list[Any]]
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
 
 
 @attrs.frozen
@@ -185,11 +181,6 @@ FIELDS: dict[str, FieldDoc] = {
         "when to review the plan: the latest plan's review date, else today plus 30 days", "1 July 2026"
     ),
 }
-
-
-def plain_date(day: dt.date) -> str:
-    """``15 December 2025``: a date as owners write it, the same in every locale."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def plain_amount(amount: Decimal | float) -> str:

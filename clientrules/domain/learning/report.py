@@ -89,6 +89,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, MONTHS, plain_date
 from clientrules.domain.learning.backtest import Decided, Flag, Replayed, set_aside_words
 from clientrules.domain.learning.evidence import DepartedClient, Evidence
 from clientrules.domain.learning.history import days_before
@@ -121,10 +122,6 @@ REPORT_KEYS = (
 )
 #: Facts shown for a departed client when above zero: the warning facts, and the client-side ones the playbook uses.
 WARNING_FACTS = (*(fact for fact, op in CANDIDATE_FACTS if op == ">="), "severe_staff_incidents_365d", "contract_breaches_365d", "needs_outgrown_365d")
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 #: "When did you first think of leaving?" as "this client says it was thinking of leaving ..."
 THINKING_OF_LEAVING = {
     "under_a_month": "for less than a month",
@@ -210,12 +207,9 @@ def build_report(
     return Report({key: data[key] for key in REPORT_KEYS})
 
 
-def plain_date(text: str | None) -> str:
-    """``2026-03-05`` -> ``5 March 2026`` (``–`` for none)."""
-    if not text:
-        return "–"
-    day = dt.date.fromisoformat(text[:10])
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+def date_words(text: str | None, date_format: str = DEFAULT_DATE_FORMAT) -> str:
+    """``2026-03-05`` -> ``5 March 2026``, or as ``date_format`` writes it (``–`` for none)."""
+    return plain_date(dt.date.fromisoformat(text[:10]), date_format) if text else "–"
 
 
 def month_words(text: str) -> str:
@@ -462,11 +456,18 @@ def names_words(names: list[str], *, shown: int = NAMES_SHOWN) -> str:
     return "".join(listed)
 
 
+def period_words(period: Mapping[str, str | None], date_format: str = DEFAULT_DATE_FORMAT) -> str:
+    """The report's ``period`` as ``5 January 2026 to 30 June 2026`` (dates as ``date_format`` writes them)."""
+    if period["first"] is None:
+        return "no client events yet"
+    return f"{date_words(period['first'], date_format)} to {date_words(period['last'], date_format)}"
+
+
 def _in_words(data: dict[str, Any]) -> dict[str, Any]:
     """The report's sentences (see the module)."""
     summary, period = data["summary"], data["period"]
     if period["first"] is None:
-        return {"period": "no client events yet", "summary": ["No client events yet."], "recommend": "", "ended_by_us": ""}
+        return {"period": period_words(period), "summary": ["No client events yet."], "recommend": "", "ended_by_us": ""}
     sentences = []
     left = summary["departed"]
     if left:
@@ -512,7 +513,7 @@ def _in_words(data: dict[str, Any]) -> dict[str, Any]:
     if aside:
         sentences.append(aside)
     return {
-        "period": f"{plain_date(period['first'])} to {plain_date(period['last'])}",
+        "period": period_words(period),
         "summary": sentences,
         "recommend": data["recommend"]["words"],
         "ended_by_us": ended,
@@ -577,7 +578,7 @@ def _text_lines(data: dict[str, Any]) -> Iterable[str]:
             label = reason
             yield f"  “{reason}”"
         name = data["names"].get(item["client"], item["client"])
-        yield f"    {question} ({name}, {plain_date(item['answered_on'])}): {' '.join(item['text'].split())}"
+        yield f"    {question} ({name}, {date_words(item['answered_on'])}): {' '.join(item['text'].split())}"
     if len(told) > TEXT_LIST_SHOWN:
         yield f"  and {len(told) - TEXT_LIST_SHOWN:,} more answers (report --json lists them all)"
     if not told:
@@ -601,7 +602,7 @@ def _text_lines(data: dict[str, Any]) -> Iterable[str]:
             name = data["names"].get(ended["client"], ended["client"])
             rules = "; ".join(data["rule_words"].get(rule, rule) for rule in ended["warned_by"])
             after = f"after the rules warned ({rules})" if rules else "without a warning from the rules"
-            yield f"  {name}, ended on {plain_date(ended['ended_on'])}, {after}"
+            yield f"  {name}, ended on {date_words(ended['ended_on'])}, {after}"
         if len(data["ended_by_us"]) > TEXT_LIST_SHOWN:
             yield f"  and {len(data['ended_by_us']) - TEXT_LIST_SHOWN:,} more (report --json lists them all)"
     yield ""

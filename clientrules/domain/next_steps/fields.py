@@ -31,9 +31,10 @@ from clientrules.domain.events import (
     PlanAgreed,
     ScopeChangeRequested,
 )
-from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields, plain_date
+from clientrules.domain.drafts.fields import DraftSettings, FieldValue, empty_fields
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
 from clientrules.domain.facts import Facts
-from clientrules.domain.money import DEFAULT_CURRENCY, client_currency, format_money
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_NUMBER_FORMAT, client_currency, format_money
 from clientrules.domain.next_steps.notice import PHASE_OUT_SHARE, Notice, notice_for
 from clientrules.domain.next_steps.situations import NOT_THE_RIGHT_FIT, situations_of
 
@@ -52,6 +53,8 @@ def draft_fields(
     *,
     as_of: Instant | None = None,
     business_currency: str = DEFAULT_CURRENCY,
+    date_format: str = DEFAULT_DATE_FORMAT,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
 ) -> dict[str, FieldValue]:
     """The value of every field of :data:`~clientrules.domain.drafts.fields.FIELDS` for ``decision``'s client.
 
@@ -60,9 +63,11 @@ def draft_fields(
     The client reads the drafts: ``reasons`` names the situation in their terms
     (:mod:`~clientrules.domain.next_steps.situations`), never a rule's id or
     description. Amounts carry the currency of their invoice, else the
-    client's, else ``business_currency``.
+    client's, else ``business_currency``; dates and amounts are written as ``date_format`` and
+    ``number_format`` say.
     """
     moment = facts.as_of if as_of is None else as_of
+    day = functools.partial(plain_date, date_format=date_format)
     today = moment.date
     history = _History([event for event in events if event.at <= moment], facts)
     currency = client_currency(history.events, business_currency)
@@ -87,7 +92,7 @@ def draft_fields(
     incident = history.latest_within(IncidentReported, moment, days=365)
     hours, unbillable = facts.get("hours_90d", 0.0), facts.get("unbillable_hours_90d", 0.0)
     review_on = plan[1].review_on if plan and plan[1].review_on else today + dt.timedelta(days=30)
-    money = functools.partial(_money, default=currency)
+    money = functools.partial(_money, default=currency, number_format=number_format)
     unanswered = history.cited(FollowUpSent, "unanswered_followups")
     situations = situations_of(decision, history.by_id)
     values = empty_fields()
@@ -96,17 +101,17 @@ def draft_fields(
         client_name=onboarded[1].name if onboarded else decision.client,
         business=settings.business,
         signature=settings.signature or settings.business,
-        today=plain_date(today),
-        client_since=plain_date(first.date) if first else "",
+        today=day(today),
+        client_since=day(first.date) if first else "",
         verdict=decision.reached.replace("_", " "),
         reasons=[
-            _topic(situation, need[1].need if need else "", breach[1].clause if breach else "", unanswered)
+            _topic(situation, need[1].need if need else "", breach[1].clause if breach else "", unanswered, day)
             for situation in situations or (NOT_THE_RIGHT_FIT,)
         ],
         advice=list(decision.advice),
         options=_options(decision),
         late_invoices=[
-            history.late_invoice(invoice, today, money)
+            history.late_invoice(invoice, today, money, day)
             for _, invoice in history.cited(InvoiceIssued, "late_invoices_12m", "late_after_latest_remedy")
             if invoice.invoice_id not in history.voided
         ],
@@ -115,34 +120,34 @@ def draft_fields(
                 "id": invoice.invoice_id,
                 "amount": money(invoice.amount, invoice.currency),
                 "owed": money(amount, invoice.currency),
-                "due_on": plain_date(invoice.due_on),
+                "due_on": day(invoice.due_on),
             }
             for invoice, amount in unpaid
         ],
-        owed_to_us=_total(unpaid, currency),
+        owed_to_us=_total(unpaid, currency, money),
         overdue_invoices=[
             {
                 "id": invoice.invoice_id,
                 "owed": money(amount, invoice.currency),
-                "due_on": plain_date(invoice.due_on),
+                "due_on": day(invoice.due_on),
                 "days_overdue": (today - invoice.due_on).days,
             }
             for invoice, amount in overdue
         ],
-        overdue_total=_total(overdue, currency),
+        overdue_total=_total(overdue, currency, money),
         invoices_not_yet_due=[
-            {"id": invoice.invoice_id, "owed": money(amount, invoice.currency), "due_on": plain_date(invoice.due_on)}
+            {"id": invoice.invoice_id, "owed": money(amount, invoice.currency), "due_on": day(invoice.due_on)}
             for invoice, amount in not_yet_due
         ],
-        not_yet_due_total=_total(not_yet_due, currency),
+        not_yet_due_total=_total(not_yet_due, currency, money),
         deposits_requested=[
-            {"amount": money(deposit.amount), "purpose": deposit.for_ or "", "on": plain_date(at.date)}
+            {"amount": money(deposit.amount), "purpose": deposit.for_ or "", "on": day(at.date)}
             for at, deposit in history.all(DepositRequested)[-MAX_LIST_ITEMS:]
         ],
         deposits_received=money(received) if received else "",
         deposit_outstanding=money(requested - received) if requested > received else "",
         unpaid_scope_changes=[
-            {"description": change.description, "on": plain_date(at.date)}
+            {"description": change.description, "on": day(at.date)}
             for at, change in history.cited(
                 ScopeChangeRequested, "unpaid_scope_changes_90d", "unpaid_scope_changes_since_plan"
             )
@@ -150,36 +155,36 @@ def draft_fields(
         hours=f"{hours:g}" if hours else "",
         unbillable_hours=f"{unbillable:g}" if unbillable else "",
         unbillable_share=f"{round(100 * unbillable / hours)}%" if hours else "0%",
-        unanswered_followups=[{"topic": followup.topic, "on": plain_date(at.date)} for at, followup in unanswered],
+        unanswered_followups=[{"topic": followup.topic, "on": day(at.date)} for at, followup in unanswered],
         silent_days=int(facts.get("silent_days", 0)),
         missed_deadlines=[
-            {"deliverable": missed.deliverable, "on": plain_date(at.date)}
+            {"deliverable": missed.deliverable, "on": day(at.date)}
             for at, missed in history.within(DeadlineMissed, moment, days=365)[-MAX_LIST_ITEMS:]
         ],
         breached_clause=breach[1].clause if breach else "",
-        breached_on=plain_date(breach[0].date) if breach else "",
-        incident_on=plain_date(incident[0].date) if incident else "",
+        breached_on=day(breach[0].date) if breach else "",
+        incident_on=day(incident[0].date) if incident else "",
         contract_id=contract[1].contract_id if contract else "",
-        contract_ends_on=plain_date(contract[1].ends_on) if contract and contract[1].ends_on else "",
+        contract_ends_on=day(contract[1].ends_on) if contract and contract[1].ends_on else "",
         contract_in_force=notice.contract is not None,
         contract_auto_renews=bool(notice.contract and notice.contract.auto_renews),
         notice_days=notice.days,
-        notice_by=plain_date(notice.give_by),
-        last_day_of_work=plain_date(notice.last_day),
-        notice_text=notice_text(notice, today),
+        notice_by=day(notice.give_by),
+        last_day_of_work=day(notice.last_day),
+        notice_text=notice_text(notice, today, date_format),
         phase_out=phase_out,
         currency=currency,
         outgrown_need=need[1].need if need else "",
         partner=referral[1].partner if referral else settings.partner,
         plan_summary=plan[1].summary if plan else "",
-        review_on=plain_date(review_on),
+        review_on=day(review_on),
     )
     return values
 
 
-def notice_text(notice: Notice, today: dt.date) -> str:
+def notice_text(notice: Notice, today: dt.date, date_format: str = DEFAULT_DATE_FORMAT) -> str:
     """The notice in words for the client: the contract's end, a non-renewal, its notice period, or ours."""
-    last_day = plain_date(notice.last_day)
+    last_day = plain_date(notice.last_day, date_format)
     terms = notice.contract
     ours = f"our contract ({terms.contract_id})" if terms else ""
     if terms and terms.auto_renews:
@@ -188,7 +193,7 @@ def notice_text(notice: Notice, today: dt.date) -> str:
     if terms and notice.at_contract_end:
         return f"We will fulfil {ours} as promised, until {last_day}. That will be our last day of work for you."
     if terms and terms.ends_on is not None:
-        return (f"{ours.capitalize()} ends on {plain_date(terms.ends_on)}; to give you time to arrange what comes "
+        return (f"{ours.capitalize()} ends on {plain_date(terms.ends_on, date_format)}; to give you time to arrange what comes "
                 f"next, we will keep working for you until {last_day}, our last day of work for you.")
     if terms:
         return (f"As {ours} provides, this letter gives you {notice.days} days' notice: "
@@ -198,12 +203,14 @@ def notice_text(notice: Notice, today: dt.date) -> str:
     return f"This letter gives you {notice.days} days' notice: our last day of work for you will be {last_day}."
 
 
-def _topic(situation: str, need: str, clause: str, unanswered: list[tuple[Instant, FollowUpSent]]) -> str:
-    """What a draft says it is about, in the client's terms."""
+def _topic(
+    situation: str, need: str, clause: str, unanswered: list[tuple[Instant, FollowUpSent]], day: Callable[[dt.date], str]
+) -> str:
+    """What a draft says it is about, in the client's terms (``day`` writes a date)."""
     if situation == "breach":
         return f"our contract: {clause}" if clause else "our contract"
     if situation == "silence":
-        since = f" since {plain_date(unanswered[0][0].date)}" if unanswered else ""
+        since = f" since {day(unanswered[0][0].date)}" if unanswered else ""
         return f"staying in touch: our messages{since} are still waiting for an answer"
     if situation == "outgrown":
         return f"what you need now: {need}" if need else "what you need now"
@@ -220,18 +227,19 @@ _TOPICS: Mapping[str, str] = {
 }
 
 
-def _money(amount: Decimal | float, currency: str | None = None, *, default: str) -> str:
+def _money(amount: Decimal | float, currency: str | None = None, *, default: str, number_format: str) -> str:
     """``1,000.00 EUR``: an amount as the client reads it, in ``currency`` (else ``default``, the client's)."""
-    return format_money(amount, currency or default)
+    return format_money(amount, currency or default, number_format)
 
 
-def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str) -> str:
-    """The sum of what is owed on ``invoices``, per currency (``1,000.00 EUR and 50.00 USD``; empty when none)."""
+def _total(invoices: list[tuple[InvoiceIssued, Decimal]], currency: str, money: Callable[..., str]) -> str:
+    """The sum of what is owed on ``invoices``, per currency (``1,000.00 EUR and 50.00 USD``; empty when none),
+    each written with ``money``."""
     sums: dict[str, Decimal] = {}
     for invoice, amount in invoices:
         code = invoice.currency or currency
         sums[code] = sums.get(code, Decimal(0)) + amount
-    return " and ".join(_money(amount, code, default=currency) for code, amount in sums.items() if amount)
+    return " and ".join(money(amount, code) for code, amount in sums.items() if amount)
 
 
 P = TypeVar("P", bound=Payload)
@@ -297,13 +305,15 @@ class _History:
         paid, _ = self.settled(invoice)
         return max(_exact(invoice.amount) - paid, Decimal(0))
 
-    def late_invoice(self, invoice: InvoiceIssued, today: dt.date, money: Callable[..., str]) -> dict[str, Any]:
+    def late_invoice(
+        self, invoice: InvoiceIssued, today: dt.date, money: Callable[..., str], day: Callable[[dt.date], str]
+    ) -> dict[str, Any]:
         _, paid_on = self.settled(invoice)
         return {
             "id": invoice.invoice_id,
             "amount": money(invoice.amount, invoice.currency),
-            "due_on": plain_date(invoice.due_on),
-            "paid_on": plain_date(paid_on) if paid_on else "",
+            "due_on": day(invoice.due_on),
+            "paid_on": day(paid_on) if paid_on else "",
             "days_late": ((paid_on or today) - invoice.due_on).days,
         }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from clientrules.domain.drafts.fields import plain_date
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
 from clientrules.domain.events import (
     ClientMessageReceived,
     DeadlineMissed,
@@ -36,8 +36,9 @@ _DAY = 86_400_000_000
 _UPFRONT = re.compile(r"\b(up-?front|deposit|in advance|advance payment|prepay\w*)\b", re.IGNORECASE)
 
 
-def our_shortfalls(events: Sequence[Event], as_of: Instant) -> list[str]:
-    """Our shortfalls with the client of ``events`` in the 365 days up to ``as_of``, oldest first, in plain words."""
+def our_shortfalls(events: Sequence[Event], as_of: Instant, date_format: str = DEFAULT_DATE_FORMAT) -> list[str]:
+    """Our shortfalls with the client of ``events`` in the 365 days up to ``as_of``, oldest first, in plain words
+    (dates as ``date_format`` writes them)."""
     horizon = as_of.key - _WINDOW_DAYS * _DAY
     found: list[tuple[int, str]] = []
     waiting: list[Event] = []
@@ -51,18 +52,20 @@ def our_shortfalls(events: Sequence[Event], as_of: Instant) -> list[str]:
             days = (event.at.key - waiting[0].at.key) / _DAY
             if days >= SLOW_REPLY_DAYS and event.at.key > horizon:
                 found.append((event.at.key, f"we took {days:.0f} days to answer their message about "
-                              f"{_topic(waiting[0])} of {plain_date(waiting[0].at.date)}"))
+                              f"{_topic(waiting[0])} of {plain_date(waiting[0].at, date_format)}"))
             waiting = []
         elif isinstance(payload, DeadlineMissed) and event.at.key > horizon:
-            found.append((event.at.key, f"we missed the deadline for {payload.deliverable} ({plain_date(event.at.date)})"))
+            found.append((event.at.key, f"we missed the deadline for {payload.deliverable} ({plain_date(event.at, date_format)})"))
     if waiting and (as_of.key - waiting[0].at.key) / _DAY >= SLOW_REPLY_DAYS:
         found.append((waiting[0].at.key, f"their message about {_topic(waiting[0])} of "
-                      f"{plain_date(waiting[0].at.date)} is still waiting for our answer"))
-    found.extend(_terms_never_applied(events, as_of, horizon))
+                      f"{plain_date(waiting[0].at, date_format)} is still waiting for our answer"))
+    found.extend(_terms_never_applied(events, as_of, horizon, date_format))
     return [text for _, text in sorted(found, key=lambda item: item[0])]
 
 
-def _terms_never_applied(events: Sequence[Event], as_of: Instant, horizon: int) -> list[tuple[int, str]]:
+def _terms_never_applied(
+    events: Sequence[Event], as_of: Instant, horizon: int, date_format: str
+) -> list[tuple[int, str]]:
     found = []
     for event in events:
         payload = event.payload
@@ -78,7 +81,7 @@ def _terms_never_applied(events: Sequence[Event], as_of: Instant, horizon: int) 
             for later in events
         )
         if not asked:
-            found.append((event.at.key, f"we agreed \u201c{agreed}\u201d on {plain_date(event.at.date)} "
+            found.append((event.at.key, f"we agreed \u201c{agreed}\u201d on {plain_date(event.at, date_format)} "
                           "and have not asked for a deposit since"))
     return found
 

@@ -31,8 +31,9 @@ from clientrules.domain.events import ClientOnboarded, Event, Instant, MeetingHe
 from clientrules.domain.facts import Facts
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.domain.drafts import DraftError, Drafts, default_drafts
-from clientrules.domain.drafts.fields import FieldValue, plain_date
-from clientrules.domain.money import DEFAULT_CURRENCY
+from clientrules.domain.drafts.fields import FieldValue
+from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
+from clientrules.domain.money import DEFAULT_CURRENCY, DEFAULT_NUMBER_FORMAT
 from clientrules.domain.next_steps.fields import TALK_ONLY, draft_fields
 from clientrules.domain.next_steps.notice import PHASE_OUT_NOTICE_DAYS
 from clientrules.domain.next_steps.our_part import our_shortfalls
@@ -141,6 +142,8 @@ def derive_steps(
     as_of: Instant,
     business_currency: str = DEFAULT_CURRENCY,
     status: ClientStatus | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
 ) -> NextSteps:
     """The next steps for ``decision``'s client as of ``as_of``.
 
@@ -154,14 +157,18 @@ def derive_steps(
     ``facts`` are the facts it was reached from. The drafts are those of
     ``ruleset`` (the defaults stand in for an owner template that cannot be
     filled), and its rules' descriptions word why each step is there (for the
-    owner: the drafts, which the client reads, never use them).
+    owner: the drafts, which the client reads, never use them). Dates and amounts are written as
+    ``date_format`` and ``number_format`` say.
     """
     history = [event for event in events if event.at <= as_of]
     defaults = default_drafts()
     drafts = ruleset.drafts or defaults
     descriptions = {rule.id: rule.description for rule in ruleset.rules}
-    fields = draft_fields(situation, facts, history, drafts.settings, as_of=as_of, business_currency=business_currency)
-    builder = _Builder(situation, history, fields, drafts, defaults, descriptions, as_of=as_of)
+    fields = draft_fields(
+        situation, facts, history, drafts.settings,
+        as_of=as_of, business_currency=business_currency, date_format=date_format, number_format=number_format,
+    )
+    builder = _Builder(situation, history, fields, drafts, defaults, descriptions, as_of=as_of, date_format=date_format)
     verdict = situation.verdict
     if status is not None and status.is_leaving:
         builder.wind_down(status)
@@ -189,9 +196,11 @@ class _Builder:
         descriptions: Mapping[str, str],
         *,
         as_of: Instant,
+        date_format: str,
     ) -> None:
         self.history = history
         self.as_of = as_of
+        self.date_format = date_format
         self.fields = fields
         self.drafts = drafts
         self.defaults = defaults
@@ -292,7 +301,7 @@ class _Builder:
         if isinstance(meeting.payload, MeetingHeld) and meeting.payload.outcome == "unresolved":
             self.replacement_work()
             self.our_part()
-            self.ending(f"The meeting of {plain_date(meeting.at.date)} found no resolution: thank them and part ways.")
+            self.ending(f"The meeting of {plain_date(meeting.at, self.date_format)} found no resolution: thank them and part ways.")
 
     def check_in(self) -> None:
         """A long-standing client gone quiet: a short, warm message asking how they are, not a meeting."""
@@ -330,7 +339,7 @@ class _Builder:
 
         Before an ending it is a check; when our side is the problem itself, it comes before the talk.
         """
-        shortfalls = our_shortfalls(self.history, self.as_of)
+        shortfalls = our_shortfalls(self.history, self.as_of, self.date_format)
         if not shortfalls or any(step.id == "our-part" for step in self.steps):
             return
         listed = "; ".join(shortfalls) + "."
@@ -412,7 +421,7 @@ class _Builder:
 
     def wind_down(self, status: ClientStatus) -> None:
         """The steps of a client leaving on ``status.on``: nothing new to decide, promises to keep."""
-        last_day = plain_date(status.on) if status.on else "the day the notice ends"
+        last_day = plain_date(status.on, self.date_format) if status.on else "the day the notice ends"
         who = "They gave notice" if status.client_chose else "We gave notice"
         given = status.decided_on
         since = Instant.parse(given.isoformat()) if given else None
@@ -462,9 +471,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def after_steps(client: str, status: ClientStatus, events: Iterable[Event], *, as_of: Instant) -> NextSteps:
+def after_steps(
+    client: str, status: ClientStatus, events: Iterable[Event], *, as_of: Instant, date_format: str = DEFAULT_DATE_FORMAT
+) -> NextSteps:
     """The steps of a client who has left as of ``as_of``: the exit survey when the client chose to
-    leave (clients we ended with are invited only on purpose, so they get no step)."""
+    leave (clients we ended with are invited only on purpose, so they get no step); dates as ``date_format`` writes them."""
     history = [event for event in events if event.at <= as_of]
     if not status.client_chose or status.on is None:
         return NextSteps(client, None, as_of, ())
@@ -474,7 +485,7 @@ def after_steps(client: str, status: ClientStatus, events: Iterable[Event], *, a
     step = Step(
         id="exit-survey",
         title=f"Ask {names[-1] if names else client} why: invite them to the exit survey",
-        why=f"They chose to leave and left on {plain_date(status.on)}: their answers show what to improve.",
+        why=f"They chose to leave and left on {plain_date(status.on, date_format)}: their answers show what to improve.",
         done=invited is not None,
         event_type="SurveyInvited",
         done_on=invited.at if invited else None,

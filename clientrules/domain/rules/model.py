@@ -178,13 +178,14 @@ class RuleSet:
             stage_of(rule_id)
         return stage
 
+    @property
+    def facts_used(self) -> frozenset[str]:
+        """The names of the facts its enabled rules read."""
+        return frozenset(fact for rule in self.enabled_rules for fact in rule.facts_used)
+
     def age_thresholds(self) -> dict[str, tuple[float, ...]]:
         """The thresholds its enabled rules compare each day count with (for the schedule of time changes)."""
         return age_thresholds((c.fact, c.value) for rule in self.enabled_rules for c in rule.comparisons)
-
-    def reads(self, fact: str) -> bool:
-        """Whether an enabled rule compares ``fact``."""
-        return any(fact in rule.facts_used for rule in self.enabled_rules)
 
     def matched_signals(self) -> frozenset[str]:
         """Ids of the rules whose signal some enabled rule matches (with or without ``not``)."""
