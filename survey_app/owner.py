@@ -33,12 +33,14 @@ from clientrules.types import Sort
 from survey_app.charts import verdict_chart
 from survey_app.event_forms import NAMES_AN_OPEN_INVOICE, QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
-from survey_app.words import clock_time, event_details, event_name, long_date, stage_word, verdict_word
+from survey_app.words import clock_time, event_details, event_name, long_date, progress_words, stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 from survey_app.state import AppState, app_state
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
-for _filter in (clock_time, event_details, event_name, long_date, stage_word, verdict_word):
+#: how often a page showing work under way looks again by itself
+REFRESH_SECONDS = 5
+for _filter in (clock_time, event_details, event_name, long_date, progress_words, stage_word, verdict_word):
     owner.add_app_template_filter(_filter)
 
 
@@ -109,6 +111,7 @@ def clients() -> ResponseReturnValue:
         verdicts=VERDICTS,
         stages=STAGES,
         sorts=SORT_WORDS,
+        refresh_seconds=REFRESH_SECONDS,
     )
 
 

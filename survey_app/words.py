@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from clientrules import Instant, format_money
+from clientrules import Instant, Progress, format_money
 
 EVENT_NAMES: dict[str, str] = {
     "ClientOnboarded": "New client",
@@ -152,6 +152,18 @@ def _date_words(text: str) -> str:
 def clock_time(value: Instant) -> str:
     """``"14:05 UTC"``."""
     return f"{value.utc:%H:%M} UTC"
+
+
+def progress_words(progress: Progress | None, items: str = "clients") -> str:
+    """``"1,000 of 5,000 clients done, about 20 seconds left"``; ``"just started"`` before any is done."""
+    if progress is None or not progress.done:
+        return "just started"
+    left = progress.seconds_left or 0.0
+    if left < 90:
+        time_left = f"about {max(5, round(left / 5) * 5)} seconds left"
+    else:
+        time_left = f"about {round(left / 60)} minutes left"
+    return f"{progress.done:,} of {progress.total:,} {items} done, {time_left}"
 
 
 def stage_word(stage: str) -> str:

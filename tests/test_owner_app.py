@@ -562,7 +562,7 @@ def test_after_an_adoption_the_dashboard_answers_at_once_and_says_it_is_deciding
     ledger.rules.use(ledger.rules.current().ruleset.source.replace("late_invoices_12m >= 3", "late_invoices_12m >= 1"),
                      note="one is enough")
     page = owner.get("/owner/").get_data(as_text=True)
-    assert "with version 1 of the rules. Deciding every client again now with the rules just adopted" in page
+    assert "with version 1 of the rules, being brought up to date with the rules just adopted" in page
     thread = ledger.portfolio._rebuilding
     if thread is not None:
         thread.join(timeout=60)
