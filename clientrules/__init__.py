@@ -124,7 +124,7 @@ from clientrules.application.evaluation_queue import DEFAULT_BATCH, WorkerReport
 from clientrules.application.learning import Decided, Proposal, Proposals, UnknownProposal
 from clientrules.application.next_steps import MissingAnswers, StepAnswers, UnknownStep
 from clientrules.application.owner import OwnerSession
-from clientrules.application.progress import Progress
+from clientrules.application.progress import Progress, Tracker
 from clientrules.application.portfolio import (
     SORTS,
     STAGES,
@@ -211,6 +211,7 @@ __all__ = [
     "PortfolioQuery",
     "PortfolioPage",
     "Progress",
+    "Tracker",
     "VerdictAt",
     "Change",
     "PassReport",

@@ -38,8 +38,6 @@ from survey_app.security import log_in, log_out, login_required, owner_logged_in
 from survey_app.state import AppState, app_state
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
-#: how often a page showing work under way looks again by itself
-REFRESH_SECONDS = 5
 for _filter in (clock_time, event_details, event_name, long_date, progress_words, stage_word, verdict_word):
     owner.add_app_template_filter(_filter)
 
@@ -111,7 +109,6 @@ def clients() -> ResponseReturnValue:
         verdicts=VERDICTS,
         stages=STAGES,
         sorts=SORT_WORDS,
-        refresh_seconds=REFRESH_SECONDS,
     )
 
 

@@ -155,9 +155,12 @@ def clock_time(value: Instant) -> str:
 
 
 def progress_words(progress: Progress | None, items: str = "clients") -> str:
-    """``"1,000 of 5,000 clients done, about 20 seconds left"``; ``"just started"`` before any is done."""
-    if progress is None or not progress.done:
+    """``"1,000 of 5,000 clients done, about 20 seconds left"``; ``"just started, 0 of 5,000 clients done"``
+    before any is done."""
+    if progress is None:
         return "just started"
+    if not progress.done:
+        return f"just started, 0 of {progress.total:,} {items} done"
     left = progress.seconds_left or 0.0
     if left < 90:
         time_left = f"about {max(5, round(left / 5) * 5)} seconds left"
