@@ -130,14 +130,15 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
         "pending migration 4: per-client data keys for personal fields (deleted to erase a client)  (run: clientrules db migrate)",
         "pending migration 5: each client's fold (a cache of what its facts are computed from)  (run: clientrules db migrate)",
         "pending migration 6: the watcher's checkpoint, schedule and outbox; events stored notify listeners  (run: clientrules db migrate)",
+        "pending migration 7: the owner's portfolio: every client's standing, kept between runs  (run: clientrules db migrate)",
     ]
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6\n"
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 6)\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 7)\n"
     store = open_store(pg_url)
     store.append([work("acme"), work("bolt")])
     store.close()
     assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
-        "migrations applied: 1, 2, 3, 4, 5, 6",
+        "migrations applied: 1, 2, 3, 4, 5, 6, 7",
         "last position: 2",
         "evaluation queue: 0 clients, filled up to position 0",
     ]
