@@ -4,8 +4,13 @@ A real server, ``clientrules serve`` (waitress) in a process of its own, on a
 database of ``dashboard_clients`` clients (~8 events each), one logged-in
 owner on loopback asking one page after another: the default view (needs
 attention first), a search, a filter and a later page, in turn. The first
-request decides every client (the standings are then kept up to date
-incrementally); it is reported apart, in the notes.
+request starts deciding every client in the background (the page says how
+far it has come) and the benchmark waits until they all are; the time until
+then is reported apart, in the notes.
+
+Then the server is stopped and started again, and its first ``GET /owner/``
+is timed against the warm dashboard: it must answer from the standings kept
+in the database, not decide every client again.
 
 Then a rule change is adopted (as the owner does from the preview) and the
 first request after it is timed against the warm dashboard: it must answer
@@ -34,6 +39,8 @@ NAME = "dashboard"
 PASSWORD = "dashboard benchmark owner"
 #: the views asked for in turn
 VIEWS = ("/owner/", "/owner/?q=c0001", "/owner/?verdict=renegotiate", "/owner/?sort=value&page=3")
+#: what the dashboard says while every client is decided for the first time
+FIRST_TIME = "Deciding every client for the first time"
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -89,9 +96,19 @@ def run(context: Context) -> list[Row]:
     try:
         browser = Browser(port)
         browser.log_in()
-        first = browser.timed_get("/owner/")
+        first = wait_until_decided(browser)
         dashboard = [browser.timed_get(VIEWS[n % len(VIEWS)]) for n in range(scale.dashboard_requests)]
         health = [browser.timed_get("/healthz") for _ in range(scale.dashboard_requests)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    server, port = start_server(database, context.workdir / "dashboard-server.log")
+    try:
+        browser = Browser(port)
+        browser.log_in()
+        after_start = browser.timed_get("/owner/")
+        if FIRST_TIME in browser.request("GET", "/owner/")[1]:
+            raise RuntimeError("the dashboard decided every client again after a start")
         adopt_a_rule_change(database)
         after_adoption = browser.timed_get("/owner/")
     finally:
@@ -99,17 +116,29 @@ def run(context: Context) -> list[Row]:
         server.wait(timeout=30)
     notes = (f"{scale.dashboard_requests} requests each, one after another on one connection; views in turn: "
              f"{', '.join(VIEWS)}; dashboard p95 {statistics.quantiles(dashboard, n=20)[-1]:.1f} ms; "
-             f"the first request (every client decided) {first:,.0f} ms")
+             f"every client decided the first time (in the background, progress shown) in {first:,.0f} ms")
     return [
         Row(NAME, f"dashboard at {scale.dashboard_clients:,} clients, median",
             "GET /owner/ (totals per verdict, search, filter, order, a page of 50), logged in, waitress on loopback",
             Figure(statistics.median(dashboard), "ms"), "GET /healthz, same server", Figure(statistics.median(health), "ms"),
             Target("<=", 100.0, "ours"), notes=notes),
+        Row(NAME, f"dashboard at {scale.dashboard_clients:,} clients, first answer after a start",
+            "GET /owner/ first after the server was started again (standings kept in the database)",
+            Figure(after_start, "ms"), "the warm GET /owner/ median, same server", Figure(statistics.median(dashboard), "ms"),
+            Target("<=", 10.0), notes="one request, to a server started again on the same database"),
         Row(NAME, f"dashboard at {scale.dashboard_clients:,} clients, first answer after a rule adoption",
             "GET /owner/ just after a new rule-set version was adopted (standings refreshed in the background)",
             Figure(after_adoption, "ms"), "the warm GET /owner/ median, same server", Figure(statistics.median(dashboard), "ms"),
             Target("<=", 10.0), notes="one request"),
     ]
+
+
+def wait_until_decided(browser: Browser) -> float:
+    """Ask for the dashboard until every client was decided the first time; the milliseconds it took."""
+    started = time.perf_counter()
+    while FIRST_TIME in browser.request("GET", "/owner/")[1]:
+        time.sleep(0.5)
+    return (time.perf_counter() - started) * 1000
 
 
 def adopt_a_rule_change(path: Path) -> None:

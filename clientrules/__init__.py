@@ -132,6 +132,7 @@ from clientrules.application.evaluation_queue import DEFAULT_BATCH, WorkerReport
 from clientrules.application.learning import Decided, Proposal, Proposals, UnknownProposal
 from clientrules.application.next_steps import MissingAnswers, StepAnswers, UnknownStep
 from clientrules.application.owner import OwnerSession
+from clientrules.application.progress import Progress, Tracker
 from clientrules.application.portfolio import (
     SORTS,
     STAGES,
@@ -219,6 +220,8 @@ __all__ = [
     "Total",
     "PortfolioQuery",
     "PortfolioPage",
+    "Progress",
+    "Tracker",
     "VerdictAt",
     "Change",
     "PassReport",

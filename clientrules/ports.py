@@ -8,7 +8,8 @@ technology, and the services (:mod:`clientrules.application`) receive them:
   (every event in global order), :class:`ClientQueries` (which clients
   there are), :class:`KeyStore` (personal-data keys and erasure),
   :class:`StoredSettings` (values kept with the database), :class:`FoldStore`
-  (each client's fold beside its stream), :class:`WatchStore` (the watcher's
+  (each client's fold beside its stream), :class:`StandingsStore` (the
+  owner's portfolio kept between runs), :class:`WatchStore` (the watcher's
   checkpoint and state) and :class:`DeliveryStore` (the outbox of decision
   changes); :class:`EventStore` is all of them, as every backend provides;
 * :class:`DecisionEngine`, a compiled rule set that tells which rules fire
@@ -224,6 +225,36 @@ class FoldStore(Protocol):
 
 
 @attrs.frozen
+class StoredStandings:
+    """Every client's standing as the owner's portfolio last decided them: a cache, never a source of truth.
+
+    ``data`` is opaque to the store (:mod:`clientrules.application.portfolio`
+    writes and checks it); ``position`` is the head position and
+    ``ruleset_version`` the rule-set version they were decided at, ``format``
+    the format they were written in.
+    """
+
+    position: int
+    ruleset_version: int
+    format: str
+    data: str
+
+
+class StandingsStore(Protocol):
+    """A store that keeps the portfolio's standings between runs, so a start can show them at once.
+
+    Standings hold personal fields (names): an erasure deletes them in its transaction.
+    """
+
+    def read_standings(self) -> StoredStandings | None:
+        """The standings last written, None when none are (or an erasure removed them)."""
+
+    def write_standings(self, standings: StoredStandings) -> bool:
+        """Replace the stored standings unless those are of a later position (a slower writer never goes
+        back); whether they were written."""
+
+
+@attrs.frozen
 class WatchCheckpoint:
     """How far the watcher has read the global log, and under which rule-set version it decided."""
 
@@ -348,7 +379,16 @@ class DeliveryStore(Protocol):
 
 
 class EventStore(
-    EventStreams, EventLog, ClientQueries, KeyStore, StoredSettings, FoldStore, WatchStore, DeliveryStore, Protocol
+    EventStreams,
+    EventLog,
+    ClientQueries,
+    KeyStore,
+    StoredSettings,
+    FoldStore,
+    StandingsStore,
+    WatchStore,
+    DeliveryStore,
+    Protocol,
 ):
     """A durable, append-only store of client event streams: every capability of one database.
 

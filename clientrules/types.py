@@ -37,6 +37,7 @@ from clientrules.ports import (
     InvitationSender,
     KeyStore,
     Mailer,
+    StandingsStore,
     StoredSettings,
     WatchStore,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "InvitationSender",
     "KeyStore",
     "Mailer",
+    "StandingsStore",
     "StoredSettings",
     "WatchStore",
     "WorkQueue",

@@ -1,7 +1,9 @@
 """The owner's learning page: the learning report (``ledger.learning``), its charts, and accepting or rejecting proposals.
 
 The report is built once per state of the database (it replays the whole
-history) and reused for its chart images until another event is stored.
+history), in the background on a large one while the page says how far it has
+come (the report before it shown meanwhile), and reused for its chart images
+until another event is stored.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from clientrules import ClientRulesError
+from clientrules import ClientRulesError, Progress
 from survey_app.forms import ActionForm
 from survey_app.security import login_required
 from survey_app.state import app_state
@@ -21,10 +23,21 @@ from survey_app.state import app_state
 learning = Blueprint("learning", __name__, url_prefix="/owner/learning")
 
 
-def _report() -> tuple[int, dict[str, Any]]:
+def _report() -> tuple[dict[str, Any] | None, Progress | None]:
+    """The report's data (None while the first is built in the background) and, while one is built, its progress."""
     state = app_state()
-    position = state.ledger.head_position()
-    return position, state.report_cache.get(position, lambda: state.ledger.learning.report().to_json())
+    learning_service = state.ledger.learning
+    return state.report_cache.get(
+        state.ledger.head_position(), learning_service.report_tracker, lambda tracker: learning_service.report(tracker).to_json()
+    )
+
+
+def _reported() -> dict[str, Any]:
+    """The report's data, for what needs one (a chart, a proposal's title); 404 while the first is built."""
+    data, _ = _report()
+    if data is None:
+        abort(404)
+    return data
 
 
 #: the lists of the page shown 25 at a time; ``?<list>=<count>`` shows more of one
@@ -48,7 +61,9 @@ def _more_url(name: str, count: int) -> str:
 @learning.route("/")
 @login_required
 def report() -> ResponseReturnValue:
-    _, data = _report()
+    data, progress = _report()
+    if data is None:
+        return render_template("owner/learning.html", body=None, progress=progress)
     actions = {
         proposal["id"]: Markup(render_template("owner/proposal_actions.html", proposal=proposal, form=ActionForm()))
         for proposal in data["proposals"]
@@ -66,7 +81,7 @@ def report() -> ResponseReturnValue:
             date_format=app_state().settings.date_format,
         )
     )
-    return render_template("owner/learning.html", body=body)
+    return render_template("owner/learning.html", body=body, progress=progress)
 
 
 @learning.route("/report.css")
@@ -78,7 +93,7 @@ def report_stylesheet() -> ResponseReturnValue:
 @learning.route("/charts/<name>.png")
 @login_required
 def chart(name: str) -> ResponseReturnValue:
-    _, data = _report()
+    data = _reported()
     reports = app_state().ledger.reports
     if name not in reports.chart_names(data):
         abort(404)
@@ -91,8 +106,8 @@ def decide(proposal_id: str, outcome: str) -> ResponseReturnValue:
     if outcome not in ("accept", "reject"):
         abort(404)
     service = app_state().ledger.learning
-    _, data = _report()
-    proposal = next((p for p in data["proposals"] if proposal_id in (p["id"], p["readable_id"])), None)
+    data, _ = _report()
+    proposal = next((p for p in (data or {"proposals": []})["proposals"] if proposal_id in (p["id"], p["readable_id"])), None)
     what = f"“{proposal['words']['title']}”" if proposal else "The proposal"
     try:
         if outcome == "accept":

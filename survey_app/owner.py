@@ -32,12 +32,13 @@ from clientrules.types import Sort
 from survey_app.charts import verdict_chart
 from survey_app.event_forms import NAMES_AN_OPEN_INVOICE, QUICK_ACTIONS, RECORDABLE, NewClientForm, event_form
 from survey_app.forms import ActionForm, InviteForm, LoginForm, RemindForm
-from survey_app.words import clock_time, event_details, event_name, long_date, money_words, stage_word, verdict_word
+from survey_app.words import clock_time, event_details, event_name, long_date, money_words, progress_words
+from survey_app.words import stage_word, verdict_word
 from survey_app.security import log_in, log_out, login_required, owner_logged_in, safe_next
 from survey_app.state import AppState, app_state
 
 owner = Blueprint("owner", __name__, url_prefix="/owner")
-for _filter in (clock_time, event_details, event_name, long_date, stage_word, verdict_word):
+for _filter in (clock_time, event_details, event_name, long_date, progress_words, stage_word, verdict_word):
     owner.add_app_template_filter(_filter)
 
 

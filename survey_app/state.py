@@ -10,7 +10,11 @@ from typing import Any, Callable, Deque
 import attrs
 from flask import current_app
 
-from clientrules import Ledger, Settings
+from clientrules import Ledger, Progress, Settings, Tracker
+
+#: the most client reads (every client, once per pass) of a learning report built before answering; more are
+#: read in the background
+READS_AT_ONCE = 2_000
 
 EXTENSION = "clientrules"
 
@@ -59,20 +63,49 @@ class LoginLimiter:
 
 
 class ReportCache:
-    """The latest report data, keyed by the database's head position."""
+    """The latest learning report's data, keyed by the database's head position, built in the background.
+
+    While a report is built for a newer position, the one before it (if any)
+    is served with the build's progress; up to :data:`READS_AT_ONCE` it is built
+    before answering.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._position = -1
         self._data: dict[str, Any] | None = None
+        self._tracker: Tracker | None = None
+        self._failure: Exception | None = None
 
-    def get(self, position: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def get(
+        self, position: int, new_tracker: Callable[[], Tracker], build: Callable[[Tracker], dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, Progress | None]:
+        """The data at ``position`` (None while the first is built) and, while one is built, its progress."""
         with self._lock:
-            if self._data is None or position != self._position:
-                self._data, self._position = build(), position
-            return self._data
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
+            if self._data is not None and position == self._position:
+                return self._data, None
+            if self._tracker is None:
+                tracker = new_tracker()
+                if tracker.progress().total <= READS_AT_ONCE:
+                    self._data, self._position = build(tracker), position
+                    return self._data, None
+                self._tracker = tracker
+                threading.Thread(target=self._build, args=(position, build, tracker), name="learning report",
+                                 daemon=True).start()
+            return self._data, self._tracker.progress()
 
-
+    def _build(self, position: int, build: Callable[[Tracker], dict[str, Any]], tracker: Tracker) -> None:
+        try:
+            data = build(tracker)
+            with self._lock:
+                self._data, self._position = data, position
+        except Exception as failure:  # the thread has no one else to tell: the next look raises it
+            self._failure = failure
+        finally:
+            self._tracker = None
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from clientrules import Instant, format_money, plain_date
+from clientrules import Instant, Progress, format_money, plain_date
 from survey_app.numbers import written
 from survey_app.state import app_state
 
@@ -155,6 +155,21 @@ def _date_words(text: str) -> str:
 def clock_time(value: Instant) -> str:
     """``"14:05 UTC"``."""
     return f"{value.utc:%H:%M} UTC"
+
+
+def progress_words(progress: Progress | None, items: str = "clients") -> str:
+    """``"1,000 of 5,000 clients done, about 20 seconds left"``; ``"just started, 0 of 5,000 clients done"``
+    before any is done."""
+    if progress is None:
+        return "just started"
+    if not progress.done:
+        return f"just started, 0 of {progress.total:,} {items} done"
+    left = progress.seconds_left or 0.0
+    if left < 90:
+        time_left = f"about {max(5, round(left / 5) * 5)} seconds left"
+    else:
+        time_left = f"about {round(left / 60)} minutes left"
+    return f"{progress.done:,} of {progress.total:,} {items} done, {time_left}"
 
 
 def stage_word(stage: str) -> str:

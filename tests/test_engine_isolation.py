@@ -8,6 +8,7 @@ one client (an engine factory whose child is ``aborting_engine.py``).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 
 import pytest
@@ -83,7 +84,9 @@ def test_the_web_app_answers_healthz_and_survey_links_and_shows_a_clean_page_whe
         link = ledger.surveys.invite("left-us").url("")
         ledger.surveys.owner.set_password(PASSWORD)
     for doomed, status in ((DOOMED, 200), ("*", 503)):  # one client's crash sets it aside; everyone's: no decisions
-        app = make_app(db_url, tmp_path, ledger=Ledger.open(db_url, engine_factory=factory(doomed)))
+        fresh = str(tmp_path / f"{status}.db")  # a copy with no standings kept from the round before
+        shutil.copyfile(db_url, fresh)
+        app = make_app(fresh, tmp_path, ledger=Ledger.open(fresh, engine_factory=factory(doomed)))
         try:
             owner = app.test_client()
             assert log_in(owner).status_code == 303

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,45 @@ def test_accept_and_reject_from_the_page(owner, app) -> None:
     again = owner.post(reject, data={"csrf_token": csrf_token(after)})
     assert again.status_code == 303
     assert "was accepted already" in owner.get("/owner/learning/").get_data(as_text=True)
+
+
+def _until_built(owner) -> str:
+    """The learning page once its report is built (the build runs in the background)."""
+    for _ in range(600):
+        page = owner.get("/owner/learning/").get_data(as_text=True)
+        if "client histories" not in page:
+            return page
+        threading.Event().wait(0.1)
+    raise AssertionError("the learning report was never built")
+
+
+def test_a_large_history_is_read_in_the_background_while_the_page_says_how_far_it_has_come(
+    app, owner, monkeypatch
+) -> None:
+    from survey_app import state
+
+    monkeypatch.setattr(state, "READS_AT_ONCE", 0)  # any history is more than is read before answering
+    first = owner.get("/owner/learning/")
+    text = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert "history for this report" in text and ">Look again</a>" in text
+    assert re.search(r'<progress max="120" value="\d+"', text)  # 60 clients, read twice
+    built = _until_built(owner)
+    assert "Why clients left" in built and "<progress" not in built
+
+
+def test_the_report_is_built_again_after_a_new_event_and_the_one_before_shown_meanwhile(app, owner, monkeypatch) -> None:
+    from clientrules import ClientOnboarded
+    from survey_app import state
+
+    cache = app.extensions["clientrules"].report_cache
+    ledger = app.extensions["clientrules"].ledger
+    assert "Why clients left" in owner.get("/owner/learning/").get_data(as_text=True)
+    built_at = cache._position
+    assert built_at == ledger.head_position()
+    monkeypatch.setattr(state, "READS_AT_ONCE", 0)
+    ledger.record("newcomer", ClientOnboarded(name="Newcomer"), "2026-06-01")
+    meanwhile = owner.get("/owner/learning/").get_data(as_text=True)
+    assert "it is being brought up to date" in meanwhile and "Why clients left" in meanwhile
+    _until_built(owner)
+    assert cache._position == ledger.head_position() == built_at + 1

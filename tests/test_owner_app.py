@@ -566,7 +566,7 @@ def test_after_an_adoption_the_dashboard_answers_at_once_and_says_it_is_deciding
     ledger.rules.use(ledger.rules.current().ruleset.source.replace("late_invoices_12m >= 3", "late_invoices_12m >= 1"),
                      note="one is enough")
     page = owner.get("/owner/").get_data(as_text=True)
-    assert "with version 1 of the rules. Deciding every client again now with the rules just adopted" in page
+    assert "with version 1 of the rules, being brought up to date with the rules just adopted" in page
     thread = ledger.portfolio._rebuilding
     if thread is not None:
         thread.join(timeout=60)
@@ -598,3 +598,17 @@ def test_the_owner_invites_a_client_we_ended_with_only_on_purpose(app, owner) ->
     owner.post("/owner/clients/bravo/invite", data={"csrf_token": token, "on_purpose": "y"})
     (invited,) = [e for e in ledger.events("bravo") if e.type == "SurveyInvited"]
     assert invited.payload.ended_by == "us"
+
+
+def test_the_first_look_at_a_large_portfolio_says_how_far_deciding_has_come(app, owner, monkeypatch) -> None:
+    from clientrules.application import portfolio as portfolio_module
+
+    ledger = app.extensions["clientrules"].ledger
+    monkeypatch.setattr(portfolio_module, "AT_ONCE", 0)  # any portfolio is more than is decided before answering
+    page = owner.get("/owner/").get_data(as_text=True)
+    assert "Deciding every client for the first time: just started" in page and ">Look again</a>" in page
+    assert "<progress" in page
+    thread = ledger.portfolio._rebuilding
+    if thread is not None:
+        thread.join(timeout=60)
+    assert "with the rules in use" in owner.get("/owner/").get_data(as_text=True)

@@ -131,9 +131,10 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
         "pending migration 5: each client's fold (a cache of what its facts are computed from)  (run: clientrules db migrate)",
         "pending migration 6: the watcher's checkpoint, schedule and outbox; events stored notify listeners  (run: clientrules db migrate)",
         "pending migration 7: one event appended in one call (one round trip)  (run: clientrules db migrate)",
+        "pending migration 8: the owner's portfolio: every client's standing, kept between runs  (run: clientrules db migrate)",
     ]
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7\n"
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 7)\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 8)\n"
     store = open_store(pg_url)
     store.append([work("acme"), work("bolt")])
     store.close()

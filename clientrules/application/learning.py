@@ -26,6 +26,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import attrs
 
+from clientrules.application.progress import Tracker
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.errors import ClientRulesError
@@ -50,11 +51,16 @@ class StoreForLearning(EventStreams, ClientQueries, Protocol):
     """What learning reads and writes: each client's stream, which clients there are, and the ``$learning`` stream."""
 
 
+#: how many times the learning report reads every client (the evidence, then the replay)
+REPORT_PASSES = 2
+
+
 class StoredHistories:
     """Every client of a store, read and folded one at a time, each time it is iterated."""
 
-    def __init__(self, store: StoreForLearning) -> None:
+    def __init__(self, store: StoreForLearning, tracker: Tracker | None = None) -> None:
         self._store = store
+        self._tracker = tracker
         summaries = store.clients()
         self.timeframe = Timeframe(
             min((s.first_at for s in summaries), default=None), max((s.last_at for s in summaries), default=None)
@@ -63,6 +69,8 @@ class StoredHistories:
     def __iter__(self) -> Iterator[ClientRecord]:
         for client in self._store.client_ids():
             yield ClientRecord.from_events(client, self._store.read_client(client))
+            if self._tracker is not None:
+                self._tracker.advance()
 
 
 @attrs.frozen
@@ -365,10 +373,17 @@ class Learning:
         )
         return result
 
-    def report(self) -> Report:
-        """The learning report: why clients left, what their logs showed, and what to change."""
+    def report_tracker(self) -> Tracker:
+        """A count for :meth:`report` to advance: every client, :data:`REPORT_PASSES` times."""
+        return Tracker(REPORT_PASSES * len(self._store.client_ids()))
+
+    def report(self, tracker: Tracker | None = None) -> Report:
+        """The learning report: why clients left, what their logs showed, and what to change.
+
+        It reads every client :data:`REPORT_PASSES` times; ``tracker`` counts the clients read.
+        """
         versions = self._rules.versions()
-        histories = self.histories()
+        histories = StoredHistories(self._store, tracker)
         evidence = self.evidence(histories)
         in_force = Column("in force", lambda moment: version_in_force(versions, moment))
         proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])

@@ -1,9 +1,10 @@
 """The owner's portfolio (``ledger.portfolio``): every client's standing, totals per verdict, search, filter, sort, pages.
 
 Deciding for every client on every look would cost seconds at a few thousand
-clients, so the standings are kept in memory and brought up to date on each
-call: only the clients with an event stored since the last call are decided
-again. Everything is decided again in the background when another rule-set
+clients, so the standings are kept in memory, and in the store each time every
+client was decided (so a start shows them at once, said to be as of when they
+were decided), and brought up to date on each call: only the clients with an
+event stored since the last call are decided again. Everything is decided again in the background when another rule-set
 version is adopted (the standings of the previous one are shown meanwhile, said
 to be refreshing) and once the standings are :data:`REFRESH_AFTER` old,
 because facts such as days of silence or overdue amounts change with time alone.
@@ -12,6 +13,7 @@ because facts such as days of silence or overdue amounts change with time alone.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any, Callable, Iterable, Literal
 
@@ -32,8 +34,9 @@ from clientrules.domain.rules.model import SEVERITY, VERDICTS
 from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alone
 from clientrules.application.decisions import Decisions, FactsOf
 from clientrules.application.engines import Engines
+from clientrules.application.progress import Progress, Tracker
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
-from clientrules.ports import EventStore
+from clientrules.ports import EventStore, StoredStandings
 
 #: the longest the time-dependent facts of a client without new events may be old
 REFRESH_AFTER = dt.timedelta(hours=1)
@@ -46,8 +49,12 @@ SORTS: tuple[Sort, ...] = ("attention", "name", "value", "overdue", "recent")
 DEFAULT_PAGE_SIZE = 50
 #: moments decided for a client's verdict over time
 MAX_POINTS = 250
-#: clients decided per round trip to the engine
-BATCH = 1_000
+#: clients decided per round trip to the engine (and per step of the progress a background refresh shows)
+BATCH = 250
+#: the most clients decided before answering; more are decided by a background refresh
+AT_ONCE = 1_000
+#: the format the standings are kept in the store in (others are decided again rather than read)
+STANDINGS_FORMAT = "standings-1"
 
 
 @attrs.frozen
@@ -147,6 +154,10 @@ class PortfolioPage:
     refreshing: bool = False
     #: the clients that could not be decided, by id (``clientrules db check`` says how to repair them)
     set_aside: tuple[SetAside, ...] = ()
+    #: whether any standing is known yet (False: every client is being decided for the first time)
+    decided: bool = True
+    #: how far the background refresh has come, None when none runs
+    progress: Progress | None = None
 
 
 class Portfolio:
@@ -174,21 +185,36 @@ class Portfolio:
         self._ruleset = 0
         self._refreshed: Instant | None = None
         self._rebuilding: threading.Thread | None = None
+        #: the background refresh's count of clients decided
+        self._tracker: Tracker | None = None
+        #: why the background refresh failed, raised to the next look
+        self._failure: BaseException | None = None
 
     def standings(self) -> list[Standing]:
-        """Every client's standing, brought up to date; in no particular order."""
-        with self._lock:
-            self._refresh()
-            return list(self._standings.values())
+        """Every client's standing, brought up to date; in no particular order (waits for a first decision)."""
+        while True:
+            with self._lock:
+                self._refresh(wait=True)
+                first = self._rebuilding if self._refreshed is None else None
+                if first is None:
+                    return list(self._standings.values())
+            first.join()
 
     def page(self, query: PortfolioQuery = PortfolioQuery()) -> PortfolioPage:
-        """The standings that match ``query``, sorted, cut to its page (a page past the last gives the last)."""
+        """The standings that match ``query``, sorted, cut to its page (a page past the last gives the last).
+
+        Answers at once: while every client is decided for the first time in
+        the background, the page is empty with ``decided`` False and the
+        work's ``progress``.
+        """
         with self._lock:
-            self._refresh()
+            self._refresh(wait=False)
             everyone = list(self._standings.values())
             as_of = self._refreshed or self._clock()
             ruleset, refreshing = self._ruleset, self._rebuilding is not None
             set_aside = tuple(self._set_aside[client] for client in sorted(self._set_aside))
+            decided = self._refreshed is not None
+            progress = self._tracker.progress() if self._tracker is not None else None
         chosen = [s for s in everyone if _wanted(s, query)]
         chosen.sort(key=_SORT_KEYS[query.sort if query.sort in _SORT_KEYS else "attention"])
         size = max(1, query.page_size)
@@ -206,6 +232,8 @@ class Portfolio:
             ruleset_version=ruleset,
             refreshing=refreshing,
             set_aside=set_aside,
+            decided=decided,
+            progress=progress,
         )
 
     def names(self, clients: Iterable[str]) -> dict[str, str]:
@@ -248,30 +276,45 @@ class Portfolio:
         verdicts = [VerdictAt(moment, decision.reached) for moment, decision in zip(moments, decisions)]
         return [v for n, v in enumerate(verdicts) if n in (0, len(verdicts) - 1) or verdicts[n - 1].verdict != v.verdict]
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, wait: bool) -> None:
         """Bring the standings up to date (called with the lock held).
 
-        The first call decides every client before answering. Standings
-        decided with an earlier rule-set version, or older than
-        :data:`REFRESH_AFTER`, are decided again in a background thread while
-        the current ones are served (with their time and version, and
-        ``refreshing``), so that no look after an adoption waits for the whole
-        portfolio; clients with new events are decided again at once.
+        The first call starts from the standings the store kept (as of the
+        time and rule-set version they were decided at), else decides every
+        client: before answering when ``wait`` or when they are no more than
+        :data:`AT_ONCE`, else in the background. Standings decided with an
+        earlier rule-set version, or older than :data:`REFRESH_AFTER`, are
+        decided again in a background thread while the current ones are served
+        (with their time and version, and ``refreshing``), so that no look
+        after a start or an adoption waits for the whole portfolio; clients with
+        new events are decided again at once (when there are more than
+        :data:`AT_ONCE` of them, by the background refresh).
         """
-        now = self._clock()
-        ruleset = self._rules.current().version
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        if self._refreshed is None and self._rebuilding is None:
+            self._load()
         if self._refreshed is None:
-            head = self._store.head_position()
-            self._standings, self._set_aside = self._decide(self._store.client_ids(), now)
-            self._position, self._ruleset, self._refreshed = head, ruleset, now
+            if self._rebuilding is None:
+                clients = self._store.client_ids()
+                if wait or len(clients) <= AT_ONCE:
+                    ruleset = self._rules.current().version  # adopts the default rules into an empty store
+                    now, head = self._clock(), self._store.head_position()
+                    self._standings, self._set_aside = self._decide(clients, now)
+                    self._position, self._ruleset, self._refreshed = head, ruleset, now
+                    self._store.write_standings(self._kept())
+                else:
+                    self._start_rebuild()
             return
-        stale = ruleset != self._ruleset or now.utc - self._refreshed.utc >= REFRESH_AFTER
-        if stale and self._rebuilding is None:
-            self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
-            self._rebuilding.start()
+        now = self._clock()
+        stale = self._rules.current().version != self._ruleset or now.utc - self._refreshed.utc >= REFRESH_AFTER
         head = self._store.head_position()
-        if head != self._position:
-            changed = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")]
+        changed = [c for c in self._store.changed_clients(self._position) if not c.startswith("$")] \
+            if head != self._position else []
+        if (stale or len(changed) > AT_ONCE) and self._rebuilding is None:
+            self._start_rebuild()
+        if changed and len(changed) <= AT_ONCE:
             standings, set_aside = self._decide(changed, now)
             for client in changed:
                 self._set_aside.pop(client, None)
@@ -279,27 +322,64 @@ class Portfolio:
                     self._standings.pop(client, None)
             self._standings.update(standings)
             self._set_aside.update(set_aside)
+        if len(changed) <= AT_ONCE:
             self._position = head
 
+    def _start_rebuild(self) -> None:
+        self._rebuilding = threading.Thread(target=self._rebuild, name="portfolio refresh", daemon=True)
+        self._rebuilding.start()
+
     def _rebuild(self) -> None:
-        """Decide every client again as of now, then swap the result in (events stored meanwhile are applied after)."""
+        """Decide every client again as of now, then swap the result in (events stored meanwhile are applied
+        after) and keep it in the store. A failure is raised to the next look."""
         try:
             started = self._clock()
             head = self._store.head_position()
             ruleset = self._rules.current().version
-            fresh, set_aside = self._decide(self._store.client_ids(), started)
+            clients = [client for client in self._store.client_ids() if not client.startswith("$")]
+            self._tracker = Tracker(len(clients))
+            fresh, set_aside = self._decide(clients, started, self._tracker)
             with self._lock:
-                if ruleset == self._rules.current().version:  # else another version came meanwhile: next look
-                    self._standings, self._set_aside = fresh, set_aside
-                    self._position, self._ruleset, self._refreshed = head, ruleset, started
+                if ruleset != self._rules.current().version:  # another version came meanwhile: next look
+                    return
+                self._standings, self._set_aside = fresh, set_aside
+                self._position, self._ruleset, self._refreshed = head, ruleset, started
+                kept = self._kept()
+            self._store.write_standings(kept)
+        except Exception as failure:  # the thread has no one else to tell
+            self._failure = failure
         finally:
-            self._rebuilding = None
+            self._rebuilding = self._tracker = None
 
-    def _decide(self, clients: Iterable[str], as_of: Instant) -> tuple[dict[str, Standing], dict[str, SetAside]]:
+    def _load(self) -> None:
+        """Start from the standings the store kept, if it kept some in this format."""
+        stored = self._store.read_standings()
+        if stored is None or stored.format != STANDINGS_FORMAT or stored.position > self._store.head_position():
+            return
+        data = json.loads(stored.data)
+        self._standings = {item["client"]: _standing_from_json(item) for item in data["standings"]}
+        self._set_aside = {item["client"]: SetAside(item["client"], item["reason"]) for item in data["set_aside"]}
+        self._position, self._ruleset = stored.position, stored.ruleset_version
+        self._refreshed = Instant.from_key(*data["as_of"])
+
+    def _kept(self) -> StoredStandings:
+        """The standings as the store keeps them (called with the lock held, just after every client was decided)."""
+        assert self._refreshed is not None, "called once decided"
+        data = {
+            "as_of": [self._refreshed.key, self._refreshed.text],
+            "standings": [_standing_to_json(standing) for standing in self._standings.values()],
+            "set_aside": [attrs.asdict(aside) for aside in self._set_aside.values()],
+        }
+        return StoredStandings(self._position, self._ruleset, STANDINGS_FORMAT, json.dumps(data))
+
+    def _decide(
+        self, clients: Iterable[str], as_of: Instant, tracker: Tracker | None = None
+    ) -> tuple[dict[str, Standing], dict[str, SetAside]]:
         """The standings of ``clients`` (those with events) as of ``as_of``, under the current rule set, and
         those that cannot be decided, set aside with why (the others are decided).
 
-        The engine is asked for :data:`BATCH` clients at a time (one round trip each).
+        The engine is asked for :data:`BATCH` clients at a time (one round trip each); ``tracker`` counts
+        the clients done.
         """
         version = self._rules.current()
         facts_of = self._decisions.facts_for(version, [as_of])
@@ -321,6 +401,8 @@ class Portfolio:
                 if len(batch) > 1 and all(client in set_aside for client in batch):
                     raise  # not one client's history: the engine fails for everyone, as the page says
             standings.update((standing.client, standing) for standing in decided)
+            if tracker is not None:
+                tracker.advance(len(batch))
         return standings, set_aside
 
     def _decide_batch(
@@ -370,6 +452,21 @@ def _standing(
         stage=stage,
         last_at=max(e.at for e in events),
     )
+
+
+def _standing_to_json(standing: Standing) -> dict[str, Any]:
+    data = attrs.asdict(standing)
+    data["last_at"] = [standing.last_at.key, standing.last_at.text]
+    return data
+
+
+def _standing_from_json(data: dict[str, Any]) -> Standing:
+    return Standing(**{
+        **data,
+        "reasons": tuple(data["reasons"]),
+        "advice": tuple(data["advice"]),
+        "last_at": Instant.from_key(*data["last_at"]),
+    })
 
 
 def stage_of(events: list[Event], as_of: Instant) -> str:

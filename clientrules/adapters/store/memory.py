@@ -35,6 +35,7 @@ from clientrules.ports import (
     DeliveryRow,
     NewDelivery,
     StoredFold,
+    StoredStandings,
     StreamTail,
     WatchCheckpoint,
     Watched,
@@ -88,6 +89,7 @@ class MemoryStore:
         self._keys: dict[str, ClientKey] = {}
         self._meta: dict[str, str] = {}
         self._folds: dict[str, StoredFold] = {}
+        self._standings: StoredStandings | None = None
         self._lease: MemoryLease | None = None
         self._checkpoint: WatchCheckpoint | None = None
         self._watched: dict[str, Watched] = {}
@@ -173,6 +175,19 @@ class MemoryStore:
                     self._folds[fold.client] = fold
                     written += 1
         return written
+
+    def write_standings(self, standings: StoredStandings) -> bool:
+        with self._lock:
+            later = self._standings is not None and standings.position < self._standings.position
+            erased_since = any(row.type == PersonalDataErased.TYPE for row in self._rows[standings.position:])
+            if later or erased_since:
+                return False
+            self._standings = standings
+            return True
+
+    def read_standings(self) -> StoredStandings | None:
+        with self._lock:
+            return self._standings
 
     # --- reading ------------------------------------------------------------------
 
@@ -291,6 +306,7 @@ class MemoryStore:
         with self._lock:
             rows = self._streams.get(client, [])
             earlier = [row for row in rows if row.type == PersonalDataErased.TYPE][-1:]
+            self._standings = None  # they hold the client's name
             return record_erasure(
                 erasure,
                 self.personal,

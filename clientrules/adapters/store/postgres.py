@@ -51,7 +51,7 @@ from clientrules.domain.events import Event, Instant, PersonalDataErased, Regist
 from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
-from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
+from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
 from clientrules.adapters.store.rows import read_stream_tails
@@ -84,6 +84,11 @@ _WRITE_FOLDS = (
     " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
     " data = excluded.data, written_at = now()"
     " WHERE excluded.format <> stored.format OR excluded.version >= stored.version"
+)
+_WRITE_STANDINGS = (
+    "INSERT INTO portfolio_standings AS stored (position, ruleset_version, format, data) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (only_row) DO UPDATE SET position = excluded.position, ruleset_version = excluded.ruleset_version,"
+    " format = excluded.format, data = excluded.data, written_at = now() WHERE excluded.position >= stored.position"
 )
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
@@ -382,6 +387,20 @@ class PostgresStore(PostgresWatchTables):
         with self.transaction() as connection:
             return connection.execute(_WRITE_FOLDS, columns).rowcount
 
+    def write_standings(self, standings: StoredStandings) -> bool:
+        """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
+        row = (standings.position, standings.ruleset_version, standings.format, standings.data)
+        with self.transaction() as connection:
+            # after an erasure under way (it holds the counter): standings decided before it hold the name it erased
+            connection.execute("SELECT last FROM position_counter FOR SHARE")
+            erased = connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE position > %s AND type = %s)",
+                (standings.position, PersonalDataErased.TYPE),
+            )
+            if one_row(erased)[0]:
+                return False
+            return connection.execute(_WRITE_STANDINGS, row).rowcount > 0
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -468,6 +487,10 @@ class PostgresStore(PostgresWatchTables):
         rows = self.read("SELECT value FROM meta WHERE key = %s", (key,))
         return rows[0][0] if rows else None
 
+    def read_standings(self) -> StoredStandings | None:
+        rows = self.read("SELECT position, ruleset_version, format, data FROM portfolio_standings")
+        return StoredStandings(*rows[0]) if rows else None
+
     def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
         return _keys(self.read(_SELECT_KEYS, (sorted(clients),)))
@@ -488,6 +511,7 @@ class PostgresStore(PostgresWatchTables):
         with self.transaction() as connection:
             # the position lock first: every append that read a key commits before the key goes
             connection.execute("SELECT last FROM position_counter FOR UPDATE")
+            connection.execute("DELETE FROM portfolio_standings")  # they hold the client's name
             done = record_erasure(
                 erasure,
                 self.personal,

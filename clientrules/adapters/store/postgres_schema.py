@@ -152,6 +152,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         END $$;
         """,
     ),
+    Migration(
+        8,
+        "the owner's portfolio: every client's standing, kept between runs",
+        """
+        -- one row, replaced whole by clientrules.application.portfolio; deleted by an erasure (it holds names)
+        CREATE TABLE portfolio_standings (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            position bigint NOT NULL,
+            ruleset_version integer NOT NULL,
+            format text NOT NULL,
+            data text NOT NULL,
+            written_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

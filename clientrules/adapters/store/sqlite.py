@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 3)::
+Schema (version 5)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -10,6 +10,7 @@ Schema (version 3)::
     client_keys(client TEXT PRIMARY KEY, key_id TEXT, secret BLOB, created_at TEXT)   -- version 2
     client_folds(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT, written_at TEXT)  -- version 3
     watch_checkpoint, watched_clients, deliveries   -- version 4 (clientrules.adapters.store.sqlite_watch)
+    portfolio_standings(only_row, position, ruleset_version, format, data, written_at)   -- version 5
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -52,7 +53,7 @@ from clientrules.domain.events import Event, Instant, PersonalDataErased, Regist
 from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
-from clientrules.ports import AppendResult, ClientSummary, StoredFold, StreamTail
+from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
 from clientrules.adapters.store.rows import read_stream_tails
@@ -109,6 +110,16 @@ CREATE TABLE client_folds (
 );
 """
 _MIGRATIONS[4] = WATCH_MIGRATION
+_MIGRATIONS[5] = """
+CREATE TABLE portfolio_standings (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    position INTEGER NOT NULL,
+    ruleset_version INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    data TEXT NOT NULL,
+    written_at TEXT NOT NULL
+);
+"""
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
@@ -133,6 +144,14 @@ _INSERT_ALONE = (
     " END FROM events WHERE stream = ?2), ?3, ?4, ?5, ?6, ?7, ?8)"
     " RETURNING version, position"
 )
+_WRITE_STANDINGS = (
+    "INSERT INTO portfolio_standings (only_row, position, ruleset_version, format, data, written_at)"
+    " VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (only_row) DO UPDATE SET position = excluded.position,"
+    " ruleset_version = excluded.ruleset_version, format = excluded.format, data = excluded.data,"
+    " written_at = excluded.written_at WHERE excluded.position >= portfolio_standings.position"
+)
+#: standings decided before an erasure hold the name it erased: they are not written
+_ERASED_SINCE = "SELECT EXISTS (SELECT 1 FROM events WHERE position > ? AND type = ?)"
 
 _ID_AND_VERSION = (
     "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?),"
@@ -528,6 +547,17 @@ class SqliteStore(SqliteWatchTables):
             return 0
         return self._write(lambda connection: connection.executemany(_WRITE_FOLD, rows).rowcount)
 
+    def write_standings(self, standings: StoredStandings) -> bool:
+        """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
+        row = (standings.position, standings.ruleset_version, standings.format, standings.data, utc_now().isoformat())
+
+        def write(connection: sqlite3.Connection) -> bool:
+            if connection.execute(_ERASED_SINCE, (standings.position, PersonalDataErased.TYPE)).fetchone()[0]:
+                return False
+            return connection.execute(_WRITE_STANDINGS, row).rowcount > 0
+
+        return bool(self._write(write))
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -613,6 +643,10 @@ class SqliteStore(SqliteWatchTables):
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
+    def read_standings(self) -> StoredStandings | None:
+        rows = self._read("SELECT position, ruleset_version, format, data FROM portfolio_standings")
+        return StoredStandings(*rows[0]) if rows else None
+
     def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""
         return self._retry(lambda: _select_keys(self._connection(), clients))
@@ -633,6 +667,7 @@ class SqliteStore(SqliteWatchTables):
         client = erasure.client
 
         def erase(connection: sqlite3.Connection) -> Erasure:
+            connection.execute("DELETE FROM portfolio_standings")  # they hold the client's name
             return record_erasure(
                 erasure,
                 self.personal,
