@@ -21,7 +21,7 @@ from survey_fixtures import Clock
 
 
 def portfolio(ledger: Ledger, clock: Clock) -> Portfolio:
-    return Portfolio(ledger.store, ledger.rules, ledger.engines, clock=clock)
+    return Portfolio(ledger.store, ledger.rules, ledger.engines, decisions=ledger.decisions, clock=clock)
 
 
 def verdicts(shown: Portfolio) -> dict[str, str | None]:

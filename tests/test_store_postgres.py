@@ -139,7 +139,7 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
     store.append([work("acme"), work("bolt")])
     store.close()
     assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
-        "migrations applied: 1, 2, 3, 4, 5, 6, 7",
+        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8",
         "last position: 2",
         "evaluation queue: 0 clients, filled up to position 0",
     ]
