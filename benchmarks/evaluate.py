@@ -90,7 +90,7 @@ def against_ceiling(url: str, context: Context, *, backend: str = "SQLite", pref
             notes=f"ours once, after the evaluate that stored the folds; the ceiling best of {rounds} rounds; "
                   f"verdicts: {spread}"),
         Row(benchmark, f"{prefix}first evaluate (folds written) vs the engine's ceiling",
-            f"the same, on a store with no fold yet: every event read and folded, every fold written",
+            "the same, on a store with no fold yet: every event read and folded, every fold written",
             Figure(count / first_seconds, "clients/s"), "raw durable-rules, same facts", ceiling, None,
             notes="reported only: what the first evaluate after an import costs, once"),
         Row(benchmark, f"{prefix}evaluate end to end vs plain Python (floor)", measures, ours_rate,

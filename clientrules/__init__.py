@@ -85,7 +85,7 @@ from clientrules.domain.decisions.explanation import Explanation
 from clientrules.domain.decisions.words import FACT_WORDS
 from clientrules.domain.drafts import DRAFT_NAMES, Drafts, default_drafts, plain_date
 from clientrules.domain.facts import FACTS, Facts, facts_of
-from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, client_id_from_name, preset_text
+from clientrules.domain.importing import PRESETS, ImportPlan, ImportRefused, preset_text
 from clientrules.domain.money import (
     NUMBER_FORMATS,
     MoneyRefused,
@@ -201,6 +201,7 @@ __all__ = [
     "ClientSummary",
     "Erasure",
     "Decision",
+    "ClientStatus",
     "Reason",
     "Explanation",
     "Facts",

@@ -7,7 +7,6 @@ import pytest
 from clientrules.domain.decisions.words import describe_rule_changes
 from clientrules.domain.errors import InvalidRuleSet
 from clientrules.domain.rules.edits import edit_rule
-from clientrules.domain.rules.format import default_ruleset_text
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.rules import (
     AnyOf,

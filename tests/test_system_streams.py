@@ -14,7 +14,7 @@ from conftest import STORE_BACKENDS, STORIES
 
 from clientrules import Ledger
 from clientrules.cli.main import cli
-from clientrules.domain.errors import ClientRulesError, InvalidEvent
+from clientrules.domain.errors import InvalidEvent
 from clientrules.domain.events import Event, Instant, InvoiceIssued, RuleSetAdopted
 from clientrules.domain.rules import default_ruleset_text
 

@@ -22,7 +22,6 @@ from clientrules.domain.events import (
     Clock,
     Event,
     Instant,
-    RelationshipEnded,
     SurveyAnswered,
     SurveyInvited,
     SurveyReminded,

@@ -8,7 +8,7 @@ from typing import IO, Any, Iterable
 
 import click
 
-from clientrules import ClientRulesError, Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset, plain_date
+from clientrules import Decision, Instant, InvalidEvent, RuleSetProblems, parse_ruleset, plain_date
 from clientrules.cli.context import ctx_ledger, read_rule_file
 
 #: processes evaluate may start

@@ -20,7 +20,6 @@ from clientrules.domain.events.types import (
     _flag,
     _one_of,
     _optional_text_field,
-    _text,
     _text_field,
 )
 

@@ -15,7 +15,7 @@ import unicodedata
 import re
 from collections import Counter
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import attrs
 
