@@ -2,7 +2,8 @@
 
 A page writes ``<!-- benchmark-results: targets -->`` (the rows with a target),
 ``<!-- benchmark-results: reported -->`` (the rows reported without one) or
-``<!-- benchmark-results: machine -->`` (where and when the figures were measured),
+``<!-- benchmark-results: machine -->`` (where and when the figures were measured) or
+``<!-- benchmark-results: postgres -->`` (the PostgreSQL rows beside SQLite's),
 so the published figures are always those of the last full run, never copied by hand.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results.json"
-MARKER = re.compile(r"<!-- benchmark-results: (?P<part>targets|reported|machine) -->")
+MARKER = re.compile(r"<!-- benchmark-results: (?P<part>targets|reported|machine|postgres) -->")
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -67,13 +68,24 @@ def _reported(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _postgres(results: dict[str, Any]) -> str:
+    lines = ["| row | PostgreSQL | beside, same run | ratio |", "|---|---|---|---|"]
+    for row in results["benchmarks"]:
+        if row["benchmark"] == "postgres":
+            lines.append(f"| {row['name']} | {_figure(row['ours'])} | {row['peer']['name']}: {_figure(row['peer'])} | {_ratio(row)} |")
+    return "\n".join(lines)
+
+
 def _machine(results: dict[str, Any]) -> str:
     machine = results["machine"]
     day = dt.datetime.fromisoformat(machine["date"]).date().isoformat()
+    load_at_start = machine["load_average"][0]
+    load_at_end = results["load_average_at_end"][0]
     return (
         f"Measured on {day}: {machine['cpu_count']} CPUs, Python {machine['python']}, SQLite {machine['sqlite']}; "
-        f"the whole run took {results['seconds']:.0f} s."
+        f"the whole run took {results['seconds']:.0f} s, with a load average of {load_at_start:.1f} at its start "
+        f"and {load_at_end:.1f} at its end."
     )
 
 
-_RENDER = {"targets": _targets, "reported": _reported, "machine": _machine}
+_RENDER = {"targets": _targets, "reported": _reported, "machine": _machine, "postgres": _postgres}
