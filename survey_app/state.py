@@ -1,4 +1,5 @@
-"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report."""
+"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report,
+the blank questionnaire pages."""
 
 from __future__ import annotations
 
@@ -116,6 +117,8 @@ class AppState:
     ledger: Ledger
     limiter: LoginLimiter
     report_cache: ReportCache
+    #: the questionnaire page as a GET shows it, by its wording (``about``), with stand-ins for what is the link's own
+    blank_questionnaires: dict[str, str] = attrs.field(factory=dict)
 
 
 def app_state() -> AppState:
