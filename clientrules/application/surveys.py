@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 import uuid
 from typing import Any, Mapping, Protocol
 
@@ -59,6 +60,8 @@ INVITATION_META_KEY = "survey_invitation.{}"
 #: how often a submission is retried when another writer appended to the client's stream meanwhile
 SUBMIT_ATTEMPTS = 5
 SURVEY_TYPES = (SurveyInvited.TYPE, SurveyReminded.TYPE, SurveyAnswered.TYPE)
+#: how many links found usable :meth:`Surveys.open_link` remembers (a respondent's POST follows the GET of their form)
+OPENED_LINKS_KEPT = 1_000
 _LINK_ERRORS = {SUPERSEDED: LinkSuperseded, ANSWERED: LinkUsed, EXPIRED: LinkExpired}
 
 
@@ -122,6 +125,9 @@ class Surveys:
         self.expiry = dt.timedelta(days=expiry_days)
         self._signer = LinkSigner(secret, max_age=self.expiry, clock=clock)
         self.owner = OwnerAccount(store)
+        #: links found usable, by token: one stays usable while its client's stream is at the same version
+        self._opened: dict[str, OpenLink] = {}
+        self._opened_lock = threading.Lock()  # a web server's threads share the service
 
     # --- inviting -----------------------------------------------------------------
 
@@ -196,8 +202,30 @@ class Surveys:
         return self.open_link(token).invitation
 
     def open_link(self, token: str) -> OpenLink:
-        """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again."""
+        """Like :meth:`open`, with what :meth:`submit` needs to store the answers without reading the client again.
+
+        The token's signature and age are checked every time; a link found
+        usable before is then usable still if nothing was appended to its
+        client's stream since (no answer, no new invitation, no erasure) and
+        it has not expired meanwhile, which one version number tells.
+        """
         invitation_id, client = self._signer.read(token)
+        with self._opened_lock:
+            known = self._opened.pop(token, None)
+        if known is not None and self._store.client_version(known.invitation.client) == known.version:
+            if self._clock() >= known.invitation.expires_at:
+                raise LinkExpired()
+            opened = known
+        else:
+            opened = self._read_link(token, invitation_id, client)
+        with self._opened_lock:
+            while len(self._opened) >= OPENED_LINKS_KEPT:
+                del self._opened[next(iter(self._opened))]
+            self._opened[token] = opened
+        return opened
+
+    def _read_link(self, token: str, invitation_id: str, client: str | None) -> OpenLink:
+        """The link's invitation as the client's stream has it now, if it is open."""
         if client is None:
             client = self._client_invited(invitation_id)
         try:
