@@ -29,7 +29,7 @@ from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.rule_editing import rule_editing
 from survey_app.security import SecureWhenHttpsSessions, add_security_headers
-from survey_app.state import EXTENSION, AppState, LoginLimiter, ReportCache
+from survey_app.state import EXTENSION, AppState, LoginLimiter, PreviewCache, ReportCache
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         ledger=ledger,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         report_cache=ReportCache(),
+        preview_cache=PreviewCache(),
     )
     CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
     app.register_blueprint(public)
