@@ -86,9 +86,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     return app
 
 
+def warm_up(app: Flask) -> None:
+    """Do before serving what the first looks would otherwise wait for: every template compiled, and the
+    standings the store kept read (or, with none kept, every client's first decision begun)."""
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    app.extensions[EXTENSION].ledger.portfolio.page()
+
+
 def healthz() -> tuple[str, int, dict[str, str]]:
     """A static reply for load balancers and the survey benchmark: the app answers (nothing else is checked)."""
     return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-__all__ = ["AppState", "create_app"]
+__all__ = ["AppState", "create_app", "warm_up"]
