@@ -52,7 +52,7 @@ VIEWS = ("/owner/", "/owner/?q=c0001", "/owner/?verdict=renegotiate", "/owner/?s
 FIRST_TIME = "Deciding every client for the first time"
 #: the rule whose threshold the previewed change lowers, and what its preview page says while it is made
 PREVIEWED_RULE = "chronic-late-payer"
-PREVIEW_MADE_MEANWHILE = "Working out which clients this change moves"
+PREVIEW_MADE_MEANWHILE = "Working out"
 #: what the learning page says while its report is built
 REPORT_BUILT_MEANWHILE = "history for this report"
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

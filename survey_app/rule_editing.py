@@ -27,6 +27,7 @@ from clientrules import (
     ConcurrencyError,
     Ledger,
     Progress,
+    Tracker,
     RulePreview,
     RuleSetProblems,
 )
@@ -204,15 +205,20 @@ def _previewed(candidate: str, title: str, *, note: str = "") -> ResponseReturnV
 
 def _build(asked: Previewed) -> tuple[dict[str, Any] | None, Progress | None]:
     rule_changes = _ledger().rule_changes
-    return asked.build.get(0, rule_changes.preview_tracker,
-                           lambda tracker: {"preview": rule_changes.preview(asked.candidate, tracker)})
+
+    def build(tracker: Tracker) -> dict[str, Any]:
+        return {"preview": rule_changes.preview(asked.candidate, tracker,
+                                                turned_today=lambda count: setattr(asked, "turned_today", count))}
+
+    return asked.build.get(0, rule_changes.preview_tracker, build)
 
 
 def _show(key: str, asked: Previewed) -> ResponseReturnValue:
     data, progress = _build(asked)
     if data is None:
         return render_template("owner/rule_preview.html", title=asked.title, progress=progress,
-                               sentences=_ledger().rule_changes.sentences(asked.candidate), key=key)
+                               sentences=_ledger().rule_changes.sentences(asked.candidate), key=key,
+                               today_count=asked.turned_today)
     preview: RulePreview = data["preview"]
     return _preview(preview, asked.title, note=asked.note)
 

@@ -111,7 +111,7 @@ class ReportCache:
             self._tracker = None
 
 
-@attrs.frozen
+@attrs.define
 class Previewed:
     """A rule-change preview asked for: the candidate rule file, how the page names it, and its build."""
 
@@ -119,6 +119,8 @@ class Previewed:
     title: str
     note: str
     build: ReportCache = attrs.field(factory=ReportCache)
+    #: how many of today's decisions the change turns, once the build knows (before its replay of the past)
+    turned_today: int | None = None
 
 
 class PreviewCache:

@@ -12,7 +12,7 @@ problem, as ``clientrules rules check`` lists them.
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import attrs
 
@@ -85,9 +85,12 @@ class RuleChanges:
         """A count for :meth:`preview` to advance: every client replayed over the stored history."""
         return self._learning.backtest_tracker()
 
-    def preview(self, text: str, tracker: Tracker | None = None) -> RulePreview:
+    def preview(
+        self, text: str, tracker: Tracker | None = None, *, turned_today: Callable[[int], None] | None = None
+    ) -> RulePreview:
         """The preview of adopting the rule file ``text``; ``tracker`` (see :meth:`preview_tracker`) counts
-        the clients replayed over the stored history, most of the work."""
+        the clients replayed over the stored history, most of the work, and ``turned_today`` is told how many
+        of today's decisions the change turns as soon as that is known, before the replay."""
         current = self._rules.current()
         candidate = RuleSetVersion(0, parse_ruleset(text))
         now = self._clock()
@@ -103,6 +106,8 @@ class RuleChanges:
             for client, verdict in after.items()
             if client in before and before[client] != verdict
         )
+        if turned_today is not None:
+            turned_today(len(changed))
         diff = difflib.unified_diff(  # both in the standard layout: only real changes show
             ruleset_to_toml(current.ruleset).splitlines(), ruleset_to_toml(candidate.ruleset).splitlines(),
             lineterm="", n=2,
