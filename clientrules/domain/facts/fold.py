@@ -302,10 +302,10 @@ class ClientFold:
                 for derived, keeps in _DERIVED.get(kind, ()):
                     kept = list(map(keeps, timeline.rows))
                     if any(kept):
-                        fold._timelines[derived] = Timeline.of(
-                            list(zip(*(compress(column, kept) for column in (timeline.keys, timeline.ids, timeline.rows)))),
-                            _SUMMED.get(derived),
-                        )
+                        subset = fold._timelines[derived] = Timeline(_SUMMED.get(derived))
+                        subset.keys = list(compress(timeline.keys, kept))
+                        subset.ids = list(compress(timeline.ids, kept))
+                        subset.rows = list(compress(timeline.rows, kept))
             fold._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
             unindexed = snapshot["unindexed"]
             if checked and (type(unindexed) is not list or not set(map(type, unindexed)) <= {str}):
