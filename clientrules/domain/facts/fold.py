@@ -317,12 +317,16 @@ class ClientFold:
 
     # --- facts --------------------------------------------------------------------------
 
-    def facts(self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None) -> Facts:
+    def facts(
+        self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
+    ) -> Facts:
         """The facts as of ``as_of`` (only events with ``at <= as_of`` count).
 
         ``portfolio_value``: the sum of the ``monthly_value`` of every client
         not left as of ``as_of`` (:func:`portfolio_value`), the one fact that
         depends on other clients; without it ``revenue_share`` is absent.
+        ``explained=False``: the values alone, without their evidence and
+        incidents (for a verdict no one reads the reasons of, e.g. a backtest).
         """
         as_of = as_instant(as_of, field="as_of")
         if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
@@ -330,7 +334,7 @@ class ClientFold:
         now = as_of.key
         bound = last_key_at(now)
         values: dict[str, int | float | bool] = {}
-        evidence: dict[str, tuple[str, ...]] = {}
+        evidence: dict[str, tuple[str, ...]] | None = {} if explained else None
         self._tenure(now, bound, values, evidence)
         self._invoices(now, bound, as_of.date.toordinal(), grace_days, values, evidence)
         self._silence(now, bound, grace_days, values, evidence)
@@ -341,6 +345,8 @@ class ClientFold:
         ended = self._of("ended")
         count = bisect_right(ended.keys, bound)
         values["relationship_ended"] = count > 0
+        if evidence is None:
+            return Facts(as_of, values, {})
         evidence["relationship_ended"] = tuple(ended.ids[:count])
         return Facts(as_of, values, evidence, self._incidents(now, bound))
 
@@ -376,7 +382,7 @@ class ClientFold:
             return ClientStatus(LEFT, day, ended.rows[ending][0], day, ended.ids[ending])
         return NOT_ENDED
 
-    def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         onboarded = self._of("onboarded")
         if onboarded.keys and onboarded.keys[0] <= bound:
             start, event_id = onboarded.keys[0], onboarded.ids[0]
@@ -385,10 +391,11 @@ class ClientFold:
         else:
             return
         values["tenure_days"] = (now - at_of(start)) // DAY_US
-        evidence["tenure_days"] = (event_id,)
+        if evidence is not None:
+            evidence["tenure_days"] = (event_id,)
 
     def _invoices(
-        self, now: int, bound: int, today: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]
+        self, now: int, bound: int, today: int, grace: int, values: dict[str, Any], evidence: dict[str, Any] | None
     ) -> None:
         book = self._book
         late = [
@@ -397,14 +404,16 @@ class ClientFold:
             if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
         ]
         values["late_invoices_12m"] = len(late)
-        evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
+        if evidence is not None:
+            evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
 
         remedies = self._of("remedy")
         if late:
             start = bisect_left(remedies.keys, late[0].due_us << TIE_BITS)
             stop = bisect_right(remedies.keys, bound)
             values["remedy_since_first_late"] = stop > start
-            evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
+            if evidence is not None:
+                evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
 
         count = bisect_right(remedies.keys, bound)
         if count:
@@ -415,38 +424,46 @@ class ClientFold:
                 if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
             ]
             values["late_after_latest_remedy"] = len(late_after)
-            evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
+            if evidence is not None:
+                evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
         else:
             values["late_after_latest_remedy"] = 0
-            evidence["late_after_latest_remedy"] = EMPTY
+            if evidence is not None:
+                evidence["late_after_latest_remedy"] = EMPTY
 
         open_invoices = book.open_invoices(bound)
         overdue_ids: list[str] = []
         overdue = ZERO
         for invoice in open_invoices:
             if today - invoice.due_ordinal > grace:
-                overdue_ids.extend(invoice.evidence(bound))
+                if evidence is not None:
+                    overdue_ids.extend(invoice.evidence(bound))
                 overdue = EXACT.add(overdue, EXACT.subtract(invoice.amount, invoice.paid_amount(bound)))
         values["open_invoices"] = len(open_invoices)
-        evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
+        if evidence is not None:
+            evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
         values["overdue_amount"] = float(overdue)
-        evidence["overdue_amount"] = tuple(overdue_ids)
+        if evidence is not None:
+            evidence["overdue_amount"] = tuple(overdue_ids)
 
-    def _silence(self, now: int, bound: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _silence(self, now: int, bound: int, grace: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         followups, replies = self._of("followup"), self._of("reply")
         replied = bisect_right(replies.keys, bound)
         start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
         stop = bisect_right(followups.keys, bound)
         if start >= stop:
             values["unanswered_followups"] = 0
-            evidence["unanswered_followups"] = EMPTY
+            if evidence is not None:
+                evidence["unanswered_followups"] = EMPTY
             return
         values["unanswered_followups"] = stop - start
-        evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
+        if evidence is not None:
+            evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
         first_key, first_id = followups.keys[start], followups.ids[start]
         first_at = at_of(first_key)
         values["silent_days"] = (now - first_at) // DAY_US
-        evidence["silent_days"] = (first_id,)
+        if evidence is not None:
+            evidence["silent_days"] = (first_id,)
         stains: list[str] = []
         incidents = self._of("incident")
         if incidents.keys and incidents.keys[0] < first_key:
@@ -455,9 +472,10 @@ class ClientFold:
         if earliest_late is not None and earliest_late[0] <= first_at:
             stains.append(earliest_late[1].issue_id)
         values["clean_before_silence"] = not stains
-        evidence["clean_before_silence"] = tuple(stains)
+        if evidence is not None:
+            evidence["clean_before_silence"] = tuple(stains)
 
-    def _work_facts(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _work_facts(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         work, unbillable = self._of("work"), self._of("unbillable")
         after = last_key_at(now - 90 * DAY_US)
         self._hours("_90d", work, unbillable, after, bound, values, evidence)
@@ -469,7 +487,8 @@ class ClientFold:
             return
         plan_key, plan_id = plans.keys[count - 1], plans.ids[count - 1]
         values["plan_age_days"] = (now - at_of(plan_key)) // DAY_US
-        evidence["plan_age_days"] = (plan_id,)
+        if evidence is not None:
+            evidence["plan_age_days"] = (plan_id,)
         behind = (plan_id,)
         self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence, behind)
         _count(
@@ -484,7 +503,7 @@ class ClientFold:
         after: int,
         bound: int,
         values: dict[str, Any],
-        evidence: dict[str, Any],
+        evidence: dict[str, Any] | None,
         behind: tuple[str, ...] = EMPTY,
     ) -> None:
         """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound].
@@ -498,12 +517,13 @@ class ClientFold:
         values["hours" + suffix] = float(hours)
         values["unbillable_hours" + suffix] = float(unbilled)
         values["unbillable_share" + suffix] = float(EXACT.divide(unbilled, hours)) if hours else 0.0
-        ids = (*behind, *work.ids[start:stop])
-        evidence["hours" + suffix] = ids
-        evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
-        evidence["unbillable_share" + suffix] = ids
+        if evidence is not None:
+            ids = (*behind, *work.ids[start:stop])
+            evidence["hours" + suffix] = ids
+            evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
+            evidence["unbillable_share" + suffix] = ids
 
-    def _conduct(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _conduct(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         year = last_key_at(now - 365 * DAY_US)
         _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
         _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
@@ -512,16 +532,18 @@ class ClientFold:
         _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
 
     def _value(
-        self, bound: int, portfolio: Decimal | None, values: dict[str, Any], evidence: dict[str, Any]
+        self, bound: int, portfolio: Decimal | None, values: dict[str, Any], evidence: dict[str, Any] | None
     ) -> None:
         timeline = self._of("value")
         count = bisect_right(timeline.keys, bound)
         value = timeline.rows[count - 1][0] if count else ZERO
         values["monthly_value"] = float(value)
-        evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
+        if evidence is not None:
+            evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
         if portfolio is not None:
             values[REVENUE_SHARE] = float(EXACT.divide(value, portfolio)) if portfolio else 0.0
-            evidence[REVENUE_SHARE] = evidence["monthly_value"]
+            if evidence is not None:
+                evidence[REVENUE_SHARE] = evidence["monthly_value"]
 
     def _incidents(self, now: int, bound: int) -> tuple[Incident, ...]:
         """The incidents of the last 365 days, oldest first: what the conduct facts count, in detail."""
@@ -533,7 +555,7 @@ class ClientFold:
             for index in range(start, stop)
         )
 
-    def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         after = last_key_at(now - 90 * DAY_US)
         _count(values, evidence, "deadlines_missed_90d", self._of("deadline"), after, bound)
         messages, answers = self._of("message"), self._of("answer")
@@ -547,12 +569,14 @@ class ClientFold:
                 pairs += (messages.ids[oldest], answers.ids[index])
         if days:
             values["reply_days_median_90d"] = float(statistics.median(days))
-            evidence["reply_days_median_90d"] = tuple(pairs)
+            if evidence is not None:
+                evidence["reply_days_median_90d"] = tuple(pairs)
         answered = bisect_right(answers.keys, bound)
         first = bisect_right(messages.keys, answers.keys[answered - 1]) if answered else 0
         last = bisect_right(messages.keys, bound)
         values["unanswered_messages"] = last - first
-        evidence["unanswered_messages"] = tuple(messages.ids[first:last])
+        if evidence is not None:
+            evidence["unanswered_messages"] = tuple(messages.ids[first:last])
 
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -653,7 +677,7 @@ def _checked(value: Any, kind: type) -> Any:
 
 def _count(
     values: dict[str, Any],
-    evidence: dict[str, Any],
+    evidence: dict[str, Any] | None,
     name: str,
     timeline: Timeline,
     after: int,
@@ -664,11 +688,13 @@ def _count(
     keys = timeline.keys
     if not keys or keys[-1] <= after or keys[0] > bound:
         values[name] = 0
-        evidence[name] = behind
+        if evidence is not None:
+            evidence[name] = behind
         return
     start, stop = bisect_right(keys, after), bisect_right(keys, bound)
     values[name] = stop - start
-    evidence[name] = (*behind, *timeline.ids[start:stop])
+    if evidence is not None:
+        evidence[name] = (*behind, *timeline.ids[start:stop])
 
 
 def _invoice_evidence(invoices: list[Any], bound: int) -> tuple[str, ...]:
