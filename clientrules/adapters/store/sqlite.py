@@ -50,7 +50,7 @@ import attrs
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
-from clientrules.domain.money import MONEY_TYPES, MoneyBooks
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks, MoneyRefused
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
@@ -385,9 +385,11 @@ class SqliteStore(SqliteWatchTables):
         return self._append_once(events)
 
     def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
-        """One event in one statement, its own transaction, when it needs no other read: neither a money event
-        (the books are read first) nor one that seals a field (its client's key is). None: not stored that way."""
-        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
+        """One event without the usual path's lookups: in one statement, its own transaction, when it needs no other
+        read; a money event in one transaction with the books' read before that statement. An event that seals a
+        field (its client's key is read first) goes the usual way. None: not stored this way (stored already, another
+        version, or refused by the books: the usual path tells which)."""
+        if self.personal.needs_key(event.payload) or (expected_version is not None and expected_version < 0):
             return None
         payload_type = type(event.payload)
         row = (
@@ -401,12 +403,28 @@ class SqliteStore(SqliteWatchTables):
             utc_now().isoformat(),
             expected_version,
         )
-        connection = self._connection()
-        stored = self._retry(lambda: connection.execute(_INSERT_ALONE, row).fetchall())
-        if not stored:  # stored already, or another version: the usual path tells which
+        if appends_alone(event, self.personal):
+            connection = self._connection()
+            stored = self._retry(lambda: connection.execute(_INSERT_ALONE, row).fetchall())
+        else:
+            stored = self._write(lambda connection: self._insert_money_alone(connection, event, row))
+        if not stored:
             return None
         ((version, position),) = stored
         return AppendResult(1, 0, version, position)
+
+    def _insert_money_alone(
+        self, connection: sqlite3.Connection, event: Event, row: tuple[Any, ...]
+    ) -> list[tuple[int, int]]:
+        """Insert the money event of ``row`` if its books allow it; no row back when they refuse or it is not stored
+        (a refusal of an event stored already would be wrong: the usual path checks its id first)."""
+        books = MoneyBooks(lambda invoices: self._money_events(connection, invoices))
+        try:
+            books.check([event])
+            books.finish()
+        except MoneyRefused:
+            return []
+        return connection.execute(_INSERT_ALONE, row).fetchall()
 
     def _append_once(self, events: Iterable[Event]) -> AppendResult:
         connection = self._connection()
