@@ -94,6 +94,21 @@ def test_opening_the_link_many_times_uses_nothing_up(app, db_url: str) -> None:
     assert post_form(client, path, FULL_FORM).status_code == 303
 
 
+def test_each_link_gets_a_page_of_its_own(app) -> None:
+    # the blank page is rendered once; each link's path, session token and expiry date are its own
+    first, second = app.test_client(), app.test_client()
+    first_path = invite(app, "acme")
+    second_path = invite(app, "bravo")
+    first_html, second_html = first.get(first_path).get_data(as_text=True), second.get(second_path).get_data(as_text=True)
+    assert f'action="{first_path}"' in first_html and first_path not in second_html
+    assert f'action="{second_path}"' in second_html and second_path not in first_html
+    assert csrf_token(first_html) != csrf_token(second_html)
+    expires = app.extensions["clientrules"].ledger.surveys.invitations("acme")[-1].expires_at.date
+    assert f"This link works until {expires.day} {expires:%B %Y}." in first_html
+    assert "{{" not in first_html + second_html
+    assert post_form(second, second_path, FULL_FORM).status_code == 303
+
+
 def test_submitting_redirects_to_a_thank_you_page(app) -> None:
     client = app.test_client()
     response = post_form(client, invite(app), FULL_FORM)

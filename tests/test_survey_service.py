@@ -182,6 +182,23 @@ def test_a_link_opened_before_a_re_invitation_or_its_expiry_cannot_store_answers
     assert service.answers() == []
 
 
+def test_a_link_opened_here_is_refused_once_another_process_answered_or_re_invited(departed: Ledger, clock: Clock) -> None:
+    # two services on one database, as a web server and a CLI in another process; the server saw each link open first
+    server, elsewhere = surveys(departed, clock), surveys(departed, clock)
+    answered_elsewhere = server.invite("acme").token
+    server.open_link(answered_elsewhere)
+    elsewhere.submit(answered_elsewhere, {"primary_reason": "quality"})
+    with pytest.raises(LinkUsed):
+        server.open_link(answered_elsewhere)
+    superseded = server.invite("bravo").token
+    server.open_link(superseded)
+    clock.advance(days=1)
+    elsewhere.invite("bravo")
+    with pytest.raises(LinkSuperseded):
+        server.submit(superseded, {"primary_reason": "quality"})
+    assert [a.client for a in server.answers()] == ["acme"]
+
+
 def test_a_client_who_answered_is_not_invited_again_until_they_leave_again(departed: Ledger, clock: Clock) -> None:
     service = surveys(departed, clock)
     service.submit(service.invite("acme").token, {"primary_reason": "quality"})
