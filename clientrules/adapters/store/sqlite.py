@@ -50,13 +50,13 @@ import attrs
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
-from clientrules.domain.money import MONEY_TYPES, MoneyBooks, MoneyRefused
+from clientrules.domain.money import MoneyBooks, MoneyRefused
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
-from clientrules.adapters.store.rows import read_stream_tails
+from clientrules.adapters.store.rows import MONEY_TYPES_SQL, read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
 BUSY_TIMEOUT_MS = 30_000
@@ -123,6 +123,9 @@ CREATE TABLE portfolio_standings (
     data TEXT NOT NULL,
     written_at TEXT NOT NULL
 );
+"""
+_MIGRATIONS[6] = f"""
+CREATE INDEX events_by_invoice ON events (stream, json_extract(data, '$.invoice_id')) WHERE type IN {MONEY_TYPES_SQL};
 """
 SCHEMA_VERSION = max(_MIGRATIONS)
 
@@ -508,10 +511,10 @@ class SqliteStore(SqliteWatchTables):
         """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction."""
         rows = connection.execute(
             f"SELECT {COLUMNS} FROM json_each(?) w JOIN events e ON e.stream = json_extract(w.value, '$[0]')"
-            f" AND e.type IN ({','.join('?' * len(MONEY_TYPES))})"
+            f" AND e.type IN {MONEY_TYPES_SQL}"
             " AND json_extract(e.data, '$.invoice_id') = json_extract(w.value, '$[1]')"
             f" LEFT JOIN client_keys k ON k.client = e.stream AND e.type IN ({self._key_type_marks})",
-            (json.dumps(sorted(invoices)), *MONEY_TYPES, *self._key_types),
+            (json.dumps(sorted(invoices)), *self._key_types),
         ).fetchall()
         return self._decode(rows)
 
