@@ -1,4 +1,5 @@
-"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report."""
+"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report,
+the blank questionnaire pages."""
 
 from __future__ import annotations
 
@@ -155,6 +156,8 @@ class AppState:
     limiter: LoginLimiter
     report_cache: ReportCache
     preview_cache: PreviewCache
+    #: the questionnaire page as a GET shows it, by its wording (``about``), with stand-ins for what is the link's own
+    blank_questionnaires: dict[str, str] = attrs.field(factory=dict)
 
 
 def app_state() -> AppState:

@@ -345,6 +345,9 @@ def test_fold_in_any_order_with_a_snapshot_matches_the_reference(events, data, g
     assert fold.version == len(events)
     for t in data.draw(st.lists(as_of_moments(events), min_size=1, max_size=4), label="as of"):
         assert_same(fold.facts(t, grace_days=grace), events, t, grace)
+        values_only = fold.facts(t, grace_days=grace, explained=False)
+        assert values_only.values == fold.facts(t, grace_days=grace).values
+        assert (values_only.evidence, values_only.incidents) == ({}, ())
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

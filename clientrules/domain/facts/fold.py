@@ -144,7 +144,8 @@ class ClientFold:
         #: the highest stream version folded (0 when no stored event was folded)
         self.version = 0
         self._sequence = 0
-        self._ids: set[str] = set()
+        #: the id of every event folded; None after a restore until an event is applied (:meth:`_known_ids`)
+        self._ids: set[str] | None = set()
         self._unindexed: list[str] = []
         self._first: tuple[int, str] | None = None
         self._timelines: dict[str, Timeline] = {}
@@ -165,19 +166,20 @@ class ClientFold:
             self.client = event.client
         elif event.client != self.client:
             raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
-        if event.id in self._ids:
+        ids = self._known_ids()
+        if event.id in ids:
             return False
         version = event.version
         tie = self._sequence + 1 if version is None else version
         if tie > TIE_MASK:
             raise FactsError(f"a fold orders at most {TIE_MASK} events of one client")
+        ids.add(event.id)
         self._sequence += 1
         if version is not None and version > self.version:
             self.version = version
         key = order_key(event.at.key, tie)
         contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
         if contribution is None:
-            self._ids.add(event.id)
             self._unindexed.append(event.id)
         else:
             self._add(contribution[0], key, event.id, contribution[1])
@@ -192,8 +194,18 @@ class ClientFold:
         for event in events:
             self.apply(event)
 
+    def _known_ids(self) -> set[str]:
+        """The id of every event folded (gathered from the timelines the first time after a restore)."""
+        if self._ids is None:
+            ids = set(self._unindexed)
+            for timeline in self._timelines.values():
+                ids.update(timeline.ids)
+            for invoice in self._book.invoices.values():
+                ids.update(invoice.issues.ids, invoice.payments.ids, invoice.voids.ids)
+            self._ids = ids
+        return self._ids
+
     def _add(self, kind: str, key: int, event_id: str, row: tuple[Any, ...]) -> None:
-        self._ids.add(event_id)
         if kind == "invoice":
             self._book.issue(key, event_id, *row)
         elif kind == "payment":
@@ -257,8 +269,13 @@ class ClientFold:
         }
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> ClientFold:
-        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one)."""
+    def from_snapshot(cls, snapshot: dict[str, Any], *, checked: bool = True) -> ClientFold:
+        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one).
+
+        ``checked=False`` skips checking the type and order of every value, for
+        a snapshot known to be one :meth:`to_snapshot` wrote in this schema (a
+        stored fold whose checksum held): its kind and schema are still checked.
+        """
         if not isinstance(snapshot, dict) or snapshot.get("kind") != SNAPSHOT_KIND:
             raise FactsError("not a client fold snapshot")
         if snapshot.get("schema") != SNAPSHOT_SCHEMA:
@@ -266,6 +283,7 @@ class ClientFold:
                 f"fold snapshot schema {snapshot.get('schema')!r} is not {SNAPSHOT_SCHEMA}: fold the events again"
             )
         fold = cls()
+        fold._ids = None  # gathered only if an event is folded in afterwards
         try:
             client = snapshot["client"]
             fold.client = None if client is None else _checked(client, str)
@@ -276,37 +294,39 @@ class ClientFold:
             tables = snapshot["tables"]
             if type(tables) is not dict or not tables.keys() <= _COLUMNS.keys():
                 raise ValueError("unknown kind of fold record")
-            timelines = {kind: _timeline(kind, table) for kind, table in tables.items()}
+            timelines = {kind: _timeline(kind, table, checked) for kind, table in tables.items()}
             for kind, timeline in timelines.items():
-                fold._ids.update(timeline.ids)
                 if kind in _BOOK_KINDS or not timeline.keys:
                     continue
                 fold._timelines[kind] = timeline
                 for derived, keeps in _DERIVED.get(kind, ()):
                     kept = list(map(keeps, timeline.rows))
                     if any(kept):
-                        fold._timelines[derived] = Timeline.of(
-                            list(zip(*(compress(column, kept) for column in (timeline.keys, timeline.ids, timeline.rows)))),
-                            _SUMMED.get(derived),
-                        )
+                        subset = fold._timelines[derived] = Timeline(_SUMMED.get(derived))
+                        subset.keys = list(compress(timeline.keys, kept))
+                        subset.ids = list(compress(timeline.ids, kept))
+                        subset.rows = list(compress(timeline.rows, kept))
             fold._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
             unindexed = snapshot["unindexed"]
-            if type(unindexed) is not list or not set(map(type, unindexed)) <= {str}:
+            if checked and (type(unindexed) is not list or not set(map(type, unindexed)) <= {str}):
                 raise TypeError("unindexed ids are not strings")
             fold._unindexed = unindexed
-            fold._ids.update(unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
             raise FactsError("the client fold snapshot is damaged: fold the events again") from None
         return fold
 
     # --- facts --------------------------------------------------------------------------
 
-    def facts(self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None) -> Facts:
+    def facts(
+        self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
+    ) -> Facts:
         """The facts as of ``as_of`` (only events with ``at <= as_of`` count).
 
         ``portfolio_value``: the sum of the ``monthly_value`` of every client
         not left as of ``as_of`` (:func:`portfolio_value`), the one fact that
         depends on other clients; without it ``revenue_share`` is absent.
+        ``explained=False``: the values alone, without their evidence and
+        incidents (for a verdict no one reads the reasons of, e.g. a backtest).
         """
         as_of = as_instant(as_of, field="as_of")
         if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
@@ -314,7 +334,7 @@ class ClientFold:
         now = as_of.key
         bound = last_key_at(now)
         values: dict[str, int | float | bool] = {}
-        evidence: dict[str, tuple[str, ...]] = {}
+        evidence: dict[str, tuple[str, ...]] | None = {} if explained else None
         self._tenure(now, bound, values, evidence)
         self._invoices(now, bound, as_of.date.toordinal(), grace_days, values, evidence)
         self._silence(now, bound, grace_days, values, evidence)
@@ -325,6 +345,8 @@ class ClientFold:
         ended = self._of("ended")
         count = bisect_right(ended.keys, bound)
         values["relationship_ended"] = count > 0
+        if evidence is None:
+            return Facts(as_of, values, {})
         evidence["relationship_ended"] = tuple(ended.ids[:count])
         return Facts(as_of, values, evidence, self._incidents(now, bound))
 
@@ -360,7 +382,7 @@ class ClientFold:
             return ClientStatus(LEFT, day, ended.rows[ending][0], day, ended.ids[ending])
         return NOT_ENDED
 
-    def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _tenure(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         onboarded = self._of("onboarded")
         if onboarded.keys and onboarded.keys[0] <= bound:
             start, event_id = onboarded.keys[0], onboarded.ids[0]
@@ -369,10 +391,11 @@ class ClientFold:
         else:
             return
         values["tenure_days"] = (now - at_of(start)) // DAY_US
-        evidence["tenure_days"] = (event_id,)
+        if evidence is not None:
+            evidence["tenure_days"] = (event_id,)
 
     def _invoices(
-        self, now: int, bound: int, today: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]
+        self, now: int, bound: int, today: int, grace: int, values: dict[str, Any], evidence: dict[str, Any] | None
     ) -> None:
         book = self._book
         late = [
@@ -381,14 +404,16 @@ class ClientFold:
             if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
         ]
         values["late_invoices_12m"] = len(late)
-        evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
+        if evidence is not None:
+            evidence["late_invoices_12m"] = _invoice_evidence(late, bound)
 
         remedies = self._of("remedy")
         if late:
             start = bisect_left(remedies.keys, late[0].due_us << TIE_BITS)
             stop = bisect_right(remedies.keys, bound)
             values["remedy_since_first_late"] = stop > start
-            evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
+            if evidence is not None:
+                evidence["remedy_since_first_late"] = tuple(remedies.ids[start:stop])
 
         count = bisect_right(remedies.keys, bound)
         if count:
@@ -399,38 +424,46 @@ class ClientFold:
                 if invoice.issue_key <= bound and invoice.is_late(bound, today, grace)
             ]
             values["late_after_latest_remedy"] = len(late_after)
-            evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
+            if evidence is not None:
+                evidence["late_after_latest_remedy"] = (remedies.ids[count - 1], *_invoice_evidence(late_after, bound))
         else:
             values["late_after_latest_remedy"] = 0
-            evidence["late_after_latest_remedy"] = EMPTY
+            if evidence is not None:
+                evidence["late_after_latest_remedy"] = EMPTY
 
         open_invoices = book.open_invoices(bound)
         overdue_ids: list[str] = []
         overdue = ZERO
         for invoice in open_invoices:
             if today - invoice.due_ordinal > grace:
-                overdue_ids.extend(invoice.evidence(bound))
+                if evidence is not None:
+                    overdue_ids.extend(invoice.evidence(bound))
                 overdue = EXACT.add(overdue, EXACT.subtract(invoice.amount, invoice.paid_amount(bound)))
         values["open_invoices"] = len(open_invoices)
-        evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
+        if evidence is not None:
+            evidence["open_invoices"] = tuple(invoice.issue_id for invoice in open_invoices)
         values["overdue_amount"] = float(overdue)
-        evidence["overdue_amount"] = tuple(overdue_ids)
+        if evidence is not None:
+            evidence["overdue_amount"] = tuple(overdue_ids)
 
-    def _silence(self, now: int, bound: int, grace: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _silence(self, now: int, bound: int, grace: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         followups, replies = self._of("followup"), self._of("reply")
         replied = bisect_right(replies.keys, bound)
         start = bisect_right(followups.keys, replies.keys[replied - 1]) if replied else 0
         stop = bisect_right(followups.keys, bound)
         if start >= stop:
             values["unanswered_followups"] = 0
-            evidence["unanswered_followups"] = EMPTY
+            if evidence is not None:
+                evidence["unanswered_followups"] = EMPTY
             return
         values["unanswered_followups"] = stop - start
-        evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
+        if evidence is not None:
+            evidence["unanswered_followups"] = tuple(followups.ids[start:stop])
         first_key, first_id = followups.keys[start], followups.ids[start]
         first_at = at_of(first_key)
         values["silent_days"] = (now - first_at) // DAY_US
-        evidence["silent_days"] = (first_id,)
+        if evidence is not None:
+            evidence["silent_days"] = (first_id,)
         stains: list[str] = []
         incidents = self._of("incident")
         if incidents.keys and incidents.keys[0] < first_key:
@@ -439,9 +472,10 @@ class ClientFold:
         if earliest_late is not None and earliest_late[0] <= first_at:
             stains.append(earliest_late[1].issue_id)
         values["clean_before_silence"] = not stains
-        evidence["clean_before_silence"] = tuple(stains)
+        if evidence is not None:
+            evidence["clean_before_silence"] = tuple(stains)
 
-    def _work_facts(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _work_facts(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         work, unbillable = self._of("work"), self._of("unbillable")
         after = last_key_at(now - 90 * DAY_US)
         self._hours("_90d", work, unbillable, after, bound, values, evidence)
@@ -453,7 +487,8 @@ class ClientFold:
             return
         plan_key, plan_id = plans.keys[count - 1], plans.ids[count - 1]
         values["plan_age_days"] = (now - at_of(plan_key)) // DAY_US
-        evidence["plan_age_days"] = (plan_id,)
+        if evidence is not None:
+            evidence["plan_age_days"] = (plan_id,)
         behind = (plan_id,)
         self._hours("_since_plan", work, unbillable, plan_key, bound, values, evidence, behind)
         _count(
@@ -468,7 +503,7 @@ class ClientFold:
         after: int,
         bound: int,
         values: dict[str, Any],
-        evidence: dict[str, Any],
+        evidence: dict[str, Any] | None,
         behind: tuple[str, ...] = EMPTY,
     ) -> None:
         """``hours``, ``unbillable_hours`` and ``unbillable_share`` over order keys in (after, bound].
@@ -482,12 +517,13 @@ class ClientFold:
         values["hours" + suffix] = float(hours)
         values["unbillable_hours" + suffix] = float(unbilled)
         values["unbillable_share" + suffix] = float(EXACT.divide(unbilled, hours)) if hours else 0.0
-        ids = (*behind, *work.ids[start:stop])
-        evidence["hours" + suffix] = ids
-        evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
-        evidence["unbillable_share" + suffix] = ids
+        if evidence is not None:
+            ids = (*behind, *work.ids[start:stop])
+            evidence["hours" + suffix] = ids
+            evidence["unbillable_hours" + suffix] = (*behind, *unbillable.ids[ustart:ustop])
+            evidence["unbillable_share" + suffix] = ids
 
-    def _conduct(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _conduct(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         year = last_key_at(now - 365 * DAY_US)
         _count(values, evidence, "incidents_180d", self._of("incident"), last_key_at(now - 180 * DAY_US), bound)
         _count(values, evidence, "severe_staff_incidents_365d", self._of("severe"), year, bound)
@@ -496,16 +532,18 @@ class ClientFold:
         _count(values, evidence, "needs_outgrown_365d", self._of("outgrown"), year, bound)
 
     def _value(
-        self, bound: int, portfolio: Decimal | None, values: dict[str, Any], evidence: dict[str, Any]
+        self, bound: int, portfolio: Decimal | None, values: dict[str, Any], evidence: dict[str, Any] | None
     ) -> None:
         timeline = self._of("value")
         count = bisect_right(timeline.keys, bound)
         value = timeline.rows[count - 1][0] if count else ZERO
         values["monthly_value"] = float(value)
-        evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
+        if evidence is not None:
+            evidence["monthly_value"] = (timeline.ids[count - 1],) if count else EMPTY
         if portfolio is not None:
             values[REVENUE_SHARE] = float(EXACT.divide(value, portfolio)) if portfolio else 0.0
-            evidence[REVENUE_SHARE] = evidence["monthly_value"]
+            if evidence is not None:
+                evidence[REVENUE_SHARE] = evidence["monthly_value"]
 
     def _incidents(self, now: int, bound: int) -> tuple[Incident, ...]:
         """The incidents of the last 365 days, oldest first: what the conduct facts count, in detail."""
@@ -517,7 +555,7 @@ class ClientFold:
             for index in range(start, stop)
         )
 
-    def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any]) -> None:
+    def _our_side(self, now: int, bound: int, values: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         after = last_key_at(now - 90 * DAY_US)
         _count(values, evidence, "deadlines_missed_90d", self._of("deadline"), after, bound)
         messages, answers = self._of("message"), self._of("answer")
@@ -531,12 +569,14 @@ class ClientFold:
                 pairs += (messages.ids[oldest], answers.ids[index])
         if days:
             values["reply_days_median_90d"] = float(statistics.median(days))
-            evidence["reply_days_median_90d"] = tuple(pairs)
+            if evidence is not None:
+                evidence["reply_days_median_90d"] = tuple(pairs)
         answered = bisect_right(answers.keys, bound)
         first = bisect_right(messages.keys, answers.keys[answered - 1]) if answered else 0
         last = bisect_right(messages.keys, bound)
         values["unanswered_messages"] = last - first
-        evidence["unanswered_messages"] = tuple(messages.ids[first:last])
+        if evidence is not None:
+            evidence["unanswered_messages"] = tuple(messages.ids[first:last])
 
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -590,21 +630,22 @@ def _table(kind: str, timeline: Timeline) -> dict[str, list[Any]]:
     return table
 
 
-def _timeline(kind: str, table: Any) -> Timeline:
-    """A snapshot table back as a sorted timeline (raises TypeError or ValueError if it is not one)."""
-    if type(table) is not dict or table.keys() != _TABLE_KEYS[kind]:
-        raise ValueError("not a snapshot table")
+def _timeline(kind: str, table: Any, checked: bool) -> Timeline:
+    """A snapshot table back as a sorted timeline; ``checked``: raise TypeError or ValueError if it is not one."""
     ids = table["id"]
     count = len(ids)
-    for name, types in _TABLE_TYPES[kind]:
-        column = table[name]
-        if type(column) is not list or len(column) != count or not set(map(type, column)) <= types:
-            raise TypeError("not a snapshot column")
-    ties = table["tie"]
-    if count and (min(ties) < 0 or max(ties) > TIE_MASK):
-        raise ValueError("tie-break out of range")
-    keys = list(map(or_, map(lshift, table["at"], repeat(TIE_BITS)), ties))  # (at << TIE_BITS) | tie, in C
-    if keys != sorted(keys):
+    if checked:
+        if type(table) is not dict or table.keys() != _TABLE_KEYS[kind]:
+            raise ValueError("not a snapshot table")
+        for name, types in _TABLE_TYPES[kind]:
+            column = table[name]
+            if type(column) is not list or len(column) != count or not set(map(type, column)) <= types:
+                raise TypeError("not a snapshot column")
+        ties = table["tie"]
+        if count and (min(ties) < 0 or max(ties) > TIE_MASK):
+            raise ValueError("tie-break out of range")
+    keys = list(map(or_, map(lshift, table["at"], repeat(TIE_BITS)), table["tie"]))  # (at << TIE_BITS) | tie, in C
+    if checked and keys != sorted(keys):
         raise ValueError("a snapshot table is not in order")
     timeline = Timeline(_SUMMED.get(kind))
     timeline.keys, timeline.ids = keys, ids
@@ -636,7 +677,7 @@ def _checked(value: Any, kind: type) -> Any:
 
 def _count(
     values: dict[str, Any],
-    evidence: dict[str, Any],
+    evidence: dict[str, Any] | None,
     name: str,
     timeline: Timeline,
     after: int,
@@ -647,11 +688,13 @@ def _count(
     keys = timeline.keys
     if not keys or keys[-1] <= after or keys[0] > bound:
         values[name] = 0
-        evidence[name] = behind
+        if evidence is not None:
+            evidence[name] = behind
         return
     start, stop = bisect_right(keys, after), bisect_right(keys, bound)
     values[name] = stop - start
-    evidence[name] = (*behind, *timeline.ids[start:stop])
+    if evidence is not None:
+        evidence[name] = (*behind, *timeline.ids[start:stop])
 
 
 def _invoice_evidence(invoices: list[Any], bound: int) -> tuple[str, ...]:

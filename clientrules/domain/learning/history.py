@@ -171,8 +171,8 @@ class ClientRecord:
         return self.departure is not None
 
     def facts(self, as_of: Instant, grace_days: int) -> Facts:
-        """The client's facts as of ``as_of``."""
-        return self.fold.facts(as_of, grace_days=grace_days)
+        """The client's facts as of ``as_of``: their values only (the learning loop reads verdicts, not reasons)."""
+        return self.fold.facts(as_of, grace_days=grace_days, explained=False)
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""
