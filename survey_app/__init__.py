@@ -29,7 +29,7 @@ from survey_app.owner import owner
 from survey_app.public import public
 from survey_app.rule_editing import rule_editing
 from survey_app.security import SecureWhenHttpsSessions, add_security_headers
-from survey_app.state import EXTENSION, AppState, LoginLimiter, ReportCache
+from survey_app.state import EXTENSION, AppState, LoginLimiter, PreviewCache, ReportCache
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
         ledger=ledger,
         limiter=LoginLimiter(settings.login_max_failures, settings.login_window_minutes * 60),
         report_cache=ReportCache(),
+        preview_cache=PreviewCache(),
     )
     CSRFProtect(app).exempt(public)  # the questionnaire checks its link first, then the token
     app.register_blueprint(public)
@@ -85,9 +86,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, ledger: Ledger | None
     return app
 
 
+def warm_up(app: Flask) -> None:
+    """Do before serving what the first looks would otherwise wait for: every template compiled, and the
+    standings the store kept read (or, with none kept, every client's first decision begun)."""
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    app.extensions[EXTENSION].ledger.portfolio.page()
+
+
 def healthz() -> tuple[str, int, dict[str, str]]:
     """A static reply for load balancers and the survey benchmark: the app answers (nothing else is checked)."""
     return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-__all__ = ["AppState", "create_app"]
+__all__ = ["AppState", "create_app", "warm_up"]

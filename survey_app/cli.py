@@ -12,7 +12,7 @@ import click
 from waitress.server import TcpWSGIServer, create_server
 
 from clientrules import ClientRulesError, Ledger
-from survey_app import create_app
+from survey_app import create_app, warm_up
 from survey_app.state import EXTENSION
 from survey_app.watching import keep_watch
 
@@ -47,6 +47,7 @@ def serve(state: CommandState, host: str, port: int, threads: int, no_watch: boo
     """
     ledger = state.ledger()
     app = create_app(ledger=ledger)
+    warm_up(app)
     # waitress drops X-Forwarded-* headers unless told to keep them; the app's ProxyFix
     # (CLIENTRULES_TRUSTED_PROXIES) is what decides how far to believe them
     keep_forwarded = app.extensions[EXTENSION].settings.trusted_proxies > 0

@@ -119,6 +119,10 @@ class SurveyForm(FlaskForm):
     )
     may_contact = BooleanField("You may contact me to talk about my answers")
 
+    class Meta:
+        # the view checks the CSRF token itself, after the link (see ``survey_app.public``): no second check here
+        csrf = False
+
     def ask_about(self, about: str) -> None:
         """Word the questions for ``about`` (``leaving`` or ``working_with_us``)."""
         if about == "working_with_us":

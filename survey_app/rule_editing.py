@@ -9,8 +9,9 @@ take is refused with every problem, as ``clientrules rules check`` lists them.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -18,11 +19,22 @@ from flask_wtf import FlaskForm
 from wtforms import FieldList, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from clientrules import FACT_WORDS, FACTS, VERDICTS, ClientRulesError, ConcurrencyError, Ledger, RulePreview, RuleSetProblems
+from clientrules import (
+    FACT_WORDS,
+    FACTS,
+    VERDICTS,
+    ClientRulesError,
+    ConcurrencyError,
+    Ledger,
+    Progress,
+    Tracker,
+    RulePreview,
+    RuleSetProblems,
+)
 from clientrules.types import FactValue
 from survey_app.forms import RADIOS, SelectChoice
 from survey_app.security import login_required
-from survey_app.state import app_state
+from survey_app.state import Previewed, app_state
 from survey_app.words import verdict_word
 
 rule_editing = Blueprint("rule_editing", __name__, url_prefix="/owner/rules")
@@ -89,14 +101,14 @@ def edit(rule_id: str) -> ResponseReturnValue:
     ):
         try:
             values = [_value(entry.data) for entry in form.thresholds]
-            preview = _ledger().rule_changes.preview_edit(
+            candidate = _ledger().rule_changes.edited(
                 rule_id, thresholds=values, enabled=form.enabled.data == "yes",
                 advice=form.advice.data or "", description=form.description.data or "",
             )
         except RuleSetProblems as problems:
             form.form_errors.extend(problems.problems)
         else:
-            return _preview(preview, f"Change the rule “{rule.description or rule.id}”")
+            return _previewed(candidate, f"Change the rule “{rule.description or rule.id}”")
     return render_template("owner/rule_edit.html", form=form, rule=rule, operators=OPERATOR_WORDS,
                            fact_words=FACT_WORDS), 400 if request.method == "POST" else 200
 
@@ -138,14 +150,14 @@ def new() -> ResponseReturnValue:
     if request.method == "POST" and form.validate() & _new_value_read(form):
         description = form.description.data or ""
         try:
-            preview = _ledger().rule_changes.preview_addition(
+            candidate = _ledger().rule_changes.added(
                 fact=form.fact.data or "", op=form.op.data or "", value=_value(form.value.data),
                 verdict=form.verdict.data or "", description=description, advice=form.advice.data or "",
             )
         except RuleSetProblems as problems:
             form.form_errors.extend(problems.problems)
         else:
-            return _preview(preview, f"Add the rule “{description.strip()}”")
+            return _previewed(candidate, f"Add the rule “{description.strip()}”")
     return render_template("owner/rule_new.html", form=form), 400 if request.method == "POST" else 200
 
 
@@ -154,17 +166,61 @@ def new() -> ResponseReturnValue:
 def version(number: int) -> ResponseReturnValue:
     """Going back to version ``number``: the preview of adopting its rules again."""
     try:
-        preview = _ledger().rule_changes.preview_return(number)
+        candidate = _ledger().rules.get(number).ruleset.source
     except ClientRulesError:
         abort(404)
-    return _preview(preview, f"Go back to the rules of version {number}", note=f"back to version {number}")
+    return _previewed(candidate, f"Go back to the rules of version {number}", note=f"back to version {number}")
 
 
 @rule_editing.route("/defaults")
 @login_required
 def defaults() -> ResponseReturnValue:
     """Moving to the default playbook of this release: the preview of adopting it."""
-    return _preview(_ledger().rule_changes.preview_defaults(), "Move to the new default rules", note="the new default rules")
+    return _previewed(_ledger().rule_changes.defaults_text(), "Move to the new default rules", note="the new default rules")
+
+
+@rule_editing.route("/previews/<key>")
+@login_required
+def preview(key: str) -> ResponseReturnValue:
+    """A preview asked for on a large portfolio: how far it has come while it is made, then the preview."""
+    asked = app_state().preview_cache.asked(key)
+    if asked is None:
+        flash("That preview is no longer kept (the server was started again): make the change again.", "error")
+        return redirect(url_for("owner.rules"), code=303)
+    return _show(key, asked)
+
+
+def _previewed(candidate: str, title: str, *, note: str = "") -> ResponseReturnValue:
+    """The preview of adopting ``candidate``: at once on a small portfolio; on a large one it is made in the
+    background, and the owner is sent to its page, which says how far it has come."""
+    ledger = _ledger()
+    made_against = f"{ledger.rules.current().version}\0{ledger.head_position()}\0{candidate}"
+    key = hashlib.sha256(made_against.encode("utf-8")).hexdigest()[:24]
+    asked = app_state().preview_cache.ask(key, candidate, title, note)
+    data, _ = _build(asked)
+    if data is None:
+        return redirect(url_for(".preview", key=key), code=303)
+    return _show(key, asked)
+
+
+def _build(asked: Previewed) -> tuple[dict[str, Any] | None, Progress | None]:
+    rule_changes = _ledger().rule_changes
+
+    def build(tracker: Tracker) -> dict[str, Any]:
+        return {"preview": rule_changes.preview(asked.candidate, tracker,
+                                                turned_today=lambda count: setattr(asked, "turned_today", count))}
+
+    return asked.build.get(0, rule_changes.preview_tracker, build)
+
+
+def _show(key: str, asked: Previewed) -> ResponseReturnValue:
+    data, progress = _build(asked)
+    if data is None:
+        return render_template("owner/rule_preview.html", title=asked.title, progress=progress,
+                               sentences=_ledger().rule_changes.sentences(asked.candidate), key=key,
+                               today_count=asked.turned_today)
+    preview: RulePreview = data["preview"]
+    return _preview(preview, asked.title, note=asked.note)
 
 
 @rule_editing.route("/adopt", methods=["POST"])
@@ -204,6 +260,7 @@ def _preview(preview: RulePreview, title: str, *, note: str = "", form: AdoptFor
         today_count=len(preview.changed),
         backtest=preview.backtest,
         set_aside=[client for client, _ in preview.set_aside],
+        progress=None,
     )
 
 

@@ -1,4 +1,5 @@
-"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report."""
+"""What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report,
+the blank questionnaire pages."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from clientrules import Ledger, Progress, Settings, Tracker
 #: the most client reads (every client, once per pass) of a learning report built before answering; more are
 #: read in the background
 READS_AT_ONCE = 2_000
+
+#: the rule-change previews kept, the latest asked for
+PREVIEWS_KEPT = 8
 
 EXTENSION = "clientrules"
 
@@ -108,6 +112,41 @@ class ReportCache:
             self._tracker = None
 
 
+@attrs.define
+class Previewed:
+    """A rule-change preview asked for: the candidate rule file, how the page names it, and its build."""
+
+    candidate: str
+    title: str
+    note: str
+    build: ReportCache = attrs.field(factory=ReportCache)
+    #: how many of today's decisions the change turns, once the build knows (before its replay of the past)
+    turned_today: int | None = None
+
+
+class PreviewCache:
+    """The rule-change previews last asked for (at most :data:`PREVIEWS_KEPT`), each built like the learning
+    report: before answering up to :data:`READS_AT_ONCE` clients, else in the background with its progress."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._asked: collections.OrderedDict[str, Previewed] = collections.OrderedDict()
+
+    def ask(self, key: str, candidate: str, title: str, note: str) -> Previewed:
+        """The preview under ``key`` (the candidate, the rules and the history it is made against), kept."""
+        with self._lock:
+            asked = self._asked.pop(key, None) or Previewed(candidate, title, note)
+            self._asked[key] = asked
+            while len(self._asked) > PREVIEWS_KEPT:
+                self._asked.popitem(last=False)
+            return asked
+
+    def asked(self, key: str) -> Previewed | None:
+        """The preview kept under ``key``, if it still is."""
+        with self._lock:
+            return self._asked.get(key)
+
+
 @attrs.frozen
 class AppState:
     """The app's share of the library; the ledger lives as long as the app."""
@@ -116,6 +155,9 @@ class AppState:
     ledger: Ledger
     limiter: LoginLimiter
     report_cache: ReportCache
+    preview_cache: PreviewCache
+    #: the questionnaire page as a GET shows it, by its wording (``about``), with stand-ins for what is the link's own
+    blank_questionnaires: dict[str, str] = attrs.field(factory=dict)
 
 
 def app_state() -> AppState:

@@ -86,6 +86,9 @@ def test_the_same_event_again_is_an_idempotent_retry(store):
     store.append([first, payment])
     result = store.append([first, payment])
     assert (result.stored, result.already_present) == (0, 2)
+    for event in (first, payment):  # alone too, though the books would refuse each as new: its id is stored
+        result = store.append([event])
+        assert (result.stored, result.already_present, result.version) == (0, 1, 2)
 
 
 def test_a_payment_names_an_invoice_issued_to_that_client(store):

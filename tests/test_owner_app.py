@@ -6,6 +6,7 @@ import html as html_module
 import re
 from email import message_from_bytes, policy
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -469,6 +470,39 @@ def test_changing_a_threshold_is_previewed_then_adopted_with_a_note(app, owner) 
     assert back.count('<span class="removed">') <= 4  # only the real change, not the layout or comments
     adopt_from(owner, back, "back to version 1")
     assert rules.current().version == 3 and rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 3
+
+
+def test_a_preview_on_a_large_portfolio_is_made_in_the_background_while_its_page_says_how_far_it_has_come(
+    app, owner, monkeypatch
+) -> None:
+    from survey_app import state
+
+    rules = app.extensions["clientrules"].ledger.rules
+    monkeypatch.setattr(state, "READS_AT_ONCE", 0)  # any portfolio is more than is previewed before answering
+    page = owner.get("/owner/rules/chronic-late-payer/edit").get_data(as_text=True)
+    sent = {"csrf_token": csrf_token(page), "enabled": "yes", "thresholds-0": "1", "advice": "", "description": "They paid late"}
+    asked = owner.post("/owner/rules/chronic-late-payer/edit", data=sent)
+    assert asked.status_code == 303 and asked.headers["Location"].startswith("/owner/rules/previews/")
+    computing = owner.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "Change the rule “They pay late again and again”" in computing
+    assert re.search(r"Working out which clients this change moves|About 1 client affected: 1 would get another "
+                     r"decision today\. Working out", computing) and ">Look again</a>" in computing
+    assert "<li>‘They paid late’ now needs at least 1 late invoice in the last 12 months instead of 3.</li>" in computing
+    assert "<progress" in computing and "Adopt as version" not in computing  # nothing to adopt before its effects show
+    for _ in range(600):
+        made = owner.get(asked.headers["Location"]).get_data(as_text=True)
+        if "Working out" not in made:
+            break
+        time.sleep(0.1)
+    assert "Bravo</a>: <span class=\"verdict keep\">Keep</span> becomes" in made and "Adopt as version 2" in made
+    assert adopt_from(owner, made, "one late invoice is one too many").headers["Location"] == "/owner/rules"
+    assert rules.current().ruleset.rule("chronic-late-payer").comparisons[0].value == 1
+
+
+def test_a_preview_no_longer_kept_sends_the_owner_back_to_the_rules(owner) -> None:
+    gone = owner.get("/owner/rules/previews/0123456789abcdef01234567")
+    assert gone.status_code == 303 and gone.headers["Location"] == "/owner/rules"
+    assert "That preview is no longer kept" in owner.get("/owner/rules").get_data(as_text=True)
 
 
 def test_a_rule_change_the_rule_set_cannot_take_is_refused_with_its_problems(app, owner) -> None:

@@ -380,15 +380,18 @@ class Learning:
 
     # --- backtest and report ------------------------------------------------------
 
-    def backtest(self, ruleset_text: str | None = None, *, label: str = "candidate") -> Backtest:
-        """Replay the history under the current rule set and ``ruleset_text`` (default: the current one again)."""
+    def backtest(
+        self, ruleset_text: str | None = None, *, label: str = "candidate", tracker: Tracker | None = None
+    ) -> Backtest:
+        """Replay the history under the current rule set and ``ruleset_text`` (default: the current one again);
+        ``tracker`` counts the clients replayed (see :meth:`backtest_tracker`)."""
         current = self._rules.current()
         if ruleset_text is None:
             candidate, label = current, f"current (v{current.version})"
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
         (result,), _ = backtests(
-            self.histories(),
+            StoredHistories(self._store, tracker),
             current,
             [(label, candidate)],
             self._engines.fired_batch,
@@ -396,6 +399,10 @@ class Learning:
             portfolio_values=self._portfolio_values,
         )
         return result
+
+    def backtest_tracker(self) -> Tracker:
+        """A count for :meth:`backtest` to advance: every client, once."""
+        return Tracker(len(self._store.client_ids()))
 
     def report_tracker(self) -> Tracker:
         """A count for :meth:`report` to advance: every client, :data:`REPORT_PASSES` times."""

@@ -12,12 +12,13 @@ problem, as ``clientrules rules check`` lists them.
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import attrs
 
 from clientrules.application.decisions import Decisions
 from clientrules.application.learning import Learning
+from clientrules.application.progress import Tracker
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.words import describe_rule_changes
 from clientrules.domain.events import Clock
@@ -80,8 +81,16 @@ class RuleChanges:
         self._learning = learning
         self._clock = clock
 
-    def preview(self, text: str) -> RulePreview:
-        """The preview of adopting the rule file ``text``."""
+    def preview_tracker(self) -> Tracker:
+        """A count for :meth:`preview` to advance: every client replayed over the stored history."""
+        return self._learning.backtest_tracker()
+
+    def preview(
+        self, text: str, tracker: Tracker | None = None, *, turned_today: Callable[[int], None] | None = None
+    ) -> RulePreview:
+        """The preview of adopting the rule file ``text``; ``tracker`` (see :meth:`preview_tracker`) counts
+        the clients replayed over the stored history, most of the work, and ``turned_today`` is told how many
+        of today's decisions the change turns as soon as that is known, before the replay."""
         current = self._rules.current()
         candidate = RuleSetVersion(0, parse_ruleset(text))
         now = self._clock()
@@ -97,15 +106,39 @@ class RuleChanges:
             for client, verdict in after.items()
             if client in before and before[client] != verdict
         )
+        if turned_today is not None:
+            turned_today(len(changed))
         diff = difflib.unified_diff(  # both in the standard layout: only real changes show
             ruleset_to_toml(current.ruleset).splitlines(), ruleset_to_toml(candidate.ruleset).splitlines(),
             lineterm="", n=2,
         )
-        backtest = self._learning.backtest(text, label="with the change")
-        sentences = tuple(describe_rule_changes(current.ruleset, candidate.ruleset))
+        backtest = self._learning.backtest(text, label="with the change", tracker=tracker)
+        sentences = self.sentences(text)
         for client, reason in backtest.set_aside:
             set_aside.setdefault(client, reason)
         return RulePreview(current, text, tuple(diff)[2:], changed, backtest, sentences, tuple(set_aside.items()))
+
+    def sentences(self, text: str) -> tuple[str, ...]:
+        """What adopting the rule file ``text`` changes, one plain sentence each (at once: nothing is decided)."""
+        return tuple(describe_rule_changes(self._rules.current().ruleset, parse_ruleset(text)))
+
+    def edited(
+        self,
+        rule_id: str,
+        *,
+        thresholds: Sequence[FactValue] | None = None,
+        enabled: bool | None = None,
+        advice: str | None = None,
+        description: str | None = None,
+    ) -> str:
+        """The rule file of the current version with rule ``rule_id`` changed (see :func:`~clientrules.domain.rules.edits.edit_rule`)."""
+        current = self._rules.current().ruleset
+        return edit_rule(current, rule_id, thresholds=thresholds, enabled=enabled, advice=advice, description=description)
+
+    def added(self, *, fact: str, op: str, value: FactValue, verdict: str, description: str, advice: str = "") -> str:
+        """The rule file of the current version with the rule ``fact op value`` giving ``verdict`` added."""
+        current = self._rules.current().ruleset
+        return add_rule(current, fact=fact, op=op, value=value, verdict=verdict, description=description, advice=advice)
 
     def preview_edit(
         self,
@@ -116,18 +149,14 @@ class RuleChanges:
         advice: str | None = None,
         description: str | None = None,
     ) -> RulePreview:
-        """The preview of changing rule ``rule_id`` of the current version (see :func:`~clientrules.domain.rules.edits.edit_rule`)."""
-        current = self._rules.current().ruleset
-        text = edit_rule(current, rule_id, thresholds=thresholds, enabled=enabled, advice=advice, description=description)
-        return self.preview(text)
+        """The preview of changing rule ``rule_id`` of the current version (see :meth:`edited`)."""
+        return self.preview(self.edited(rule_id, thresholds=thresholds, enabled=enabled, advice=advice, description=description))
 
     def preview_addition(
         self, *, fact: str, op: str, value: FactValue, verdict: str, description: str, advice: str = ""
     ) -> RulePreview:
         """The preview of adding the rule ``fact op value`` giving ``verdict`` to the current version."""
-        current = self._rules.current().ruleset
-        text = add_rule(current, fact=fact, op=op, value=value, verdict=verdict, description=description, advice=advice)
-        return self.preview(text)
+        return self.preview(self.added(fact=fact, op=op, value=value, verdict=verdict, description=description, advice=advice))
 
     def preview_return(self, version: int) -> RulePreview:
         """The preview of adopting the rules of version ``version`` again."""
@@ -136,6 +165,10 @@ class RuleChanges:
     def on_defaults(self) -> bool:
         """The current version is the default playbook this library ships, word for word."""
         return self._rules.current().ruleset.source.strip() == default_ruleset_text().strip()
+
+    def defaults_text(self) -> str:
+        """The rule file of the default playbook this library ships."""
+        return default_ruleset_text()
 
     def preview_defaults(self) -> RulePreview:
         """The preview of adopting the default playbook this library ships (a store keeps the rules it

@@ -48,13 +48,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
-from clientrules.domain.money import MONEY_TYPES, MoneyBooks
+from clientrules.domain.money import MoneyBooks
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
-from clientrules.adapters.store.rows import read_stream_tails
+from clientrules.adapters.store.rows import MONEY_TYPES_SQL, read_stream_tails
 from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
 #: events per round trip when appending (ids looked up, versions read, rows copied)
@@ -367,9 +367,9 @@ class PostgresStore(PostgresWatchTables):
         clients, invoice_ids = zip(*sorted(invoices))
         rows = connection.execute(
             f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::text[]) AS w (stream, invoice_id)"
-            " JOIN events e ON e.stream = w.stream AND e.type = ANY(%s) AND e.data::json ->> 'invoice_id' = w.invoice_id"
+            f" JOIN events e ON e.stream = w.stream AND e.type IN {MONEY_TYPES_SQL} AND e.data::json ->> 'invoice_id' = w.invoice_id"
             " LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)",
-            (list(clients), list(invoice_ids), list(MONEY_TYPES), self._key_types),
+            (list(clients), list(invoice_ids), self._key_types),
         ).fetchall()
         return self._decode(rows)
 

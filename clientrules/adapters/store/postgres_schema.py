@@ -18,6 +18,7 @@ from psycopg import sql
 
 from clientrules.domain.errors import StoreError
 from clientrules.adapters.store.postgres_watch import MIGRATION as WATCH_MIGRATION
+from clientrules.adapters.store.rows import MONEY_TYPES_SQL
 
 DEFAULT_SCHEMA = "clientrules"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -166,6 +167,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             written_at timestamptz NOT NULL DEFAULT now()
         );
         """,
+    ),
+    Migration(
+        9,
+        "money events found by invoice id (the books' checks read one invoice at a time)",
+        f"CREATE INDEX events_by_invoice ON events (stream, (data::json ->> 'invoice_id')) WHERE type IN {MONEY_TYPES_SQL};",
     ),
 )
 

@@ -16,6 +16,9 @@ from clientrules.ports import StoredFold, StreamTail
 #: are read from the same snapshot
 COLUMNS = "e.position, e.id, e.stream, e.version, e.type, e.schema, e.at_key, e.at_text, e.data, k.key_id, k.secret"
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+#: the money types as an SQL list of literals, written the same in the partial index over invoice ids and in the
+#: queries that must use it (a database uses a partial index only for a query naming the same literal condition)
+MONEY_TYPES_SQL = "(" + ", ".join(f"'{name}'" for name in sorted(MONEY_TYPES)) + ")"
 
 
 def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys: Mapping[str, ClientKey]) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-import uuid
+import secrets
 from typing import Any
 
 import attrs
@@ -100,7 +100,7 @@ class Event:
         id: str | None = None,
     ) -> Event:
         """A new event to append; without an ``id`` it gets a random one."""
-        return cls(client, as_instant(at), payload, id or f"ev-{uuid.uuid4().hex}")
+        return cls(client, as_instant(at), payload, id or f"ev-{secrets.token_hex(16)}")
 
     def to_json(self) -> dict[str, Any]:
         """The event as one object of the JSON Lines format (``docs/events.md``)."""

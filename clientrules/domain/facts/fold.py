@@ -144,7 +144,8 @@ class ClientFold:
         #: the highest stream version folded (0 when no stored event was folded)
         self.version = 0
         self._sequence = 0
-        self._ids: set[str] = set()
+        #: the id of every event folded; None after a restore until an event is applied (:meth:`_known_ids`)
+        self._ids: set[str] | None = set()
         self._unindexed: list[str] = []
         self._first: tuple[int, str] | None = None
         self._timelines: dict[str, Timeline] = {}
@@ -165,19 +166,20 @@ class ClientFold:
             self.client = event.client
         elif event.client != self.client:
             raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
-        if event.id in self._ids:
+        ids = self._known_ids()
+        if event.id in ids:
             return False
         version = event.version
         tie = self._sequence + 1 if version is None else version
         if tie > TIE_MASK:
             raise FactsError(f"a fold orders at most {TIE_MASK} events of one client")
+        ids.add(event.id)
         self._sequence += 1
         if version is not None and version > self.version:
             self.version = version
         key = order_key(event.at.key, tie)
         contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
         if contribution is None:
-            self._ids.add(event.id)
             self._unindexed.append(event.id)
         else:
             self._add(contribution[0], key, event.id, contribution[1])
@@ -192,8 +194,18 @@ class ClientFold:
         for event in events:
             self.apply(event)
 
+    def _known_ids(self) -> set[str]:
+        """The id of every event folded (gathered from the timelines the first time after a restore)."""
+        if self._ids is None:
+            ids = set(self._unindexed)
+            for timeline in self._timelines.values():
+                ids.update(timeline.ids)
+            for invoice in self._book.invoices.values():
+                ids.update(invoice.issues.ids, invoice.payments.ids, invoice.voids.ids)
+            self._ids = ids
+        return self._ids
+
     def _add(self, kind: str, key: int, event_id: str, row: tuple[Any, ...]) -> None:
-        self._ids.add(event_id)
         if kind == "invoice":
             self._book.issue(key, event_id, *row)
         elif kind == "payment":
@@ -257,8 +269,13 @@ class ClientFold:
         }
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> ClientFold:
-        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one)."""
+    def from_snapshot(cls, snapshot: dict[str, Any], *, checked: bool = True) -> ClientFold:
+        """Rebuild a fold from :meth:`to_snapshot` data (raises :class:`FactsError` if it is not one).
+
+        ``checked=False`` skips checking the type and order of every value, for
+        a snapshot known to be one :meth:`to_snapshot` wrote in this schema (a
+        stored fold whose checksum held): its kind and schema are still checked.
+        """
         if not isinstance(snapshot, dict) or snapshot.get("kind") != SNAPSHOT_KIND:
             raise FactsError("not a client fold snapshot")
         if snapshot.get("schema") != SNAPSHOT_SCHEMA:
@@ -266,6 +283,7 @@ class ClientFold:
                 f"fold snapshot schema {snapshot.get('schema')!r} is not {SNAPSHOT_SCHEMA}: fold the events again"
             )
         fold = cls()
+        fold._ids = None  # gathered only if an event is folded in afterwards
         try:
             client = snapshot["client"]
             fold.client = None if client is None else _checked(client, str)
@@ -276,25 +294,23 @@ class ClientFold:
             tables = snapshot["tables"]
             if type(tables) is not dict or not tables.keys() <= _COLUMNS.keys():
                 raise ValueError("unknown kind of fold record")
-            timelines = {kind: _timeline(kind, table) for kind, table in tables.items()}
+            timelines = {kind: _timeline(kind, table, checked) for kind, table in tables.items()}
             for kind, timeline in timelines.items():
-                fold._ids.update(timeline.ids)
                 if kind in _BOOK_KINDS or not timeline.keys:
                     continue
                 fold._timelines[kind] = timeline
                 for derived, keeps in _DERIVED.get(kind, ()):
                     kept = list(map(keeps, timeline.rows))
                     if any(kept):
-                        fold._timelines[derived] = Timeline.of(
-                            list(zip(*(compress(column, kept) for column in (timeline.keys, timeline.ids, timeline.rows)))),
-                            _SUMMED.get(derived),
-                        )
+                        subset = fold._timelines[derived] = Timeline(_SUMMED.get(derived))
+                        subset.keys = list(compress(timeline.keys, kept))
+                        subset.ids = list(compress(timeline.ids, kept))
+                        subset.rows = list(compress(timeline.rows, kept))
             fold._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
             unindexed = snapshot["unindexed"]
-            if type(unindexed) is not list or not set(map(type, unindexed)) <= {str}:
+            if checked and (type(unindexed) is not list or not set(map(type, unindexed)) <= {str}):
                 raise TypeError("unindexed ids are not strings")
             fold._unindexed = unindexed
-            fold._ids.update(unindexed)
         except (KeyError, TypeError, ValueError, IndexError, InvalidOperation):
             raise FactsError("the client fold snapshot is damaged: fold the events again") from None
         return fold
@@ -614,21 +630,22 @@ def _table(kind: str, timeline: Timeline) -> dict[str, list[Any]]:
     return table
 
 
-def _timeline(kind: str, table: Any) -> Timeline:
-    """A snapshot table back as a sorted timeline (raises TypeError or ValueError if it is not one)."""
-    if type(table) is not dict or table.keys() != _TABLE_KEYS[kind]:
-        raise ValueError("not a snapshot table")
+def _timeline(kind: str, table: Any, checked: bool) -> Timeline:
+    """A snapshot table back as a sorted timeline; ``checked``: raise TypeError or ValueError if it is not one."""
     ids = table["id"]
     count = len(ids)
-    for name, types in _TABLE_TYPES[kind]:
-        column = table[name]
-        if type(column) is not list or len(column) != count or not set(map(type, column)) <= types:
-            raise TypeError("not a snapshot column")
-    ties = table["tie"]
-    if count and (min(ties) < 0 or max(ties) > TIE_MASK):
-        raise ValueError("tie-break out of range")
-    keys = list(map(or_, map(lshift, table["at"], repeat(TIE_BITS)), ties))  # (at << TIE_BITS) | tie, in C
-    if keys != sorted(keys):
+    if checked:
+        if type(table) is not dict or table.keys() != _TABLE_KEYS[kind]:
+            raise ValueError("not a snapshot table")
+        for name, types in _TABLE_TYPES[kind]:
+            column = table[name]
+            if type(column) is not list or len(column) != count or not set(map(type, column)) <= types:
+                raise TypeError("not a snapshot column")
+        ties = table["tie"]
+        if count and (min(ties) < 0 or max(ties) > TIE_MASK):
+            raise ValueError("tie-break out of range")
+    keys = list(map(or_, map(lshift, table["at"], repeat(TIE_BITS)), table["tie"]))  # (at << TIE_BITS) | tie, in C
+    if checked and keys != sorted(keys):
         raise ValueError("a snapshot table is not in order")
     timeline = Timeline(_SUMMED.get(kind))
     timeline.keys, timeline.ids = keys, ids

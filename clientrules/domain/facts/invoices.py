@@ -40,6 +40,10 @@ def midnight_of(ordinal: int) -> int:
     return (ordinal - EPOCH_ORDINAL) * DAY_US
 
 
+#: the voids of an invoice never voided (read only: shared by all of them)
+NO_VOIDS = Timeline()
+
+
 class Invoice:
     """An invoice id with its issues (rows: amount, due ordinal) and payments (rows: amount)."""
 
@@ -62,7 +66,7 @@ class Invoice:
         self.invoice_id = invoice_id
         self.issues = Timeline()
         self.payments = Timeline(summed=0)
-        self.voids = Timeline()
+        self.voids = NO_VOIDS  # few invoices are ever voided: a timeline of their own once one is
         #: the order key of the issue that counts (0 until :meth:`settle` has run, on its first issue)
         self.issue_key = 0
         self.issue_id = ""
@@ -95,6 +99,12 @@ class Invoice:
                     break
         if self.paid_key is not None:
             self.paid_ordinal = ordinal_of(at_of(self.paid_key))
+
+    def voids_to_change(self) -> Timeline:
+        """Its voids, a timeline of its own (not the shared empty one) to insert into."""
+        if self.voids is NO_VOIDS:
+            self.voids = Timeline()
+        return self.voids
 
     def voided(self, bound: int) -> bool:
         """Whether it is void as of the moment whose last order key is ``bound``."""
@@ -178,7 +188,7 @@ class InvoiceBook:
                 invoice = invoices.get(row[0])
                 if invoice is None:
                     invoice = invoices[row[0]] = Invoice(row[0])
-                into = getattr(invoice, side)
+                into = invoice.voids_to_change() if side == "voids" else getattr(invoice, side)
                 into.keys.append(key)
                 into.ids.append(event_id)
                 into.rows.append(row[1:])
@@ -209,7 +219,7 @@ class InvoiceBook:
 
     def void(self, key: int, event_id: str, invoice_id: str) -> None:
         invoice = self._unindexed(invoice_id)
-        invoice.voids.insert(key, event_id, ())
+        invoice.voids_to_change().insert(key, event_id, ())
         if invoice.issues.keys:
             self._reindex(invoice)
 

@@ -82,6 +82,11 @@ class Timeline:
         """The exact sum of the summed field over ``rows[start:stop]``."""
         totals, column = self._totals, self._summed
         assert totals is not None and column is not None, "only a timeline built with summed has totals"
+        if len(totals) <= start:  # a window past the totals kept: its own sum, not every row before it
+            running = ZERO
+            for row in self.rows[start:stop]:
+                running = EXACT.add(running, row[column])
+            return running
         if len(totals) <= stop:
             running = totals[-1]
             for row in self.rows[len(totals) - 1 : stop]:
