@@ -1,5 +1,5 @@
 """What the views share, kept at ``app.extensions["clientrules"]``: the settings, the ledger, the login limiter, the report,
-the blank questionnaire pages."""
+the rule previews, the blank questionnaire pages."""
 
 from __future__ import annotations
 

@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 BIG_CLIENTS = 5_000
 #: what a wait may take before it is a failure (a first dashboard at 5,000 clients decides every client)
 DEADLINE_SECONDS = 120
+#: what the whole rule preview of the big business may take (it replays every client's history month by month)
+PREVIEW_DEADLINE_SECONDS = 600
 #: What changed lists the last 90 days: the story happens this month
 TODAY = dt.date.today()
 
@@ -61,11 +63,11 @@ def florist(db_url: str) -> str:
     return db_url
 
 
-def poll(page: Any, found: Callable[[], bool], what: str) -> None:
-    """Reload ``page`` until ``found()``; a failure after :data:`DEADLINE_SECONDS`."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def poll(page: Any, found: Callable[[], bool], what: str, seconds: float = DEADLINE_SECONDS) -> None:
+    """Reload ``page`` until ``found()``; a failure after ``seconds``."""
+    deadline = time.monotonic() + seconds
     while not found():
-        assert time.monotonic() < deadline, f"waited {DEADLINE_SECONDS} s for {what}"
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
         page.wait_for_timeout(100)
         page.reload()
 
@@ -162,6 +164,10 @@ def test_the_owners_morning_on_a_phone_with_only_serve_running(
         owner.set_default_timeout(DEADLINE_SECONDS * 1000)
         watch(owner, errors)
         log_in(owner, big)
+        # the first look, while every client is decided the first time, says how far it has come
+        assert owner.get_by_role("status").filter(has_text="Deciding every client for the first time").is_visible()
+        assert owner.locator("progress").is_visible()
+        checks.check(owner, "dashboard of 5,000 clients, first look", html=owner.content())
         poll(owner, lambda: owner.locator(".card").count() > 0, "the dashboard's clients")
         checks.check(owner, "dashboard of 5,000 clients")
         owner.screenshot(path=str(SCREENSHOTS / "serve-story-big-dashboard.png"))
@@ -170,6 +176,22 @@ def test_the_owners_morning_on_a_phone_with_only_serve_running(
         poll(owner, lambda: heading.count() > 0, "the learning page")
         checks.check(owner, "learning page of 5,000 clients")
         owner.screenshot(path=str(SCREENSHOTS / "serve-story-big-learning.png"))
+
+        # a rule change at 5,000 clients is previewed in the background, its page saying how far it has come
+        owner.goto(big.url("/owner/rules"))
+        owner.get_by_role("link", name="Change chronic-late-payer").click()
+        owner.get_by_label("Late invoices in the last 12 months: at least").fill("2")
+        owner.get_by_role("button", name="Preview the change").click()
+        sentence = "‘They pay late again and again’ now needs at least 2 late invoices in the last 12 months instead of 3."
+        assert owner.get_by_text(sentence).is_visible()
+        assert owner.get_by_role("status").filter(has_text="Working out").is_visible()
+        assert owner.locator("progress").is_visible() and owner.get_by_role("button", name="Adopt as version 2").count() == 0
+        checks.check(owner, "rule preview of 5,000 clients, being made", html=owner.content())
+        owner.screenshot(path=str(SCREENSHOTS / "serve-story-big-preview-being-made.png"))
+        adopt = owner.get_by_role("button", name="Adopt as version 2")
+        poll(owner, lambda: adopt.count() > 0, "the rule preview", PREVIEW_DEADLINE_SECONDS)
+        assert owner.get_by_text(sentence).is_visible() and owner.get_by_role("heading", name="On the past").is_visible()
+        checks.check(owner, "rule preview of 5,000 clients", html=owner.content())
     finally:
         log = big.stop()
     assert big.process.returncode == 0, log

@@ -56,6 +56,7 @@ ARGUMENTS = {
     "type_name": "MeetingHeld",
     "rule_id": "chronic-late-payer",
     "number": 1,
+    "key": "0123456789abcdef01234567",
 }
 
 
