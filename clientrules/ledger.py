@@ -224,7 +224,7 @@ class Ledger:
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
-        return Learning(self.store, self.rules, self.engines, clock=self.clock)
+        return Learning(self.store, self.rules, self.engines, clock=self.clock, portfolio_values=self.decisions.portfolio_values)
 
     @functools.cached_property
     def reports(self) -> ReportRenderer:

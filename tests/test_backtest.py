@@ -75,6 +75,21 @@ def test_a_client_who_stayed_the_horizon_after_the_warning_is_a_false_alarm(ledg
     assert result.to_json()["rules"]["learned-missed-deadlines"]["false_alarm_clients"] == ["stayer"]
 
 
+def test_a_rule_on_revenue_share_is_replayed_with_the_portfolio_of_each_month(ledger: Ledger) -> None:
+    ledger.record("big", ClientOnboarded(name="Big", monthly_value=9000.0), "2025-03-10")
+    ledger.record("small", ClientOnboarded(name="Small", monthly_value=1000.0), "2025-03-10")
+    ledger.record("big", RelationshipEnded(initiated_by="client"), "2025-07-20")
+    share_rule = RULE.replace("learned-missed-deadlines", "learned-big-share").replace(
+        "deadlines_missed_90d >= 2", "revenue_share >= 0.5"
+    )
+    result = ledger.learning.backtest(PLAYBOOK_V1 + share_rule)
+    (flag,) = result.candidate.flagged
+    # from April, big is 9,000 of the 10,000 a month of the clients not left: the rule warns 110 days ahead
+    assert (flag.client, flag.first_flagged.text, flag.lead_days) == ("big", "2025-04-01", 110)
+    # once big has left, small is the whole portfolio: the rule fires for it from August, too recently to judge
+    assert result.to_json()["rules"]["learned-big-share"]["pending_clients"] == ["small"]
+
+
 def test_without_a_candidate_the_current_rules_are_replayed_alone(ledger: Ledger) -> None:
     result = ledger.learning.backtest()
     assert result.changes == () and result.rules == {}

@@ -32,7 +32,15 @@ from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
-from clientrules.domain.learning.backtest import Backtest, Column, Replayed, backtests, set_aside_json, version_in_force
+from clientrules.domain.learning.backtest import (
+    Backtest,
+    Column,
+    PortfolioValues,
+    Replayed,
+    backtests,
+    set_aside_json,
+    version_in_force,
+)
 from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
@@ -221,17 +229,22 @@ class Learning:
         *,
         clock: Clock,
         method: Method = Method(),
+        portfolio_values: PortfolioValues | None = None,
     ) -> None:
         self._store = store
         self._rules = rules
         self._engines = engines
         self._clock = clock
         self.method = method
+        #: what gives the backtests ``revenue_share`` (``ledger.decisions.portfolio_values``)
+        self._portfolio_values = portfolio_values
 
     def with_horizon(self, horizon_days: int) -> Learning:
         """The same loop with another horizon H (see ``docs/learning.md``)."""
         method = attrs.evolve(self.method, horizon_days=horizon_days)
-        return Learning(self._store, self._rules, self._engines, clock=self._clock, method=method)
+        return Learning(
+            self._store, self._rules, self._engines, clock=self._clock, method=method, portfolio_values=self._portfolio_values
+        )
 
     # --- reading ------------------------------------------------------------------
 
@@ -283,7 +296,13 @@ class Learning:
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
             ]
             results, others = backtests(
-                histories, current, versions, self._engines.fired_batch, horizon_days=self.method.horizon_days, extra=extra
+                histories,
+                current,
+                versions,
+                self._engines.fired_batch,
+                horizon_days=self.method.horizon_days,
+                extra=extra,
+                portfolio_values=self._portfolio_values,
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
             set_aside = (results or others)[0].set_aside
@@ -372,7 +391,12 @@ class Learning:
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
         (result,), _ = backtests(
-            StoredHistories(self._store, tracker), current, [(label, candidate)], self._engines.fired_batch, horizon_days=self.method.horizon_days
+            StoredHistories(self._store, tracker),
+            current,
+            [(label, candidate)],
+            self._engines.fired_batch,
+            horizon_days=self.method.horizon_days,
+            portfolio_values=self._portfolio_values,
         )
         return result
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
@@ -45,6 +46,7 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
+from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.learning.evidence import check_moments
 from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
 from clientrules.domain.rules.model import RuleSet, most_severe
@@ -69,6 +71,25 @@ class RuleSetVersionLike(Protocol):
 FiredRules = Callable[[Sequence[tuple[str, Facts]], Any], Sequence[Sequence[str]]]
 #: clients whose moments are decided together: one request to the engines for all of them
 CLIENTS_PER_ASK = 32
+#: The portfolio's value (what ``revenue_share`` divides by) at each of the moments given, in their order.
+PortfolioValues = Callable[[Sequence[Instant]], Sequence[Decimal]]
+
+
+class Portfolio:
+    """The portfolio's value at every moment of the replay, asked of ``values`` once, when a rule set first reads
+    ``revenue_share`` (None at every moment without ``values``: the fact is then absent)."""
+
+    def __init__(self, values: PortfolioValues | None, moments: Sequence[Instant]) -> None:
+        self._values = values
+        self._moments = moments
+        self._at: dict[int, Decimal] | None = None
+
+    def at(self, moment: Instant) -> Decimal | None:
+        if self._values is None:
+            return None
+        if self._at is None:
+            self._at = dict(zip((moment.key for moment in self._moments), self._values(self._moments)))
+        return self._at[moment.key]
 
 
 @attrs.frozen
@@ -320,11 +341,20 @@ class Replayed:
 
 
 def replay(
-    histories: Histories, columns: Sequence[Column], fired: FiredRules, *, horizon_days: int = HORIZON_DAYS
+    histories: Histories,
+    columns: Sequence[Column],
+    fired: FiredRules,
+    *,
+    horizon_days: int = HORIZON_DAYS,
+    portfolio_values: PortfolioValues | None = None,
 ) -> tuple[list[Instant], list[Replayed]]:
-    """Replay every client once under every column (see the module); the monthly moments and each column's result."""
+    """Replay every client once under every column (see the module); the monthly moments and each column's result.
+
+    ``portfolio_values`` gives ``revenue_share`` to the rule sets that read it (without it the fact is absent).
+    """
     timeframe = histories.timeframe
     moments = timeframe.monthly_moments()
+    portfolio = Portfolio(portfolio_values, [*moments, *([timeframe.end] if timeframe.end is not None else [])])
     settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
     memo = DecisionMemo(fired)
     tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
@@ -339,7 +369,7 @@ def replay(
             clients: list[str], records: dict[str, ClientRecord] = records
         ) -> list[tuple[ClientRecord, list[list[Moment]]]]:
             checked = [(records[client], check_moments(records[client], moments, timeframe)) for client in clients]
-            return list(zip((record for record, _ in checked), _decide_clients(checked, columns, memo)))
+            return list(zip((record for record, _ in checked), _decide_clients(checked, columns, memo, portfolio)))
 
         try:
             replayed = replay_clients(list(records))
@@ -384,7 +414,7 @@ def _chunks(histories: Histories, size: int) -> Iterator[list[ClientRecord]]:
 
 
 def _decide_clients(
-    checked: Sequence[tuple[ClientRecord, list[Instant]]], columns: Sequence[Column], memo: DecisionMemo
+    checked: Sequence[tuple[ClientRecord, list[Instant]]], columns: Sequence[Column], memo: DecisionMemo, portfolio: Portfolio
 ) -> list[list[list[Moment]]]:
     """For each client, for each column, its decision at each of its moments: facts asked once per moment,
     and the engines once per rule-set version for all of them."""
@@ -392,17 +422,18 @@ def _decide_clients(
     asked: dict[tuple[int, str], tuple[Any, list[tuple[str, Facts]], list[list[tuple[int, int, int]]]]] = {}
     for number, (record, moments) in enumerate(checked):
         for position, moment in enumerate(moments):
-            facts_by_grace: dict[int, Facts] = {}
+            facts_by_kind: dict[tuple[int, bool], Facts] = {}
             by_version: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
             for index, column in enumerate(columns):
                 version = column.version_at(moment)
                 identity = (version.version, version.ruleset.source)
                 places = by_version.get(identity)
                 if places is None:
-                    grace_days = version.ruleset.parameters.grace_days
-                    facts = facts_by_grace.get(grace_days)
+                    kind = (version.ruleset.parameters.grace_days, REVENUE_SHARE in version.ruleset.facts_used)
+                    facts = facts_by_kind.get(kind)
                     if facts is None:
-                        facts = facts_by_grace[grace_days] = record.facts(moment, grace_days)
+                        share = portfolio.at(moment) if kind[1] else None
+                        facts = facts_by_kind[kind] = record.facts(moment, kind[0], share)
                     _, requests, wanted = asked.setdefault(identity, (version, [], []))
                     requests.append((record.client, facts))
                     places = by_version[identity] = []
@@ -487,6 +518,7 @@ def backtests(
     *,
     horizon_days: int = HORIZON_DAYS,
     extra: Sequence[Column] = (),
+    portfolio_values: PortfolioValues | None = None,
 ) -> tuple[list[Backtest], list[Replayed]]:
     """Each candidate against ``current`` in one replay (plus the ``extra`` columns, whose results come back as they are)."""
     columns = [
@@ -494,7 +526,7 @@ def backtests(
         *(candidate_column(label, current, version) for label, version in candidates),
         *extra,
     ]
-    moments, results = replay(histories, columns, fired, horizon_days=horizon_days)
+    moments, results = replay(histories, columns, fired, horizon_days=horizon_days, portfolio_values=portfolio_values)
     base = results[0]
     compared = [
         Backtest(

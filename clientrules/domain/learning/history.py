@@ -15,6 +15,7 @@ built from a list of events; the service streams instead
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Iterable, Iterator, Protocol
 
 import attrs
@@ -170,9 +171,10 @@ class ClientRecord:
     def departed(self) -> bool:
         return self.departure is not None
 
-    def facts(self, as_of: Instant, grace_days: int) -> Facts:
-        """The client's facts as of ``as_of``: their values only (the learning loop reads verdicts, not reasons)."""
-        return self.fold.facts(as_of, grace_days=grace_days, explained=False)
+    def facts(self, as_of: Instant, grace_days: int, portfolio_value: Decimal | None = None) -> Facts:
+        """The client's facts as of ``as_of``: their values only (the learning loop reads verdicts, not reasons);
+        ``revenue_share`` only with the ``portfolio_value`` of that moment."""
+        return self.fold.facts(as_of, grace_days=grace_days, portfolio_value=portfolio_value, explained=False)
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""
