@@ -420,6 +420,8 @@ def _decide_clients(
     and the engines once per rule-set version for all of them."""
     # per version: the version, its requests, and for each request the (client, column, moment) it decides
     asked: dict[tuple[int, str], tuple[Any, list[tuple[str, Facts]], list[list[tuple[int, int, int]]]]] = {}
+    # per version: the grace days its facts count with, and whether it reads revenue_share (found once, not per moment)
+    kinds: dict[tuple[int, str], tuple[int, bool]] = {}
     for number, (record, moments) in enumerate(checked):
         for position, moment in enumerate(moments):
             facts_by_kind: dict[tuple[int, bool], Facts] = {}
@@ -429,7 +431,10 @@ def _decide_clients(
                 identity = (version.version, version.ruleset.source)
                 places = by_version.get(identity)
                 if places is None:
-                    kind = (version.ruleset.parameters.grace_days, REVENUE_SHARE in version.ruleset.facts_used)
+                    kind = kinds.get(identity)
+                    if kind is None:
+                        ruleset = version.ruleset
+                        kind = kinds[identity] = (ruleset.parameters.grace_days, REVENUE_SHARE in ruleset.facts_used)
                     facts = facts_by_kind.get(kind)
                     if facts is None:
                         share = portfolio.at(moment) if kind[1] else None
