@@ -9,7 +9,9 @@ loop can find); the others cite the price.
 * ours: ``ledger.learning.backtest()`` over every client, decided at every
   monthly moment of its life with us, streamed one client at a time;
 * the peer: one ``ledger.decisions.iter_evaluate`` of the same clients as of
-  the end of the history, cold (target: the backtest costs at most 2 times it);
+  the end of the history, their folds stored by an evaluate before it, as for
+  every evaluate after a store's first (target: the backtest costs at most 2
+  times it);
 * proposals: ``ledger.learning.proposals()`` (the evidence pass, then every
   proposal's backtest in one replay), target under 30 seconds; the same
   evaluate beside it for scale.
@@ -66,7 +68,13 @@ def run(context: Context) -> list[Row]:
     database = with_departures(context)
     with Ledger.open(database) as ledger:
         count = len(ledger.store.client_ids())
-        evaluate_seconds = seconds(lambda: sum(1 for _ in ledger.decisions.iter_evaluate(as_of=AS_OF)))
+
+        def evaluate_all() -> None:
+            for _ in ledger.decisions.iter_evaluate(as_of=AS_OF):
+                pass
+
+        evaluate_all()  # the shared database may hold folds or not, by which benchmarks ran before: now it does
+        evaluate_seconds = seconds(evaluate_all)
     found: dict[str, Any] = {}
     with Ledger.open(database) as ledger:
         backtest_seconds = seconds(lambda: found.update(backtest=ledger.learning.backtest()))
