@@ -12,11 +12,13 @@ Then the server is stopped and started again, and its first ``GET /owner/``
 is timed against the warm dashboard: it must answer from the standings kept
 in the database, not decide every client again.
 
-Then, on the same warm server, the owner previews a rule change (one
-threshold of the default rules lowered) and the time until the whole preview
-is there is timed: its first answer sends the owner to the preview's page,
-which says how far it has come while the preview is made in the background,
-and the benchmark asks for it until it is made. Then the first ``GET
+Then, on the same warm server, once its log says it kept the history for rule
+previews (it does at the start, in the background, and again after something
+new is recorded; the time it took is reported in the notes), the owner
+previews a rule change (one threshold of the default rules lowered) and the
+time until the whole preview is there is timed: its first answer sends the
+owner to the preview's page, which says how far it has come while the
+preview is made in the background, and the benchmark asks for it until it is made. Then the first ``GET
 /owner/learning/`` is timed: the report is built in the background, and the
 first answer says how far it has come.
 
@@ -43,6 +45,7 @@ from benchmarks.scale import Context
 from benchmarks.survey import start_server
 from clientrules import Ledger
 from clientrules.domain.events.jsonl import event_from_json
+from survey_app.keeping import KEPT
 
 NAME = "dashboard"
 PASSWORD = "dashboard benchmark owner"
@@ -148,11 +151,13 @@ def run(context: Context) -> list[Row]:
     scale = context.scale
     database = context.workdir / "dashboard.db"
     in_fresh_process(make_portfolio, database, scale.dashboard_clients)
-    server, port = start_server(database, context.workdir / "dashboard-server.log")
+    log = context.workdir / "dashboard-server.log"
+    server, port = start_server(database, log)
     try:
         browser = Browser(port)
         browser.log_in()
         first = wait_until_decided(browser)
+        history_kept = wait_until_history_kept(log)
         dashboard = [browser.timed_get(VIEWS[n % len(VIEWS)]) for n in range(scale.dashboard_requests)]
         health = [browser.timed_get("/healthz") for _ in range(scale.dashboard_requests)]
         preview_first, preview = preview_a_rule_change(browser)
@@ -160,7 +165,7 @@ def run(context: Context) -> list[Row]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    server, port = start_server(database, context.workdir / "dashboard-server.log")
+    server, port = start_server(database, log)
     try:
         browser = Browser(port)
         browser.log_in()
@@ -190,14 +195,28 @@ def run(context: Context) -> list[Row]:
             Target("<=", 10.0), notes="one request"),
         Row(NAME, f"rule preview at {scale.dashboard_clients:,} clients",
             "POST of a rule's page with one threshold lowered, until the whole preview (today's decisions that change, "
-            "the backtest over the stored history) is there; made in the background, its page asked for every 0.1 s",
+            "the backtest over the stored history) is there, on a server that kept the history for previews; made in "
+            "the background, its page asked for every 0.1 s",
             Figure(preview, "ms"), "GET /healthz, same server", Figure(statistics.median(health), "ms"),
-            Target("<=", 3000.0, "ours"), notes=f"first answer (sent to the preview's page, progress shown) in {preview_first:,.0f} ms"),
+            Target("<=", 3000.0, "ours"),
+            notes=f"first answer (sent to the preview's page, progress shown) in {preview_first:,.0f} ms; the server's log "
+                  f"said it {history_kept}"),
         Row(NAME, f"learning page at {scale.dashboard_clients:,} clients, first answer",
             "GET /owner/learning/ first on a server that has not built its report (built in the background, progress shown)",
             Figure(learning_first, "ms"), "GET /healthz, same server", Figure(statistics.median(health), "ms"),
             Target("<=", 2000.0, "ours"), notes=f"the report was built in {learning_built:,.0f} ms, asked for every 0.5 s"),
     ]
+
+
+def wait_until_history_kept(log: Path) -> str:
+    """Wait until the server's log says it kept the history for rule previews; what it said."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        said = [line for line in log.read_text().splitlines() if KEPT in line]
+        if said:
+            return said[0]
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not keep the history for rule previews: {log.read_text()[-500:]}")
 
 
 def wait_until_decided(browser: Browser) -> float:

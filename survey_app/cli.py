@@ -13,8 +13,13 @@ from waitress.server import TcpWSGIServer, create_server
 
 from clientrules import ClientRulesError, Ledger
 from survey_app import create_app, warm_up
+from survey_app.keeping import HistoryKeeper
 from survey_app.state import EXTENSION
 from survey_app.watching import keep_watch
+
+
+#: the fewest seconds between two keepings of the history for rule previews (each folds every client once)
+HISTORY_INTERVAL = 60.0
 
 
 class CommandState(Protocol):
@@ -62,12 +67,20 @@ def serve(state: CommandState, host: str, port: int, threads: int, no_watch: boo
     assert isinstance(server, TcpWSGIServer), "one host and port make one TCP server"
     served = server.getsockname()[1]  # the port given, or the one the system chose for 0
     click.echo(f"serving {ledger.url} on http://{host}:{served}/ (owner pages: /owner/); Ctrl-C stops", err=True)
-    watch = None if no_watch else keep_watch(app, ledger, watch_interval, lambda line: click.echo(line, err=True))
+    watch = None if no_watch else keep_watch(app, ledger, watch_interval, tell)
+    history = HistoryKeeper(app.extensions[EXTENSION].ledger, HISTORY_INTERVAL, tell)  # the pages' own ledger
+    history.start()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        history.stop()
         if watch is not None:
             watch.stop()
+
+
+def tell(line: str) -> None:
+    """Say ``line`` on the server's standard error (its log)."""
+    click.echo(line, err=True)

@@ -11,40 +11,30 @@ a watcher run apart.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable
 
 from flask import Flask, current_app
 
 from clientrules import DeliveryReport, Ledger, PassReport
+from survey_app.background import BackgroundThread
 
 EXTENSION = "clientrules_watch"
-#: how long stopping waits for a pass under way to reach its next batch
-STOP_SECONDS = 10.0
 
 
-class KeptWatch:
+class KeptWatch(BackgroundThread):
     """The watcher's thread and what the owner pages say about it: when it last looked, what went wrong."""
 
     def __init__(self, ledger: Ledger, interval: float, say: Callable[[str], object]) -> None:
+        super().__init__("clientrules-watch")
         self._ledger = ledger
         self._channels = ledger.alert_channels()  # a setting in error stops the start, not the thread later
         self.interval = interval
         self._say = say
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clientrules-watch", daemon=True)
         #: when the last pass ended (seconds since the epoch); None until the first one has
         self.last_pass: float | None = None
         #: why the last attempt failed, None once a pass succeeds again
         self.problem: str | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(STOP_SECONDS)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -68,19 +68,7 @@ def test_deciding_each_standing_once_equals_one_engine_call_per_client(backend, 
             except RuleSetProblems:  # beyond what the engine takes (see test_engine_differential)
                 reject()
             number = next(examples)
-            stories = [*drawn, drawn[0]]  # the last client is the first one's twin
-            clients = []
-            for k, events in enumerate(stories):
-                client = f"x{number}-{k}"
-                try:
-                    ledger.append(
-                        Event(client, event.at, event.payload, f"{client}-e{n}")
-                        for n, event in enumerate(events)
-                        if not isinstance(event.payload, DecisionRecorded)  # it names an adopted version: none here
-                    )
-                except ClientRulesError:  # e.g. a payment of an invoice never issued: the store refuses it
-                    continue
-                clients.append(client)
+            clients = store_stories(ledger, number, [*drawn, drawn[0]])  # the last client is the first one's twin
             if not clients:
                 reject()
             moment = data.draw(st.one_of(st.just(Instant.from_datetime(T)), as_of_moments(drawn[0])), label="as of")
@@ -97,6 +85,23 @@ def test_deciding_each_standing_once_equals_one_engine_call_per_client(backend, 
                     assert [r.evidence for r in cached[0].reasons] != [r.evidence for r in cached[-1].reasons]
 
         example()
+
+
+def store_stories(ledger: Ledger, number: int, stories: list[list[Event]]) -> list[str]:
+    """Store each story as client ``x{number}-{k}``; the clients the store took (it refuses some random ones)."""
+    clients = []
+    for k, events in enumerate(stories):
+        client = f"x{number}-{k}"
+        try:
+            ledger.append(
+                Event(client, event.at, event.payload, f"{client}-e{n}")
+                for n, event in enumerate(events)
+                if not isinstance(event.payload, DecisionRecorded)  # it names an adopted version: none here
+            )
+        except ClientRulesError:  # e.g. a payment of an invoice never issued: the store refuses it
+            continue
+        clients.append(client)
+    return clients
 
 
 def test_a_value_the_standing_cannot_hold_is_left_to_the_engine() -> None:

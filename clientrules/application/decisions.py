@@ -108,43 +108,79 @@ class Decisions:
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        ids = self.clients_to_decide(clients, moment)
-        facts_of = self.facts_for(version, [moment])
+        for decisions in self._iter_decide([version], self.clients_to_decide(clients, moment), moment, set_aside):
+            if record:
+                self._store.append(
+                    [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
+                )
+            yield from (decision for (decision,) in decisions)
+
+    def iter_compare(
+        self,
+        versions: Sequence[RuleSetVersion],
+        *,
+        as_of: Moment | None = None,
+        set_aside: Callable[[str, str], None] | None = None,
+    ) -> Iterator[tuple[Decision, ...]]:
+        """Every client with an event by ``as_of`` (default: now) decided under each of ``versions`` at once:
+        its fold read once, its facts computed once for the versions that compute them alike (see
+        :meth:`facts_for`). ``set_aside`` as in :meth:`iter_evaluate`."""
+        moment = moment_or_now(as_of, self._clock)
+        for decisions in self._iter_decide(versions, self.clients_to_decide(None, moment), moment, set_aside):
+            yield from decisions
+
+    def _iter_decide(
+        self,
+        versions: Sequence[RuleSetVersion],
+        ids: list[str],
+        moment: Instant,
+        set_aside: Callable[[str, str], None] | None,
+    ) -> Iterator[list[tuple[Decision, ...]]]:
+        """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
+        ways: dict[tuple[int, bool], FactsOf] = {}
+        for version in versions:
+            if _facts_way(version) not in ways:
+                ways[_facts_way(version)] = self.facts_for(version, [moment])
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
             try:
-                decisions = self._decide(batch, moment, version, facts_of, cached=cached)
+                yield self._decide(batch, moment, versions, ways, cached=cached)
             except StoreError:
                 raise
             except UNDECIDABLE:
                 if set_aside is None:
                     raise
-                decisions = decide_each_alone(
-                    batch, lambda one: self._decide(one, moment, version, facts_of, cached=cached), set_aside
+                yield decide_each_alone(
+                    batch, lambda one: self._decide(one, moment, versions, ways, cached=cached), set_aside
                 )
-            if record:
-                self._store.append(
-                    [decision.recorded_event(self._clock()) for decision in decisions if decision.verdict is not None]
-                )
-            yield from decisions
 
     def _decide(
-        self, clients: list[str], moment: Instant, version: RuleSetVersion, facts_of: FactsOf, *, cached: bool
-    ) -> list[Decision]:
-        facts = []
+        self,
+        clients: list[str],
+        moment: Instant,
+        versions: Sequence[RuleSetVersion],
+        ways: dict[tuple[int, bool], FactsOf],
+        *,
+        cached: bool,
+    ) -> list[tuple[Decision, ...]]:
+        facts: dict[tuple[int, bool], list[tuple[str, Facts]]] = {way: [] for way in ways}
         statuses: dict[str, ClientStatus] = {}
         kept: dict[str, tuple[ClientFold, int]] = {}
         for client, fold, stored in self._up_to_date(clients):
             statuses[client] = fold.status(moment)
             if not statuses[client].is_left:
-                facts.append((client, facts_of(fold, moment)))
+                for way, facts_of in ways.items():
+                    facts[way].append((client, facts_of(fold, moment)))
             if cached:
                 kept[client] = (fold, stored)
         self._keep(kept)
-        decided = iter(self._engines.decide_batch(facts, version))
+        decided = [iter(self._engines.decide_batch(facts[_facts_way(version)], version)) for version in versions]
         return [
-            Decision.for_left(client, status, version.version, moment) if status.is_left else next(decided).with_status(status)
+            tuple(
+                Decision.for_left(client, status, version.version, moment) if status.is_left else next(each).with_status(status)
+                for version, each in zip(versions, decided)
+            )
             for client, status in statuses.items()
         ]
 
@@ -303,3 +339,8 @@ class Decisions:
                 return event
         raise UnknownDecision(f"client {client!r} has no recorded decision with id {event_id!r}")
 
+
+def _facts_way(version: RuleSetVersion) -> tuple[int, bool]:
+    """What the facts a version decides on depend on besides the client: its grace days, and whether it reads
+    ``revenue_share`` (:meth:`Decisions.facts_for`)."""
+    return version.ruleset.parameters.grace_days, REVENUE_SHARE in version.ruleset.facts_used

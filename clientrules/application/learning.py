@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import tomllib
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import attrs
 
@@ -36,31 +37,37 @@ from clientrules.domain.learning.backtest import (
     Backtest,
     Column,
     PortfolioValues,
+    Replay,
     Replayed,
     backtests,
+    replay,
     set_aside_json,
     version_in_force,
 )
 from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Timeframe
+from clientrules.domain.learning.kept import KeptMoments, keep_decisions, keep_moments, replay_kept, serves
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
 from clientrules.domain.learning.report import Report, build_report
 from clientrules.domain.learning.tuning import Tuning, tune, watched
 from clientrules.domain.rules import Comparison, parse_ruleset, ruleset_to_toml
-from clientrules.ports import ClientQueries, EventStreams
+from clientrules.ports import ClientQueries, EventLog, EventStreams
 
 
 class UnknownProposal(ClientRulesError):
     """No pending proposal has that id (it was decided already, or the evidence changed)."""
 
 
-class StoreForLearning(EventStreams, ClientQueries, Protocol):
-    """What learning reads and writes: each client's stream, which clients there are, and the ``$learning`` stream."""
+class StoreForLearning(EventStreams, ClientQueries, EventLog, Protocol):
+    """What learning reads and writes: each client's stream, which clients there are, the ``$learning`` stream,
+    and the head position (what kept moments were kept at)."""
 
 
 #: how many times the learning report reads every client (the evidence, then the replay)
 REPORT_PASSES = 2
+#: the most client-moments kept for replays (a few dozen bytes each); beyond, every replay folds the histories
+KEPT_MOMENTS_MAX = 1_000_000
 
 
 class StoredHistories:
@@ -218,6 +225,37 @@ class Proposals:
         }
 
 
+class KeptHistory:
+    """The kept moments of the history (:mod:`~clientrules.domain.learning.kept`) at the head position they were
+    kept at: one set at a time, shared by the threads of one ledger, kept by one thread at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keeping = threading.Lock()
+        self._kept: tuple[int, KeptMoments] | None = None
+
+    def at(self, position: int, grace_days: int, keep: Callable[[], KeptMoments | None]) -> KeptMoments | None:
+        """The moments kept at ``position`` with ``grace_days``; kept by ``keep`` first if they are not (after
+        the keeping under way in another thread, which may have kept them)."""
+        found = self._found(position, grace_days)
+        if found is not None:
+            return found
+        with self._keeping:
+            found = self._found(position, grace_days)
+            if found is None:
+                found = keep()
+                if found is not None:
+                    with self._lock:
+                        self._kept = (position, found)
+            return found
+
+    def _found(self, position: int, grace_days: int) -> KeptMoments | None:
+        with self._lock:
+            if self._kept is None or self._kept[0] != position or self._kept[1].grace_days != grace_days:
+                return None
+            return self._kept[1]
+
+
 class Learning:
     """The learning loop of one ledger (``ledger.learning``)."""
 
@@ -230,6 +268,7 @@ class Learning:
         clock: Clock,
         method: Method = Method(),
         portfolio_values: PortfolioValues | None = None,
+        kept: KeptHistory | None = None,
     ) -> None:
         self._store = store
         self._rules = rules
@@ -238,12 +277,14 @@ class Learning:
         self.method = method
         #: what gives the backtests ``revenue_share`` (``ledger.decisions.portfolio_values``)
         self._portfolio_values = portfolio_values
+        self._kept = kept or KeptHistory()
 
     def with_horizon(self, horizon_days: int) -> Learning:
         """The same loop with another horizon H (see ``docs/learning.md``)."""
         method = attrs.evolve(self.method, horizon_days=horizon_days)
         return Learning(
-            self._store, self._rules, self._engines, clock=self._clock, method=method, portfolio_values=self._portfolio_values
+            self._store, self._rules, self._engines, clock=self._clock, method=method,
+            portfolio_values=self._portfolio_values, kept=self._kept,
         )
 
     # --- reading ------------------------------------------------------------------
@@ -296,13 +337,7 @@ class Learning:
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
             ]
             results, others = backtests(
-                histories,
-                current,
-                versions,
-                self._engines.fired_batch,
-                horizon_days=self.method.horizon_days,
-                extra=extra,
-                portfolio_values=self._portfolio_values,
+                self._replayed_from(histories), current, versions, horizon_days=self.method.horizon_days, extra=extra
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
             set_aside = (results or others)[0].set_aside
@@ -391,14 +426,67 @@ class Learning:
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
         (result,), _ = backtests(
-            StoredHistories(self._store, tracker),
-            current,
-            [(label, candidate)],
-            self._engines.fired_batch,
-            horizon_days=self.method.horizon_days,
-            portfolio_values=self._portfolio_values,
+            self._replayed_kept(current, tracker), current, [(label, candidate)], horizon_days=self.method.horizon_days
         )
         return result
+
+    def keep_history(self, *, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Fold every client once and keep its facts at every monthly moment, with the current rules' decisions
+        there, so that the next backtests (a rule change's preview) fold no one while nothing new is recorded;
+        False when ``cancelled`` said so between two clients, or the history is too long to keep
+        (:data:`KEPT_MOMENTS_MAX`: its backtests fold it each time)."""
+        current = self._rules.current()
+        kept = self._kept_moments(current.ruleset.parameters.grace_days, None, cancelled)
+        if kept is None:
+            return False
+        keep_decisions(kept, current, self._engines.fired_batch)
+        return True
+
+    def _replayed_from(self, histories: StoredHistories) -> Replay:
+        """Replays that fold every client of ``histories``."""
+
+        def replayed(columns: Sequence[Column]) -> tuple[list[Instant], list[Replayed]]:
+            return replay(
+                histories, columns, self._engines.fired_batch,
+                horizon_days=self.method.horizon_days, portfolio_values=self._portfolio_values,
+            )
+
+        return replayed
+
+    def _replayed_kept(self, current: RuleSetVersion, tracker: Tracker | None) -> Replay:
+        """Replays on kept moments (kept first if the history moved since), where they serve every column;
+        otherwise folding every client (``tracker`` counts the clients folded either way)."""
+        grace_days = current.ruleset.parameters.grace_days
+        histories = StoredHistories(self._store, tracker)
+        folded = self._replayed_from(histories)
+        timeframe = histories.timeframe
+        moments = [*timeframe.monthly_moments(), *([timeframe.end] if timeframe.end is not None else [])]
+
+        def replayed(columns: Sequence[Column]) -> tuple[list[Instant], list[Replayed]]:
+            versions = [column.version_at(moment) for column in columns for moment in moments]
+            if all(serves(version.ruleset, grace_days) for version in versions):
+                kept = self._kept_moments(grace_days, tracker)
+                if kept is not None:
+                    done = replay_kept(kept, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
+                    if done is not None:
+                        return done
+            return folded(columns)
+
+        return replayed
+
+    def _kept_moments(
+        self, grace_days: int, tracker: Tracker | None, cancelled: Callable[[], bool] = lambda: False
+    ) -> KeptMoments | None:
+        """The history's kept moments, kept now if the head moved since they were; None beyond
+        :data:`KEPT_MOMENTS_MAX` client-moments or when ``cancelled``."""
+
+        def keep() -> KeptMoments | None:
+            histories = StoredHistories(self._store, tracker)
+            if len(self._store.client_ids()) * (len(histories.timeframe.monthly_moments()) + 1) > KEPT_MOMENTS_MAX:
+                return None
+            return keep_moments(histories, grace_days, cancelled=cancelled)
+
+        return self._kept.at(self._store.head_position(), grace_days, keep)
 
     def backtest_tracker(self) -> Tracker:
         """A count for :meth:`backtest` to advance: every client, once."""

@@ -96,15 +96,11 @@ class RuleChanges:
         now = self._clock()
         set_aside: dict[str, str] = {}
 
-        def reached(version: RuleSetVersion) -> dict[str, str]:
-            decided = self._decisions.iter_evaluate(as_of=now, ruleset=version, set_aside=set_aside.__setitem__)
-            return {d.client: d.reached for d in decided if d.verdict}  # a client who has left has no verdict
-
-        before, after = reached(current), reached(candidate)
+        compared = self._decisions.iter_compare([current, candidate], as_of=now, set_aside=set_aside.__setitem__)
         changed = tuple(
-            ChangedDecision(client, before[client], verdict)
-            for client, verdict in after.items()
-            if client in before and before[client] != verdict
+            ChangedDecision(before.client, before.reached, after.reached)
+            for before, after in compared
+            if before.verdict and before.reached != after.reached  # a client who has left has no verdict
         )
         if turned_today is not None:
             turned_today(len(changed))

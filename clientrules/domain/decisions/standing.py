@@ -73,18 +73,25 @@ class Standings:
         get = values.get
         positions: list[int] = []
         for fact, constants, boolean in self.thresholds:
-            value = get(fact)
-            if value is None:
-                positions.append(_ABSENT)
-                continue
-            kind = type(value)
-            if boolean:
-                if kind is not bool:
-                    return None
-            elif kind is int:
-                if not -LARGEST_EXACT <= value <= LARGEST_EXACT:
-                    return None
-            elif kind is not float or not math.isfinite(value):
+            position = position_of(get(fact), constants, boolean)
+            if position is None:
                 return None
-            positions.append(bisect_left(constants, value) + bisect_right(constants, value))
+            positions.append(position)
         return tuple(positions)
+
+
+def position_of(value: FactValue | None, constants: tuple[FactValue, ...], boolean: bool) -> int | None:
+    """Where ``value`` stands against the sorted ``constants`` of a fact (see :data:`Standing`); None when a
+    standing cannot hold it (a value not of its fact's kind, not finite, or a whole number too large)."""
+    if value is None:
+        return _ABSENT
+    kind = type(value)
+    if boolean:
+        if kind is not bool:
+            return None
+    elif kind is int:
+        if not -LARGEST_EXACT <= value <= LARGEST_EXACT:
+            return None
+    elif kind is not float or not math.isfinite(value):
+        return None
+    return bisect_left(constants, value) + bisect_right(constants, value)

@@ -48,12 +48,22 @@ from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.learning.evidence import check_moments
-from clientrules.domain.learning.history import ClientRecord, Histories, days_before, days_between
+from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe, days_before, days_between
 from clientrules.domain.rules.model import RuleSet, most_severe
 
 HORIZON_DAYS = 180
 #: changed decisions kept to show (all of them are counted)
 CHANGES_KEPT = 200
+
+
+class Departing(Protocol):
+    """A client as the counts read it: its id, and its departure if it left."""
+
+    @property
+    def client(self) -> str: ...
+
+    @property
+    def departure(self) -> Departure | None: ...
 
 
 class RuleSetVersionLike(Protocol):
@@ -212,7 +222,7 @@ class Tally:
         self.pending: list[str] = []
         self.ended_by_us = 0
 
-    def add(self, record: ClientRecord, decided: Sequence[Moment]) -> Flag | None:
+    def add(self, record: Departing, decided: Sequence[Moment]) -> Flag | None:
         """Count one client's decisions; the flag of a departed client flagged in time.
 
         A client we ended with gets its flag too (the rules that warned before
@@ -340,6 +350,45 @@ class Replayed:
     set_aside: tuple[tuple[str, str], ...] = ()
 
 
+class Tallies:
+    """Every column's counts, made client by client (see the module), whichever way the decisions were reached."""
+
+    def __init__(self, columns: Sequence[Column], settled_until: Instant | None, horizon_days: int) -> None:
+        self._columns = columns
+        self._tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
+        self._rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
+        self._changes = [ChangeTally() for _ in columns]
+        self._departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
+
+    def add(self, record: Departing, decided: Sequence[Sequence[Moment]]) -> None:
+        """Count one client: ``decided`` holds its decision at each of its moments, per column."""
+        for index, per_moment in enumerate(decided):
+            flag = self._tallies[index].add(record, per_moment)
+            for tally in self._rule_tallies[index].values():
+                tally.add(record, per_moment)
+            if index:
+                self._changes[index].add(record.client, decided[0], per_moment)
+            if record.departure is not None:
+                self._departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
+
+    def results(self, set_aside: Sequence[tuple[str, str]]) -> list[Replayed]:
+        return [
+            Replayed(
+                column,
+                self._tallies[index].outcome(),
+                {rule: tally.outcome() for rule, tally in self._rule_tallies[index].items()},
+                self._changes[index],
+                self._departed[index],
+                tuple(set_aside),
+            )
+            for index, column in enumerate(self._columns)
+        ]
+
+
+#: How a replay is made: the monthly moments and each column's result (:func:`replay`, or from kept moments).
+Replay = Callable[[Sequence[Column]], tuple[list[Instant], list[Replayed]]]
+
+
 def replay(
     histories: Histories,
     columns: Sequence[Column],
@@ -355,12 +404,8 @@ def replay(
     timeframe = histories.timeframe
     moments = timeframe.monthly_moments()
     portfolio = Portfolio(portfolio_values, [*moments, *([timeframe.end] if timeframe.end is not None else [])])
-    settled_until = None if timeframe.end is None else days_before(timeframe.end, horizon_days)
     memo = DecisionMemo(fired)
-    tallies = [Tally(not_keep, settled_until, horizon_days) for _ in columns]
-    rule_tallies = [{rule: Tally(rule_fired(rule), settled_until, horizon_days) for rule in c.rules} for c in columns]
-    changes = [ChangeTally() for _ in columns]
-    departed: list[dict[str, tuple[Flag | None, Decided | None]]] = [{} for _ in columns]
+    tallies = Tallies(columns, settled_until(timeframe, horizon_days), horizon_days)
     set_aside: list[tuple[str, str]] = []
     for chunk in _chunks(histories, CLIENTS_PER_ASK):
         records = {record.client: record for record in chunk}
@@ -380,26 +425,13 @@ def replay(
                 list(records), replay_clients, lambda *client_reason: set_aside.append(client_reason)
             )
         for record, decided in replayed:
-            for index, per_moment in enumerate(decided):
-                flag = tallies[index].add(record, per_moment)
-                for tally in rule_tallies[index].values():
-                    tally.add(record, per_moment)
-                if index:
-                    changes[index].add(record.client, decided[0], per_moment)
-                if record.departure is not None:
-                    departed[index][record.client] = (flag, per_moment[-1][1] if per_moment else None)
-    results = [
-        Replayed(
-            column,
-            tallies[index].outcome(),
-            {rule: tally.outcome() for rule, tally in rule_tallies[index].items()},
-            changes[index],
-            departed[index],
-            tuple(set_aside),
-        )
-        for index, column in enumerate(columns)
-    ]
-    return moments, results
+            tallies.add(record, decided)
+    return moments, tallies.results(set_aside)
+
+
+def settled_until(timeframe: Timeframe, horizon_days: int) -> Instant | None:
+    """The last moment whose outcome is known: ``horizon_days`` before the end of the history."""
+    return None if timeframe.end is None else days_before(timeframe.end, horizon_days)
 
 
 def _chunks(histories: Histories, size: int) -> Iterator[list[ClientRecord]]:
@@ -516,22 +548,21 @@ def candidate_column(label: str, current: RuleSetVersionLike, candidate: RuleSet
 
 
 def backtests(
-    histories: Histories,
+    replayed_by: Replay,
     current: RuleSetVersionLike,
     candidates: Sequence[tuple[str, RuleSetVersionLike]],
-    fired: FiredRules,
     *,
     horizon_days: int = HORIZON_DAYS,
     extra: Sequence[Column] = (),
-    portfolio_values: PortfolioValues | None = None,
 ) -> tuple[list[Backtest], list[Replayed]]:
-    """Each candidate against ``current`` in one replay (plus the ``extra`` columns, whose results come back as they are)."""
+    """Each candidate against ``current`` in one replay by ``replayed_by`` (plus the ``extra`` columns, whose
+    results come back as they are)."""
     columns = [
         Column.of(f"current (v{current.version})", current),
         *(candidate_column(label, current, version) for label, version in candidates),
         *extra,
     ]
-    moments, results = replay(histories, columns, fired, horizon_days=horizon_days, portfolio_values=portfolio_values)
+    moments, results = replayed_by(columns)
     base = results[0]
     compared = [
         Backtest(

@@ -1,0 +1,42 @@
+"""The history kept for rule previews: ``clientrules serve`` folds every client once in a thread of its own.
+
+A rule change's preview replays the whole history under both rule sets;
+with every client's facts at every monthly moment kept (``ledger.learning.
+keep_history``) it folds no one and takes a second or two instead of a fold
+of every client. The thread keeps them at the start and again, at most once
+an interval, after something new was recorded; a preview asked before that
+keeps them itself (with its progress shown) and the thread then has nothing to do.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from clientrules import Ledger
+from survey_app.background import BackgroundThread
+
+#: what the server's log says each time the history was kept anew
+KEPT = "kept the history for rule previews"
+
+
+class HistoryKeeper(BackgroundThread):
+    """The thread that keeps the history for previews, every ``interval`` seconds if it moved."""
+
+    def __init__(self, ledger: Ledger, interval: float, say: Callable[[str], object]) -> None:
+        super().__init__("clientrules-keep-history")
+        self._ledger = ledger
+        self._interval = interval
+        self._say = say
+
+    def _run(self) -> None:
+        kept_at = -1
+        while not self._stop.is_set():
+            try:
+                position, started = self._ledger.head_position(), time.monotonic()
+                if position != kept_at and self._ledger.learning.keep_history(cancelled=self._stop.is_set):
+                    kept_at = position
+                    self._say(f"{KEPT} in {time.monotonic() - started:.1f} s")
+            except Exception as error:  # previews then fold the history themselves; the next attempt comes later
+                self._say(f"keeping the history for rule previews: {str(error) or type(error).__name__}")
+            self._stop.wait(self._interval)

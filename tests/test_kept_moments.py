@@ -1,0 +1,59 @@
+"""Differential: a backtest on the history's kept moments gives what folding every client gives.
+
+Random histories (those of the facts and decisions differential tests) are
+stored a few clients per example in one database, so the history grows and
+moves between examples, and a random rule set (or the default playbook) is
+backtested against the current rules two ways: by ``ledger.learning`` (on the
+moments it kept, kept again whenever something new was recorded) and by the
+replay that folds every client, asking durable-rules once per client-moment.
+Every count, flag, change and transition must be equal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+from test_decisions_differential import playbook_histories
+from test_engine_differential import rulesets
+from test_facts_properties import histories
+from test_standing_cache import store_stories
+
+from clientrules import Ledger
+from clientrules.adapters.durable import DurableEngine
+from clientrules.application.engines import Engines
+from clientrules.application.rule_versions import RuleSetVersion
+from clientrules.domain.events import Event
+from clientrules.domain.learning.backtest import backtests, replay
+from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
+
+
+def test_a_backtest_on_kept_moments_equals_folding_every_client(tmp_path) -> None:
+    examples = itertools.count(1)
+    alone = Engines(DurableEngine, standings_kept=0)
+    with Ledger.open(tmp_path / "kept.db") as ledger:
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(
+            ruleset_text=st.one_of(rulesets(), st.just(default_ruleset_text())),
+            drawn=st.lists(st.one_of(histories(), playbook_histories()), min_size=1, max_size=3),
+        )
+        def example(ruleset_text: str, drawn: list[list[Event]]) -> None:
+            try:
+                candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
+            except RuleSetProblems:  # beyond what the engine takes (see test_engine_differential)
+                reject()
+            store_stories(ledger, next(examples), drawn)
+            assert ledger.learning.keep_history()
+            kept = ledger.learning.backtest(ruleset_text, label="candidate")
+            histories_now = ledger.learning.histories()
+            (folded,), _ = backtests(
+                lambda columns: replay(histories_now, columns, alone.fired_batch, portfolio_values=ledger.decisions.portfolio_values),
+                ledger.rules.current(),
+                [("candidate", candidate)],
+            )
+            assert json.dumps(kept.to_json(changes_limit=10**9)) == json.dumps(folded.to_json(changes_limit=10**9))
+
+        example()
