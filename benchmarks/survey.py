@@ -33,13 +33,19 @@ SERVING = re.compile(r"on http://127\.0\.0\.1:(\d+)/")
 
 
 def invite_departed(path: Path, clients: int) -> list[str]:
-    """A database of ``clients`` departed clients (~8 events each), each invited once; their link tokens."""
+    """A database of ``clients`` departed clients (~8 events each), each invited once; their link tokens.
+
+    The portfolio's standings are decided and kept, as any server's first start
+    leaves them: the server that starts on it reads them back instead of deciding
+    every client in the background while the health endpoint is measured."""
     with Ledger.open(path) as ledger:
         events = [event_from_json(line) for line in history(clients, clients * 8, long_every=0)]
         ended = {event.client for event in events}
         events += [Event.new(client, RelationshipEnded(initiated_by="client"), END) for client in ended]
         ledger.append(events)
-        return [ledger.surveys.invite(client).token for client in sorted(ended)]
+        tokens = [ledger.surveys.invite(client).token for client in sorted(ended)]
+        ledger.portfolio.standings()
+        return tokens
 
 
 def start_server(path: Path, log: Path) -> tuple[subprocess.Popen, int]:
