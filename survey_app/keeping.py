@@ -34,9 +34,10 @@ class HistoryKeeper(BackgroundThread):
         while not self._stop.is_set():
             try:
                 position, started = self._ledger.head_position(), time.monotonic()
-                if position != kept_at and self._ledger.learning.keep_history(cancelled=self._stop.is_set):
-                    kept_at = position
-                    self._say(f"{KEPT} in {time.monotonic() - started:.1f} s")
+                if position != kept_at:
+                    if self._ledger.learning.keep_history(cancelled=self._stop.is_set):
+                        self._say(f"{KEPT} in {time.monotonic() - started:.1f} s")
+                    kept_at = position  # a history too long to keep is not looked at again until it moves
             except Exception as error:  # previews then fold the history themselves; the next attempt comes later
                 self._say(f"keeping the history for rule previews: {str(error) or type(error).__name__}")
             self._stop.wait(self._interval)

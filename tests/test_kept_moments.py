@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from test_decisions_differential import playbook_histories
 from test_engine_differential import rulesets
 from test_facts_properties import histories
+from test_learning_signal import db, generated, template  # noqa: F401  (a history with proposals to make)
 from test_standing_cache import store_stories
 
 from clientrules import Ledger
 from clientrules.adapters.durable import DurableEngine
+from clientrules.application import learning
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion
 from clientrules.domain.events import Event
@@ -57,3 +59,15 @@ def test_a_backtest_on_kept_moments_equals_folding_every_client(tmp_path) -> Non
             assert json.dumps(kept.to_json(changes_limit=10**9)) == json.dumps(folded.to_json(changes_limit=10**9))
 
         example()
+
+
+def test_the_report_and_proposals_from_one_pass_equal_those_from_folding_every_client(db: str, monkeypatch) -> None:
+    """The learning report and the proposals, with their backtests, are the same whether the evidence pass kept
+    the history's moments (one pass) or every replay folds every client again (nothing kept)."""
+    with Ledger.open(db) as ledger:
+        report, proposals = ledger.learning.report().to_json(), ledger.learning.proposals().to_json()
+    monkeypatch.setattr(learning, "KEPT_MOMENTS_MAX", 0)
+    with Ledger.open(db) as ledger:
+        assert ledger.learning.report().to_json() == report
+        assert ledger.learning.proposals().to_json() == proposals
+    assert proposals["proposals"] and all(p["backtest"] for p in proposals["proposals"])

@@ -45,8 +45,16 @@ from clientrules.domain.learning.backtest import (
     version_in_force,
 )
 from clientrules.domain.learning.evidence import Evidence, gather
-from clientrules.domain.learning.history import ClientRecord, Timeframe
-from clientrules.domain.learning.kept import KeptMoments, keep_decisions, keep_moments, replay_kept, serves
+from clientrules.domain.learning.history import ClientRecord, Histories, Timeframe
+from clientrules.domain.learning.kept import (
+    KeptMoments,
+    MomentsKeeping,
+    Teed,
+    keep_decisions,
+    keep_moments,
+    replay_kept,
+    serves,
+)
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
 from clientrules.domain.learning.report import Report, build_report
@@ -64,8 +72,6 @@ class StoreForLearning(EventStreams, ClientQueries, EventLog, Protocol):
     and the head position (what kept moments were kept at)."""
 
 
-#: how many times the learning report reads every client (the evidence, then the replay)
-REPORT_PASSES = 2
 #: the most client-moments kept for replays (a few dozen bytes each); beyond, every replay folds the histories
 KEPT_MOMENTS_MAX = 1_000_000
 
@@ -293,7 +299,7 @@ class Learning:
         """Every client's record, read from the store one at a time on each pass."""
         return StoredHistories(self._store)
 
-    def evidence(self, histories: StoredHistories | None = None) -> Evidence:
+    def evidence(self, histories: Histories | None = None) -> Evidence:
         """One pass over every client: what the proposals need (:mod:`clientrules.domain.learning.evidence`)."""
         current = self._rules.current()
         return gather(
@@ -317,11 +323,18 @@ class Learning:
     def proposals(self, *, with_backtest: bool = True) -> Proposals:
         """The pending proposals (each with its backtest), the reasons without one, and past decisions."""
         histories = self.histories()
-        proposals, _ = self._proposals(histories, self.evidence(histories), with_backtest=with_backtest)
+        evidence, kept = self._evidence_and_kept(histories)
+        proposals, _ = self._proposals(histories, evidence, kept, with_backtest=with_backtest)
         return proposals
 
     def _proposals(
-        self, histories: StoredHistories, evidence: Evidence, *, with_backtest: bool, extra: Sequence[Column] = ()
+        self,
+        histories: StoredHistories,
+        evidence: Evidence,
+        kept: KeptMoments | None,
+        *,
+        with_backtest: bool,
+        extra: Sequence[Column] = (),
     ) -> tuple[Proposals, list[Replayed]]:
         current = self._rules.current()
         findings, not_proposed = find(evidence, self.method, ruleset=current.ruleset)
@@ -337,7 +350,8 @@ class Learning:
                 (f"with {p.readable_id}", RuleSetVersion(current.version + 1, parse_ruleset(p.ruleset_text))) for p in pending
             ]
             results, others = backtests(
-                self._replayed_from(histories), current, versions, horizon_days=self.method.horizon_days, extra=extra
+                self._replayed(histories, lambda: kept), current, versions, horizon_days=self.method.horizon_days,
+                extra=extra,
             )
             pending = [attrs.evolve(p, backtest=result) for p, result in zip(pending, results)]
             set_aside = (results or others)[0].set_aside
@@ -425,8 +439,14 @@ class Learning:
             candidate, label = current, f"current (v{current.version})"
         else:
             candidate = RuleSetVersion(0, parse_ruleset(ruleset_text))
+        grace_days = current.ruleset.parameters.grace_days
+        histories = StoredHistories(self._store, tracker)
+
+        def kept() -> KeptMoments | None:
+            return self._kept_moments(grace_days, histories, lambda found: keep_moments(found, grace_days))
+
         (result,), _ = backtests(
-            self._replayed_kept(current, tracker), current, [(label, candidate)], horizon_days=self.method.horizon_days
+            self._replayed(histories, kept), current, [(label, candidate)], horizon_days=self.method.horizon_days
         )
         return result
 
@@ -436,16 +456,30 @@ class Learning:
         False when ``cancelled`` said so between two clients, or the history is too long to keep
         (:data:`KEPT_MOMENTS_MAX`: its backtests fold it each time)."""
         current = self._rules.current()
-        kept = self._kept_moments(current.ruleset.parameters.grace_days, None, cancelled)
+        grace_days = current.ruleset.parameters.grace_days
+        kept = self._kept_moments(
+            grace_days, self.histories(), lambda histories: keep_moments(histories, grace_days, cancelled=cancelled)
+        )
         if kept is None:
             return False
         keep_decisions(kept, current, self._engines.fired_batch)
         return True
 
-    def _replayed_from(self, histories: StoredHistories) -> Replay:
-        """Replays that fold every client of ``histories``."""
+    def _replayed(self, histories: StoredHistories, kept: Callable[[], KeptMoments | None]) -> Replay:
+        """Replays on the kept moments ``kept`` gives, where they serve every column; otherwise folding every
+        client of ``histories``."""
+        grace_days = self._rules.current().ruleset.parameters.grace_days
+        timeframe = histories.timeframe
+        moments = [*timeframe.monthly_moments(), *([timeframe.end] if timeframe.end is not None else [])]
 
         def replayed(columns: Sequence[Column]) -> tuple[list[Instant], list[Replayed]]:
+            versions = [column.version_at(moment) for column in columns for moment in moments]
+            if all(serves(version.ruleset, grace_days) for version in versions):
+                found = kept()
+                if found is not None:
+                    done = replay_kept(found, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
+                    if done is not None:
+                        return done
             return replay(
                 histories, columns, self._engines.fired_batch,
                 horizon_days=self.method.horizon_days, portfolio_values=self._portfolio_values,
@@ -453,58 +487,58 @@ class Learning:
 
         return replayed
 
-    def _replayed_kept(self, current: RuleSetVersion, tracker: Tracker | None) -> Replay:
-        """Replays on kept moments (kept first if the history moved since), where they serve every column;
-        otherwise folding every client (``tracker`` counts the clients folded either way)."""
-        grace_days = current.ruleset.parameters.grace_days
-        histories = StoredHistories(self._store, tracker)
-        folded = self._replayed_from(histories)
-        timeframe = histories.timeframe
-        moments = [*timeframe.monthly_moments(), *([timeframe.end] if timeframe.end is not None else [])]
-
-        def replayed(columns: Sequence[Column]) -> tuple[list[Instant], list[Replayed]]:
-            versions = [column.version_at(moment) for column in columns for moment in moments]
-            if all(serves(version.ruleset, grace_days) for version in versions):
-                kept = self._kept_moments(grace_days, tracker)
-                if kept is not None:
-                    done = replay_kept(kept, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
-                    if done is not None:
-                        return done
-            return folded(columns)
-
-        return replayed
-
     def _kept_moments(
-        self, grace_days: int, tracker: Tracker | None, cancelled: Callable[[], bool] = lambda: False
+        self, grace_days: int, histories: StoredHistories, keep: Callable[[StoredHistories], KeptMoments | None]
     ) -> KeptMoments | None:
-        """The history's kept moments, kept now if the head moved since they were; None beyond
-        :data:`KEPT_MOMENTS_MAX` client-moments or when ``cancelled``."""
+        """The history's kept moments; kept by ``keep`` from ``histories`` first if the head moved since they
+        were; None beyond :data:`KEPT_MOMENTS_MAX` client-moments (or when ``keep`` gives none)."""
 
-        def keep() -> KeptMoments | None:
-            histories = StoredHistories(self._store, tracker)
+        def within_bounds() -> KeptMoments | None:
             if len(self._store.client_ids()) * (len(histories.timeframe.monthly_moments()) + 1) > KEPT_MOMENTS_MAX:
                 return None
-            return keep_moments(histories, grace_days, cancelled=cancelled)
+            return keep(histories)
 
-        return self._kept.at(self._store.head_position(), grace_days, keep)
+        return self._kept.at(self._store.head_position(), grace_days, within_bounds)
+
+    def _evidence_and_kept(self, histories: StoredHistories) -> tuple[Evidence, KeptMoments | None]:
+        """The evidence, and the history's kept moments: kept in the same pass over ``histories`` when they are
+        not kept at the head already (the two ask every record the same moments, computed once)."""
+        grace_days = self._rules.current().ruleset.parameters.grace_days
+        gathered: list[Evidence] = []
+
+        def keep(histories: StoredHistories) -> KeptMoments:
+            keeping = MomentsKeeping(histories.timeframe, grace_days)
+            gathered.append(self.evidence(Teed(histories, keeping.add)))
+            return keeping.kept()
+
+        kept = self._kept_moments(grace_days, histories, keep)
+        return (gathered[0] if gathered else self.evidence(histories)), kept
 
     def backtest_tracker(self) -> Tracker:
         """A count for :meth:`backtest` to advance: every client, once."""
         return Tracker(len(self._store.client_ids()))
 
     def report_tracker(self) -> Tracker:
-        """A count for :meth:`report` to advance: every client, :data:`REPORT_PASSES` times."""
-        return Tracker(REPORT_PASSES * len(self._store.client_ids()))
+        """A count for :meth:`report` to advance: every client once (the evidence, with the history's moments
+        kept in the same pass), twice when its replay has to fold every client again (a rule-set version that
+        kept moments cannot decide, or a history too long to keep)."""
+        clients = len(self._store.client_ids())
+        grace_days = self._rules.current().ruleset.parameters.grace_days
+        moments = len(self.histories().timeframe.monthly_moments()) + 1
+        kept = clients * moments <= KEPT_MOMENTS_MAX and all(
+            serves(version.ruleset, grace_days) for version in self._rules.versions()
+        )
+        return Tracker(clients if kept else 2 * clients)
 
     def report(self, tracker: Tracker | None = None) -> Report:
         """The learning report: why clients left, what their logs showed, and what to change.
 
-        It reads every client :data:`REPORT_PASSES` times; ``tracker`` counts the clients read.
+        It reads every client once or twice (see :meth:`report_tracker`); ``tracker`` counts the clients read.
         """
         versions = self._rules.versions()
         histories = StoredHistories(self._store, tracker)
-        evidence = self.evidence(histories)
+        evidence, kept = self._evidence_and_kept(histories)
         in_force = Column("in force", lambda moment: version_in_force(versions, moment))
-        proposals, (replayed,) = self._proposals(histories, evidence, with_backtest=True, extra=[in_force])
+        proposals, (replayed,) = self._proposals(histories, evidence, kept, with_backtest=True, extra=[in_force])
         rule_words = {rule.id: rule.description or rule.id for version in versions for rule in version.ruleset.rules}
         return build_report(evidence, replayed, proposals, rule_words=rule_words)

@@ -123,6 +123,7 @@ class ClientRecord:
         self.departure: Departure | None = None
         self._notice: Departure | None = None
         self._answers: list[tuple[Instant, SurveyAnswered]] = []
+        self._facts: dict[tuple[int, int], Facts] = {}
 
     @classmethod
     def from_events(cls, client: str, events: Iterable[Event]) -> ClientRecord:
@@ -134,6 +135,7 @@ class ClientRecord:
         return record
 
     def add(self, event: Event) -> None:
+        self._facts.clear()
         self.fold.apply(event)
         payload = event.payload
         if isinstance(payload, SurveyAnswered):
@@ -173,8 +175,15 @@ class ClientRecord:
 
     def facts(self, as_of: Instant, grace_days: int, portfolio_value: Decimal | None = None) -> Facts:
         """The client's facts as of ``as_of``: their values only (the learning loop reads verdicts, not reasons);
-        ``revenue_share`` only with the ``portfolio_value`` of that moment."""
-        return self.fold.facts(as_of, grace_days=grace_days, portfolio_value=portfolio_value, explained=False)
+        ``revenue_share`` only with the ``portfolio_value`` of that moment. Those without it are remembered while
+        the record lives: the passes that read one record together ask it the same moments."""
+        if portfolio_value is not None:
+            return self.fold.facts(as_of, grace_days=grace_days, portfolio_value=portfolio_value, explained=False)
+        key = (as_of.key, grace_days)
+        found = self._facts.get(key)
+        if found is None:
+            found = self._facts[key] = self.fold.facts(as_of, grace_days=grace_days, explained=False)
+        return found
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""

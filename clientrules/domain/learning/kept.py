@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_right
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -45,7 +45,7 @@ from clientrules.domain.learning.backtest import (
     settled_until,
 )
 from clientrules.domain.learning.evidence import check_moments
-from clientrules.domain.learning.history import Departure, Histories, Timeframe
+from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe
 from clientrules.domain.rules.model import FactValue, RuleSet
 
 #: the index arrays' item: 2 bytes while a fact took fewer distinct values than that holds, else 4
@@ -151,37 +151,70 @@ class _Column:
         return FactColumn(tuple(self.values), taken)
 
 
+class MomentsKeeping:
+    """Kept moments being built, one client's record at a time (:meth:`add`), in client order."""
+
+    def __init__(self, timeframe: Timeframe, grace_days: int) -> None:
+        self._timeframe = timeframe
+        self._moments = timeframe.monthly_moments()
+        self._grace_days = grace_days
+        self._columns: dict[str, _Column] = {}
+        self._clients: list[KeptClient] = []
+        self._set_aside: list[tuple[str, str]] = []
+        self._size = 0
+
+    def add(self, record: ClientRecord) -> None:
+        """Fold nothing more: ask ``record`` its facts at each moment a replay checks it at, and keep them."""
+        checked = check_moments(record, self._moments, self._timeframe)
+        try:
+            values = [record.facts(moment, self._grace_days).values for moment in checked]
+        except StoreError:
+            raise
+        except UNDECIDABLE as error:
+            self._set_aside.append((record.client, one_line(error)))
+            return
+        columns = self._columns
+        for found in values:
+            for name in found.keys() - columns.keys():
+                columns[name] = _Column(self._size)
+            for name, column in columns.items():
+                column.take(found.get(name))
+            self._size += 1
+        self._clients.append(KeptClient(record.client, record.departure, tuple(checked), self._size - len(checked)))
+
+    def kept(self) -> KeptMoments:
+        facts = {name: column.kept() for name, column in sorted(self._columns.items())}
+        return KeptMoments(
+            self._timeframe, tuple(self._moments), self._grace_days, tuple(self._clients), facts, self._size,
+            tuple(self._set_aside),
+        )
+
+
 def keep_moments(
     histories: Histories, grace_days: int, *, cancelled: Callable[[], bool] = lambda: False
 ) -> KeptMoments | None:
     """Every client of ``histories`` folded once and its facts kept at each moment a replay checks it at;
     None when ``cancelled`` says so between two clients."""
-    timeframe = histories.timeframe
-    moments = timeframe.monthly_moments()
-    columns: dict[str, _Column] = {}
-    clients: list[KeptClient] = []
-    set_aside: list[tuple[str, str]] = []
-    size = 0
+    keeping = MomentsKeeping(histories.timeframe, grace_days)
     for record in histories:
         if cancelled():
             return None
-        checked = check_moments(record, moments, timeframe)
-        try:
-            values = [record.facts(moment, grace_days).values for moment in checked]
-        except StoreError:
-            raise
-        except UNDECIDABLE as error:
-            set_aside.append((record.client, one_line(error)))
-            continue
-        for found in values:
-            for name in found.keys() - columns.keys():
-                columns[name] = _Column(size)
-            for name, column in columns.items():
-                column.take(found.get(name))
-            size += 1
-        clients.append(KeptClient(record.client, record.departure, tuple(checked), size - len(checked)))
-    facts = {name: column.kept() for name, column in sorted(columns.items())}
-    return KeptMoments(timeframe, tuple(moments), grace_days, tuple(clients), facts, size, tuple(set_aside))
+        keeping.add(record)
+    return keeping.kept()
+
+
+class Teed:
+    """Histories that hand each record to ``also`` as it is read: another pass's work done in the same pass."""
+
+    def __init__(self, histories: Histories, also: Callable[[ClientRecord], None]) -> None:
+        self._histories = histories
+        self._also = also
+        self.timeframe = histories.timeframe
+
+    def __iter__(self) -> Iterator[ClientRecord]:
+        for record in self._histories:
+            self._also(record)
+            yield record
 
 
 def replay_kept(
