@@ -33,6 +33,7 @@ from clientrules.domain.decisions.standing import Standings, position_of
 from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
+from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.learning.backtest import (
     HORIZON_DAYS,
@@ -67,7 +68,7 @@ class KeptClient:
 
 @attrs.frozen
 class FactColumn:
-    """One fact at every client-moment: the distinct values it took (absent first, as None) and which, per moment."""
+    """One fact at every client-moment: the distinct values it took (None: absent) and which of them, per moment."""
 
     values: tuple[FactValue | None, ...]
     taken: Sequence[int]
@@ -130,25 +131,24 @@ def serves(ruleset: RuleSet, grace_days: int) -> bool:
     )
 
 
+#: client-moments whose values are gathered before they go into the columns (in one comprehension per column)
+_ROWS_AT_ONCE = 20_000
+
+
 class _Column:
     """A :class:`FactColumn` being built: its values' indexes by kind and value (1 and 1.0 and True stay apart)."""
 
-    def __init__(self, size: int) -> None:
-        self.index: dict[tuple[type, Any], int] = {(type(None), None): 0}
-        self.values: list[FactValue | None] = [None]
-        self.taken = array(_LARGE, bytes(size * array(_LARGE).itemsize))
+    def __init__(self) -> None:
+        self.index: dict[tuple[type, Any], int] = {}
+        self.taken = array(_LARGE)
 
-    def take(self, value: FactValue | None) -> None:
-        key = (type(value), value)
-        found = self.index.get(key)
-        if found is None:
-            found = self.index[key] = len(self.values)
-            self.values.append(value)
-        self.taken.append(found)
+    def take(self, values: Sequence[FactValue | None]) -> None:
+        index = self.index
+        self.taken.extend([index.setdefault(key, len(index)) for key in zip(map(type, values), values)])
 
     def kept(self) -> FactColumn:
-        taken = array(_SMALL, self.taken) if len(self.values) < _SMALL_LIMIT else self.taken
-        return FactColumn(tuple(self.values), taken)
+        taken = array(_SMALL, self.taken) if len(self.index) < _SMALL_LIMIT else self.taken
+        return FactColumn(tuple(value for _, value in self.index), taken)
 
 
 class MomentsKeeping:
@@ -158,13 +158,15 @@ class MomentsKeeping:
         self._timeframe = timeframe
         self._moments = timeframe.monthly_moments()
         self._grace_days = grace_days
-        self._columns: dict[str, _Column] = {}
+        self._columns = {name: _Column() for name in FACTS}
+        #: the values of the client-moments not in the columns yet, each in the order of ``FACTS``
+        self._rows: list[tuple[FactValue | None, ...]] = []
         self._clients: list[KeptClient] = []
         self._set_aside: list[tuple[str, str]] = []
         self._size = 0
 
     def add(self, record: ClientRecord) -> None:
-        """Fold nothing more: ask ``record`` its facts at each moment a replay checks it at, and keep them."""
+        """Ask ``record`` its facts at each moment a replay checks it at, and keep them."""
         checked = check_moments(record, self._moments, self._timeframe)
         try:
             values = [record.facts(moment, self._grace_days).values for moment in checked]
@@ -173,21 +175,26 @@ class MomentsKeeping:
         except UNDECIDABLE as error:
             self._set_aside.append((record.client, one_line(error)))
             return
-        columns = self._columns
-        for found in values:
-            for name in found.keys() - columns.keys():
-                columns[name] = _Column(self._size)
-            for name, column in columns.items():
-                column.take(found.get(name))
-            self._size += 1
-        self._clients.append(KeptClient(record.client, record.departure, tuple(checked), self._size - len(checked)))
+        self._rows.extend(tuple(map(found.get, FACTS)) for found in values)
+        self._clients.append(KeptClient(record.client, record.departure, tuple(checked), self._size))
+        self._size += len(checked)
+        if len(self._rows) >= _ROWS_AT_ONCE:
+            self._take_rows()
 
     def kept(self) -> KeptMoments:
-        facts = {name: column.kept() for name, column in sorted(self._columns.items())}
+        self._take_rows()
+        facts = {
+            name: column.kept() for name, column in self._columns.items() if any(v is not None for _, v in column.index)
+        }
         return KeptMoments(
             self._timeframe, tuple(self._moments), self._grace_days, tuple(self._clients), facts, self._size,
             tuple(self._set_aside),
         )
+
+    def _take_rows(self) -> None:
+        for column, values in zip(self._columns.values(), zip(*self._rows)):
+            column.take(values)
+        self._rows.clear()
 
 
 def keep_moments(
