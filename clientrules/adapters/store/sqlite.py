@@ -728,12 +728,17 @@ class SqliteStore(SqliteWatchTables):
     # --- lifetime -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every connection this store opened in this process (a forked child leaves its parent's)."""
+        """Close every connection this store opened in this process (a forked child leaves its parent's), but
+        those of other threads still running: closing a connection while another thread reads from it can
+        crash the process. Such a thread (a build in the background) gets a :class:`StoreError` at its next
+        read, and its connection is closed when it lets go of it."""
         self._closed = True
         with self._lock:
             connections, self._connections = self._connections, []
-        for pid, _, connection in connections:
-            if pid == os.getpid():
+        this = threading.current_thread()
+        for pid, thread, connection in connections:
+            owner = thread()
+            if pid == os.getpid() and (owner is None or owner is this or not owner.is_alive()):
                 connection.close()
         self._local = threading.local()
 
