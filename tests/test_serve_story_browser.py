@@ -147,9 +147,9 @@ def test_the_owners_morning_on_a_phone_with_only_serve_running(
         checks.check(owner, "change a rule")
         owner.get_by_label("Late invoices in the last 12 months: at least").fill("2")
         owner.get_by_role("button", name="Preview the change").click()
-        assert owner.get_by_text(
+        owner.get_by_text(  # the click returns once the preview's page is asked for, not shown
             "‘They pay late again and again’ now needs at least 2 late invoices in the last 12 months instead of 3."
-        ).is_visible()
+        ).wait_for()
         assert not owner.locator("pre.diff").is_visible()
         checks.check(owner, "rule change preview", html=owner.content())
         owner.close()
@@ -183,7 +183,7 @@ def test_the_owners_morning_on_a_phone_with_only_serve_running(
         owner.get_by_label("Late invoices in the last 12 months: at least").fill("2")
         owner.get_by_role("button", name="Preview the change").click()
         sentence = "‘They pay late again and again’ now needs at least 2 late invoices in the last 12 months instead of 3."
-        assert owner.get_by_text(sentence).is_visible()
+        owner.get_by_text(sentence).wait_for()
         assert owner.get_by_role("status").filter(has_text="Working out").is_visible()
         assert owner.locator("progress").is_visible() and owner.get_by_role("button", name="Adopt as version 2").count() == 0
         checks.check(owner, "rule preview of 5,000 clients, being made", html=owner.content())
