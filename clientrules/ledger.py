@@ -352,7 +352,11 @@ class Ledger:
         if not self.store.client_version(client):
             raise UnknownClient(client)
         erasure = Event.new(client, PersonalDataErased(requested_by=requested_by), self.clock())
-        return self.store.erase(erasure)
+        erased = self.store.erase(erasure)
+        surveys: Surveys | None = self.__dict__.get("surveys")  # built, it may remember links; building it writes
+        if surveys is not None:
+            surveys.forget(client)
+        return erased
 
     def delete_outbox_copies(self, client: str) -> list[Path]:
         """Delete the copies of ``client``'s survey mail in the outbox folder (after an erasure); those deleted."""

@@ -481,3 +481,15 @@ def test_the_erase_command_deletes_the_outbox_copies_of_the_clients_mail(store_u
     assert done.exit_code == 0
     assert done.stdout.splitlines()[1:] == [f"deleted the outbox copy {path}" for path in mailed_to_zq]
     assert sorted(outbox.glob("*.eml")) == kept
+
+
+def test_an_erasure_drops_the_links_this_process_remembers_of_the_client(ledger: Ledger) -> None:
+    """A link opened (its page shown, its answers stored) is remembered with its invitation, e-mail address
+    included; erasing the client drops its links at once, and those of other clients stay."""
+    departed(ledger)  # zq's link was opened to store her answers
+    ledger.record("yk", RelationshipEnded(initiated_by="client"), "2026-10-30")
+    ledger.surveys.open_link(ledger.surveys.invite("yk").token)
+    remembered = ledger.surveys._opened
+    assert sorted(link.invitation.email for link in remembered.values()) == ["yk@example.test", EMAIL]
+    ledger.erase("zq")
+    assert [link.invitation.client for link in remembered.values()] == ["yk"]

@@ -224,6 +224,13 @@ class Surveys:
             self._opened[token] = opened
         return opened
 
+    def forget(self, client: str) -> None:
+        """Drop the links of ``client`` remembered by :meth:`open_link` (after its erasure: its e-mail address does
+        not stay in this process's memory until they would be pushed out)."""
+        with self._opened_lock:
+            for token in [token for token, link in self._opened.items() if link.invitation.client == client]:
+                del self._opened[token]
+
     def _read_link(self, token: str, invitation_id: str, client: str | None) -> OpenLink:
         """The link's invitation as the client's stream has it now, if it is open."""
         if client is None:
