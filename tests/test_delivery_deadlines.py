@@ -234,9 +234,10 @@ def test_a_webhook_on_a_private_address_is_warned_of_unless_allowed(db_url: str,
         assert Webhook(private, SECRET).private_address() is not None, private
 
 
-def test_a_resolver_that_stalls_is_left_behind_at_the_deadline(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The webhook's host name is resolved within the same deadline: a resolver that never answers fails the post
-    (retried later) while it is still stalled, instead of holding the watcher."""
+@pytest.fixture
+def stalling_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """The name ``stalling.invalid`` is asked of a resolver that answers only once the test is over: whether it
+    was asked, and whether it answered."""
     stalled, released, answered = threading.Event(), threading.Event(), threading.Event()
     resolve = socket.getaddrinfo
 
@@ -249,14 +250,31 @@ def test_a_resolver_that_stalls_is_left_behind_at_the_deadline(db_url: str, monk
         return resolve(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", stalling)
+    yield stalled, answered
+    released.set()
+
+
+def test_a_resolver_that_stalls_is_left_behind_at_the_deadline(db_url: str, stalling_resolver) -> None:
+    """The webhook's host name is resolved within the same deadline: a resolver that never answers fails the post
+    (retried later) while it is still stalled, instead of holding the watcher."""
+    stalled, answered = stalling_resolver
     url = "http://stalling.invalid/hooks"
-    try:
-        with Ledger.open(db_url) as ledger:
-            breaches(ledger, 1)
-            _, delivered = ledger.alerts.once(channels=[Webhook(url, SECRET, timeout=1.0)], as_of=AS_OF)
-            assert stalled.is_set() and not answered.is_set(), "the post gave up while the resolver was still stalled"
-            assert (delivered.delivered, delivered.failed) == (0, 1)
-            (rows,) = ledger.alerts.deliveries(ledger.alerts.changes()).values()
-            assert rows[0].last_error == f"no answer from {url} within 1 seconds" and rows[0].delivered_at is None
-    finally:
-        released.set()
+    with Ledger.open(db_url) as ledger:
+        breaches(ledger, 1)
+        _, delivered = ledger.alerts.once(channels=[Webhook(url, SECRET, timeout=1.0)], as_of=AS_OF)
+        assert stalled.is_set() and not answered.is_set(), "the post gave up while the resolver was still stalled"
+        assert (delivered.delivered, delivered.failed) == (0, 1)
+        (rows,) = ledger.alerts.deliveries(ledger.alerts.changes()).values()
+        assert rows[0].last_error == f"no answer from {url} within 1 seconds" and rows[0].delivered_at is None
+
+
+@pytest.mark.parametrize("use_ssl", [False, True])
+def test_an_smtp_servers_name_that_never_resolves_fails_the_mail_at_the_deadline(use_ssl, stalling_resolver) -> None:
+    """The mail server's name is resolved within the same deadline as the conversation (in plain SMTP and over
+    TLS from the start): a resolver that never answers fails the mail while it is still stalled."""
+    stalled, answered = stalling_resolver
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Digest"
+    with pytest.raises(MailError, match="through stalling.invalid: no answer within 1 seconds"):
+        SmtpMailer("stalling.invalid", 25, use_ssl=use_ssl, timeout=1.0).send(message, reference="digest")
+    assert stalled.is_set() and not answered.is_set(), "the mail gave up while the resolver was still stalled"

@@ -16,9 +16,12 @@ written to the outbox folder as an ``.eml`` file instead.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import smtplib
+import socket
 import ssl
 import textwrap
+import time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -28,7 +31,7 @@ from typing import Iterable, Protocol
 import attrs
 import jinja2
 
-from clientrules.adapters.deadline import Deadline
+from clientrules.adapters.deadline import Deadline, connect_to_any, resolve
 from clientrules.adapters.store.sqlite import sqlite_path
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
@@ -93,6 +96,20 @@ class MailSettings(Protocol):
     def owner_email(self) -> str | None: ...
 
 
+class _SmtpWithinDeadline(smtplib.SMTP):
+    """smtplib's client that resolves the server's name within what is left of the delivery's deadline
+    (``resolve_by``, a :func:`time.monotonic` time): a stalled resolver has no socket for the deadline to shut."""
+
+    resolve_by = math.inf
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect_to_any(resolve(host, port, max(0.0, self.resolve_by - time.monotonic())), timeout)
+
+
+class _SmtpSslWithinDeadline(smtplib.SMTP_SSL, _SmtpWithinDeadline):
+    """The same over TLS from the start: SMTP_SSL wraps the socket the class above connects."""
+
+
 @attrs.frozen
 class SmtpMailer:
     """Sends by SMTP; STARTTLS (``use_tls``) or SMTP over TLS (``use_ssl``) check the server's certificate and name."""
@@ -106,11 +123,12 @@ class SmtpMailer:
     timeout: float = SMTP_TIMEOUT
 
     def send(self, message: EmailMessage, *, reference: str) -> Delivery:
-        """Sends ``message`` within :attr:`timeout` seconds in all (a server that answers slowly line by line
-        is cut off at the deadline: :mod:`clientrules.adapters.deadline`)."""
-        server = smtplib.SMTP_SSL(context=ssl.create_default_context(), timeout=self.timeout) if self.use_ssl else (
-            smtplib.SMTP(timeout=self.timeout)
+        """Sends ``message`` within :attr:`timeout` seconds in all, the server's name resolved within them too (a
+        server that answers slowly line by line is cut off at the deadline: :mod:`clientrules.adapters.deadline`)."""
+        server = _SmtpSslWithinDeadline(context=ssl.create_default_context(), timeout=self.timeout) if self.use_ssl else (
+            _SmtpWithinDeadline(timeout=self.timeout)
         )
+        server.resolve_by = time.monotonic() + self.timeout
         try:
             with Deadline(self.timeout, lambda: getattr(server, "sock", None)) as deadline:
                 try:
