@@ -31,7 +31,7 @@ from typing import Iterable, Protocol
 import attrs
 import jinja2
 
-from clientrules.adapters.deadline import Deadline, connect_to_any, resolve
+from clientrules.adapters.deadline import Deadline, ResolutionTimeout, connect_to_any, resolve
 from clientrules.adapters.store.sqlite import sqlite_path
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events.dates import DEFAULT_DATE_FORMAT, plain_date
@@ -129,17 +129,19 @@ class SmtpMailer:
             _SmtpWithinDeadline(timeout=self.timeout)
         )
         server.resolve_by = time.monotonic() + self.timeout
+        failure: str | None = None
+        unresolved = False
         try:
             with Deadline(self.timeout, lambda: getattr(server, "sock", None)) as deadline:
                 try:
                     self._converse(server, message)
+                except ResolutionTimeout:  # the deadline came while the name was resolved
+                    unresolved = True
                 except (smtplib.SMTPException, OSError) as error:
-                    failure: str | None = str(error)
-                else:
-                    failure = None
+                    failure = str(error)
         finally:
             server.close()
-        if deadline.passed:
+        if deadline.passed or unresolved:
             failure = f"no answer within {self.timeout:g} seconds"
         if failure is not None:
             raise MailError(
