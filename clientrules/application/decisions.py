@@ -28,7 +28,7 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
-from clientrules.domain.facts.fold import REVENUE_SHARE, portfolio_value
+from clientrules.domain.facts.fold import portfolio_value
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
@@ -139,8 +139,8 @@ class Decisions:
         """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
         ways: dict[tuple[int, bool], FactsOf] = {}
         for version in versions:
-            if _facts_way(version) not in ways:
-                ways[_facts_way(version)] = self.facts_for(version, [moment])
+            if version.ruleset.facts_computed not in ways:
+                ways[version.ruleset.facts_computed] = self.facts_for(version, [moment])
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
@@ -175,7 +175,7 @@ class Decisions:
             if cached:
                 kept[client] = (fold, stored)
         self._keep(kept)
-        decided = [iter(self._engines.decide_batch(facts[_facts_way(version)], version)) for version in versions]
+        decided = [iter(self._engines.decide_batch(facts[version.ruleset.facts_computed], version)) for version in versions]
         return [
             tuple(
                 Decision.for_left(client, status, version.version, moment) if status.is_left else next(each).with_status(status)
@@ -192,9 +192,9 @@ class Decisions:
         ``every_fact`` (an explanation lists every fact): the portfolio's value
         it divides by is then computed once per moment.
         """
-        grace_days = version.ruleset.parameters.grace_days
+        grace_days, reads_share = version.ruleset.facts_computed
         portfolios: dict[int, Decimal] = {}
-        if every_fact or REVENUE_SHARE in version.ruleset.facts_used:
+        if every_fact or reads_share:
             portfolios = dict(zip((moment.key for moment in moments), self.portfolio_values(moments)))
 
         def facts_of(fold: ClientFold, moment: Instant) -> Facts:
@@ -339,8 +339,3 @@ class Decisions:
                 return event
         raise UnknownDecision(f"client {client!r} has no recorded decision with id {event_id!r}")
 
-
-def _facts_way(version: RuleSetVersion) -> tuple[int, bool]:
-    """What the facts a version decides on depend on besides the client: its grace days, and whether it reads
-    ``revenue_share`` (:meth:`Decisions.facts_for`)."""
-    return version.ruleset.parameters.grace_days, REVENUE_SHARE in version.ruleset.facts_used

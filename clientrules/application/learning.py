@@ -469,12 +469,11 @@ class Learning:
         """Replays on the kept moments ``kept`` gives, where they serve every column; otherwise folding every
         client of ``histories``."""
         grace_days = self._rules.current().ruleset.parameters.grace_days
-        timeframe = histories.timeframe
-        moments = [*timeframe.monthly_moments(), *([timeframe.end] if timeframe.end is not None else [])]
+        moments = histories.timeframe.checked_moments()
 
         def replayed(columns: Sequence[Column]) -> tuple[list[Instant], list[Replayed]]:
-            versions = [column.version_at(moment) for column in columns for moment in moments]
-            if all(serves(version.ruleset, grace_days) for version in versions):
+            versions = {(v.version, v.ruleset.source): v for column in columns for v in map(column.version_at, moments)}
+            if all(serves(version.ruleset, grace_days) for version in versions.values()):
                 found = kept()
                 if found is not None:
                     done = replay_kept(found, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
@@ -493,12 +492,13 @@ class Learning:
         """The history's kept moments; kept by ``keep`` from ``histories`` first if the head moved since they
         were; None beyond :data:`KEPT_MOMENTS_MAX` client-moments (or when ``keep`` gives none)."""
 
-        def within_bounds() -> KeptMoments | None:
-            if len(self._store.client_ids()) * (len(histories.timeframe.monthly_moments()) + 1) > KEPT_MOMENTS_MAX:
-                return None
-            return keep(histories)
+        return self._kept.at(
+            self._store.head_position(), grace_days, lambda: keep(histories) if self._keepable(histories) else None
+        )
 
-        return self._kept.at(self._store.head_position(), grace_days, within_bounds)
+    def _keepable(self, histories: StoredHistories) -> bool:
+        """The history's client-moments are few enough to keep (:data:`KEPT_MOMENTS_MAX`)."""
+        return len(self._store.client_ids()) * len(histories.timeframe.checked_moments()) <= KEPT_MOMENTS_MAX
 
     def _evidence_and_kept(self, histories: StoredHistories) -> tuple[Evidence, KeptMoments | None]:
         """The evidence, and the history's kept moments: kept in the same pass over ``histories`` when they are
@@ -524,8 +524,7 @@ class Learning:
         kept moments cannot decide, or a history too long to keep)."""
         clients = len(self._store.client_ids())
         grace_days = self._rules.current().ruleset.parameters.grace_days
-        moments = len(self.histories().timeframe.monthly_moments()) + 1
-        kept = clients * moments <= KEPT_MOMENTS_MAX and all(
+        kept = self._keepable(self.histories()) and all(
             serves(version.ruleset, grace_days) for version in self._rules.versions()
         )
         return Tracker(clients if kept else 2 * clients)

@@ -46,7 +46,6 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
-from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.learning.evidence import check_moments
 from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe, days_before, days_between
 from clientrules.domain.rules.model import RuleSet, most_severe
@@ -403,7 +402,7 @@ def replay(
     """
     timeframe = histories.timeframe
     moments = timeframe.monthly_moments()
-    portfolio = Portfolio(portfolio_values, [*moments, *([timeframe.end] if timeframe.end is not None else [])])
+    portfolio = Portfolio(portfolio_values, timeframe.checked_moments())
     memo = DecisionMemo(fired)
     tallies = Tallies(columns, settled_until(timeframe, horizon_days), horizon_days)
     set_aside: list[tuple[str, str]] = []
@@ -465,8 +464,7 @@ def _decide_clients(
                 if places is None:
                     kind = kinds.get(identity)
                     if kind is None:
-                        ruleset = version.ruleset
-                        kind = kinds[identity] = (ruleset.parameters.grace_days, REVENUE_SHARE in ruleset.facts_used)
+                        kind = kinds[identity] = version.ruleset.facts_computed
                     facts = facts_by_kind.get(kind)
                     if facts is None:
                         share = portfolio.at(moment) if kind[1] else None

@@ -72,6 +72,10 @@ class Timeframe:
                 return moments
             moments.append(as_instant(day))
 
+    def checked_moments(self) -> list[Instant]:
+        """The :meth:`monthly_moments` and ``end``: every moment a replay checks some client at."""
+        return [*self.monthly_moments(), *([self.end] if self.end is not None else [])]
+
 
 @attrs.frozen
 class Departure:

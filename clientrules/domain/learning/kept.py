@@ -34,7 +34,6 @@ from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.facts.catalogue import FACTS
-from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.learning.backtest import (
     HORIZON_DAYS,
     Column,
@@ -124,11 +123,7 @@ class KeptMoments:
 
 def serves(ruleset: RuleSet, grace_days: int) -> bool:
     """Kept moments of facts computed with ``grace_days`` can decide ``ruleset`` (see the module)."""
-    return (
-        ruleset.parameters.grace_days == grace_days
-        and REVENUE_SHARE not in ruleset.facts_used
-        and Standings.for_ruleset(ruleset).representable
-    )
+    return ruleset.facts_computed == (grace_days, False) and Standings.for_ruleset(ruleset).representable
 
 
 #: client-moments whose values are gathered before they go into the columns (in one comprehension per column)
@@ -251,8 +246,7 @@ def keep_decisions(kept: KeptMoments, version: Any, fired: FiredRules) -> bool:
 
 def _decided(kept: KeptMoments, column: Column, memo: DecisionMemo) -> list[Decided] | None:
     """The column's decision at every client-moment, in order; None if it cannot be read off ``kept``."""
-    end = kept.timeframe.end
-    in_force = {moment.key: column.version_at(moment) for moment in (*kept.moments, *([end] if end is not None else []))}
+    in_force = {moment.key: column.version_at(moment) for moment in kept.timeframe.checked_moments()}
     versions = {(v.version, v.ruleset.source): v for v in in_force.values()}
     by_version: dict[tuple[int, str], list[Decided]] = {}
     for identity, version in versions.items():

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Mapping, Union
 import attrs
 
 from clientrules.domain.drafts import Drafts
+from clientrules.domain.facts.fold import REVENUE_SHARE
 from clientrules.domain.facts.schedule import age_thresholds
 from clientrules.domain.events.system import VERDICTS as VERDICTS  # the decision is the most severe verdict that fired
 
@@ -182,6 +183,12 @@ class RuleSet:
     def facts_used(self) -> frozenset[str]:
         """The names of the facts its enabled rules read."""
         return frozenset(fact for rule in self.enabled_rules for fact in rule.facts_used)
+
+    @property
+    def facts_computed(self) -> tuple[int, bool]:
+        """What the facts it decides on depend on besides a client's events and the moment: its grace days, and
+        whether it reads ``revenue_share`` (the portfolio's value). Rule sets equal here read the same facts."""
+        return self.parameters.grace_days, REVENUE_SHARE in self.facts_used
 
     def age_thresholds(self) -> dict[str, tuple[float, ...]]:
         """The thresholds its enabled rules compare each day count with (for the schedule of time changes)."""
