@@ -105,12 +105,14 @@ def store_stories(ledger: Ledger, number: int, stories: list[list[Event]]) -> li
 
 
 def test_a_value_the_standing_cannot_hold_is_left_to_the_engine() -> None:
-    """A value of the wrong kind, not finite or too large has no standing (the engine says what is wrong with it)."""
+    """Values stand together where the rule's conditions hold alike; a value of the wrong kind, not finite or too
+    large has no standing (the engine says what is wrong with it)."""
     rule = Rule("r", (Comparison("late_invoices_12m", ">=", 3), Comparison("remedy_since_first_late", "==", True)))
     standings = Standings.for_ruleset(RuleSet((rule,)))
-    assert standings.of({"late_invoices_12m": 2}) == standings.of({"late_invoices_12m": 0}) == (0, -1)
-    assert standings.of({"late_invoices_12m": 3, "remedy_since_first_late": True}) == (1, 1)
-    assert standings.of({"late_invoices_12m": 4, "remedy_since_first_late": False}) == (2, 0)
+    assert standings.of({"late_invoices_12m": 2}) == standings.of({"late_invoices_12m": 0}) == (False,)
+    assert standings.of({"late_invoices_12m": 4, "remedy_since_first_late": False}) == (False,)
+    assert standings.of({"late_invoices_12m": 3, "remedy_since_first_late": True}) == (True,)
+    assert standings.of({"late_invoices_12m": 9, "remedy_since_first_late": True}) == (True,)
     for wrong in ({"late_invoices_12m": float("nan")}, {"late_invoices_12m": True}, {"late_invoices_12m": 2**60},
                   {"remedy_since_first_late": 1}):
         assert standings.of(wrong) is None, wrong

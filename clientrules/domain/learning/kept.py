@@ -270,8 +270,9 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
     ruleset = version.ruleset
     if not serves(ruleset, kept.grace_days):
         return None
+    standings = Standings.for_ruleset(ruleset)
     placed: list[Iterable[int]] = []
-    for fact, constants, boolean in Standings.for_ruleset(ruleset).thresholds:
+    for fact, constants, boolean in standings.thresholds:
         column = kept.facts.get(fact)
         if column is None:  # absent at every moment: it stands in the same place everywhere
             continue
@@ -280,9 +281,12 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
         if len(table) < len(positions):
             return None
         placed.append(map(table.__getitem__, column.taken))
-    standings: list[tuple[int, ...]] = list(zip(*placed)) if placed else [()] * kept.size
-    # each distinct standing -> its first client-moment (the later of equal keys is overwritten by the earlier)
-    first = dict(zip(reversed(standings), range(kept.size - 1, -1, -1)))
+    placings: list[tuple[int, ...]] = list(zip(*placed)) if placed else [()] * kept.size
+    # each distinct placing -> its first client-moment (the later of equal keys is overwritten by the earlier)
+    first_placed = dict(zip(reversed(placings), range(kept.size - 1, -1, -1)))
+    standing_of = {placing: standings.of(kept.facts_at(index).values) for placing, index in first_placed.items()}
+    at = list(map(standing_of.__getitem__, placings))
+    first = dict(zip(reversed(at), range(kept.size - 1, -1, -1)))
     requests = [(kept.client_at(index), kept.facts_at(index)) for index in first.values()]
     try:
         answers = memo.decide(requests, version)
@@ -290,4 +294,4 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
         raise
     except UNDECIDABLE:  # the histories' replay finds which client and sets it aside
         return None
-    return list(map(dict(zip(first, answers)).__getitem__, standings))
+    return list(map(dict(zip(first, answers)).__getitem__, at))

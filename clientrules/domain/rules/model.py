@@ -48,7 +48,7 @@ class Comparison:
     op: str
     value: FactValue
 
-    def holds(self, values: Mapping[str, FactValue]) -> bool:
+    def holds(self, values: Mapping[str, FactValue | None]) -> bool:
         actual = values.get(self.fact)
         return actual is not None and OPERATORS[self.op](actual, self.value)
 
@@ -62,10 +62,10 @@ class AnyOf:
 
     options: tuple[tuple[Comparison, ...], ...]
 
-    def holding_options(self, values: Mapping[str, FactValue]) -> tuple[tuple[Comparison, ...], ...]:
+    def holding_options(self, values: Mapping[str, FactValue | None]) -> tuple[tuple[Comparison, ...], ...]:
         return tuple(option for option in self.options if all(c.holds(values) for c in option))
 
-    def holds(self, values: Mapping[str, FactValue]) -> bool:
+    def holds(self, values: Mapping[str, FactValue | None]) -> bool:
         return bool(self.holding_options(values))
 
     def comparisons(self) -> tuple[Comparison, ...]:
