@@ -139,6 +139,7 @@ class Decisions:
         """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
         ways: dict[tuple[int, bool], FactsOf] = {}
         for version in versions:
+            self._engines.engine(version)  # an engine's process starts up while the first clients are folded
             if version.ruleset.facts_computed not in ways:
                 ways[version.ruleset.facts_computed] = self.facts_for(version, [moment])
         cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
