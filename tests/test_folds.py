@@ -109,3 +109,18 @@ def test_the_format_changes_with_any_event_schema() -> None:
     same = Registry(SPEC_TYPES)
     assert fold_format(same) == fold_format(Registry(list(reversed(SPEC_TYPES))))
     assert fold_format(changed) != fold_format(same)
+
+
+def test_an_evaluate_keeps_the_folds_it_read_for_the_next_unless_told_not_to(ledger, monkeypatch) -> None:
+    ledger.append([work(client, 2) for client in ("acme", "bolt", "cora")])
+    read: list[list[str]] = []
+    reads_from_the_store = ledger.folds.iter_latest_with_stored
+
+    def counted(clients: list[str]):
+        read.append(clients)
+        return reads_from_the_store(clients)
+
+    monkeypatch.setattr(ledger.folds, "iter_latest_with_stored", counted)
+    for keep_folds in (False, True, True):
+        assert len(list(ledger.decisions.iter_evaluate(as_of=AS_OF, keep_folds=keep_folds))) == 3
+    assert read == [["acme", "bolt", "cora"], ["acme", "bolt", "cora"], []]

@@ -96,19 +96,25 @@ class Decisions:
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
         set_aside: Callable[[str, str], None] | None = None,
+        keep_folds: bool = True,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
         in transactions of :data:`RECORD_BATCH` before they are yielded.
 
         With ``set_aside``, a client that cannot be decided (its facts or the
         engine fail for it) is passed to it with a one-line reason and the
-        others are decided; without, its error is raised.
+        others are decided; without, its error is raised. The folds read are
+        kept for the next call when they fit in :data:`FOLD_CACHE_SIZE`;
+        ``keep_folds=False`` is for a caller that will not ask about these
+        clients again (a pool process): a thousand kept folds make every full
+        garbage collection of the process walk them.
         """
         moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        for decisions in self._iter_decide([version], self.clients_to_decide(clients, moment), moment, set_aside):
+        ids = self.clients_to_decide(clients, moment)
+        for decisions in self._iter_decide([version], ids, moment, set_aside, keep_folds=keep_folds):
             if record:
                 self._store.append(
                     [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
@@ -135,6 +141,8 @@ class Decisions:
         ids: list[str],
         moment: Instant,
         set_aside: Callable[[str, str], None] | None,
+        *,
+        keep_folds: bool = True,
     ) -> Iterator[list[tuple[Decision, ...]]]:
         """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
         ways: dict[tuple[int, bool], FactsOf] = {}
@@ -142,7 +150,7 @@ class Decisions:
             self._engines.engine(version)  # an engine's process starts up while the first clients are folded
             if version.ruleset.facts_computed not in ways:
                 ways[version.ruleset.facts_computed] = self.facts_for(version, [moment])
-        cached = len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
+        cached = keep_folds and len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
             try:
