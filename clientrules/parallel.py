@@ -84,12 +84,7 @@ def _decide(clients: list[str], task: tuple[Instant, int, bool]) -> tuple[list[D
     try:
         ruleset = _process_ledger.rules.get(version)
         decisions = _process_ledger.decisions.iter_evaluate(
-            clients,
-            as_of=moment,
-            record=record,
-            ruleset=ruleset,
-            set_aside=lambda *client_reason: failed.append(client_reason),
-            keep_folds=False,  # each chunk's clients are this process's only once
+            clients, as_of=moment, record=record, ruleset=ruleset, set_aside=lambda *client_reason: failed.append(client_reason)
         )
         return list(decisions), failed
     except ClientRulesError as error:  # subclasses with extra arguments do not survive pickling

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from clientrules import Ledger
+from clientrules.application.decisions import KEPT_FROM_ONE_CALL
 from clientrules.application.folds import WRITE_AFTER, Folds
 from clientrules.domain.events import Event, Instant, registry
 from clientrules.domain.facts import ClientFold, FactsError, facts_of
@@ -111,8 +112,11 @@ def test_the_format_changes_with_any_event_schema() -> None:
     assert fold_format(changed) != fold_format(same)
 
 
-def test_an_evaluate_keeps_the_folds_it_read_for_the_next_unless_told_not_to(ledger, monkeypatch) -> None:
-    ledger.append([work(client, 2) for client in ("acme", "bolt", "cora")])
+
+def test_a_call_about_a_few_clients_keeps_their_folds_for_the_next_and_a_pass_over_many_does_not(ledger, monkeypatch) -> None:
+    few = ["acme", "bolt", "cora"]
+    many = [f"c{number:03d}" for number in range(KEPT_FROM_ONE_CALL + 1)]
+    ledger.append([work(client, 2) for client in few + many])
     read: list[list[str]] = []
     reads_from_the_store = ledger.folds.iter_latest_with_stored
 
@@ -121,6 +125,8 @@ def test_an_evaluate_keeps_the_folds_it_read_for_the_next_unless_told_not_to(led
         return reads_from_the_store(clients)
 
     monkeypatch.setattr(ledger.folds, "iter_latest_with_stored", counted)
-    for keep_folds in (False, True, True):
-        assert len(list(ledger.decisions.iter_evaluate(as_of=AS_OF, keep_folds=keep_folds))) == 3
-    assert read == [["acme", "bolt", "cora"], ["acme", "bolt", "cora"], []]
+    for clients in (few, few, many, many):
+        assert len(ledger.decisions.evaluate(clients, as_of=AS_OF)) == len(clients)
+    assert read == [few, [], many, many]
+    assert [client for client, _ in ledger.decisions.iter_folds(few + many[:1])] == few + many[:1]
+    assert read[-1] == many[:1]  # the few are still kept

@@ -34,6 +34,10 @@ from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
 
 #: clients whose fold is kept between calls (about 15 KB each for a short history)
 FOLD_CACHE_SIZE = 1_000
+#: a call about at most this many clients keeps their folds for the next one: the pages about one client
+#: ask again, a pass over many clients does not, and keeping a fold costs about as much as restoring it
+#: (the garbage collector walks each kept fold's hundred-odd objects as they age)
+KEPT_FROM_ONE_CALL = 100
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
 #: a client's facts from its fold at a moment, as one rule-set version sees them (:meth:`Decisions.facts_for`)
@@ -96,25 +100,19 @@ class Decisions:
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
         set_aside: Callable[[str, str], None] | None = None,
-        keep_folds: bool = True,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
         in transactions of :data:`RECORD_BATCH` before they are yielded.
 
         With ``set_aside``, a client that cannot be decided (its facts or the
         engine fail for it) is passed to it with a one-line reason and the
-        others are decided; without, its error is raised. The folds read are
-        kept for the next call when they fit in :data:`FOLD_CACHE_SIZE`;
-        ``keep_folds=False`` is for a caller that will not ask about these
-        clients again (a pool process): a thousand kept folds make every full
-        garbage collection of the process walk them.
+        others are decided; without, its error is raised.
         """
         moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        ids = self.clients_to_decide(clients, moment)
-        for decisions in self._iter_decide([version], ids, moment, set_aside, keep_folds=keep_folds):
+        for decisions in self._iter_decide([version], self.clients_to_decide(clients, moment), moment, set_aside):
             if record:
                 self._store.append(
                     [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
@@ -141,8 +139,6 @@ class Decisions:
         ids: list[str],
         moment: Instant,
         set_aside: Callable[[str, str], None] | None,
-        *,
-        keep_folds: bool = True,
     ) -> Iterator[list[tuple[Decision, ...]]]:
         """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
         ways: dict[tuple[int, bool], FactsOf] = {}
@@ -150,7 +146,7 @@ class Decisions:
             self._engines.engine(version)  # an engine's process starts up while the first clients are folded
             if version.ruleset.facts_computed not in ways:
                 ways[version.ruleset.facts_computed] = self.facts_for(version, [moment])
-        cached = keep_folds and len(ids) <= self._fold_cache_size  # more clients than the cache holds would only churn it
+        cached = len(ids) <= KEPT_FROM_ONE_CALL
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
             try:
@@ -221,7 +217,7 @@ class Decisions:
         """:meth:`portfolio_value` at each of ``moments``, in their order, with one read of the clients' folds."""
         ids = self._store.client_ids(started_by=max(moments))
         kept: dict[str, tuple[ClientFold, int]] = {}
-        cached = len(ids) <= self._fold_cache_size
+        cached = len(ids) <= KEPT_FROM_ONE_CALL
         totals = [Decimal(0)] * len(moments)
         for start in range(0, len(ids), RECORD_BATCH):
             folds = []
@@ -292,9 +288,11 @@ class Decisions:
 
     def iter_folds(self, clients: list[str]) -> Iterator[tuple[str, ClientFold]]:
         """Each of ``clients`` with an event, in order, with its fold at its latest version (:meth:`fold`,
-        read in batches)."""
+        read in batches; kept for the next call if they are at most :data:`KEPT_FROM_ONE_CALL`)."""
+        cached = len(clients) <= KEPT_FROM_ONE_CALL
         for client, fold, stored in self._up_to_date(clients):
-            self._keep({client: (fold, stored)})
+            if cached:
+                self._keep({client: (fold, stored)})
             yield client, fold
 
     def _up_to_date(self, clients: list[str]) -> Iterator[tuple[str, ClientFold, int]]:
