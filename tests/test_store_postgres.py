@@ -181,3 +181,13 @@ def test_a_later_append_cannot_commit_before_an_earlier_one_so_a_follower_sees_n
     assert [(e.id, e.position) for e in reader.read_all()] == [("first", 1), ("second", 2)]
     for store in (first, second, reader):
         store.close()
+
+
+def test_the_store_reads_without_jit_unless_the_options_of_its_url_ask_for_it(pg_url):
+    separator = "&" if "?" in pg_url else "?"
+    for url, expected in ((pg_url, "off"), (f"{pg_url}{separator}options=-c%20jit%3Don", "on")):
+        store = PostgresStore(url)
+        try:
+            assert store.read("SHOW jit") == [(expected,)]
+        finally:
+            store.close()

@@ -40,7 +40,7 @@ import os
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 import psycopg
@@ -72,8 +72,12 @@ _INSERT_FEW = (
 _COPY = "COPY events (position, id, stream, version, type, schema, at_key, at_text, data) FROM STDIN"
 #: most rows sent as arrays in one INSERT; more go through COPY (Python-side array quoting costs more than the round trips)
 FEW_ROWS = 32
+# Arrays of clients are joined by a lookup per element (a LATERAL subquery with ORDER BY is never flattened
+# into a join the planner may turn into a scan of the whole table): the right plan whatever the statistics
+# say, which are absent or stale after an import until the table is analyzed.
 _SELECT_KEYS = (
-    "SELECT client, key_id, secret FROM unnest(%s::text[]) AS wanted (client) JOIN client_keys USING (client)"
+    "SELECT wanted.client, k.key_id, k.secret FROM unnest(%s::text[]) AS wanted (client)"
+    " CROSS JOIN LATERAL (SELECT key_id, secret FROM client_keys WHERE client = wanted.client ORDER BY client) k"
 )
 #: events joined to the keys that open them (see clientrules.adapters.store.rows.COLUMNS); its parameter: the types with personal fields
 _EVENTS = "events e LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)"
@@ -107,7 +111,7 @@ def postgres_conninfo(url: str) -> tuple[str, str]:
             schema = value
         else:
             kept.append((key, value))
-    conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
+    conninfo = urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))  # libpq reads "+" as itself
     try:
         psycopg.conninfo.conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as error:
@@ -171,7 +175,10 @@ class PostgresStore(PostgresWatchTables):
 
     def _options(self) -> dict[str, Any]:
         params = psycopg.conninfo.conninfo_to_dict(self.conninfo)
-        options = f"{params.get('options', '')} -c search_path={self.schema}".strip()
+        # No JIT (the URL's options may turn it on): it compiles any query whose estimated cost is high, and a
+        # table not analyzed since an import makes even a batch of index lookups look costly (80 ms of compiling
+        # for 3 ms of work); none of the store's queries runs long enough to gain from it.
+        options = f"-c jit=off {params.get('options', '')} -c search_path={self.schema}"
         return {"options": options, "connect_timeout": params.get("connect_timeout", CONNECT_TIMEOUT_SECONDS)}
 
     @contextmanager
@@ -420,15 +427,17 @@ class PostgresStore(PostgresWatchTables):
             format,
             chunk=CHUNK,
             folds_of=lambda wanted: self.read(
-                "SELECT client, version, format, data FROM unnest(%s::text[]) AS wanted (client)"
-                " JOIN client_folds USING (client)",
+                "SELECT wanted.client, f.version, f.format, f.data FROM unnest(%s::text[]) AS wanted (client)"
+                " CROSS JOIN LATERAL (SELECT * FROM client_folds WHERE client = wanted.client ORDER BY client) f",
                 (wanted,),
             ),
             events_after=lambda wanted, versions: self._decode(
                 self.read(
                     f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::int[]) AS wanted (stream, after)"
-                    " JOIN events e ON e.stream = wanted.stream AND e.version > wanted.after"
-                    " LEFT JOIN client_keys k ON k.client = e.stream AND e.type = ANY(%s)",
+                    " CROSS JOIN LATERAL (SELECT * FROM events"
+                    " WHERE stream = wanted.stream AND version > wanted.after ORDER BY version) e"
+                    " LEFT JOIN LATERAL (SELECT key_id, secret FROM client_keys"
+                    " WHERE client = e.stream AND e.type = ANY(%s) ORDER BY client) k ON true",
                     (wanted, versions, self._key_types),
                 )
             ),
