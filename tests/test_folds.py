@@ -112,7 +112,6 @@ def test_the_format_changes_with_any_event_schema() -> None:
     assert fold_format(changed) != fold_format(same)
 
 
-
 def test_a_call_about_a_few_clients_keeps_their_folds_for_the_next_and_a_pass_over_many_does_not(ledger, monkeypatch) -> None:
     few = ["acme", "bolt", "cora"]
     many = [f"c{number:03d}" for number in range(KEPT_FROM_ONE_CALL + 1)]
