@@ -9,7 +9,8 @@ technology, and the services (:mod:`clientrules.application`) receive them:
   there are), :class:`KeyStore` (personal-data keys and erasure),
   :class:`StoredSettings` (values kept with the database), :class:`FoldStore`
   (each client's fold beside its stream), :class:`StandingsStore` (the
-  owner's portfolio kept between runs), :class:`WatchStore` (the watcher's
+  owner's portfolio kept between runs), :class:`KeptMomentsStore` (the
+  learning loop's kept moments), :class:`WatchStore` (the watcher's
   checkpoint and state) and :class:`DeliveryStore` (the outbox of decision
   changes); :class:`EventStore` is all of them, as every backend provides;
 * :class:`DecisionEngine`, a compiled rule set that tells which rules fire
@@ -254,6 +255,20 @@ class StandingsStore(Protocol):
         back); whether they were written."""
 
 
+class KeptMomentsStore(Protocol):
+    """A store that keeps the learning loop's kept moments between runs (a cache, never a source of truth).
+
+    ``data`` is opaque to the store (:mod:`clientrules.domain.learning.kept_format` writes and reads it); it
+    holds no personal field.
+    """
+
+    def read_kept_moments(self) -> bytes | None:
+        """The kept moments last written, None when none are."""
+
+    def write_kept_moments(self, data: bytes) -> None:
+        """Replace the kept moments (the last writer's stay: each says which version of every stream it kept)."""
+
+
 @attrs.frozen
 class WatchCheckpoint:
     """How far the watcher has read the global log, and under which rule-set version it decided."""
@@ -386,6 +401,7 @@ class EventStore(
     StoredSettings,
     FoldStore,
     StandingsStore,
+    KeptMomentsStore,
     WatchStore,
     DeliveryStore,
     Protocol,

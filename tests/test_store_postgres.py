@@ -133,14 +133,15 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
         "pending migration 7: one event appended in one call (one round trip)  (run: clientrules db migrate)",
         "pending migration 8: the owner's portfolio: every client's standing, kept between runs  (run: clientrules db migrate)",
         "pending migration 9: money events found by invoice id (the books' checks read one invoice at a time)  (run: clientrules db migrate)",
+        "pending migration 10: the learning loop's kept moments, kept between runs  (run: clientrules db migrate)",
     ]
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9\n"
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 9)\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 10)\n"
     store = open_store(pg_url)
     store.append([work("acme"), work("bolt")])
     store.close()
     assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
-        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9",
+        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
         "last position: 2",
         "evaluation queue: 0 clients, filled up to position 0",
     ]

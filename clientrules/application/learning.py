@@ -51,25 +51,26 @@ from clientrules.domain.learning.kept import (
     MomentsKeeping,
     Teed,
     keep_decisions,
-    keep_moments,
+    kept_up_to_date,
     replay_kept,
     serves,
 )
+from clientrules.domain.learning.kept_format import kept_from_bytes, kept_to_bytes
 from clientrules.domain.learning.proposals import Finding, Method, NoProposal, find, learned_rule, rule_toml
 from clientrules.domain.learning.reasons import LABELS, rule_id_for
 from clientrules.domain.learning.report import Report, build_report
 from clientrules.domain.learning.tuning import Tuning, tune, watched
 from clientrules.domain.rules import Comparison, parse_ruleset, ruleset_to_toml
-from clientrules.ports import ClientQueries, EventLog, EventStreams
+from clientrules.ports import ClientQueries, EventLog, EventStreams, KeptMomentsStore
 
 
 class UnknownProposal(ClientRulesError):
     """No pending proposal has that id (it was decided already, or the evidence changed)."""
 
 
-class StoreForLearning(EventStreams, ClientQueries, EventLog, Protocol):
+class StoreForLearning(EventStreams, ClientQueries, EventLog, KeptMomentsStore, Protocol):
     """What learning reads and writes: each client's stream, which clients there are, the ``$learning`` stream,
-    and the head position (what kept moments were kept at)."""
+    the head position (what kept moments were kept at), and the kept moments between runs."""
 
 
 #: the most client-moments kept for replays (a few dozen bytes each); beyond, every replay folds the histories
@@ -86,12 +87,25 @@ class StoredHistories:
         self.timeframe = Timeframe(
             min((s.first_at for s in summaries), default=None), max((s.last_at for s in summaries), default=None)
         )
+        self._versions = {summary.client: summary.events for summary in summaries}
 
     def __iter__(self) -> Iterator[ClientRecord]:
         for client in self._store.client_ids():
-            yield ClientRecord.from_events(client, self._store.read_client(client))
-            if self._tracker is not None:
-                self._tracker.advance()
+            yield self.record(client)
+            self.advance()
+
+    def versions(self) -> list[tuple[str, int]]:
+        """Every client, in the order they are iterated, with its stream's version when the timeframe was read."""
+        return [(client, self._versions.get(client, 0)) for client in self._store.client_ids()]
+
+    def record(self, client: str) -> ClientRecord:
+        """``client``'s record, read now."""
+        return ClientRecord.from_events(client, self._store.read_client(client))
+
+    def advance(self) -> None:
+        """One more client read (for the tracker, if any)."""
+        if self._tracker is not None:
+            self._tracker.advance()
 
 
 @attrs.frozen
@@ -443,7 +457,7 @@ class Learning:
         histories = StoredHistories(self._store, tracker)
 
         def kept() -> KeptMoments | None:
-            return self._kept_moments(grace_days, histories, lambda found: keep_moments(found, grace_days))
+            return self._kept_moments(grace_days, histories, lambda found: self._up_to_date(found, grace_days))
 
         (result,), _ = backtests(
             self._replayed(histories, kept), current, [(label, candidate)], horizon_days=self.method.horizon_days
@@ -458,7 +472,7 @@ class Learning:
         current = self._rules.current()
         grace_days = current.ruleset.parameters.grace_days
         kept = self._kept_moments(
-            grace_days, self.histories(), lambda histories: keep_moments(histories, grace_days, cancelled=cancelled)
+            grace_days, self.histories(), lambda histories: self._up_to_date(histories, grace_days, cancelled)
         )
         if kept is None:
             return False
@@ -496,6 +510,21 @@ class Learning:
             self._store.head_position(), grace_days, lambda: keep(histories) if self._keepable(histories) else None
         )
 
+    def _up_to_date(
+        self, histories: StoredHistories, grace_days: int, cancelled: Callable[[], bool] = lambda: False
+    ) -> KeptMoments | None:
+        """The history's kept moments, taken from those the store keeps where they still hold and kept again
+        there when anything changed (:func:`~clientrules.domain.learning.kept.kept_up_to_date`)."""
+        data = self._store.read_kept_moments()
+        stored = None if data is None else kept_from_bytes(data)
+        kept = kept_up_to_date(
+            stored, histories.timeframe, grace_days, histories.versions(), histories.record,
+            cancelled=cancelled, advance=histories.advance,
+        )
+        if kept is not None and kept is not stored:
+            self._store.write_kept_moments(kept_to_bytes(kept))
+        return kept
+
     def _keepable(self, histories: StoredHistories) -> bool:
         """The history's client-moments are few enough to keep (:data:`KEPT_MOMENTS_MAX`)."""
         return len(self._store.client_ids()) * len(histories.timeframe.checked_moments()) <= KEPT_MOMENTS_MAX
@@ -509,7 +538,9 @@ class Learning:
         def keep(histories: StoredHistories) -> KeptMoments:
             keeping = MomentsKeeping(histories.timeframe, grace_days)
             gathered.append(self.evidence(Teed(histories, keeping.add)))
-            return keeping.kept()
+            kept = keeping.kept()
+            self._store.write_kept_moments(kept_to_bytes(kept))
+            return kept
 
         kept = self._kept_moments(grace_days, histories, keep)
         return (gathered[0] if gathered else self.evidence(histories)), kept

@@ -90,6 +90,7 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._folds: dict[str, StoredFold] = {}
         self._standings: StoredStandings | None = None
+        self._kept_moments: bytes | None = None
         self._lease: MemoryLease | None = None
         self._checkpoint: WatchCheckpoint | None = None
         self._watched: dict[str, Watched] = {}
@@ -188,6 +189,14 @@ class MemoryStore:
     def read_standings(self) -> StoredStandings | None:
         with self._lock:
             return self._standings
+
+    def write_kept_moments(self, data: bytes) -> None:
+        with self._lock:
+            self._kept_moments = data
+
+    def read_kept_moments(self) -> bytes | None:
+        with self._lock:
+            return self._kept_moments
 
     # --- reading ------------------------------------------------------------------
 

@@ -94,6 +94,10 @@ _WRITE_STANDINGS = (
     " ON CONFLICT (only_row) DO UPDATE SET position = excluded.position, ruleset_version = excluded.ruleset_version,"
     " format = excluded.format, data = excluded.data, written_at = now() WHERE excluded.position >= stored.position"
 )
+_WRITE_KEPT_MOMENTS = (
+    "INSERT INTO kept_moments (data) VALUES (%s)"
+    " ON CONFLICT (only_row) DO UPDATE SET data = excluded.data, written_at = now()"
+)
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
 
@@ -408,6 +412,11 @@ class PostgresStore(PostgresWatchTables):
                 return False
             return connection.execute(_WRITE_STANDINGS, row).rowcount > 0
 
+    def write_kept_moments(self, data: bytes) -> None:
+        """Replace the kept moments (see :class:`~clientrules.ports.KeptMomentsStore`)."""
+        with self.transaction() as connection:
+            connection.execute(_WRITE_KEPT_MOMENTS, (data,))
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -499,6 +508,10 @@ class PostgresStore(PostgresWatchTables):
     def read_standings(self) -> StoredStandings | None:
         rows = self.read("SELECT position, ruleset_version, format, data FROM portfolio_standings")
         return StoredStandings(*rows[0]) if rows else None
+
+    def read_kept_moments(self) -> bytes | None:
+        rows = self.read("SELECT data FROM kept_moments")
+        return bytes(rows[0][0]) if rows else None
 
     def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""

@@ -173,6 +173,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "money events found by invoice id (the books' checks read one invoice at a time)",
         f"CREATE INDEX events_by_invoice ON events (stream, (data::json ->> 'invoice_id')) WHERE type IN {MONEY_TYPES_SQL};",
     ),
+    Migration(
+        10,
+        "the learning loop's kept moments, kept between runs",
+        """
+        -- one row, replaced whole by clientrules.application.learning (clientrules.domain.learning.kept_format)
+        CREATE TABLE kept_moments (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            data bytea NOT NULL,
+            written_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 5)::
+Schema (version 7)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -11,6 +11,8 @@ Schema (version 5)::
     client_folds(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT, written_at TEXT)  -- version 3
     watch_checkpoint, watched_clients, deliveries   -- version 4 (clientrules.adapters.store.sqlite_watch)
     portfolio_standings(only_row, position, ruleset_version, format, data, written_at)   -- version 5
+    events_by_invoice: an index of the money events by invoice id                        -- version 6
+    kept_moments(only_row, data BLOB, written_at)                                         -- version 7
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -127,6 +129,13 @@ CREATE TABLE portfolio_standings (
 _MIGRATIONS[6] = f"""
 CREATE INDEX events_by_invoice ON events (stream, json_extract(data, '$.invoice_id')) WHERE type IN {MONEY_TYPES_SQL};
 """
+_MIGRATIONS[7] = """
+CREATE TABLE kept_moments (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    data BLOB NOT NULL,
+    written_at TEXT NOT NULL
+);
+"""
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
@@ -156,6 +165,10 @@ _WRITE_STANDINGS = (
     " VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (only_row) DO UPDATE SET position = excluded.position,"
     " ruleset_version = excluded.ruleset_version, format = excluded.format, data = excluded.data,"
     " written_at = excluded.written_at WHERE excluded.position >= portfolio_standings.position"
+)
+_WRITE_KEPT_MOMENTS = (
+    "INSERT INTO kept_moments (only_row, data, written_at) VALUES (1, ?, ?)"
+    " ON CONFLICT (only_row) DO UPDATE SET data = excluded.data, written_at = excluded.written_at"
 )
 #: standings decided before an erasure hold the name it erased: they are not written
 _ERASED_SINCE = "SELECT EXISTS (SELECT 1 FROM events WHERE position > ? AND type = ?)"
@@ -584,6 +597,11 @@ class SqliteStore(SqliteWatchTables):
 
         return bool(self._write(write))
 
+    def write_kept_moments(self, data: bytes) -> None:
+        """Replace the kept moments (see :class:`~clientrules.ports.KeptMomentsStore`)."""
+        row = (data, utc_now().isoformat())
+        self._write(lambda connection: connection.execute(_WRITE_KEPT_MOMENTS, row))
+
     # --- reading ------------------------------------------------------------------
 
     def read_client(
@@ -672,6 +690,10 @@ class SqliteStore(SqliteWatchTables):
     def read_standings(self) -> StoredStandings | None:
         rows = self._read("SELECT position, ruleset_version, format, data FROM portfolio_standings")
         return StoredStandings(*rows[0]) if rows else None
+
+    def read_kept_moments(self) -> bytes | None:
+        rows = self._read("SELECT data FROM kept_moments")
+        return bytes(rows[0][0]) if rows else None
 
     def client_keys(self, clients: Collection[str]) -> dict[str, ClientKey]:
         """The keys of those of ``clients`` that have one (:class:`~clientrules.domain.privacy.KeyStore`)."""

@@ -55,6 +55,19 @@ HORIZON_DAYS = 180
 CHANGES_KEPT = 200
 
 
+class Leaving(Protocol):
+    """A departure as the counts read it (:class:`~clientrules.domain.learning.history.Departure` is one)."""
+
+    @property
+    def at(self) -> Instant: ...
+
+    @property
+    def chosen_by_client(self) -> bool: ...
+
+    @property
+    def decided_days_before(self) -> int | None: ...
+
+
 class Departing(Protocol):
     """A client as the counts read it: its id, and its departure if it left."""
 
@@ -62,7 +75,7 @@ class Departing(Protocol):
     def client(self) -> str: ...
 
     @property
-    def departure(self) -> Departure | None: ...
+    def departure(self) -> Leaving | None: ...
 
 
 class RuleSetVersionLike(Protocol):

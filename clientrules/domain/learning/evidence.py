@@ -118,9 +118,18 @@ class Evidence:
 
 def check_moments(record: ClientRecord, moments: list[Instant], timeframe: Timeframe) -> list[Instant]:
     """The moments a client is checked at: the first of every month while a client, and, if it stayed, the end of the history."""
-    checks = list(record.active_moments(moments))
+    return moments_checked(record.first_at, None if record.departure is None else record.departure.at, moments, timeframe)
+
+
+def moments_checked(
+    first_at: Instant | None, departed_at: Instant | None, moments: list[Instant], timeframe: Timeframe
+) -> list[Instant]:
+    """:func:`check_moments` of a client first seen at ``first_at`` that left at ``departed_at`` (None: stayed)."""
+    if first_at is None:
+        return []
+    checks = [m for m in moments if m >= first_at and (departed_at is None or m < departed_at)]
     end = timeframe.end
-    if record.departure is not None or end is None or record.first_at is None or end < record.first_at:
+    if departed_at is not None or end is None or end < first_at:
         return checks
     if not checks or checks[-1] < end:
         checks.append(end)

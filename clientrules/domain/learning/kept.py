@@ -17,6 +17,10 @@ computed as the replay would compute them (with the same grace days, and
 without ``revenue_share``, which depends on every client at once). Any other
 rule set is replayed from the histories, and so is every column of a replay
 in which a kept value cannot be placed in a standing.
+
+Kept moments outlive the process that kept them: a store keeps them as bytes
+(:mod:`~clientrules.domain.learning.kept_format`), and :func:`kept_up_to_date`
+takes from them every client whose stream has not changed since.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_right
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -44,7 +48,7 @@ from clientrules.domain.learning.backtest import (
     Tallies,
     settled_until,
 )
-from clientrules.domain.learning.evidence import check_moments
+from clientrules.domain.learning.evidence import check_moments, moments_checked
 from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe
 from clientrules.domain.rules.model import FactValue, RuleSet
 
@@ -56,13 +60,32 @@ VERSIONS_KEPT = 4
 
 
 @attrs.frozen
+class KeptDeparture:
+    """What the counts read of a departure (:class:`Departure`), without the survey answer (its words may be
+    personal, and kept moments are kept with the database)."""
+
+    at: Instant
+    chosen_by_client: bool
+    decided_days_before: int | None
+
+    @classmethod
+    def of(cls, departure: Departure | None) -> KeptDeparture | None:
+        if departure is None:
+            return None
+        return cls(departure.at, departure.chosen_by_client, departure.decided_days_before)
+
+
+@attrs.frozen
 class KeptClient:
-    """One client of kept moments: what the counts read of it, its moments, and where they start in the columns."""
+    """One client of kept moments: what the counts read of it, its moments, and where they start in the columns;
+    its stream's version and first moment say whether a later history can take its values (:func:`kept_up_to_date`)."""
 
     client: str
-    departure: Departure | None
+    departure: KeptDeparture | None
     moments: tuple[Instant, ...]
     start: int
+    version: int = 0
+    first_at: Instant | None = None
 
 
 @attrs.frozen
@@ -87,6 +110,8 @@ class KeptMoments:
     size: int
     #: (client, why) of each client whose facts could not be computed, left out
     set_aside: tuple[tuple[str, str], ...] = ()
+    #: the stream version of each client set aside, in the same order
+    set_aside_versions: tuple[int, ...] = ()
     #: where each client's moments start, in client order
     _starts: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
     #: the decisions at every client-moment of the adopted versions replayed last, by version
@@ -119,6 +144,23 @@ class KeptMoments:
 
     def client_at(self, index: int) -> str:
         return self.clients[bisect_right(self._starts, index) - 1].client
+
+    def rows_of(self, client: KeptClient) -> list[tuple[FactValue | None, ...]]:
+        """``client``'s values at each of its moments, in the order of ``FACTS``."""
+        start, end = client.start, client.start + len(client.moments)
+        absent = [None] * (end - start)
+        per_fact = [
+            absent if column is None else list(map(column.values.__getitem__, column.taken[start:end]))
+            for column in map(self.facts.get, FACTS)
+        ]
+        return list(zip(*per_fact))
+
+    def versions(self) -> list[tuple[str, int]]:
+        """Each client's stream version as kept, set-aside clients last."""
+        return [
+            *((client.client, client.version) for client in self.clients),
+            *((client, version) for (client, _), version in zip(self.set_aside, self.set_aside_versions)),
+        ]
 
 
 def serves(ruleset: RuleSet, grace_days: int) -> bool:
@@ -158,21 +200,46 @@ class MomentsKeeping:
         self._rows: list[tuple[FactValue | None, ...]] = []
         self._clients: list[KeptClient] = []
         self._set_aside: list[tuple[str, str]] = []
+        self._set_aside_versions: list[int] = []
         self._size = 0
 
-    def add(self, record: ClientRecord) -> None:
-        """Ask ``record`` its facts at each moment a replay checks it at, and keep them."""
+    def add(self, record: ClientRecord, known: Mapping[int, tuple[FactValue | None, ...]] | None = None) -> None:
+        """Ask ``record`` its facts at each moment a replay checks it at, and keep them; ``known`` holds values
+        kept earlier at the same version of its stream, by moment key: those moments are not asked again."""
         checked = check_moments(record, self._moments, self._timeframe)
+        known = known or {}
         try:
-            values = [record.facts(moment, self._grace_days).values for moment in checked]
+            rows = [
+                known.get(moment.key) or tuple(map(record.facts(moment, self._grace_days).values.get, FACTS))
+                for moment in checked
+            ]
         except StoreError:
             raise
         except UNDECIDABLE as error:
-            self._set_aside.append((record.client, one_line(error)))
+            self.set_aside(record.client, one_line(error), record.fold.version)
             return
-        self._rows.extend(tuple(map(found.get, FACTS)) for found in values)
-        self._clients.append(KeptClient(record.client, record.departure, tuple(checked), self._size))
-        self._size += len(checked)
+        departure = KeptDeparture.of(record.departure)
+        self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.fold.version, record.first_at), rows)
+
+    def reuse(self, kept: KeptMoments, client: KeptClient) -> bool:
+        """Keep ``client`` of ``kept`` (its stream unchanged since) as it was kept, if it is checked at the same
+        moments in this history; False when it is not (a month or the end of the history came since)."""
+        departed_at = None if client.departure is None else client.departure.at
+        checked = moments_checked(client.first_at, departed_at, self._moments, self._timeframe)
+        if [moment.key for moment in checked] != [moment.key for moment in client.moments]:
+            return False
+        self._keep(attrs.evolve(client, moments=tuple(checked), start=self._size), kept.rows_of(client))
+        return True
+
+    def set_aside(self, client: str, why: str, version: int) -> None:
+        """Keep ``client`` set aside (its facts cannot be computed) as it was at ``version`` of its stream."""
+        self._set_aside.append((client, why))
+        self._set_aside_versions.append(version)
+
+    def _keep(self, client: KeptClient, rows: list[tuple[FactValue | None, ...]]) -> None:
+        self._rows.extend(rows)
+        self._clients.append(client)
+        self._size += len(rows)
         if len(self._rows) >= _ROWS_AT_ONCE:
             self._take_rows()
 
@@ -183,7 +250,7 @@ class MomentsKeeping:
         }
         return KeptMoments(
             self._timeframe, tuple(self._moments), self._grace_days, tuple(self._clients), facts, self._size,
-            tuple(self._set_aside),
+            tuple(self._set_aside), tuple(self._set_aside_versions),
         )
 
     def _take_rows(self) -> None:
@@ -192,17 +259,69 @@ class MomentsKeeping:
         self._rows.clear()
 
 
-def keep_moments(
-    histories: Histories, grace_days: int, *, cancelled: Callable[[], bool] = lambda: False
+def kept_up_to_date(
+    stored: KeptMoments | None,
+    timeframe: Timeframe,
+    grace_days: int,
+    versions: Sequence[tuple[str, int]],
+    record_of: Callable[[str], ClientRecord],
+    *,
+    cancelled: Callable[[], bool] = lambda: False,
+    advance: Callable[[], None] = lambda: None,
 ) -> KeptMoments | None:
-    """Every client of ``histories`` folded once and its facts kept at each moment a replay checks it at;
-    None when ``cancelled`` says so between two clients."""
-    keeping = MomentsKeeping(histories.timeframe, grace_days)
-    for record in histories:
+    """The kept moments of a history whose clients are ``versions`` (each with its stream's version, in order),
+    taken from ``stored`` where they still hold; None when ``cancelled`` says so between two clients.
+
+    The facts of a client at a moment depend only on its own events up to then, so a client whose stream is at
+    the version it was kept at keeps its values at every moment it was kept at; the moments that are new to it
+    (a month or the end of the history come since) are asked of its record, read by ``record_of`` (as is every
+    client whose stream changed, and every client ``stored`` does not hold). ``advance`` is called once a client.
+    ``stored`` itself is the answer when it holds every client as it is now.
+    """
+    if stored is not None and stored.grace_days != grace_days:
+        stored = None
+    if stored is not None and _same_history(stored, timeframe, versions):
+        for _ in versions:
+            advance()
+        return stored
+    keeping = MomentsKeeping(timeframe, grace_days)
+    clients = {client.client: client for client in stored.clients} if stored is not None else {}
+    set_aside = (
+        {client: (why, at) for (client, why), at in zip(stored.set_aside, stored.set_aside_versions)}
+        if stored is not None else {}
+    )
+    same_moments = stored is not None and _keys(stored.timeframe.checked_moments()) == _keys(timeframe.checked_moments())
+    for client, version in versions:
         if cancelled():
             return None
-        keeping.add(record)
+        advance()
+        found = clients.get(client)
+        if stored is not None and found is not None and found.version == version:
+            if not keeping.reuse(stored, found):
+                known = dict(zip(_keys(found.moments), stored.rows_of(found)))
+                keeping.add(record_of(client), known)
+            continue
+        why, at = set_aside.get(client, ("", None))
+        if at == version and same_moments:  # its facts failed at moments it is still checked at, nothing new
+            keeping.set_aside(client, why, version)
+            continue
+        keeping.add(record_of(client))
     return keeping.kept()
+
+
+def _same_history(stored: KeptMoments, timeframe: Timeframe, versions: Sequence[tuple[str, int]]) -> bool:
+    """Whether ``stored`` was kept of exactly this history: the same clients in the same order, each at the same
+    version, and the same moments."""
+    if _keys(stored.timeframe.checked_moments()) != _keys(timeframe.checked_moments()):
+        return False
+    if len(stored.versions()) != len(versions) or dict(stored.versions()) != dict(versions):
+        return False
+    set_aside = {client for client, _ in stored.set_aside}
+    return [client.client for client in stored.clients] == [client for client, _ in versions if client not in set_aside]
+
+
+def _keys(moments: Iterable[Instant]) -> list[int]:
+    return [moment.key for moment in moments]
 
 
 class Teed:

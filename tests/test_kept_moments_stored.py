@@ -1,0 +1,183 @@
+"""The history's kept moments, kept with the database: a fresh ledger's backtest reads them instead of folding
+every client, brought up to date client by client as streams change, and gives what folding every client gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import zlib
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_decisions_differential import playbook_histories
+from test_facts_properties import histories
+from test_standing_cache import store_stories
+
+from clientrules import Ledger
+from clientrules.adapters.durable import DurableEngine
+from clientrules.application.engines import Engines
+from clientrules.domain.errors import ClientRulesError
+from clientrules.domain.events import (
+    ClientOnboarded,
+    Event,
+    Instant,
+    MeetingHeld,
+    RelationshipEnded,
+    SurveyAnswered,
+    SurveyInvited,
+)
+from clientrules.domain.learning.backtest import backtests, replay
+from clientrules.domain.learning.kept_format import kept_from_bytes, kept_to_bytes
+
+START = dt.datetime(2025, 1, 10, tzinfo=dt.timezone.utc)
+
+
+def folded_backtest(ledger: Ledger) -> str:
+    """The backtest of the current rules against themselves, every client folded from its events."""
+    alone = Engines(DurableEngine, standings_kept=0)
+    current = ledger.rules.current()
+    histories_now = ledger.learning.histories()
+    (folded,), _ = backtests(
+        lambda columns: replay(histories_now, columns, alone.fired_batch), current, [("again", current)]
+    )
+    return json.dumps(folded.to_json(changes_limit=10**9))
+
+
+def stored_backtest(ledger: Ledger) -> str:
+    current = ledger.rules.current()
+    return json.dumps(ledger.learning.backtest(current.ruleset.source, label="again").to_json(changes_limit=10**9))
+
+
+def test_a_fresh_ledger_backtests_on_the_stored_moments_as_folding_every_client_does(store_url: str) -> None:
+    """Examples grow one database: new clients, and more events for earlier ones (back-dated or later, so some
+    streams change and the end of the history moves); each backtest is made by a ledger opened afresh, which has
+    only the moments stored with the database, brought up to date."""
+    examples = itertools.count(1)
+    stored: list[str] = []
+
+    @settings(
+        max_examples=25, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        drawn=st.lists(st.one_of(histories(), playbook_histories()), min_size=1, max_size=2),
+        more=st.lists(st.tuples(st.integers(0, 50), st.one_of(histories(), playbook_histories())), max_size=2),
+    )
+    def example(drawn: list[list[Event]], more: list[tuple[int, list[Event]]]) -> None:
+        number = next(examples)
+        with Ledger.open(store_url) as ledger:
+            stored.extend(store_stories(ledger, number, drawn))
+            for pick, events in more:
+                if not stored:
+                    break
+                client = stored[pick % len(stored)]
+                try:
+                    ledger.append(
+                        Event(client, event.at, event.payload, f"{client}-more{number}-{n}")
+                        for n, event in enumerate(events)
+                    )
+                except ClientRulesError:  # e.g. an invoice id the client has already
+                    pass
+        with Ledger.open(store_url) as ledger:
+            assert stored_backtest(ledger) == folded_backtest(ledger)
+            assert ledger.store.read_kept_moments() is not None
+
+    example()
+
+
+def departed_shop(url: str) -> None:
+    """Two clients a few months long; one left and said why in words of its own."""
+    with Ledger.open(url) as ledger:
+        for client in ("stays", "leaves"):
+            ledger.record(client, ClientOnboarded(name=f"Name of {client}", monthly_value=900), START)
+            for month in range(1, 5):
+                ledger.record(client, MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=30 * month))
+        left = Instant.from_datetime(START + dt.timedelta(days=140))
+        ledger.record("leaves", RelationshipEnded(initiated_by="client"), left)
+        ledger.record("leaves", SurveyInvited(invitation_id="inv-1", expires_at="2025-07-30"), left)
+        ledger.record(
+            "leaves",
+            SurveyAnswered(
+                invitation_id="inv-1", primary_reason="price_too_high", what_to_change="Zanzibarish invoices",
+                first_thought_leaving="one_to_three_months",
+            ),
+            left,
+        )
+
+
+def test_the_stored_moments_read_back_as_written_and_hold_no_personal_words(tmp_path: Path) -> None:
+    url = str(tmp_path / "shop.db")
+    departed_shop(url)
+    with Ledger.open(url) as ledger:
+        result = stored_backtest(ledger)
+        data = ledger.store.read_kept_moments()
+    assert data is not None
+    kept = kept_from_bytes(data)
+    assert kept is not None
+    assert kept_to_bytes(kept) == data
+    assert [(client.client, client.version, len(client.moments)) for client in kept.clients] == [
+        ("stays", 5, 5), ("leaves", 8, 4),
+    ]
+    leaving = kept.clients[1].departure
+    assert leaving is not None and leaving.chosen_by_client and leaving.decided_days_before is not None
+    text = zlib.decompress(data)
+    assert b"Zanzibarish" not in text and b"Name of" not in text
+    with Ledger.open(url) as ledger:
+        assert stored_backtest(ledger) == result
+
+
+def test_damaged_or_foreign_stored_moments_are_kept_again_from_the_events(tmp_path: Path) -> None:
+    url = str(tmp_path / "shop.db")
+    departed_shop(url)
+    with Ledger.open(url) as ledger:
+        expected = folded_backtest(ledger)
+        assert stored_backtest(ledger) == expected
+        good = _stored(ledger)
+    for bad in (b"", b"not zlib at all", good[:-7], zlib.compress(b"\0" * 8 + b"{}"), _foreign(good)):
+        assert kept_from_bytes(bad) is None
+        with Ledger.open(url) as ledger:
+            ledger.store.write_kept_moments(bad)
+        with Ledger.open(url) as ledger:
+            assert stored_backtest(ledger) == expected
+            assert kept_from_bytes(_stored(ledger)) is not None
+
+
+def test_an_unchanged_history_is_backtested_without_reading_any_client_again(tmp_path: Path) -> None:
+    url = str(tmp_path / "shop.db")
+    departed_shop(url)
+    with Ledger.open(url) as ledger:
+        first = stored_backtest(ledger)
+    with Ledger.open(url) as ledger:
+        read: list[str] = []
+        read_client = ledger.store.read_client
+
+        def counted(client: str, **options: object) -> list[Event]:
+            read.append(client)
+            return read_client(client, **options)  # type: ignore[arg-type]
+
+        ledger.store.read_client = counted  # type: ignore[method-assign]
+        assert stored_backtest(ledger) == first
+        assert not [client for client in read if not client.startswith("$")]
+        ledger.record("stays", MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=200))
+        read.clear()
+        result = stored_backtest(ledger)
+        assert [client for client in read if not client.startswith("$")] == ["stays"]
+        assert result == folded_backtest(ledger)
+
+
+def _stored(ledger: Ledger) -> bytes:
+    data = ledger.store.read_kept_moments()
+    assert data is not None
+    return data
+
+
+def _foreign(good: bytes) -> bytes:
+    """``good`` as another version of the format would write it."""
+    raw = zlib.decompress(good)
+    length = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + length])
+    header["format"] = "kept-moments-0"
+    text = json.dumps(header).encode()
+    return zlib.compress(len(text).to_bytes(8, "little") + text + raw[8 + length :])
