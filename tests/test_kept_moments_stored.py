@@ -8,15 +8,19 @@ import itertools
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_decisions_differential import playbook_histories
 from test_facts_properties import histories
+from test_learning_signal import db, generated, template  # noqa: F401  (a history with proposals to make)
 from test_standing_cache import store_stories
 
 from clientrules import Ledger
 from clientrules.adapters.durable import DurableEngine
+from clientrules.application import learning
 from clientrules.application.engines import Engines
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import (
@@ -181,3 +185,32 @@ def _foreign(good: bytes) -> bytes:
     header["format"] = "kept-moments-0"
     text = json.dumps(header).encode()
     return zlib.compress(len(text).to_bytes(8, "little") + text + raw[8 + length :])
+
+
+def test_a_fresh_ledgers_report_and_proposals_on_the_stored_moments_equal_folding_every_client(
+    db: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """The evidence pass tells each client's record the values stored of it (it folds only for the moments not
+    kept): the report and the proposals, with their backtests, are those of folding every client, whether the
+    stored moments hold every client as it is or one client changed and the end of the history moved."""
+
+    def from_stored() -> tuple[dict[str, Any], dict[str, Any]]:
+        with Ledger.open(db) as ledger:
+            return ledger.learning.report().to_json(), ledger.learning.proposals().to_json()
+
+    def folding_every_client() -> tuple[dict[str, Any], dict[str, Any]]:
+        with monkeypatch.context() as patched:
+            patched.setattr(learning, "KEPT_MOMENTS_MAX", 0)
+            return from_stored()
+
+    with Ledger.open(db) as ledger:
+        ledger.learning.backtest()
+        assert ledger.store.read_kept_moments() is not None
+    stored = from_stored()
+    assert stored == folding_every_client()
+    assert stored[1]["proposals"] and all(p["backtest"] for p in stored[1]["proposals"])
+    with Ledger.open(db) as ledger:
+        client = ledger.clients()[0]
+        last = max(summary.last_at for summary in ledger.clients())
+        ledger.record(client.client, MeetingHeld(topic="review", outcome="resolved"), last.utc + dt.timedelta(days=45))
+    assert from_stored() == folding_every_client()

@@ -48,7 +48,7 @@ from clientrules.domain.learning.evidence import Evidence, gather
 from clientrules.domain.learning.history import ClientRecord, Histories, Timeframe
 from clientrules.domain.learning.kept import (
     KeptMoments,
-    MomentsKeeping,
+    MomentsUpdate,
     Teed,
     keep_decisions,
     kept_up_to_date,
@@ -515,8 +515,7 @@ class Learning:
     ) -> KeptMoments | None:
         """The history's kept moments, taken from those the store keeps where they still hold and kept again
         there when anything changed (:func:`~clientrules.domain.learning.kept.kept_up_to_date`)."""
-        data = self._store.read_kept_moments()
-        stored = None if data is None else kept_from_bytes(data)
+        stored = self._stored_kept()
         kept = kept_up_to_date(
             stored, histories.timeframe, grace_days, histories.versions(), histories.record,
             cancelled=cancelled, advance=histories.advance,
@@ -525,25 +524,37 @@ class Learning:
             self._store.write_kept_moments(kept_to_bytes(kept))
         return kept
 
+    def _stored_kept(self) -> KeptMoments | None:
+        data = self._store.read_kept_moments()
+        return None if data is None else kept_from_bytes(data)
+
     def _keepable(self, histories: StoredHistories) -> bool:
         """The history's client-moments are few enough to keep (:data:`KEPT_MOMENTS_MAX`)."""
         return len(self._store.client_ids()) * len(histories.timeframe.checked_moments()) <= KEPT_MOMENTS_MAX
 
     def _evidence_and_kept(self, histories: StoredHistories) -> tuple[Evidence, KeptMoments | None]:
-        """The evidence, and the history's kept moments: kept in the same pass over ``histories`` when they are
-        not kept at the head already (the two ask every record the same moments, computed once)."""
+        """The evidence, and the history's kept moments: brought up to date in the same pass over ``histories``
+        when they are not kept at the head already (the two ask every record the same moments, computed once);
+        each record is told the values kept of it, so that it folds only for the moments not kept."""
         grace_days = self._rules.current().ruleset.parameters.grace_days
         gathered: list[Evidence] = []
 
         def keep(histories: StoredHistories) -> KeptMoments:
-            keeping = MomentsKeeping(histories.timeframe, grace_days)
-            gathered.append(self.evidence(Teed(histories, keeping.add)))
-            kept = keeping.kept()
-            self._store.write_kept_moments(kept_to_bytes(kept))
+            stored = self._stored_kept()
+            update = MomentsUpdate(stored, histories.timeframe, grace_days, histories.versions())
+            gathered.append(self.evidence(Teed(histories, update.add)))
+            kept = update.kept()
+            if kept is not stored:
+                self._store.write_kept_moments(kept_to_bytes(kept))
             return kept
 
         kept = self._kept_moments(grace_days, histories, keep)
-        return (gathered[0] if gathered else self.evidence(histories)), kept
+        if gathered:
+            return gathered[0], kept
+        if kept is None:
+            return self.evidence(histories), kept
+        told = MomentsUpdate(kept, histories.timeframe, grace_days, histories.versions())
+        return self.evidence(Teed(histories, told.tell)), kept
 
     def backtest_tracker(self) -> Tracker:
         """A count for :meth:`backtest` to advance: every client, once."""

@@ -24,6 +24,7 @@ from clientrules.domain.events import ClientOnboarded, Event, Instant, NoticeGiv
 from clientrules.domain.events.instant import FIRST_YEAR
 from clientrules.domain.events.system import SurveyAnswered
 from clientrules.domain.facts import ClientFold, Facts
+from clientrules.domain.rules.model import FactValue
 
 DAY = dt.timedelta(days=1)
 #: the first moment a store can hold
@@ -118,7 +119,10 @@ class ClientRecord:
 
     def __init__(self, client: str) -> None:
         self.client = client
-        self.fold = ClientFold()
+        #: the highest stream version of its events (0: none stored)
+        self.version = 0
+        self._fold: ClientFold | None = None
+        self._unfolded: list[Event] = []
         self.first_at: Instant | None = None
         self.last_at: Instant | None = None
         self.monthly_value: float | None = None
@@ -138,9 +142,23 @@ class ClientRecord:
         record.finish()
         return record
 
+    @property
+    def fold(self) -> ClientFold:
+        """Its events folded, the first time it is asked (a record whose facts it is told folds nothing)."""
+        if self._fold is None:
+            self._fold = ClientFold()
+            self._fold.apply_all(self._unfolded)
+            self._unfolded = []
+        return self._fold
+
     def add(self, event: Event) -> None:
         self._facts.clear()
-        self.fold.apply(event)
+        if self._fold is None:
+            self._unfolded.append(event)
+        else:
+            self._fold.apply(event)
+        if event.version is not None and event.version > self.version:
+            self.version = event.version
         payload = event.payload
         if isinstance(payload, SurveyAnswered):
             self._answers.append((event.at, payload))
@@ -188,6 +206,11 @@ class ClientRecord:
         if found is None:
             found = self._facts[key] = self.fold.facts(as_of, grace_days=grace_days, explained=False)
         return found
+
+    def knows(self, as_of: Instant, grace_days: int, values: dict[str, FactValue]) -> None:
+        """Remember ``values`` as its facts as of ``as_of`` (kept earlier at its current version): :meth:`facts`
+        answers with them instead of folding."""
+        self._facts[(as_of.key, grace_days)] = Facts(as_of, values, {})
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""

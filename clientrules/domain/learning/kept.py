@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_right
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -203,23 +203,18 @@ class MomentsKeeping:
         self._set_aside_versions: list[int] = []
         self._size = 0
 
-    def add(self, record: ClientRecord, known: Mapping[int, tuple[FactValue | None, ...]] | None = None) -> None:
-        """Ask ``record`` its facts at each moment a replay checks it at, and keep them; ``known`` holds values
-        kept earlier at the same version of its stream, by moment key: those moments are not asked again."""
+    def add(self, record: ClientRecord) -> None:
+        """Ask ``record`` its facts at each moment a replay checks it at, and keep them."""
         checked = check_moments(record, self._moments, self._timeframe)
-        known = known or {}
         try:
-            rows = [
-                known.get(moment.key) or tuple(map(record.facts(moment, self._grace_days).values.get, FACTS))
-                for moment in checked
-            ]
+            rows = [tuple(map(record.facts(moment, self._grace_days).values.get, FACTS)) for moment in checked]
         except StoreError:
             raise
         except UNDECIDABLE as error:
-            self.set_aside(record.client, one_line(error), record.fold.version)
+            self.set_aside(record.client, one_line(error), record.version)
             return
         departure = KeptDeparture.of(record.departure)
-        self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.fold.version, record.first_at), rows)
+        self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.version, record.first_at), rows)
 
     def reuse(self, kept: KeptMoments, client: KeptClient) -> bool:
         """Keep ``client`` of ``kept`` (its stream unchanged since) as it was kept, if it is checked at the same
@@ -259,6 +254,64 @@ class MomentsKeeping:
         self._rows.clear()
 
 
+class MomentsUpdate:
+    """Kept moments brought up to date from ``stored`` ones, one client at a time in client order (see the module).
+
+    The facts of a client at a moment depend only on its own events up to then, so a client whose stream is at
+    the version it was kept at keeps its values at every moment it was kept at: :meth:`reuse` keeps it without
+    reading it when it is checked at no other moment now, and :meth:`add` tells its record those values, so that
+    only the moments new to it (a month passed, or the end of the history moved) are asked of its fold. A client
+    whose stream changed, or that ``stored`` does not hold, is folded and asked anew. When ``stored`` holds every
+    client of ``versions`` as it is now (:attr:`fresh`), it is the answer and nothing is kept again.
+    """
+
+    def __init__(
+        self, stored: KeptMoments | None, timeframe: Timeframe, grace_days: int, versions: Sequence[tuple[str, int]]
+    ) -> None:
+        if stored is not None and stored.grace_days != grace_days:
+            stored = None
+        self._stored = stored
+        self._grace_days = grace_days
+        self.fresh = stored is not None and _same_history(stored, timeframe, versions)
+        self._keeping = MomentsKeeping(timeframe, grace_days)
+        self._clients = {client.client: client for client in stored.clients} if stored is not None else {}
+        same_moments = stored is not None and _keys(stored.timeframe.checked_moments()) == _keys(timeframe.checked_moments())
+        self._set_aside = (
+            {client: (why, version) for (client, why), version in zip(stored.set_aside, stored.set_aside_versions)}
+            if stored is not None and same_moments
+            else {}
+        )
+
+    def reuse(self, client: str, version: int) -> bool:
+        """Keep ``client`` at ``version`` of its stream as it was kept, without reading it, if it can be."""
+        found = self._clients.get(client)
+        if self._stored is not None and found is not None and found.version == version:
+            return self._keeping.reuse(self._stored, found)
+        why, at = self._set_aside.get(client, ("", None))
+        if at == version:  # its facts failed at moments it is still checked at, and nothing new came
+            self._keeping.set_aside(client, why, version)
+            return True
+        return False
+
+    def tell(self, record: ClientRecord) -> None:
+        """Tell ``record`` the values kept of it, if they were kept at its version."""
+        found = self._clients.get(record.client)
+        if self._stored is not None and found is not None and found.version == record.version:
+            for moment, row in zip(found.moments, self._stored.rows_of(found)):
+                record.knows(moment, self._grace_days, {n: v for n, v in zip(FACTS, row) if v is not None})
+
+    def add(self, record: ClientRecord) -> None:
+        """:meth:`tell` ``record``, then keep it (unless :attr:`fresh`)."""
+        self.tell(record)
+        if not self.fresh:
+            self._keeping.add(record)
+
+    def kept(self) -> KeptMoments:
+        if self.fresh and self._stored is not None:
+            return self._stored
+        return self._keeping.kept()
+
+
 def kept_up_to_date(
     stored: KeptMoments | None,
     timeframe: Timeframe,
@@ -270,43 +323,17 @@ def kept_up_to_date(
     advance: Callable[[], None] = lambda: None,
 ) -> KeptMoments | None:
     """The kept moments of a history whose clients are ``versions`` (each with its stream's version, in order),
-    taken from ``stored`` where they still hold; None when ``cancelled`` says so between two clients.
-
-    The facts of a client at a moment depend only on its own events up to then, so a client whose stream is at
-    the version it was kept at keeps its values at every moment it was kept at; the moments that are new to it
-    (a month or the end of the history come since) are asked of its record, read by ``record_of`` (as is every
-    client whose stream changed, and every client ``stored`` does not hold). ``advance`` is called once a client.
-    ``stored`` itself is the answer when it holds every client as it is now.
-    """
-    if stored is not None and stored.grace_days != grace_days:
-        stored = None
-    if stored is not None and _same_history(stored, timeframe, versions):
-        for _ in versions:
-            advance()
-        return stored
-    keeping = MomentsKeeping(timeframe, grace_days)
-    clients = {client.client: client for client in stored.clients} if stored is not None else {}
-    set_aside = (
-        {client: (why, at) for (client, why), at in zip(stored.set_aside, stored.set_aside_versions)}
-        if stored is not None else {}
-    )
-    same_moments = stored is not None and _keys(stored.timeframe.checked_moments()) == _keys(timeframe.checked_moments())
+    taken from ``stored`` where they still hold (:class:`MomentsUpdate`), the others read by ``record_of``; None
+    when ``cancelled`` says so between two clients. ``advance`` is called once a client."""
+    update = MomentsUpdate(stored, timeframe, grace_days, versions)
     for client, version in versions:
-        if cancelled():
-            return None
+        if not update.fresh:
+            if cancelled():
+                return None
+            if not update.reuse(client, version):
+                update.add(record_of(client))
         advance()
-        found = clients.get(client)
-        if stored is not None and found is not None and found.version == version:
-            if not keeping.reuse(stored, found):
-                known = dict(zip(_keys(found.moments), stored.rows_of(found)))
-                keeping.add(record_of(client), known)
-            continue
-        why, at = set_aside.get(client, ("", None))
-        if at == version and same_moments:  # its facts failed at moments it is still checked at, nothing new
-            keeping.set_aside(client, why, version)
-            continue
-        keeping.add(record_of(client))
-    return keeping.kept()
+    return update.kept()
 
 
 def _same_history(stored: KeptMoments, timeframe: Timeframe, versions: Sequence[tuple[str, int]]) -> bool:
