@@ -224,7 +224,10 @@ class Ledger:
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
-        return Learning(self.store, self.rules, self.engines, clock=self.clock, portfolio_values=self.decisions.portfolio_values)
+        return Learning(
+            self.store, self.rules, self.engines, clock=self.clock, portfolio_values=self.decisions.portfolio_values,
+            latest_folds=self.folds.iter_latest,
+        )
 
     @functools.cached_property
     def reports(self) -> ReportRenderer:

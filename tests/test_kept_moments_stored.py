@@ -154,21 +154,28 @@ def test_an_unchanged_history_is_backtested_without_reading_any_client_again(tmp
     with Ledger.open(url) as ledger:
         first = stored_backtest(ledger)
     with Ledger.open(url) as ledger:
-        read: list[str] = []
-        read_client = ledger.store.read_client
-
-        def counted(client: str, **options: object) -> list[Event]:
-            read.append(client)
-            return read_client(client, **options)  # type: ignore[arg-type]
-
-        ledger.store.read_client = counted  # type: ignore[method-assign]
+        read = clients_read(ledger)
         assert stored_backtest(ledger) == first
-        assert not [client for client in read if not client.startswith("$")]
+        assert not read
         ledger.record("stays", MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=200))
         read.clear()
         result = stored_backtest(ledger)
-        assert [client for client in read if not client.startswith("$")] == ["stays"]
+        assert read == ["stays"]
         assert result == folded_backtest(ledger)
+
+
+def clients_read(ledger: Ledger) -> list[str]:
+    """The clients (system streams left out) whose events ``ledger``'s store reads from now on, in order, growing."""
+    read: list[str] = []
+    read_client = ledger.store.read_client
+
+    def counted(client: str, **options: object) -> list[Event]:
+        if not client.startswith("$"):
+            read.append(client)
+        return read_client(client, **options)  # type: ignore[arg-type]
+
+    ledger.store.read_client = counted  # type: ignore[method-assign]
+    return read
 
 
 def _stored(ledger: Ledger) -> bytes:
@@ -214,3 +221,23 @@ def test_a_fresh_ledgers_report_and_proposals_on_the_stored_moments_equal_foldin
         last = max(summary.last_at for summary in ledger.clients())
         ledger.record(client.client, MeetingHeld(topic="review", outcome="resolved"), last.utc + dt.timedelta(days=45))
     assert from_stored() == folding_every_client()
+
+
+def test_a_client_unchanged_since_is_asked_its_new_moments_of_its_stored_fold_not_of_its_events(tmp_path: Path) -> None:
+    """When the end of the history moves, a client that stayed has a new moment: its fold (stored beside its
+    stream) gives its facts there; its events are not read again."""
+    url = str(tmp_path / "shop.db")
+    with Ledger.open(url) as ledger:
+        for client in ("quiet", "busy"):
+            ledger.record(client, ClientOnboarded(name=f"Name of {client}", monthly_value=900), START)
+            for month in range(1, 4):
+                ledger.record(client, MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=30 * month))
+        stored_backtest(ledger)
+    with Ledger.open(url) as ledger:
+        ledger.record("busy", MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=150))
+        read = clients_read(ledger)
+        result = stored_backtest(ledger)
+        assert read == ["busy"]
+        kept = kept_from_bytes(_stored(ledger))
+        assert kept is not None and [len(client.moments) for client in kept.clients] == [6, 6]
+        assert result == folded_backtest(ledger)

@@ -23,7 +23,7 @@ import json
 import math
 import threading
 import tomllib
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
@@ -33,6 +33,7 @@ from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
+from clientrules.domain.facts import ClientFold
 from clientrules.domain.learning.backtest import (
     Backtest,
     Column,
@@ -288,6 +289,7 @@ class Learning:
         clock: Clock,
         method: Method = Method(),
         portfolio_values: PortfolioValues | None = None,
+        latest_folds: Callable[[list[str]], Iterable[ClientFold]] | None = None,
         kept: KeptHistory | None = None,
     ) -> None:
         self._store = store
@@ -297,6 +299,9 @@ class Learning:
         self.method = method
         #: what gives the backtests ``revenue_share`` (``ledger.decisions.portfolio_values``)
         self._portfolio_values = portfolio_values
+        #: the latest folds of clients, in the order given (``ledger.folds.iter_latest``): what asks an unchanged
+        #: client its facts at the moments new to it, without reading its events
+        self._latest_folds = latest_folds
         self._kept = kept or KeptHistory()
 
     def with_horizon(self, horizon_days: int) -> Learning:
@@ -304,7 +309,7 @@ class Learning:
         method = attrs.evolve(self.method, horizon_days=horizon_days)
         return Learning(
             self._store, self._rules, self._engines, clock=self._clock, method=method,
-            portfolio_values=self._portfolio_values, kept=self._kept,
+            portfolio_values=self._portfolio_values, latest_folds=self._latest_folds, kept=self._kept,
         )
 
     # --- reading ------------------------------------------------------------------
@@ -518,7 +523,7 @@ class Learning:
         stored = self._stored_kept()
         kept = kept_up_to_date(
             stored, histories.timeframe, grace_days, histories.versions(), histories.record,
-            cancelled=cancelled, advance=histories.advance,
+            folds_of=self._latest_folds, cancelled=cancelled, advance=histories.advance,
         )
         if kept is not None and kept is not stored:
             self._store.write_kept_moments(kept_to_bytes(kept))

@@ -36,7 +36,7 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, one_line
 from clientrules.domain.decisions.standing import Standings, position_of
 from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
-from clientrules.domain.facts import Facts
+from clientrules.domain.facts import ClientFold, Facts
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.learning.backtest import (
     HORIZON_DAYS,
@@ -216,14 +216,33 @@ class MomentsKeeping:
         departure = KeptDeparture.of(record.departure)
         self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.version, record.first_at), rows)
 
-    def reuse(self, kept: KeptMoments, client: KeptClient) -> bool:
-        """Keep ``client`` of ``kept`` (its stream unchanged since) as it was kept, if it is checked at the same
-        moments in this history; False when it is not (a month or the end of the history came since)."""
+    def checked(self, client: KeptClient) -> list[Instant]:
+        """The moments ``client`` (its stream unchanged since it was kept) is checked at in this history."""
         departed_at = None if client.departure is None else client.departure.at
-        checked = moments_checked(client.first_at, departed_at, self._moments, self._timeframe)
-        if [moment.key for moment in checked] != [moment.key for moment in client.moments]:
-            return False
-        self._keep(attrs.evolve(client, moments=tuple(checked), start=self._size), kept.rows_of(client))
+        return moments_checked(client.first_at, departed_at, self._moments, self._timeframe)
+
+    def reuse(self, kept: KeptMoments, client: KeptClient, fold: ClientFold | None = None) -> bool:
+        """Keep ``client`` of ``kept`` (its stream unchanged since): as it was kept if it is checked at the same
+        moments in this history, else with the moments new to it (a month or the end of the history came since)
+        asked of ``fold``, its fold at the same version; False when it has new moments and no fold is given."""
+        checked = self.checked(client)
+        rows = kept.rows_of(client)
+        if _keys(checked) != _keys(client.moments):
+            if fold is None:
+                return False
+            known = dict(zip(_keys(client.moments), rows))
+            try:
+                rows = [
+                    known.get(moment.key)
+                    or tuple(map(fold.facts(moment, grace_days=self._grace_days, explained=False).values.get, FACTS))
+                    for moment in checked
+                ]
+            except StoreError:
+                raise
+            except UNDECIDABLE as error:
+                self.set_aside(client.client, one_line(error), client.version)
+                return True
+        self._keep(attrs.evolve(client, moments=tuple(checked), start=self._size), rows)
         return True
 
     def set_aside(self, client: str, why: str, version: int) -> None:
@@ -282,11 +301,18 @@ class MomentsUpdate:
             else {}
         )
 
-    def reuse(self, client: str, version: int) -> bool:
-        """Keep ``client`` at ``version`` of its stream as it was kept, without reading it, if it can be."""
+    def needs_fold(self, client: str, version: int) -> bool:
+        """Whether ``client`` at ``version`` is kept at that version and has moments new to it: its fold at that
+        version gives them (:meth:`reuse`), without reading its events."""
+        found = self._clients.get(client)
+        return found is not None and found.version == version and _keys(self._keeping.checked(found)) != _keys(found.moments)
+
+    def reuse(self, client: str, version: int, fold: ClientFold | None = None) -> bool:
+        """Keep ``client`` at ``version`` of its stream as it was kept (its new moments, if any, asked of ``fold``,
+        its fold at that version), without reading it, if it can be."""
         found = self._clients.get(client)
         if self._stored is not None and found is not None and found.version == version:
-            return self._keeping.reuse(self._stored, found)
+            return self._keeping.reuse(self._stored, found, fold)
         why, at = self._set_aside.get(client, ("", None))
         if at == version:  # its facts failed at moments it is still checked at, and nothing new came
             self._keeping.set_aside(client, why, version)
@@ -319,19 +345,30 @@ def kept_up_to_date(
     versions: Sequence[tuple[str, int]],
     record_of: Callable[[str], ClientRecord],
     *,
+    folds_of: Callable[[list[str]], Iterable[ClientFold]] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     advance: Callable[[], None] = lambda: None,
 ) -> KeptMoments | None:
     """The kept moments of a history whose clients are ``versions`` (each with its stream's version, in order),
-    taken from ``stored`` where they still hold (:class:`MomentsUpdate`), the others read by ``record_of``; None
-    when ``cancelled`` says so between two clients. ``advance`` is called once a client."""
+    taken from ``stored`` where they still hold (:class:`MomentsUpdate`); the moments new to an unchanged client
+    asked of its fold (``folds_of``: the latest folds of the clients given, in their order), the other clients
+    read by ``record_of``. None when ``cancelled`` says so between two clients; ``advance`` is called once a client."""
     update = MomentsUpdate(stored, timeframe, grace_days, versions)
+    if update.fresh:
+        for _ in versions:
+            advance()
+        return update.kept()
+    extended = [client for client, version in versions if update.needs_fold(client, version)]
+    folds = iter(folds_of(extended) if folds_of is not None and extended else ())
+    pending = next(folds, None)
     for client, version in versions:
-        if not update.fresh:
-            if cancelled():
-                return None
-            if not update.reuse(client, version):
-                update.add(record_of(client))
+        if cancelled():
+            return None
+        fold = None
+        if pending is not None and pending.client == client:
+            fold, pending = pending, next(folds, None)
+        if not update.reuse(client, version, fold if fold is not None and fold.version == version else None):
+            update.add(record_of(client))
         advance()
     return update.kept()
 
