@@ -3,9 +3,10 @@
 A rule change's preview replays the whole history under both rule sets;
 with every client's facts at every monthly moment kept (``ledger.learning.
 keep_history``) it folds no one and takes a second or two instead of a fold
-of every client. The thread keeps them at the start and again, at most once
-an interval, after something new was recorded; a preview asked before that
-keeps them itself (with its progress shown) and the thread then has nothing to do.
+of every client. The thread keeps them shortly after the start and again, at
+most once an interval, after something new was recorded; a preview asked
+before that keeps them itself (with its progress shown) and the thread then
+has nothing to do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from survey_app.background import BackgroundThread
 
 #: what the server's log says each time the history was kept anew
 KEPT = "kept the history for rule previews"
+#: how long after the start the history is first kept: keeping runs beside the pages' requests and slows them
+#: while it lasts (one interpreter for both), so an owner who opens the dashboard as the server starts is answered first
+FIRST_KEPT_AFTER_SECONDS = 2.0
 
 
 class HistoryKeeper(BackgroundThread):
@@ -31,6 +35,7 @@ class HistoryKeeper(BackgroundThread):
 
     def _run(self) -> None:
         kept_at = -1
+        self._stop.wait(FIRST_KEPT_AFTER_SECONDS)
         while not self._stop.is_set():
             try:
                 position, started = self._ledger.head_position(), time.monotonic()

@@ -32,6 +32,7 @@ from clientrules.domain.events import (
     SurveyAnswered,
     SurveyInvited,
 )
+from clientrules.domain.learning import kept as kept_module
 from clientrules.domain.learning.backtest import backtests, replay
 from clientrules.domain.learning.kept_format import kept_from_bytes, kept_to_bytes
 
@@ -54,10 +55,14 @@ def stored_backtest(ledger: Ledger) -> str:
     return json.dumps(ledger.learning.backtest(current.ruleset.source, label="again").to_json(changes_limit=10**9))
 
 
-def test_a_fresh_ledger_backtests_on_the_stored_moments_as_folding_every_client_does(store_url: str) -> None:
+def test_a_fresh_ledger_backtests_on_the_stored_moments_as_folding_every_client_does(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Examples grow one database: new clients, and more events for earlier ones (back-dated or later, so some
     streams change and the end of the history moves); each backtest is made by a ledger opened afresh, which has
-    only the moments stored with the database, brought up to date."""
+    only the moments stored with the database, brought up to date. The standings are placed a few client-moments
+    at a time, as a large history's are."""
+    monkeypatch.setattr(kept_module, "_SLICE", 7)
     examples = itertools.count(1)
     stored: list[str] = []
 

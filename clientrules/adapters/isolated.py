@@ -31,8 +31,11 @@ from clientrules.domain.errors import EngineError
 from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.rules.model import RuleSet
 
-#: the longest one round trip may take before the child is stopped (a batch is at most about 1,000 clients)
+#: the longest one round trip may take before the child is stopped
 ROUND_TRIP_SECONDS = 120.0
+#: the most clients sent in one round trip: a longer batch (a replay's every standing) takes several, and the
+#: other threads' requests (a server's pages) get the engine between two instead of waiting for the whole batch
+ROUND_TRIP_CLIENTS = 64
 #: the child: a new interpreter running :mod:`clientrules.adapters.engine_process`
 CHILD_COMMAND = (sys.executable, "-m", "clientrules.adapters.engine_process")
 
@@ -91,7 +94,15 @@ class IsolatedEngine:
         return self.fired_batch([(client, facts)])[0]
 
     def fired_batch(self, requests: Sequence[tuple[str, FactsLike]]) -> list[list[str]]:
-        """The rules fired for each ``(client, facts)``; :class:`EngineError` if the engine fails or dies."""
+        """The rules fired for each ``(client, facts)``; :class:`EngineError` if the engine fails or dies.
+
+        At most :data:`ROUND_TRIP_CLIENTS` clients a round trip."""
+        fired: list[list[str]] = []
+        for start in range(0, len(requests), ROUND_TRIP_CLIENTS):
+            fired.extend(self._round_trip(requests[start : start + ROUND_TRIP_CLIENTS]))
+        return fired
+
+    def _round_trip(self, requests: Sequence[tuple[str, FactsLike]]) -> list[list[str]]:
         batch = [(client, dict(facts.values)) for client, facts in requests]
         with self._lock:
             to_child, from_child = self._started()

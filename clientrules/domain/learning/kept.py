@@ -170,6 +170,8 @@ def serves(ruleset: RuleSet, grace_days: int) -> bool:
 
 #: client-moments whose values are gathered before they go into the columns (in one comprehension per column)
 _ROWS_AT_ONCE = 20_000
+#: client-moments placed in one call when every standing is decided (each call holds the interpreter lock)
+_SLICE = 2_000
 
 
 class _Column:
@@ -454,7 +456,7 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
     if not serves(ruleset, kept.grace_days):
         return None
     standings = Standings.for_ruleset(ruleset)
-    placed: list[Iterable[int]] = []
+    tables: list[tuple[Sequence[int], list[int]]] = []
     for fact, constants, boolean in standings.thresholds:
         column = kept.facts.get(fact)
         if column is None:  # absent at every moment: it stands in the same place everywhere
@@ -463,13 +465,26 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
         table = [position for position in positions if position is not None]
         if len(table) < len(positions):
             return None
-        placed.append(map(table.__getitem__, column.taken))
-    placings: list[tuple[int, ...]] = list(zip(*placed)) if placed else [()] * kept.size
-    # each distinct placing -> its first client-moment (the later of equal keys is overwritten by the earlier)
-    first_placed = dict(zip(reversed(placings), range(kept.size - 1, -1, -1)))
-    standing_of = {placing: standings.of(kept.facts_at(index).values) for placing, index in first_placed.items()}
-    at = list(map(standing_of.__getitem__, placings))
-    first = dict(zip(reversed(at), range(kept.size - 1, -1, -1)))
+        tables.append((column.taken, table))
+    standing_of: dict[tuple[int, ...], Any] = {}
+    first: dict[Any, int] = {}
+    at: list[Any] = []
+    # a slice at a time: each whole-column call below holds the interpreter lock while it runs, and a server's
+    # requests wait for it (the history is kept in a thread of the server's)
+    for start in range(0, kept.size, _SLICE):
+        indexes = range(min(start + _SLICE, kept.size) - 1, start - 1, -1)
+        placings: list[tuple[int, ...]] = (
+            list(zip(*(map(table.__getitem__, taken[start : start + _SLICE]) for taken, table in tables)))
+            if tables else [()] * len(indexes)
+        )
+        # each distinct placing -> its first client-moment (the later of equal keys is overwritten by the earlier)
+        for placing, index in dict(zip(reversed(placings), indexes)).items():
+            if placing not in standing_of:
+                standing_of[placing] = standings.of(kept.facts_at(index).values)
+        standing_at = list(map(standing_of.__getitem__, placings))
+        for standing, index in dict(zip(reversed(standing_at), indexes)).items():
+            first.setdefault(standing, index)
+        at.extend(standing_at)
     requests = [(kept.client_at(index), kept.facts_at(index)) for index in first.values()]
     try:
         answers = memo.decide(requests, version)
@@ -477,4 +492,5 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
         raise
     except UNDECIDABLE:  # the histories' replay finds which client and sets it aside
         return None
-    return list(map(dict(zip(first, answers)).__getitem__, at))
+    decided = dict(zip(first, answers))
+    return [decision for start in range(0, len(at), _SLICE) for decision in map(decided.__getitem__, at[start : start + _SLICE])]

@@ -29,6 +29,9 @@ from clientrules.domain.learning.kept import FactColumn, KeptClient, KeptDepartu
 KEPT_FORMAT = "kept-moments-1"
 #: zlib's fastest level: the index arrays compress well at any level, and the cache is rewritten as clients change
 _LEVEL = 1
+#: bytes decompressed, or indexes checked, in one call: each holds the interpreter lock, and a server's requests
+#: wait for it
+_PIECE = 1 << 16
 
 
 def kept_to_bytes(kept: KeptMoments) -> bytes:
@@ -74,7 +77,7 @@ def kept_to_bytes(kept: KeptMoments) -> bytes:
 def kept_from_bytes(data: bytes) -> KeptMoments | None:
     """The kept moments ``data`` holds; None when it is of another format or catalogue of facts, or damaged."""
     try:
-        raw = zlib.decompress(data)
+        raw = _decompressed(data)
         length = int.from_bytes(raw[:8], "little")
         header = json.loads(raw[8 : 8 + length])
         if header["format"] != KEPT_FORMAT or header["facts_known"] != list(FACTS):
@@ -82,6 +85,20 @@ def kept_from_bytes(data: bytes) -> KeptMoments | None:
         return _kept(header, memoryview(raw)[8 + length :])
     except (zlib.error, ValueError, KeyError, TypeError, IndexError):
         return None
+
+
+def _decompressed(data: bytes) -> bytes:
+    """``data`` decompressed a piece at a time (see :data:`_PIECE`); :class:`zlib.error` unless it is one whole stream."""
+    decompressor = zlib.decompressobj()
+    pieces = []
+    rest = data
+    while rest:
+        pieces.append(decompressor.decompress(rest, _PIECE))
+        rest = decompressor.unconsumed_tail
+    pieces.append(decompressor.flush())
+    if not decompressor.eof or decompressor.unused_data:
+        raise zlib.error("not one whole compressed stream")
+    return b"".join(pieces)
 
 
 def _kept(header: dict[str, Any], arrays: memoryview) -> KeptMoments | None:
@@ -96,7 +113,7 @@ def _kept(header: dict[str, Any], arrays: memoryview) -> KeptMoments | None:
         length = size * taken.itemsize
         taken.frombytes(arrays[offset : offset + length])
         offset += length
-        if len(taken) != size or (size and max(taken) >= len(values)):
+        if len(taken) != size or any(max(taken[at : at + _PIECE]) >= len(values) for at in range(0, size, _PIECE)):
             return None
         if header["byteorder"] != sys.byteorder:
             taken.byteswap()
