@@ -14,8 +14,8 @@
 * the engine alone: ``DurableEngine.decide`` on the same facts (checks, lock,
   retries, reasons in words) against the same ceiling (reported, no target):
   what the adapter costs, apart from reading and folding;
-* isolation: ours (durable-rules in a child process, 1,000 clients per round
-  trip, the default) against the same evaluation with durable-rules in the
+* isolation: ours (durable-rules in a child process, at most
+  ``ROUND_TRIP_CLIENTS`` clients per round trip, the default) against the same evaluation with durable-rules in the
   evaluating process, in the same run, both with folds stored.
 
 :func:`against_ceiling` gives the same rows for any store (the PostgreSQL benchmark uses it).
@@ -34,6 +34,7 @@ from benchmarks.measure import best_of, in_fresh_process, seconds
 from benchmarks.plain_rules import plain_verdict
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
+from clientrules.adapters.isolated import ROUND_TRIP_CLIENTS
 from clientrules import Ledger
 from clientrules.adapters.durable import DurableEngine
 from clientrules.adapters.store import open_store
@@ -98,8 +99,8 @@ def against_ceiling(url: str, context: Context, *, backend: str = "SQLite", pref
             notes="reported only; plain Python agrees with every verdict"),
         Row(benchmark, f"{prefix}evaluate, engine in a child process vs in-process", measures, ours_rate,
             "the same with durable-rules in the evaluating process", Figure(count / in_process_seconds, "clients/s"),
-            Target(">=", 0.9), notes="both once, in fresh processes, one after the other; 1,000 clients per round "
-                                      "trip to the child"),
+            Target(">=", 0.9), notes="both once, in fresh processes, one after the other; at most "
+                                      f"{ROUND_TRIP_CLIENTS:,} clients per round trip to the child"),
         Row(benchmark, f"{prefix}engine alone (DurableEngine.decide) vs the ceiling",
             f"DurableEngine.decide on the same {count:,} clients' facts",
             Figure(count / best["engine"], "clients/s"), "raw durable-rules, same facts", ceiling, None,
