@@ -279,10 +279,10 @@ class MomentsUpdate:
     """Kept moments brought up to date from ``stored`` ones, one client at a time in client order (see the module).
 
     The facts of a client at a moment depend only on its own events up to then, so a client whose stream is at
-    the version it was kept at keeps its values at every moment it was kept at: :meth:`reuse` keeps it without
-    reading it when it is checked at no other moment now, and :meth:`add` tells its record those values, so that
-    only the moments new to it (a month passed, or the end of the history moved) are asked of its fold. A client
-    whose stream changed, or that ``stored`` does not hold, is folded and asked anew. When ``stored`` holds every
+    the version it was kept at keeps its values at every moment it was kept at, and only the moments new to it
+    (a month passed, or the end of the history moved) are asked of its fold: :meth:`reuse` keeps it without
+    reading its events (given its fold when it has new moments), and :meth:`add` tells its record those values
+    first. A client whose stream changed, or that ``stored`` does not hold, is folded and asked anew. When ``stored`` holds every
     client of ``versions`` as it is now (:attr:`fresh`), it is the answer and nothing is kept again.
     """
 
