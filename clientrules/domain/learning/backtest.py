@@ -47,7 +47,7 @@ from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import Facts
 from clientrules.domain.learning.evidence import check_moments
-from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe, days_before, days_between
+from clientrules.domain.learning.history import ClientRecord, Histories, Timeframe, days_before, days_between
 from clientrules.domain.rules.model import RuleSet, most_severe
 
 HORIZON_DAYS = 180
