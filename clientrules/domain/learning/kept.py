@@ -208,15 +208,10 @@ class MomentsKeeping:
     def add(self, record: ClientRecord) -> None:
         """Ask ``record`` its facts at each moment a replay checks it at, and keep them."""
         checked = check_moments(record, self._moments, self._timeframe)
-        try:
-            rows = [tuple(map(record.facts(moment, self._grace_days).values.get, FACTS)) for moment in checked]
-        except StoreError:
-            raise
-        except UNDECIDABLE as error:
-            self.set_aside(record.client, one_line(error), record.version)
-            return
-        departure = KeptDeparture.of(record.departure)
-        self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.version, record.first_at), rows)
+        rows = self._values_at(checked, record.client, record.version, lambda moment: record.facts(moment, self._grace_days))
+        if rows is not None:
+            departure = KeptDeparture.of(record.departure)
+            self._keep(KeptClient(record.client, departure, tuple(checked), self._size, record.version, record.first_at), rows)
 
     def checked(self, client: KeptClient) -> list[Instant]:
         """The moments ``client`` (its stream unchanged since it was kept) is checked at in this history."""
@@ -232,18 +227,14 @@ class MomentsKeeping:
         if _keys(checked) != _keys(client.moments):
             if fold is None:
                 return False
-            known = dict(zip(_keys(client.moments), rows))
-            try:
-                rows = [
-                    known.get(moment.key)
-                    or tuple(map(fold.facts(moment, grace_days=self._grace_days, explained=False).values.get, FACTS))
-                    for moment in checked
-                ]
-            except StoreError:
-                raise
-            except UNDECIDABLE as error:
-                self.set_aside(client.client, one_line(error), client.version)
+            asked = self._values_at(
+                checked, client.client, client.version,
+                lambda moment: fold.facts(moment, grace_days=self._grace_days, explained=False),
+                known=dict(zip(_keys(client.moments), rows)),
+            )
+            if asked is None:
                 return True
+            rows = asked
         self._keep(attrs.evolve(client, moments=tuple(checked), start=self._size), rows)
         return True
 
@@ -251,6 +242,25 @@ class MomentsKeeping:
         """Keep ``client`` set aside (its facts cannot be computed) as it was at ``version`` of its stream."""
         self._set_aside.append((client, why))
         self._set_aside_versions.append(version)
+
+    def _values_at(
+        self,
+        checked: list[Instant],
+        client: str,
+        version: int,
+        facts_at: Callable[[Instant], Facts],
+        known: dict[int, tuple[FactValue | None, ...]] | None = None,
+    ) -> list[tuple[FactValue | None, ...]] | None:
+        """The values at each of ``checked``, in the order of ``FACTS``: those ``known`` by moment key, the others
+        from ``facts_at``; None, and the client set aside, when its facts cannot be computed."""
+        known = known or {}
+        try:
+            return [known.get(moment.key) or tuple(map(facts_at(moment).values.get, FACTS)) for moment in checked]
+        except StoreError:
+            raise
+        except UNDECIDABLE as error:
+            self.set_aside(client, one_line(error), version)
+            return None
 
     def _keep(self, client: KeptClient, rows: list[tuple[FactValue | None, ...]]) -> None:
         self._rows.extend(rows)
@@ -282,8 +292,9 @@ class MomentsUpdate:
     the version it was kept at keeps its values at every moment it was kept at, and only the moments new to it
     (a month passed, or the end of the history moved) are asked of its fold: :meth:`reuse` keeps it without
     reading its events (given its fold when it has new moments), and :meth:`add` tells its record those values
-    first. A client whose stream changed, or that ``stored`` does not hold, is folded and asked anew. When ``stored`` holds every
-    client of ``versions`` as it is now (:attr:`fresh`), it is the answer and nothing is kept again.
+    first. A client whose stream changed, or that ``stored`` does not hold, is folded and asked anew. When
+    ``stored`` holds every client of ``versions`` as it is now (:attr:`fresh`), it is the answer and nothing is
+    kept again.
     """
 
     def __init__(
