@@ -304,10 +304,10 @@ class MomentsUpdate:
             stored = None
         self._stored = stored
         self._grace_days = grace_days
-        self.fresh = stored is not None and _same_history(stored, timeframe, versions)
+        same_moments = stored is not None and _keys(stored.timeframe.checked_moments()) == _keys(timeframe.checked_moments())
+        self.fresh = same_moments and stored is not None and _same_clients(stored, versions)
         self._keeping = MomentsKeeping(timeframe, grace_days)
         self._clients = {client.client: client for client in stored.clients} if stored is not None else {}
-        same_moments = stored is not None and _keys(stored.timeframe.checked_moments()) == _keys(timeframe.checked_moments())
         self._set_aside = (
             {client: (why, version) for (client, why), version in zip(stored.set_aside, stored.set_aside_versions)}
             if stored is not None and same_moments
@@ -386,12 +386,11 @@ def kept_up_to_date(
     return update.kept()
 
 
-def _same_history(stored: KeptMoments, timeframe: Timeframe, versions: Sequence[tuple[str, int]]) -> bool:
-    """Whether ``stored`` was kept of exactly this history: the same clients in the same order, each at the same
-    version, and the same moments."""
-    if _keys(stored.timeframe.checked_moments()) != _keys(timeframe.checked_moments()):
-        return False
-    if len(stored.versions()) != len(versions) or dict(stored.versions()) != dict(versions):
+def _same_clients(stored: KeptMoments, versions: Sequence[tuple[str, int]]) -> bool:
+    """Whether ``stored`` was kept of exactly the clients of ``versions``: in the same order, each at the same
+    version."""
+    kept = stored.versions()
+    if len(kept) != len(versions) or dict(kept) != dict(versions):
         return False
     set_aside = {client for client, _ in stored.set_aside}
     return [client.client for client in stored.clients] == [client for client, _ in versions if client not in set_aside]
