@@ -36,7 +36,14 @@ from typing import Iterable, Mapping
 import attrs
 
 from clientrules.domain.events import Instant
-from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe, days_before
+from clientrules.domain.learning.history import (
+    ClientRecord,
+    Departure,
+    Histories,
+    Timeframe,
+    active_between,
+    days_before,
+)
 from clientrules.domain.rules.model import FactValue
 
 #: A fact and the operator under which a higher (``>=``) or lower (``<=``) value is the worse sign.
@@ -127,7 +134,7 @@ def moments_checked(
     """:func:`check_moments` of a client first seen at ``first_at`` that left at ``departed_at`` (None: stayed)."""
     if first_at is None:
         return []
-    checks = [m for m in moments if m >= first_at and (departed_at is None or m < departed_at)]
+    checks = list(active_between(moments, first_at, departed_at))
     end = timeframe.end
     if departed_at is not None or end is None or end < first_at:
         return checks

@@ -214,11 +214,17 @@ class ClientRecord:
 
     def active_moments(self, moments: Iterable[Instant]) -> Iterator[Instant]:
         """The moments at which the client was a client: from its first event, and before it left."""
-        for moment in moments:
-            if self.first_at is not None and moment >= self.first_at and (
-                self.departure is None or moment < self.departure.at
-            ):
-                yield moment
+        return active_between(moments, self.first_at, None if self.departure is None else self.departure.at)
+
+
+def active_between(
+    moments: Iterable[Instant], first_at: Instant | None, departed_at: Instant | None
+) -> Iterator[Instant]:
+    """The ``moments`` at which a client first seen at ``first_at`` (None: never) that left at ``departed_at``
+    (None: stayed) was a client."""
+    if first_at is None:
+        return iter(())
+    return (moment for moment in moments if moment >= first_at and (departed_at is None or moment < departed_at))
 
 
 class Histories(Protocol):
