@@ -270,6 +270,13 @@ class KeptHistory:
                         self._kept = (position, found)
             return found
 
+    def last(self, grace_days: int) -> KeptMoments | None:
+        """The moments kept last with ``grace_days``, whatever position they were kept at."""
+        with self._lock:
+            if self._kept is None or self._kept[1].grace_days != grace_days:
+                return None
+            return self._kept[1]
+
     def _found(self, position: int, grace_days: int) -> KeptMoments | None:
         with self._lock:
             if self._kept is None or self._kept[0] != position or self._kept[1].grace_days != grace_days:
@@ -520,16 +527,21 @@ class Learning:
     ) -> KeptMoments | None:
         """The history's kept moments, taken from those the store keeps where they still hold and kept again
         there when anything changed (:func:`~clientrules.domain.learning.kept.kept_up_to_date`)."""
-        stored = self._stored_kept()
+        base = self._last_kept(grace_days)
         kept = kept_up_to_date(
-            stored, histories.timeframe, grace_days, histories.versions(), histories.record,
+            base, histories.timeframe, grace_days, histories.versions(), histories.record,
             folds_of=self._latest_folds, cancelled=cancelled, advance=histories.advance,
         )
-        if kept is not None and kept is not stored:
+        if kept is not None and kept is not base:
             self._store.write_kept_moments(kept_to_bytes(kept))
         return kept
 
-    def _stored_kept(self) -> KeptMoments | None:
+    def _last_kept(self, grace_days: int) -> KeptMoments | None:
+        """The moments to bring up to date: those this process kept last (the store has them too), else those the
+        store keeps (another process's, or an earlier run's)."""
+        last = self._kept.last(grace_days)
+        if last is not None:
+            return last
         data = self._store.read_kept_moments()
         return None if data is None else kept_from_bytes(data)
 
@@ -545,11 +557,11 @@ class Learning:
         gathered: list[Evidence] = []
 
         def keep(histories: StoredHistories) -> KeptMoments:
-            stored = self._stored_kept()
-            update = MomentsUpdate(stored, histories.timeframe, grace_days, histories.versions())
+            base = self._last_kept(grace_days)
+            update = MomentsUpdate(base, histories.timeframe, grace_days, histories.versions())
             gathered.append(self.evidence(Teed(histories, update.add)))
             kept = update.kept()
-            if kept is not stored:
+            if kept is not base:
                 self._store.write_kept_moments(kept_to_bytes(kept))
             return kept
 
