@@ -15,7 +15,8 @@
 
 No targets on the PostgreSQL-against-SQLite rows: they say what PostgreSQL
 costs. The single append has one against the bare ``INSERT`` (at least half
-its rate: one round trip per append, as the bare insert makes). The
+its rate: one round trip per append, as the bare insert makes), each the best
+of interleaved rounds of its own, in a schema of their own. The
 stored-fold rows have the targets of their SQLite twins. Every run
 uses schemas of its own, dropped at the end.
 """
@@ -35,7 +36,7 @@ from psycopg import sql
 from benchmarks.evaluate import against_ceiling, timed_evaluation
 from benchmarks.history import AS_OF, history
 from benchmarks.history_length import LONG, SHORT, length_rows
-from benchmarks.measure import seconds
+from benchmarks.measure import best_of, seconds
 from benchmarks.memory import scale_rows
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
@@ -87,12 +88,31 @@ def appends(url: str, events: list[Event]) -> dict[str, float]:
     return rates
 
 
-def bare_insert_rate(server: str, schema: str, rows: int) -> float:
-    with psycopg.connect(server, autocommit=True) as connection:
-        table = sql.Identifier(schema, "bare")
-        connection.execute(sql.SQL("CREATE TABLE {} (position bigserial PRIMARY KEY, id text, data text)").format(table))
-        insert = sql.SQL("INSERT INTO {} (id, data) VALUES (%s, %s)").format(table)
-        return rows / seconds(lambda: [connection.execute(insert, (f"e{n}", '{"hours":1.0}')) for n in range(rows)])
+def single_appends_against_bare(url: str, server: str, schema: str, events: list[Event], rounds: int) -> tuple[float, float]:
+    """Events/s of ``store.append`` of one event per transaction, and rows/s of the bare ``INSERT``, each its best of
+    ``rounds`` interleaved rounds (the server's commit drifts with the disk from one second to the next). Each round
+    appends the next tenth of ``events``, in order, so an invoice is stored before its payments."""
+    per_round = len(events) // 10
+    slices = iter([events[n * per_round:(n + 1) * per_round] for n in range(rounds)])
+    store = open_store(url)
+    try:
+        with psycopg.connect(server, autocommit=True) as connection:
+            table = sql.Identifier(schema, "bare")
+            connection.execute(sql.SQL("CREATE TABLE {} (position bigserial PRIMARY KEY, id text, data text)").format(table))
+            insert = sql.SQL("INSERT INTO {} (id, data) VALUES (%s, %s)").format(table)
+            rows = iter(range(rounds * per_round))
+
+            def ours() -> float:
+                return seconds(lambda: [store.append([event]) for event in next(slices)])
+
+            def bare() -> float:
+                return seconds(lambda: [connection.execute(insert, (f"e{next(rows)}", '{"hours":1.0}'))
+                                        for _ in range(per_round)])
+
+            best = best_of(rounds, {"ours": ours, "bare": bare})
+    finally:
+        store.close()
+    return per_round / best["ours"], per_round / best["bare"]
 
 
 def evaluation_rate(url: str, workers: int) -> float:
@@ -146,7 +166,8 @@ def run(context: Context) -> list[Row]:
     try:
         events = generated_events(clients, clients * 10)
         rates = {name: appends(url, events) for name, url in backends.items()}
-        limit = bare_insert_rate(server, schema, len(events) // 10)
+        single, limit = single_appends_against_bare(with_schema(server, f"{schema}_a"), server, schema, events,
+                                                    context.scale.rounds)
         evaluation = {}
         for name, url in backends.items():
             url = str(context.workdir / "postgres-evaluate.db") if name == "SQLite" else with_schema(server, f"{schema}_e")
@@ -170,12 +191,13 @@ def run(context: Context) -> list[Row]:
     finally:
         extra = [f"{schema}_l{length}" for length in (SHORT, LONG)] + [f"{schema}_m{n}" for n in context.scale.memory_clients]
         with psycopg.connect(server, autocommit=True) as connection:
-            for name in (schema, f"{schema}_e", f"{schema}_q", *extra):
+            for name in (schema, f"{schema}_a", f"{schema}_e", f"{schema}_q", *extra):
                 connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     rows = [
         Row(NAME, "PostgreSQL append, 1 event/txn vs bare INSERT", "store.append of one event per transaction",
-            Figure(rates["PostgreSQL"]["1 event/txn"], "events/s"), "bare bigserial INSERT, 1 row/txn",
-            Figure(limit, "rows/s"), Target(">=", 0.5), notes="the limit checks nothing and gives no gap-free position"),
+            Figure(single, "events/s"), "bare bigserial INSERT, 1 row/txn", Figure(limit, "rows/s"), Target(">=", 0.5),
+            notes=f"{len(events) // 10:,} appends a round, best of {context.scale.rounds} rounds interleaved with the"
+                  " limit's; the limit checks nothing and gives no gap-free position"),
     ]
     for what, rate in rates["PostgreSQL"].items():
         rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),

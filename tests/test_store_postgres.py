@@ -10,7 +10,8 @@ import pytest
 from psycopg import sql
 
 from clientrules.domain.errors import ConcurrencyError, StoreError
-from clientrules.domain.events import Event, WorkLogged
+from clientrules.domain.events import ClientOnboarded, Event, InvoiceIssued, InvoiceVoided, PaymentReceived, WorkLogged
+from clientrules.domain.money import MoneyRefused
 from clientrules.adapters.store import open_store
 from clientrules.adapters.store import postgres_schema
 from clientrules.adapters.store.postgres import PostgresStore
@@ -48,6 +49,53 @@ def test_the_same_batch_appended_at_once_by_two_writers_is_stored_once(pg_url):
         thread.join()
     assert sorted((r.stored, r.already_present) for r in results) == [(0, 50), (50, 0)]
     assert [e.position for e in store.read_all()] == list(range(1, 51))
+    store.close()
+
+
+def test_a_money_event_checked_against_an_invoice_that_changed_since_is_not_appended_alone(pg_url):
+    """append_checked_alone appends only when the invoice still has as many money events as its books were checked on."""
+    store = open_store(pg_url)
+    store.append([Event.new("acme", InvoiceIssued(invoice_id="INV-1", amount=100.0, due_on="2026-03-31"), "2026-03-01")])
+    payment = Event.new("acme", PaymentReceived(invoice_id="INV-1", amount=60.0), "2026-03-10")
+    row = (payment.id, "acme", None, PaymentReceived.TYPE, PaymentReceived.SCHEMA, payment.at.key, payment.at.text,
+           '{"invoice_id":"INV-1","amount":60.0}')
+    call = "SELECT * FROM append_checked_alone(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL)"
+    store.append([Event.new("acme", PaymentReceived(invoice_id="INV-1", amount=60.0), "2026-03-09")])
+    assert store.read(call, (*row, "INV-1", 1)) == []  # checked when the invoice had 1 money event; it has 2 now
+    assert store.head_position() == 2
+    assert store.read(call, (*row, "INV-1", 2)) == [(3, 3)]
+    store.close()
+
+
+def test_a_payment_checked_against_an_invoice_another_writer_paid_since_is_refused(pg_url):
+    """A store checks a payment against the money events it appended alone; the call finds another writer's payment
+    since, so the usual path reads the invoice again and refuses what would overpay it."""
+    ours, theirs = open_store(pg_url), open_store(pg_url)
+    ours.append([Event.new("acme", InvoiceIssued(invoice_id="INV-1", amount=100.0, due_on="2026-03-31"), "2026-03-01")])
+    ours.append([Event.new("acme", PaymentReceived(invoice_id="INV-1", amount=60.0), "2026-03-05")])
+    theirs.append([Event.new("acme", PaymentReceived(invoice_id="INV-1", amount=40.0), "2026-03-06")])
+    with pytest.raises(MoneyRefused, match="has 100.00 paid"):
+        ours.append([Event.new("acme", PaymentReceived(invoice_id="INV-1", amount=40.0), "2026-03-07")])
+    assert ours.head_position() == 3
+    ours.append([Event.new("acme", InvoiceVoided(invoice_id="INV-1"), "2026-03-08")])  # read again: 3 money events
+    assert [type(e.payload) for e in ours.read_client("acme")][-1] is InvoiceVoided
+    ours.close()
+    theirs.close()
+
+
+def test_a_client_first_personal_field_is_stored_with_the_key_that_seals_it(pg_url):
+    """append_checked_alone stores an event with its client's new key, and nothing for a client that has a key already."""
+    store = open_store(pg_url)
+    store.append([Event.new("acme", ClientOnboarded(name="Acme Ltd", email="ops@acme.test"), "2026-03-01")])
+    key = store.client_keys(["acme"])["acme"]
+    assert store.read_client("acme")[0].payload.name == "Acme Ltd"
+    sealed = Event.new("acme", ClientOnboarded(name="Acme Two"), "2026-03-02")
+    row = (sealed.id, "acme", None, ClientOnboarded.TYPE, ClientOnboarded.SCHEMA, sealed.at.key, sealed.at.text,
+           '{"name":"sealed with another key"}', None, None, "another", bytes(32))
+    assert store.read("SELECT * FROM append_checked_alone(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", row) == []
+    store.append([sealed])  # the usual path seals it with the client's key
+    assert store.client_keys(["acme"]) == {"acme": key}
+    assert [e.payload.name for e in store.read_client("acme")] == ["Acme Ltd", "Acme Two"]
     store.close()
 
 
@@ -134,14 +182,16 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
         "pending migration 8: the owner's portfolio: every client's standing, kept between runs  (run: clientrules db migrate)",
         "pending migration 9: money events found by invoice id (the books' checks read one invoice at a time)  (run: clientrules db migrate)",
         "pending migration 10: the learning loop's kept moments, kept between runs  (run: clientrules db migrate)",
+        "pending migration 11: a money event, or a client's first personal field, appended in one call after the"
+        " caller's checks  (run: clientrules db migrate)",
     ]
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 10)\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 11)\n"
     store = open_store(pg_url)
     store.append([work("acme"), work("bolt")])
     store.close()
     assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
-        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11",
         "last position: 2",
         "evaluation queue: 0 clients, filled up to position 0",
     ]

@@ -38,6 +38,7 @@ import contextlib
 import itertools
 import os
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -47,13 +48,15 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
-from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
-from clientrules.domain.money import MoneyBooks
+from clientrules.domain.events import Event, Instant, InvoiceIssued, PersonalDataErased, Registry
+from clientrules.domain.events import registry as default_registry
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks, MoneyRefused
+from clientrules.domain.money.integrity import invoice_of
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches
 from clientrules.adapters.store.rows import MONEY_TYPES_SQL, read_stream_tails
 from clientrules.adapters.store.postgres_watch import PostgresWatchTables
 
@@ -98,6 +101,11 @@ _WRITE_KEPT_MOMENTS = (
     "INSERT INTO kept_moments (data) VALUES (%s)"
     " ON CONFLICT (only_row) DO UPDATE SET data = excluded.data, written_at = now()"
 )
+#: how many invoices a store keeps the money events of after appending to them (:class:`KnownInvoices`)
+INVOICES_KNOWN = 4096
+#: one event appended in one call (migrations 7 and 11; see PostgresStore._append_alone)
+_APPEND_ALONE = "SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)"
+_APPEND_CHECKED_ALONE = "SELECT * FROM append_checked_alone(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
 
@@ -140,6 +148,37 @@ def _where(conninfo: str) -> str:
     return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
 
 
+class KnownInvoices:
+    """The money events of the invoices a store appended to alone lately, as it stored them (at most
+    :data:`INVOICES_KNOWN`): a payment or void of one is checked against them without reading them again.
+
+    Only a hint: ``append_checked_alone`` appends only if the invoice still has as many money events, and they are
+    the same ones, since events are only ever added; an invoice whose count moved is forgotten.
+    """
+
+    def __init__(self) -> None:
+        self._money: OrderedDict[tuple[str, str], tuple[Event, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, invoice: tuple[str, str]) -> tuple[Event, ...] | None:
+        with self._lock:
+            money = self._money.get(invoice)
+            if money is not None:
+                self._money.move_to_end(invoice)
+            return money
+
+    def after_append(self, invoice: tuple[str, str], money: tuple[Event, ...] | None) -> None:
+        """``invoice``'s money events once an append alone stored one (None: it did not, so forget them)."""
+        with self._lock:
+            if money is None:
+                self._money.pop(invoice, None)
+                return
+            self._money[invoice] = money
+            self._money.move_to_end(invoice)
+            if len(self._money) > INVOICES_KNOWN:
+                self._money.popitem(last=False)
+
+
 class PostgresStore(PostgresWatchTables):
     """An :class:`~clientrules.ports.EventStore` in a PostgreSQL schema.
 
@@ -163,6 +202,7 @@ class PostgresStore(PostgresWatchTables):
         self._pool: ConnectionPool | None = None  # opened on first use
         self._inherited: list[ConnectionPool] = []
         self._opening = threading.Lock()
+        self._invoices = KnownInvoices()
 
     # --- schema -----------------------------------------------------------------
 
@@ -281,19 +321,67 @@ class PostgresStore(PostgresWatchTables):
             return self.append_in(connection, events, expected_version=expected_version)
 
     def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
-        """One event in one round trip (the ``append_alone`` function, its own transaction), when it needs no
-        other read (:func:`~clientrules.adapters.store.rows.appends_alone`). None: not stored that way."""
-        if not appends_alone(event, self.personal) or (expected_version is not None and expected_version < 0):
+        """One event in one call, its own transaction: the ``append_alone`` function for an event that needs nothing
+        read first. A money event's books are checked first (:meth:`_append_money_alone`), a client's first personal
+        field is sealed with a key made here, and the call finds them still right before it appends. None: not stored
+        that way (stored already, another version, or not as checked: the usual path tells which)."""
+        if expected_version is not None and expected_version < 0:
             return None
+        sealing = self.personal.needs_key(event.payload)
+        if event.payload.TYPE in MONEY_TYPES:
+            return None if sealing else self._append_money_alone(event, expected_version)  # no such type seals
+        if sealing:
+            key = ClientKey.generate()
+            return self._call_alone(event, expected_version, {event.client: key}, (None, None, key.id, key.secret))
+        return self._call_alone(event, expected_version, {}, ())
+
+    def _append_money_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
+        invoice = (event.client, invoice_of(event))
+        money = self._books_allow(event, invoice)
+        if money is None:
+            return None
+        appended = self._call_alone(event, expected_version, {}, (invoice[1], len(money), None, None))
+        self._invoices.after_append(invoice, None if appended is None else (*money, event))
+        return appended
+
+    def _call_alone(
+        self, event: Event, expected_version: int | None, keys: dict[str, ClientKey], checked: tuple[object, ...]
+    ) -> AppendResult | None:
+        """``append_alone``, or with what was ``checked`` (invoice id, its money events read, new key id and secret)
+        ``append_checked_alone``."""
         payload_type = type(event.payload)
-        data = encode_data(event, self.registry, self.personal, {})
         row = (event.id, event.client, expected_version, payload_type.TYPE, payload_type.SCHEMA, event.at.key,
-               event.at.text, data)
-        stored = self.read("SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)", row)
-        if not stored:  # stored already, or another version: the usual path tells which
+               event.at.text, encode_data(event, self.registry, self.personal, keys), *checked)
+        query = _APPEND_ALONE
+        if checked:
+            query = _APPEND_CHECKED_ALONE
+        stored = self.read(query, row)
+        if not stored:
             return None
         ((version, position),) = stored
         return AppendResult(1, 0, version, position)
+
+    def _books_allow(self, event: Event, invoice: tuple[str, str]) -> tuple[Event, ...] | None:
+        """The money events of ``invoice`` (client, invoice id) that ``event``'s books were checked against, if they
+        allow it; None if they refuse it. Those this store appended alone lately (:class:`KnownInvoices`), else none
+        for an invoice being issued, else read, outside the appending transaction: every rule of the books looks at
+        that invoice's own money events, and events are only ever added, so the check still holds when
+        ``append_checked_alone`` finds as many."""
+
+        def read() -> tuple[Event, ...]:
+            with self.connection() as connection:
+                return tuple(self._money_events(connection, [invoice]))
+
+        money = self._invoices.known(invoice)
+        if money is None:
+            money = () if isinstance(event.payload, InvoiceIssued) else self._run(read)
+        books = MoneyBooks(lambda _: money)
+        try:
+            books.check([event])
+            books.finish()
+        except MoneyRefused:
+            return None
+        return money
 
     def append_in(
         self,
@@ -374,7 +462,8 @@ class PostgresStore(PostgresWatchTables):
         return AppendResult(stored, already_present, version, position if stored else None)
 
     def _money_events(self, connection: psycopg.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
-        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction (after its lock)."""
+        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction (after its
+        lock), or before one event's append that finds them unchanged (:meth:`_invoice_allows`)."""
         clients, invoice_ids = zip(*sorted(invoices))
         rows = connection.execute(
             f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::text[]) AS w (stream, invoice_id)"

@@ -185,6 +185,39 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        11,
+        "a money event, or a client's first personal field, appended in one call after the caller's checks",
+        f"""
+        -- append_alone for an event that the caller checked against what it read or made. After the position lock (an
+        -- erasure takes it too), so the checks' snapshots hold every earlier append:
+        -- * invoice: a money event whose books were checked against that many of its invoice's money events (read just
+        --   before, or none for an invoice being issued, or those the caller appended lately): appended only if the
+        --   invoice still has as many (events are only ever added, so it has the same ones);
+        -- * new_key_id: an event sealed with a new key for its client: stored with the key, if the client has none.
+        -- No row returned: not stored (the client's usual path checks again and tells why).
+        CREATE FUNCTION append_checked_alone(event_id text, event_stream text, expected integer, event_type text,
+                                             event_schema integer, event_at_key bigint, event_at_text text,
+                                             event_data text, invoice text, money_read bigint, new_key_id text,
+                                             new_secret bytea)
+        RETURNS TABLE (stored_version integer, stored_position bigint) LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM 1 FROM position_counter FOR UPDATE;
+            IF invoice IS NOT NULL AND (SELECT count(*) FROM events WHERE stream = event_stream
+                AND type IN {MONEY_TYPES_SQL} AND data::json ->> 'invoice_id' = invoice) <> money_read THEN
+                RETURN;
+            END IF;
+            IF new_key_id IS NOT NULL AND EXISTS (SELECT 1 FROM client_keys WHERE client = event_stream) THEN
+                RETURN;
+            END IF;
+            RETURN QUERY SELECT * FROM append_alone(event_id, event_stream, expected, event_type, event_schema,
+                                                    event_at_key, event_at_text, event_data);
+            IF FOUND AND new_key_id IS NOT NULL THEN
+                INSERT INTO client_keys (client, key_id, secret) VALUES (event_stream, new_key_id, new_secret);
+            END IF;
+        END $$;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
