@@ -1,8 +1,8 @@
 """Money that adds up: every store refuses a money event that would break a client's books, and stores nothing.
 
-The rules are in docs/events.md ("Money integrity"); the checks run inside each
-store's appending transaction, so the same refusals hold for import, the API,
-the CLI and the owner's forms, and two writers cannot both pay the last of an invoice.
+The rules are in docs/events.md ("Money integrity"); the checks hold under each
+store's appending lock, so the same refusals hold for import, the API, the CLI
+and the owner's forms, and two writers cannot both pay the last of an invoice.
 """
 
 from __future__ import annotations
@@ -170,6 +170,23 @@ def test_two_writers_cannot_both_pay_the_last_of_an_invoice(store_url):
     finally:
         for writer in opened:
             writer.close()
+
+
+def test_a_payment_checked_against_what_a_store_knows_of_its_invoice_sees_another_writer_s_payment(store_url):
+    """A store checks a single payment against the money events it appended to the invoice itself; another writer
+    paid since, so the append reads the invoice again and refuses what would overpay it."""
+    ours, theirs = open_store(store_url), open_store(store_url)
+    try:
+        ours.append([issue("INV-1", 100.0)])
+        ours.append([pay("INV-1", 60.0, at="2026-03-05")])
+        theirs.append([pay("INV-1", 40.0, at="2026-03-06")])
+        assert "has 100.00 paid" in refused(ours, [pay("INV-1", 40.0, at="2026-03-07")])
+        ours.append([void("INV-1", at="2026-03-08")])  # read again: three money events, all paid
+        assert [type(e.payload) for e in ours.read_client("acme")] == [InvoiceIssued, PaymentReceived, PaymentReceived,
+                                                                       InvoiceVoided]
+    finally:
+        ours.close()
+        theirs.close()
 
 
 # --- random histories --------------------------------------------------------------------------------

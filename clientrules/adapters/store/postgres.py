@@ -38,7 +38,6 @@ import contextlib
 import itertools
 import os
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -48,13 +47,14 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
-from clientrules.domain.events import Event, Instant, InvoiceIssued, PersonalDataErased, Registry
+from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry
 from clientrules.domain.events import registry as default_registry
-from clientrules.domain.money import MONEY_TYPES, MoneyBooks, MoneyRefused
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.money.integrity import invoice_of
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
+from clientrules.adapters.store.books import Invoice, KnownInvoices
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches
 from clientrules.adapters.store.rows import MONEY_TYPES_SQL, read_stream_tails
@@ -101,8 +101,6 @@ _WRITE_KEPT_MOMENTS = (
     "INSERT INTO kept_moments (data) VALUES (%s)"
     " ON CONFLICT (only_row) DO UPDATE SET data = excluded.data, written_at = now()"
 )
-#: how many invoices a store keeps the money events of after appending to them (:class:`KnownInvoices`)
-INVOICES_KNOWN = 4096
 #: one event appended in one call (migrations 7 and 11; see PostgresStore._append_alone)
 _APPEND_ALONE = "SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)"
 _APPEND_CHECKED_ALONE = "SELECT * FROM append_checked_alone(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -146,37 +144,6 @@ def _where(conninfo: str) -> str:
     """host:port/dbname of a connection string, for messages (never the password)."""
     params = psycopg.conninfo.conninfo_to_dict(conninfo)
     return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
-
-
-class KnownInvoices:
-    """The money events of the invoices a store appended to alone lately, as it stored them (at most
-    :data:`INVOICES_KNOWN`): a payment or void of one is checked against them without reading them again.
-
-    Only a hint: ``append_checked_alone`` appends only if the invoice still has as many money events, and they are
-    the same ones, since events are only ever added; an invoice whose count moved is forgotten.
-    """
-
-    def __init__(self) -> None:
-        self._money: OrderedDict[tuple[str, str], tuple[Event, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def known(self, invoice: tuple[str, str]) -> tuple[Event, ...] | None:
-        with self._lock:
-            money = self._money.get(invoice)
-            if money is not None:
-                self._money.move_to_end(invoice)
-            return money
-
-    def after_append(self, invoice: tuple[str, str], money: tuple[Event, ...] | None) -> None:
-        """``invoice``'s money events once an append alone stored one (None: it did not, so forget them)."""
-        with self._lock:
-            if money is None:
-                self._money.pop(invoice, None)
-                return
-            self._money[invoice] = money
-            self._money.move_to_end(invoice)
-            if len(self._money) > INVOICES_KNOWN:
-                self._money.popitem(last=False)
 
 
 class PostgresStore(PostgresWatchTables):
@@ -336,12 +303,18 @@ class PostgresStore(PostgresWatchTables):
         return self._call_alone(event, expected_version, {}, ())
 
     def _append_money_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
-        invoice = (event.client, invoice_of(event))
-        money = self._books_allow(event, invoice)
+        """A money event checked against its invoice's money events (:mod:`~clientrules.adapters.store.books`; read
+        here in a round trip of its own when not known), then appended if the invoice still has as many."""
+
+        def read(invoice: Invoice) -> tuple[Event, ...]:
+            with self.connection() as connection:
+                return tuple(self._money_events(connection, [invoice]))
+
+        money = self._invoices.books_allow(event, lambda invoice: self._run(lambda: read(invoice)))
         if money is None:
             return None
-        appended = self._call_alone(event, expected_version, {}, (invoice[1], len(money), None, None))
-        self._invoices.after_append(invoice, None if appended is None else (*money, event))
+        appended = self._call_alone(event, expected_version, {}, (invoice_of(event), len(money), None, None))
+        self._invoices.after_append(event, money, appended is not None)
         return appended
 
     def _call_alone(
@@ -360,28 +333,6 @@ class PostgresStore(PostgresWatchTables):
             return None
         ((version, position),) = stored
         return AppendResult(1, 0, version, position)
-
-    def _books_allow(self, event: Event, invoice: tuple[str, str]) -> tuple[Event, ...] | None:
-        """The money events of ``invoice`` (client, invoice id) that ``event``'s books were checked against, if they
-        allow it; None if they refuse it. Those this store appended alone lately (:class:`KnownInvoices`), else none
-        for an invoice being issued, else read, outside the appending transaction: every rule of the books looks at
-        that invoice's own money events, and events are only ever added, so the check still holds when
-        ``append_checked_alone`` finds as many."""
-
-        def read() -> tuple[Event, ...]:
-            with self.connection() as connection:
-                return tuple(self._money_events(connection, [invoice]))
-
-        money = self._invoices.known(invoice)
-        if money is None:
-            money = () if isinstance(event.payload, InvoiceIssued) else self._run(read)
-        books = MoneyBooks(lambda _: money)
-        try:
-            books.check([event])
-            books.finish()
-        except MoneyRefused:
-            return None
-        return money
 
     def append_in(
         self,
@@ -463,7 +414,7 @@ class PostgresStore(PostgresWatchTables):
 
     def _money_events(self, connection: psycopg.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
         """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction (after its
-        lock), or before one event's append that finds them unchanged (:meth:`_invoice_allows`)."""
+        lock), or before one event's append that finds as many (:mod:`~clientrules.adapters.store.books`)."""
         clients, invoice_ids = zip(*sorted(invoices))
         rows = connection.execute(
             f"SELECT {COLUMNS} FROM unnest(%s::text[], %s::text[]) AS w (stream, invoice_id)"

@@ -33,12 +33,6 @@ def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys
     return _COMPACT_JSON.encode(personal.seal(event, data, keys))
 
 
-def appends_alone(event: Event, personal: PersonalFields) -> bool:
-    """Whether ``event``, appended on its own, needs no read before its insert: neither a money event (its
-    invoice is read for the books) nor one that seals a field (its client's key is read)."""
-    return type(event.payload).TYPE not in MONEY_TYPES and not personal.needs_key(event.payload)
-
-
 def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:
     """Events from rows of :data:`COLUMNS`, without validating them again (they were when appended).
 

@@ -52,12 +52,14 @@ import attrs
 
 from clientrules.domain.errors import ConcurrencyError, InvalidEvent, StoreError
 from clientrules.domain.events import Event, Instant, PersonalDataErased, Registry, registry as default_registry
-from clientrules.domain.money import MoneyBooks, MoneyRefused
+from clientrules.domain.money import MONEY_TYPES, MoneyBooks
+from clientrules.domain.money.integrity import invoice_of
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
 from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
-from clientrules.adapters.store.rows import COLUMNS, appends_alone, decode_rows, encode_data, iter_in_batches
+from clientrules.adapters.store.books import KnownInvoices
+from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches
 from clientrules.adapters.store.rows import MONEY_TYPES_SQL, read_stream_tails
 from clientrules.adapters.store.sqlite_watch import MIGRATION as WATCH_MIGRATION, SqliteWatchTables
 
@@ -151,13 +153,16 @@ _WRITE_FOLD = (
 )
 
 #: one event appended on its own in one statement (its own transaction): its version is the stream's next, and it is
-#: skipped if its id is stored (UNIQUE) or, ?9 given, the stream is at another version (its version is then NULL, which
-#: NOT NULL refuses); no row returned: the usual path says which. VALUES, not INSERT ... SELECT FROM events, which
-#: SQLite would run through a temporary copy of the rows it selects.
+#: skipped if its id is stored (UNIQUE), if ?9 is given and the stream is at another version, or if ?10 is given and
+#: that invoice no longer has ?11 money events (its version is then NULL, which NOT NULL refuses); no row returned:
+#: the usual path says which. VALUES, not INSERT ... SELECT FROM events, which SQLite would run through a temporary
+#: copy of the rows it selects.
 _INSERT_ALONE = (
     "INSERT OR IGNORE INTO events (id, stream, version, type, schema, at_key, at_text, data, recorded_at)"
-    " VALUES (?1, ?2, (SELECT CASE WHEN ?9 IS NULL OR COALESCE(MAX(version), 0) = ?9 THEN COALESCE(MAX(version), 0) + 1"
-    " END FROM events WHERE stream = ?2), ?3, ?4, ?5, ?6, ?7, ?8)"
+    " VALUES (?1, ?2, (SELECT CASE WHEN (?9 IS NULL OR COALESCE(MAX(version), 0) = ?9)"
+    f" AND (?10 IS NULL OR (SELECT COUNT(*) FROM events WHERE stream = ?2 AND type IN {MONEY_TYPES_SQL}"
+    " AND json_extract(data, '$.invoice_id') = ?10) = ?11)"
+    " THEN COALESCE(MAX(version), 0) + 1 END FROM events WHERE stream = ?2), ?3, ?4, ?5, ?6, ?7, ?8)"
     " RETURNING version, position"
 )
 _WRITE_STANDINGS = (
@@ -239,6 +244,7 @@ class SqliteStore(SqliteWatchTables):
         self._connections: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._invoices = KnownInvoices()
         try:
             self._migrate()
         except BaseException:
@@ -401,12 +407,23 @@ class SqliteStore(SqliteWatchTables):
         return self._append_once(events)
 
     def _append_alone(self, event: Event, expected_version: int | None) -> AppendResult | None:
-        """One event without the usual path's lookups: in one statement, its own transaction, when it needs no other
-        read; a money event in one transaction with the books' read before that statement. An event that seals a
-        field (its client's key is read first) goes the usual way. None: not stored this way (stored already, another
-        version, or refused by the books: the usual path tells which)."""
+        """One event without the usual path's lookups, in one statement (its own transaction); a money event is
+        checked first against its invoice's money events (:mod:`~clientrules.adapters.store.books`), read just before
+        when not known. An event that seals a field (its client's key is read first) goes the usual way. None: not
+        stored this way (stored already, another version, refused by the books, or its invoice changed since: the
+        usual path tells which)."""
         if self.personal.needs_key(event.payload) or (expected_version is not None and expected_version < 0):
             return None
+        connection = self._connection()
+        money: tuple[Event, ...] | None = None
+        checked: tuple[str | None, int | None] = (None, None)
+        if event.payload.TYPE in MONEY_TYPES:
+            money = self._invoices.books_allow(
+                event, lambda invoice: tuple(self._retry(lambda: self._money_events(connection, [invoice])))
+            )
+            if money is None:
+                return None
+            checked = (invoice_of(event), len(money))
         payload_type = type(event.payload)
         row = (
             event.id,
@@ -418,29 +435,15 @@ class SqliteStore(SqliteWatchTables):
             encode_data(event, self.registry, self.personal, {}),
             utc_now().isoformat(),
             expected_version,
+            *checked,
         )
-        if appends_alone(event, self.personal):
-            connection = self._connection()
-            stored = self._retry(lambda: connection.execute(_INSERT_ALONE, row).fetchall())
-        else:
-            stored = self._write(lambda connection: self._insert_money_alone(connection, event, row))
+        stored = self._retry(lambda: connection.execute(_INSERT_ALONE, row).fetchall())
+        if money is not None:
+            self._invoices.after_append(event, money, bool(stored))
         if not stored:
             return None
         ((version, position),) = stored
         return AppendResult(1, 0, version, position)
-
-    def _insert_money_alone(
-        self, connection: sqlite3.Connection, event: Event, row: tuple[Any, ...]
-    ) -> list[tuple[int, int]]:
-        """Insert the money event of ``row`` if its books allow it; no row back when they refuse or it is not stored
-        (a refusal of an event stored already would be wrong: the usual path checks its id first)."""
-        books = MoneyBooks(lambda invoices: self._money_events(connection, invoices))
-        try:
-            books.check([event])
-            books.finish()
-        except MoneyRefused:
-            return []
-        return connection.execute(_INSERT_ALONE, row).fetchall()
 
     def _append_once(self, events: Iterable[Event]) -> AppendResult:
         connection = self._connection()
@@ -521,7 +524,8 @@ class SqliteStore(SqliteWatchTables):
         return AppendResult(stored, already_present, stream_version, last_position)
 
     def _money_events(self, connection: sqlite3.Connection, invoices: Collection[tuple[str, str]]) -> list[Event]:
-        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction."""
+        """The money events stored for ``invoices`` (client, invoice id), read in the appending transaction, or before
+        one event's append that finds as many (:mod:`~clientrules.adapters.store.books`)."""
         rows = connection.execute(
             f"SELECT {COLUMNS} FROM json_each(?) w JOIN events e ON e.stream = json_extract(w.value, '$[0]')"
             f" AND e.type IN {MONEY_TYPES_SQL}"

@@ -2,7 +2,9 @@
 
 Every store runs :class:`MoneyBooks` inside its appending transaction, after the
 lock that serialises writers, so two writers cannot both pay the last of an
-invoice. The rules (``docs/events.md``, "Money integrity"):
+invoice; or, for one event appended on its own, just before, against the
+invoice's money events, and stores it only if the invoice still has as many
+under that lock. The rules (``docs/events.md``, "Money integrity"):
 
 * an ``invoice_id`` is issued once per client (the same event again is an
   idempotent retry, skipped by its id before this check sees it);
