@@ -125,9 +125,10 @@ def raw_engine_seconds(engine: DurableEngine, cases: list[Facts]) -> float:
     The rule set's actions are the engine's (they record what fired and assert
     signals); only their record is reset between clients.
     """
-    ruleset = engine._live_ruleset()
-    handle, fired = ruleset._handle, engine._fired
-    facts = [engine._facts_fact("", case) for case in cases]
+    run = engine.run
+    ruleset = run._live_ruleset()
+    handle, fired = ruleset._handle, run._fired
+    facts = [run._facts_fact("", case.values) for case in cases]
     started = time.perf_counter()
     for n, fact in enumerate(facts):
         fired.clear()

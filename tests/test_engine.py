@@ -11,8 +11,10 @@ import pytest
 from conftest import run_in_threads
 from durable.engine import Ruleset
 
-from clientrules.adapters.durable import DurableEngine, EngineError
-from clientrules.domain.errors import InvalidRuleSet
+from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.durable_compile import compile_rules
+from clientrules.adapters.durable_run import DurableRun
+from clientrules.domain.errors import EngineError, InvalidRuleSet
 from clientrules.domain.events import Instant
 from clientrules.domain.facts import FACTS, Facts
 from clientrules.domain.rules import default_ruleset_text, parse_ruleset
@@ -204,8 +206,8 @@ def test_facts_that_match_no_rule_are_not_an_error(engine):
     assert engine.decide("c", facts(unanswered_messages=9, open_invoices=2)).fired == ()
 
 
-class _FailingEngine(DurableEngine):
-    """The real engine, with one rule whose action raises (as a bug in an action would)."""
+class _FailingRun(DurableRun):
+    """The real run, with one rule whose action raises (as a bug in an action would)."""
 
     def _action(self, rule_id, asserts):
         action = super()._action(rule_id, asserts)
@@ -216,6 +218,12 @@ class _FailingEngine(DurableEngine):
             raise RuntimeError("the action broke")
 
         return failing
+
+
+class _FailingEngine(DurableEngine):
+    def __init__(self, ruleset_version):
+        super().__init__(ruleset_version)
+        self.run = _FailingRun(compile_rules(self.ruleset, self.version))
 
 
 def test_an_exception_in_an_action_is_raised_not_swallowed():
@@ -237,12 +245,12 @@ def test_a_duplicate_fact_report_is_retried_with_a_fresh_session(engine):
     # Make the engine's next session hold a fact with the id the engine will use, as a 32-bit
     # hash collision would: durable-rules answers "already observed"; the engine must retry
     # with a fresh session, not lose the client or fail.
-    ruleset = engine._live_ruleset()
-    upcoming = next(engine._sessions) + 1
+    ruleset = engine.run._live_ruleset()
+    upcoming = next(engine.run._sessions) + 1
     squatter = {"t": "facts", "sid": f"s{upcoming}", "id": f"s{upcoming}:facts", "contract_breaches_365d": 0}
     assert durable_rules_engine.assert_fact(ruleset._handle, json.dumps(squatter))[0] == 0
     assert engine.decide("c", facts(contract_breaches_365d=1)).verdict == "terminate"
-    assert next(engine._sessions) == upcoming + 2  # one session given up, one used
+    assert next(engine.run._sessions) == upcoming + 2  # one session given up, one used
 
 
 def test_four_threads_deciding_at_once_get_the_right_answers(engine):
@@ -348,7 +356,7 @@ def test_more_rule_set_replacements_than_durable_rules_has_handles():
     engine = DurableEngine(parse_ruleset('[[rules]]\nid = "r"\nverdict = "refer_out"\nwhen = ["needs_outgrown_365d >= 1"]\n'))
     handles = set()
     for _ in range(131_100):
-        handles.add(engine._live_ruleset()._handle)
+        handles.add(engine.run._live_ruleset()._handle)
         engine.close()
     assert len(handles) < 131_100  # unfreed, the table would have been full before the end of the loop
     assert engine.decide("c", facts(needs_outgrown_365d=1)).verdict == "refer_out"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 
 import pytest
 from aborting_engine import factory
@@ -18,7 +20,7 @@ from conftest import STORIES
 from survey_fixtures import add_departed, clean_environment, close_app, make_app
 
 from clientrules import Ledger
-from clientrules.adapters.durable import EngineError
+from clientrules.domain.errors import EngineError
 from clientrules.adapters.isolated import IsolatedEngine
 from clientrules.application.evaluation_queue import run_worker
 from clientrules.cli.context import CliState
@@ -103,3 +105,14 @@ def test_the_web_app_answers_healthz_and_survey_links_and_shows_a_clean_page_whe
                 assert app.test_client().get(link).status_code == 200
         finally:
             close_app(app)
+
+
+def test_the_engine_process_loads_durable_rules_and_the_module_that_runs_it_not_the_library() -> None:
+    """The child starts while the first clients are read: what it imports is what its start costs."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, clientrules.adapters.engine_process;"
+         " print(' '.join(sorted(m for m in sys.modules if m.startswith('clientrules'))))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert set(loaded) == {"clientrules", "clientrules.adapters", "clientrules.adapters.durable_run",
+                           "clientrules.adapters.engine_process", "clientrules.domain", "clientrules.domain.errors"}

@@ -492,7 +492,7 @@ def expression_names(expression: object) -> set[str]:
 @given(rulesets())
 def test_what_the_engine_gives_durable_rules_is_data_with_known_operators_and_python_actions(text):
     engine = DurableEngine(parse_ruleset(text))
-    for rule in engine._definition.values():
+    for rule in engine.run._definition.values():
         assert set(rule) == {"all", "pri", "run"} and callable(rule["run"]) and isinstance(rule["pri"], int)
         for pattern in rule["all"]:
             ((name, expression),) = pattern.items()

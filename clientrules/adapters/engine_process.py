@@ -6,18 +6,16 @@ input and writes the rules fired on its standard output. No module of the librar
 from __future__ import annotations
 
 import os
-import types
 from multiprocessing.connection import Connection
 
-from clientrules.adapters.durable import DurableEngine
+from clientrules.adapters.durable_run import DurableRun
 from clientrules.domain.errors import EngineError
 
 
 def serve(reader: Connection, writer: Connection) -> None:
-    """The child: read ``(version, ruleset)``, then decide each batch of ``(client, values)`` it is sent,
-    until it is sent None or its input closes."""
-    version, ruleset = reader.recv()
-    engine = DurableEngine(types.SimpleNamespace(version=version, ruleset=ruleset))
+    """The child: read a compiled rule set (:mod:`clientrules.adapters.durable_compile`: plain data), then decide
+    each batch of ``(client, values)`` it is sent, until it is sent None or its input closes."""
+    run = DurableRun(reader.recv())
     while True:
         try:
             batch = reader.recv()
@@ -26,7 +24,7 @@ def serve(reader: Connection, writer: Connection) -> None:
         if batch is None:
             return
         try:
-            fired = [engine.fired(types.SimpleNamespace(values=values), client=client) for client, values in batch]
+            fired = [run.fired(values, client=client) for client, values in batch]
         except EngineError as error:
             writer.send(("error", str(error)))
         else:

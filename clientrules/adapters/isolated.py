@@ -27,6 +27,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import IO, Any, Sequence
 
+from clientrules.adapters.durable_compile import compile_rules
 from clientrules.domain.errors import EngineError
 from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.rules.model import RuleSet
@@ -154,7 +155,7 @@ class IsolatedEngine:
             process.stdin.close()
             process.stdout.close()
             self._process = process
-            self._to_child.send((self.version, self.ruleset))
+            self._to_child.send(compile_rules(self.ruleset, self.version))
         assert self._to_child is not None and self._from_child is not None
         return self._to_child, self._from_child
 

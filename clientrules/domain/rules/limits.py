@@ -21,7 +21,7 @@ those overflow without a check: the process then dies of heap corruption
 * the messages one rule joins: 16 (``MAX_MESSAGE_FRAMES``).
 
 :func:`engine_limit_problems` builds the same network that the engine adapter
-(:mod:`clientrules.adapters.durable`) compiles, counts each table and refuses
+(:mod:`clientrules.adapters.durable_compile`) compiles, counts each table and refuses
 a rule set that comes near any of them; each limit here keeps a margin below
 the engine's. The count of tests that can hold at once is an upper bound:
 every child test is assumed to hold, except that of several ``==`` tests of
