@@ -185,7 +185,7 @@ def run(context: Context) -> list[Row]:
             ledger.append(generated_events(queue_clients, queue_clients * 10))
         queue = queue_rate(queue_url, queue_clients)
         folds += length_rows(lambda length: with_schema(server, f"{schema}_l{length}"), context.scale.length_clients,
-                             backend="PostgreSQL", prefix="PostgreSQL ", benchmark=NAME)
+                             context.scale.rounds, backend="PostgreSQL", prefix="PostgreSQL ", benchmark=NAME)
         folds += scale_rows(lambda clients: with_schema(server, f"{schema}_m{clients}"), context,
                             backend="PostgreSQL", prefix="PostgreSQL ", benchmark=NAME)
     finally:
