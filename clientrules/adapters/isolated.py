@@ -3,8 +3,10 @@
 durable-rules is C code with fixed-size tables; validation keeps rule sets
 well below them (:mod:`clientrules.domain.rules.limits`), but a native crash
 (a heap corruption aborts the process, a bad pointer segfaults it) cannot be
-caught. So :class:`IsolatedEngine` runs a :class:`~clientrules.adapters.durable.DurableEngine`
-in a child process and sends it the facts of many clients per round trip.
+caught. So :class:`IsolatedEngine` sends the rule set, compiled to plain data
+(:mod:`clientrules.adapters.durable_compile`), to a child process that runs it
+(:class:`~clientrules.adapters.durable_run.DurableRun`), then the facts of many
+clients per round trip.
 If the child dies, the call raises :class:`EngineError` naming the rule-set
 version, and the next call starts a new child: the web server, a worker or a
 pool process goes on (survey links, other pages, other batches).
