@@ -116,3 +116,13 @@ def test_the_engine_process_loads_durable_rules_and_the_module_that_runs_it_not_
     ).stdout.split()
     assert set(loaded) == {"clientrules", "clientrules.adapters", "clientrules.adapters.durable_run",
                            "clientrules.adapters.engine_process", "clientrules.domain", "clientrules.domain.errors"}
+
+
+def test_the_engine_process_runs_this_clientrules_whatever_folder_it_is_started_from(ledger, tmp_path, monkeypatch):
+    """``-m`` puts the working folder first on the child's module path: a ``clientrules`` there is not the one run."""
+    decoy = tmp_path / "clientrules"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text('raise ImportError("not the clientrules that started the engine")\n')
+    monkeypatch.chdir(tmp_path)
+    with IsolatedEngine(ledger.rules.current()) as engine:
+        assert engine.fired(facts(contract_breaches_365d=1)) == ["contract-breach"]

@@ -13,7 +13,9 @@ pool process goes on (survey links, other pages, other batches).
 
 The child is a new interpreter (``python -m clientrules.adapters.engine_process``),
 never a fork of the caller, whose threads and open connections a fork would
-copy; it talks over its standard input and output (pickled batches). What it
+copy, started in the folder this ``clientrules`` was imported from, so that it
+runs the same code whatever folder the caller runs in; it talks over its
+standard input and output (pickled batches). What it
 writes to standard error (the C library's ``free(): invalid size`` when the
 heap is corrupt) is kept in a file, and its last line is named in the error.
 """
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import threading
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import IO, Any, Sequence
 
 from clientrules.adapters.durable_compile import compile_rules
@@ -42,6 +45,9 @@ ROUND_TRIP_SECONDS = 120.0
 ROUND_TRIP_CLIENTS = 256
 #: the child: a new interpreter running :mod:`clientrules.adapters.engine_process`
 CHILD_COMMAND = (sys.executable, "-m", "clientrules.adapters.engine_process")
+#: where the child runs: the folder this very ``clientrules`` was imported from, which ``-m`` puts first on the
+#: child's module path (run in the caller's folder, a ``clientrules`` there would be imported instead)
+CHILD_FOLDER = Path(__file__).resolve().parents[2]
 
 
 def _ending(exit_code: int | None, said: str) -> str:
@@ -150,6 +156,7 @@ class IsolatedEngine:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 close_fds=True,
+                cwd=CHILD_FOLDER,
             )
             assert process.stdin is not None and process.stdout is not None
             self._to_child = Connection(os.dup(process.stdin.fileno()), readable=False)
