@@ -218,19 +218,24 @@ class MomentsKeeping:
         departed_at = None if client.departure is None else client.departure.at
         return moments_checked(client.first_at, departed_at, self._moments, self._timeframe)
 
-    def reuse(self, kept: KeptMoments, client: KeptClient, fold: ClientFold | None = None) -> bool:
+    def reuse(
+        self, kept: KeptMoments, client: KeptClient, fold: ClientFold | None = None, checked: list[Instant] | None = None
+    ) -> bool:
         """Keep ``client`` of ``kept`` (its stream unchanged since): as it was kept if it is checked at the same
         moments in this history, else with the moments new to it (a month or the end of the history came since)
-        asked of ``fold``, its fold at the same version; False when it has new moments and no fold is given."""
-        checked = self.checked(client)
-        rows = kept.rows_of(client)
-        if _keys(checked) != _keys(client.moments):
+        asked of ``fold``, its fold at the same version; False when it has new moments and no fold is given.
+        ``checked``: :meth:`checked` of it, if known already."""
+        if checked is None:
+            checked = self.checked(client)
+        if _keys(checked) == _keys(client.moments):
+            rows = kept.rows_of(client)
+        else:
             if fold is None:
                 return False
             asked = self._values_at(
                 checked, client.client, client.version,
                 lambda moment: fold.facts(moment, grace_days=self._grace_days, explained=False),
-                known=dict(zip(_keys(client.moments), rows)),
+                known=dict(zip(_keys(client.moments), kept.rows_of(client))),
             )
             if asked is None:
                 return True
@@ -308,6 +313,8 @@ class MomentsUpdate:
         self.fresh = same_moments and stored is not None and _same_clients(stored, versions)
         self._keeping = MomentsKeeping(timeframe, grace_days)
         self._clients = {client.client: client for client in stored.clients} if stored is not None else {}
+        #: the moments :meth:`needs_fold` found a client checked at, for :meth:`reuse` (not computed twice)
+        self._checked: dict[str, list[Instant]] = {}
         self._set_aside = (
             {client: (why, version) for (client, why), version in zip(stored.set_aside, stored.set_aside_versions)}
             if stored is not None and same_moments
@@ -318,14 +325,17 @@ class MomentsUpdate:
         """Whether ``client`` at ``version`` is kept at that version and has moments new to it: its fold at that
         version gives them (:meth:`reuse`), without reading its events."""
         found = self._clients.get(client)
-        return found is not None and found.version == version and _keys(self._keeping.checked(found)) != _keys(found.moments)
+        if found is None or found.version != version:
+            return False
+        checked = self._checked[client] = self._keeping.checked(found)
+        return _keys(checked) != _keys(found.moments)
 
     def reuse(self, client: str, version: int, fold: ClientFold | None = None) -> bool:
         """Keep ``client`` at ``version`` of its stream as it was kept (its new moments, if any, asked of ``fold``,
         its fold at that version), without reading it, if it can be."""
         found = self._clients.get(client)
         if self._stored is not None and found is not None and found.version == version:
-            return self._keeping.reuse(self._stored, found, fold)
+            return self._keeping.reuse(self._stored, found, fold, self._checked.pop(client, None))
         why, at = self._set_aside.get(client, ("", None))
         if at == version:  # its facts failed at moments it is still checked at, and nothing new came
             self._keeping.set_aside(client, why, version)
