@@ -513,4 +513,7 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
     except UNDECIDABLE:  # the histories' replay finds which client and sets it aside
         return None
     decided = dict(zip(first, answers))
-    return [decision for start in range(0, len(at), _SLICE) for decision in map(decided.__getitem__, at[start : start + _SLICE])]
+    decisions: list[Decided] = []
+    for start in range(0, len(at), _SLICE):
+        decisions.extend(map(decided.__getitem__, at[start : start + _SLICE]))
+    return decisions
