@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import zlib
+from array import array
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -167,6 +170,51 @@ def test_an_unchanged_history_is_backtested_without_reading_any_client_again(tmp
         result = stored_backtest(ledger)
         assert read == ["stays"]
         assert result == folded_backtest(ledger)
+
+
+def test_on_stored_moments_the_evidence_reads_only_the_clients_who_left_or_changed(tmp_path: Path) -> None:
+    """Where the stored moments hold a client that stayed as its stream is, the evidence pass does not read its
+    events: its values are kept and its name is that of its last onboarding in time (one appended later but
+    dated earlier does not rename it). The evidence is the one folding every client gives."""
+    url = str(tmp_path / "shop.db")
+    departed_shop(url)
+    with Ledger.open(url) as ledger:
+        ledger.record("stays", ClientOnboarded(name="Renamed", monthly_value=950), START + dt.timedelta(days=100))
+        ledger.record("stays", ClientOnboarded(name="Named before"), START - dt.timedelta(days=3))
+        ledger.record("quiet", ClientOnboarded(name="Quiet one", monthly_value=500), START)
+        stored_backtest(ledger)
+
+    def evidence_read(ledger: Ledger) -> tuple[dict[str, Any], list[str]]:
+        read = clients_read(ledger)
+        evidence, _ = ledger.learning._evidence_and_kept(ledger.learning.histories())
+        return evidence_json(evidence), read
+
+    with Ledger.open(url) as ledger:
+        stored, read = evidence_read(ledger)
+        assert read == ["leaves"]
+        assert stored == evidence_json(ledger.learning.evidence())
+        assert stored["names"] == {"stays": "Renamed", "leaves": "Name of leaves", "quiet": "Quiet one"}
+        ledger.record("quiet", MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=20))
+    with Ledger.open(url) as ledger:
+        stored, read = evidence_read(ledger)
+        assert read == ["leaves", "quiet"]
+        assert stored == evidence_json(ledger.learning.evidence())
+
+
+def evidence_json(evidence: Any) -> dict[str, Any]:
+    """``evidence`` as plain data that compares equal when it is the same (an absent value written as None)."""
+    plain = attrs.asdict(evidence, recurse=True, value_serializer=lambda _, __, value: _plain(value))
+    return json.loads(json.dumps(plain, default=str, sort_keys=True))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, array):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
 
 
 def clients_read(ledger: Ledger) -> list[str]:

@@ -23,6 +23,7 @@ import json
 import math
 import threading
 import tomllib
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
@@ -31,7 +32,7 @@ from clientrules.application.progress import Tracker
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.errors import ClientRulesError
-from clientrules.domain.events import Clock, Event, Instant
+from clientrules.domain.events import ClientOnboarded, Clock, Event, Instant
 from clientrules.domain.events.system import LEARNING_STREAM, ProposalDecided
 from clientrules.domain.facts import ClientFold
 from clientrules.domain.learning.backtest import (
@@ -50,7 +51,6 @@ from clientrules.domain.learning.history import ClientRecord, Histories, Timefra
 from clientrules.domain.learning.kept import (
     KeptMoments,
     MomentsUpdate,
-    Teed,
     keep_decisions,
     kept_up_to_date,
     replay_kept,
@@ -107,6 +107,39 @@ class StoredHistories:
         """One more client read (for the tracker, if any)."""
         if self._tracker is not None:
             self._tracker.advance()
+
+    def known_to(self, update: MomentsUpdate, also: Callable[[ClientRecord], None]) -> KnownHistories:
+        """The same clients, each as ``update`` knows it where it can, handed to ``also`` as it is read."""
+        return KnownHistories(self, update, self._store, also)
+
+
+class KnownHistories:
+    """Every client of ``histories``, in the same order, each as ``update`` knows it where it can
+    (:meth:`~clientrules.domain.learning.kept.MomentsUpdate.known`: its values kept, its name from its
+    onboardings, read in one query), else read from the store; each record is handed to ``also`` (``update``'s
+    ``tell`` or ``add``: told the values kept of it, and kept again) before it is given: another pass's work
+    done in the same pass."""
+
+    def __init__(
+        self, histories: StoredHistories, update: MomentsUpdate, store: StoreForLearning, also: Callable[[ClientRecord], None]
+    ) -> None:
+        self._histories = histories
+        self._update = update
+        self._store = store
+        self._also = also
+        self.timeframe = histories.timeframe
+
+    def __iter__(self) -> Iterator[ClientRecord]:
+        onboardings: dict[str, list[Event]] = {}
+        for event in self._store.read_types([ClientOnboarded.TYPE]):
+            onboardings.setdefault(event.client, []).append(event)
+        for client, version in self._histories.versions():
+            record = self._update.known(client, version, onboardings.get(client, ()), partial(self._store.read_client, client))
+            if record is None:
+                record = self._histories.record(client)
+            self._also(record)
+            yield record
+            self._histories.advance()
 
 
 @attrs.frozen
@@ -552,14 +585,15 @@ class Learning:
     def _evidence_and_kept(self, histories: StoredHistories) -> tuple[Evidence, KeptMoments | None]:
         """The evidence, and the history's kept moments: brought up to date in the same pass over ``histories``
         when they are not kept at the head already (the two ask every record the same moments, computed once);
-        each record is told the values kept of it, so that it folds only for the moments not kept."""
+        each record is told the values kept of it, so that it folds only for the moments not kept, and a client
+        kept at its stream's version that has not left is not even read (:class:`KnownHistories`)."""
         grace_days = self._rules.current().ruleset.parameters.grace_days
         gathered: list[Evidence] = []
 
         def keep(histories: StoredHistories) -> KeptMoments:
             base = self._last_kept(grace_days)
             update = MomentsUpdate(base, histories.timeframe, grace_days, histories.versions())
-            gathered.append(self.evidence(Teed(histories, update.add)))
+            gathered.append(self.evidence(histories.known_to(update, update.add)))
             kept = update.kept()
             if kept is not base:
                 self._store.write_kept_moments(kept_to_bytes(kept))
@@ -571,7 +605,7 @@ class Learning:
         if kept is None:
             return self.evidence(histories), kept
         told = MomentsUpdate(kept, histories.timeframe, grace_days, histories.versions())
-        return self.evidence(Teed(histories, told.tell)), kept
+        return self.evidence(histories.known_to(told, told.tell)), kept
 
     def backtest_tracker(self) -> Tracker:
         """A count for :meth:`backtest` to advance: every client, once."""

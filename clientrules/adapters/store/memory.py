@@ -242,6 +242,12 @@ class MemoryStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
+    def read_types(self, types: Collection[str]) -> list[Event]:
+        wanted = set(types)
+        with self._lock:
+            rows = [row for row in self._rows if row.type in wanted]
+        return self._decode(rows)
+
     def head_position(self) -> int:
         with self._lock:
             return len(self._rows)

@@ -652,6 +652,14 @@ class SqliteStore(SqliteWatchTables):
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
+    def read_types(self, types: Collection[str]) -> list[Event]:
+        return self._decode(
+            self._read(
+                f"SELECT {COLUMNS} FROM {self._events} WHERE e.type IN (SELECT value FROM json_each(?)) ORDER BY e.position",
+                (*self._key_types, json.dumps(sorted(types))),
+            )
+        )
+
     def head_position(self) -> int:
         return int(self._read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0])
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import attrs
 
@@ -117,12 +117,14 @@ class Departure:
 class ClientRecord:
     """One client: its fold, when it was active, its monthly value, and its departure if it left."""
 
-    def __init__(self, client: str) -> None:
+    def __init__(self, client: str, read: Callable[[], Iterable[Event]] | None = None) -> None:
         self.client = client
         #: the highest stream version of its events (0: none stored)
         self.version = 0
         self._fold: ClientFold | None = None
         self._unfolded: list[Event] = []
+        #: what gives every event of a record built without them (:meth:`known`), should it have to fold
+        self._read = read
         self.first_at: Instant | None = None
         self.last_at: Instant | None = None
         self.monthly_value: float | None = None
@@ -142,12 +144,27 @@ class ClientRecord:
         record.finish()
         return record
 
+    @classmethod
+    def known(
+        cls, client: str, *, version: int, first_at: Instant, onboardings: Iterable[Event], read: Callable[[], Iterable[Event]]
+    ) -> ClientRecord:
+        """The record of ``client``, a client that has not left, built without reading its events: its stream's
+        ``version`` and its ``first_at`` as known, its name and monthly value from its ``onboardings`` (its
+        ``ClientOnboarded`` events). Its facts are those it is told (:meth:`knows`); asked any other moment, it
+        folds every event ``read`` gives."""
+        record = cls(client, read)
+        record.version, record.first_at = version, first_at
+        for event in sorted(onboardings, key=_stream_order):
+            if isinstance(event.payload, ClientOnboarded):
+                record._onboarded(event.payload)
+        return record
+
     @property
     def fold(self) -> ClientFold:
         """Its events folded, the first time it is asked (a record whose facts it is told folds nothing)."""
         if self._fold is None:
             self._fold = ClientFold()
-            self._fold.apply_all(self._unfolded)
+            self._fold.apply_all(self._unfolded if self._read is None else self._read())
             self._unfolded = []
         return self._fold
 
@@ -170,9 +187,7 @@ class ClientRecord:
         if self.last_at is None or event.at > self.last_at:
             self.last_at = event.at
         if isinstance(payload, ClientOnboarded):
-            self.name = payload.name
-            if payload.monthly_value is not None:
-                self.monthly_value = payload.monthly_value
+            self._onboarded(payload)
         elif isinstance(payload, NoticeGiven) and (self.departure is None or event.at > self.departure.at):
             self.departure = Departure(at=event.at, initiated_by=payload.by, event_id=event.id)
             self._notice = self.departure
@@ -181,6 +196,11 @@ class ClientRecord:
             notice = self._notice
             self.departure = notice or Departure(at=event.at, initiated_by=payload.initiated_by, event_id=event.id)
             self._notice = None
+
+    def _onboarded(self, payload: ClientOnboarded) -> None:
+        self.name = payload.name
+        if payload.monthly_value is not None:
+            self.monthly_value = payload.monthly_value
 
     def finish(self) -> None:
         """Join the latest survey answer given after the departure to it."""
@@ -225,6 +245,11 @@ def active_between(
     if first_at is None:
         return iter(())
     return (moment for moment in moments if moment >= first_at and (departed_at is None or moment < departed_at))
+
+
+def _stream_order(event: Event) -> tuple[int, int]:
+    """Where ``event`` stands in its stream read in time order: its moment, then its version."""
+    return (event.at.key, event.version or 0)
 
 
 class Histories(Protocol):

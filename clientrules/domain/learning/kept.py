@@ -28,14 +28,14 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_right
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
 from clientrules.domain.decisions.set_aside import UNDECIDABLE, one_line
 from clientrules.domain.decisions.standing import Standings, position_of
 from clientrules.domain.errors import StoreError
-from clientrules.domain.events import Instant
+from clientrules.domain.events import Event, Instant
 from clientrules.domain.facts import ClientFold, Facts
 from clientrules.domain.facts.catalogue import FACTS
 from clientrules.domain.learning.backtest import (
@@ -349,6 +349,19 @@ class MomentsUpdate:
             for moment, row in zip(found.moments, self._stored.rows_of(found)):
                 record.knows(moment, self._grace_days, {n: v for n, v in zip(FACTS, row) if v is not None})
 
+    def known(
+        self, client: str, version: int, onboardings: Iterable[Event], read: Callable[[], Iterable[Event]]
+    ) -> ClientRecord | None:
+        """``client``'s record built without reading its events (:meth:`ClientRecord.known`), when it was kept at
+        ``version`` of its stream and had not left: told the values kept of it (:meth:`tell`), it answers a pass
+        over the clients at the moments it was kept at without folding. None for any other client: read it."""
+        found = self._clients.get(client)
+        if self._stored is None or found is None or found.version != version:
+            return None
+        if found.departure is not None or found.first_at is None:
+            return None
+        return ClientRecord.known(client, version=version, first_at=found.first_at, onboardings=onboardings, read=read)
+
     def add(self, record: ClientRecord) -> None:
         """:meth:`tell` ``record``, then keep it (unless :attr:`fresh`)."""
         self.tell(record)
@@ -408,20 +421,6 @@ def _same_clients(stored: KeptMoments, versions: Sequence[tuple[str, int]]) -> b
 
 def _keys(moments: Iterable[Instant]) -> list[int]:
     return [moment.key for moment in moments]
-
-
-class Teed:
-    """Histories that hand each record to ``also`` as it is read: another pass's work done in the same pass."""
-
-    def __init__(self, histories: Histories, also: Callable[[ClientRecord], None]) -> None:
-        self._histories = histories
-        self._also = also
-        self.timeframe = histories.timeframe
-
-    def __iter__(self) -> Iterator[ClientRecord]:
-        for record in self._histories:
-            self._also(record)
-            yield record
 
 
 def replay_kept(
