@@ -9,7 +9,7 @@ import pytest
 from clientrules import Ledger
 from clientrules.application.decisions import KEPT_FROM_ONE_CALL
 from clientrules.application.folds import WRITE_AFTER, Folds
-from clientrules.domain.events import Event, Instant, registry
+from clientrules.domain.events import Event, IncidentReported, Instant, InvoiceIssued, NoticeGiven, PaymentReceived, registry
 from clientrules.domain.facts import ClientFold, FactsError, facts_of
 from clientrules.domain.facts.stored import fold_format, fold_from_text, fold_text
 from clientrules.domain.events.registry import Registry
@@ -129,3 +129,24 @@ def test_a_call_about_a_few_clients_keeps_their_folds_for_the_next_and_a_pass_ov
     assert read == [few, [], many, many]
     assert [client for client, _ in ledger.decisions.iter_folds(few + many[:1])] == few + many[:1]
     assert read[-1] == many[:1]  # the few are still kept
+
+
+def test_a_stored_fold_reads_back_exactly_at_both_ends_of_the_calendar() -> None:
+    """Every number a snapshot holds is an integer that fits in 64 bits, even for events at the first and last
+    moments a store accepts (orjson, which reads a stored fold, would read a larger one as a float)."""
+    first, last = "1000-01-01T00:00:00Z", "8999-12-31T23:59:59.999999Z"
+    events = [
+        Event.new("acme", InvoiceIssued(invoice_id="i-1", amount=10**9, due_on="8999-12-31", issued_on="1000-01-01"), first),
+        Event.new("acme", PaymentReceived(invoice_id="i-1", amount=5), last),
+        Event.new("acme", IncidentReported(kind="rude", against="staff", severity=3), last),
+        Event.new("acme", NoticeGiven(by="client", effective_on="8999-12-31"), last),
+    ]
+    fold = ClientFold()
+    fold.apply_all(event.stored(version, version) for version, event in enumerate(events, start=1))
+    fold.client = "acme"
+    text = fold_text(fold)
+    body = text.partition("\n")[2]
+    numbers = [value for table in json.loads(body)["tables"].values() for column in table.values() for value in column
+               if not isinstance(value, str)]
+    assert numbers and all(type(value) is int and abs(value) < 2**63 for value in numbers)
+    assert fold_from_text(text, client="acme", version=4).to_snapshot() == fold.to_snapshot()

@@ -76,6 +76,14 @@ def test_unknown_data_keys_are_kept(store):
     assert read.data == {"hours": 2.0, "billable": False, "ticket": "T-9", "tags": ["x"]}
 
 
+def test_numbers_of_any_size_a_store_accepts_read_back_the_same(store):
+    extra = {"big": 2**70, "negative": -(2**64), "precise": 0.1 + 0.2, "huge": 1.5e300}
+    store.append([Event.new("acme", WorkLogged(hours=2.0, billable=False, extra=extra), "2026-03-01")])
+    (read,) = store.read_client("acme")
+    assert read.data == {"hours": 2.0, "billable": False, **extra}
+    assert [type(value) for value in read.data.values()] == [float, bool, int, int, float, float]
+
+
 def test_read_client_is_in_time_order_whatever_the_append_order(store):
     store.append([work("a", "2026-03-05", id="late"), work("a", "2026-03-01", id="early"), work("a", "2026-03-03", id="mid")])
     assert [e.id for e in store.read_client("a")] == ["early", "mid", "late"]

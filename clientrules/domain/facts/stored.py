@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import orjson
+
 from clientrules.domain.events import Registry
 from clientrules.domain.facts.fold import SNAPSHOT_SCHEMA, ClientFold, FactsError
 
@@ -43,8 +45,11 @@ def fold_from_text(text: str, *, client: str, version: int) -> ClientFold:
     if checksum != _checksum(body):
         raise FactsError(f"the stored fold of client {client!r} fails its checksum: fold the events again")
     try:
-        snapshot = json.loads(body)
-    except ValueError:
+        # orjson reads a snapshot two to three times faster than json, and exactly: it reads an integer beyond 64 bits
+        # as a float, and every number in a snapshot is an integer far below (a moment of the supported years in
+        # microseconds, a tie-break, a date's ordinal, a count, a severity)
+        snapshot = orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError is one
         raise FactsError(f"the stored fold of client {client!r} is not JSON: fold the events again") from None
     fold = ClientFold.from_snapshot(snapshot, checked=False)  # the checksum held: it is what fold_text wrote
     if fold.client != client or fold.version != version:
