@@ -150,8 +150,8 @@ class ClientRecord:
     ) -> ClientRecord:
         """The record of ``client``, a client that has not left, built without reading its events: its stream's
         ``version`` and its ``first_at`` as known, its name and monthly value from its ``onboardings`` (its
-        ``ClientOnboarded`` events). Its facts are those it is told (:meth:`knows`); asked any other moment, it
-        folds every event ``read`` gives."""
+        ``ClientOnboarded`` events); its ``last_at`` is not known (None). Its facts are those it is told
+        (:meth:`knows`); asked any other moment, it folds every event ``read`` gives."""
         record = cls(client, read)
         record.version, record.first_at = version, first_at
         for event in sorted(onboardings, key=_stream_order):
