@@ -176,8 +176,8 @@ def test_an_unchanged_history_is_backtested_without_reading_any_client_again(tmp
 def test_on_stored_moments_the_evidence_reads_only_the_clients_who_left_or_changed(tmp_path: Path) -> None:
     """Where the stored moments hold a client that stayed as its stream is, the evidence pass does not read its
     events: its values are kept and its name is that of its last onboarding in time (one appended later but
-    dated earlier does not rename it; once erased, it reads as erased). The evidence is the one folding every
-    client gives."""
+    dated earlier does not rename it; once erased, it reads as erased). A client whose stream changed since (here:
+    it left) is read. The evidence is the one folding every client gives."""
     url = str(tmp_path / "shop.db")
     departed_shop(url)
     with Ledger.open(url) as ledger:
@@ -196,17 +196,18 @@ def test_on_stored_moments_the_evidence_reads_only_the_clients_who_left_or_chang
         assert read == ["leaves"]
         assert stored == evidence_json(ledger.learning.evidence())
         assert stored["names"] == {"stays": "Renamed", "leaves": "Name of leaves", "quiet": "Quiet one"}
-        ledger.record("quiet", MeetingHeld(topic="review", outcome="resolved"), START + dt.timedelta(days=20))
+        ledger.record("quiet", RelationshipEnded(initiated_by="client"), START + dt.timedelta(days=70))
     with Ledger.open(url) as ledger:
         stored, read = evidence_read(ledger)
         assert read == ["leaves", "quiet"]
         assert stored == evidence_json(ledger.learning.evidence())
-        ledger.erase("quiet", requested_by="the client, by e-mail")
+        assert [departed["client"] for departed in stored["departed"]] == ["quiet", "leaves"]
+        ledger.erase("stays", requested_by="the client, by e-mail")
         evidence_read(ledger)  # its stream changed: read, and kept again
     with Ledger.open(url) as ledger:
         stored, read = evidence_read(ledger)
-        assert read == ["leaves"]
-        assert stored["names"]["quiet"] == ERASED
+        assert read == ["leaves", "quiet"]
+        assert stored["names"]["stays"] == ERASED
 
 
 def evidence_json(evidence: Any) -> dict[str, Any]:
