@@ -105,8 +105,8 @@ class EventLog(Protocol):
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         """Every event after ``after_position`` in position order, read in batches."""
 
-    def read_types(self, types: Collection[str]) -> list[Event]:
-        """Every event whose type is one of ``types``, of every stream, in global position order."""
+    def iter_types(self, types: Collection[str], *, batch: int = 10_000) -> Iterator[Event]:
+        """Every event whose type is one of ``types``, of every stream, in global position order, read in batches."""
 
     def head_position(self) -> int:
         """The position of the last stored event (0 when empty)."""

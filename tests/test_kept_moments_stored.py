@@ -38,6 +38,7 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.learning import kept as kept_module
 from clientrules.domain.learning.backtest import backtests, replay
+from clientrules.domain.learning.history import ClientRecord, Onboardings
 from clientrules.domain.learning.kept_format import kept_from_bytes, kept_to_bytes
 
 START = dt.datetime(2025, 1, 10, tzinfo=dt.timezone.utc)
@@ -208,6 +209,28 @@ def test_on_stored_moments_the_evidence_reads_only_the_clients_who_left_or_chang
         stored, read = evidence_read(ledger)
         assert read == ["leaves", "quiet"]
         assert stored["names"]["stays"] == ERASED
+
+
+def test_a_known_record_is_named_and_valued_as_reading_its_events_would() -> None:
+    """Of many onboardings, taken in any order, the record keeps the last in time's name and the last monthly value
+    given: the same as reading every event."""
+    dated = [("First", 900, 0), ("Renamed", None, 20), ("Back-dated", 700, 10), ("Older", 500, 5)]
+    events = [
+        Event.new("acme", ClientOnboarded(name=name, monthly_value=value), START + dt.timedelta(days=day)).stored(version, version)
+        for version, (name, value, day) in enumerate(dated, start=1)
+    ]
+    onboardings = Onboardings()
+    for event in [*reversed(events), *events]:
+        onboardings.add(event)
+    assert len(onboardings.of("acme")) == 2 and onboardings.of("other") == []
+    read = ClientRecord.from_events("acme", sorted(events, key=lambda event: event.at))  # in time, as a store reads them
+    known = ClientRecord.known(
+        "acme", version=4, first_at=Instant.from_datetime(START), onboardings=onboardings.of("acme"), read=lambda: events
+    )
+    assert (known.name, known.monthly_value) == (read.name, read.monthly_value) == ("Renamed", 700)
+    assert known.facts(Instant.from_datetime(START + dt.timedelta(days=30)), 7) == read.facts(
+        Instant.from_datetime(START + dt.timedelta(days=30)), 7
+    )
 
 
 def evidence_json(evidence: Any) -> dict[str, Any]:

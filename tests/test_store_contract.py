@@ -206,16 +206,18 @@ def test_read_all_and_iter_all_follow_positions(store):
     assert [e.id for e in store.iter_all(after_position=2, batch=4)] == [f"e{i}" for i in range(2, 25)]
 
 
-def test_read_types_gives_every_stream_s_events_of_those_types_in_position_order(store):
+def test_iter_types_gives_every_stream_s_events_of_those_types_in_position_order(store):
     onboard = [
         Event.new(client, ClientOnboarded(name=f"Name of {client}"), at, id=f"o-{client}-{at}")
         for client, at in (("b", "2026-03-05"), ("a", "2026-03-01"), ("b", "2026-01-01"))
     ]
     store.append([onboard[0], work("a", "2026-03-02"), onboard[1]])
     store.append([Event.new("$rules", RuleSetAdopted(version=1, source="x"), "2026-01-01"), onboard[2]])
-    assert [(e.id, e.payload) for e in store.read_types([ClientOnboarded.TYPE])] == [(e.id, e.payload) for e in onboard]
-    assert [e.client for e in store.read_types([ClientOnboarded.TYPE, RuleSetAdopted.TYPE])] == ["b", "a", "$rules", "b"]
-    assert store.read_types([FollowUpSent.TYPE]) == []
+    for batch in (1, 2, 10_000):
+        read = store.iter_types([ClientOnboarded.TYPE], batch=batch)
+        assert [(e.id, e.payload) for e in read] == [(e.id, e.payload) for e in onboard]
+        assert [e.client for e in store.iter_types([ClientOnboarded.TYPE, RuleSetAdopted.TYPE], batch=batch)] == ["b", "a", "$rules", "b"]
+    assert list(store.iter_types([FollowUpSent.TYPE])) == []
 
 
 def test_clients_summarise_client_streams_only(store):

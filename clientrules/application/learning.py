@@ -47,7 +47,7 @@ from clientrules.domain.learning.backtest import (
     version_in_force,
 )
 from clientrules.domain.learning.evidence import Evidence, gather
-from clientrules.domain.learning.history import ClientRecord, Histories, Timeframe
+from clientrules.domain.learning.history import ClientRecord, Histories, Onboardings, Timeframe
 from clientrules.domain.learning.kept import (
     KeptMoments,
     MomentsUpdate,
@@ -116,7 +116,7 @@ class StoredHistories:
 class KnownHistories:
     """Every client of ``histories``, in the same order, each as ``update`` knows it where it can
     (:meth:`~clientrules.domain.learning.kept.MomentsUpdate.known`: its values kept, its name from its
-    onboardings, read in one query), else read from the store; each record is handed to ``also`` (``update``'s
+    onboardings, every client's read in one pass, of which at most two a client are kept), else read from the store; each record is handed to ``also`` (``update``'s
     ``tell`` or ``add``: told the values kept of it, and kept again) before it is given: another pass's work
     done in the same pass."""
 
@@ -130,11 +130,11 @@ class KnownHistories:
         self.timeframe = histories.timeframe
 
     def __iter__(self) -> Iterator[ClientRecord]:
-        onboardings: dict[str, list[Event]] = {}
-        for event in self._store.read_types([ClientOnboarded.TYPE]):
-            onboardings.setdefault(event.client, []).append(event)
+        onboardings = Onboardings()
+        for event in self._store.iter_types([ClientOnboarded.TYPE]):
+            onboardings.add(event)
         for client, version in self._histories.versions():
-            record = self._update.known(client, version, onboardings.get(client, ()), partial(self._store.read_client, client))
+            record = self._update.known(client, version, onboardings.of(client), partial(self._store.read_client, client))
             if record is None:
                 record = self._histories.record(client)
             self._also(record)

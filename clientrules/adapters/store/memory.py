@@ -242,11 +242,15 @@ class MemoryStore:
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
-    def read_types(self, types: Collection[str]) -> list[Event]:
+    def iter_types(self, types: Collection[str], *, batch: int = 10_000) -> Iterator[Event]:
         wanted = set(types)
-        with self._lock:
-            rows = [row for row in self._rows if row.type in wanted]
-        return self._decode(rows)
+
+        def read(*, after_position: int, limit: int) -> list[Event]:
+            with self._lock:
+                rows = [row for row in self._rows[after_position:] if row.type in wanted][:limit]
+            return self._decode(rows)
+
+        return iter_in_batches(read, after_position=0, batch=batch)
 
     def head_position(self) -> int:
         with self._lock:

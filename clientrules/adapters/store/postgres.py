@@ -506,13 +506,18 @@ class PostgresStore(PostgresWatchTables):
     def iter_all(self, *, after_position: int = 0, batch: int = 10_000) -> Iterator[Event]:
         return iter_in_batches(self.read_all, after_position=after_position, batch=batch)
 
-    def read_types(self, types: Collection[str]) -> list[Event]:
-        return self._decode(
-            self.read(
-                f"SELECT {COLUMNS} FROM {_EVENTS} WHERE e.type = ANY(%s) ORDER BY e.position",
-                (self._key_types, sorted(types)),
+    def iter_types(self, types: Collection[str], *, batch: int = 10_000) -> Iterator[Event]:
+        wanted = sorted(types)
+
+        def read(*, after_position: int, limit: int) -> list[Event]:
+            return self._decode(
+                self.read(
+                    f"SELECT {COLUMNS} FROM {_EVENTS} WHERE e.type = ANY(%s) AND e.position > %s ORDER BY e.position LIMIT %s",
+                    (self._key_types, wanted, after_position, limit),
+                )
             )
-        )
+
+        return iter_in_batches(read, after_position=0, batch=batch)
 
     def head_position(self) -> int:
         return int(self.read("SELECT COALESCE(MAX(position), 0) FROM events")[0][0])

@@ -252,6 +252,30 @@ def _stream_order(event: Event) -> tuple[int, int]:
     return (event.at.key, event.version or 0)
 
 
+class Onboardings:
+    """Of every client's ``ClientOnboarded`` events, taken in any order, those its record reads (:meth:`ClientRecord.known`):
+    the last in time, which names it, and the last in time that gives a monthly value. At most two a client,
+    however many it has."""
+
+    def __init__(self) -> None:
+        self._named: dict[str, Event] = {}
+        self._valued: dict[str, Event] = {}
+
+    def add(self, event: Event) -> None:
+        payload = event.payload
+        if not isinstance(payload, ClientOnboarded):
+            return
+        for last in (self._named, self._valued) if payload.monthly_value is not None else (self._named,):
+            found = last.get(event.client)
+            if found is None or _stream_order(found) < _stream_order(event):
+                last[event.client] = event
+
+    def of(self, client: str) -> list[Event]:
+        """The onboardings of ``client`` its record reads (none if it has none)."""
+        named, valued = self._named.get(client), self._valued.get(client)
+        return [event for event in (valued, named) if event is not None]
+
+
 class Histories(Protocol):
     """Every client's record, one at a time, and the timeframe they span (what each pass of the loop reads)."""
 
