@@ -49,7 +49,7 @@ from clientrules.domain.learning.backtest import (
     settled_until,
 )
 from clientrules.domain.learning.evidence import check_moments, moments_checked
-from clientrules.domain.learning.history import ClientRecord, Departure, Histories, Timeframe
+from clientrules.domain.learning.history import ClientRecord, Departure, Timeframe
 from clientrules.domain.rules.model import FactValue, RuleSet
 
 #: the index arrays' item: 2 bytes while a fact took fewer distinct values than that holds, else 4
@@ -324,18 +324,19 @@ class MomentsUpdate:
     def needs_fold(self, client: str, version: int) -> bool:
         """Whether ``client`` at ``version`` is kept at that version and has moments new to it: its fold at that
         version gives them (:meth:`reuse`), without reading its events."""
-        found = self._clients.get(client)
-        if found is None or found.version != version:
+        kept = self._kept_at(client, version)
+        if kept is None:
             return False
+        _, found = kept
         checked = self._checked[client] = self._keeping.checked(found)
         return _keys(checked) != _keys(found.moments)
 
     def reuse(self, client: str, version: int, fold: ClientFold | None = None) -> bool:
         """Keep ``client`` at ``version`` of its stream as it was kept (its new moments, if any, asked of ``fold``,
         its fold at that version), without reading it, if it can be."""
-        found = self._clients.get(client)
-        if self._stored is not None and found is not None and found.version == version:
-            return self._keeping.reuse(self._stored, found, fold, self._checked.pop(client, None))
+        kept = self._kept_at(client, version)
+        if kept is not None:
+            return self._keeping.reuse(*kept, fold, self._checked.pop(client, None))
         why, at = self._set_aside.get(client, ("", None))
         if at == version:  # its facts failed at moments it is still checked at, and nothing new came
             self._keeping.set_aside(client, why, version)
@@ -344,9 +345,10 @@ class MomentsUpdate:
 
     def tell(self, record: ClientRecord) -> None:
         """Tell ``record`` the values kept of it, if they were kept at its version."""
-        found = self._clients.get(record.client)
-        if self._stored is not None and found is not None and found.version == record.version:
-            for moment, row in zip(found.moments, self._stored.rows_of(found)):
+        kept = self._kept_at(record.client, record.version)
+        if kept is not None:
+            stored, found = kept
+            for moment, row in zip(found.moments, stored.rows_of(found)):
                 record.knows(moment, self._grace_days, {n: v for n, v in zip(FACTS, row) if v is not None})
 
     def known(
@@ -355,12 +357,20 @@ class MomentsUpdate:
         """``client``'s record built without reading its events (:meth:`ClientRecord.known`), when it was kept at
         ``version`` of its stream and had not left: told the values kept of it (:meth:`tell`), it answers a pass
         over the clients at the moments it was kept at without folding. None for any other client: read it."""
-        found = self._clients.get(client)
-        if self._stored is None or found is None or found.version != version:
+        kept = self._kept_at(client, version)
+        if kept is None:
             return None
+        _, found = kept
         if found.departure is not None or found.first_at is None:
             return None
         return ClientRecord.known(client, version=version, first_at=found.first_at, onboardings=onboardings, read=read)
+
+    def _kept_at(self, client: str, version: int) -> tuple[KeptMoments, KeptClient] | None:
+        """The stored moments and ``client`` in them, if it was kept at ``version`` of its stream."""
+        found = self._clients.get(client)
+        if self._stored is None or found is None or found.version != version:
+            return None
+        return self._stored, found
 
     def add(self, record: ClientRecord) -> None:
         """:meth:`tell` ``record``, then keep it (unless :attr:`fresh`)."""
