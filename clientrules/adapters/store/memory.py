@@ -247,7 +247,8 @@ class MemoryStore:
 
         def read(*, after_position: int, limit: int) -> list[Event]:
             with self._lock:
-                rows = [row for row in self._rows[after_position:] if row.type in wanted][:limit]
+                after = itertools.islice(self._rows, after_position, None)
+                rows = list(itertools.islice((row for row in after if row.type in wanted), limit))
             return self._decode(rows)
 
         return iter_in_batches(read, after_position=0, batch=batch)
