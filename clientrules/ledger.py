@@ -187,7 +187,7 @@ class Ledger:
             Ledger.open, self.url, settings=self._settings, engine_factory=self._engine_factory, clock=self.clock
         )
         yield from iter_evaluate_parallel(
-            opener, chosen, workers=workers, moment=moment, version=version, record=record, set_aside=set_aside
+            self, opener, chosen, workers=workers, moment=moment, version=version, record=record, set_aside=set_aside
         )
 
     def evaluation_queue(self) -> EvaluationQueue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -61,6 +62,24 @@ def test_evaluate_with_workers_gives_the_decisions_of_one_process_in_the_same_or
         counts = recorded_per_client(ledger)
         assert sorted(counts) == sorted(summary.client for summary in ledger.clients())
         assert set(counts.values()) == {1}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_evaluate_with_workers_stopped_early_decides_and_records_no_further(store_url):
+    clients = [f"c{number:04d}" for number in range(400)]
+    with Ledger.open(store_url) as ledger:
+        ledger.append(onboard(clients))
+        decisions = ledger.iter_evaluate(as_of="2026-06-01", record=True, workers=2)
+        first = next(decisions)
+        decisions.close()
+        assert not multiprocessing.active_children()  # the pool's process is gone
+        counts = recorded_per_client(ledger)
+    assert first.client == "c0000"
+    assert set(counts.values()) == {1}
+    assert "c0000" in counts
+    # the chunk the caller decided, and at most the two the pool's process had taken: 3 chunks of 50
+    assert len(counts) <= 150
 
 
 def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url):
