@@ -1,11 +1,11 @@
 """``evaluate --workers N``: the clients cut into chunks, decided by the calling process and a pool of N - 1 more.
 
 The calling process takes chunks from the front, and the pool, from the
-back, one chunk per pool process at a time, until they meet: the caller
-decides from the start while the pool's processes start (each is spawned,
-imports the library and starts its engine: most of a second), and the pool
-takes as many chunks as it can decide in the time the caller needs for the
-rest. Each pool process opens its own ledger on the same database
+back, two chunks per pool process at a time (one deciding, the next waiting),
+until they meet: the caller decides from the start while the pool's
+processes start (each is spawned, imports the library, opens the store and
+starts its engine: about half a second), and the pool takes as many chunks as
+it can decide in the time the caller needs for the rest. Each pool process opens its own ledger on the same database
 (``open_ledger``, which the ledger gives: it must pickle) and keeps one engine
 (durable-rules is one-thread-per-process bound). The caller fixes the moment
 and the rule-set version before anything starts, so the decisions are the
