@@ -1,8 +1,8 @@
 """``evaluate --workers N``: the clients cut into chunks, decided by the calling process and a pool of N - 1 more.
 
 The calling process takes chunks from the front, and the pool, from the
-back, two chunks per pool process at a time (one deciding, the next waiting),
-until they meet: the caller decides from the start while the pool's
+back, two chunks per pool process at a time (one deciding, the next waiting)
+from when that process is up, until they meet: the caller decides from the start while the pool's
 processes start (each is spawned, imports the library, opens the store and
 starts its engine: about half a second), and the pool takes as many chunks as
 it can decide in the time the caller needs for the rest. Each pool process opens its own ledger on the same database
@@ -110,9 +110,15 @@ class _Shares:
         self._stopped = False
 
     def start(self, processes: int) -> None:
-        """Give each of the pool's ``processes`` two chunks: one to decide, and the next, so that it never waits
-        for the caller (busy deciding its own) to hand it one."""
-        for _ in range(2 * processes):
+        """Give each of the pool's ``processes`` two chunks once it is up (so that a run the caller finishes before
+        then waits for no chunk of the pool's): one to decide, and the next, so that it never waits for the caller
+        (busy deciding its own) to hand it one. A pool that cannot start leaves every chunk to the caller."""
+        for _ in range(processes):
+            self._pool.submit(_ready).add_done_callback(self._up)
+
+    def _up(self, ready: Future[None]) -> None:
+        if not ready.cancelled() and ready.exception() is None:
+            self._give_pool_one()
             self._give_pool_one()
 
     def take_front(self) -> int | None:
@@ -161,6 +167,10 @@ def _reported(decided: Decided, set_aside: Callable[[str, str], None] | None) ->
 def _open(open_ledger: Callable[[], DecidingLedger]) -> None:
     global _process_ledger
     _process_ledger = open_ledger()
+
+
+def _ready() -> None:
+    """Nothing: it returns once the pool process that runs it has opened its ledger."""
 
 
 def _decide(clients: list[str], task: Task) -> Decided:

@@ -18,6 +18,8 @@ from clientrules import ClientRulesError, Ledger
 from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
 from clientrules.application.evaluation_queue import WorkerReport, run_worker
+from clientrules.domain.events import Instant
+from clientrules.parallel import iter_evaluate_parallel
 
 CHANGED_CLIENTS = 300
 
@@ -80,6 +82,23 @@ def test_evaluate_with_workers_stopped_early_decides_and_records_no_further(stor
     assert "c0000" in counts
     # the chunk the caller decided, and at most the two the pool's process had taken: 3 chunks of 50
     assert len(counts) <= 150
+
+
+def _no_store_here() -> Ledger:
+    raise OSError("no store here")
+
+
+@pytest.mark.slow
+def test_a_pool_that_cannot_start_leaves_every_chunk_to_the_calling_process(db_url):
+    moment = Instant.parse("2026-06-01")
+    with Ledger.open(db_url) as ledger:
+        ledger.append(onboard(range(40)))
+        alone = [(decision.client, decision.verdict) for decision in ledger.iter_evaluate(as_of=moment)]
+        clients = ledger.decisions.clients_to_decide(None, moment)
+        shared = iter_evaluate_parallel(ledger, _no_store_here, clients, workers=2, moment=moment,
+                                        version=ledger.rules.current())
+        assert [(decision.client, decision.verdict) for decision in shared] == alone
+    assert len(alone) == 40
 
 
 def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url):
