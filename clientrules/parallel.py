@@ -18,6 +18,7 @@ import math
 import multiprocessing
 import threading
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from decimal import Decimal
 from typing import Callable, Iterator, Protocol, Sequence
 
 from clientrules.application.decisions import Decisions
@@ -31,8 +32,9 @@ MAX_CHUNK = 1_000
 
 #: what deciding a chunk gives: its decisions, and the (client, reason) of each client set aside
 Decided = tuple[list[Decision], list[tuple[str, str]]]
-#: what each chunk is decided with: the moment, the rule-set version's number, and whether to record
-Task = tuple[Instant, int, bool]
+#: what each chunk is decided with: the moment, the rule-set version's number, whether to record, and the portfolio's
+#: value at the moment when the rules read ``revenue_share`` (computed once for every chunk: it reads every client)
+Task = tuple[Instant, int, bool, Decimal | None]
 
 
 class DecidingLedger(Protocol):
@@ -71,7 +73,8 @@ def iter_evaluate_parallel(
         return
     size = min(MAX_CHUNK, math.ceil(len(clients) / (workers * 4)))
     chunks = [list(clients[start:start + size]) for start in range(0, len(clients), size)]
-    task: Task = (moment, version.version, record)
+    reads_share = version.ruleset.facts_computed[1]
+    task: Task = (moment, version.version, record, here.decisions.portfolio_value(moment) if reads_share else None)
     if len(chunks) == 1:
         yield from _reported(_decide_with(here, chunks[0], task), set_aside)
         return
@@ -179,12 +182,13 @@ def _decide(clients: list[str], task: Task) -> Decided:
 
 
 def _decide_with(ledger: DecidingLedger, clients: list[str], task: Task) -> Decided:
-    moment, version, record = task
+    moment, version, record, portfolio_value = task
     failed: list[tuple[str, str]] = []
     try:
         ruleset = ledger.rules.get(version)
         decisions = ledger.decisions.iter_evaluate(
-            clients, as_of=moment, record=record, ruleset=ruleset, set_aside=lambda *client_reason: failed.append(client_reason)
+            clients, as_of=moment, record=record, ruleset=ruleset, portfolio_value=portfolio_value,
+            set_aside=lambda *client_reason: failed.append(client_reason),
         )
         return list(decisions), failed
     except ClientRulesError as error:  # subclasses with extra arguments do not survive pickling

@@ -67,6 +67,24 @@ def test_evaluate_with_workers_gives_the_decisions_of_one_process_in_the_same_or
 
 
 @pytest.mark.slow
+def test_evaluate_with_workers_gives_each_client_its_share_of_the_whole_portfolio(store_url):
+    with Ledger.open(store_url) as ledger:
+        ledger.append([Event.new(f"c{value:04d}", ClientOnboarded(name=f"c{value:04d}", monthly_value=float(value)),
+                                 "2026-01-05") for value in range(100, 1100, 100)])
+        changes = ledger.rule_changes
+        changes.adopt(changes.added(fact="revenue_share", op=">=", value=0.1, verdict="renegotiate",
+                                    description="A large share of our revenue"), note="a rule on the share")
+    one = run(store_url, "evaluate", "--as-of", "2026-06-01", "--json")
+    two = run(store_url, "evaluate", "--as-of", "2026-06-01", "--json", "--workers", "2")
+    assert one.exit_code == two.exit_code == 0, two.stderr
+    shares = {decision["client"]: reason["facts"]["revenue_share"] for decision in json.loads(one.stdout)
+              for reason in decision["reasons"] if "revenue_share" in reason["facts"]}
+    # each monthly value over the 5,500 of all ten clients
+    assert shares == {f"c{value:04d}": pytest.approx(value / 5500) for value in range(600, 1100, 100)}
+    assert two.stdout == one.stdout
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_evaluate_with_workers_stopped_early_decides_and_records_no_further(store_url):
     clients = [f"c{number:04d}" for number in range(400)]

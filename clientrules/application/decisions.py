@@ -100,19 +100,25 @@ class Decisions:
         record: bool = False,
         ruleset: RuleSetVersion | None = None,
         set_aside: Callable[[str, str], None] | None = None,
+        portfolio_value: Decimal | None = None,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
         in transactions of :data:`RECORD_BATCH` before they are yielded.
 
         With ``set_aside``, a client that cannot be decided (its facts or the
         engine fail for it) is passed to it with a one-line reason and the
-        others are decided; without, its error is raised.
+        others are decided; without, its error is raised. ``portfolio_value``:
+        :meth:`portfolio_value` as of ``as_of``, when the caller has it already
+        (calls that share one moment, such as the chunks of ``evaluate --workers``,
+        then read every client's fold for it once, not once a call); without it,
+        it is computed when the rules read ``revenue_share``.
         """
         moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        for decisions in self._iter_decide([version], self.clients_to_decide(clients, moment), moment, set_aside):
+        ids = self.clients_to_decide(clients, moment)
+        for decisions in self._iter_decide([version], ids, moment, set_aside, portfolio_value):
             if record:
                 self._store.append(
                     [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
@@ -139,13 +145,16 @@ class Decisions:
         ids: list[str],
         moment: Instant,
         set_aside: Callable[[str, str], None] | None,
+        portfolio_value: Decimal | None = None,
     ) -> Iterator[list[tuple[Decision, ...]]]:
         """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
         ways: dict[tuple[int, bool], FactsOf] = {}
         for version in versions:
             self._engines.engine(version)  # an engine's process starts up while the first clients are folded
             if version.ruleset.facts_computed not in ways:
-                ways[version.ruleset.facts_computed] = self.facts_for(version, [moment])
+                ways[version.ruleset.facts_computed] = self.facts_for(
+                    version, [moment], portfolio_values=None if portfolio_value is None else [portfolio_value]
+                )
         cached = len(ids) <= KEPT_FROM_ONE_CALL
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
@@ -189,18 +198,26 @@ class Decisions:
             for client, status in statuses.items()
         ]
 
-    def facts_for(self, version: RuleSetVersion, moments: Sequence[Instant], *, every_fact: bool = False) -> FactsOf:
+    def facts_for(
+        self,
+        version: RuleSetVersion,
+        moments: Sequence[Instant],
+        *,
+        every_fact: bool = False,
+        portfolio_values: Sequence[Decimal] | None = None,
+    ) -> FactsOf:
         """The facts the rules of ``version`` decide a client on, from its fold, at any of ``moments``: the one
         way every decision (evaluate, the watcher, the decision over time, explain) computes them.
 
         ``revenue_share`` is there when an enabled rule reads it, or with
         ``every_fact`` (an explanation lists every fact): the portfolio's value
-        it divides by is then computed once per moment.
+        it divides by is then computed once per moment, unless given as ``portfolio_values`` (one per moment).
         """
         grace_days, reads_share = version.ruleset.facts_computed
         portfolios: dict[int, Decimal] = {}
         if every_fact or reads_share:
-            portfolios = dict(zip((moment.key for moment in moments), self.portfolio_values(moments)))
+            values = self.portfolio_values(moments) if portfolio_values is None else portfolio_values
+            portfolios = dict(zip((moment.key for moment in moments), values))
 
         def facts_of(fold: ClientFold, moment: Instant) -> Facts:
             return fold.facts(moment, grace_days=grace_days, portfolio_value=portfolios.get(moment.key))
