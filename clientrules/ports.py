@@ -95,6 +95,9 @@ class EventStreams(Protocol):
     def client_version(self, client: str) -> int:
         """The client's current version (0 when it has no event)."""
 
+    def client_versions(self, clients: Collection[str]) -> dict[str, int]:
+        """:meth:`client_version` of each of ``clients``, in one read."""
+
 
 class EventLog(Protocol):
     """Every stored event, of every stream, in global position order."""

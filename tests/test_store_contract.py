@@ -44,6 +44,13 @@ def test_an_empty_store_has_nothing(store):
     assert store.clients() == []
 
 
+def test_client_versions_gives_each_client_s_version_in_one_read(store):
+    assert store.client_versions([]) == {}
+    store.append([work("a", "2026-03-01"), work("b", "2026-03-01"), work("a", "2026-03-02")])
+    assert store.client_versions(["a", "nobody", "b", "a"]) == {"a": 2, "nobody": 0, "b": 1}
+    assert store.client_versions(["b"]) == {"b": store.client_version("b")}
+
+
 def test_append_sets_versions_per_client_and_dense_global_positions(store):
     result = store.append([work("a", "2026-03-01"), work("b", "2026-03-01"), work("a", "2026-03-02")])
     assert (result.stored, result.already_present, result.last_position) == (3, 0, 3)

@@ -256,8 +256,9 @@ class Decisions:
         if clients is None:
             return self._store.client_ids(started_by=moment)
         ids = [check_client_id(client) for client in clients]
+        versions = self._store.client_versions(ids)
         for client in ids:
-            if self._store.client_version(client) == 0:
+            if versions[client] == 0:
                 raise UnknownClient(client)
         return ids
 

@@ -234,6 +234,10 @@ class MemoryStore:
         with self._lock:
             return len(self._streams.get(client, ()))
 
+    def client_versions(self, clients: Collection[str]) -> dict[str, int]:
+        with self._lock:
+            return {client: len(self._streams.get(client, ())) for client in clients}
+
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         with self._lock:
             rows = self._rows[after_position : None if limit is None else after_position + limit]

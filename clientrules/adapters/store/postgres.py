@@ -495,6 +495,13 @@ class PostgresStore(PostgresWatchTables):
     def client_version(self, client: str) -> int:
         return int(self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0])
 
+    def client_versions(self, clients: Collection[str]) -> dict[str, int]:
+        rows = self.read(
+            "SELECT c, (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = c) FROM unnest(%s::text[]) AS c",
+            (list(clients),),
+        )
+        return {client: int(version) for client, version in rows}
+
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self.read(

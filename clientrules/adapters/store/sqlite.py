@@ -641,6 +641,13 @@ class SqliteStore(SqliteWatchTables):
     def client_version(self, client: str) -> int:
         return int(self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0])
 
+    def client_versions(self, clients: Collection[str]) -> dict[str, int]:
+        rows = self._read(
+            "SELECT w.value, (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = w.value) FROM json_each(?) w",
+            (json.dumps(list(clients)),),
+        )
+        return {client: int(version) for client, version in rows}
+
     def read_all(self, *, after_position: int = 0, limit: int | None = None) -> list[Event]:
         return self._decode(
             self._read(
