@@ -2,10 +2,11 @@
 
 The calling process takes chunks from the front, and the pool, from the
 back, two chunks per pool process at a time (one deciding, the next waiting)
-from when that process is up, until they meet: the caller decides from the start while the pool's
-processes start (each is spawned, imports the library, opens the store and
-starts its engine: about half a second), and the pool takes as many chunks as
-it can decide in the time the caller needs for the rest. Each pool process opens its own ledger on the same database
+from when that process is up, until they meet: the caller decides from the
+start while the pool's processes start (each is spawned, imports the
+library, opens the store and starts its engine: about half a second), and
+the pool takes as many chunks as it can decide in the time the caller needs
+for the rest. Each pool process opens its own ledger on the same database
 (``open_ledger``, which the ledger gives: it must pickle) and keeps one engine
 (durable-rules is one-thread-per-process bound). The caller fixes the moment
 and the rule-set version before anything starts, so the decisions are the

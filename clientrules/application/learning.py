@@ -116,9 +116,9 @@ class StoredHistories:
 class KnownHistories:
     """Every client of ``histories``, in the same order, each as ``update`` knows it where it can
     (:meth:`~clientrules.domain.learning.kept.MomentsUpdate.known`: its values kept, its name from its
-    onboardings, every client's read in one pass, of which at most two a client are kept), else read from the store; each record is handed to ``also`` (``update``'s
-    ``tell`` or ``add``: told the values kept of it, and kept again) before it is given: another pass's work
-    done in the same pass."""
+    onboardings, every client's read in one pass, of which at most two a client are kept), else read from the
+    store; each record is handed to ``also`` (``update``'s ``tell`` or ``add``: told the values kept of it, and
+    kept again) before it is given: another pass's work done in the same pass."""
 
     def __init__(
         self, histories: StoredHistories, update: MomentsUpdate, store: StoreForLearning, also: Callable[[ClientRecord], None]

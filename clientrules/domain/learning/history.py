@@ -253,9 +253,9 @@ def _stream_order(event: Event) -> tuple[int, int]:
 
 
 class Onboardings:
-    """Of every client's ``ClientOnboarded`` events, taken in any order, those its record reads (:meth:`ClientRecord.known`):
-    the last in time, which names it, and the last in time that gives a monthly value. At most two a client,
-    however many it has."""
+    """Of every client's ``ClientOnboarded`` events, taken in any order, those its record reads
+    (:meth:`ClientRecord.known`): the last in time, which names it, and the last in time that gives a monthly
+    value. At most two a client, however many it has."""
 
     def __init__(self) -> None:
         self._named: dict[str, Event] = {}
