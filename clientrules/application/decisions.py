@@ -28,9 +28,9 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
-from clientrules.domain.facts.fold import portfolio_value
+from clientrules.domain.facts.portfolio import PortfolioValue, ValueSteps
 from clientrules.domain.facts.status import ClientStatus
-from clientrules.ports import ClientQueries, DecisionEngine, EventStreams
+from clientrules.ports import ClientQueries, DecisionEngine, EventLog, EventStreams
 
 #: clients whose fold is kept between calls (about 15 KB each for a short history)
 FOLD_CACHE_SIZE = 1_000
@@ -48,8 +48,8 @@ class UnknownDecision(ClientRulesError):
     """No recorded decision has that event id for that client."""
 
 
-class StoreForDecisions(EventStreams, ClientQueries, Protocol):
-    """What deciding reads and writes: the clients' streams and which clients there are."""
+class StoreForDecisions(EventStreams, EventLog, ClientQueries, Protocol):
+    """What deciding reads and writes: the clients' streams, which clients there are and which changed."""
 
 
 class Decisions:
@@ -75,6 +75,9 @@ class Decisions:
         #: client -> its fold and the version of the fold stored for it, least recently used first
         self._folds: OrderedDict[str, tuple[ClientFold, int]] = OrderedDict()
         self._lock = threading.Lock()
+        #: every client's value steps, and the store's head position they are as of (:meth:`portfolio_values`)
+        self._portfolio: tuple[PortfolioValue, int] | None = None
+        self._portfolio_lock = threading.Lock()
 
     def evaluate(
         self,
@@ -231,20 +234,33 @@ class Decisions:
         return total
 
     def portfolio_values(self, moments: Sequence[Instant]) -> list[Decimal]:
-        """:meth:`portfolio_value` at each of ``moments``, in their order, with one read of the clients' folds."""
-        ids = self._store.client_ids(started_by=max(moments))
+        """:meth:`portfolio_value` at each of ``moments``, in their order.
+
+        Every client's value steps (:meth:`ClientFold.value_steps`) are kept
+        from one call to the next, as of the store's head position: a call
+        reads the folds of the clients with an event since the last one only
+        (the first call reads every client's).
+        """
+        with self._portfolio_lock:
+            head, kept = self._store.head_position(), self._portfolio
+            if kept is None or head < kept[1]:
+                portfolio, clients = PortfolioValue(), self._store.client_ids()
+            else:
+                portfolio, clients = kept[0], self._store.changed_clients(kept[1]) if head > kept[1] else []
+            portfolio.replace(self._value_steps(clients))
+            self._portfolio = (portfolio, head)
+            return portfolio.at(moments)
+
+    def _value_steps(self, clients: list[str]) -> dict[str, ValueSteps]:
         kept: dict[str, tuple[ClientFold, int]] = {}
-        cached = len(ids) <= KEPT_FROM_ONE_CALL
-        totals = [Decimal(0)] * len(moments)
-        for start in range(0, len(ids), RECORD_BATCH):
-            folds = []
-            for client, fold, stored in self._up_to_date(ids[start:start + RECORD_BATCH]):
-                folds.append(fold)
-                if cached:
-                    kept[client] = (fold, stored)
-            totals = [total + portfolio_value(folds, moment) for total, moment in zip(totals, moments)]
+        cached = len(clients) <= KEPT_FROM_ONE_CALL
+        steps = {}
+        for client, fold, stored in self._up_to_date(clients):
+            steps[client] = fold.value_steps()
+            if cached:
+                kept[client] = (fold, stored)
         self._keep(kept)
-        return totals
+        return steps
 
     def status(self, client: str, as_of: Moment | None = None) -> ClientStatus:
         """Where ``client`` stands as of ``as_of`` (default: now): active, leaving or left."""
@@ -356,6 +372,8 @@ class Decisions:
         """Forget the cached folds and close the engines."""
         with self._lock:
             self._folds.clear()
+        with self._portfolio_lock:
+            self._portfolio = None
         self._engines.close()
 
     def _recorded(self, client: str, event_id: str) -> Event:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 from clientrules.domain.errors import ClientRulesError
 from clientrules.domain.events import Event, Instant, as_instant
 from clientrules.domain.facts.invoices import InvoiceBook
+from clientrules.domain.facts.portfolio import ValueSteps
 from clientrules.domain.facts.status import LEAVING, LEFT, NOT_ENDED, ClientStatus
 from clientrules.domain.facts.timeline import DAY_US, EXACT, TIE_BITS, TIE_MASK, ZERO, Timeline, at_of, last_key_at, order_key
 from clientrules.domain.facts.value import Facts, Incident
@@ -101,6 +102,8 @@ _DERIVED: dict[str, tuple[tuple[str, Callable[[tuple[Any, ...]], bool]], ...]] =
 _SUMMED = {"work": 0, "unbillable": 0}
 #: The kinds the invoice book keeps (each invoice's timeline of them), in the order :meth:`InvoiceBook.load` takes them.
 _BOOK_KINDS = {"invoice": "issues", "payment": "payments", "void": "voids"}
+#: Kinds whose moments change what a client adds to the portfolio's value (:meth:`ClientFold.value_steps`).
+_VALUE_KINDS = ("onboarded", "value", "notice", "ended")
 #: Read-only stand-in for a timeline nothing was folded into yet (a fold creates its timelines lazily).
 _NOTHING = Timeline(summed=0)
 #: The fields of each kind's row (a column of its snapshot table each); exact decimals are written as strings.
@@ -352,13 +355,41 @@ class ClientFold:
 
     def monthly_value(self, as_of: Instant) -> Decimal:
         """The latest ``monthly_value`` given by ``ClientOnboarded`` or ``TermsRenegotiated`` by ``as_of`` (0 if none)."""
+        return self._monthly_value_at(as_instant(as_of, field="as_of").key)
+
+    def _monthly_value_at(self, now: int) -> Decimal:
         values = self._of("value")
-        count = bisect_right(values.keys, last_key_at(as_instant(as_of, field="as_of").key))
+        count = bisect_right(values.keys, last_key_at(now))
         return values.rows[count - 1][0] if count else ZERO
 
     def status(self, as_of: Instant) -> ClientStatus:
         """Active, leaving or left as of ``as_of`` (``clientrules/domain/facts/status.py`` says how)."""
-        now = as_instant(as_of, field="as_of").key
+        return self._status_at(as_instant(as_of, field="as_of").key)
+
+    def value_steps(self) -> ValueSteps:
+        """What this client adds to the portfolio's value (:class:`~clientrules.domain.facts.portfolio.PortfolioValue`)
+        at every moment: its ``monthly_value``, or nothing once it has left.
+
+        Both read only when the client was onboarded, renegotiated, gave
+        notice or ended, and the midnight its notice runs out, so what it adds
+        changes only at those moments: the steps are each such moment at which
+        it changes, with what it adds from then on (nothing before the first).
+        """
+        notices = self._of("notice")
+        moments = {at_of(key) for kind in _VALUE_KINDS for key in self._of(kind).keys}
+        moments.update((effective - _EPOCH_ORDINAL) * DAY_US for _, effective in notices.rows)
+        starts: list[int] = []
+        values: list[Decimal] = []
+        adds = ZERO
+        for now in sorted(moments):
+            value = ZERO if self._status_at(now).is_left else self._monthly_value_at(now)
+            if value.compare_total(adds):  # 2.50 after 2.5 too: the sum is written as the values are
+                starts.append(now)
+                values.append(value)
+                adds = value
+        return tuple(starts), tuple(values)
+
+    def _status_at(self, now: int) -> ClientStatus:
         bound = last_key_at(now)
         onboarded = self._of("onboarded")
         started = bisect_right(onboarded.keys, bound)
@@ -587,18 +618,9 @@ def _day(key: int) -> dt.date:
     return dt.date.fromordinal(_EPOCH_ORDINAL + at_of(key) // DAY_US)
 
 
-#: the one fact that depends on other clients: it needs :func:`portfolio_value`
+#: the one fact that depends on other clients: it needs the portfolio's value
+#: (:class:`~clientrules.domain.facts.portfolio.PortfolioValue`)
 REVENUE_SHARE = "revenue_share"
-
-
-def portfolio_value(folds: Iterable[ClientFold], as_of: Instant) -> Decimal:
-    """The sum of the ``monthly_value`` of the clients of ``folds`` not left as of ``as_of``: what
-    ``revenue_share`` divides by (the one fact that depends on other clients)."""
-    total = ZERO
-    for fold in folds:
-        if not fold.status(as_of).is_left:
-            total = EXACT.add(total, fold.monthly_value(as_of))
-    return total
 
 
 def _none(_: Any) -> None:
