@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from clientrules import ClientRulesError, Ledger
 from clientrules.cli.main import cli
-from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, WorkLogged
+from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, RelationshipEnded, WorkLogged
 from clientrules.application.evaluation_queue import WorkerReport, run_worker
 from clientrules.domain.events import Instant
 from clientrules.parallel import iter_evaluate_parallel
@@ -154,6 +154,20 @@ def test_a_client_that_cannot_be_decided_is_set_aside_without_stopping_the_other
         ledger.append(onboard(["ghost"]))  # its next event queues it again
         assert run_worker(ledger.evaluation_queue(), once=True) == WorkerReport(1, 1, 0)
         assert (queue.failed(), recorded_per_client(ledger)["ghost"]) == ([], 1)
+
+
+def test_a_client_that_has_left_leaves_the_queue_with_nothing_recorded(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        ledger.append(onboard(["acme", "bolt", "gone"]))
+        ledger.append([Event.new("gone", RelationshipEnded(initiated_by="client"), "2026-01-20")])
+        queue = ledger.evaluation_queue()
+        queue.fill()
+        assert run_worker(ledger.evaluation_queue(), once=True) == WorkerReport(3, 1, 0)
+        assert recorded_per_client(ledger) == {"acme": 1, "bolt": 1}
+        assert (queue.pending(), queue.failed()) == (0, [])
+        ledger.record("gone", WorkLogged(hours=1.0, billable=False), "2026-01-21")  # queued again, still left
+        assert run_worker(ledger.evaluation_queue(), once=True) == WorkerReport(1, 1, 0)
+        assert "gone" not in recorded_per_client(ledger) and queue.pending() == 0
 
 
 def test_the_worker_needs_postgresql(tmp_path):

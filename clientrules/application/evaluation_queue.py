@@ -19,7 +19,8 @@ A worker repeats three steps:
    LOCKED``: two workers never claim the same client, and neither waits for
    the other;
 3. **decide and record** in the claiming transaction: the ``DecisionRecorded``
-   events are appended and the queue rows deleted, then commit. A worker
+   events are appended and the queue rows deleted, then commit (a client that
+   has left is decided with nothing to record: its row goes too). A worker
    killed before the commit leaves the rows queued and nothing recorded;
    another worker takes them. So each queued client is recorded exactly once.
 
@@ -56,7 +57,8 @@ class WorkQueue(Protocol):
     def claim(
         self, size: int, decide: Callable[[list[str]], tuple[list[Event], list[tuple[str, str]]]]
     ) -> tuple[int, list[tuple[str, str]]]:
-        """Claim up to ``size`` clients and record what ``decide`` makes of them, in one transaction."""
+        """Claim up to ``size`` clients and record what ``decide`` makes of them, in one transaction; return how
+        many were decided (recorded, or found to have left) and those set aside, with their error."""
 
     def failed(self) -> list[tuple[str, str]]:
         """The clients set aside, with their error."""
@@ -111,7 +113,7 @@ class EvaluationQueue:
 
     def _record(self, clients: list[str]) -> tuple[list[Event], list[tuple[str, str]]]:
         decisions, failed = self._decide(clients)
-        return [decision.recorded_event(self._clock()) for decision in decisions], failed
+        return [decision.recorded_event(self._clock()) for decision in decisions if decision.verdict is not None], failed
 
     def _decide(self, clients: list[str]) -> tuple[list[Decision], list[tuple[str, str]]]:
         """The decisions of ``clients``, and (client, error) for those that cannot be decided."""

@@ -62,9 +62,10 @@ class PostgresWorkQueue:
     ) -> tuple[int, list[tuple[str, str]]]:
         """Claim up to ``size`` queued clients and, in the same transaction, append what ``decide`` makes of them.
 
-        ``decide`` returns the events to record (one per decided client) and
-        the clients it could not decide, with their error: those are set
-        aside. Returns how many were recorded, and those set aside.
+        ``decide`` returns the events to record (one per decided client, none
+        for a client that has left) and the clients it could not decide, with
+        their error: those are set aside; every other claimed client leaves the
+        queue. Returns how many were decided, and those set aside.
         """
         with self.store.transaction() as connection:
             clients = [
@@ -79,12 +80,12 @@ class PostgresWorkQueue:
                 return 0, []
             recorded, failed = decide(clients)
             self.store.append_in(connection, recorded)
-            connection.execute(
-                "DELETE FROM evaluation_queue WHERE client = ANY(%s)", ([event.client for event in recorded],)
-            )
+            set_aside = {client for client, _ in failed}
+            decided = [client for client in clients if client not in set_aside]
+            connection.execute("DELETE FROM evaluation_queue WHERE client = ANY(%s)", (decided,))
             for client, error in failed:
                 connection.execute("UPDATE evaluation_queue SET error = %s WHERE client = %s", (error, client))
-            return len(recorded), failed
+            return len(decided), failed
 
     def failed(self) -> list[tuple[str, str]]:
         """The clients set aside, with the error of their last evaluation."""
