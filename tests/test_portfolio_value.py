@@ -48,8 +48,9 @@ def defined(folds: list[ClientFold], moment: Instant) -> Decimal:
 
 
 @st.composite
-def portfolios(draw) -> list[ClientFold]:
-    folds = []
+def portfolios(draw) -> tuple[list[ClientFold], list[ClientFold]]:
+    """Each client's fold of all its events, and its fold of the first of them (what it was earlier)."""
+    folds, earlier = [], []
     for client in [f"c{n}" for n in range(draw(st.integers(1, 4)))]:
         drawn = draw(st.lists(st.tuples(VALUE_EVENTS, st.integers(0, 24 * 200)), min_size=1, max_size=12))
         events = []
@@ -59,10 +60,12 @@ def portfolios(draw) -> list[ClientFold]:
                 data = {**data, "effective_on": (at.date() + dt.timedelta(days=data["effective_on"])).isoformat()}
             event = Event(client, Instant.from_datetime(at), registry.decode(type_name, data), f"{client}-{version}")
             events.append(event.stored(version=version, position=version))
-        fold = ClientFold()
+        fold, first = ClientFold(), ClientFold()
         fold.apply_all(draw(st.permutations(events)))
+        first.apply_all(events[: draw(st.integers(0, len(events)))])
         folds.append(fold)
-    return folds
+        earlier.append(first)
+    return folds, earlier
 
 
 def boundaries(folds: list[ClientFold]) -> list[Instant]:
@@ -77,25 +80,29 @@ def boundaries(folds: list[ClientFold]) -> list[Instant]:
 
 @settings(max_examples=300, deadline=None)
 @given(portfolios(), st.lists(st.integers(-24 * 10, 24 * 330), max_size=5))
-def test_the_kept_steps_give_the_defined_value_at_every_moment(folds, hours):
-    portfolio = PortfolioValue()
-    portfolio.replace({f"c{n}": fold.value_steps() for n, fold in enumerate(folds)})
+def test_the_kept_steps_give_the_defined_value_at_every_moment(drawn, hours):
+    folds, earlier = drawn
     moments = boundaries(folds) + [Instant.from_datetime(START + dt.timedelta(hours=h)) for h in hours]
-    found = portfolio.at(moments)
-    for moment, value in zip(moments, found):
+    portfolio = PortfolioValue()
+    portfolio.replace({f"c{n}": fold.value_steps() for n, fold in enumerate(earlier)})
+    assert portfolio.at(moments) == [defined(earlier, moment) for moment in moments]
+    portfolio.replace({f"c{n}": fold.value_steps() for n, fold in enumerate(folds)})  # their histories went on
+    for moment, value in zip(moments, portfolio.at(moments)):
         expected = defined(folds, moment)
         assert value == expected and value.as_tuple() == expected.as_tuple(), moment.text
 
 
-def test_a_client_whose_steps_are_replaced_by_none_adds_nothing():
-    fold = ClientFold()
-    fold.apply(Event("a", Instant.from_datetime(START), ClientOnboarded(name="A", monthly_value=100.0), "a-1")
-               .stored(version=1, position=1))
+def test_a_client_whose_steps_are_replaced_adds_its_new_value_from_then_on():
+    moment = Instant.from_datetime(START)
     portfolio = PortfolioValue()
-    portfolio.replace({"a": fold.value_steps()})
-    assert portfolio.at([Instant.from_datetime(START)]) == [Decimal("100.0")]
-    portfolio.replace({"a": ClientFold().value_steps()})
-    assert portfolio.at([Instant.from_datetime(START)]) == [ZERO]
+    portfolio.replace({"a": ((moment.key,), (Decimal("2.5"),)), "b": ((moment.key,), (Decimal("100"),))})
+    assert [str(value) for value in portfolio.at([moment])] == ["102.5"]
+    portfolio.replace({"a": ((moment.key,), (Decimal("2.50"),))})  # the same value written otherwise
+    assert [str(value) for value in portfolio.at([moment])] == ["102.50"]
+    portfolio.replace({"a": ((moment.key,), (Decimal("7"),))})  # another value from the same moment
+    assert [str(value) for value in portfolio.at([moment])] == ["107"]
+    portfolio.replace({"a": ClientFold().value_steps()})  # none: it adds nothing
+    assert [str(value) for value in portfolio.at([moment])] == ["100"]
 
 
 def test_a_long_lived_ledger_catches_its_value_up_with_every_change(store_url: str) -> None:
