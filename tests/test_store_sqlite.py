@@ -21,7 +21,7 @@ from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Event, Registry, WorkLogged
 from clientrules.domain.events.types import Payload
 from clientrules.adapters.store import open_store
-from clientrules.adapters.store.sqlite import SCHEMA_VERSION, SqliteStore, sqlite_path
+from clientrules.adapters.store.sqlite import CHANGED_CLIENTS, SCHEMA_VERSION, SqliteStore, sqlite_path
 
 WRITERS = 2
 EVENTS_PER_WRITER = 300
@@ -51,6 +51,17 @@ def test_the_database_refuses_update_and_delete_of_events(store, db_url):
     finally:
         raw.close()
     assert [(e.id, e.data) for e in store.read_client("a")] == [("x", {"hours": 1.0, "billable": True})]
+
+
+def test_the_clients_changed_since_a_position_are_found_from_the_events_after_it_alone(store, db_url):
+    store.append([work(f"c{n}") for n in range(20)])
+    raw = sqlite3.connect(db_url)
+    try:
+        plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {CHANGED_CLIENTS}", (18,)))
+    finally:
+        raw.close()
+    assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan and "INDEX" not in plan.replace("PRIMARY KEY", ""), plan
+    assert store.changed_clients(18) == ["c18", "c19"]
 
 
 def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):

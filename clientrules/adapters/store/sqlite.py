@@ -152,6 +152,13 @@ _WRITE_FOLD = (
     " WHERE excluded.format <> client_folds.format OR excluded.version >= client_folds.version"
 )
 
+#: the clients with an event after a position, in the order of their first such event. ``+stream``: grouping by the
+#: bare column makes SQLite scan the whole (stream, at_key, version) index to group without sorting, every event of
+#: the store, rather than only those after the position by the primary key (7.5 ms instead of 0.01 ms for two
+#: events of a 180,000-event store)
+CHANGED_CLIENTS = (
+    "SELECT stream FROM events WHERE position > ? AND stream NOT LIKE '$%' GROUP BY +stream ORDER BY MIN(position)"
+)
 #: one event appended on its own in one statement (its own transaction): its version is the stream's next, and it is
 #: skipped if its id is stored (UNIQUE), if ?9 is given and the stream is at another version, or if ?10 is given and
 #: that invoice no longer has ?11 money events (its version is then NULL, which NOT NULL refuses); no row returned:
@@ -701,11 +708,7 @@ class SqliteStore(SqliteWatchTables):
         return self._retry(lambda: [row[0] for row in connection.execute(sql + " ORDER BY MIN(position)", parameters)])
 
     def changed_clients(self, after_position: int) -> list[str]:
-        rows = self._read(
-            "SELECT stream FROM events WHERE position > ? AND stream NOT LIKE '$%'"
-            " GROUP BY stream ORDER BY MIN(position)",
-            (after_position,),
-        )
+        rows = self._read(CHANGED_CLIENTS, (after_position,))
         return [row[0] for row in rows]
 
     def get_meta(self, key: str) -> str | None:
