@@ -22,13 +22,14 @@ from test_facts_properties import histories
 from test_learning_signal import db, generated, template  # noqa: F401  (a history with proposals to make)
 from test_standing_cache import store_stories
 
-from clientrules import Ledger
+from clientrules import ClientOnboarded, Ledger, WorkLogged
 from clientrules.adapters.durable import DurableEngine
 from clientrules.application import learning
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion
 from clientrules.domain.events import Event
 from clientrules.domain.learning.backtest import backtests, replay
+from clientrules.domain.learning.kept_format import kept_from_bytes
 from clientrules.domain.rules import RuleSetProblems, default_ruleset_text, parse_ruleset
 
 
@@ -71,3 +72,24 @@ def test_the_report_and_proposals_from_one_pass_equal_those_from_folding_every_c
         assert ledger.learning.report().to_json() == report
         assert ledger.learning.proposals().to_json() == proposals
     assert proposals["proposals"] and all(p["backtest"] for p in proposals["proposals"])
+
+
+def test_each_fact_is_kept_in_the_smallest_index_that_holds_its_values_and_read_back_exactly(tmp_path) -> None:
+    """300 clients who logged 300 different numbers of hours: ``hours_90d`` takes more values than a byte can
+    index, the relationship's end two; both read back as the folds give them at every kept client-moment."""
+    with Ledger.open(tmp_path / "many.db") as ledger:
+        for n in range(300):
+            ledger.record(f"c{n:03d}", ClientOnboarded(name=f"C {n}"), "2025-11-05")
+            ledger.record(f"c{n:03d}", WorkLogged(hours=1 + n / 100, billable=True), "2026-01-10")
+        assert ledger.learning.keep_history()
+        kept = kept_from_bytes(ledger.store.read_kept_moments() or b"")
+        assert kept is not None
+        assert (kept.facts["hours_90d"].taken.typecode, kept.facts["relationship_ended"].taken.typecode) == ("H", "B")
+        for client in kept.clients:
+            fold = ledger.decisions.fold(client.client)
+            for offset, moment in enumerate(client.moments):
+                found = kept.facts_at(client.start + offset).values
+                facts = fold.facts(moment).values
+                assert (found["hours_90d"], found["relationship_ended"]) == (
+                    facts["hours_90d"], facts["relationship_ended"]
+                ), (client.client, moment.text)

@@ -74,8 +74,9 @@ class StoreForLearning(EventStreams, ClientQueries, EventLog, KeptMomentsStore, 
     the head position (what kept moments were kept at), and the kept moments between runs."""
 
 
-#: the most client-moments kept for replays (a few dozen bytes each); beyond, every replay folds the histories
-KEPT_MOMENTS_MAX = 1_000_000
+#: the most client-moments kept for replays (about 50 bytes each in memory, twice that while they are kept);
+#: beyond, every replay folds the histories
+KEPT_MOMENTS_MAX = 1_500_000
 
 
 class StoredHistories:

@@ -52,9 +52,9 @@ from clientrules.domain.learning.evidence import check_moments, moments_checked
 from clientrules.domain.learning.history import ClientRecord, Departure, Timeframe
 from clientrules.domain.rules.model import FactValue, RuleSet
 
-#: the index arrays' item: 2 bytes while a fact took fewer distinct values than that holds, else 4
-_SMALL, _LARGE = "H", "I"
-_SMALL_LIMIT = 2**16
+#: the index arrays' items, each with how many distinct values it can index: a column takes the smallest that
+#: holds the values its fact took (most take a few), from its first client-moment on
+_ITEMS = (("B", 2**8), ("H", 2**16), ("I", 2**32))
 #: adopted versions whose decisions at every client-moment are kept with the moments
 VERSIONS_KEPT = 4
 
@@ -179,15 +179,18 @@ class _Column:
 
     def __init__(self) -> None:
         self.index: dict[tuple[type, Any], int] = {}
-        self.taken = array(_LARGE)
+        self.taken = array(_ITEMS[0][0])
 
     def take(self, values: Sequence[FactValue | None]) -> None:
         index = self.index
-        self.taken.extend([index.setdefault(key, len(index)) for key in zip(map(type, values), values)])
+        taken = [index.setdefault(key, len(index)) for key in zip(map(type, values), values)]
+        if len(index) > dict(_ITEMS)[self.taken.typecode]:
+            item = next(item for item, limit in _ITEMS if len(index) <= limit)
+            self.taken = array(item, self.taken)
+        self.taken.extend(taken)
 
     def kept(self) -> FactColumn:
-        taken = array(_SMALL, self.taken) if len(self.index) < _SMALL_LIMIT else self.taken
-        return FactColumn(tuple(value for _, value in self.index), taken)
+        return FactColumn(tuple(value for _, value in self.index), self.taken)
 
 
 class MomentsKeeping:
