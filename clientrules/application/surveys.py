@@ -289,16 +289,21 @@ class Surveys:
     def uninvited(self) -> list[str]:
         """Clients who chose to leave, have left by now and were not invited since, in the order they left
         (clients we ended with are invited only on purpose)."""
-        endings: dict[str, ClientFold] = {}
+        relationship: dict[str, list[Event]] = {}
+        ended: set[str] = set()
         invited: dict[str, list[Event]] = {}
-        for event in self._store.iter_all():
-            if event.type in _ENDING_TYPES:
-                endings.setdefault(event.client, ClientFold()).apply(event)
-            elif isinstance(event.payload, SurveyInvited):
+        for event in self._store.iter_types(_ENDING_TYPES | {SurveyInvited.TYPE}):
+            if isinstance(event.payload, SurveyInvited):
                 invited.setdefault(event.client, []).append(event)
+            else:
+                relationship.setdefault(event.client, []).append(event)
+                if not isinstance(event.payload, ClientOnboarded):
+                    ended.add(event.client)
         now = self._clock()
         departed: list[tuple[dt.date, str]] = []
-        for client, fold in endings.items():
+        for client in ended:  # only they can have left: the others' onboardings are not folded
+            fold = ClientFold()
+            fold.apply_all(relationship[client])
             status = fold.status(now)
             if not status.is_left or not status.client_chose or status.on is None:
                 continue
@@ -317,7 +322,7 @@ class Surveys:
     def _survey_events(self, client: str | None) -> list[Event]:
         if client is not None:
             return [e for e in self._store.read_client(client) if e.type in SURVEY_TYPES]
-        return [e for e in self._store.iter_all() if e.type in SURVEY_TYPES]
+        return list(self._store.iter_types(SURVEY_TYPES))
 
     def _client_invited(self, invitation_id: str) -> str:
         """The client of a genuine link's invitation: from the settings, else (an invitation stored before
@@ -326,7 +331,7 @@ class Surveys:
         client = self._store.get_meta(key)
         if client is not None:
             return client
-        for event in self._store.iter_all():
+        for event in self._store.iter_types([SurveyInvited.TYPE]):
             if isinstance(event.payload, SurveyInvited) and event.payload.invitation_id == invitation_id:
                 return self._store.put_meta_if_absent(key, event.client)
         raise LinkUnknown()
