@@ -8,7 +8,8 @@ technology, and the services (:mod:`clientrules.application`) receive them:
   (every event in global order), :class:`ClientQueries` (which clients
   there are), :class:`KeyStore` (personal-data keys and erasure),
   :class:`StoredSettings` (values kept with the database), :class:`FoldStore`
-  (each client's fold beside its stream), :class:`StandingsStore` (the
+  (each client's fold beside its stream), :class:`FactsStore` (each
+  client's latest computed facts), :class:`StandingsStore` (the
   owner's portfolio kept between runs), :class:`KeptMomentsStore` (the
   learning loop's kept moments), :class:`WatchStore` (the watcher's
   checkpoint and state) and :class:`DeliveryStore` (the outbox of decision
@@ -232,6 +233,35 @@ class FoldStore(Protocol):
 
 
 @attrs.frozen
+class StoredFacts:
+    """One client's facts at a moment as a store keeps them: a cache, never a source of truth.
+
+    ``data`` is opaque to the store; ``version`` is the stream version they
+    were computed at, ``format`` the format they were written in.
+    """
+
+    client: str
+    version: int
+    format: str
+    data: str
+
+
+class FactsStore(Protocol):
+    """A store that keeps each client's latest computed facts beside its stream."""
+
+    def read_stored_facts(self, clients: Sequence[str], *, format: str) -> dict[str, StoredFacts]:
+        """The stored facts of those of ``clients`` that are in ``format`` and of their stream's current version.
+
+        Facts of an earlier version, or in another format, are left out. A few
+        statements for the whole sequence, whatever its length (chunked like
+        :meth:`FoldStore.read_folds`).
+        """
+
+    def write_stored_facts(self, facts: Iterable[StoredFacts]) -> int:
+        """Store ``facts`` in one transaction of their own, each replacing its client's; return how many."""
+
+
+@attrs.frozen
 class StoredStandings:
     """Every client's standing as the owner's portfolio last decided them: a cache, never a source of truth.
 
@@ -406,6 +436,7 @@ class EventStore(
     KeyStore,
     StoredSettings,
     FoldStore,
+    FactsStore,
     StandingsStore,
     KeptMomentsStore,
     WatchStore,

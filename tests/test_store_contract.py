@@ -22,6 +22,7 @@ from clientrules.domain.events import (
     WorkLogged,
 )
 from clientrules.adapters.store import EventStore, open_store
+from clientrules.ports import StoredFacts
 
 
 def work(client: str, at: str, *, id: str | None = None, hours: float = 1.0) -> Event:
@@ -252,6 +253,47 @@ def test_changed_clients_after_a_position(store):
     store.append([work("c", "2026-03-01"), work("a", "2026-03-02"), Event.new("$rules", RuleSetAdopted(version=1, source="x"), "2026-01-01")])
     assert sorted(store.changed_clients(head)) == ["a", "c"]
     assert store.changed_clients(store.head_position()) == []
+
+
+def test_stored_facts_are_read_back_at_their_stream_s_version_and_in_their_format(store):
+    store.append([work("a", "2026-03-01"), work("a", "2026-03-02"), work("b", "2026-03-01")])
+    facts = [StoredFacts("a", 2, "facts-1", '{"a": 1}'), StoredFacts("b", 1, "facts-1", "of b")]
+    assert store.write_stored_facts(facts) == 2
+    assert store.read_stored_facts(["a", "nobody", "b"], format="facts-1") == {"a": facts[0], "b": facts[1]}
+    assert store.read_stored_facts(["b"], format="facts-1") == {"b": facts[1]}  # a was not asked for
+    assert store.read_stored_facts([], format="facts-1") == {}
+    assert store.write_stored_facts([]) == 0
+
+
+def test_stored_facts_of_an_earlier_version_or_another_format_are_left_out(store):
+    store.append([work("a", "2026-03-01"), work("b", "2026-03-01")])
+    store.write_stored_facts([StoredFacts("a", 1, "facts-1", "a at 1"), StoredFacts("b", 1, "facts-0", "b at 1")])
+    store.append([work("a", "2026-03-02")])
+    assert store.read_stored_facts(["a", "b"], format="facts-1") == {}  # a has an event since; b's are of another format
+    assert store.read_stored_facts(["b"], format="facts-0") == {"b": StoredFacts("b", 1, "facts-0", "b at 1")}
+
+
+def test_stored_facts_of_a_client_without_events_are_of_version_0(store):
+    store.write_stored_facts([StoredFacts("new", 0, "facts-1", "none yet"), StoredFacts("ahead", 3, "facts-1", "?")])
+    assert store.read_stored_facts(["new", "ahead"], format="facts-1") == {"new": StoredFacts("new", 0, "facts-1", "none yet")}
+
+
+def test_stored_facts_written_again_replace_the_first_whatever_their_version(store):
+    store.append([work("a", "2026-03-01")])
+    store.write_stored_facts([StoredFacts("a", 5, "facts-1", "first")])
+    assert store.write_stored_facts([StoredFacts("a", 1, "facts-2", "second")]) == 1
+    assert store.read_stored_facts(["a"], format="facts-2") == {"a": StoredFacts("a", 1, "facts-2", "second")}
+    assert store.read_stored_facts(["a"], format="facts-1") == {}
+
+
+def test_stored_facts_of_many_clients_are_read_in_chunks(store):
+    clients = [f"c{n}" for n in range(1_200)]
+    store.append([work(client, "2026-03-01") for client in clients])
+    store.append([work("c700", "2026-03-02")])
+    facts = [StoredFacts(client, 1, "facts-1", f"of {client}") for client in clients]
+    assert store.write_stored_facts(facts) == 1_200
+    found = store.read_stored_facts([*reversed(clients), "nobody"], format="facts-1")
+    assert found == {stored.client: stored for stored in facts if stored.client != "c700"}
 
 
 def test_meta_keeps_the_first_value(store):

@@ -21,7 +21,8 @@ from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Event, Registry, WorkLogged
 from clientrules.domain.events.types import Payload
 from clientrules.adapters.store import open_store
-from clientrules.adapters.store.sqlite import CHANGED_CLIENTS, SCHEMA_VERSION, SqliteStore, sqlite_path
+from clientrules.adapters.store.sqlite import CHANGED_CLIENTS, READ_STORED_FACTS, SCHEMA_VERSION, SqliteStore, sqlite_path
+from clientrules.ports import StoredFacts
 
 WRITERS = 2
 EVENTS_PER_WRITER = 300
@@ -62,6 +63,19 @@ def test_the_clients_changed_since_a_position_are_found_from_the_events_after_it
         raw.close()
     assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan and "INDEX" not in plan.replace("PRIMARY KEY", ""), plan
     assert store.changed_clients(18) == ["c18", "c19"]
+
+
+def test_stored_facts_are_read_with_one_index_seek_per_client_not_a_scan_of_events(store, db_url):
+    store.append([work(f"c{n % 20}", id=f"e{n}") for n in range(200)])
+    store.write_stored_facts([StoredFacts(f"c{n}", 10, "facts-1", "") for n in range(20)])
+    raw = sqlite3.connect(db_url)
+    try:
+        raw.execute("ANALYZE")
+        plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {READ_STORED_FACTS}", ('["c1", "c2"]', "facts-1")))
+    finally:
+        raw.close()
+    assert "SCAN events" not in plan and "SEARCH events USING COVERING INDEX" in plan and "(stream=?)" in plan, plan
+    assert set(store.read_stored_facts(["c1", "c2"], format="facts-1")) == {"c1", "c2"}
 
 
 def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):

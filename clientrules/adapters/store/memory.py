@@ -5,9 +5,10 @@ store contract (:mod:`clientrules.ports`) that does not need a disk:
 append-only streams, per-client versions with optimistic concurrency, dense
 global positions, idempotent appends by id, all-or-nothing batches, personal
 fields sealed with their client's key and read as erased once it is
-destroyed, the folds, the watcher's state and the delivery outbox. Events are
-kept as the database backends keep their rows (:mod:`clientrules.adapters.store.rows`),
-so what is read back is exactly what SQLite or PostgreSQL would give.
+destroyed, the folds and stored facts, the watcher's state and the delivery
+outbox. Events are kept as the database backends keep their rows
+(:mod:`clientrules.adapters.store.rows`), so what is read back is exactly
+what SQLite or PostgreSQL would give.
 
 Nothing outlives the store object: another process, or another
 ``Ledger.open("memory:")``, sees an empty store of its own.
@@ -34,6 +35,7 @@ from clientrules.ports import (
     ClientSummary,
     DeliveryRow,
     NewDelivery,
+    StoredFacts,
     StoredFold,
     StoredStandings,
     StreamTail,
@@ -89,6 +91,7 @@ class MemoryStore:
         self._keys: dict[str, ClientKey] = {}
         self._meta: dict[str, str] = {}
         self._folds: dict[str, StoredFold] = {}
+        self._facts: dict[str, StoredFacts] = {}
         self._standings: StoredStandings | None = None
         self._kept_moments: bytes | None = None
         self._lease: MemoryLease | None = None
@@ -177,6 +180,15 @@ class MemoryStore:
                     written += 1
         return written
 
+    def write_stored_facts(self, facts: Iterable[StoredFacts]) -> int:
+        """Store ``facts``, each replacing its client's."""
+        written = 0
+        with self._lock:
+            for stored in facts:
+                self._facts[stored.client] = stored
+                written += 1
+        return written
+
     def write_standings(self, standings: StoredStandings) -> bool:
         with self._lock:
             later = self._standings is not None and standings.position < self._standings.position
@@ -229,6 +241,16 @@ class MemoryStore:
                 row for client, version in zip(clients, versions) for row in self._streams.get(client, ()) if row.version > version
             ]
         return self._decode(rows)
+
+    def read_stored_facts(self, clients: Sequence[str], *, format: str) -> dict[str, StoredFacts]:
+        with self._lock:
+            return {
+                client: stored
+                for client in clients
+                if (stored := self._facts.get(client)) is not None
+                and stored.format == format
+                and stored.version == len(self._streams.get(client, ()))
+            }
 
     def client_version(self, client: str) -> int:
         with self._lock:

@@ -53,7 +53,7 @@ from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.money.integrity import invoice_of
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.store import postgres_schema
-from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
+from clientrules.ports import AppendResult, ClientSummary, StoredFacts, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.books import Invoice, KnownInvoices
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches
@@ -91,6 +91,18 @@ _WRITE_FOLDS = (
     " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
     " data = excluded.data, written_at = now()"
     " WHERE excluded.format <> stored.format OR excluded.version >= stored.version"
+)
+_WRITE_STORED_FACTS = (
+    "INSERT INTO client_facts (client, version, format, data)"
+    " SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[])"
+    " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format, data = excluded.data"
+)
+#: the stored facts of an array of clients in a format, those of their stream's current version only (0: no event, as
+#: client_version says): its MAX(version) is one lookup in the UNIQUE (stream, version) index per client
+READ_STORED_FACTS = (
+    "SELECT wanted.client, f.version, f.format, f.data FROM unnest(%s::text[]) AS wanted (client)"
+    " CROSS JOIN LATERAL (SELECT * FROM client_facts WHERE client = wanted.client ORDER BY client) f"
+    " WHERE f.format = %s AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = wanted.client)"
 )
 _WRITE_STANDINGS = (
     "INSERT INTO portfolio_standings AS stored (position, ruleset_version, format, data) VALUES (%s, %s, %s, %s)"
@@ -438,6 +450,15 @@ class PostgresStore(PostgresWatchTables):
         with self.transaction() as connection:
             return connection.execute(_WRITE_FOLDS, columns).rowcount
 
+    def write_stored_facts(self, facts: Iterable[StoredFacts]) -> int:
+        """Store ``facts`` in one transaction of their own (see :class:`~clientrules.ports.FactsStore`)."""
+        rows = sorted({stored.client: stored for stored in facts}.values(), key=lambda stored: stored.client)  # one lock order
+        if not rows:
+            return 0
+        columns = ([f.client for f in rows], [f.version for f in rows], [f.format for f in rows], [f.data for f in rows])
+        with self.transaction() as connection:
+            return connection.execute(_WRITE_STORED_FACTS, columns).rowcount
+
     def write_standings(self, standings: StoredStandings) -> bool:
         """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
         row = (standings.position, standings.ruleset_version, standings.format, standings.data)
@@ -491,6 +512,14 @@ class PostgresStore(PostgresWatchTables):
                 )
             ),
         )
+
+    def read_stored_facts(self, clients: Sequence[str], *, format: str) -> dict[str, StoredFacts]:
+        """Clients' stored facts of their stream's current version: one round trip per :data:`CHUNK` clients."""
+        found: dict[str, StoredFacts] = {}
+        for start in range(0, len(clients), CHUNK):
+            rows = self.read(READ_STORED_FACTS, (list(clients[start : start + CHUNK]), format))
+            found.update((row[0], StoredFacts(*row)) for row in rows)
+        return found
 
     def client_version(self, client: str) -> int:
         return int(self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0])

@@ -218,6 +218,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         END $$;
         """,
     ),
+    Migration(
+        12,
+        "each client's latest computed facts (a cache beside its fold)",
+        """
+        -- one row per client, replaced as its stream grows; never written by an append (clientrules.ports.FactsStore)
+        CREATE TABLE client_facts (
+            client text PRIMARY KEY,
+            version integer NOT NULL,
+            format text NOT NULL,
+            data text NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 7)::
+Schema (version 8)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -13,6 +13,7 @@ Schema (version 7)::
     portfolio_standings(only_row, position, ruleset_version, format, data, written_at)   -- version 5
     events_by_invoice: an index of the money events by invoice id                        -- version 6
     kept_moments(only_row, data BLOB, written_at)                                         -- version 7
+    client_facts(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT)        -- version 8
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -26,7 +27,8 @@ and the insert that follows it see the same stream; waiting writers queue on
 ``busy_timeout`` and are retried, so "database is locked" never reaches a user.
 A rolled-back transaction gives its positions back, so positions stay dense.
 
-``client_folds`` caches each client's fold (:class:`~clientrules.ports.FoldStore`):
+``client_folds`` caches each client's fold (:class:`~clientrules.ports.FoldStore`)
+and ``client_facts`` its latest computed facts (:class:`~clientrules.ports.FactsStore`):
 written in transactions of their own, never by an append, and overwritten
 as clients' streams grow.
 
@@ -56,7 +58,7 @@ from clientrules.domain.money import MONEY_TYPES, MoneyBooks
 from clientrules.domain.money.integrity import invoice_of
 from clientrules.domain.privacy import ClientKey, Erasure, PersonalFields
 from clientrules.adapters.clock import utc_now
-from clientrules.ports import AppendResult, ClientSummary, StoredFold, StoredStandings, StreamTail
+from clientrules.ports import AppendResult, ClientSummary, StoredFacts, StoredFold, StoredStandings, StreamTail
 from clientrules.adapters.store.erasing import record_erasure
 from clientrules.adapters.store.books import KnownInvoices
 from clientrules.adapters.store.rows import COLUMNS, decode_rows, encode_data, iter_in_batches
@@ -138,6 +140,14 @@ CREATE TABLE kept_moments (
     written_at TEXT NOT NULL
 );
 """
+_MIGRATIONS[8] = """
+CREATE TABLE client_facts (
+    client TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+"""
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
@@ -150,6 +160,17 @@ _WRITE_FOLD = (
     " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format,"
     " data = excluded.data, written_at = excluded.written_at"
     " WHERE excluded.format <> client_folds.format OR excluded.version >= client_folds.version"
+)
+_WRITE_STORED_FACTS = (
+    "INSERT INTO client_facts (client, version, format, data) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format, data = excluded.data"
+)
+#: the stored facts of the clients of a JSON array in a format, those of their stream's current version only (0: no
+#: event, as client_version says): the stream's MAX(version) is one seek in the UNIQUE (stream, version) index per client
+READ_STORED_FACTS = (
+    "SELECT f.client, f.version, f.format, f.data FROM client_facts f"
+    " WHERE f.client IN (SELECT value FROM json_each(?)) AND f.format = ?"
+    " AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = f.client)"
 )
 
 #: the clients with an event after a position, in the order of their first such event. ``+stream``: grouping by the
@@ -597,6 +618,13 @@ class SqliteStore(SqliteWatchTables):
             return 0
         return self._write(lambda connection: connection.executemany(_WRITE_FOLD, rows).rowcount)
 
+    def write_stored_facts(self, facts: Iterable[StoredFacts]) -> int:
+        """Store ``facts`` in one transaction of their own (see :class:`~clientrules.ports.FactsStore`)."""
+        rows = [(stored.client, stored.version, stored.format, stored.data) for stored in facts]
+        if not rows:
+            return 0
+        return self._write(lambda connection: connection.executemany(_WRITE_STORED_FACTS, rows).rowcount)
+
     def write_standings(self, standings: StoredStandings) -> bool:
         """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
         row = (standings.position, standings.ruleset_version, standings.format, standings.data, utc_now().isoformat())
@@ -644,6 +672,14 @@ class SqliteStore(SqliteWatchTables):
                 )
             ),
         )
+
+    def read_stored_facts(self, clients: Sequence[str], *, format: str) -> dict[str, StoredFacts]:
+        """Clients' stored facts of their stream's current version: one statement per :data:`CHUNK` clients."""
+        found: dict[str, StoredFacts] = {}
+        for start in range(0, len(clients), CHUNK):
+            wanted = json.dumps(list(clients[start : start + CHUNK]))
+            found.update((row[0], StoredFacts(*row)) for row in self._read(READ_STORED_FACTS, (wanted, format)))
+        return found
 
     def client_version(self, client: str) -> int:
         return int(self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0])
