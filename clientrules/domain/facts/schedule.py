@@ -100,7 +100,7 @@ def _moments(fold: ClientFold, now: int, grace_days: int, ages: Mapping[str, Col
         yield invoice.due_us + INVOICE_WINDOW_DAYS * DAY_US
         if invoice.paid_key is None or invoice.paid_key > bound:
             yield midnight_of(invoice.due_ordinal + grace_days + 1)
-    for fact, start in _age_starts(fold, bound):
+    for fact, start in age_starts(fold, bound):
         for threshold in ages.get(fact, ()):
             # d(T) = (T - start) // day; "d >= v" and "d < v" flip at ceil(v), "d > v", "d <= v", "==", "!=" at floor(v) + 1
             for days in {math.ceil(threshold), math.floor(threshold) + 1}:
@@ -120,7 +120,7 @@ def _events_after(fold: ClientFold, bound: int) -> Iterator[int]:
         yield at_of(fold._first[0])
 
 
-def _age_starts(fold: ClientFold, bound: int) -> Iterator[tuple[str, int]]:
+def age_starts(fold: ClientFold, bound: int) -> Iterator[tuple[str, int]]:
     """The moment each day count counts from, as of ``bound`` (as :meth:`ClientFold.facts` reads them)."""
     onboarded = fold._of("onboarded")
     if onboarded.keys and onboarded.keys[0] <= bound:

@@ -1,0 +1,224 @@
+"""A client's facts at a moment, kept with the span over which they still hold (pure).
+
+Folding a long history and computing its facts is most of what deciding a
+client costs, yet between two moments with no new event most facts cannot
+move: :func:`~clientrules.domain.facts.schedule.next_change` gives the first
+moment after T at which one can. A :class:`FactsMemo` keeps the facts as of
+T and answers any moment from T up to (not including) ``until`` exactly as
+the fold would:
+
+* the day counts (``tenure_days``, ``silent_days``, ``plan_age_days``) grow
+  every day, so the memo keeps the moment each counts from and counts again;
+* ``revenue_share`` divides the client's monthly value by the portfolio's,
+  which other clients move: the memo keeps the monthly value and divides again;
+* the status changes when a notice runs out, and the incidents an
+  explanation names are those of the last 365 days: both bound ``until`` too.
+
+A memo is of one stream version and one ``grace_days``: any new event, or
+another grace, and the fold answers. :func:`memo_text` writes it behind a
+checksum and :func:`memo_from_text` reads it back, or raises
+:class:`~clientrules.domain.facts.FactsError`; :func:`memo_format` names
+what it depends on, so a memo written by another version of the code is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from bisect import bisect_right
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+import attrs
+import orjson
+
+from clientrules.domain.events import Instant, Registry, as_instant
+from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.facts.fold import REVENUE_SHARE, ClientFold, FactsError
+from clientrules.domain.facts.invoices import midnight_of
+from clientrules.domain.facts.schedule import age_starts, next_change
+from clientrules.domain.facts.status import ClientStatus
+from clientrules.domain.facts.stored import fold_format
+from clientrules.domain.facts.timeline import DAY_US, EXACT, at_of, last_key_at
+from clientrules.domain.facts.value import Facts, Incident
+
+#: raised whenever what a memo keeps, or how the facts it keeps are computed, changes
+MEMO_SCHEMA = 1
+#: the window of the incidents an explanation names (:attr:`Facts.incidents`)
+INCIDENT_DAYS = 365
+_CHECKSUM_BYTES = 16
+
+
+@attrs.frozen
+class FactsMemo:
+    """``client``'s facts at stream ``version`` as of ``as_of``, valid for moments in ``[as_of, until)``.
+
+    ``until`` is None when nothing can change them later; ``values`` and
+    ``evidence`` are the facts' as of ``as_of`` without ``revenue_share``
+    (``values`` of the day counts are recomputed from ``ages``: the moment, in
+    microseconds since the epoch, each counts from).
+    """
+
+    client: str
+    version: int
+    as_of: Instant
+    until: int | None
+    grace_days: int
+    values: Mapping[str, int | float | bool]
+    evidence: Mapping[str, tuple[str, ...]]
+    incidents: tuple[Incident, ...]
+    ages: Mapping[str, int]
+    monthly_value: Decimal
+    status_then: ClientStatus
+
+    def holds(self, moment: Instant, grace_days: int) -> bool:
+        """Whether the memo answers for ``moment`` under ``grace_days`` exactly as the fold would."""
+        key = moment.key
+        return grace_days == self.grace_days and self.as_of.key <= key and (self.until is None or key < self.until)
+
+    def facts(
+        self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
+    ) -> Facts:
+        """What :meth:`ClientFold.facts` answers for the same arguments (:class:`FactsError` where the memo does not hold)."""
+        as_of = as_instant(as_of, field="as_of")
+        if not self.holds(as_of, grace_days):
+            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
+        now = as_of.key
+        values: dict[str, int | float | bool] = {}
+        evidence: dict[str, tuple[str, ...]] = {}
+        for name, value in self.values.items():
+            start = self.ages.get(name)
+            values[name] = value if start is None else (now - start) // DAY_US
+            if name == "monthly_value" and portfolio_value is not None:
+                values[REVENUE_SHARE] = (
+                    float(EXACT.divide(self.monthly_value, portfolio_value)) if portfolio_value else 0.0
+                )
+        if not explained:
+            return Facts(as_of, values, {})
+        for name, ids in self.evidence.items():
+            evidence[name] = ids
+            if name == "monthly_value" and portfolio_value is not None:
+                evidence[REVENUE_SHARE] = ids
+        return Facts(as_of, values, evidence, self.incidents)
+
+    def status(self, as_of: Instant) -> ClientStatus:
+        """Where the client stands as of ``as_of``, a moment the memo holds for (as :meth:`ClientFold.status`)."""
+        if not self.holds(as_instant(as_of, field="as_of"), self.grace_days):
+            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
+        return self.status_then
+
+
+def memo_of(fold: ClientFold, facts: Facts, *, grace_days: int) -> FactsMemo:
+    """The memo of ``facts``, which ``fold`` (of a stored client) gave with ``grace_days``, with or without
+    ``revenue_share``, with their evidence."""
+    if fold.client is None:
+        raise FactsError("only the fold of a stored client's events can be kept as facts")
+    as_of = facts.as_of
+    now, bound = as_of.key, last_key_at(as_of.key)
+    later = []
+    change = next_change(fold, as_of, grace_days=grace_days, ages={})
+    if change is not None:
+        later.append(change.key)
+    later += [midnight_of(effective) for _, effective in fold._of("notice").rows if midnight_of(effective) > now]
+    incidents = fold._of("incident")
+    oldest = bisect_right(incidents.keys, last_key_at(now - INCIDENT_DAYS * DAY_US))
+    if oldest < len(incidents.keys) and incidents.keys[oldest] <= bound:
+        later.append(at_of(incidents.keys[oldest]) + INCIDENT_DAYS * DAY_US)
+    return FactsMemo(
+        client=fold.client,
+        version=fold.version,
+        as_of=as_of,
+        until=min(later) if later else None,
+        grace_days=grace_days,
+        values={name: value for name, value in facts.values.items() if name != REVENUE_SHARE},
+        evidence={name: ids for name, ids in facts.evidence.items() if name != REVENUE_SHARE},
+        incidents=facts.incidents,
+        ages=dict(age_starts(fold, bound)),
+        monthly_value=fold.monthly_value(as_of),
+        status_then=fold.status(as_of),
+    )
+
+
+def memo_format(registry: Registry) -> str:
+    """The format of memos of folds read through ``registry``: the memo schema, the facts' names and the fold format."""
+    names = hashlib.blake2b(",".join(sorted(FACTS)).encode(), digest_size=4).hexdigest()
+    return f"facts-{MEMO_SCHEMA}-{names}/{fold_format(registry)}"
+
+
+def memo_text(memo: FactsMemo) -> str:
+    """The memo as stored: the hex checksum of its JSON, a line break, that JSON."""
+    status = memo.status_then
+    body = orjson.dumps(
+        {
+            "client": memo.client,
+            "version": memo.version,
+            "as_of": memo.as_of.text,
+            "until": memo.until,
+            "grace_days": memo.grace_days,
+            "values": memo.values,
+            "evidence": memo.evidence,
+            "incidents": [
+                [incident.event_id, incident.on.toordinal(), incident.kind, incident.against, incident.severity]
+                for incident in memo.incidents
+            ],
+            "ages": memo.ages,
+            "monthly_value": str(memo.monthly_value),
+            "status": [
+                status.state,
+                _ordinal(status.on),
+                status.ended_by,
+                _ordinal(status.decided_on),
+                status.event_id,
+            ],
+        }
+    ).decode()
+    return f"{_checksum(body)}\n{body}"
+
+
+def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
+    """The memo :func:`memo_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
+    checksum, _, body = text.partition("\n")
+    if checksum != _checksum(body):
+        raise FactsError(f"the kept facts of client {client!r} fail their checksum: compute them again")
+    try:
+        data = orjson.loads(body)
+        state, on, ended_by, decided_on, event_id = data["status"]
+        memo = FactsMemo(
+            client=data["client"],
+            version=data["version"],
+            as_of=Instant.parse(data["as_of"]),
+            until=data["until"],
+            grace_days=data["grace_days"],
+            values=data["values"],
+            evidence={name: tuple(ids) for name, ids in data["evidence"].items()},
+            incidents=tuple(
+                Incident(event, dt.date.fromordinal(day), kind, against, severity)
+                for event, day, kind, against, severity in data["incidents"]
+            ),
+            ages=data["ages"],
+            monthly_value=Decimal(data["monthly_value"]),
+            status_then=ClientStatus(state, _date(on), ended_by, _date(decided_on), event_id),
+        )
+    except (ValueError, KeyError, TypeError, InvalidOperation):  # orjson.JSONDecodeError is a ValueError
+        raise FactsError(f"the kept facts of client {client!r} are damaged: compute them again") from None
+    if memo.client != client or memo.version != version:
+        raise FactsError(
+            f"the kept facts of client {client!r} at version {version} are of client {memo.client!r} "
+            f"at version {memo.version}: compute them again"
+        )
+    return memo
+
+
+def _checksum(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
+
+
+def _ordinal(day: dt.date | None) -> int | None:
+    return None if day is None else day.toordinal()
+
+
+def _date(ordinal: Any) -> dt.date | None:
+    return None if ordinal is None else dt.date.fromordinal(ordinal)
+
+
+__all__ = ["FactsMemo", "memo_format", "memo_from_text", "memo_of", "memo_text"]
