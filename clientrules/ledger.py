@@ -25,6 +25,7 @@ from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.folds import Folds
+from clientrules.application.kept_facts import KeptFacts
 from clientrules.application.learning import Learning
 from clientrules.application.next_steps import NextStepsService
 from clientrules.application.portfolio import Portfolio
@@ -159,7 +160,9 @@ class Ledger:
     @functools.cached_property
     def decisions(self) -> Decisions:
         """Evaluate, record and explain decisions (:class:`clientrules.application.decisions.Decisions`)."""
-        return Decisions(self.store, self.rules, self.engines, folds=self.folds, clock=self.clock)
+        return Decisions(
+            self.store, self.rules, self.engines, folds=self.folds, clock=self.clock, kept_facts=KeptFacts(self.store)
+        )
 
     def iter_evaluate(
         self,

@@ -213,3 +213,58 @@ def test_decisions_from_stored_folds_equal_a_full_refold(backend: str, request: 
         tails = list(ledger.store.read_folds(clients, format=ledger.folds.format))
         assert all(tail.fold is not None and tail.fold.format == ledger.folds.format for tail in tails)
     assert compared >= 2_000
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_decisions_from_kept_facts_equal_a_full_refold(
+    backend: str, request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each evaluation, by a new ``Decisions`` (nothing in memory), at moments that go forward then back: facts kept
+    by an earlier one are used where they hold and computed again where not; some kept facts are damaged."""
+    from conftest import STORE_BACKENDS
+
+    from clientrules.application import decisions as decisions_module
+    from clientrules.application.kept_facts import KeptFacts
+    from clientrules.ports import StoredFacts
+
+    monkeypatch.setattr(decisions_module, "KEPT_FROM_ONE_CALL", 0)  # every call keeps facts, as one over many clients
+    rng = random.Random(SEED + 1)
+    histories = Histories(rng)
+    clients = [f"c{n:03d}" for n in range(CLIENTS // 2)]
+    kept_facts_used = 0
+    with Ledger.open(STORE_BACKENDS[backend](request, tmp_path)) as ledger:
+        kept = KeptFacts(ledger.store)
+        holding = kept.holding
+
+        def counted(*args, **kwargs):
+            nonlocal kept_facts_used
+            found = holding(*args, **kwargs)
+            kept_facts_used += len(found)
+            return found
+
+        monkeypatch.setattr(kept, "holding", counted)
+        for round_number in range(ROUNDS):
+            ledger.append([event for client in clients for event in histories.batch(client, round_number)])
+            events = {client: ledger.events(client) for client in clients}
+            base = max(histories.latest.values())
+            for days in (-30, 0.5, 3, 40, 200, 1, 400):
+                as_of = Instant.from_datetime(base + dt.timedelta(days=days))
+                if days == 1:  # a few kept facts damaged: flipped bytes, another client's
+                    stored = kept._store.read_stored_facts(clients, format=kept.format)
+                    victims = rng.sample(sorted(stored), min(6, len(stored)))
+                    ledger.store.write_stored_facts(
+                        [StoredFacts(c, stored[c].version, kept.format, stored[c].data.replace('"version"', '"versio"'))
+                         for c in victims[:3]]
+                        + [StoredFacts(c, stored[c].version, kept.format, stored[victims[0]].data) for c in victims[3:]]
+                    )
+                decisions = Decisions(
+                    ledger.store, ledger.rules, ledger.engines, folds=Folds(ledger.store), clock=ledger.clock,
+                    kept_facts=kept,
+                )
+                try:
+                    found = {decision.client: decision.to_json() for decision in decisions.evaluate(clients, as_of=as_of)}
+                finally:
+                    decisions.close()
+                for client in clients:
+                    assert found[client] == refolded_decision(ledger, client, events[client], as_of), (client, as_of)
+    assert kept_facts_used >= len(clients) * ROUNDS

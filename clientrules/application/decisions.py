@@ -9,7 +9,10 @@ cache and brings them up to date by reading only the events stored after
 :class:`~clientrules.application.engines.Engines`, per rule-set version, so a
 newly adopted version takes effect on the next call, without a restart. The
 facts of up to :data:`RECORD_BATCH` clients go to the engine at once (one
-round trip when the engine runs in a process of its own, the default).
+round trip when the engine runs in a process of its own, the default). A call
+about more clients than it keeps folds of decides each client whose facts
+were kept by an earlier one and still hold (:class:`~clientrules.application.kept_facts.KeptFacts`)
+from those, and keeps the facts of the others.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence, cast
 
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
+from clientrules.application.kept_facts import KeptFacts
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions.explanation import Explanation, Recorded, explain_decision
 from clientrules.domain.decisions.model import Decision
@@ -28,6 +32,7 @@ from clientrules.domain.decisions.set_aside import UNDECIDABLE, decide_each_alon
 from clientrules.domain.errors import ClientRulesError, StoreError, UnknownClient
 from clientrules.domain.events import Clock, DecisionRecorded, Event, Instant, Moment, check_client_id, moment_or_now
 from clientrules.domain.facts import ClientFold, Facts
+from clientrules.domain.facts.memo import FactsMemo, memo_of
 from clientrules.domain.facts.portfolio import PortfolioValue, ValueSteps
 from clientrules.domain.facts.status import ClientStatus
 from clientrules.ports import ClientQueries, DecisionEngine, EventLog, EventStreams
@@ -40,8 +45,9 @@ FOLD_CACHE_SIZE = 1_000
 KEPT_FROM_ONE_CALL = 100
 #: decisions stored per transaction when recording
 RECORD_BATCH = 1_000
-#: a client's facts from its fold at a moment, as one rule-set version sees them (:meth:`Decisions.facts_for`)
-FactsOf = Callable[[ClientFold, Instant], Facts]
+#: a client's facts from its fold (or its kept facts) at a moment, as one rule-set version sees them
+#: (:meth:`Decisions.facts_for`)
+FactsOf = Callable[[ClientFold | FactsMemo, Instant], Facts]
 
 
 class UnknownDecision(ClientRulesError):
@@ -64,12 +70,15 @@ class Decisions:
         folds: Folds,
         clock: Clock,
         fold_cache_size: int = FOLD_CACHE_SIZE,
+        kept_facts: KeptFacts | None = None,
     ) -> None:
-        """``folds``: where clients' folds come from (the store's, :class:`~clientrules.application.folds.Folds`)."""
+        """``folds``: where clients' folds come from (the store's, :class:`~clientrules.application.folds.Folds`);
+        ``kept_facts``: where a call about many clients keeps their facts and finds them again (None: nowhere)."""
         self._store = store
         self._rules = rules
         self._engines = engines
         self._latest = folds
+        self._kept_facts = kept_facts
         self._clock = clock
         self._fold_cache_size = fold_cache_size
         #: client -> its fold and the version of the fold stored for it, least recently used first
@@ -184,14 +193,34 @@ class Decisions:
         facts: dict[tuple[int, bool], list[tuple[str, Facts]]] = {way: [] for way in ways}
         statuses: dict[str, ClientStatus] = {}
         kept: dict[str, tuple[ClientFold, int]] = {}
-        for client, fold, stored in self._up_to_date(clients):
-            statuses[client] = fold.status(moment)
+        graces = {grace for grace, _ in ways}
+        keeps_facts = self._kept_facts is not None and not cached and len(graces) == 1
+        holding = self._kept_facts.holding(clients, moment, *graces) if self._kept_facts and keeps_facts else {}
+        computed: list[FactsMemo] = []
+        folds = self._up_to_date([client for client in clients if client not in holding])
+        upcoming = next(folds, None)
+        for client in clients:
+            source: ClientFold | FactsMemo
+            if client in holding:
+                source = holding[client]
+            elif upcoming is not None and upcoming[0] == client:
+                _, source, stored = upcoming
+                upcoming = next(folds, None)  # after the last one: the folds to write are written
+                if cached:
+                    kept[client] = (source, stored)
+            else:
+                continue
+            statuses[client] = source.status(moment)
             if not statuses[client].is_left:
                 for way, facts_of in ways.items():
-                    facts[way].append((client, facts_of(fold, moment)))
-            if cached:
-                kept[client] = (fold, stored)
+                    facts[way].append((client, facts_of(source, moment)))
+            if keeps_facts and isinstance(source, ClientFold):
+                (grace,) = graces
+                explained = facts[next(iter(ways))][-1][1] if not statuses[client].is_left else None
+                computed.append(memo_of(source, explained or source.facts(moment, grace_days=grace), grace_days=grace))
         self._keep(kept)
+        if self._kept_facts is not None:
+            self._kept_facts.keep(computed)
         decided = [iter(self._engines.decide_batch(facts[version.ruleset.facts_computed], version)) for version in versions]
         return [
             tuple(
@@ -222,7 +251,7 @@ class Decisions:
             values = self.portfolio_values(moments) if portfolio_values is None else portfolio_values
             portfolios = dict(zip((moment.key for moment in moments), values))
 
-        def facts_of(fold: ClientFold, moment: Instant) -> Facts:
+        def facts_of(fold: ClientFold | FactsMemo, moment: Instant) -> Facts:
             return fold.facts(moment, grace_days=grace_days, portfolio_value=portfolios.get(moment.key))
 
         return facts_of
