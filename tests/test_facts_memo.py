@@ -9,6 +9,7 @@ portfolio's value; it must refuse any other moment or grace.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -103,13 +104,16 @@ def test_a_moment_the_kept_facts_do_not_hold_for_is_refused():
 @pytest.mark.parametrize(
     "damage, problem",
     [
-        (lambda text: text.replace('"silent_days":28', '"silent_days":29'), "fail their checksum"),
+        (lambda text: text.replace('"grace_days":7', '"grace_days":8'), "fail their checksum"),
         (lambda text: text.split("\n")[0], "fail their checksum"),
         (lambda text: "", "fail their checksum"),
+        (lambda text: f"{hashlib.blake2b(b'{}', digest_size=16).hexdigest()}\n{{}}", "are damaged"),
+        (lambda text: f"{hashlib.blake2b(b'[1]', digest_size=16).hexdigest()}\n[1]", "are damaged"),
     ],
 )
 def test_damaged_kept_facts_are_refused(damage, problem):
     _, text = kept_facts_text()
+    assert damage(text) != text
     with pytest.raises(FactsError, match=problem):
         memo_from_text(damage(text), client="c1", version=2)
 

@@ -87,6 +87,8 @@ class Decision:
 
     def with_status(self, status: ClientStatus) -> Decision:
         """This decision of an active or leaving client, saying which."""
+        if status.state == self.status and status.on == self.effective_on:
+            return self  # as it is for an active client: a decision is immutable
         return attrs.evolve(self, status=status.state, effective_on=status.on)
 
     def to_json(self) -> dict[str, Any]:

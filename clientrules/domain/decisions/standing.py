@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import attrs
 
@@ -64,6 +64,12 @@ class Standings:
     representable: bool
     #: the standing of each placing met, up to :data:`PLACINGS_KEPT`
     _known: dict[Placing, Standing] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    #: :attr:`thresholds` as three columns (facts, constants, yes/no), which :meth:`placing` maps over
+    _columns: tuple[tuple[Any, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    @_columns.default
+    def _columns_of_thresholds(self) -> tuple[tuple[Any, ...], ...]:
+        return tuple(zip(*self.thresholds)) if self.thresholds else ((), (), ())
 
     @classmethod
     def for_ruleset(cls, ruleset: RuleSet) -> Standings:
@@ -111,14 +117,9 @@ class Standings:
         """Where ``values`` stand against the rules' constants; None when no standing can hold them."""
         if not self.representable:
             return None
-        get = values.get
-        positions: list[int] = []
-        for fact, constants, boolean in self.thresholds:
-            position = position_of(get(fact), constants, boolean)
-            if position is None:
-                return None
-            positions.append(position)
-        return tuple(positions)
+        facts, constants, booleans = self._columns
+        positions = tuple(map(position_of, map(values.get, facts), constants, booleans))
+        return None if None in positions else positions  # type: ignore[return-value]  # no None left in it
 
     def _holding(self, truths: Sequence[bool]) -> Standing:
         """The standing in which each of :attr:`comparisons` holds as ``truths`` says."""

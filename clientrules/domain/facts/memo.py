@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 from bisect import bisect_right
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 import orjson
@@ -47,6 +47,9 @@ MEMO_SCHEMA = 1
 #: the window of the incidents an explanation names (:attr:`Facts.incidents`)
 INCIDENT_DAYS = 365
 _CHECKSUM_BYTES = 16
+#: every fact's name, numbered as kept facts write them (the format names a digest of this list)
+_NAMES = tuple(sorted(FACTS))
+_NUMBERS = {name: number for number, name in enumerate(_NAMES)}
 
 
 @attrs.frozen
@@ -73,39 +76,53 @@ class FactsMemo:
 
     def holds(self, moment: Instant, grace_days: int) -> bool:
         """Whether the memo answers for ``moment`` under ``grace_days`` exactly as the fold would."""
-        key = moment.key
-        return grace_days == self.grace_days and self.as_of.key <= key and (self.until is None or key < self.until)
+        return self._holds(moment.key, grace_days)
+
+    def _holds(self, key: int, grace_days: int) -> bool:
+        return grace_days == self.grace_days and self.as_of_key <= key and (self.until is None or key < self.until)
+
+    #: :attr:`as_of` in microseconds since the epoch, computed once
+    as_of_key: int = attrs.field(init=False, repr=False, eq=False)
+
+    @as_of_key.default
+    def _key_of_as_of(self) -> int:
+        return self.as_of.key
 
     def facts(
         self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
     ) -> Facts:
         """What :meth:`ClientFold.facts` answers for the same arguments (:class:`FactsError` where the memo does not hold)."""
         as_of = as_instant(as_of, field="as_of")
-        if not self.holds(as_of, grace_days):
-            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
         now = as_of.key
-        values: dict[str, int | float | bool] = {}
-        evidence: dict[str, tuple[str, ...]] = {}
-        for name, value in self.values.items():
-            start = self.ages.get(name)
-            values[name] = value if start is None else (now - start) // DAY_US
-            if name == "monthly_value" and portfolio_value is not None:
-                values[REVENUE_SHARE] = (
-                    float(EXACT.divide(self.monthly_value, portfolio_value)) if portfolio_value else 0.0
-                )
+        if not self._holds(now, grace_days):
+            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
+        values = dict(self.values)
+        for name, start in self.ages.items():
+            values[name] = (now - start) // DAY_US
+        evidence = self.evidence
+        if portfolio_value is not None:  # the share goes right after the monthly value, where the fold puts it
+            share = float(EXACT.divide(self.monthly_value, portfolio_value)) if portfolio_value else 0.0
+            values = _after_monthly_value(values, share)
+            evidence = _after_monthly_value(evidence, evidence["monthly_value"])
         if not explained:
             return Facts(as_of, values, {})
-        for name, ids in self.evidence.items():
-            evidence[name] = ids
-            if name == "monthly_value" and portfolio_value is not None:
-                evidence[REVENUE_SHARE] = ids
         return Facts(as_of, values, evidence, self.incidents)
 
     def status(self, as_of: Instant) -> ClientStatus:
         """Where the client stands as of ``as_of``, a moment the memo holds for (as :meth:`ClientFold.status`)."""
-        if not self.holds(as_instant(as_of, field="as_of"), self.grace_days):
+        if not self._holds(as_instant(as_of, field="as_of").key, self.grace_days):
             raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
         return self.status_then
+
+
+def _after_monthly_value(entries: Mapping[str, Any], share: Any) -> dict[str, Any]:
+    """``entries`` with ``revenue_share`` set to ``share`` right after ``monthly_value``."""
+    placed: dict[str, Any] = {}
+    for name, entry in entries.items():
+        placed[name] = entry
+        if name == "monthly_value":
+            placed[REVENUE_SHARE] = share
+    return placed
 
 
 def memo_of(fold: ClientFold, facts: Facts, *, grace_days: int) -> FactsMemo:
@@ -141,7 +158,7 @@ def memo_of(fold: ClientFold, facts: Facts, *, grace_days: int) -> FactsMemo:
 
 def memo_format(registry: Registry) -> str:
     """The format of memos of folds read through ``registry``: the memo schema, the facts' names and the fold format."""
-    names = hashlib.blake2b(",".join(sorted(FACTS)).encode(), digest_size=4).hexdigest()
+    names = hashlib.blake2b(",".join(_NAMES).encode(), digest_size=4).hexdigest()
     return f"facts-{MEMO_SCHEMA}-{names}/{fold_format(registry)}"
 
 
@@ -153,10 +170,11 @@ def memo_text(memo: FactsMemo) -> str:
             "client": memo.client,
             "version": memo.version,
             "as_of": memo.as_of.text,
+            "as_of_key": memo.as_of_key,
             "until": memo.until,
             "grace_days": memo.grace_days,
-            "values": memo.values,
-            "evidence": memo.evidence,
+            "values": _by_number(memo.values),
+            "evidence": _by_number(memo.evidence),
             "incidents": [
                 [incident.event_id, incident.on.toordinal(), incident.kind, incident.against, incident.severity]
                 for incident in memo.incidents
@@ -186,11 +204,11 @@ def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
         memo = FactsMemo(
             client=data["client"],
             version=data["version"],
-            as_of=Instant.parse(data["as_of"]),
+            as_of=Instant.from_key(data["as_of_key"], data["as_of"]),
             until=data["until"],
             grace_days=data["grace_days"],
-            values=data["values"],
-            evidence={name: tuple(ids) for name, ids in data["evidence"].items()},
+            values=_by_name(data["values"]),
+            evidence=_by_name(data["evidence"], tuple),
             incidents=tuple(
                 Incident(event, dt.date.fromordinal(day), kind, against, severity)
                 for event, day, kind, against, severity in data["incidents"]
@@ -207,6 +225,21 @@ def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
             f"at version {memo.version}: compute them again"
         )
     return memo
+
+
+def _by_number(entries: Mapping[str, Any]) -> list[Any]:
+    """``entries`` as one flat list, each fact's number in :data:`_NAMES` then its entry (a third of the text of
+    the names, so a third of the time to read back)."""
+    flat: list[Any] = []
+    for name, entry in entries.items():
+        flat += (_NUMBERS[name], entry)
+    return flat
+
+
+def _by_name(flat: list[Any], convert: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """What :func:`_by_number` wrote, read back in order (each entry through ``convert``, if given)."""
+    entries = flat[1::2]
+    return dict(zip(map(_NAMES.__getitem__, flat[::2]), entries if convert is None else map(convert, entries)))
 
 
 def _checksum(body: str) -> str:

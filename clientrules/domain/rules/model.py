@@ -9,6 +9,7 @@ match; a rule with ``signal = true`` gives no verdict, only that signal.
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Callable, Iterable, Mapping, Union
 
@@ -103,7 +104,7 @@ class Rule:
     #: orders the firing within a stage (higher first); never changes the verdict
     salience: int = 0
 
-    @property
+    @functools.cached_property  # read for every decision: computed once
     def comparisons(self) -> tuple[Comparison, ...]:
         """Every fact comparison of the rule, those inside ``any`` included, in written order."""
         found: list[Comparison] = []
@@ -114,12 +115,12 @@ class Rule:
                 found.extend(condition.comparisons())
         return tuple(found)
 
-    @property
+    @functools.cached_property  # read for every decision: computed once
     def facts_used(self) -> tuple[str, ...]:
         """The names of the facts the rule reads, each once, in written order."""
         return tuple(dict.fromkeys(c.fact for c in self.comparisons))
 
-    @property
+    @functools.cached_property  # read for every decision: computed once
     def signal_conditions(self) -> tuple[SignalCondition, ...]:
         return tuple(c for c in self.when if isinstance(c, SignalCondition))
 
@@ -143,16 +144,17 @@ class RuleSet:
     #: the ``[drafts]`` table (None: the default drafts); see :mod:`clientrules.domain.drafts`
     drafts: Drafts | None = attrs.field(default=None, hash=False)
 
-    @property
+    @functools.cached_property  # read for every decision: computed once
     def enabled_rules(self) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.enabled)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with that id (``KeyError`` when there is none)."""
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Rule]:
+        return {rule.id: rule for rule in reversed(self.rules)}  # the first of a repeated id, as a search finds it
 
     def stages(self) -> dict[str, int]:
         """The stratum of each enabled rule: a rule runs after every signal it negates is settled.
