@@ -78,6 +78,22 @@ def test_stored_facts_are_read_with_one_index_seek_per_client_not_a_scan_of_even
     assert set(store.read_stored_facts(["c1", "c2"], format="facts-1")) == {"c1", "c2"}
 
 
+@pytest.mark.parametrize("started_by", [False, True])
+def test_the_clients_are_listed_by_index_seeks_not_by_grouping_every_event(store, db_url, started_by):
+    from clientrules.adapters.store.sqlite import CLIENT_IDS, CLIENT_IDS_STARTED_BY
+
+    store.append([work(f"c{n % 20}", id=f"e{n}") for n in range(200)])
+    raw = sqlite3.connect(db_url)
+    try:
+        raw.execute("ANALYZE")
+        sql = CLIENT_IDS_STARTED_BY if started_by else CLIENT_IDS
+        plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", (0,) if started_by else ()))
+    finally:
+        raw.close()
+    assert "SCAN events" not in plan and "(stream>?)" in plan and "(stream=? AND version=?)" in plan, plan
+    assert store.client_ids() == [f"c{n}" for n in range(20)]
+
+
 def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
     store.append([work("a")])
     raw = sqlite3.connect(db_url)

@@ -173,6 +173,23 @@ READ_STORED_FACTS = (
     " AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = f.client)"
 )
 
+
+#: the clients in the order of their first event, each found by a few index seeks rather than by grouping every
+#: event: the next stream after the one found until none is left, its first event its version 1. A fifth to a
+#: half of the time on histories of 50 to 160 events a client, about as long on histories of 8 (PostgreSQL,
+#: whose recursive steps cost more, groups instead)
+_STREAMS = (
+    "WITH RECURSIVE streams(stream) AS (SELECT MIN(stream) FROM events UNION ALL"
+    " SELECT (SELECT MIN(stream) FROM events WHERE stream > streams.stream) FROM streams WHERE stream IS NOT NULL)"
+    " SELECT stream FROM streams WHERE stream IS NOT NULL AND stream NOT LIKE '$%'"
+)
+_IN_ORDER_OF_FIRST_EVENT = " ORDER BY (SELECT position FROM events WHERE events.stream = streams.stream AND version = 1)"
+CLIENT_IDS = _STREAMS + _IN_ORDER_OF_FIRST_EVENT
+#: :data:`CLIENT_IDS` of the clients with an event by a moment
+CLIENT_IDS_STARTED_BY = (
+    _STREAMS + " AND (SELECT MIN(at_key) FROM events WHERE events.stream = streams.stream) <= ?" + _IN_ORDER_OF_FIRST_EVENT
+)
+
 #: the clients with an event after a position, in the order of their first such event. ``+stream``: grouping by the
 #: bare column makes SQLite scan the whole (stream, at_key, version) index to group without sorting, every event of
 #: the store, rather than only those after the position by the primary key (7.5 ms instead of 0.01 ms for two
@@ -735,13 +752,14 @@ class SqliteStore(SqliteWatchTables):
         ]
 
     def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
-        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%' GROUP BY stream"
+        sql = CLIENT_IDS
         parameters: tuple[int, ...] = ()
         if started_by is not None:
-            sql, parameters = sql + " HAVING MIN(at_key) <= ?", (started_by.key,)
+            sql = CLIENT_IDS_STARTED_BY
+            parameters = (started_by.key,)
         connection = self._connection()
         # one row at a time from the cursor: no list of every row beside the list of ids
-        return self._retry(lambda: [row[0] for row in connection.execute(sql + " ORDER BY MIN(position)", parameters)])
+        return self._retry(lambda: [row[0] for row in connection.execute(sql, parameters)])
 
     def changed_clients(self, after_position: int) -> list[str]:
         rows = self._read(CHANGED_CLIENTS, (after_position,))
