@@ -19,7 +19,7 @@ from test_facts_properties import as_of_moments, histories
 
 from clientrules.domain.events import Event, Instant, registry
 from clientrules.domain.facts import ClientFold, FactsError
-from clientrules.domain.facts.memo import memo_format, memo_from_text, memo_of, memo_text
+from clientrules.domain.facts.memo import memo_format, memo_from_text, memo_if_holding, memo_of, memo_text
 
 #: how far past T a memo that holds forever is checked
 HORIZON = dt.timedelta(days=800)
@@ -101,14 +101,22 @@ def test_a_moment_the_kept_facts_do_not_hold_for_is_refused():
         memo.facts(Instant.parse("2026-03-02"), grace_days=8)
 
 
+def signed(span: str, body: str) -> str:
+    """A kept-facts text whose checksum holds, of whatever ``span`` and ``body``."""
+    checksum = hashlib.blake2b((span + "\n" + body).encode(), digest_size=16).hexdigest()
+    return f"{span}\n{checksum}\n{body}"
+
+
 @pytest.mark.parametrize(
     "damage, problem",
     [
-        (lambda text: text.replace('"grace_days":7', '"grace_days":8'), "fail their checksum"),
+        (lambda text: text.replace(" 7\n", " 8\n", 1), "fail their checksum"),  # a longer grace, by hand
+        (lambda text: text.replace('"as_of":"2026-03-01"', '"as_of":"2026-03-02"'), "fail their checksum"),
         (lambda text: text.split("\n")[0], "fail their checksum"),
         (lambda text: "", "fail their checksum"),
-        (lambda text: f"{hashlib.blake2b(b'{}', digest_size=16).hexdigest()}\n{{}}", "are damaged"),
-        (lambda text: f"{hashlib.blake2b(b'[1]', digest_size=16).hexdigest()}\n[1]", "are damaged"),
+        (lambda text: signed("1 - 7", "{}"), "are damaged"),
+        (lambda text: signed("1 - 7", "[1]"), "are damaged"),
+        (lambda text: signed("soon - 7", text.split("\n")[2]), "are damaged"),
     ],
 )
 def test_damaged_kept_facts_are_refused(damage, problem):
@@ -116,6 +124,21 @@ def test_damaged_kept_facts_are_refused(damage, problem):
     assert damage(text) != text
     with pytest.raises(FactsError, match=problem):
         memo_from_text(damage(text), client="c1", version=2)
+
+
+def test_whether_kept_facts_hold_is_read_from_their_span_alone():
+    _, text = kept_facts_text()
+    span = text.split("\n")[0]
+    assert span.endswith(" - 7")  # from 2026-03-01, with no end, under 7 days of grace
+    later, earlier = Instant.parse("2026-04-01"), Instant.parse("2026-02-01")
+    assert memo_if_holding(text, client="c1", version=2, moment=later, grace_days=7) == memo_from_text(
+        text, client="c1", version=2
+    )
+    garbled = text[: len(span) + 1] + "0" * 32 + "\n{"
+    assert memo_if_holding(garbled, client="c1", version=2, moment=earlier, grace_days=7) is None
+    assert memo_if_holding(garbled, client="c1", version=2, moment=later, grace_days=8) is None
+    with pytest.raises(FactsError, match="fail their checksum"):
+        memo_if_holding(garbled, client="c1", version=2, moment=later, grace_days=7)
 
 
 def test_kept_facts_of_another_client_or_version_are_refused():

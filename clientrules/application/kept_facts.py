@@ -17,7 +17,7 @@ from typing import Iterable, Protocol, Sequence
 
 from clientrules.domain.events import Instant, Registry, registry as default_registry
 from clientrules.domain.facts import FactsError
-from clientrules.domain.facts.memo import FactsMemo, memo_format, memo_from_text, memo_text
+from clientrules.domain.facts.memo import FactsMemo, memo_format, memo_if_holding, memo_text
 from clientrules.ports import FactsStore, StoredFacts
 
 
@@ -38,10 +38,12 @@ class KeptFacts:
         found = {}
         for client, stored in self._store.read_stored_facts(clients, format=self.format).items():
             try:
-                memo = memo_from_text(stored.data, client=client, version=stored.version)
+                memo = memo_if_holding(
+                    stored.data, client=client, version=stored.version, moment=moment, grace_days=grace_days
+                )
             except FactsError:
                 continue
-            if memo.holds(moment, grace_days):
+            if memo is not None:
                 found[client] = memo
         return found
 

@@ -79,7 +79,7 @@ class FactsMemo:
         return self._holds(moment.key, grace_days)
 
     def _holds(self, key: int, grace_days: int) -> bool:
-        return grace_days == self.grace_days and self.as_of_key <= key and (self.until is None or key < self.until)
+        return _spans(self.as_of_key, self.until, self.grace_days, key, grace_days)
 
     #: :attr:`as_of` in microseconds since the epoch, computed once
     as_of_key: int = attrs.field(init=False, repr=False, eq=False)
@@ -163,16 +163,15 @@ def memo_format(registry: Registry) -> str:
 
 
 def memo_text(memo: FactsMemo) -> str:
-    """The memo as stored: the hex checksum of its JSON, a line break, that JSON."""
+    """The memo as stored: its span (moment, end or ``-``, grace days), the hex checksum of the span and the JSON,
+    then that JSON, a line each. The span alone tells whether the memo holds, without reading the rest."""
     status = memo.status_then
+    span = f"{memo.as_of_key} {'-' if memo.until is None else memo.until} {memo.grace_days}"
     body = orjson.dumps(
         {
             "client": memo.client,
             "version": memo.version,
             "as_of": memo.as_of.text,
-            "as_of_key": memo.as_of_key,
-            "until": memo.until,
-            "grace_days": memo.grace_days,
             "values": _by_number(memo.values),
             "evidence": _by_number(memo.evidence),
             "incidents": [
@@ -190,23 +189,33 @@ def memo_text(memo: FactsMemo) -> str:
             ],
         }
     ).decode()
-    return f"{_checksum(body)}\n{body}"
+    return f"{span}\n{_checksum(span, body)}\n{body}"
+
+
+def memo_if_holding(text: str, *, client: str, version: int, moment: Instant, grace_days: int) -> FactsMemo | None:
+    """:func:`memo_from_text`, or None when the memo's span says it does not hold for ``moment`` under
+    ``grace_days`` (then nothing else of it is read)."""
+    as_of_key, until, grace = _span(text.partition("\n")[0], client)
+    if not _spans(as_of_key, until, grace, moment.key, grace_days):
+        return None
+    return memo_from_text(text, client=client, version=version)
 
 
 def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
     """The memo :func:`memo_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
-    checksum, _, body = text.partition("\n")
-    if checksum != _checksum(body):
+    span, checksum, body = (*text.split("\n", 2), "", "")[:3]
+    if checksum != _checksum(span, body):
         raise FactsError(f"the kept facts of client {client!r} fail their checksum: compute them again")
+    as_of_key, until, grace_days = _span(span, client)
     try:
         data = orjson.loads(body)
         state, on, ended_by, decided_on, event_id = data["status"]
         memo = FactsMemo(
             client=data["client"],
             version=data["version"],
-            as_of=Instant.from_key(data["as_of_key"], data["as_of"]),
-            until=data["until"],
-            grace_days=data["grace_days"],
+            as_of=Instant.from_key(as_of_key, data["as_of"]),
+            until=until,
+            grace_days=grace_days,
             values=_by_name(data["values"]),
             evidence=_by_name(data["evidence"], tuple),
             incidents=tuple(
@@ -242,8 +251,22 @@ def _by_name(flat: list[Any], convert: Callable[[Any], Any] | None = None) -> di
     return dict(zip(map(_NAMES.__getitem__, flat[::2]), entries if convert is None else map(convert, entries)))
 
 
-def _checksum(body: str) -> str:
-    return hashlib.blake2b(body.encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
+def _checksum(span: str, body: str) -> str:
+    return hashlib.blake2b(f"{span}\n{body}".encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
+
+
+def _span(line: str, client: str) -> tuple[int, int | None, int]:
+    """The moment, end (None: none) and grace days of a memo's first line (:class:`FactsError` if it is not one)."""
+    try:
+        as_of_key, until, grace_days = line.split(" ")
+        return int(as_of_key), None if until == "-" else int(until), int(grace_days)
+    except ValueError:
+        raise FactsError(f"the kept facts of client {client!r} are damaged: compute them again") from None
+
+
+def _spans(as_of_key: int, until: int | None, grace: int, key: int, grace_days: int) -> bool:
+    """Whether a memo of ``as_of_key`` to ``until`` under ``grace`` holds for the moment ``key`` under ``grace_days``."""
+    return grace_days == grace and as_of_key <= key and (until is None or key < until)
 
 
 def _ordinal(day: dt.date | None) -> int | None:
@@ -254,4 +277,4 @@ def _date(ordinal: Any) -> dt.date | None:
     return None if ordinal is None else dt.date.fromordinal(ordinal)
 
 
-__all__ = ["FactsMemo", "memo_format", "memo_from_text", "memo_of", "memo_text"]
+__all__ = ["FactsMemo", "memo_format", "memo_from_text", "memo_if_holding", "memo_of", "memo_text"]
