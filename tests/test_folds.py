@@ -150,3 +150,57 @@ def test_a_stored_fold_reads_back_exactly_at_both_ends_of_the_calendar() -> None
                if not isinstance(value, str)]
     assert numbers and all(type(value) is int and abs(value) < 2**63 for value in numbers)
     assert fold_from_text(text, client="acme", version=4).to_snapshot() == fold.to_snapshot()
+
+
+def test_a_recorded_evaluation_keeps_facts_the_next_one_decides_from(ledger, monkeypatch) -> None:
+    """A recorded decision is an event of the library's own, which no fact reads: the facts kept by the evaluation
+    that recorded it still hold for the next one, unless another event came in between."""
+    from clientrules.application import decisions as decisions_module
+    from clientrules.application.kept_facts import KeptFacts
+
+    monkeypatch.setattr(decisions_module, "KEPT_FROM_ONE_CALL", 0)  # every call keeps facts, as one over many clients
+    clients = ["acme", "bolt", "cora"]
+    ledger.append([work(client, day) for client in clients for day in (2, 3)])
+    used: list[str] = []
+    holding = KeptFacts.holding
+
+    def counted(self, *args, **kwargs):
+        found = holding(self, *args, **kwargs)
+        used.extend(found)
+        return found
+
+    monkeypatch.setattr(KeptFacts, "holding", counted)
+    recorded = ledger.decisions.evaluate(clients, as_of=AS_OF, record=True)
+    assert used == [] and [len(ledger.decisions.recorded(client)) for client in clients] == [1, 1, 1]
+    again = ledger.decisions.evaluate(clients, as_of=AS_OF, record=True)
+    assert sorted(used) == clients and [d.to_json() for d in again] == [d.to_json() for d in recorded]
+    used.clear()
+    ledger.append([work("bolt", 4)])  # a fact of bolt's moves: its kept facts are of an earlier version
+    after = ledger.decisions.evaluate(clients, as_of=AS_OF)
+    assert sorted(used) == ["acme", "cora"]
+    refolded = ClientFold()
+    refolded.apply_all(ledger.events("bolt"))
+    assert after[1].reasons == ledger.engines.decide("bolt", refolded.facts(AS_OF), ledger.rules.current()).reasons
+
+
+def test_facts_kept_by_a_recorded_evaluation_are_not_moved_past_an_event_another_writer_appended(
+    ledger, monkeypatch
+) -> None:
+    from clientrules.application import decisions as decisions_module
+    from clientrules.domain.events import DecisionRecorded
+
+    monkeypatch.setattr(decisions_module, "KEPT_FROM_ONE_CALL", 0)
+    clients = ["acme", "bolt"]
+    ledger.append([work(client, day) for client in clients for day in (2, 3)])
+    append = ledger.store.append
+
+    def another_writer_first(events, **options):
+        if any(isinstance(event.payload, DecisionRecorded) for event in events):
+            append([Event.new("bolt", IncidentReported(kind="threat", against="staff", severity=3), "2026-05-30")])
+        return append(events, **options)
+
+    monkeypatch.setattr(ledger.store, "append", another_writer_first)
+    ledger.decisions.evaluate(clients, as_of=AS_OF, record=True)
+    monkeypatch.setattr(ledger.store, "append", append)
+    (bolt,) = [d for d in ledger.decisions.evaluate(clients, as_of=AS_OF) if d.client == "bolt"]
+    assert bolt.verdict == "terminate" and ledger.decisions.facts("bolt", AS_OF)["serious_incidents_365d"] == 1

@@ -219,8 +219,9 @@ def test_decisions_from_stored_folds_equal_a_full_refold(backend: str, request: 
 def test_decisions_from_kept_facts_equal_a_full_refold(
     backend: str, request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each evaluation, by a new ``Decisions`` (nothing in memory), at moments that go forward then back: facts kept
-    by an earlier one are used where they hold and computed again where not; some kept facts are damaged."""
+    """Each evaluation, by a new ``Decisions`` (nothing in memory), at moments that go forward then back, some
+    recording their decisions: facts kept by an earlier one are used where they hold and computed again where not;
+    some kept facts are damaged."""
     from conftest import STORE_BACKENDS
 
     from clientrules.application import decisions as decisions_module
@@ -262,7 +263,8 @@ def test_decisions_from_kept_facts_equal_a_full_refold(
                     kept_facts=kept,
                 )
                 try:
-                    found = {decision.client: decision.to_json() for decision in decisions.evaluate(clients, as_of=as_of)}
+                    evaluated = decisions.evaluate(clients, as_of=as_of, record=days in (0.5, 3))  # recorded, then kept on
+                    found = {decision.client: decision.to_json() for decision in evaluated}
                 finally:
                     decisions.close()
                 for client in clients:

@@ -129,12 +129,9 @@ class Decisions:
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
+        self._engines.engine(version)  # its process starts up while the clients are listed and read
         ids = self.clients_to_decide(clients, moment)
-        for decisions in self._iter_decide([version], ids, moment, set_aside, portfolio_value):
-            if record:
-                self._store.append(
-                    [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
-                )
+        for decisions in self._iter_decide([version], ids, moment, set_aside, portfolio_value, record=record):
             yield from (decision for (decision,) in decisions)
 
     def iter_compare(
@@ -158,8 +155,11 @@ class Decisions:
         moment: Instant,
         set_aside: Callable[[str, str], None] | None,
         portfolio_value: Decimal | None = None,
+        *,
+        record: bool = False,
     ) -> Iterator[list[tuple[Decision, ...]]]:
-        """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time."""
+        """The decisions of ``ids`` under each of ``versions``, :data:`RECORD_BATCH` clients at a time (with
+        ``record``, each batch's decisions of the one version stored before it is yielded)."""
         ways: dict[tuple[int, bool], FactsOf] = {}
         for version in versions:
             self._engines.engine(version)  # an engine's process starts up while the first clients are folded
@@ -170,16 +170,33 @@ class Decisions:
         cached = len(ids) <= KEPT_FROM_ONE_CALL
         for start in range(0, len(ids), RECORD_BATCH):
             batch = ids[start:start + RECORD_BATCH]
+            to_keep: list[FactsMemo] = []
             try:
-                yield self._decide(batch, moment, versions, ways, cached=cached)
+                decisions, to_keep = self._decide(batch, moment, versions, ways, cached=cached, recording=record)
             except StoreError:
                 raise
             except UNDECIDABLE:
                 if set_aside is None:
                     raise
-                yield decide_each_alone(
-                    batch, lambda one: self._decide(one, moment, versions, ways, cached=cached), set_aside
+                decisions = decide_each_alone(
+                    batch, lambda one: self._decide(one, moment, versions, ways, cached=cached)[0], set_aside
                 )
+            if record:
+                recorded = [decision.recorded_event(self._clock()) for (decision,) in decisions if decision.verdict is not None]
+                self._store.append(recorded)
+                to_keep = self._past_recorded(to_keep, {event.client for event in recorded})
+            if self._kept_facts is not None:
+                self._kept_facts.keep(to_keep)
+            yield decisions
+
+    @staticmethod
+    def _past_recorded(memos: list[FactsMemo], recorded: set[str]) -> list[FactsMemo]:
+        """``memos``, those of the clients in ``recorded`` moved past the one decision just recorded for each.
+
+        Had another event been appended to such a client in between, the
+        memo's version is not its stream's, and will never be: it is not used.
+        """
+        return [memo.past_system_events(memo.version + 1) if memo.client in recorded else memo for memo in memos]
 
     def _decide(
         self,
@@ -189,7 +206,10 @@ class Decisions:
         ways: dict[tuple[int, bool], FactsOf],
         *,
         cached: bool,
-    ) -> list[tuple[Decision, ...]]:
+        recording: bool = False,
+    ) -> tuple[list[tuple[Decision, ...]], list[FactsMemo]]:
+        """The decisions of ``clients``, and the facts to keep: those computed from folds (in a call about many
+        clients), and with ``recording`` those found kept too (a recorded decision moves them to a new version)."""
         facts: dict[tuple[int, bool], list[tuple[str, Facts]]] = {way: [] for way in ways}
         statuses: dict[str, ClientStatus] = {}
         kept: dict[str, tuple[ClientFold, int]] = {}
@@ -203,6 +223,8 @@ class Decisions:
             source: ClientFold | FactsMemo
             if client in holding:
                 source = holding[client]
+                if recording:
+                    computed.append(source)
             elif upcoming is not None and upcoming[0] == client:
                 _, source, stored = upcoming
                 upcoming = next(folds, None)  # after the last one: the folds to write are written
@@ -219,16 +241,15 @@ class Decisions:
                 explained = facts[next(iter(ways))][-1][1] if not statuses[client].is_left else None
                 computed.append(memo_of(source, explained or source.facts(moment, grace_days=grace), grace_days=grace))
         self._keep(kept)
-        if self._kept_facts is not None:
-            self._kept_facts.keep(computed)
         decided = [iter(self._engines.decide_batch(facts[version.ruleset.facts_computed], version)) for version in versions]
-        return [
+        decisions = [
             tuple(
                 Decision.for_left(client, status, version.version, moment) if status.is_left else next(each).with_status(status)
                 for version, each in zip(versions, decided)
             )
             for client, status in statuses.items()
         ]
+        return decisions, computed
 
     def facts_for(
         self,

@@ -108,6 +108,11 @@ class FactsMemo:
             return Facts(as_of, values, {})
         return Facts(as_of, values, evidence, self.incidents)
 
+    def past_system_events(self, version: int) -> FactsMemo:
+        """This memo at the later stream ``version``, for a caller that knows every event after :attr:`version` to
+        be one the library writes itself (a recorded decision): the fold takes nothing from those, so no fact moves."""
+        return attrs.evolve(self, version=version)
+
     def status(self, as_of: Instant) -> ClientStatus:
         """Where the client stands as of ``as_of``, a moment the memo holds for (as :meth:`ClientFold.status`)."""
         if not self._holds(as_instant(as_of, field="as_of").key, self.grace_days):
