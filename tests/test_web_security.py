@@ -450,7 +450,7 @@ def test_hostile_ids_and_parameters_reach_the_database_only_as_values(store_url,
 
 #: what an SQL text may be built from besides string literals: constants and fragments made of them
 SQL_FRAGMENTS = {"COLUMNS", "_EVENTS", "self._events", "marks", "self._key_type_marks", "BUSY_TIMEOUT_MS", "VACUUM_LOCK_TIMEOUT", "self.synchronous.upper()"}
-SQL_METHODS = {"execute", "executemany", "executescript", "copy", "read", "_read"}
+SQL_METHODS = {"execute", "executemany", "executescript", "copy", "read", "_read", "_write_per_client"}
 
 
 def test_no_query_is_built_from_input() -> None:

@@ -443,21 +443,20 @@ class PostgresStore(PostgresWatchTables):
 
     def write_folds(self, folds: Iterable[StoredFold]) -> int:
         """Store ``folds`` in one transaction of their own (see :class:`~clientrules.ports.FoldStore`)."""
-        rows = sorted({fold.client: fold for fold in folds}.values(), key=lambda fold: fold.client)  # one lock order
-        if not rows:
-            return 0
-        columns = ([f.client for f in rows], [f.version for f in rows], [f.format for f in rows], [f.data for f in rows])
-        with self.transaction() as connection:
-            return connection.execute(_WRITE_FOLDS, columns).rowcount
+        return self._write_per_client(_WRITE_FOLDS, folds)
 
     def write_stored_facts(self, facts: Iterable[StoredFacts]) -> int:
         """Store ``facts`` in one transaction of their own (see :class:`~clientrules.ports.FactsStore`)."""
-        rows = sorted({stored.client: stored for stored in facts}.values(), key=lambda stored: stored.client)  # one lock order
-        if not rows:
+        return self._write_per_client(_WRITE_STORED_FACTS, facts)
+
+    def _write_per_client(self, statement: str, rows: Iterable[StoredFold | StoredFacts]) -> int:
+        """``rows`` (one per client, the last of each) through ``statement``, which takes their four columns."""
+        kept = sorted({row.client: row for row in rows}.values(), key=lambda row: row.client)  # one lock order
+        if not kept:
             return 0
-        columns = ([f.client for f in rows], [f.version for f in rows], [f.format for f in rows], [f.data for f in rows])
+        columns = ([r.client for r in kept], [r.version for r in kept], [r.format for r in kept], [r.data for r in kept])
         with self.transaction() as connection:
-            return connection.execute(_WRITE_STORED_FACTS, columns).rowcount
+            return connection.execute(statement, columns).rowcount
 
     def write_standings(self, standings: StoredStandings) -> bool:
         """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
