@@ -214,8 +214,8 @@ class Decisions:
         statuses: dict[str, ClientStatus] = {}
         kept: dict[str, tuple[ClientFold, int]] = {}
         graces = {grace for grace, _ in ways}
-        keeps_facts = self._kept_facts is not None and not cached and len(graces) == 1
-        holding = self._kept_facts.holding(clients, moment, *graces) if self._kept_facts and keeps_facts else {}
+        kept_facts = self._kept_facts if not cached and len(graces) == 1 else None  # a memo is of one grace
+        holding = kept_facts.holding(clients, moment, *graces) if kept_facts is not None else {}
         computed: list[FactsMemo] = []
         folds = self._up_to_date([client for client in clients if client not in holding])
         upcoming = next(folds, None)
@@ -236,10 +236,13 @@ class Decisions:
             if not statuses[client].is_left:
                 for way, facts_of in ways.items():
                     facts[way].append((client, facts_of(source, moment)))
-            if keeps_facts and isinstance(source, ClientFold):
+            if kept_facts is not None and isinstance(source, ClientFold):
                 (grace,) = graces
-                explained = facts[next(iter(ways))][-1][1] if not statuses[client].is_left else None
-                computed.append(memo_of(source, explained or source.facts(moment, grace_days=grace), grace_days=grace))
+                if statuses[client].is_left:  # no facts were needed to decide
+                    found = source.facts(moment, grace_days=grace)
+                else:
+                    found = facts[next(iter(ways))][-1][1]
+                computed.append(memo_of(source, found, grace_days=grace))
         self._keep(kept)
         decided = [iter(self._engines.decide_batch(facts[version.ruleset.facts_computed], version)) for version in versions]
         decisions = [

@@ -172,8 +172,6 @@ READ_STORED_FACTS = (
     " WHERE f.client IN (SELECT value FROM json_each(?)) AND f.format = ?"
     " AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = f.client)"
 )
-
-
 #: the clients in the order of their first event, each found by a few index seeks rather than by grouping every
 #: event: the next stream after the one found until none is left, its first event its version 1. A fifth to a
 #: half of the time on histories of 50 to 160 events a client, about as long on histories of 8 (PostgreSQL,

@@ -38,7 +38,7 @@ from clientrules.domain.facts.fold import REVENUE_SHARE, ClientFold, FactsError
 from clientrules.domain.facts.invoices import midnight_of
 from clientrules.domain.facts.schedule import age_starts, next_change
 from clientrules.domain.facts.status import ClientStatus
-from clientrules.domain.facts.stored import fold_format
+from clientrules.domain.facts.stored import checksum, fold_format
 from clientrules.domain.facts.timeline import DAY_US, EXACT, at_of, last_key_at
 from clientrules.domain.facts.value import Facts, Incident
 
@@ -46,7 +46,6 @@ from clientrules.domain.facts.value import Facts, Incident
 MEMO_SCHEMA = 1
 #: the window of the incidents an explanation names (:attr:`Facts.incidents`)
 INCIDENT_DAYS = 365
-_CHECKSUM_BYTES = 16
 #: every fact's name, numbered as kept facts write them (the format names a digest of this list)
 _NAMES = tuple(sorted(FACTS))
 _NUMBERS = {name: number for number, name in enumerate(_NAMES)}
@@ -73,6 +72,12 @@ class FactsMemo:
     ages: Mapping[str, int]
     monthly_value: Decimal
     status_then: ClientStatus
+    #: :attr:`as_of` in microseconds since the epoch, computed once
+    as_of_key: int = attrs.field(init=False, repr=False, eq=False)
+
+    @as_of_key.default
+    def _key_of_as_of(self) -> int:
+        return self.as_of.key
 
     def holds(self, moment: Instant, grace_days: int) -> bool:
         """Whether the memo answers for ``moment`` under ``grace_days`` exactly as the fold would."""
@@ -80,13 +85,6 @@ class FactsMemo:
 
     def _holds(self, key: int, grace_days: int) -> bool:
         return _spans(self.as_of_key, self.until, self.grace_days, key, grace_days)
-
-    #: :attr:`as_of` in microseconds since the epoch, computed once
-    as_of_key: int = attrs.field(init=False, repr=False, eq=False)
-
-    @as_of_key.default
-    def _key_of_as_of(self) -> int:
-        return self.as_of.key
 
     def facts(
         self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
@@ -115,7 +113,8 @@ class FactsMemo:
 
     def status(self, as_of: Instant) -> ClientStatus:
         """Where the client stands as of ``as_of``, a moment the memo holds for (as :meth:`ClientFold.status`)."""
-        if not self._holds(as_instant(as_of, field="as_of").key, self.grace_days):
+        as_of = as_instant(as_of, field="as_of")
+        if not self._holds(as_of.key, self.grace_days):
             raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
         return self.status_then
 
@@ -194,7 +193,8 @@ def memo_text(memo: FactsMemo) -> str:
             ],
         }
     ).decode()
-    return f"{span}\n{_checksum(span, body)}\n{body}"
+    signed = f"{span}\n{body}"
+    return f"{span}\n{checksum(signed)}\n{body}"
 
 
 def memo_if_holding(text: str, *, client: str, version: int, moment: Instant, grace_days: int) -> FactsMemo | None:
@@ -208,8 +208,8 @@ def memo_if_holding(text: str, *, client: str, version: int, moment: Instant, gr
 
 def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
     """The memo :func:`memo_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
-    span, checksum, body = (*text.split("\n", 2), "", "")[:3]
-    if checksum != _checksum(span, body):
+    span, written, body = (*text.split("\n", 2), "", "")[:3]
+    if written != checksum(f"{span}\n{body}"):
         raise FactsError(f"the kept facts of client {client!r} fail their checksum: compute them again")
     as_of_key, until, grace_days = _span(span, client)
     try:
@@ -254,10 +254,6 @@ def _by_name(flat: list[Any], convert: Callable[[Any], Any] | None = None) -> di
     """What :func:`_by_number` wrote, read back in order (each entry through ``convert``, if given)."""
     entries = flat[1::2]
     return dict(zip(map(_NAMES.__getitem__, flat[::2]), entries if convert is None else map(convert, entries)))
-
-
-def _checksum(span: str, body: str) -> str:
-    return hashlib.blake2b(f"{span}\n{body}".encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
 
 
 def _span(line: str, client: str) -> tuple[int, int | None, int]:

@@ -36,13 +36,13 @@ def fold_format(registry: Registry) -> str:
 def fold_text(fold: ClientFold) -> str:
     """The fold as stored: the hex checksum of its snapshot's JSON, a line break, that JSON."""
     body = _COMPACT.encode(fold.to_snapshot())
-    return f"{_checksum(body)}\n{body}"
+    return f"{checksum(body)}\n{body}"
 
 
 def fold_from_text(text: str, *, client: str, version: int) -> ClientFold:
     """The fold :func:`fold_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
-    checksum, _, body = text.partition("\n")
-    if checksum != _checksum(body):
+    written, _, body = text.partition("\n")
+    if written != checksum(body):
         raise FactsError(f"the stored fold of client {client!r} fails its checksum: fold the events again")
     try:
         # orjson reads a snapshot two to three times faster than json, and exactly: it reads an integer beyond 64 bits
@@ -60,8 +60,9 @@ def fold_from_text(text: str, *, client: str, version: int) -> ClientFold:
     return fold
 
 
-def _checksum(body: str) -> str:
+def checksum(body: str) -> str:
+    """The hex BLAKE2b checksum a stored cache's text is kept behind (folds here, kept facts too)."""
     return hashlib.blake2b(body.encode(), digest_size=_CHECKSUM_BYTES).hexdigest()
 
 
-__all__ = ["fold_format", "fold_from_text", "fold_text"]
+__all__ = ["checksum", "fold_format", "fold_from_text", "fold_text"]
