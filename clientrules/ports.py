@@ -261,6 +261,22 @@ class FactsStore(Protocol):
         """Store ``facts`` in one transaction of their own, each replacing its client's; return how many."""
 
 
+class EngineAnswersStore(Protocol):
+    """A store that keeps the rules engine's answers by standing, per compiled rule set (a cache, never a source of
+    truth): a later process asks the engine only about standings it was never asked about.
+
+    Names and texts are opaque to the store (:mod:`clientrules.application.kept_answers` writes and checks them);
+    they hold no personal field.
+    """
+
+    def read_engine_answers(self, rules: str) -> dict[str, str]:
+        """Every answer kept for the compiled rule set named ``rules``: standing -> answer."""
+
+    def write_engine_answers(self, rules: str, answers: Mapping[str, str]) -> int:
+        """Keep ``answers`` (standing -> answer) for ``rules`` in one transaction of their own; a standing kept
+        already keeps the answer it has. Return how many were new."""
+
+
 @attrs.frozen
 class StoredStandings:
     """Every client's standing as the owner's portfolio last decided them: a cache, never a source of truth.
@@ -437,6 +453,7 @@ class EventStore(
     StoredSettings,
     FoldStore,
     FactsStore,
+    EngineAnswersStore,
     StandingsStore,
     KeptMomentsStore,
     WatchStore,

@@ -390,7 +390,7 @@ def _downgrade(url: str) -> None:
         with psycopg.connect(SERVER_URL, autocommit=True) as connection:
             connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             connection.execute("DROP TABLE client_keys; DROP FUNCTION client_keys_are_never_changed();"
-                               " DROP TABLE client_folds, client_facts; DROP TABLE watch_checkpoint, watched_clients, deliveries, portfolio_standings, kept_moments;"
+                               " DROP TABLE client_folds, client_facts, engine_answers; DROP TABLE watch_checkpoint, watched_clients, deliveries, portfolio_standings, kept_moments;"
                                " DROP TRIGGER events_stored ON events; DROP FUNCTION notify_events_stored();"
                                " DROP FUNCTION append_checked_alone, append_alone; DROP INDEX events_by_invoice;"
                                " DELETE FROM schema_migrations WHERE version >= 4")

@@ -296,6 +296,25 @@ def test_stored_facts_of_many_clients_are_read_in_chunks(store):
     assert found == {stored.client: stored for stored in facts if stored.client != "c700"}
 
 
+def test_engine_answers_are_read_back_by_their_rule_set(store):
+    assert store.write_engine_answers("rules-1", {"s1": "a1", "s2": "a2"}) == 2
+    assert store.write_engine_answers("rules-2", {"s1": "other"}) == 1
+    assert store.read_engine_answers("rules-1") == {"s1": "a1", "s2": "a2"}  # not those of rules-2
+    assert store.read_engine_answers("rules-2") == {"s1": "other"}
+    assert store.read_engine_answers("unknown") == {}
+
+
+def test_engine_answers_kept_already_keep_their_first_answer(store):
+    store.write_engine_answers("rules-1", {"s1": "first"})
+    assert store.write_engine_answers("rules-1", {"s1": "second"}) == 0
+    assert store.write_engine_answers("rules-1", {"s1": "third", "s2": "a2", "s3": "a3"}) == 2  # only the new ones
+    assert store.read_engine_answers("rules-1") == {"s1": "first", "s2": "a2", "s3": "a3"}
+
+
+def test_no_engine_answers_write_nothing(store):
+    assert store.write_engine_answers("rules-1", {}) == 0
+    assert store.read_engine_answers("rules-1") == {}
+
 def test_meta_keeps_the_first_value(store):
     assert store.get_meta("secret") is None
     assert store.put_meta_if_absent("secret", "one") == "one"

@@ -104,6 +104,23 @@ def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
         raw.close()
 
 
+def test_a_file_of_schema_8_is_given_the_engine_answers_when_opened(store, db_url):
+    store.append([work("a", id="x")])
+    store.close()
+    raw = sqlite3.connect(db_url)
+    try:
+        raw.executescript("DROP TABLE engine_answers; DELETE FROM schema_migrations WHERE version = 9;")
+    finally:
+        raw.close()
+    reopened = SqliteStore(db_url)
+    try:
+        assert reopened.write_engine_answers("rules-1", {"s1": "a1"}) == 1
+        assert reopened.read_engine_answers("rules-1") == {"s1": "a1"}
+        assert [event.id for event in reopened.read_client("a")] == ["x"]
+        assert reopened._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION == 9
+    finally:
+        reopened.close()
+
 @pytest.mark.parametrize(
     ("query", "level"), [("", 1), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1), ("?synchronous=extra", 3)]
 )

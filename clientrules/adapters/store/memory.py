@@ -5,10 +5,10 @@ store contract (:mod:`clientrules.ports`) that does not need a disk:
 append-only streams, per-client versions with optimistic concurrency, dense
 global positions, idempotent appends by id, all-or-nothing batches, personal
 fields sealed with their client's key and read as erased once it is
-destroyed, the folds and stored facts, the watcher's state and the delivery
-outbox. Events are kept as the database backends keep their rows
-(:mod:`clientrules.adapters.store.rows`), so what is read back is exactly
-what SQLite or PostgreSQL would give.
+destroyed, the folds, stored facts and engine answers, the watcher's state
+and the delivery outbox. Events are kept as the database backends keep their
+rows (:mod:`clientrules.adapters.store.rows`), so what is read back is
+exactly what SQLite or PostgreSQL would give.
 
 Nothing outlives the store object: another process, or another
 ``Ledger.open("memory:")``, sees an empty store of its own.
@@ -92,6 +92,8 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._folds: dict[str, StoredFold] = {}
         self._facts: dict[str, StoredFacts] = {}
+        #: rules -> standing -> answer
+        self._engine_answers: dict[str, dict[str, str]] = {}
         self._standings: StoredStandings | None = None
         self._kept_moments: bytes | None = None
         self._lease: MemoryLease | None = None
@@ -188,6 +190,18 @@ class MemoryStore:
                 self._facts[stored.client] = stored
                 written += 1
         return written
+
+    def write_engine_answers(self, rules: str, answers: Mapping[str, str]) -> int:
+        """Keep ``answers`` for ``rules``, those of standings kept already left as they are; how many were new."""
+        with self._lock:
+            kept = self._engine_answers.setdefault(rules, {})
+            new = {standing: answer for standing, answer in answers.items() if standing not in kept}
+            kept.update(new)
+        return len(new)
+
+    def read_engine_answers(self, rules: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._engine_answers.get(rules, {}))
 
     def write_standings(self, standings: StoredStandings) -> bool:
         with self._lock:

@@ -39,7 +39,7 @@ import itertools
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -103,6 +103,11 @@ READ_STORED_FACTS = (
     "SELECT wanted.client, f.version, f.format, f.data FROM unnest(%s::text[]) AS wanted (client)"
     " CROSS JOIN LATERAL (SELECT * FROM client_facts WHERE client = wanted.client ORDER BY client) f"
     " WHERE f.format = %s AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = wanted.client)"
+)
+#: answers of one rule set, as arrays of standings and answers: a standing kept already keeps its answer
+_WRITE_ENGINE_ANSWERS = (
+    "INSERT INTO engine_answers (rules, standing, answer) SELECT %s::text, * FROM unnest(%s::text[], %s::text[])"
+    " ON CONFLICT (rules, standing) DO NOTHING"
 )
 _WRITE_STANDINGS = (
     "INSERT INTO portfolio_standings AS stored (position, ruleset_version, format, data) VALUES (%s, %s, %s, %s)"
@@ -458,6 +463,16 @@ class PostgresStore(PostgresWatchTables):
         with self.transaction() as connection:
             return connection.execute(statement, columns).rowcount
 
+    def write_engine_answers(self, rules: str, answers: Mapping[str, str]) -> int:
+        """Keep ``answers`` in one transaction of their own, those of standings kept already left as they are (see
+        :class:`~clientrules.ports.EngineAnswersStore`); how many were new."""
+        standings = sorted(answers)  # one lock order
+        if not standings:
+            return 0
+        parameters = (rules, standings, [answers[standing] for standing in standings])
+        with self.transaction() as connection:
+            return connection.execute(_WRITE_ENGINE_ANSWERS, parameters).rowcount
+
     def write_standings(self, standings: StoredStandings) -> bool:
         """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
         row = (standings.position, standings.ruleset_version, standings.format, standings.data)
@@ -519,6 +534,10 @@ class PostgresStore(PostgresWatchTables):
             rows = self.read(READ_STORED_FACTS, (list(clients[start : start + CHUNK]), format))
             found.update((row[0], StoredFacts(*row)) for row in rows)
         return found
+
+    def read_engine_answers(self, rules: str) -> dict[str, str]:
+        """Every answer kept for ``rules``: one round trip."""
+        return dict(self.read("SELECT standing, answer FROM engine_answers WHERE rules = %s", (rules,)))
 
     def client_version(self, client: str) -> int:
         return int(self.read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (client,))[0][0])

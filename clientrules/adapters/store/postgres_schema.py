@@ -231,6 +231,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        13,
+        "the rules engine's answers by standing, per compiled rule set (a cache)",
+        """
+        -- one row per standing a rule set was asked about, never replaced (clientrules.ports.EngineAnswersStore)
+        CREATE TABLE engine_answers (
+            rules text NOT NULL,
+            standing text NOT NULL,
+            answer text NOT NULL,
+            PRIMARY KEY (rules, standing)
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

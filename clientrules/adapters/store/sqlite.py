@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 8)::
+Schema (version 9)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -14,6 +14,7 @@ Schema (version 8)::
     events_by_invoice: an index of the money events by invoice id                        -- version 6
     kept_moments(only_row, data BLOB, written_at)                                         -- version 7
     client_facts(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT)        -- version 8
+    engine_answers(rules TEXT, standing TEXT, answer TEXT, PRIMARY KEY (rules, standing)) -- version 9
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
@@ -30,7 +31,9 @@ A rolled-back transaction gives its positions back, so positions stay dense.
 ``client_folds`` caches each client's fold (:class:`~clientrules.ports.FoldStore`)
 and ``client_facts`` its latest computed facts (:class:`~clientrules.ports.FactsStore`):
 written in transactions of their own, never by an append, and overwritten
-as clients' streams grow.
+as clients' streams grow. ``engine_answers`` keeps the rules engine's answers by
+standing per compiled rule set (:class:`~clientrules.ports.EngineAnswersStore`):
+written in transactions of their own too, and never overwritten.
 
 Durability: ``synchronous=NORMAL`` (default) keeps every acknowledged append
 through a process crash; ``?synchronous=full`` in the URL also keeps it through
@@ -47,7 +50,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import parse_qs
 
 import attrs
@@ -148,6 +151,14 @@ CREATE TABLE client_facts (
     data TEXT NOT NULL
 );
 """
+_MIGRATIONS[9] = """
+CREATE TABLE engine_answers (
+    rules TEXT NOT NULL,
+    standing TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    PRIMARY KEY (rules, standing)
+) WITHOUT ROWID;
+"""
 SCHEMA_VERSION = max(_MIGRATIONS)
 
 _INSERT = (
@@ -164,6 +175,10 @@ _WRITE_FOLD = (
 _WRITE_STORED_FACTS = (
     "INSERT INTO client_facts (client, version, format, data) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (client) DO UPDATE SET version = excluded.version, format = excluded.format, data = excluded.data"
+)
+#: a standing kept already keeps its answer
+_WRITE_ENGINE_ANSWERS = (
+    "INSERT INTO engine_answers (rules, standing, answer) VALUES (?, ?, ?) ON CONFLICT (rules, standing) DO NOTHING"
 )
 #: the stored facts of the clients of a JSON array in a format, those of their stream's current version only (0: no
 #: event, as client_version says): the stream's MAX(version) is one seek in the UNIQUE (stream, version) index per client
@@ -640,6 +655,14 @@ class SqliteStore(SqliteWatchTables):
             return 0
         return self._write(lambda connection: connection.executemany(_WRITE_STORED_FACTS, rows).rowcount)
 
+    def write_engine_answers(self, rules: str, answers: Mapping[str, str]) -> int:
+        """Keep ``answers`` in one transaction of their own, those of standings kept already left as they are (see
+        :class:`~clientrules.ports.EngineAnswersStore`); how many were new."""
+        rows = [(rules, standing, answer) for standing, answer in answers.items()]
+        if not rows:
+            return 0
+        return self._write(lambda connection: connection.executemany(_WRITE_ENGINE_ANSWERS, rows).rowcount)
+
     def write_standings(self, standings: StoredStandings) -> bool:
         """Replace the stored standings unless they are of a later position (see :class:`~clientrules.ports.StandingsStore`)."""
         row = (standings.position, standings.ruleset_version, standings.format, standings.data, utc_now().isoformat())
@@ -695,6 +718,10 @@ class SqliteStore(SqliteWatchTables):
             wanted = json.dumps(list(clients[start : start + CHUNK]))
             found.update((row[0], StoredFacts(*row)) for row in self._read(READ_STORED_FACTS, (wanted, format)))
         return found
+
+    def read_engine_answers(self, rules: str) -> dict[str, str]:
+        """Every answer kept for ``rules``: one statement."""
+        return dict(self._read("SELECT standing, answer FROM engine_answers WHERE rules = ?", (rules,)))
 
     def client_version(self, client: str) -> int:
         return int(self._read("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (client,))[0][0])
