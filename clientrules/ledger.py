@@ -83,7 +83,7 @@ class Ledger:
         self.clock = clock
         self._settings = settings
         self._engine_factory = engine_factory
-        self.engines = Engines(engine_factory)
+        self.engines = Engines(engine_factory, kept=wiring.kept_answers(store, engine_factory))
 
     @classmethod
     def open(

@@ -25,6 +25,7 @@ from clientrules.adapters.store import open_store
 from clientrules.adapters.store.memory import URL as MEMORY_URL
 from clientrules.application.alerts import Channel
 from clientrules.application.evaluation_queue import WorkQueue
+from clientrules.application.kept_answers import KeptAnswers
 from clientrules.config import Settings, database_url
 from clientrules.domain.errors import ClientRulesError, StoreError
 from clientrules.domain.events import Clock
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
 DEFAULT_ENGINE: EngineFactory = IsolatedEngine
 #: the clock of production
 SYSTEM_CLOCK: Clock = system_clock
+
+
+def kept_answers(opened: EventStore, factory: EngineFactory) -> KeptAnswers | None:
+    """The engine's answers kept in ``opened``, for an engine that names them (durable-rules, in its own process or
+    in this one); an engine of any other kind keeps none."""
+    name_of = getattr(factory, "answers_name", None)
+    return None if name_of is None else KeptAnswers(opened, name_of)
 
 
 def is_postgres(url: str | os.PathLike[str]) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from clientrules.adapters.durable_compile import compile_rules
+from clientrules.adapters.durable_compile import answers_name, compile_rules
 from clientrules.adapters.durable_run import DurableRun
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
@@ -21,6 +21,9 @@ class DurableEngine:
     (anything with ``version`` and ``ruleset``) or a bare :class:`RuleSet`
     (a draft: decisions then carry version 0). Safe to share between threads.
     """
+
+    #: the name its answers are kept under (see :class:`~clientrules.ports.EngineAnswersStore`)
+    answers_name = staticmethod(answers_name)
 
     def __init__(self, ruleset_version: Any) -> None:
         if isinstance(ruleset_version, RuleSet):

@@ -9,10 +9,16 @@ that stratify ``not signal X``) is explained in :mod:`clientrules.adapters.durab
 
 from __future__ import annotations
 
+import functools
+import json
+from importlib.metadata import version as release_of
+from pathlib import Path
 from typing import Any, TypedDict
 
 from clientrules.domain.facts.catalogue import FACTS
+from clientrules.domain.facts.stored import checksum
 from clientrules.domain.rules.model import AnyOf, Comparison, Rule, RuleSet
+from clientrules.ports import VersionedRuleSet
 
 #: durable-rules' salience: lower fires first. Owner salience (higher first) maps into this band.
 _PRI_BASE = 10_000
@@ -78,6 +84,21 @@ def compile_rules(ruleset: RuleSet, version: int) -> CompiledRules:
         "stratified": last_stage > 0,
         "settled": SETTLED,
     }
+
+
+def answers_name(version: VersionedRuleSet) -> str:
+    """A name for what durable-rules answers under ``version``, as :class:`~clientrules.ports.EngineAnswersStore`
+    keeps it: the checksum of the rules compiled, of the code that compiles and runs them, and of durable-rules'
+    release. Answers kept under one name are the engine's for any process that computes the same."""
+    compiled = json.dumps(compile_rules(version.ruleset, version.version), sort_keys=True, default=lambda kind: kind.__name__)
+    return checksum(f"{_engine_code()}\n{compiled}")
+
+
+@functools.cache
+def _engine_code() -> str:
+    here = Path(__file__)
+    code = "".join(path.read_text() for path in (here, here.with_name("durable_run.py")))
+    return f"durable-rules {release_of('durable_rules')}\n{checksum(code)}"
 
 
 def _comparison(comparison: Comparison) -> dict[str, Any]:

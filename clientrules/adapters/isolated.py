@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any, Sequence
 
-from clientrules.adapters.durable_compile import compile_rules
+from clientrules.adapters.durable_compile import answers_name, compile_rules
 from clientrules.domain.errors import EngineError
 from clientrules.domain.decisions.reasons import FactsLike
 from clientrules.domain.rules.model import RuleSet
@@ -72,6 +72,9 @@ class IsolatedEngine:
     starts the child (a test passes one that crashes on purpose). Safe to
     share between threads (one round trip at a time).
     """
+
+    #: the name its answers are kept under: those of durable-rules in this process
+    answers_name = staticmethod(answers_name)
 
     def __init__(
         self,

@@ -281,7 +281,7 @@ class Watcher:
         if not clients and checkpoint == expected:
             return PassReport(checkpoint, 0, (), baseline)
         if clients:
-            self._engines.engine(version)  # an engine's process starts up while the first clients are read
+            self._engines.prepare(version)  # an engine's process starts up while the first clients are read
         facts_of = self._decisions.facts_for(version, [moment])
         decided = 0
         for start in range(0, len(clients), PASS_BATCH) or [0]:

@@ -129,7 +129,7 @@ class Decisions:
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
-        self._engines.engine(version)  # its process starts up while the clients are listed and read
+        self._engines.prepare(version)  # its process starts up while the clients are listed and read
         ids = self.clients_to_decide(clients, moment)
         for decisions in self._iter_decide([version], ids, moment, set_aside, portfolio_value, record=record):
             yield from (decision for (decision,) in decisions)
@@ -162,7 +162,7 @@ class Decisions:
         ``record``, each batch's decisions of the one version stored before it is yielded)."""
         ways: dict[tuple[int, bool], FactsOf] = {}
         for version in versions:
-            self._engines.engine(version)  # an engine's process starts up while the first clients are folded
+            self._engines.prepare(version)  # an engine's process starts up while the first clients are folded
             if version.ruleset.facts_computed not in ways:
                 ways[version.ruleset.facts_computed] = self.facts_for(
                     version, [moment], portfolio_values=None if portfolio_value is None else [portfolio_value]

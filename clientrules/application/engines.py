@@ -12,17 +12,22 @@ fire, in order, are kept per standing of the facts and rule-set version, up
 to :data:`STANDINGS_KEPT` of them, and another client with the same standing
 gets them without asking the engine. Its reasons and evidence are built from
 its own facts. A client whose facts have no standing is asked of the engine
-on its own.
+on its own. Given kept answers (:mod:`clientrules.application.kept_answers`),
+the answers of an adopted version are read from the store when it is first
+used and each new one is kept there, so a later process asks the engine only
+about standings never met before.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from typing import Callable, Sequence
 
 import attrs
 
+from clientrules.application.kept_answers import Fired, KeptAnswers
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
 from clientrules.domain.decisions.standing import Standing, Standings
@@ -33,37 +38,66 @@ ENGINE_CACHE_SIZE = 4
 #: engine answers kept per rule-set version, by standing: a few hundred bytes each. 20,000 clients of the
 #: benchmarks' history have 4,500 standings as of one moment, and 16,500 over the 46 months a backtest replays
 STANDINGS_KEPT = 50_000
-Fired = tuple[str, ...]
 
 
 @attrs.define
 class _Compiled:
-    """One rule-set version's engine, how to read a standing under it, and the engine's answer for each standing seen."""
+    """One rule-set version: its engine (built by ``build`` when first needed), how to read a standing under it, and
+    the engine's answer for each standing seen."""
 
-    engine: DecisionEngine
+    build: Callable[[], DecisionEngine]
     standings: Standings
-    answers: dict[Standing, Fired] = attrs.Factory(dict)
+    answers: dict[Standing, Fired]
+    _built: DecisionEngine | None = None
+    _building: threading.Lock = attrs.Factory(threading.Lock)
+
+    @property
+    def engine(self) -> DecisionEngine:
+        with self._building:
+            if self._built is None:
+                self._built = self.build()
+            return self._built
+
+    def close(self) -> None:
+        with self._building:
+            built, self._built = self._built, None
+        if built is not None:
+            built.close()
 
 
 class Engines:
     """The engines of recently used rule-set versions, built by ``factory``, and their answers by standing.
 
-    ``standings_kept``: answers kept per version (0: none, the engine is asked
-    for every client). Safe to share between threads.
+    ``standings_kept``: answers kept in memory per version (0: none, the engine
+    is asked for every client); ``kept``: the answers kept in the store, read
+    and added to. Safe to share between threads.
     """
 
     def __init__(
-        self, factory: EngineFactory, *, size: int = ENGINE_CACHE_SIZE, standings_kept: int = STANDINGS_KEPT
+        self,
+        factory: EngineFactory,
+        *,
+        size: int = ENGINE_CACHE_SIZE,
+        standings_kept: int = STANDINGS_KEPT,
+        kept: KeptAnswers | None = None,
     ) -> None:
         self._factory = factory
         self._size = size
         self._standings_kept = standings_kept
+        self._kept = kept if standings_kept else None
         self._compiled: OrderedDict[tuple[int, str], _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
     def engine(self, version: VersionedRuleSet) -> DecisionEngine:
         """The engine of ``version`` (compiled on first use; the least recently used one is closed)."""
         return self._compiled_for(version).engine
+
+    def prepare(self, version: VersionedRuleSet) -> None:
+        """Get ``version`` ready to decide: its answers read, and its engine started at once (an engine in a
+        process of its own starts up while the caller reads its clients), unless answers are known for it: then
+        the engine starts when first asked, if ever."""
+        if not self._compiled_for(version).answers:
+            self.engine(version)
 
     def _compiled_for(self, version: VersionedRuleSet) -> _Compiled:
         key = (version.version, version.ruleset.source)
@@ -72,11 +106,14 @@ class Engines:
             if compiled is not None:
                 self._compiled.move_to_end(key)
                 return compiled
-            compiled = self._compiled[key] = _Compiled(self._factory(version), Standings.for_ruleset(version.ruleset))
+            standings = Standings.for_ruleset(version.ruleset)
+            kept = self._kept.read(version) if self._kept is not None and standings.representable else {}
+            answers = dict(list(kept.items())[: self._standings_kept])
+            compiled = self._compiled[key] = _Compiled(functools.partial(self._factory, version), standings, answers)
             evicted = list(self._compiled)[: -self._size]
             closing = [self._compiled.pop(old) for old in evicted]
         for old in closing:
-            old.engine.close()
+            old.close()
         return compiled
 
     def fired(self, client: str, facts: FactsLike, version: VersionedRuleSet) -> Fired:
@@ -112,6 +149,8 @@ class Engines:
                         fired[index] = answer
                 while len(answers) > self._standings_kept:
                     del answers[next(iter(answers))]  # the oldest first: memory stays bounded
+            if self._kept is not None and waiting:
+                self._kept.keep(version, {standing: fired[indices[0]] for standing, indices in waiting.items()})
         return fired
 
     def decide(self, client: str, facts: FactsLike, version: VersionedRuleSet) -> Decision:
@@ -130,4 +169,4 @@ class Engines:
         with self._lock:
             compiled, self._compiled = list(self._compiled.values()), OrderedDict()
         for each in compiled:
-            each.engine.close()
+            each.close()

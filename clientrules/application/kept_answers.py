@@ -1,0 +1,71 @@
+"""The rules engine's answers by standing, kept in the store so that a later process need not ask again.
+
+Which rules fire, in order, depends on nothing but a client's standing under
+the rule set (:mod:`clientrules.domain.decisions.standing`). Each answer the
+engine gives about a standing is kept under a name for what the engine was
+given (the rules compiled, the code that runs them and the engine's release:
+``name_of``, from the engine's adapter), and read back when a process first
+decides under that rule-set version. Only adopted versions keep answers
+(drafts come and go). The kept answers are a cache: a row that does not check
+(another name, another standing, a damaged text, a rule the version does not
+have) is left unread and the engine is asked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterator, Mapping, Protocol
+
+from clientrules.domain.decisions.standing import Standing
+from clientrules.domain.facts.stored import checksum
+from clientrules.ports import EngineAnswersStore, VersionedRuleSet
+
+#: the ids of the rules that fire, in firing order
+Fired = tuple[str, ...]
+
+
+class StoreForKeptAnswers(EngineAnswersStore, Protocol):
+    """What kept answers read and write: the engine's answers by standing."""
+
+
+class KeptAnswers:
+    """The engine's answers kept in one store. Safe to share between threads (it keeps none in memory)."""
+
+    def __init__(self, store: StoreForKeptAnswers, name_of: Callable[[VersionedRuleSet], str]) -> None:
+        self._store = store
+        self._name_of = name_of
+
+    def read(self, version: VersionedRuleSet) -> dict[Standing, Fired]:
+        """The answers kept for ``version`` that check; none for a draft."""
+        if version.version < 1:
+            return {}
+        name = self._name_of(version)
+        rules = {rule.id for rule in version.ruleset.enabled_rules}
+        width = len(version.ruleset.enabled_rules)
+        return dict(_checked(name, self._store.read_engine_answers(name), rules, width))
+
+    def keep(self, version: VersionedRuleSet, answers: Mapping[Standing, Fired]) -> None:
+        """Keep ``answers`` for ``version`` (a draft keeps none), in one transaction."""
+        if version.version < 1 or not answers:
+            return
+        name = self._name_of(version)
+        texts = {}
+        for standing, fired in answers.items():
+            standing_text = "".join("1" if holds else "0" for holds in standing)
+            body = json.dumps(list(fired))
+            texts[standing_text] = f"{checksum(f'{name} {standing_text} {body}')} {body}"
+        self._store.write_engine_answers(name, texts)
+
+
+def _checked(name: str, texts: Mapping[str, str], rules: set[str], width: int) -> Iterator[tuple[Standing, Fired]]:
+    for standing_text, answer in texts.items():
+        kept_checksum, _, body = answer.partition(" ")
+        if (len(standing_text) != width or not set(standing_text) <= {"0", "1"}
+                or kept_checksum != checksum(f"{name} {standing_text} {body}")):
+            continue
+        try:
+            fired = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(fired, list) and all(isinstance(rule, str) and rule in rules for rule in fired):
+            yield tuple(holds == "1" for holds in standing_text), tuple(fired)
