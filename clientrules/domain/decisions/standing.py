@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
 from clientrules.domain.facts.catalogue import FACTS
-from clientrules.domain.rules.model import AnyOf, Comparison, FactValue, RuleSet, SignalCondition
+from clientrules.domain.rules.model import OPERATORS, AnyOf, Comparison, FactValue, RuleSet, SignalCondition
 
 #: a standing: for each enabled rule, in order, whether its conditions on facts hold
 Standing = tuple[bool, ...]
@@ -46,7 +46,8 @@ Placing = tuple[int, ...]
 LARGEST_EXACT = 2**53
 #: the most placings whose standing is remembered (a few hundred bytes each); beyond, they are found again
 PLACINGS_KEPT = 100_000
-_ABSENT = -1
+#: the place of a fact with no value
+ABSENT = -1
 
 
 @attrs.frozen
@@ -62,6 +63,9 @@ class Standings:
     rules: tuple[tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], ...], ...]], ...]
     #: every condition of the enabled rules is one a standing represents
     representable: bool
+    #: each of :attr:`comparisons` read off a placing: the place of its fact in :attr:`thresholds`, its operator, and
+    #: the position of a value equal to its constant (see :data:`Placing`), which places compare as values do
+    _placed: tuple[tuple[int, Callable[[int, int], bool], int], ...] = attrs.field(init=False, eq=False, repr=False)
     #: the standing of each placing met, up to :data:`PLACINGS_KEPT`
     _known: dict[Placing, Standing] = attrs.field(init=False, factory=dict, eq=False, repr=False)
     #: :attr:`thresholds` as three columns (facts, constants, yes/no), which :meth:`placing` maps over
@@ -70,6 +74,16 @@ class Standings:
     @_columns.default
     def _columns_of_thresholds(self) -> tuple[tuple[Any, ...], ...]:
         return tuple(zip(*self.thresholds)) if self.thresholds else ((), (), ())
+
+    @_placed.default
+    def _comparisons_on_placings(self) -> tuple[tuple[int, Callable[[int, int], bool], int], ...]:
+        place = {fact: index for index, (fact, _, _) in enumerate(self.thresholds)}
+        constants = {fact: values for fact, values, _ in self.thresholds}
+        if not self.representable:
+            return ()
+        return tuple(
+            (place[c.fact], OPERATORS[c.op], 2 * constants[c.fact].index(c.value) + 1) for c in self.comparisons
+        )
 
     @classmethod
     def for_ruleset(cls, ruleset: RuleSet) -> Standings:
@@ -103,14 +117,18 @@ class Standings:
     def of(self, values: Mapping[str, FactValue | None]) -> Standing | None:
         """The standing of ``values``; None when it cannot stand for them (see the module): the engine decides alone."""
         placing = self.placing(values)
-        if placing is None:
-            return None
+        return None if placing is None else self.of_placing(placing)
+
+    def of_placing(self, placing: Placing) -> Standing:
+        """The standing of values placed as ``placing`` (one place per fact of :attr:`thresholds`, in order)."""
         known = self._known
         found = known.get(placing)
         if found is None:
             if len(known) >= PLACINGS_KEPT:
                 known.clear()
-            found = known[placing] = self._holding([comparison.holds(values) for comparison in self.comparisons])
+            found = known[placing] = self._holding([
+                placing[fact] != ABSENT and compare(placing[fact], equal) for fact, compare, equal in self._placed
+            ])
         return found
 
     def placing(self, values: Mapping[str, FactValue | None]) -> Placing | None:
@@ -134,7 +152,7 @@ def position_of(value: FactValue | None, constants: tuple[FactValue, ...], boole
     """Where ``value`` stands against the sorted ``constants`` of a fact (see :data:`Placing`); None when a
     standing cannot hold it (a value not of its fact's kind, not finite, or a whole number too large)."""
     if value is None:
-        return _ABSENT
+        return ABSENT
     kind = type(value)
     if boolean:
         if kind is not bool:

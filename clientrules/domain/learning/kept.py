@@ -28,12 +28,13 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_right
+from itertools import repeat
 from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
 from clientrules.domain.decisions.set_aside import UNDECIDABLE, one_line
-from clientrules.domain.decisions.standing import Standings, position_of
+from clientrules.domain.decisions.standing import ABSENT, Placing, Standing, Standings, position_of
 from clientrules.domain.errors import StoreError
 from clientrules.domain.events import Event, Instant
 from clientrules.domain.facts import ClientFold, Facts
@@ -488,44 +489,45 @@ def _decide_each_standing(kept: KeptMoments, version: Any, memo: DecisionMemo) -
     if not serves(ruleset, kept.grace_days):
         return None
     standings = Standings.for_ruleset(ruleset)
-    tables: list[tuple[Sequence[int], list[int]]] = []
+    tables: list[tuple[Sequence[int], list[int]] | None] = []  # None: a fact absent at every moment
     for fact, constants, boolean in standings.thresholds:
         column = kept.facts.get(fact)
-        if column is None:  # absent at every moment: it stands in the same place everywhere
+        if column is None:
+            tables.append(None)
             continue
         positions = [position_of(value, constants, boolean) for value in column.values]
         table = [position for position in positions if position is not None]
         if len(table) < len(positions):
             return None
         tables.append((column.taken, table))
-    standing_of: dict[tuple[int, ...], Any] = {}
-    first: dict[Any, int] = {}
-    at: list[Any] = []
+    number_of: dict[Placing, int] = {}  # each placing met -> the number of its standing
+    numbers: dict[Standing, int] = {}  # each standing met -> its number, in the order met
+    first: list[int] = []  # each standing's first client-moment, by number
+    at: list[int] = []  # each client-moment's standing, by number
     # a slice at a time: each whole-column call below holds the interpreter lock while it runs, and a server's
     # requests wait for it (the history is kept in a thread of the server's)
     for start in range(0, kept.size, _SLICE):
-        indexes = range(min(start + _SLICE, kept.size) - 1, start - 1, -1)
-        placings: list[tuple[int, ...]] = (
-            list(zip(*(map(table.__getitem__, taken[start : start + _SLICE]) for taken, table in tables)))
-            if tables else [()] * len(indexes)
-        )
+        stop = min(start + _SLICE, kept.size)
+        placings: list[Placing] = list(zip(*(
+            repeat(ABSENT, stop - start) if table is None else map(table[1].__getitem__, table[0][start:stop])
+            for table in tables
+        ))) if tables else [()] * (stop - start)
         # each distinct placing -> its first client-moment (the later of equal keys is overwritten by the earlier)
-        for placing, index in dict(zip(reversed(placings), indexes)).items():
-            if placing not in standing_of:
-                standing_of[placing] = standings.of(kept.facts_at(index).values)
-        standing_at = list(map(standing_of.__getitem__, placings))
-        for standing, index in dict(zip(reversed(standing_at), indexes)).items():
-            first.setdefault(standing, index)
-        at.extend(standing_at)
-    requests = [(kept.client_at(index), kept.facts_at(index)) for index in first.values()]
+        for placing, index in dict(zip(reversed(placings), range(stop - 1, start - 1, -1))).items():
+            if placing not in number_of:
+                number = number_of[placing] = numbers.setdefault(standings.of_placing(placing), len(numbers))
+                if number == len(first):
+                    first.append(index)
+                first[number] = min(first[number], index)
+        at.extend(map(number_of.__getitem__, placings))
+    requests = [(kept.client_at(index), kept.facts_at(index)) for index in first]
     try:
         answers = memo.decide(requests, version)
     except StoreError:
         raise
     except UNDECIDABLE:  # the histories' replay finds which client and sets it aside
         return None
-    decided = dict(zip(first, answers))
     decisions: list[Decided] = []
     for start in range(0, len(at), _SLICE):
-        decisions.extend(map(decided.__getitem__, at[start : start + _SLICE]))
+        decisions.extend(map(answers.__getitem__, at[start : start + _SLICE]))
     return decisions
