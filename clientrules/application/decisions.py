@@ -22,6 +22,7 @@ from collections import Counter, OrderedDict
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator, Protocol, Sequence, cast
 
+from clientrules.application.collector import collector_held
 from clientrules.application.engines import Engines
 from clientrules.application.folds import Folds
 from clientrules.application.kept_facts import KeptFacts
@@ -172,7 +173,8 @@ class Decisions:
             batch = ids[start:start + RECORD_BATCH]
             to_keep: list[FactsMemo] = []
             try:
-                decisions, to_keep = self._decide(batch, moment, versions, ways, cached=cached, recording=record)
+                with collector_held():
+                    decisions, to_keep = self._decide(batch, moment, versions, ways, cached=cached, recording=record)
             except StoreError:
                 raise
             except UNDECIDABLE:

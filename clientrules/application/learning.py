@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 
+from clientrules.application.collector import collector_held
 from clientrules.application.progress import Tracker
 from clientrules.application.engines import Engines
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
@@ -536,7 +537,8 @@ class Learning:
             if all(serves(version.ruleset, grace_days) for version in versions.values()):
                 found = kept()
                 if found is not None:
-                    done = replay_kept(found, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
+                    with collector_held():
+                        done = replay_kept(found, columns, self._engines.fired_batch, horizon_days=self.method.horizon_days)
                     if done is not None:
                         return done
             return replay(
