@@ -48,18 +48,18 @@ def test_answers_that_do_not_check_are_left_and_the_engine_is_asked_again(tmp_pa
 def test_an_answer_naming_a_rule_the_version_lacks_or_of_another_width_is_not_read(ledger) -> None:
     version = ledger.rules.current()
     width = len(version.ruleset.enabled_rules)
-    kept = KeptAnswers(ledger.store, answers_name)
+    kept = KeptAnswers(ledger.store, answers_name).of(version)
     real_rule = version.ruleset.enabled_rules[0].id
-    kept.keep(version, {(True,) * width: (real_rule,), (False,) * width: ("no-such-rule",),
-                        (True,) * (width + 1): (real_rule,)})
-    assert kept.read(version) == {(True,) * width: (real_rule,)}
+    kept.keep({(True,) * width: (real_rule,), (False,) * width: ("no-such-rule",),
+               (True,) * (width + 1): (real_rule,)})
+    assert kept.read() == {(True,) * width: (real_rule,)}
 
 
-def test_drafts_and_engines_that_name_no_answers_keep_none(ledger) -> None:
+def test_drafts_and_engines_that_name_no_answers_keep_none(ledger, stories_path) -> None:
     draft = RuleSetVersion(0, parse_ruleset(default_ruleset_text()))
-    kept = KeptAnswers(ledger.store, answers_name)
-    width = len(draft.ruleset.enabled_rules)
-    kept.keep(draft, {(True,) * width: ()})
+    assert KeptAnswers(ledger.store, answers_name).of(draft) is None
+    ledger.import_jsonl(stories_path)
+    assert ledger.decisions.evaluate(as_of=T, ruleset=draft)  # a preview of the draft, through the engines
     assert ledger.store.read_engine_answers(answers_name(draft)) == {}
     assert wiring.kept_answers(ledger.store, lambda version: DurableEngine(version)) is None
     assert wiring.kept_answers(ledger.store, DurableEngine) is not None

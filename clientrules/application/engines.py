@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import attrs
 
-from clientrules.application.kept_answers import Fired, KeptAnswers
+from clientrules.application.kept_answers import Fired, KeptAnswers, VersionAnswers
 from clientrules.domain.decisions.model import Decision
 from clientrules.domain.decisions.reasons import FactsLike, build_decision
 from clientrules.domain.decisions.standing import Standing, Standings
@@ -42,12 +42,13 @@ STANDINGS_KEPT = 50_000
 
 @attrs.define
 class _Compiled:
-    """One rule-set version: its engine (built by ``build`` when first needed), how to read a standing under it, and
-    the engine's answer for each standing seen."""
+    """One rule-set version: its engine (built by ``build`` when first needed), how to read a standing under it, the
+    engine's answer for each standing seen, and where they are kept (None: nowhere)."""
 
     build: Callable[[], DecisionEngine]
     standings: Standings
     answers: dict[Standing, Fired]
+    kept: VersionAnswers | None
     _built: DecisionEngine | None = None
     _building: threading.Lock = attrs.Factory(threading.Lock)
 
@@ -107,9 +108,11 @@ class Engines:
                 self._compiled.move_to_end(key)
                 return compiled
             standings = Standings.for_ruleset(version.ruleset)
-            kept = self._kept.read(version) if self._kept is not None and standings.representable else {}
-            answers = dict(list(kept.items())[: self._standings_kept])
-            compiled = self._compiled[key] = _Compiled(functools.partial(self._factory, version), standings, answers)
+            kept = self._kept.of(version) if self._kept is not None and standings.representable else None
+            answers = dict(list(kept.read().items())[: self._standings_kept]) if kept is not None else {}
+            compiled = self._compiled[key] = _Compiled(
+                functools.partial(self._factory, version), standings, answers, kept
+            )
             evicted = list(self._compiled)[: -self._size]
             closing = [self._compiled.pop(old) for old in evicted]
         for old in closing:
@@ -149,8 +152,8 @@ class Engines:
                         fired[index] = answer
                 while len(answers) > self._standings_kept:
                     del answers[next(iter(answers))]  # the oldest first: memory stays bounded
-            if self._kept is not None and waiting:
-                self._kept.keep(version, {standing: fired[indices[0]] for standing, indices in waiting.items()})
+            if compiled.kept is not None and waiting:
+                compiled.kept.keep({standing: fired[indices[0]] for standing, indices in waiting.items()})
         return fired
 
     def decide(self, client: str, facts: FactsLike, version: VersionedRuleSet) -> Decision:

@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterator, Mapping, Protocol
 
+import attrs
+
 from clientrules.domain.decisions.standing import Standing
 from clientrules.domain.facts.stored import checksum
+from clientrules.domain.rules.model import Rule
 from clientrules.ports import EngineAnswersStore, VersionedRuleSet
 
 #: the ids of the rules that fire, in firing order
@@ -35,26 +38,36 @@ class KeptAnswers:
         self._store = store
         self._name_of = name_of
 
-    def read(self, version: VersionedRuleSet) -> dict[Standing, Fired]:
-        """The answers kept for ``version`` that check; none for a draft."""
+    def of(self, version: VersionedRuleSet) -> VersionAnswers | None:
+        """The answers kept for ``version``, named once; None for a draft (drafts keep none)."""
         if version.version < 1:
-            return {}
-        name = self._name_of(version)
-        rules = {rule.id for rule in version.ruleset.enabled_rules}
-        width = len(version.ruleset.enabled_rules)
-        return dict(_checked(name, self._store.read_engine_answers(name), rules, width))
+            return None
+        return VersionAnswers(self._store, self._name_of(version), version.ruleset.enabled_rules)
 
-    def keep(self, version: VersionedRuleSet, answers: Mapping[Standing, Fired]) -> None:
-        """Keep ``answers`` for ``version`` (a draft keeps none), in one transaction."""
-        if version.version < 1 or not answers:
+
+@attrs.frozen
+class VersionAnswers:
+    """The answers kept for one adopted rule-set version, under its ``name``; its ``rules`` are the enabled ones."""
+
+    store: StoreForKeptAnswers
+    name: str
+    rules: tuple[Rule, ...]
+
+    def read(self) -> dict[Standing, Fired]:
+        """The answers kept that check."""
+        ids = {rule.id for rule in self.rules}
+        return dict(_checked(self.name, self.store.read_engine_answers(self.name), ids, len(self.rules)))
+
+    def keep(self, answers: Mapping[Standing, Fired]) -> None:
+        """Keep ``answers``, in one transaction."""
+        if not answers:
             return
-        name = self._name_of(version)
         texts = {}
         for standing, fired in answers.items():
             standing_text = "".join("1" if holds else "0" for holds in standing)
             body = json.dumps(list(fired))
-            texts[standing_text] = f"{checksum(f'{name} {standing_text} {body}')} {body}"
-        self._store.write_engine_answers(name, texts)
+            texts[standing_text] = f"{checksum(f'{self.name} {standing_text} {body}')} {body}"
+        self.store.write_engine_answers(self.name, texts)
 
 
 def _checked(name: str, texts: Mapping[str, str], rules: set[str], width: int) -> Iterator[tuple[Standing, Fired]]:
