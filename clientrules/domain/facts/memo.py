@@ -90,10 +90,8 @@ class FactsMemo:
         self, as_of: Instant, *, grace_days: int = 7, portfolio_value: Decimal | None = None, explained: bool = True
     ) -> Facts:
         """What :meth:`ClientFold.facts` answers for the same arguments (:class:`FactsError` where the memo does not hold)."""
-        as_of = as_instant(as_of, field="as_of")
+        as_of = self._holding_at(as_of, grace_days)
         now = as_of.key
-        if not self._holds(now, grace_days):
-            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
         values = dict(self.values)
         for name, start in self.ages.items():
             values[name] = (now - start) // DAY_US
@@ -113,10 +111,15 @@ class FactsMemo:
 
     def status(self, as_of: Instant) -> ClientStatus:
         """Where the client stands as of ``as_of``, a moment the memo holds for (as :meth:`ClientFold.status`)."""
-        as_of = as_instant(as_of, field="as_of")
-        if not self._holds(as_of.key, self.grace_days):
-            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
+        self._holding_at(as_of, self.grace_days)
         return self.status_then
+
+    def _holding_at(self, as_of: Instant, grace_days: int) -> Instant:
+        """``as_of`` as an :class:`Instant`, if the memo holds for it under ``grace_days`` (else :class:`FactsError`)."""
+        as_of = as_instant(as_of, field="as_of")
+        if not self._holds(as_of.key, grace_days):
+            raise FactsError(f"the kept facts of client {self.client!r} do not hold as of {as_of.text}")
+        return as_of
 
 
 def _after_monthly_value(entries: Mapping[str, Any], share: Any) -> dict[str, Any]:
