@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import orjson
 
 from clientrules.domain.events import Event, Instant, Registry
 from clientrules.domain.events.door import admitted_json
@@ -19,6 +22,8 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 #: the money types as an SQL list of literals, written the same in the partial index over invoice ids and in the
 #: queries that must use it (a database uses a partial index only for a query naming the same literal condition)
 MONEY_TYPES_SQL = "(" + ", ".join(f"'{name}'" for name in sorted(MONEY_TYPES)) + ")"
+#: 19 digits in a row: an integer orjson might not read exactly (it reads one beyond 64 bits as a float)
+_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def encode_data(event: Event, registry: Registry, personal: PersonalFields, keys: Mapping[str, ClientKey]) -> str:
@@ -41,7 +46,7 @@ def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: P
     """
     restore_payload = registry.restore
     restore_event = Event.restore
-    loads = json.loads
+    long_digits = _LONG_DIGITS.search
     personal_types = personal.types
     instants: dict[int, Instant] = {}  # events of one stream often share a moment
     keys: dict[str, ClientKey] = {}
@@ -50,7 +55,7 @@ def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: P
         at = instants.get(at_key)
         if at is None or at.text != at_text:
             at = instants[at_key] = Instant.from_key(at_key, at_text)
-        data = loads(text)
+        data = json.loads(text) if long_digits(text) else orjson.loads(text)
         if type_name in personal_types and personal.is_sealed(type_name, data):
             key = None
             if key_id is not None:

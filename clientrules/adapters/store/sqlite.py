@@ -684,8 +684,11 @@ class SqliteStore(SqliteWatchTables):
     def read_client(
         self, client: str, *, until: Instant | None = None, after_version: int = 0
     ) -> list[Event]:
-        sql = f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ? AND version > ?"
-        parameters: list[Any] = [*self._key_types, client, after_version]
+        sql = f"SELECT {COLUMNS} FROM {self._events} WHERE stream = ?"
+        parameters: list[Any] = [*self._key_types, client]
+        if after_version:  # without it, the index in time order serves the whole read: no sort
+            sql += " AND version > ?"
+            parameters.append(after_version)
         if until is not None:
             sql += " AND at_key <= ?"
             parameters.append(until.key)
