@@ -392,7 +392,7 @@ def _downgrade(url: str) -> None:
             connection.execute("DROP TABLE client_keys; DROP FUNCTION client_keys_are_never_changed();"
                                " DROP TABLE client_folds, client_facts, engine_answers; DROP TABLE watch_checkpoint, watched_clients, deliveries, portfolio_standings, kept_moments;"
                                " DROP TRIGGER events_stored ON events; DROP FUNCTION notify_events_stored();"
-                               " DROP FUNCTION append_checked_alone, append_alone; DROP INDEX events_by_invoice;"
+                               " DROP FUNCTION append_checked_alone, append_alone; DROP INDEX events_by_invoice, events_first;"
                                " DELETE FROM schema_migrations WHERE version >= 4")
         return
     with closing(sqlite3.connect(url)) as connection, connection:
@@ -403,7 +403,7 @@ def _downgrade(url: str) -> None:
         ]
         connection.executescript(
             "".join(f"DROP TABLE {name};" for name in later)
-            + "DROP INDEX events_by_invoice; DELETE FROM schema_migrations WHERE version > 1;"
+            + "DROP INDEX events_by_invoice; DROP INDEX events_first; DELETE FROM schema_migrations WHERE version > 1;"
         )
 
 

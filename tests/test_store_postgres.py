@@ -170,14 +170,16 @@ def test_db_status_and_migrate_commands(pg_url, tmp_path):
         "pending migration 12: each client's latest computed facts (a cache beside its fold)  (run: clientrules db migrate)",
         "pending migration 13: the rules engine's answers by standing, per compiled rule set (a cache)"
         "  (run: clientrules db migrate)",
+        "pending migration 14: each client's first event, indexed: the list of clients without grouping every event"
+        "  (run: clientrules db migrate)",
     ]
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13\n"
-    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 13)\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema}: applied migration 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14\n"
+    assert _cli(pg_url, "db", "migrate").stdout == f"schema {schema} is up to date (version 14)\n"
     store = open_store(pg_url)
     store.append([work("acme"), work("bolt")])
     store.close()
     assert _cli(pg_url, "db", "status").stdout.splitlines()[1:] == [
-        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13",
+        "migrations applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14",
         "last position: 2",
         "evaluation queue: 0 clients, filled up to position 0",
     ]

@@ -79,7 +79,7 @@ def test_stored_facts_are_read_with_one_index_seek_per_client_not_a_scan_of_even
 
 
 @pytest.mark.parametrize("started_by", [False, True])
-def test_the_clients_are_listed_by_index_seeks_not_by_grouping_every_event(store, db_url, started_by):
+def test_the_clients_are_listed_from_their_first_events_not_by_grouping_every_event(store, db_url, started_by):
     from clientrules.adapters.store.sqlite import CLIENT_IDS, CLIENT_IDS_STARTED_BY
 
     store.append([work(f"c{n % 20}", id=f"e{n}") for n in range(200)])
@@ -90,7 +90,7 @@ def test_the_clients_are_listed_by_index_seeks_not_by_grouping_every_event(store
         plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", (0,) if started_by else ()))
     finally:
         raw.close()
-    assert "SCAN events" not in plan and "(stream>?)" in plan and "(stream=? AND version=?)" in plan, plan
+    assert "INDEX events_first" in plan and "TEMP B-TREE" not in plan, plan
     assert store.client_ids() == [f"c{n}" for n in range(20)]
 
 
@@ -104,22 +104,37 @@ def test_the_file_is_in_wal_mode_with_the_schema_version(store, db_url):
         raw.close()
 
 
-def test_a_file_of_schema_8_is_given_the_engine_answers_when_opened(store, db_url):
+def _answers_kept(store: SqliteStore) -> bool:
+    return store.write_engine_answers("rules-1", {"s1": "a1"}) == 1 and store.read_engine_answers("rules-1") == {"s1": "a1"}
+
+
+@pytest.mark.parametrize(
+    ("downgrade", "works"),
+    [
+        ("DROP TABLE engine_answers; DROP INDEX events_first; DELETE FROM schema_migrations WHERE version >= 9;",
+         _answers_kept),
+        ("DROP INDEX events_first; DELETE FROM schema_migrations WHERE version = 10;", lambda store: store.client_ids() == ["a"]),
+    ],
+    ids=["schema 8", "schema 9"],
+)
+def test_a_file_of_an_older_schema_is_given_what_it_lacks_when_opened(store, db_url, downgrade, works):
     store.append([work("a", id="x")])
     store.close()
     raw = sqlite3.connect(db_url)
     try:
-        raw.executescript("DROP TABLE engine_answers; DELETE FROM schema_migrations WHERE version = 9;")
+        raw.executescript(downgrade)
     finally:
         raw.close()
     reopened = SqliteStore(db_url)
     try:
-        assert reopened.write_engine_answers("rules-1", {"s1": "a1"}) == 1
-        assert reopened.read_engine_answers("rules-1") == {"s1": "a1"}
+        assert works(reopened)
         assert [event.id for event in reopened.read_client("a")] == ["x"]
-        assert reopened._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION == 9
+        connection = reopened._connection()
+        assert connection.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION == 10
+        assert connection.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_first'").fetchone()[0] == 1
     finally:
         reopened.close()
+
 
 @pytest.mark.parametrize(
     ("query", "level"), [("", 1), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1), ("?synchronous=extra", 3)]

@@ -104,6 +104,15 @@ READ_STORED_FACTS = (
     " CROSS JOIN LATERAL (SELECT * FROM client_facts WHERE client = wanted.client ORDER BY client) f"
     " WHERE f.format = %s AND f.version = (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = wanted.client)"
 )
+#: the clients in the order of their first event: the events of version 1, one a stream, read from their own
+#: partial index (events_first) rather than by grouping every event
+CLIENT_IDS = "SELECT stream FROM events WHERE version = 1 AND stream NOT LIKE '$%%' ORDER BY position"
+#: :data:`CLIENT_IDS` of the clients with an event by a moment (given twice): their first event is, or an event
+#: back-dated before it is (one seek in events_by_time)
+CLIENT_IDS_STARTED_BY = (
+    "SELECT stream FROM events f WHERE version = 1 AND stream NOT LIKE '$%%' AND (at_key <= %s"
+    " OR EXISTS (SELECT FROM events WHERE events.stream = f.stream AND events.at_key <= %s)) ORDER BY position"
+)
 #: answers of one rule set, as arrays of standings and answers: a standing kept already keeps its answer
 _WRITE_ENGINE_ANSWERS = (
     "INSERT INTO engine_answers (rules, standing, answer) SELECT %s::text, * FROM unnest(%s::text[], %s::text[])"
@@ -594,11 +603,9 @@ class PostgresStore(PostgresWatchTables):
         ]
 
     def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
-        sql = "SELECT stream FROM events WHERE stream NOT LIKE '$%%' GROUP BY stream"
-        parameters: tuple[int, ...] = ()
-        if started_by is not None:
-            sql, parameters = sql + " HAVING MIN(at_key) <= %s", (started_by.key,)
-        return [row[0] for row in self.read(sql + " ORDER BY MIN(position)", parameters)]
+        if started_by is None:
+            return [row[0] for row in self.read(CLIENT_IDS)]
+        return [row[0] for row in self.read(CLIENT_IDS_STARTED_BY, (started_by.key, started_by.key))]
 
     def changed_clients(self, after_position: int) -> list[str]:
         rows = self.read(

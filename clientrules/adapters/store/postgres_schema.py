@@ -244,6 +244,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        14,
+        "each client's first event, indexed: the list of clients without grouping every event",
+        """
+        CREATE INDEX events_first ON events (position) INCLUDE (stream, at_key) WHERE version = 1;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
