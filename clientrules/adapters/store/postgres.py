@@ -113,6 +113,16 @@ CLIENT_IDS_STARTED_BY = (
     "SELECT stream FROM events f WHERE version = 1 AND stream NOT LIKE '$%%' AND (at_key <= %s"
     " OR EXISTS (SELECT FROM events WHERE events.stream = f.stream AND events.at_key <= %s)) ORDER BY position"
 )
+#: each client with its count of events (its stream's version) and its first and last event in time, from its
+#: first event stored (events_first) and a few seeks, rather than by grouping every event
+CLIENT_SUMMARIES = (
+    "SELECT s.stream, (SELECT MAX(version) FROM events WHERE stream = s.stream), f.at_key, f.at_text, l.at_key, l.at_text"
+    " FROM events s"
+    " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = s.stream ORDER BY at_key, version LIMIT 1) f"
+    " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = s.stream"
+    "  ORDER BY at_key DESC, version DESC LIMIT 1) l"
+    " WHERE s.version = 1 AND s.stream NOT LIKE '$%%' ORDER BY s.position"
+)
 #: answers of one rule set, as arrays of standings and answers: a standing kept already keeps its answer
 _WRITE_ENGINE_ANSWERS = (
     "INSERT INTO engine_answers (rules, standing, answer) SELECT %s::text, * FROM unnest(%s::text[], %s::text[])"
@@ -587,16 +597,7 @@ class PostgresStore(PostgresWatchTables):
 
     def clients(self) -> list[ClientSummary]:
         """Client streams in the order their first event was stored."""
-        rows = self.read(
-            "SELECT e.stream, e.count, f.at_key, f.at_text, l.at_key, l.at_text FROM"
-            " (SELECT stream, COUNT(*) AS count, MIN(position) AS first_position FROM events"
-            "  WHERE stream NOT LIKE '$%%' GROUP BY stream) e"
-            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
-            "  ORDER BY at_key, version LIMIT 1) f"
-            " CROSS JOIN LATERAL (SELECT at_key, at_text FROM events WHERE stream = e.stream"
-            "  ORDER BY at_key DESC, version DESC LIMIT 1) l"
-            " ORDER BY e.first_position"
-        )
+        rows = self.read(CLIENT_SUMMARIES)
         return [
             ClientSummary(stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text))
             for stream, count, first_key, first_text, last_key, last_text in rows

@@ -199,6 +199,17 @@ CLIENT_IDS_STARTED_BY = (
     " OR EXISTS (SELECT 1 FROM events WHERE events.stream = f.stream AND events.at_key <= ?1)) ORDER BY position"
 )
 
+#: each client with its count of events (its stream's version) and its first and last event in time, from its
+#: first event stored (events_first) and a few seeks, rather than by grouping every event
+CLIENT_SUMMARIES = (
+    "SELECT s.stream, (SELECT MAX(version) FROM events WHERE stream = s.stream), a.at_key, a.at_text, z.at_key, z.at_text"
+    " FROM events s"
+    " JOIN events a ON a.position = (SELECT position FROM events WHERE stream = s.stream ORDER BY at_key, version LIMIT 1)"
+    " JOIN events z ON z.position ="
+    " (SELECT position FROM events WHERE stream = s.stream ORDER BY at_key DESC, version DESC LIMIT 1)"
+    " WHERE s.version = 1 AND s.stream NOT LIKE '$%' ORDER BY s.position"
+)
+
 #: the clients with an event after a position, in the order of their first such event. ``+stream``: grouping by the
 #: bare column makes SQLite scan the whole (stream, at_key, version) index to group without sorting, every event of
 #: the store, rather than only those after the position by the primary key (7.5 ms instead of 0.01 ms for two
@@ -762,17 +773,12 @@ class SqliteStore(SqliteWatchTables):
 
     def clients(self) -> list[ClientSummary]:
         """Client streams in the order their first event was stored."""
-        rows = self._read(
-            "SELECT stream, COUNT(*), MIN(position),"
-            " MIN(at_key), (SELECT at_text FROM events f WHERE f.stream = e.stream ORDER BY at_key, version LIMIT 1),"
-            " MAX(at_key), (SELECT at_text FROM events l WHERE l.stream = e.stream ORDER BY at_key DESC, version DESC LIMIT 1)"
-            " FROM events e WHERE stream NOT LIKE '$%' GROUP BY stream ORDER BY MIN(position)"
-        )
+        rows = self._read(CLIENT_SUMMARIES)
         return [
             ClientSummary(
                 stream, count, Instant.from_key(first_key, first_text), Instant.from_key(last_key, last_text)
             )
-            for stream, count, _, first_key, first_text, last_key, last_text in rows
+            for stream, count, first_key, first_text, last_key, last_text in rows
         ]
 
     def client_ids(self, *, started_by: Instant | None = None) -> list[str]:
