@@ -1,6 +1,6 @@
 """The embedded event store: one SQLite file in WAL mode.
 
-Schema (version 9)::
+Schema (version 10)::
 
     events(position INTEGER PRIMARY KEY,   -- global, gap-free: max + 1 under SQLite's single writer
            id TEXT UNIQUE, stream TEXT, version INTEGER, UNIQUE(stream, version),
@@ -15,6 +15,7 @@ Schema (version 9)::
     kept_moments(only_row, data BLOB, written_at)                                         -- version 7
     client_facts(client TEXT PRIMARY KEY, version INTEGER, format TEXT, data TEXT)        -- version 8
     engine_answers(rules TEXT, standing TEXT, answer TEXT, PRIMARY KEY (rules, standing)) -- version 9
+    events_first: an index of each stream's first event (version 1), in the order stored  -- version 10
 
 Triggers make ``events`` append-only: an ``UPDATE`` or ``DELETE`` aborts with
 ``events are append-only``, whoever issues it. Personal fields are sealed with
