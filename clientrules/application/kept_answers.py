@@ -66,7 +66,7 @@ class VersionAnswers:
         for standing, fired in answers.items():
             standing_text = "".join("1" if holds else "0" for holds in standing)
             body = json.dumps(list(fired))
-            texts[standing_text] = f"{checksum(f'{self.name} {standing_text} {body}')} {body}"
+            texts[standing_text] = f"{_signature(self.name, standing_text, body)} {body}"
         self.store.write_engine_answers(self.name, texts)
 
 
@@ -74,7 +74,7 @@ def _checked(name: str, texts: Mapping[str, str], rules: set[str], width: int) -
     for standing_text, answer in texts.items():
         kept_checksum, _, body = answer.partition(" ")
         if (len(standing_text) != width or not set(standing_text) <= {"0", "1"}
-                or kept_checksum != checksum(f"{name} {standing_text} {body}")):
+                or kept_checksum != _signature(name, standing_text, body)):
             continue
         try:
             fired = json.loads(body)
@@ -82,3 +82,8 @@ def _checked(name: str, texts: Mapping[str, str], rules: set[str], width: int) -
             continue
         if isinstance(fired, list) and all(isinstance(rule, str) and rule in rules for rule in fired):
             yield tuple(holds == "1" for holds in standing_text), tuple(fired)
+
+
+def _signature(name: str, standing_text: str, body: str) -> str:
+    """The checksum a kept answer is written behind: of its rule set's name, its standing and the answer."""
+    return checksum(f"{name} {standing_text} {body}")

@@ -196,8 +196,7 @@ def memo_text(memo: FactsMemo) -> str:
             ],
         }
     ).decode()
-    signed = f"{span}\n{body}"
-    return f"{span}\n{checksum(signed)}\n{body}"
+    return f"{span}\n{_signature(span, body)}\n{body}"
 
 
 def memo_if_holding(text: str, *, client: str, version: int, moment: Instant, grace_days: int) -> FactsMemo | None:
@@ -212,7 +211,7 @@ def memo_if_holding(text: str, *, client: str, version: int, moment: Instant, gr
 def memo_from_text(text: str, *, client: str, version: int) -> FactsMemo:
     """The memo :func:`memo_text` wrote for ``client`` at stream ``version`` (:class:`FactsError` if it is not that)."""
     span, written, body = (*text.split("\n", 2), "", "")[:3]
-    if written != checksum(f"{span}\n{body}"):
+    if written != _signature(span, body):
         raise FactsError(f"the kept facts of client {client!r} fail their checksum: compute them again")
     as_of_key, until, grace_days = _span(span, client)
     try:
@@ -257,6 +256,11 @@ def _by_name(flat: list[Any], convert: Callable[[Any], Any] | None = None) -> di
     """What :func:`_by_number` wrote, read back in order (each entry through ``convert``, if given)."""
     entries = flat[1::2]
     return dict(zip(map(_NAMES.__getitem__, flat[::2]), entries if convert is None else map(convert, entries)))
+
+
+def _signature(span: str, body: str) -> str:
+    """The checksum a memo's text keeps between its span line and its body: of both."""
+    return checksum(f"{span}\n{body}")
 
 
 def _span(line: str, client: str) -> tuple[int, int | None, int]:
