@@ -21,6 +21,7 @@ about standings never met before.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections import OrderedDict
 from typing import Callable, Sequence
@@ -107,17 +108,21 @@ class Engines:
             if compiled is not None:
                 self._compiled.move_to_end(key)
                 return compiled
-            standings = Standings.for_ruleset(version.ruleset)
-            kept = self._kept.of(version) if self._kept is not None and standings.representable else None
-            answers = dict(list(kept.read().items())[: self._standings_kept]) if kept is not None else {}
-            compiled = self._compiled[key] = _Compiled(
-                functools.partial(self._factory, version), standings, answers, kept
-            )
-            evicted = list(self._compiled)[: -self._size]
-            closing = [self._compiled.pop(old) for old in evicted]
+        made = self._compile(version)  # outside the lock: it reads the store, while other versions are asked for
+        with self._lock:
+            compiled = self._compiled.setdefault(key, made)  # another thread's, if it compiled the version first
+            self._compiled.move_to_end(key)
+            closing = [self._compiled.pop(old) for old in list(self._compiled)[: -self._size]]
         for old in closing:
             old.close()
         return compiled
+
+    def _compile(self, version: VersionedRuleSet) -> _Compiled:
+        """``version`` ready to decide, its kept answers read; its engine is built when first asked for."""
+        standings = Standings.for_ruleset(version.ruleset)
+        kept = self._kept.of(version) if self._kept is not None and standings.representable else None
+        answers = dict(itertools.islice(kept.read().items(), self._standings_kept)) if kept is not None else {}
+        return _Compiled(functools.partial(self._factory, version), standings, answers, kept)
 
     def fired(self, client: str, facts: FactsLike, version: VersionedRuleSet) -> Fired:
         """The ids of the rules that fire for ``client``'s ``facts`` under ``version``, in firing order."""
