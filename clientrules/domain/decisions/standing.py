@@ -77,10 +77,10 @@ class Standings:
 
     @_placed.default
     def _comparisons_on_placings(self) -> tuple[tuple[int, Callable[[int, int], bool], int], ...]:
-        place = {fact: index for index, (fact, _, _) in enumerate(self.thresholds)}
-        constants = {fact: values for fact, values, _ in self.thresholds}
         if not self.representable:
             return ()
+        place = {fact: index for index, (fact, _, _) in enumerate(self.thresholds)}
+        constants = {fact: values for fact, values, _ in self.thresholds}
         return tuple(
             (place[c.fact], OPERATORS[c.op], 2 * constants[c.fact].index(c.value) + 1) for c in self.comparisons
         )
