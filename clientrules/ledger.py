@@ -14,6 +14,7 @@ import functools
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, cast
 
@@ -49,6 +50,7 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
 from clientrules.domain.privacy import Erasure
+from clientrules.apart import run_apart
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
 
@@ -186,11 +188,15 @@ class Ledger:
         moment = moment_or_now(as_of, self.clock)
         version = self.rules.current()
         chosen = self.decisions.clients_to_decide(clients, moment)  # before any process decides or records
-        opener = functools.partial(
-            Ledger.open, self.url, settings=self._settings, engine_factory=self._engine_factory, clock=self.clock
-        )
         yield from iter_evaluate_parallel(
-            self, opener, chosen, workers=workers, moment=moment, version=version, record=record, set_aside=set_aside
+            self, self._opener(), chosen, workers=workers, moment=moment, version=version, record=record,
+            set_aside=set_aside,
+        )
+
+    def _opener(self) -> Callable[[], Ledger]:
+        """What opens this ledger again in another process (it pickles)."""
+        return functools.partial(
+            Ledger.open, self.url, settings=self._settings, engine_factory=self._engine_factory, clock=self.clock
         )
 
     def evaluation_queue(self) -> EvaluationQueue:
@@ -231,6 +237,18 @@ class Ledger:
             self.store, self.rules, self.engines, clock=self.clock, portfolio_values=self.decisions.portfolio_values,
             latest_folds=self.folds.iter_latest,
         )
+
+    def keep_history_apart(self, stop: threading.Event) -> bool:
+        """:meth:`learning.keep_history <clientrules.application.learning.Learning.keep_history>`, its folding
+        done in a process of its own at a lower priority (:mod:`clientrules.apart`): what a server runs beside its
+        pages. This process then reads the moments kept there from the store (about a second for 20,000 clients,
+        where folding them takes ten or more), ready for its next backtest. Stopped soon after ``stop`` is set
+        (False). A ledger in memory keeps them in this process; a crash in the other process raises
+        :class:`~clientrules.domain.errors.ClientRulesError` here."""
+        if not wiring.in_memory(self.url):
+            if not run_apart(self._opener(), _keep_history, stop, name="keeping the history for rule previews"):
+                return False
+        return self.learning.keep_history(cancelled=stop.is_set)
 
     @functools.cached_property
     def reports(self) -> ReportRenderer:
@@ -476,6 +494,11 @@ def _text_output(out: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
             yield file
     else:
         yield out
+
+
+def _keep_history(ledger: Ledger, cancelled: Callable[[], bool]) -> bool:
+    """The work :meth:`Ledger.keep_history_apart` hands its process."""
+    return ledger.learning.keep_history(cancelled=cancelled)
 
 
 __all__ = ["Ledger"]
