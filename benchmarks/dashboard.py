@@ -42,10 +42,9 @@ from benchmarks.history import history
 from benchmarks.measure import in_fresh_process
 from benchmarks.results import Figure, Row, Target
 from benchmarks.scale import Context
-from benchmarks.survey import start_server
+from benchmarks.survey import start_server, wait_until_history_kept
 from clientrules import Ledger
 from clientrules.domain.events.jsonl import event_from_json
-from survey_app.keeping import KEPT
 
 NAME = "dashboard"
 PASSWORD = "dashboard benchmark owner"
@@ -206,17 +205,6 @@ def run(context: Context) -> list[Row]:
             Figure(learning_first, "ms"), "GET /healthz, same server", Figure(statistics.median(health), "ms"),
             Target("<=", 2000.0, "ours"), notes=f"the report was built in {learning_built:,.0f} ms, asked for every 0.5 s"),
     ]
-
-
-def wait_until_history_kept(log: Path) -> str:
-    """Wait until the server's log says it kept the history for rule previews; what it said."""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        said = [line for line in log.read_text().splitlines() if KEPT in line]
-        if said:
-            return said[0]
-        time.sleep(0.2)
-    raise RuntimeError(f"the server did not keep the history for rule previews: {log.read_text()[-500:]}")
 
 
 def wait_until_decided(browser: Browser) -> float:
