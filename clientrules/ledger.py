@@ -16,21 +16,15 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, cast
+from typing import IO, TYPE_CHECKING, Callable, Iterable, Iterator, cast
 
 from clientrules import wiring
-from clientrules.adapters.report import ReportRenderer
-from clientrules.application.alerts import Channel, Watcher
-from clientrules.application.csv_import import CsvImportResult, CsvImports
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
 from clientrules.application.folds import Folds
 from clientrules.application.kept_facts import KeptFacts
-from clientrules.application.learning import Learning
-from clientrules.application.next_steps import NextStepsService
 from clientrules.application.portfolio import Portfolio
-from clientrules.application.rule_changes import RuleChanges
 from clientrules.application.rule_versions import RuleVersions
 from clientrules.application.survey_mail import SurveyMail
 from clientrules.application.surveys import Surveys, shared_secret
@@ -53,6 +47,14 @@ from clientrules.domain.privacy import Erasure
 from clientrules.apart import run_apart
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
+
+if TYPE_CHECKING:  # the services a deciding process never uses are imported when first asked for
+    from clientrules.adapters.report import ReportRenderer
+    from clientrules.application.alerts import Channel, Watcher
+    from clientrules.application.csv_import import CsvImportResult, CsvImports
+    from clientrules.application.learning import Learning
+    from clientrules.application.next_steps import NextStepsService
+    from clientrules.application.rule_changes import RuleChanges
 
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 
@@ -152,6 +154,8 @@ class Ledger:
     @functools.cached_property
     def rule_changes(self) -> RuleChanges:
         """Preview a change to the rules, then adopt it (:class:`clientrules.application.rule_changes.RuleChanges`)."""
+        from clientrules.application.rule_changes import RuleChanges
+
         return RuleChanges(self.decisions, self.rules, self.learning, clock=self.clock)
 
     @functools.cached_property
@@ -206,6 +210,8 @@ class Ledger:
     @functools.cached_property
     def steps(self) -> NextStepsService:
         """Next steps with drafts: for_client, record_done (:class:`clientrules.application.next_steps.NextStepsService`)."""
+        from clientrules.application.next_steps import NextStepsService
+
         return NextStepsService(
             self.store, self.decisions, self.rules,
             clock=self.clock, currency=self.settings.currency,
@@ -220,6 +226,8 @@ class Ledger:
     @functools.cached_property
     def alerts(self) -> Watcher:
         """The watcher of decision changes: passes, delivery, the changes feed (:class:`clientrules.application.alerts.Watcher`)."""
+        from clientrules.application.alerts import Watcher
+
         return Watcher(self.store, self.decisions, self.rules, self.engines, clock=self.clock)
 
     def alert_channels(self) -> list[Channel]:
@@ -233,6 +241,8 @@ class Ledger:
     @functools.cached_property
     def learning(self) -> Learning:
         """The learning loop: report, proposals, accept, reject, backtest (:class:`clientrules.application.learning.Learning`)."""
+        from clientrules.application.learning import Learning
+
         return Learning(
             self.store, self.rules, self.engines, clock=self.clock, portfolio_values=self.decisions.portfolio_values,
             latest_folds=self.folds.iter_latest,
@@ -332,6 +342,8 @@ class Ledger:
     @functools.cached_property
     def csv_imports(self) -> CsvImports:
         """Imports of CSV exports (:class:`clientrules.application.csv_import.CsvImports`)."""
+        from clientrules.application.csv_import import CsvImports
+
         return CsvImports(
             self.store,
             currency=self.settings.currency,

@@ -20,10 +20,8 @@ import attrs
 
 from clientrules.adapters.clock import system_clock
 from clientrules.adapters.isolated import IsolatedEngine
-from clientrules.adapters.report import ReportRenderer
 from clientrules.adapters.store import open_store
 from clientrules.adapters.store.memory import URL as MEMORY_URL
-from clientrules.application.alerts import Channel
 from clientrules.application.evaluation_queue import WorkQueue
 from clientrules.application.kept_answers import KeptAnswers
 from clientrules.config import Settings, database_url
@@ -32,8 +30,10 @@ from clientrules.domain.events import Clock
 from clientrules.domain.survey import Invitation
 from clientrules.ports import EngineFactory, EventStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only some commands use is imported when they first build it
     from clientrules.adapters.mail import InvitationMail
+    from clientrules.adapters.report import ReportRenderer
+    from clientrules.application.alerts import Channel
 
 #: the engine of production: durable-rules in a child process of its own
 DEFAULT_ENGINE: EngineFactory = IsolatedEngine
@@ -126,6 +126,8 @@ def alert_warnings(settings: Settings) -> list[str]:
 
 def report_renderer() -> ReportRenderer:
     """The learning report's renderer (HTML and charts)."""
+    from clientrules.adapters.report import ReportRenderer
+
     return ReportRenderer()
 
 

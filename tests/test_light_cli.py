@@ -42,6 +42,25 @@ def test_the_version_and_a_read_of_the_database_load_none_of_them(tmp_path):
     assert loaded_after(code) == []
 
 
+def test_a_deciding_process_loads_none_of_the_services_it_does_not_use(tmp_path):
+    """A pool process of ``evaluate --workers`` (which opens its ledger by ``clientrules.ledger.Ledger.open``, as
+    the caller pickled it) decides without loading the learning loop, the watcher, next steps or the CSV import:
+    each is imported when first asked for."""
+    database = tmp_path / "deciding.db"
+    with Ledger.open(database) as ledger:
+        ledger.record("acme", WorkLogged(hours=1.0, billable=True), "2026-03-01")
+    code = (
+        "from clientrules.ledger import Ledger\n"
+        f"with Ledger.open({str(database)!r}) as ledger:\n"
+        "    assert [decision.client for decision in ledger.decisions.iter_evaluate(as_of='2026-04-01')] == ['acme']\n"
+        "services = ('learning', 'alerts', 'next_steps', 'csv_import', 'rule_changes', 'report')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('clientrules.') and m.rsplit('.', 1)[-1] in services))"
+    )
+    probe = f"import sys\n{code}"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 def test_the_help_lists_the_web_apps_command_too():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
