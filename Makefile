@@ -38,6 +38,9 @@ test: $(VENV)/.installed-test $(AXE_CORE)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+	# compiled once, as an installed package's are: the commands, servers and engine processes the tests start
+	# would otherwise compile every module at each start where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q clientrules survey_app
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # axe-core for the browser tests' accessibility checks, from tests/js's lock file (where npm is; else those tests say so)
