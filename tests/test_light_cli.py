@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from clientrules import Ledger, WorkLogged
@@ -16,21 +17,33 @@ from clientrules.cli.main import cli
 HEAVY = ("flask", "werkzeug", "wtforms", "matplotlib", "numpy", "jinja2", "psycopg", "durable")
 
 
-def loaded_after(code: str) -> list[str]:
-    """Which of :data:`HEAVY` a fresh interpreter has loaded after running ``code``."""
-    probe = f"import json, sys\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+#: what a process that only decides must not load: the services it never uses, imported when first asked for
+NOT_DECIDING = tuple(
+    f"clientrules.application.{name}" for name in ("learning", "alerts", "next_steps", "csv_import", "rule_changes")
+) + ("clientrules.adapters.report",)
+
+
+def loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of ``watched`` a fresh interpreter has loaded after running ``code``."""
+    probe = f"import json, sys\n{code}\nprint(json.dumps([m for m in {watched!r} if m in sys.modules]))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def database(tmp_path):
+    """A database of one client."""
+    path = tmp_path / "light.db"
+    with Ledger.open(path) as ledger:
+        ledger.record("acme", WorkLogged(hours=1.0, billable=True), "2026-03-01")
+    return path
 
 
 def test_importing_the_command_loads_neither_flask_nor_matplotlib_nor_jinja():
     assert loaded_after("import clientrules.cli.main") == []
 
 
-def test_the_version_and_a_read_of_the_database_load_none_of_them(tmp_path):
-    database = tmp_path / "light.db"
-    with Ledger.open(database) as ledger:
-        ledger.record("acme", WorkLogged(hours=1.0, billable=True), "2026-03-01")
+def test_the_version_and_a_read_of_the_database_load_none_of_them(database):
     code = (
         "from clientrules.cli.main import main\n"
         f"for args in (['--version'], ['--db', {str(database)!r}, 'clients']):\n"
@@ -42,23 +55,15 @@ def test_the_version_and_a_read_of_the_database_load_none_of_them(tmp_path):
     assert loaded_after(code) == []
 
 
-def test_a_deciding_process_loads_none_of_the_services_it_does_not_use(tmp_path):
-    """A pool process of ``evaluate --workers`` (which opens its ledger by ``clientrules.ledger.Ledger.open``, as
-    the caller pickled it) decides without loading the learning loop, the watcher, next steps or the CSV import:
-    each is imported when first asked for."""
-    database = tmp_path / "deciding.db"
-    with Ledger.open(database) as ledger:
-        ledger.record("acme", WorkLogged(hours=1.0, billable=True), "2026-03-01")
+def test_a_deciding_process_loads_none_of_the_services_it_does_not_use(database):
+    """A pool process of ``evaluate --workers`` opens its ledger by ``clientrules.ledger.Ledger.open`` (as the
+    caller pickled it) and decides, without the learning loop, the watcher, next steps or the CSV import."""
     code = (
         "from clientrules.ledger import Ledger\n"
         f"with Ledger.open({str(database)!r}) as ledger:\n"
-        "    assert [decision.client for decision in ledger.decisions.iter_evaluate(as_of='2026-04-01')] == ['acme']\n"
-        "services = ('learning', 'alerts', 'next_steps', 'csv_import', 'rule_changes', 'report')\n"
-        "print(sorted(m for m in sys.modules if m.startswith('clientrules.') and m.rsplit('.', 1)[-1] in services))"
+        "    assert [decision.client for decision in ledger.decisions.iter_evaluate(as_of='2026-04-01')] == ['acme']"
     )
-    probe = f"import sys\n{code}"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
+    assert loaded_after(code, NOT_DECIDING) == []
 
 
 def test_the_help_lists_the_web_apps_command_too():
