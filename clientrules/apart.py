@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any, Callable, Protocol, TypeVar
 
@@ -57,11 +58,11 @@ def run_apart(
     process.start()
     sending.close()  # the child holds its own end: a child that dies leaves the pipe at its end of file
     try:
-        outcome = _awaited(receiving, cancelled, stop)
+        outcome = _awaited(receiving, process, cancelled, stop)
     finally:
         cancelled.set()
         process.join(STOP_SECONDS)
-        if process.is_alive():  # it did not stop when told
+        if process.is_alive():
             process.terminate()
             process.join()
         receiving.close()
@@ -73,15 +74,18 @@ def run_apart(
     return value  # type: ignore[no-any-return]
 
 
-def _awaited(receiving: Connection, cancelled: ProcessEvent, stop: threading.Event) -> tuple[bool, Any] | None:
+def _awaited(
+    receiving: Connection, process: BaseProcess, cancelled: ProcessEvent, stop: threading.Event
+) -> tuple[bool, Any] | None:
     """What the work's process sent; None if it ended first, or did not answer within :data:`STOP_SECONDS` of
-    ``stop``."""
+    ``stop`` (it is then ended)."""
     deadline = None
     while not receiving.poll(POLL_SECONDS):
         if deadline is None and stop.is_set():
             cancelled.set()
             deadline = time.monotonic() + STOP_SECONDS
         elif deadline is not None and time.monotonic() > deadline:
+            process.terminate()
             return None
     try:
         return receiving.recv()  # type: ignore[no-any-return]
