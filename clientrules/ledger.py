@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterable, Iterator, cast
 
 from clientrules import wiring
+from clientrules.apart import run_apart
 from clientrules.application.decisions import Decisions
 from clientrules.application.engines import Engines
 from clientrules.application.evaluation_queue import EvaluationQueue
@@ -44,7 +45,6 @@ from clientrules.domain.events import (
 )
 from clientrules.domain.events.jsonl import LineNumbers, iter_events, iter_lines, write_events
 from clientrules.domain.privacy import Erasure
-from clientrules.apart import run_apart
 from clientrules.parallel import iter_evaluate_parallel
 from clientrules.ports import AppendResult, ClientSummary, EngineFactory, EventStore, InvitationSender
 
