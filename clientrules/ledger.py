@@ -251,12 +251,12 @@ class Ledger:
     def keep_history_apart(self, stop: threading.Event) -> bool:
         """:meth:`learning.keep_history <clientrules.application.learning.Learning.keep_history>`, its folding
         done in a process of its own at a lower priority (:mod:`clientrules.apart`): what a server runs beside its
-        pages. This process then reads the moments kept there from the store (about a second for 20,000 clients,
-        where folding them takes ten or more), ready for its next backtest. Stopped soon after ``stop`` is set
+        pages. This process then reads the moments kept there from the store and decides the current rules at
+        them (about a second for 20,000 clients, where folding them takes ten or more), ready for its next backtest. Stopped soon after ``stop`` is set
         (False). A ledger in memory keeps them in this process; a crash in the other process raises
         :class:`~clientrules.domain.errors.ClientRulesError` here."""
         if not wiring.in_memory(self.url):
-            if not run_apart(self._opener(), _keep_history, stop, name="keeping the history for rule previews"):
+            if not run_apart(self._opener(), _keep_moments, stop, name="keeping the history for rule previews"):
                 return False
         return self.learning.keep_history(cancelled=stop.is_set)
 
@@ -508,9 +508,10 @@ def _text_output(out: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
         yield out
 
 
-def _keep_history(ledger: Ledger, cancelled: Callable[[], bool]) -> bool:
-    """The work :meth:`Ledger.keep_history_apart` hands its process."""
-    return ledger.learning.keep_history(cancelled=cancelled)
+def _keep_moments(ledger: Ledger, cancelled: Callable[[], bool]) -> bool:
+    """The work :meth:`Ledger.keep_history_apart` hands its process: the moments, into the store (the caller
+    decides at them when it reads them)."""
+    return ledger.learning.keep_moments(cancelled=cancelled)
 
 
 __all__ = ["Ledger"]

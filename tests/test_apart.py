@@ -42,15 +42,19 @@ def refusing(ledger: Ledger, cancelled) -> None:
     raise ClientRulesError("no such rule set")
 
 
-@pytest.fixture
-def opener(tmp_path):
-    path = tmp_path / "apart.db"
+def one_client(path) -> functools.partial[Ledger]:
+    """What opens a new database of one client at ``path``."""
     with Ledger.open(path) as ledger:
         ledger.append([
             Event.new("acme", ClientOnboarded(name="Acme", monthly_value=900.0), "2026-01-05"),
             Event.new("acme", InvoiceIssued(invoice_id="A-1", amount=900.0, due_on="2026-02-01"), "2026-01-05"),
         ])
     return functools.partial(Ledger.open, str(path))
+
+
+@pytest.fixture
+def opener(tmp_path):
+    return one_client(tmp_path / "apart.db")
 
 
 def test_the_work_runs_in_another_process_at_a_lower_priority(opener):
@@ -90,6 +94,13 @@ def test_a_ledger_keeps_its_history_apart_and_reads_it_for_its_own_backtests(ope
         assert ledger.keep_history_apart(threading.Event())
         assert ledger.store.read_kept_moments() is not None
         assert ledger.learning.keep_history()  # brought up to date from the store: nothing had moved
+
+
+def test_the_moments_kept_apart_are_those_keep_history_keeps(opener, tmp_path):
+    """The process apart keeps the moments without deciding at them (its caller does, as it reads them)."""
+    with opener() as apart, one_client(tmp_path / "whole.db")() as whole:
+        assert apart.learning.keep_moments() and whole.learning.keep_history()
+        assert apart.store.read_kept_moments() == whole.store.read_kept_moments()
 
 
 def test_a_ledger_in_memory_keeps_its_history_in_its_own_process():

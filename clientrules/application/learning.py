@@ -517,14 +517,24 @@ class Learning:
         False when ``cancelled`` said so between two clients, or the history is too long to keep
         (:data:`KEPT_MOMENTS_MAX`: its backtests fold it each time)."""
         current = self._rules.current()
-        grace_days = current.ruleset.parameters.grace_days
-        kept = self._kept_moments(
-            grace_days, self.histories(), lambda histories: self._up_to_date(histories, grace_days, cancelled)
-        )
+        kept = self._kept_now(current, cancelled)
         if kept is None:
             return False
         keep_decisions(kept, current, self._engines.fired_batch)
         return True
+
+    def keep_moments(self, *, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """:meth:`keep_history` without deciding the current rules at the moments: what a process keeping them
+        for another needs (they reach it through the store; decisions stay in the memory of the process that
+        makes them)."""
+        return self._kept_now(self._rules.current(), cancelled) is not None
+
+    def _kept_now(self, current: RuleSetVersion, cancelled: Callable[[], bool]) -> KeptMoments | None:
+        """The history's moments kept at the head position, under ``current``'s grace days (see :meth:`keep_history`)."""
+        grace_days = current.ruleset.parameters.grace_days
+        return self._kept_moments(
+            grace_days, self.histories(), lambda histories: self._up_to_date(histories, grace_days, cancelled)
+        )
 
     def _replayed(self, histories: StoredHistories, kept: Callable[[], KeptMoments | None]) -> Replay:
         """Replays on the kept moments ``kept`` gives, where they serve every column; otherwise folding every
