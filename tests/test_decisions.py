@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from conftest import run_in_threads
 
@@ -58,6 +60,15 @@ def test_reasons_name_the_events_behind_them(ledger):
     assert set(chronic.evidence) <= invoice_events and chronic.evidence
     # a rule's evidence includes that of the signals it matched
     assert set(chronic.evidence) <= set(first_talk.evidence)
+
+
+def test_a_decision_comes_back_whole_from_another_process(ledger):
+    """What ``evaluate --workers`` sends between processes: pickled, reasons and all."""
+    decisions = ledger.decisions.evaluate(as_of="2026-05-01")
+    assert any(decision.reasons for decision in decisions)
+    back = pickle.loads(pickle.dumps(decisions, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == decisions
+    assert [decision.to_json() for decision in back] == [decision.to_json() for decision in decisions]
 
 
 def test_time_travel_only_counts_events_up_to_the_moment(ledger):
