@@ -1,25 +1,34 @@
-"""``evaluate --workers N``: the clients cut into chunks, decided by the calling process and a pool of N - 1 more.
+"""``evaluate --workers N``: the clients cut into chunks, decided by the calling process and N - 1 more.
 
-The calling process takes chunks from the front, and the pool, from the
-back, two chunks per pool process at a time (one deciding, the next waiting)
-from when that process is up, until they meet: the caller decides from the
-start while the pool's processes start (each is spawned, imports the
-library, opens the store and starts its engine: about half a second), and
-the pool takes as many chunks as it can decide in the time the caller needs
-for the rest. Each pool process opens its own ledger on the same database
-(``open_ledger``, which the ledger gives: it must pickle) and keeps one engine
-(durable-rules is one-thread-per-process bound). The caller fixes the moment
-and the rule-set version before anything starts, so the decisions are the
-ones a single process would reach, in the same order.
+The calling process takes chunks from the front of the clients, and the
+other processes, from the back, until they meet: the caller decides from the
+start while the others start (each is spawned, imports what deciding needs and
+opens the store: a fifth of a second or more), and they take as many chunks as
+they can decide in the time the caller needs for the rest. Which clients are
+left is kept in shared memory, so each process takes its next chunk itself the
+moment it is done with one: no thread of the busy caller has to hand it out.
+A chunk is a quarter of a process's share of the clients left (at most
+:data:`MAX_CHUNK`), so the last ones are small and neither side waits long for
+the other's last chunk.
+
+Each other process opens its own ledger on the same database (``open_ledger``,
+which the ledger gives: it must pickle), keeps one engine (durable-rules is
+one-thread-per-process bound), and sends its decisions back once the clients are
+all taken, each chunk's pickled as soon as it is decided. The caller fixes the
+moment and the rule-set version before anything starts, so the decisions are
+the ones a single process would reach, in the same order.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
-import threading
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+import pickle
+import signal
 from decimal import Decimal
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
 from typing import Callable, Iterator, Protocol, Sequence
 
 from clientrules.application.decisions import Decisions
@@ -30,12 +39,21 @@ from clientrules.domain.events import Instant
 
 #: most clients sent to a process at once (and recorded in one transaction)
 MAX_CHUNK = 1_000
+#: fewest clients sent at once as the two ends meet (unless the first chunks were smaller still): small enough
+#: that neither side waits long for the other's last chunk, large enough that a chunk is decided as a pass over
+#: many clients (from their kept facts: see :data:`~clientrules.application.decisions.KEPT_FROM_ONE_CALL`)
+MIN_CHUNK = 250
 
 #: what deciding a chunk gives: its decisions, and the (client, reason) of each client set aside
 Decided = tuple[list[Decision], list[tuple[str, str]]]
 #: what each chunk is decided with: the moment, the rule-set version's number, whether to record, and the portfolio's
 #: value at the moment when the rules read ``revenue_share`` (computed once for every chunk: it reads every client)
 Task = tuple[Instant, int, bool, Decimal | None]
+#: what another process sends back for each chunk it took: where the chunk starts and ends among the clients, and
+#: its :data:`Decided`, pickled, or the one-line error that stopped it
+Sent = tuple[int, int, bytes | str]
+#: bytes in shared memory (what ``context.RawArray("c", ...)`` makes)
+SharedBytes = ctypes.Array[ctypes.c_char]
 
 
 class DecidingLedger(Protocol):
@@ -47,9 +65,7 @@ class DecidingLedger(Protocol):
     @property
     def decisions(self) -> Decisions: ...
 
-
-#: the ledger of this pool process, opened by :func:`_open`
-_process_ledger: DecidingLedger | None = None
+    def close(self) -> None: ...
 
 
 def iter_evaluate_parallel(
@@ -64,99 +80,160 @@ def iter_evaluate_parallel(
     set_aside: Callable[[str, str], None] | None = None,
 ) -> Iterator[Decision]:
     """The decisions of ``clients`` (checked already) as of ``moment`` under ``version``, over ``workers`` processes:
-    this one (deciding with ``here``) and a pool of ``workers - 1`` more.
+    this one (deciding with ``here``) and ``workers - 1`` more.
 
     Decisions come in the order a single process gives them. Each process
     records its own chunks (one transaction per chunk). A client that cannot
     be decided goes to ``set_aside`` as in one process (without it, its error is raised).
+    A process that cannot open the ledger leaves its share to the others; one
+    that dies after taking clients is a :class:`ClientRulesError`, once the decisions before its clients are given.
     """
     if not clients:
         return
-    size = min(MAX_CHUNK, math.ceil(len(clients) / (workers * 4)))
-    chunks = [list(clients[start:start + size]) for start in range(0, len(clients), size)]
     reads_share = version.ruleset.facts_computed[1]
     task: Task = (moment, version.version, record, here.decisions.portfolio_value(moment) if reads_share else None)
-    if len(chunks) == 1:
-        yield from _reported(_decide_with(here, chunks[0], task), set_aside)
+    first = min(MAX_CHUNK, math.ceil(len(clients) / (workers * 4)))
+    if first >= len(clients):
+        yield from _reported(_decide_with(here, list(clients), task), set_aside)
         return
-    processes = min(workers - 1, len(chunks) - 1)
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),  # no inherited pool sockets or engine threads
-        initializer=_open,
-        initargs=(open_ledger,),
-    )
-    shares = _Shares(chunks, pool, task)
+    context = multiprocessing.get_context("spawn")  # no inherited database connections or engine threads
+    split = _Split(context, len(clients), workers=workers, smallest=min(MIN_CHUNK, first))
+    count = min(workers - 1, math.ceil(len(clients) / first) - 1)
+    pickled = pickle.dumps(list(clients), protocol=pickle.HIGHEST_PROTOCOL)
+    # in shared memory, not among the process's arguments: those are written to a pipe the new process reads only
+    # once it has imported the library, and the caller would wait on that pipe instead of deciding
+    shared = context.RawArray("c", len(pickled))
+    shared.raw = pickled  # at once (given as the initializer, each byte would be one argument)
+    others = [_Other(context, open_ledger, split, shared, task) for _ in range(count)]
     try:
-        shares.start(processes)
-        while (index := shares.take_front()) is not None:
-            yield from _reported(_decide_with(here, chunks[index], task), set_aside)
-        for future in shares.taken_by_pool():
-            yield from _reported(future.result(), set_aside)
-    finally:
-        shares.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            while (chunk := split.take_front()) is not None:
+                yield from _reported(_decide_with(here, list(clients[chunk[0]:chunk[1]]), task), set_aside)
+        finally:
+            taken = split.stop()
+            sent = sorted((chunk for other in others for chunk in other.sent(at_once=not taken)), key=_start)
+        for _, _, decided in sent:
+            if isinstance(decided, str):
+                raise ClientRulesError(decided)
+            yield from _reported(pickle.loads(decided), set_aside)
+    finally:  # a process ends (tens of milliseconds of tearing its interpreter down) while its decisions are given
+        for other in others:
+            other.join()
+    if missing := taken - sum(end - start for start, end, _ in sent):
+        codes = ", ".join(str(other.exit_code) for other in others)
+        raise ClientRulesError(
+            f"a process deciding clients ended without finishing (exit code {codes}): {missing:,} clients undecided"
+        )
 
 
-class _Shares:
-    """Which chunks the caller decides (from the front) and which the pool does (from the back, one more each time a
-    pool process finishes one), until the two meet. The pool's chunks are handed out by the pool's own thread, as
-    each one is done."""
+def _start(chunk: Sent) -> int:
+    return chunk[0]
 
-    def __init__(self, chunks: list[list[str]], pool: ProcessPoolExecutor, task: Task) -> None:
-        self._chunks = chunks
-        self._pool = pool
-        self._task = task
-        self._lock = threading.Lock()
-        self._front = 0
-        self._back = len(chunks)  # the pool has taken every chunk from here on
-        self._futures: dict[int, Future[Decided]] = {}
-        self._stopped = False
 
-    def start(self, processes: int) -> None:
-        """Give each of the pool's ``processes`` two chunks once it is up (so that a run the caller finishes before
-        then waits for no chunk of the pool's): one to decide, and the next, so that it never waits for the caller
-        (busy deciding its own) to hand it one. A pool that cannot start leaves every chunk to the caller."""
-        for _ in range(processes):
-            self._pool.submit(_ready).add_done_callback(self._up)
+class _Split:
+    """The clients not taken yet: from ``front`` up to ``back``. The caller takes chunks from the front and the
+    other processes from the back, in shared memory (this object pickles to a process as it is spawned)."""
 
-    def _up(self, ready: Future[None]) -> None:
-        if not ready.cancelled() and ready.exception() is None:
-            self._give_pool_one()
-            self._give_pool_one()
+    def __init__(self, context: SpawnContext, count: int, *, workers: int, smallest: int) -> None:
+        self._ends = context.Array("q", [0, count, 0])  # front, back, and 1 once stopped
+        self._count = count
+        self._workers = workers
+        self._smallest = smallest
 
-    def take_front(self) -> int | None:
-        """The next chunk for the caller; None once every chunk is taken."""
-        with self._lock:
-            if self._front >= self._back:
+    def take_front(self) -> tuple[int, int] | None:
+        """The caller's next chunk (where it starts and ends); None once every client is taken."""
+        with self._ends.get_lock():
+            front, back, _ = self._ends[:]
+            if front >= back:
                 return None
-            self._front += 1
-            return self._front - 1
+            self._ends[0] = min(front + self._size(front, back), back)
+            return front, self._ends[0]
 
-    def taken_by_pool(self) -> list[Future[Decided]]:
-        """The pool's chunks, in order (once the caller took its last one, the pool takes no more)."""
-        with self._lock:
-            return [self._futures[index] for index in range(self._back, len(self._chunks))]
+    def take_back(self) -> tuple[int, int] | None:
+        """Another process's next chunk; None once every client is taken, or the caller stopped."""
+        with self._ends.get_lock():
+            front, back, stopped = self._ends[:]
+            if stopped or front >= back:
+                return None
+            self._ends[1] = max(back - self._size(front, back), front)
+            return self._ends[1], back
 
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
+    def stop(self) -> int:
+        """The other processes take no more; how many clients they took."""
+        with self._ends.get_lock():
+            self._ends[2] = 1
+            return self._count - int(self._ends[1])
 
-    def _give_pool_one(self) -> None:
-        with self._lock:
-            if self._stopped or self._back <= self._front:
-                return
-            index = self._back - 1
-            try:
-                future = self._pool.submit(_decide, self._chunks[index], self._task)
-            except BrokenExecutor:  # a pool process died: the caller decides the rest, then raises at its chunk
-                return
-            self._back, self._futures[index] = index, future
-        future.add_done_callback(self._finished)
+    def _size(self, front: int, back: int) -> int:
+        return max(self._smallest, min(MAX_CHUNK, math.ceil((back - front) / (self._workers * 4))))
 
-    def _finished(self, future: Future[Decided]) -> None:
-        if not future.cancelled() and future.exception() is None:  # after a failure the caller decides the rest
-            self._give_pool_one()
+
+class _Other:
+    """One of the other processes, deciding chunks from the back until the clients are all taken."""
+
+    def __init__(
+        self,
+        context: SpawnContext,
+        open_ledger: Callable[[], DecidingLedger],
+        split: _Split,
+        clients: SharedBytes,
+        task: Task,
+    ) -> None:
+        self._receiving, sending = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_decide_from_back, args=(open_ledger, split, clients, task, sending), daemon=True
+        )
+        self._process.start()
+        sending.close()  # the process holds its own end: one that dies leaves the pipe at its end of file
+
+    def sent(self, *, at_once: bool) -> list[Sent]:
+        """What the process sends back once the clients are all taken or the caller stopped (it takes no more
+        then); nothing if it died first. ``at_once``: end it now instead (once stopped, a process that has taken
+        no clients has nothing to send and will take none)."""
+        try:
+            if at_once:
+                self._process.terminate()
+                return []
+            return self._receiving.recv()  # type: ignore[no-any-return]
+        except EOFError:
+            return []
+        finally:
+            self._receiving.close()
+
+    def join(self) -> None:
+        self._process.join()
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._process.exitcode
+
+
+def _decide_from_back(
+    open_ledger: Callable[[], DecidingLedger], split: _Split, shared: SharedBytes, task: Task, sending: Connection
+) -> None:
+    """Another process: chunks from the back, each decided and pickled, until there are none; then all sent back.
+    A ledger it cannot open leaves its share to the others; a chunk that fails stops it (the caller raises there)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the caller, which stops this
+    sent: list[Sent] = []
+    try:
+        ledger = open_ledger()
+    except Exception:  # the caller decides its share, and says why if it cannot either
+        ledger = None
+    if ledger is not None:
+        clients: list[str] = pickle.loads(shared.raw)
+        try:
+            while (chunk := split.take_back()) is not None:
+                start, end = chunk
+                try:
+                    decided = _decide_with(ledger, clients[start:end], task)
+                except Exception as error:  # the caller raises it in one line, at the chunk's place
+                    sent.append((start, end, str(error) or type(error).__name__))
+                    break
+                sent.append((start, end, pickle.dumps(decided, protocol=pickle.HIGHEST_PROTOCOL)))
+        finally:
+            ledger.close()
+    sending.send(sent)
+    sending.close()
 
 
 def _reported(decided: Decided, set_aside: Callable[[str, str], None] | None) -> Iterator[Decision]:
@@ -168,29 +245,12 @@ def _reported(decided: Decided, set_aside: Callable[[str, str], None] | None) ->
     yield from decisions
 
 
-def _open(open_ledger: Callable[[], DecidingLedger]) -> None:
-    global _process_ledger
-    _process_ledger = open_ledger()
-
-
-def _ready() -> None:
-    """Nothing: it returns once the pool process that runs it has opened its ledger."""
-
-
-def _decide(clients: list[str], task: Task) -> Decided:
-    assert _process_ledger is not None, "the pool's initializer opened the process's ledger"
-    return _decide_with(_process_ledger, clients, task)
-
-
 def _decide_with(ledger: DecidingLedger, clients: list[str], task: Task) -> Decided:
     moment, version, record, portfolio_value = task
     failed: list[tuple[str, str]] = []
-    try:
-        ruleset = ledger.rules.get(version)
-        decisions = ledger.decisions.iter_evaluate(
-            clients, as_of=moment, record=record, ruleset=ruleset, portfolio_value=portfolio_value,
-            set_aside=lambda *client_reason: failed.append(client_reason),
-        )
-        return list(decisions), failed
-    except ClientRulesError as error:  # subclasses with extra arguments do not survive pickling
-        raise ClientRulesError(str(error)) from None
+    ruleset = ledger.rules.get(version)
+    decisions = ledger.decisions.iter_evaluate(
+        clients, as_of=moment, record=record, ruleset=ruleset, portfolio_value=portfolio_value,
+        set_aside=lambda *client_reason: failed.append(client_reason),
+    )
+    return list(decisions), failed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -13,13 +15,15 @@ import time
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clientrules import ClientRulesError, Ledger
 from clientrules.cli.main import cli
 from clientrules.domain.events import ClientOnboarded, DecisionRecorded, Event, InvoiceIssued, RelationshipEnded, WorkLogged
 from clientrules.application.evaluation_queue import WorkerReport, run_worker
 from clientrules.domain.events import Instant
-from clientrules.parallel import iter_evaluate_parallel
+from clientrules.parallel import MAX_CHUNK, _Split, iter_evaluate_parallel
 
 CHANGED_CLIENTS = 300
 
@@ -117,6 +121,81 @@ def test_a_pool_that_cannot_start_leaves_every_chunk_to_the_calling_process(db_u
                                         version=ledger.rules.current())
         assert [(decision.client, decision.verdict) for decision in shared] == alone
     assert len(alone) == 40
+
+
+class _DyingLedger:
+    """A ledger whose process dies (as a crash in native code would end it) the first time it decides."""
+
+    def __init__(self, url: str) -> None:
+        self._ledger = Ledger.open(url)
+        self.rules = self._ledger.rules
+        self.close = self._ledger.close
+
+    @property
+    def decisions(self) -> None:
+        os._exit(3)
+
+
+class _OutlivingLedger:
+    """A ledger that decides nothing before the other processes have ended."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.rules = ledger.rules
+
+    @property
+    def decisions(self):
+        deadline = time.monotonic() + 60
+        while multiprocessing.active_children():
+            assert time.monotonic() < deadline, "the other process never ended"
+            time.sleep(0.01)
+        return self._ledger.decisions
+
+
+@pytest.mark.slow
+def test_a_process_that_dies_with_clients_taken_is_an_error_after_the_callers_decisions(db_url):
+    moment = Instant.parse("2026-06-01")
+    with Ledger.open(db_url) as ledger:
+        ledger.append(onboard(range(2000)))
+        clients = ledger.decisions.clients_to_decide(None, moment)
+        given_back = []
+        decisions = iter_evaluate_parallel(_OutlivingLedger(ledger), functools.partial(_DyingLedger, db_url), clients,
+                                           workers=2, moment=moment, version=ledger.rules.current())
+        with pytest.raises(ClientRulesError) as raised:
+            for decision in decisions:
+                given_back.append(decision.client)
+    undecided = len(clients) - len(given_back)
+    assert str(raised.value) == (
+        f"a process deciding clients ended without finishing (exit code 3): {undecided:,} clients undecided"
+    )
+    assert given_back == clients[:len(given_back)] and undecided > 0  # the caller's, in order, then the error
+    assert not multiprocessing.active_children()
+
+
+@given(st.integers(1, 5_000), st.integers(2, 4), st.lists(st.booleans(), max_size=200))
+def test_the_front_and_the_back_take_every_client_once_in_chunks_that_shrink_as_they_meet(count, workers, turns):
+    smallest = min(250, -(-count // (workers * 4)))
+    split = _Split(multiprocessing.get_context("spawn"), count, workers=workers, smallest=smallest)
+    fronts: list[tuple[int, int]] = []
+    backs: list[tuple[int, int]] = []
+    left = count
+    for from_front in [*turns, *[True] * count]:
+        chunk = split.take_front() if from_front else split.take_back()
+        if chunk is None:
+            break
+        (fronts if from_front else backs).append(chunk)
+        # a quarter of a process's share of the clients left, or the smallest chunk
+        assert chunk[1] - chunk[0] <= max(smallest, -(-left // (workers * 4)))
+        left -= chunk[1] - chunk[0]
+    assert split.take_back() is None and split.stop() == sum(end - start for start, end in backs)
+    chunks = sorted(fronts + backs)
+    assert [start for start, _ in chunks] == [0, *[end for _, end in chunks[:-1]]] and chunks[-1][1] == count
+    sizes = [end - start for start, end in fronts] + [end - start for start, end in backs]
+    assert max(sizes) <= MAX_CHUNK
+    for side in (fronts, backs):
+        side_sizes = [end - start for start, end in side]
+        assert side_sizes == sorted(side_sizes, reverse=True)  # each side's chunks shrink
+        assert all(size >= smallest for size in side_sizes[:-1])  # only the very last may be smaller
 
 
 def test_the_queue_holds_clients_changed_since_their_last_worker_decision(pg_url):
