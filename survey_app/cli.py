@@ -14,6 +14,7 @@ from waitress.server import TcpWSGIServer, create_server
 from clientrules import ClientRulesError, Ledger
 from survey_app import create_app, warm_up
 from survey_app.keeping import HistoryKeeper
+from survey_app.queue_log import summarise_queue_warnings
 from survey_app.state import EXTENSION
 from survey_app.watching import keep_watch
 
@@ -70,11 +71,13 @@ def serve(state: CommandState, host: str, port: int, threads: int, no_watch: boo
     watch = None if no_watch else keep_watch(app, ledger, watch_interval, tell)
     history = HistoryKeeper(app.extensions[EXTENSION].ledger, HISTORY_INTERVAL, tell)  # the pages' own ledger
     history.start()
+    unsummarise = summarise_queue_warnings(threads)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        unsummarise()
         server.close()
         history.stop()
         if watch is not None:
