@@ -251,14 +251,16 @@ class Ledger:
     def keep_history_apart(self, stop: threading.Event) -> bool:
         """:meth:`learning.keep_history <clientrules.application.learning.Learning.keep_history>`, its folding
         done in a process of its own at a lower priority (:mod:`clientrules.apart`): what a server runs beside its
-        pages. This process then reads the moments kept there from the store and decides the current rules at
-        them (about a second for 20,000 clients, where folding them takes ten or more), ready for its next backtest. Stopped soon after ``stop`` is set
-        (False). A ledger in memory keeps them in this process; a crash in the other process raises
-        :class:`~clientrules.domain.errors.ClientRulesError` here."""
-        if not wiring.in_memory(self.url):
-            if not run_apart(self._opener(), _keep_moments, stop, name="keeping the history for rule previews"):
-                return False
-        return self.learning.keep_history(cancelled=stop.is_set)
+        pages. This process then reads the moments kept there from the store (about a second for 20,000 clients,
+        where folding them takes ten or more), or brings those it kept last up to date (folding only the clients
+        changed since), without writing them again, and decides the current rules at them, ready for its next
+        backtest. Stopped soon after ``stop`` is set (False). A ledger in memory keeps them in this process; a
+        crash in the other process raises :class:`~clientrules.domain.errors.ClientRulesError` here."""
+        if wiring.in_memory(self.url):
+            return self.learning.keep_history(cancelled=stop.is_set)
+        if not run_apart(self._opener(), _keep_moments, stop, name="keeping the history for rule previews"):
+            return False
+        return self.learning.keep_history(cancelled=stop.is_set, store=False)
 
     @functools.cached_property
     def reports(self) -> ReportRenderer:

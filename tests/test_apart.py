@@ -96,6 +96,24 @@ def test_a_ledger_keeps_its_history_apart_and_reads_it_for_its_own_backtests(ope
         assert ledger.learning.keep_history()  # brought up to date from the store: nothing had moved
 
 
+def test_keeping_again_apart_this_process_brings_its_moments_up_to_date_and_leaves_writing_them_to_the_other(
+    opener, monkeypatch
+):
+    with opener() as ledger:
+        assert ledger.keep_history_apart(threading.Event())
+        ledger.append([Event.new("bolt", ClientOnboarded(name="Bolt", monthly_value=500.0), "2026-01-06")])
+        written: list[bytes] = []
+        write = ledger.store.write_kept_moments
+        monkeypatch.setattr(ledger.store, "write_kept_moments", lambda data: written.append(data) or write(data))
+        assert ledger.keep_history_apart(threading.Event())
+        assert ledger.learning.keep_history()  # kept at the head already: nothing to keep or write
+        assert written == []
+    with opener() as fresh:
+        monkeypatch.setattr(fresh.store, "write_kept_moments", lambda data: written.append(data))
+        assert fresh.learning.keep_history()
+        assert written == []  # the other process wrote them with Bolt: nothing had moved since
+
+
 def test_the_moments_kept_apart_are_those_keep_history_keeps(opener, tmp_path):
     """The process apart keeps the moments without deciding at them (its caller does, as it reads them)."""
     with opener() as apart, one_client(tmp_path / "whole.db")() as whole:
