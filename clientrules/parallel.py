@@ -228,7 +228,10 @@ def _decide_from_back(
                 sent.append((start, end, pickle.dumps(decided, protocol=pickle.HIGHEST_PROTOCOL)))
         finally:
             ledger.close()
-    sending.send(sent)
+    try:
+        sending.send(sent)
+    except OSError:  # the caller is gone (stopped by Ctrl-C while it waited): there is no one to send them to
+        pass
     sending.close()
     # ended here rather than by tearing the interpreter down, which takes tens of milliseconds the caller would
     # wait for: the ledger is closed and the decisions sent, and nothing else of this process is kept
