@@ -74,8 +74,8 @@ class Decision:
     effective_on: dt.date | None = None
 
     def __reduce__(self) -> tuple[Callable[..., Decision], tuple[Any, ...]]:
-        # its reasons as plain tuples: a pool process sends back a thousand decisions at a time, and attrs' own
-        # way (a state dict per object, set field by field) takes about twice as long to pickle and unpickle
+        # its reasons as plain tuples: evaluate --workers sends a thousand decisions at a time between processes,
+        # and attrs' own way (a state dict per object, set field by field) takes about twice as long both ways
         reasons = tuple([(r.rule, r.verdict, r.sentence, r.facts, r.evidence, r.advice) for r in self.reasons])
         return _unpickled_decision, (
             self.client, self.verdict, self.fired, reasons, self.advice, self.ruleset_version, self.as_of,
