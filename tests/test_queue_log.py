@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_mail_smtp import free_port
-from test_serve_watch import DEADLINE_SECONDS, environment
+from test_serve_watch import DEADLINE_SECONDS, Served, environment
 
 from clientrules import ClientOnboarded, Ledger
 from survey_app.queue_log import QUEUE_LOGGER, SUMMARY_SECONDS, QueueSummary
@@ -69,31 +65,17 @@ def test_the_first_wait_is_said_at_once_then_a_summary_at_most_once_a_minute(sai
 def test_a_busy_server_says_so_in_one_line_not_one_per_request(db_url):
     with Ledger.open(db_url) as ledger:
         ledger.record("acme", ClientOnboarded(name="Acme Trading"), "2026-01-05")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clientrules", "--db", db_url, "serve", "--port", str(port), "--threads", "1",
-         "--no-watch"],
-        env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    served = Served(db_url, "--threads", "1", "--no-watch", env=environment())
 
     def health(_: int) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=DEADLINE_SECONDS) as response:
+        with urllib.request.urlopen(served.url("/healthz"), timeout=DEADLINE_SECONDS) as response:
             return response.status
 
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while True:
-            try:
-                health(0)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "serve never answered"
-                time.sleep(0.1)
         with ThreadPoolExecutor(16) as requests:
             assert set(requests.map(health, range(800))) == {200}
     finally:
-        server.terminate()
-        _, log = server.communicate(timeout=DEADLINE_SECONDS)
+        log = served.stop()
     assert "Task queue depth" not in log
     assert [line for line in log.splitlines() if line.startswith("busy:")] == [
         "busy: a request waited for one of the server's 1 thread (said at most once a minute from now on)"
