@@ -94,7 +94,7 @@ def iter_evaluate_parallel(
         return
     reads_share = version.ruleset.facts_computed[1]
     task: Task = (moment, version.version, record, here.decisions.portfolio_value(moment) if reads_share else None)
-    first = min(MAX_CHUNK, math.ceil(len(clients) / (workers * 4)))
+    first = _quarter_share(len(clients), workers)
     if first >= len(clients):
         yield from _reported(_decide_with(here, list(clients), task), set_aside)
         return
@@ -126,6 +126,11 @@ def iter_evaluate_parallel(
 
 def _start(chunk: Sent) -> int:
     return chunk[0]
+
+
+def _quarter_share(left: int, workers: int) -> int:
+    """A quarter of one process's share of ``left`` clients, at most :data:`MAX_CHUNK`: the size of a chunk."""
+    return min(MAX_CHUNK, math.ceil(left / (workers * 4)))
 
 
 class _Split:
@@ -163,7 +168,7 @@ class _Split:
             return self._count - int(self._ends[1])
 
     def _size(self, front: int, back: int) -> int:
-        return max(self._smallest, min(MAX_CHUNK, math.ceil((back - front) / (self._workers * 4))))
+        return max(self._smallest, _quarter_share(back - front, self._workers))
 
 
 class _Other:

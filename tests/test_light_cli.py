@@ -56,7 +56,7 @@ def test_the_version_and_a_read_of_the_database_load_none_of_them(database):
 
 
 def test_a_deciding_process_loads_none_of_the_services_it_does_not_use(database):
-    """A pool process of ``evaluate --workers`` opens its ledger by ``clientrules.ledger.Ledger.open`` (as the
+    """Another process of ``evaluate --workers`` opens its ledger by ``clientrules.ledger.Ledger.open`` (as the
     caller pickled it) and decides, without the learning loop, the watcher, next steps or the CSV import."""
     code = (
         "from clientrules.ledger import Ledger\n"
