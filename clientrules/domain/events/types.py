@@ -24,6 +24,8 @@ from clientrules.domain.events.instant import parse_date
 PERSONAL = "personal"
 ERASED_AS = "erased_as"  # metadata: what a personal field reads as once erased, where not ERASED
 DATA_KEY = "data_key"  # metadata: the JSON key where it differs from the field name
+#: metadata: how a value this field's payload was stored with is read back, where its converter would check it again
+READ_BACK = "read_back"
 CHOICES = "choices"  # metadata: the values a field accepts, where it accepts only a few (forms offer them)
 #: what an erased personal text reads as
 ERASED = "[erased]"
@@ -130,9 +132,10 @@ def _date_field(name: str, *, optional: bool = False, validator: Any = None) -> 
             return None
         return parse_date(value, field=name)
 
+    read_back = {READ_BACK: dt.date.fromisoformat}  # a stored date is always written by date.isoformat
     if optional:
-        return attrs.field(default=None, converter=convert, validator=validator)
-    return attrs.field(converter=convert, validator=validator)
+        return attrs.field(default=None, converter=convert, validator=validator, metadata=read_back)
+    return attrs.field(converter=convert, validator=validator, metadata=read_back)
 
 
 def _not_after_due_on(instance: Any, _: attrs.Attribute[dt.date | None], issued_on: dt.date | None) -> None:
