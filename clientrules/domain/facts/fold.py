@@ -165,32 +165,39 @@ class ClientFold:
         """
         if not isinstance(event, Event):
             raise FactsError(f"can only fold an Event, not {type(event).__name__}")
+        client = event.client
         if self.client is None:
-            self.client = event.client
-        elif event.client != self.client:
-            raise FactsError(f"this fold is for client {self.client!r}, not {event.client!r}")
-        ids = self._known_ids()
-        if event.id in ids:
+            self.client = client
+        elif client != self.client:
+            raise FactsError(f"this fold is for client {self.client!r}, not {client!r}")
+        ids = self._ids if self._ids is not None else self._known_ids()
+        event_id = event.id
+        if event_id in ids:
             return False
         version = event.version
         tie = self._sequence + 1 if version is None else version
         if tie > TIE_MASK:
             raise FactsError(f"a fold orders at most {TIE_MASK} events of one client")
-        ids.add(event.id)
+        ids.add(event_id)
         self._sequence += 1
         if version is not None and version > self.version:
             self.version = version
         key = order_key(event.at.key, tie)
-        contribution = None if event.payload.SYSTEM else _ROWS.get(event.type, _none)(event.payload)
+        payload = event.payload
+        if payload.SYSTEM:
+            self._unindexed.append(event_id)
+            return True
+        type_name = payload.TYPE
+        contribution = _ROWS.get(type_name, _none)(payload)
         if contribution is None:
-            self._unindexed.append(event.id)
+            self._unindexed.append(event_id)
         else:
-            self._add(contribution[0], key, event.id, contribution[1])
-            monthly_value = getattr(event.payload, "monthly_value", None) if event.type in _VALUED else None
+            self._add(contribution[0], key, event_id, contribution[1])
+            monthly_value = getattr(payload, "monthly_value", None) if type_name in _VALUED else None
             if monthly_value is not None:
-                self._into("value").insert(key, event.id, (_decimal(monthly_value),))
-        if not event.payload.SYSTEM and (self._first is None or key < self._first[0]):
-            self._first = (key, event.id)
+                self._into("value").insert(key, event_id, (_decimal(monthly_value),))
+        if self._first is None or key < self._first[0]:
+            self._first = (key, event_id)
         return True
 
     def apply_all(self, events: Iterable[Event]) -> None:
