@@ -14,11 +14,12 @@ import math
 import statistics
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientrules.domain.events import Event, Instant, registry
-from clientrules.domain.facts import ClientFold, Facts
+from clientrules.domain.facts import ClientFold, Facts, FactsError
 
 DAY = dt.timedelta(days=1)
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -348,6 +349,41 @@ def test_fold_in_any_order_with_a_snapshot_matches_the_reference(events, data, g
         values_only = fold.facts(t, grace_days=grace, explained=False)
         assert values_only.values == fold.facts(t, grace_days=grace).values
         assert (values_only.evidence, values_only.incidents) == ({}, ())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=histories(), data=st.data())
+def test_a_whole_history_folded_at_once_is_the_fold_of_its_events_one_by_one(events, data):
+    """``apply_all`` into an empty fold gathers each kind's records and sorts them once: the fold it leaves is the
+    one applying the same events one by one leaves, in any order, stored or not, with ids given twice."""
+    order = data.draw(st.permutations(events), label="apply order")
+    if data.draw(st.booleans(), label="not stored yet"):
+        order = [Event(event.client, event.at, event.payload, event.id) for event in order]
+    order += data.draw(st.lists(st.sampled_from(order), max_size=3), label="given again")
+    one_by_one = ClientFold()
+    for event in order:
+        one_by_one.apply(event)
+    at_once = ClientFold()
+    at_once.apply_all(order)
+    assert at_once.to_snapshot() == one_by_one.to_snapshot()
+    for t in data.draw(st.lists(as_of_moments(events), min_size=1, max_size=3), label="as of"):
+        assert at_once.facts(t, grace_days=7) == one_by_one.facts(t, grace_days=7)
+    at_once.apply_all(events)  # a fold holding events takes more one by one, ids it holds counting once
+    assert at_once.to_snapshot() == one_by_one.to_snapshot()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=histories(), data=st.data())
+def test_a_history_refused_part_way_leaves_the_events_before_it_folded(events, data):
+    cut = data.draw(st.integers(1, len(events)), label="refused after")
+    stranger = Event("someone-else", events[0].at, events[0].payload, "not-c1")
+    at_once = ClientFold()
+    with pytest.raises(FactsError, match="this fold is for client 'c1', not 'someone-else'"):
+        at_once.apply_all([*events[:cut], stranger, *events[cut:]])
+    before = ClientFold()
+    for event in events[:cut]:
+        before.apply(event)
+    assert at_once.to_snapshot() == before.to_snapshot()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

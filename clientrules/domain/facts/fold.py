@@ -163,6 +163,43 @@ class ClientFold:
         O(1), and inserting earlier shifts the later entries of one list (a
         memmove, not a refold).
         """
+        placed = self._placed(event)
+        if placed is None:
+            return False
+        key, event_id, records = placed
+        for kind, row in records:
+            self._add(kind, key, event_id, row)
+        return True
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        """Fold every one of ``events`` in, as :meth:`apply` does one.
+
+        Into an empty fold, the events' records are gathered, each kind's sorted once and taken as a restore
+        takes a snapshot's: a client's whole history is folded without keeping every index in order at each step.
+        """
+        if self._sequence or self._ids is None:  # it holds events already: each goes in its place
+            for event in events:
+                self.apply(event)
+            return
+        gathered: dict[str, list[tuple[int, str, tuple[Any, ...]]]] = {}
+        try:
+            for event in events:
+                placed = self._placed(event)
+                if placed is not None:
+                    key, event_id, records = placed
+                    for kind, row in records:
+                        entries = gathered.get(kind)
+                        if entries is None:
+                            entries = gathered[kind] = []
+                        entries.append((key, event_id, row))
+        finally:  # an event refused part way leaves the fold as applying the ones before it one by one would
+            for entries in gathered.values():
+                entries.sort(key=_order)  # stable: equal keys keep the order they were applied in, as insert does
+            self._load({kind: Timeline.of(entries, _SUMMED.get(kind)) for kind, entries in gathered.items()})
+
+    def _placed(self, event: Event) -> tuple[int, str, tuple[tuple[str, tuple[Any, ...]], ...]] | None:
+        """Check ``event`` and count it in; its order key, id and records (kind and row of each), or None if an
+        event with its id was folded already."""
         if not isinstance(event, Event):
             raise FactsError(f"can only fold an Event, not {type(event).__name__}")
         client = event.client
@@ -173,7 +210,7 @@ class ClientFold:
         ids = self._ids if self._ids is not None else self._known_ids()
         event_id = event.id
         if event_id in ids:
-            return False
+            return None
         version = event.version
         tie = self._sequence + 1 if version is None else version
         if tie > TIE_MASK:
@@ -186,23 +223,36 @@ class ClientFold:
         payload = event.payload
         if payload.SYSTEM:
             self._unindexed.append(event_id)
-            return True
+            return key, event_id, ()
+        if self._first is None or key < self._first[0]:
+            self._first = (key, event_id)
         type_name = payload.TYPE
         contribution = _ROWS.get(type_name, _none)(payload)
         if contribution is None:
             self._unindexed.append(event_id)
-        else:
-            self._add(contribution[0], key, event_id, contribution[1])
-            monthly_value = getattr(payload, "monthly_value", None) if type_name in _VALUED else None
-            if monthly_value is not None:
-                self._into("value").insert(key, event_id, (_decimal(monthly_value),))
-        if self._first is None or key < self._first[0]:
-            self._first = (key, event_id)
-        return True
+            return key, event_id, ()
+        monthly_value = getattr(payload, "monthly_value", None) if type_name in _VALUED else None
+        if monthly_value is None:
+            return key, event_id, (contribution,)
+        return key, event_id, (contribution, ("value", (_decimal(monthly_value),)))
 
-    def apply_all(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.apply(event)
+    def _load(self, timelines: dict[str, Timeline]) -> None:
+        """Take every kind's timeline at once, each sorted by order key, into this fold with no record yet (the
+        invoices' kinds to its book; the timelines derived from a kind's, from its)."""
+        for kind, timeline in timelines.items():
+            if kind in _BOOK_KINDS or not timeline.keys:
+                continue
+            if kind not in _COLUMNS:
+                raise FactsError(f"unknown kind of fold record {kind!r}")
+            self._timelines[kind] = timeline
+            for derived, keeps in _DERIVED.get(kind, ()):
+                kept = list(map(keeps, timeline.rows))
+                if any(kept):
+                    subset = self._timelines[derived] = Timeline(_SUMMED.get(derived))
+                    subset.keys = list(compress(timeline.keys, kept))
+                    subset.ids = list(compress(timeline.ids, kept))
+                    subset.rows = list(compress(timeline.rows, kept))
+        self._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
 
     def _known_ids(self) -> set[str]:
         """The id of every event folded (gathered from the timelines the first time after a restore)."""
@@ -304,19 +354,7 @@ class ClientFold:
             tables = snapshot["tables"]
             if type(tables) is not dict or not tables.keys() <= _COLUMNS.keys():
                 raise ValueError("unknown kind of fold record")
-            timelines = {kind: _timeline(kind, table, checked) for kind, table in tables.items()}
-            for kind, timeline in timelines.items():
-                if kind in _BOOK_KINDS or not timeline.keys:
-                    continue
-                fold._timelines[kind] = timeline
-                for derived, keeps in _DERIVED.get(kind, ()):
-                    kept = list(map(keeps, timeline.rows))
-                    if any(kept):
-                        subset = fold._timelines[derived] = Timeline(_SUMMED.get(derived))
-                        subset.keys = list(compress(timeline.keys, kept))
-                        subset.ids = list(compress(timeline.ids, kept))
-                        subset.rows = list(compress(timeline.rows, kept))
-            fold._book.load(*(timelines.get(kind, _NOTHING) for kind in _BOOK_KINDS))
+            fold._load({kind: _timeline(kind, table, checked) for kind, table in tables.items()})
             unindexed = snapshot["unindexed"]
             if checked and (type(unindexed) is not list or not set(map(type, unindexed)) <= {str}):
                 raise TypeError("unindexed ids are not strings")
