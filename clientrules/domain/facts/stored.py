@@ -16,14 +16,12 @@ written in any other format is ignored and replaced.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import orjson
 
 from clientrules.domain.events import Registry
 from clientrules.domain.facts.fold import SNAPSHOT_SCHEMA, ClientFold, FactsError
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _CHECKSUM_BYTES = 16
 
 
@@ -35,7 +33,7 @@ def fold_format(registry: Registry) -> str:
 
 def fold_text(fold: ClientFold) -> str:
     """The fold as stored: the hex checksum of its snapshot's JSON, a line break, that JSON."""
-    body = _COMPACT.encode(fold.to_snapshot())
+    body = orjson.dumps(fold.to_snapshot()).decode()  # compact JSON, several times faster than json's encoder
     return f"{checksum(body)}\n{body}"
 
 
