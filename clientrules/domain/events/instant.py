@@ -154,14 +154,15 @@ def parse_date(value: object, *, field: str) -> dt.date:
     return day
 
 
-_FIRST_KEY = _key_of(dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.timezone.utc))
-_AFTER_LAST_KEY = _key_of(dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=dt.timezone.utc))
+#: the keys of the first and the last moment of the supported years (their first and last microseconds, in UTC)
+FIRST_KEY = _key_of(dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.timezone.utc))
+LAST_KEY = _key_of(dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=dt.timezone.utc)) - 1
 
 
 def check_instant(value: object, *, field: str) -> Instant:
     """``value`` if it is an :class:`Instant` in the supported years (one built by hand is checked too)."""
     if not isinstance(value, Instant) or type(value.key) is not int:
         raise InvalidEvent("must be a moment (an Instant)", field=field)
-    if not _FIRST_KEY <= value.key < _AFTER_LAST_KEY:
+    if not FIRST_KEY <= value.key <= LAST_KEY:
         raise InvalidEvent(f"{value.text[:40]!r} is outside {_RANGE} (in UTC)", field=field)
     return value

@@ -27,7 +27,7 @@ from bisect import bisect_right
 from typing import Collection, Iterable, Iterator, Mapping
 
 from clientrules.domain.events import Instant
-from clientrules.domain.events.instant import FIRST_YEAR, LAST_YEAR
+from clientrules.domain.events.instant import FIRST_YEAR, LAST_KEY, LAST_YEAR
 from clientrules.domain.facts.fold import ClientFold
 from clientrules.domain.facts.invoices import midnight_of
 from clientrules.domain.facts.timeline import DAY_US, at_of, last_key_at
@@ -50,8 +50,6 @@ WINDOWS: dict[str, int] = {
 }
 INVOICE_WINDOW_DAYS = 365
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-#: the last moment the ledger holds (the end of its last year), as an order key: nothing is scheduled later
-_LAST_KEY = Instant.parse(f"{LAST_YEAR}-12-31T23:59:59.999999Z").key
 #: the most days a day count can reach in the years the ledger holds: a rule comparing one with more can never change
 MAX_DAY_COUNT = (dt.date(LAST_YEAR, 12, 31) - dt.date(FIRST_YEAR, 1, 1)).days
 
@@ -81,7 +79,8 @@ def next_change(
     change (day counts: cross a threshold) is considered.
     """
     now = after.key
-    later = [moment for moment in _moments(fold, now, grace_days, ages) if now < moment <= _LAST_KEY]
+    # nothing is scheduled after the last moment the ledger holds
+    later = [moment for moment in _moments(fold, now, grace_days, ages) if now < moment <= LAST_KEY]
     if not later:
         return None
     return Instant.from_datetime(_EPOCH + dt.timedelta(microseconds=min(later)))
