@@ -6,7 +6,6 @@ import functools
 import json
 import multiprocessing
 import os
-import pickle
 import signal
 import subprocess
 import sys
