@@ -15,9 +15,11 @@ import time
 from email.message import Message
 from typing import Iterator
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from postgres_fixtures import SERVER_URL
 from test_mail_smtp import Inbox, free_port
 from webhook_receiver import SECRET, Receiver, running_receiver
 
@@ -182,6 +184,18 @@ def test_a_second_watcher_is_refused_with_one_line(store_url, no_delivery_env):
         assert refused.stderr.startswith("error: another watcher is running") and refused.stderr.count("\n") == 1
         assert ledger.alerts.checkpoint() is None  # nothing was done
         assert run(store_url, "watch", "--once").exit_code == 0
+
+
+def test_a_released_postgresql_lease_is_free_the_moment_release_returns(pg_url):
+    """Closing the lease's connection alone left its lock held until the server ended the session (12 times in
+    1,000, measured): a watcher started right after, as the next ``watch --once`` is, was refused."""
+    with Ledger.open(pg_url) as ledger, psycopg.connect(SERVER_URL, autocommit=True) as other_watcher:
+        lock = "hashtext('clientrules.watch.' || %s)"
+        for _ in range(300):
+            ledger.store.watch_lease().release()
+            [[free]] = other_watcher.execute(f"SELECT pg_try_advisory_lock({lock})", (ledger.store.schema,)).fetchall()
+            assert free
+            other_watcher.execute(f"SELECT pg_advisory_unlock({lock})", (ledger.store.schema,))
 
 
 def follower(url: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -91,7 +91,17 @@ class PostgresLease:
         return self._head_position() > after_position
 
     def release(self) -> None:
-        self._connection.close()  # the session lock and the LISTEN end with it
+        """Free the lease at once, then close its connection (the LISTEN ends with it).
+
+        Closing alone would free it only once the server has ended the session, a moment later: a watcher
+        started right after (the next ``watch --once``) could find it still taken.
+        """
+        try:
+            self._connection.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg.Error:
+            pass  # the connection is broken: its session, and the lock with it, end on the server's side
+        finally:
+            self._connection.close()
 
 
 class PostgresWatchTables:
