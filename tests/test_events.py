@@ -174,6 +174,22 @@ def test_upcasters_run_in_order_from_the_stored_schema():
         missing.decode("Call", {"minutes": 30}, 1)
 
 
+@pytest.mark.parametrize("slots", [True, False])
+def test_restore_builds_a_payload_class_made_with_or_without_slots(slots):
+    @attrs.frozen(kw_only=True, slots=slots)
+    class Visit(Payload):
+        TYPE: ClassVar[str] = "Visit"
+        SCHEMA: ClassVar[int] = 1
+        site: str
+        on: dt.date | None = attrs.field(default=None, converter=lambda value: dt.date.fromisoformat(value))
+
+    visits = Registry([Visit])
+    restored = visits.restore("Visit", {"site": "north", "on": "2026-03-01", "later": 1}, 1)
+    assert restored == Visit(site="north", on="2026-03-01", extra={"later": 1})
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        restored.site = "south"
+
+
 def test_content_ids_are_deterministic_and_tell_occurrences_apart():
     first = content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 0)
     assert first == content_id("acme", "WorkLogged", "2026-03-01", {"hours": 1}, 0)

@@ -127,14 +127,20 @@ class Event:
         long stream is several times faster without the second check.
         """
         event = object.__new__(cls)
-        set_field = object.__setattr__  # one call per field, unrolled: this runs for every event read
-        set_field(event, "client", client)
-        set_field(event, "at", at)
-        set_field(event, "payload", payload)
-        set_field(event, "id", id)
-        set_field(event, "version", version)
-        set_field(event, "position", position)
+        # one call per field, unrolled, each its slot's own setter: this runs for every event read
+        _set_client(event, client)
+        _set_at(event, at)
+        _set_payload(event, payload)
+        _set_id(event, id)
+        _set_version(event, version)
+        _set_position(event, position)
         return event
+
+
+#: the setter of each slot of :class:`Event`, which sets a field of the frozen class without its ``__setattr__``
+_set_client, _set_at, _set_payload, _set_id, _set_version, _set_position = (
+    getattr(Event, field.name).__set__ for field in attrs.fields(Event)
+)
 
 
 def content_id(client: str, type_name: str, at: str, data: Any, occurrence: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from types import MemberDescriptorType
 from typing import Any, Callable, Iterable
 
 import attrs
@@ -22,6 +23,7 @@ from clientrules.domain.events.types import DATA_KEY, READ_BACK, SPEC_TYPES, Pay
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 Restorer = Callable[[dict[str, Any]], Payload]
+SetField = Callable[[Payload, Any], None]
 _ABSENT = object()
 
 
@@ -144,36 +146,47 @@ def _restorer(payload_type: type[Payload]) -> Restorer | None:
     """
     if hasattr(payload_type, "__attrs_pre_init__") or hasattr(payload_type, "__attrs_post_init__"):
         return None
-    plain: list[tuple[str, str, Any]] = []
-    read: list[tuple[str, str, Callable[[Any], Any]]] = []
-    made: list[tuple[str, str, Callable[[], Any]]] = []
+    plain: list[tuple[SetField, str, Any]] = []
+    read: list[tuple[SetField, str, Callable[[Any], Any]]] = []
+    made: list[tuple[SetField, str, Callable[[], Any]]] = []
     for field in _fields(payload_type):
         key = field.metadata.get(DATA_KEY, field.name)
         read_back = field.metadata.get(READ_BACK, field.converter)
+        set_field = _slot_setter(payload_type, field.name)
         if read_back is not None:
-            read.append((field.name, key, read_back))
+            read.append((set_field, key, read_back))
         elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]  # attrs' stubs: a function
-            made.append((field.name, key, field.default.factory))  # type: ignore[union-attr]
+            made.append((set_field, key, field.default.factory))  # type: ignore[union-attr]
         else:  # a required field's default is never used: a stored payload has every required field
-            plain.append((field.name, key, None if field.default is attrs.NOTHING else field.default))
+            plain.append((set_field, key, None if field.default is attrs.NOTHING else field.default))
     new = object.__new__
-    set_field = object.__setattr__
+    set_extra = _slot_setter(payload_type, "extra")
 
     def restore(data: dict[str, Any]) -> Payload:
         payload = new(payload_type)
         pop = data.pop
-        for name, key, default in plain:
-            set_field(payload, name, pop(key, default))
-        for name, key, read_back in read:
+        for set_field, key, default in plain:
+            set_field(payload, pop(key, default))
+        for set_field, key, read_back in read:
             value = pop(key, None)
-            set_field(payload, name, None if value is None else read_back(value))
-        for name, key, factory in made:
+            set_field(payload, None if value is None else read_back(value))
+        for set_field, key, factory in made:
             value = pop(key, _ABSENT)
-            set_field(payload, name, factory() if value is _ABSENT else value)
-        set_field(payload, "extra", data)
+            set_field(payload, factory() if value is _ABSENT else value)
+        set_extra(payload, data)
         return payload
 
     return restore
+
+
+def _slot_setter(payload_type: type[Payload], name: str) -> SetField:
+    """What sets field ``name`` of a ``payload_type`` without its frozen ``__setattr__``: its slot's own setter (a class
+    made without slots: ``object.__setattr__``)."""
+    slot = getattr(payload_type, name, None)
+    if isinstance(slot, MemberDescriptorType):
+        setter: SetField = slot.__set__
+        return setter
+    return lambda payload, value: object.__setattr__(payload, name, value)
 
 
 def _plain(value: Any) -> Any:
