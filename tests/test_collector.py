@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 
 import pytest
 
+from clientrules import Ledger
 from clientrules.application.collector import collector_held
+from clientrules.domain.events import Event, WorkLogged
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +55,29 @@ def test_a_program_that_turned_the_collector_off_keeps_it_off() -> None:
     with collector_held():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def test_no_collection_runs_while_stored_events_are_read_back(store_url) -> None:
+    """Events read back are objects in no cycle: the collector is held while the rows become events, on every
+    backend, and enabled again afterwards."""
+    events = [Event.new("acme", WorkLogged(hours=1.5, billable=True), f"2026-03-01T00:00:{n % 60:02d}Z")
+              for n in range(3_000)]
+    while_decoding: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe()
+        while phase == "start" and frame is not None:
+            if frame.f_code.co_name == "_decoded":
+                while_decoding.append(info["generation"])
+            frame = frame.f_back
+
+    with Ledger.open(store_url) as ledger:
+        ledger.append(events)
+        gc.callbacks.append(note)
+        try:
+            read = ledger.events("acme")
+        finally:
+            gc.callbacks.remove(note)
+    assert len(read) == 3_000
+    assert while_decoding == []
+    assert gc.isenabled()

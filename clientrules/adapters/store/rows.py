@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
+from clientrules.application.collector import collector_held
 from clientrules.domain.events import Event, Instant, Registry
 from clientrules.domain.events.door import admitted_json
 from clientrules.domain.money import MONEY_TYPES
@@ -42,8 +43,15 @@ def decode_rows(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: P
     """Events from rows of :data:`COLUMNS`, without validating them again (they were when appended).
 
     A sealed field opens with the key read in its row; without one (the key
-    was destroyed) it reads as erased.
+    was destroyed) it reads as erased. The events are objects in no cycle: they
+    are made with the cyclic garbage collector held off
+    (:mod:`~clientrules.application.collector`).
     """
+    with collector_held():
+        return _decoded(rows, registry, personal)
+
+
+def _decoded(rows: Sequence[tuple[Any, ...]], registry: Registry, personal: PersonalFields) -> list[Event]:
     restore_payload = registry.restore
     restore_event = Event.restore
     long_digits = _LONG_DIGITS.search
