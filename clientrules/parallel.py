@@ -2,9 +2,10 @@
 
 The calling process takes chunks from the front of the clients, and the
 other processes, from the back, until they meet: the caller decides from the
-start while the others start (each is spawned, imports what deciding needs and
-opens the store: a fifth of a second or more), and they take as many chunks as
-they can decide in the time the caller needs for the rest. Which clients are
+start while the others start (see :func:`start_method`: forked, each is up
+at once; spawned, each imports what deciding needs first, a fifth of a second
+or more), and they take as many chunks as they can decide in the time the
+caller needs for the rest. Which clients are
 left is kept in shared memory, so each process takes its next chunk itself the
 moment it is done with one: no thread of the busy caller has to hand it out.
 A chunk is a quarter of a process's share of the clients left (at most
@@ -12,7 +13,7 @@ A chunk is a quarter of a process's share of the clients left (at most
 the other's last chunk.
 
 Each other process opens its own ledger on the same database (``open_ledger``,
-which the ledger gives: it must pickle), keeps one engine (durable-rules is
+which the ledger gives: it must pickle, for a spawned process), keeps one engine (durable-rules is
 one-thread-per-process bound), sends its decisions back once the clients are
 all taken (each chunk's pickled as soon as it is decided), and ends. The caller fixes the
 moment and the rule-set version before anything starts, so the decisions are
@@ -28,11 +29,13 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from decimal import Decimal
 from multiprocessing.connection import Connection
-from multiprocessing.context import SpawnContext
+from multiprocessing.context import ForkContext, SpawnContext
 from typing import Callable, Iterator, Protocol, Sequence
 
+from clientrules.adapters.durable_compile import NATIVE_MODULE
 from clientrules.application.collector import collector_held
 from clientrules.application.decisions import Decisions
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
@@ -99,12 +102,12 @@ def iter_evaluate_parallel(
     if first >= len(clients):
         yield from _reported(_decide_with(here, list(clients), task), set_aside)
         return
-    context = multiprocessing.get_context("spawn")  # no inherited database connections or engine threads
+    context = _context()
     split = _Split(context, len(clients), workers=workers, smallest=min(MIN_CHUNK, first))
     count = min(workers - 1, math.ceil(len(clients) / first) - 1)
     pickled = pickle.dumps(list(clients), protocol=pickle.HIGHEST_PROTOCOL)
-    # in shared memory, not among the process's arguments: those are written to a pipe the new process reads only
-    # once it has imported the library, and the caller would wait on that pipe instead of deciding
+    # in shared memory, not among the process's arguments: a spawned process reads those from a pipe only once it
+    # has imported the library, and the caller would wait on that pipe instead of deciding
     shared = context.RawArray("c", len(pickled))
     shared.raw = pickled  # at once (given as the initializer, each byte would be one argument)
     others = [_Other(context, open_ledger, split, shared, task) for _ in range(count)]
@@ -127,6 +130,27 @@ def iter_evaluate_parallel(
         )
 
 
+def start_method() -> str:
+    """How the other processes start: ``"fork"`` where this process can be copied safely, else ``"spawn"``.
+
+    A forked process is up at once, the library imported; a spawned one starts a new interpreter and imports the
+    library first (a fifth of a second or more, while the second core idles). A fork copies the whole process, so
+    it is used only where nothing copied can be caught half-done: on Linux, in a process running no other thread
+    (none can hold a lock at the moment of the copy) and without durable-rules' native code loaded (its rulesets
+    are that process's own state). Either way the other process opens a ledger of its own and never touches the
+    caller's database connections.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1 and NATIVE_MODULE not in sys.modules:
+        return "fork"
+    return "spawn"
+
+
+def _context() -> ForkContext | SpawnContext:
+    if start_method() == "fork":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _start(chunk: Sent) -> int:
     return chunk[0]
 
@@ -138,9 +162,9 @@ def _quarter_share(left: int, workers: int) -> int:
 
 class _Split:
     """The clients not taken yet: from ``front`` up to ``back``. The caller takes chunks from the front and the
-    other processes from the back, in shared memory (this object pickles to a process as it is spawned)."""
+    other processes from the back, in shared memory (a spawned process gets it pickled; a forked one, copied)."""
 
-    def __init__(self, context: SpawnContext, count: int, *, workers: int, smallest: int) -> None:
+    def __init__(self, context: ForkContext | SpawnContext, count: int, *, workers: int, smallest: int) -> None:
         self._ends = context.Array("q", [0, count, 0])  # front, back, and 1 once stopped
         self._count = count
         self._workers = workers
@@ -179,7 +203,7 @@ class _Other:
 
     def __init__(
         self,
-        context: SpawnContext,
+        context: ForkContext | SpawnContext,
         open_ledger: Callable[[], DecidingLedger],
         split: _Split,
         clients: SharedBytes,

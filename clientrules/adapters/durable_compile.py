@@ -20,6 +20,8 @@ from clientrules.domain.facts.stored import checksum
 from clientrules.domain.rules.model import AnyOf, Comparison, Rule, RuleSet
 from clientrules.ports import VersionedRuleSet
 
+#: durable-rules' native code, the module a process running the engine imports (its rulesets are state of that process)
+NATIVE_MODULE = "durable_rules_engine"
 #: durable-rules' salience: lower fires first. Owner salience (higher first) maps into this band.
 _PRI_BASE = 10_000
 _ADVANCE_PRI = 1_000_000
