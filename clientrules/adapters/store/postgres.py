@@ -38,6 +38,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -142,6 +143,19 @@ _APPEND_ALONE = "SELECT * FROM append_alone(%s, %s, %s, %s, %s, %s, %s, %s)"
 _APPEND_CHECKED_ALONE = "SELECT * FROM append_checked_alone(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 #: how long an erasure waits to rewrite client_keys while appends read it
 VACUUM_LOCK_TIMEOUT = "3s"
+#: how long an erasure waits, before it rewrites client_keys, for what may still see the deleted key to end
+SEEING_WAIT_SECONDS = 3.0
+#: what may still see a row deleted by transaction ``%(xid)s`` (which VACUUM FULL keeps for it): a session of this
+#: database, or a standby's (no database), whose snapshot or transaction began before that one ended, a prepared
+#: transaction of before, a replication slot holding back cleanup
+_SEEING_DELETED = """
+SELECT (SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+          AND (datname = current_database() OR datname IS NULL)
+          AND (age(backend_xmin) >= age(%(xid)s::xid) OR age(backend_xid) >= age(%(xid)s::xid)))
+     + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()
+          AND age(transaction) >= age(%(xid)s::xid))
+     + (SELECT count(*) FROM pg_replication_slots WHERE age(xmin) >= age(%(xid)s::xid))
+"""
 
 T = TypeVar("T")
 
@@ -639,7 +653,9 @@ class PostgresStore(PostgresWatchTables):
 
     def erase(self, erasure: Event) -> Erasure:
         """Destroy the key of ``erasure``'s client and append ``erasure`` in one transaction, then rewrite
-        ``client_keys`` (``VACUUM FULL``): a deleted row's bytes stay in the table's pages until then.
+        ``client_keys`` (``VACUUM FULL``): a deleted row's bytes stay in the table's pages until then. The rewrite
+        keeps the row for any transaction older than the erasure, so it waits for those to end first (at most
+        :data:`SEEING_WAIT_SECONDS`; one still open then is named in ``lingering``).
 
         When the client has no key and an earlier ``PersonalDataErased`` is
         stored, nothing is written and the earlier one is returned.
@@ -648,6 +664,7 @@ class PostgresStore(PostgresWatchTables):
         with self.transaction() as connection:
             # the position lock first: every append that read a key commits before the key goes
             connection.execute("SELECT last FROM position_counter FOR UPDATE")
+            (erasing,) = one_row(connection.execute("SELECT pg_current_xact_id()::xid::text"))
             connection.execute("DELETE FROM portfolio_standings")  # they hold the client's name
             done = record_erasure(
                 erasure,
@@ -670,6 +687,15 @@ class PostgresStore(PostgresWatchTables):
             return done
         try:
             with self.direct_connection() as connection:
+                seeing = _seeing_deleted(connection, erasing)
+                if seeing:
+                    return attrs.evolve(
+                        done,
+                        lingering=f"{seeing} transaction{'s' if seeing != 1 else ''} older than the erasure "
+                        f"{'were' if seeing != 1 else 'was'} still open after {SEEING_WAIT_SECONDS:g} s: the destroyed "
+                        "key's bytes remain in the pages of client_keys until they end and the table is rewritten "
+                        "(VACUUM FULL client_keys)",
+                    )
                 connection.execute(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
                 connection.execute("VACUUM FULL client_keys")
         except (psycopg.Error, StoreError) as error:
@@ -692,6 +718,17 @@ class PostgresStore(PostgresWatchTables):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r}, schema={self.schema!r})"
+
+
+def _seeing_deleted(connection: psycopg.Connection, xid: str) -> int:
+    """How many of what may still see rows deleted by transaction ``xid`` are left after waiting up to
+    :data:`SEEING_WAIT_SECONDS` for them to end."""
+    deadline = time.monotonic() + SEEING_WAIT_SECONDS
+    while True:
+        seeing = int(one_row(connection.execute(_SEEING_DELETED, {"xid": xid}))[0])
+        if not seeing or time.monotonic() >= deadline:
+            return seeing
+        time.sleep(0.05)
 
 
 def _insert(connection: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
