@@ -287,6 +287,6 @@ def _decide_with(ledger: DecidingLedger, clients: list[str], task: Task) -> Deci
     ruleset = ledger.rules.get(version)
     decisions = ledger.decisions.iter_evaluate(
         clients, as_of=moment, record=record, ruleset=ruleset, portfolio_value=portfolio_value,
-        set_aside=lambda *client_reason: failed.append(client_reason),
+        set_aside=lambda *client_reason: failed.append(client_reason), listed=True,
     )
     return list(decisions), failed

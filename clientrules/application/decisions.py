@@ -114,6 +114,7 @@ class Decisions:
         ruleset: RuleSetVersion | None = None,
         set_aside: Callable[[str, str], None] | None = None,
         portfolio_value: Decimal | None = None,
+        listed: bool = False,
     ) -> Iterator[Decision]:
         """:meth:`evaluate`, one decision at a time; recorded decisions are stored
         in transactions of :data:`RECORD_BATCH` before they are yielded.
@@ -124,14 +125,16 @@ class Decisions:
         :meth:`portfolio_value` as of ``as_of``, when the caller has it already
         (calls that share one moment, such as the chunks of ``evaluate --workers``,
         then read every client's fold for it once, not once a call); without it,
-        it is computed when the rules read ``revenue_share``.
+        it is computed when the rules read ``revenue_share``. ``listed``: ``clients`` are
+        some of what :meth:`clients_to_decide` gave, each checked already (a chunk of
+        ``evaluate --workers``), and are not checked again.
         """
         moment = moment_or_now(as_of, self._clock)
         version = ruleset or self._rules.current()
         if record and version.version < 1:
             raise ClientRulesError("only decisions of an adopted rule-set version can be recorded")
         self._engines.prepare(version)  # its process starts up while the clients are listed and read
-        ids = self.clients_to_decide(clients, moment)
+        ids = list(clients) if listed and clients is not None else self.clients_to_decide(clients, moment)
         for decisions in self._iter_decide([version], ids, moment, set_aside, portfolio_value, record=record):
             yield from (decision for (decision,) in decisions)
 
