@@ -5,19 +5,20 @@ other processes, from the back, until they meet: the caller decides from the
 start while the others start (see :func:`start_method`: forked, each is up
 at once; spawned, each imports what deciding needs first, a fifth of a second
 or more), and they take as many chunks as they can decide in the time the
-caller needs for the rest. Which clients are
-left is kept in shared memory, so each process takes its next chunk itself the
-moment it is done with one: no thread of the busy caller has to hand it out.
+caller needs for the rest. Which clients are left is kept in shared memory,
+so each process takes its next chunk itself the moment it is done with one:
+no thread of the busy caller has to hand it out.
 A chunk is a quarter of a process's share of the clients left (at most
 :data:`MAX_CHUNK`), so the last ones are small and neither side waits long for
 the other's last chunk.
 
 Each other process opens its own ledger on the same database (``open_ledger``,
-which the ledger gives: it must pickle, for a spawned process), keeps one engine (durable-rules is
-one-thread-per-process bound), sends its decisions back once the clients are
-all taken (each chunk's pickled as soon as it is decided), and ends. The caller fixes the
-moment and the rule-set version before anything starts, so the decisions are
-the ones a single process would reach, in the same order.
+which the ledger gives: it must pickle, for a spawned process), keeps one
+engine (durable-rules is one-thread-per-process bound), sends its decisions
+back once the clients are all taken (each chunk's pickled as soon as it is
+decided), and ends. The caller fixes the moment and the rule-set version
+before anything starts, so the decisions are the ones a single process would
+reach, in the same order.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ def _decide_from_back(
     """Another process: chunks from the back, each decided and pickled, until there are none; then all sent back.
     A ledger it cannot open leaves its share to the others; a chunk that fails stops it (the caller raises there)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the caller, which stops this
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked copy keeps the caller's handler: the caller's stop must end it
     sent: list[Sent] = []
     try:
         ledger = open_ledger()

@@ -358,3 +358,34 @@ def test_other_processes_are_forked_only_where_nothing_copied_can_be_caught_half
         "same": {"alone": True, "beside a thread": True, "beside the engine": True},
         "decided": 2000,
     }
+
+
+#: run in an interpreter of its own (``sys.argv[1]``: the store): a program with its own SIGTERM handler stops an
+#: evaluation before the other process (forked: a copy with that handler) took any clients
+STOPPED_BESIDE_A_HANDLER = """
+import signal, sys, time
+from clientrules import ClientOnboarded, Event, Ledger
+from clientrules.domain.events import Instant
+from clientrules.parallel import iter_evaluate_parallel, start_method
+
+def never_opens():
+    time.sleep(600)
+
+signal.signal(signal.SIGTERM, lambda *_: None)
+with Ledger.open(sys.argv[1]) as ledger:
+    ledger.append([Event.new(f"c{n:04d}", ClientOnboarded(name="C"), "2026-01-05") for n in range(2000)])
+    moment = Instant.parse("2026-06-01")
+    decisions = iter_evaluate_parallel(ledger, never_opens, ledger.decisions.clients_to_decide(None, moment),
+                                       workers=2, moment=moment, version=ledger.rules.current())
+    next(decisions)
+    decisions.close()
+print(start_method(), "stopped")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="other processes are forked on Linux only")
+def test_a_forked_process_ends_when_stopped_whatever_handler_the_program_set(db_url):
+    done = subprocess.run([sys.executable, "-c", STOPPED_BESIDE_A_HANDLER, db_url], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (0, "fork stopped\n"), done.stderr
