@@ -344,7 +344,6 @@ def test_postgresql_rewrites_the_key_table_so_its_pages_hold_no_destroyed_key(pg
         assert ledger.events("c124")[0].payload.name == "Client 124"
 
 
-
 @pytest.mark.slow
 def test_postgresql_erasure_waits_for_older_transactions_and_names_one_still_open(pg_url) -> None:
     """The rewrite keeps a deleted row for any transaction older than the deletion: the erasure waits for those
@@ -372,6 +371,7 @@ def test_postgresql_erasure_waits_for_older_transactions_and_names_one_still_ope
         pages = _raw_pages(pg_url)
         assert secrets["c020"] not in pages and secrets["c010"] not in pages
         assert ledger.events("c021")[0].payload.name == "Client 21"
+
 
 def _raw_pages(url: str) -> bytes:
     """Every page of ``client_keys`` as PostgreSQL stores it (deleted rows included), through pageinspect."""
