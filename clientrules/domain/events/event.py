@@ -13,7 +13,7 @@ import attrs
 
 from clientrules.domain.errors import InvalidEvent
 from clientrules.domain.events.instant import Instant, as_instant, check_instant
-from clientrules.domain.events.registry import registry
+from clientrules.domain.events.registry import registry, slot_setter
 from clientrules.domain.events.types import Payload
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -137,9 +137,9 @@ class Event:
         return event
 
 
-#: the setter of each slot of :class:`Event`, which sets a field of the frozen class without its ``__setattr__``
+#: what sets each field of an :class:`Event` read back
 _set_client, _set_at, _set_payload, _set_id, _set_version, _set_position = (
-    getattr(Event, field.name).__set__ for field in attrs.fields(Event)
+    slot_setter(Event, field.name) for field in attrs.fields(Event)
 )
 
 

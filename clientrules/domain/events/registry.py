@@ -23,7 +23,7 @@ from clientrules.domain.events.types import DATA_KEY, READ_BACK, SPEC_TYPES, Pay
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 Restorer = Callable[[dict[str, Any]], Payload]
-SetField = Callable[[Payload, Any], None]
+SetField = Callable[[Any, Any], None]
 _ABSENT = object()
 
 
@@ -152,7 +152,7 @@ def _restorer(payload_type: type[Payload]) -> Restorer | None:
     for field in _fields(payload_type):
         key = field.metadata.get(DATA_KEY, field.name)
         read_back = field.metadata.get(READ_BACK, field.converter)
-        set_field = _slot_setter(payload_type, field.name)
+        set_field = slot_setter(payload_type, field.name)
         if read_back is not None:
             read.append((set_field, key, read_back))
         elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]  # attrs' stubs: a function
@@ -160,7 +160,7 @@ def _restorer(payload_type: type[Payload]) -> Restorer | None:
         else:  # a required field's default is never used: a stored payload has every required field
             plain.append((set_field, key, None if field.default is attrs.NOTHING else field.default))
     new = object.__new__
-    set_extra = _slot_setter(payload_type, "extra")
+    set_extra = slot_setter(payload_type, "extra")
 
     def restore(data: dict[str, Any]) -> Payload:
         payload = new(payload_type)
@@ -179,14 +179,14 @@ def _restorer(payload_type: type[Payload]) -> Restorer | None:
     return restore
 
 
-def _slot_setter(payload_type: type[Payload], name: str) -> SetField:
-    """What sets field ``name`` of a ``payload_type`` without its frozen ``__setattr__``: its slot's own setter (a class
-    made without slots: ``object.__setattr__``)."""
-    slot = getattr(payload_type, name, None)
+def slot_setter(frozen: type[Any], name: str) -> SetField:
+    """What sets field ``name`` of an instance of the attrs class ``frozen`` without its frozen ``__setattr__``: its
+    slot's own setter (a class made without slots: ``object.__setattr__``). For objects read back from a store."""
+    slot = getattr(frozen, name, None)
     if isinstance(slot, MemberDescriptorType):
         setter: SetField = slot.__set__
         return setter
-    return lambda payload, value: object.__setattr__(payload, name, value)
+    return lambda instance, value: object.__setattr__(instance, name, value)
 
 
 def _plain(value: Any) -> Any:
