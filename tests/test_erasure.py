@@ -348,13 +348,13 @@ def test_postgresql_rewrites_the_key_table_so_its_pages_hold_no_destroyed_key(pg
 def test_postgresql_erasure_waits_for_older_transactions_and_names_one_still_open(pg_url) -> None:
     """The rewrite keeps a deleted row for any transaction older than the deletion: the erasure waits for those
     to end, and says so when one outlasts the wait."""
-    schema = pg_url.rpartition("schema=")[2]
+    read_keys = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pg_url.rpartition("schema=")[2], "client_keys"))
     with Ledger.open(pg_url) as ledger:
         ledger.append([Event.new(f"c{n:03}", ClientOnboarded(name=f"Client {n}"), "2026-01-01") for n in range(40)])
         secrets = {client: key.secret for client, key in ledger.store.client_keys(["c010", "c020"]).items()}
         with psycopg.connect(SERVER_URL) as older:  # a report reading keys from before the erasures
             older.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            older.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "client_keys")))
+            older.execute(read_keys)
             outlasted = ledger.erase("c010")
             assert re.match(r"\d+ transactions? older than the erasure (was|were) still open after 3 s: the destroyed "
                             r"key's bytes remain in the pages of client_keys", outlasted.lingering or ""), outlasted
@@ -362,7 +362,7 @@ def test_postgresql_erasure_waits_for_older_transactions_and_names_one_still_ope
             assert secrets["c010"] in _raw_pages(pg_url)
             older.rollback()
 
-            older.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "client_keys")))
+            older.execute(read_keys)
             ending = threading.Timer(0.5, older.rollback)
             ending.start()
             waited = ledger.erase("c020")
