@@ -23,6 +23,7 @@ reach, in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import multiprocessing
@@ -37,7 +38,7 @@ from multiprocessing.context import ForkContext, SpawnContext
 from typing import Callable, Iterator, Protocol, Sequence
 
 from clientrules.adapters.durable_compile import NATIVE_MODULE
-from clientrules.application.collector import collector_held
+from clientrules.application.collector import caller_frozen_while_forking, collector_held
 from clientrules.application.decisions import Decisions
 from clientrules.application.rule_versions import RuleSetVersion, RuleVersions
 from clientrules.domain.decisions import Decision
@@ -111,7 +112,8 @@ def iter_evaluate_parallel(
     # has imported the library, and the caller would wait on that pipe instead of deciding
     shared = context.RawArray("c", len(pickled))
     shared.raw = pickled  # at once (given as the initializer, each byte would be one argument)
-    others = [_Other(context, open_ledger, split, shared, task) for _ in range(count)]
+    with caller_frozen_while_forking() if isinstance(context, ForkContext) else contextlib.nullcontext():
+        others = [_Other(context, open_ledger, split, shared, task) for _ in range(count)]
     try:
         while (chunk := split.take_front()) is not None:
             yield from _reported(_decide_with(here, list(clients[chunk[0]:chunk[1]]), task), set_aside)

@@ -389,3 +389,53 @@ def test_a_forked_process_ends_when_stopped_whatever_handler_the_program_set(db_
     done = subprocess.run([sys.executable, "-c", STOPPED_BESIDE_A_HANDLER, db_url], capture_output=True, text=True,
                           timeout=60)
     assert (done.returncode, done.stdout) == (0, "fork stopped\n"), done.stderr
+
+
+#: run in an interpreter of its own (``sys.argv[1]``: the store, ``sys.argv[2]``: a file for the copy's report):
+#: whether the program's objects are in the collector's reach in the forked copy and in the caller afterwards, for a
+#: program that froze none of its own and for one that froze them
+FROZEN_FOR_THE_COPY = """
+import gc, json, sys
+from clientrules import ClientOnboarded, Event, Ledger
+from clientrules.domain.events import Instant
+from clientrules.parallel import iter_evaluate_parallel, start_method
+
+held = [[n] for n in range(1000)]  # the program's own objects
+
+def in_reach():
+    return any(tracked is held for tracked in gc.get_objects())
+
+def opened_and_reported():
+    with open(sys.argv[2], "w") as report:
+        report.write(json.dumps(in_reach()))
+    return Ledger.open(sys.argv[1])
+
+def in_reach_in_copy_and_caller():
+    decided = iter_evaluate_parallel(ledger, opened_and_reported, clients, workers=2, moment=moment,
+                                     version=ledger.rules.current())
+    assert len(list(decided)) == len(clients)
+    with open(sys.argv[2]) as report:
+        return {"copy": json.load(report), "caller": in_reach()}
+
+with Ledger.open(sys.argv[1]) as ledger:
+    ledger.append([Event.new(f"c{n:04d}", ClientOnboarded(name="C"), "2026-01-05") for n in range(4000)])
+    moment = Instant.parse("2026-06-01")
+    clients = ledger.decisions.clients_to_decide(None, moment)
+    seen = {"start": start_method(), "none frozen": in_reach_in_copy_and_caller()}
+    gc.freeze()
+    seen["its own frozen"] = in_reach_in_copy_and_caller()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="other processes are forked on Linux only")
+def test_a_forked_copy_finds_the_callers_objects_frozen_and_the_caller_is_left_as_it_was(db_url, tmp_path):
+    done = subprocess.run([sys.executable, "-c", FROZEN_FOR_THE_COPY, db_url, str(tmp_path / "copy.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "start": "fork",
+        "none frozen": {"copy": False, "caller": True},  # frozen for the copy, thawed again in the caller
+        "its own frozen": {"copy": False, "caller": False},  # the program's freeze kept
+    }

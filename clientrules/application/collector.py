@@ -11,6 +11,13 @@ back from a store are made the same way.
 The collector is one per process: holds are counted across threads, and it is
 enabled again when the last batch held ends, only if it was enabled when the
 first began (a program that turned it off keeps it off).
+
+A process forked to decide beside its caller starts with a copy of
+everything the caller holds, shared with it until either writes to it; the
+copy's collector would walk all of it, writing to each object it looks at, so
+the two would end up with a page of their own for every page of the caller's
+objects. Forked with the caller's objects frozen, the copy's collector walks
+only what the copy makes.
 """
 
 from __future__ import annotations
@@ -41,3 +48,20 @@ def collector_held() -> Iterator[None]:
             _holds -= 1
             if _holds == 0 and _was_enabled:
                 gc.enable()
+
+
+@contextlib.contextmanager
+def caller_frozen_while_forking() -> Iterator[None]:
+    """Fork in the block with the caller's objects out of the copies' collector's reach (see the module).
+
+    They are frozen (:func:`gc.freeze`) for the block and thawed right after it in the caller; the copies keep them
+    frozen. A program that froze objects of its own is left as it is: thawing would undo its freeze.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
