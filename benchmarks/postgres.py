@@ -4,7 +4,7 @@
   then 100 and 10,000 per transaction, on each backend; beside them the limit,
   a bare ``INSERT`` of one row per transaction into a ``bigserial`` table
   through psycopg (no checks, no gap-free position);
-* evaluation of the same generated clients (~50 events each), 1 and 2 processes;
+* evaluation of other generated clients (~50 events each), 1 and 2 processes;
 * the rows of ``evaluate``, ``history_length`` and ``memory`` (stored folds) on
   PostgreSQL: evaluate against the engine's ceiling, ~160 against ~8 events
   per client, 100,000 against 10,000 clients;
@@ -159,7 +159,7 @@ def queue_rate(url: str, clients: int) -> float:
 def run(context: Context) -> list[Row]:
     server = context.postgres_url
     assert server is not None, "the runner skips this benchmark without a PostgreSQL server"
-    clients = context.scale.postgres_clients
+    clients, evaluated = context.scale.postgres_clients, context.scale.postgres_evaluate_clients
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     backends = {"SQLite": str(context.workdir / "postgres-beside.db"), "PostgreSQL": with_schema(server, schema)}
     folds: list[Row] = []
@@ -173,7 +173,7 @@ def run(context: Context) -> list[Row]:
             url = str(context.workdir / "postgres-evaluate.db") if name == "SQLite" else with_schema(server, f"{schema}_e")
             backends[name] = url
             with Ledger.open(url) as ledger:
-                ledger.append(generated_events(clients, clients * 50))
+                ledger.append(generated_events(evaluated, evaluated * 50))
             if name == "PostgreSQL":  # its first evaluate stores the folds, as any first evaluate does
                 folds = against_ceiling(url, context, backend=name, prefix="PostgreSQL ", benchmark=NAME)
             else:
@@ -202,7 +202,7 @@ def run(context: Context) -> list[Row]:
     for what, rate in rates["PostgreSQL"].items():
         rows.append(Row(NAME, f"PostgreSQL append, {what}", f"store.append, {what}", Figure(rate, "events/s"),
                         f"SQLite, {what}", Figure(rates["SQLite"][what], "events/s"), None))
-    measures = f"ledger.iter_evaluate(workers=N) of {clients:,} clients (~50 events each)"
+    measures = f"ledger.iter_evaluate(workers=N) of {evaluated:,} clients (~50 events each)"
     rows += [
         Row(NAME, "PostgreSQL evaluate, 1 process", measures, Figure(evaluation["PostgreSQL"][1], "clients/s"),
             "SQLite, 1 process", Figure(evaluation["SQLite"][1], "clients/s"), None),

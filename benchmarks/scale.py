@@ -24,7 +24,10 @@ class Scale:
     survey_seconds: float
     survey_clients: int
     survey_links: int
+    #: PostgreSQL: the clients whose events are appended (10 each), the clients evaluated (~50 events each: long
+    #: enough a run for a process's start not to count), the clients of the worker queue
     postgres_clients: int
+    postgres_evaluate_clients: int
     postgres_queue_clients: int
     #: the owner's dashboard: clients in the portfolio, requests timed
     dashboard_clients: int
@@ -52,6 +55,7 @@ FULL = Scale(
     survey_clients=20,
     survey_links=20_000,
     postgres_clients=1_000,
+    postgres_evaluate_clients=5_000,
     postgres_queue_clients=10_000,
     dashboard_clients=5_000,
     dashboard_requests=200,
@@ -76,6 +80,7 @@ SMOKE = Scale(
     survey_clients=4,
     survey_links=2_000,
     postgres_clients=50,
+    postgres_evaluate_clients=50,
     postgres_queue_clients=50,
     dashboard_clients=200,
     dashboard_requests=20,
