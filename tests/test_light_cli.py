@@ -81,3 +81,32 @@ def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert result.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: Address already in use")
+
+
+#: in a fresh interpreter: whether the command's own objects (its area's list of commands) are left in the garbage
+#: collector's reach after the command ran through click's test runner (a program's process), then after it ran as
+#: the console script (a process of its own, frozen once the command is found)
+IN_REACH_AFTER_EACH_WAY = """
+import gc, json
+from click.testing import CliRunner
+from clientrules.cli.main import cli, main
+
+def in_reach():
+    import clientrules.cli.ledger as area
+    return any(tracked is area.commands for tracked in gc.get_objects())
+
+assert CliRunner().invoke(cli, ["--db", DATABASE, "clients"]).exit_code == 0
+seen = {"embedded": in_reach()}
+try:
+    main(["--db", DATABASE, "clients"])
+except SystemExit as end:
+    assert end.code == 0, end.code
+seen["console script"] = in_reach()
+print(json.dumps(seen))
+"""
+
+
+def test_the_console_script_freezes_its_start_up_and_a_program_running_the_command_is_left_as_it_was(database):
+    code = IN_REACH_AFTER_EACH_WAY.replace("DATABASE", repr(str(database)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == {"embedded": True, "console script": False}

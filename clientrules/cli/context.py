@@ -23,6 +23,10 @@ class CliState:
     db: str | None = None
     engine_factory: EngineFactory | None = None
     opened: Ledger | None = None
+    #: the command runs in a process of its own (the console script's): once the command is found, everything its
+    #: start-up made (the imports, mostly) is frozen for Python's garbage collector (``gc.freeze``), so that no
+    #: collection of a long command walks those objects again
+    owns_process: bool = False
 
     def ledger(self, *, create: bool = True) -> Ledger:
         """The ledger of ``--db`` (else ``$CLIENTRULES_DB``, else ``./clientrules.db``), opened on first use.

@@ -10,6 +10,7 @@ through the ``clientrules.commands`` entry-point group (the web app's
 
 from __future__ import annotations
 
+import gc
 import importlib
 from importlib.metadata import entry_points
 from typing import Any, Sequence
@@ -81,9 +82,12 @@ class ClientRulesGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """Keep, renegotiate, refer out or terminate clients, from each client's event history."""
-    ctx.ensure_object(CliState).db = db
+    state = ctx.ensure_object(CliState)
+    state.db = db
+    if state.owns_process:  # run once the command is found, its area imported
+        gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script: usage errors exit 2, the library's errors exit 1 with one line on stderr."""
-    cli.main(args=argv, prog_name="clientrules")
+    cli.main(args=argv, prog_name="clientrules", obj=CliState(owns_process=True))
