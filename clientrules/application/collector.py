@@ -55,7 +55,8 @@ def caller_frozen_while_forking() -> Iterator[None]:
     """Fork in the block with the caller's objects out of the copies' collector's reach (see the module).
 
     They are frozen (:func:`gc.freeze`) for the block and thawed right after it in the caller; the copies keep them
-    frozen. A program that froze objects of its own is left as it is: thawing would undo its freeze.
+    frozen. A program that froze objects of its own (the ``clientrules`` command does) is left as it is: thawing
+    would undo its freeze, so only what it froze stays out of the copies' reach.
     """
     if gc.get_freeze_count():
         yield
