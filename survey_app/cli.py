@@ -6,6 +6,7 @@ in the ``clientrules.commands`` entry-point group, which the CLI loads.
 
 from __future__ import annotations
 
+import gc
 from typing import Protocol
 
 import click
@@ -24,7 +25,10 @@ HISTORY_INTERVAL = 60.0
 
 
 class CommandState(Protocol):
-    """What the ``clientrules`` command gives its commands (``ctx.obj``): the ledger of ``--db``."""
+    """What the ``clientrules`` command gives its commands (``ctx.obj``): the ledger of ``--db``, and whether the
+    command runs in a process of its own (the console script's)."""
+
+    owns_process: bool
 
     def ledger(self, *, create: bool = True) -> Ledger: ...
 
@@ -72,6 +76,11 @@ def serve(state: CommandState, host: str, port: int, threads: int, no_watch: boo
     history = HistoryKeeper(app.extensions[EXTENSION].ledger, HISTORY_INTERVAL, tell)  # the pages' own ledger
     history.start()
     unsummarise = summarise_queue_warnings(threads)
+    if state.owns_process:
+        # the app, its compiled templates and the standings read back live as long as the server: frozen for the
+        # garbage collector, as the command froze its imports, so that a full collection (which holds up every
+        # request while it runs) walks only what serving made since
+        gc.freeze()
     try:
         server.run()
     except KeyboardInterrupt:

@@ -110,3 +110,50 @@ def test_the_console_script_freezes_its_start_up_and_a_program_running_the_comma
     code = IN_REACH_AFTER_EACH_WAY.replace("DATABASE", repr(str(database)))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.splitlines()[-1]) == {"embedded": True, "console script": False}
+
+
+#: in a fresh interpreter (``sys.argv[1]``: the database, ``sys.argv[2]``: a free port, ``sys.argv[3]``: which way
+#: the command runs): whether the served app is in the garbage collector's reach once the server listens; then the
+#: server is stopped as Ctrl-C stops it
+APP_IN_REACH_WHILE_SERVING = """
+import gc, json, os, signal, socket, sys, threading, time
+from click.testing import CliRunner
+from flask import Flask
+from clientrules.cli.main import cli, main
+
+database, port, way = sys.argv[1:]
+arguments = ["--db", database, "serve", "--port", port, "--no-watch"]
+seen = {}
+
+def look_once_listening():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    seen["app in reach"] = any(isinstance(tracked, Flask) for tracked in gc.get_objects())
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=look_once_listening).start()
+if way == "console script":
+    try:
+        main(arguments)
+    except SystemExit as end:
+        assert end.code == 0, end.code
+else:
+    assert CliRunner().invoke(cli, arguments).exit_code == 0
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize(("way", "in_reach"), [("console script", False), ("test runner", True)])
+def test_serve_freezes_its_warmed_app_only_in_a_process_of_its_own(database, way, in_reach):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run([sys.executable, "-c", APP_IN_REACH_WHILE_SERVING, str(database), str(port), way],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"app in reach": in_reach}
