@@ -395,7 +395,7 @@ def test_a_forked_process_ends_when_stopped_whatever_handler_the_program_set(db_
 #: whether the program's objects are in the collector's reach in the forked copy and in the caller afterwards, for a
 #: program that froze none of its own and for one that froze them
 FROZEN_FOR_THE_COPY = """
-import gc, json, sys
+import gc, json, os, sys
 from clientrules import ClientOnboarded, Event, Ledger
 from clientrules.domain.events import Instant
 from clientrules.parallel import iter_evaluate_parallel, start_method
@@ -411,6 +411,8 @@ def opened_and_reported():
     return Ledger.open(sys.argv[1])
 
 def in_reach_in_copy_and_caller():
+    if os.path.exists(sys.argv[2]):  # a copy that never reported fails the read below, rather than pass on an old one
+        os.remove(sys.argv[2])
     decided = iter_evaluate_parallel(ledger, opened_and_reported, clients, workers=2, moment=moment,
                                      version=ledger.rules.current())
     assert len(list(decided)) == len(clients)
