@@ -6,7 +6,6 @@ in the ``clientrules.commands`` entry-point group, which the CLI loads.
 
 from __future__ import annotations
 
-import gc
 from typing import Protocol
 
 import click
@@ -25,12 +24,12 @@ HISTORY_INTERVAL = 60.0
 
 
 class CommandState(Protocol):
-    """What the ``clientrules`` command gives its commands (``ctx.obj``): the ledger of ``--db``, and whether the
-    command runs in a process of its own (the console script's)."""
-
-    owns_process: bool
+    """What the ``clientrules`` command gives its commands (``ctx.obj``): the ledger of ``--db``, and the freeze of
+    what lives as long as the command, for Python's garbage collector (in a process of the command's own only)."""
 
     def ledger(self, *, create: bool = True) -> Ledger: ...
+
+    def freeze_what_lives_on(self) -> None: ...
 
 
 @click.command("serve")
@@ -76,11 +75,10 @@ def serve(state: CommandState, host: str, port: int, threads: int, no_watch: boo
     history = HistoryKeeper(app.extensions[EXTENSION].ledger, HISTORY_INTERVAL, tell)  # the pages' own ledger
     history.start()
     unsummarise = summarise_queue_warnings(threads)
-    if state.owns_process:
-        # the app, its compiled templates and the standings read back live as long as the server: frozen for the
-        # garbage collector, as the command froze its imports, so that a full collection (which holds up every
-        # request while it runs) walks only what serving made since
-        gc.freeze()
+    # the app, its compiled templates and the standings read back live as long as the server: frozen, as the command
+    # froze its imports, so that a full collection (which holds up every request while it runs) walks only what
+    # serving made since
+    state.freeze_what_lives_on()
     try:
         server.run()
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import IO, Any
 
@@ -23,10 +24,15 @@ class CliState:
     db: str | None = None
     engine_factory: EngineFactory | None = None
     opened: Ledger | None = None
-    #: the command runs in a process of its own (the console script's): once the command is found, everything its
-    #: start-up made (the imports, mostly) is frozen for Python's garbage collector (``gc.freeze``), so that no
-    #: collection of a long command walks those objects again
+    #: the command runs in a process of its own (the console script's): see :meth:`freeze_what_lives_on`
     owns_process: bool = False
+
+    def freeze_what_lives_on(self) -> None:
+        """In a process of its own (:attr:`owns_process`), freeze everything made so far for Python's garbage
+        collector (``gc.freeze``): what lives as long as the command (the imports, a server's app) is then walked by
+        no later collection of a long command. A program running the command itself is left as it is."""
+        if self.owns_process:
+            gc.freeze()
 
     def ledger(self, *, create: bool = True) -> Ledger:
         """The ledger of ``--db`` (else ``$CLIENTRULES_DB``, else ``./clientrules.db``), opened on first use.

@@ -10,7 +10,6 @@ through the ``clientrules.commands`` entry-point group (the web app's
 
 from __future__ import annotations
 
-import gc
 import importlib
 from importlib.metadata import entry_points
 from typing import Any, Sequence
@@ -84,8 +83,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
     """Keep, renegotiate, refer out or terminate clients, from each client's event history."""
     state = ctx.ensure_object(CliState)
     state.db = db
-    if state.owns_process:  # run once the command is found, its area imported
-        gc.freeze()
+    state.freeze_what_lives_on()  # run once the command is found, its area imported
 
 
 def main(argv: Sequence[str] | None = None) -> None:
